@@ -1,0 +1,90 @@
+# QueryBase: `make run` starts the app on its embedded default; `make test` runs the whole suite
+# against real PostgreSQL, MariaDB and Redis. Both set up everything on a fresh machine.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Test services (see DEVELOPERS.md); the test suite's own database lives on PostgreSQL.
+TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase \
+	REDIS_URL=redis://127.0.0.1:6379/15 \
+	QUERYBASE_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+	QUERYBASE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql \
+	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
+	QUERYBASE_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
+	QUERYBASE_DATA_DIR=$(CURDIR)/var/test \
+	QUERYBASE_WEBHOOK_ALLOWLIST=https://chat.googleapis.com,http://127.0.0.1 \
+	QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1
+
+BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench \
+	QUERYBASE_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test lint bench system-deps browser assets venv services migrate clean
+
+system-deps:
+	@missing=""; \
+	for pkg in libmariadb-dev pkg-config gcc; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# Front-end assets come from the npm registry at install time, never from a CDN at run time.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+
+assets: node_modules/.package-lock.json
+
+# Debian's Chromium for the end-to-end tests (Playwright drives it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: system-deps $(STAMP) assets
+
+services:
+	@bash tests/support/ensure_services.sh
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "QueryBase is starting at http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
+	@if [ -n "$$REDIS_URL" ]; then \
+		echo "REDIS_URL is set: starting a Celery worker beside the web server"; \
+		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --loglevel=INFO & \
+		trap 'kill $$!' EXIT INT TERM; \
+		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT); \
+	else \
+		exec $(BIN)/python manage.py runserver $(HOST):$(PORT); \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: venv browser services lint
+	@mkdir -p var/test/static
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# Not part of `make test`: figures, not pass/fail (see README).
+bench: venv services
+	@mkdir -p var/test/static
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench'" | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench"
+	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
+	$(BENCH_ENV) $(BIN)/python manage.py bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

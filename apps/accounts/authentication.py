@@ -1,0 +1,22 @@
+"""API key authentication for scripts: `Authorization: Api-Key qb_…`."""
+
+from rest_framework import authentication, exceptions
+
+from apps.accounts.services import user_for_api_key
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        keyword, _, secret = header.partition(" ")
+        if keyword != KEYWORD:
+            return None
+        user = user_for_api_key(secret.strip())
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        return user, None
+
+    def authenticate_header(self, request) -> str:
+        return KEYWORD

@@ -1,0 +1,32 @@
+"""Read-side questions about a user."""
+
+from typing import Any
+
+from apps.datasources.access import rights_by_datasource
+from apps.datasources.models import DataSource
+
+
+def user_profile(user) -> dict[str, Any]:
+    """The user, their groups and their effective rights on each data source."""
+    rights = rights_by_datasource(user)
+    sources = DataSource.objects.filter(id__in=rights.keys()).order_by("name")
+    return {
+        "id": user.id,
+        "username": user.get_username(),
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_admin": user.is_staff,
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "datasources": [
+            {
+                "id": source.id,
+                "name": source.name,
+                "engine": source.engine,
+                "can_read": "read" in rights[source.id],
+                "can_write": "write" in rights[source.id],
+                "can_approve": "approve" in rights[source.id],
+            }
+            for source in sources
+        ],
+    }

@@ -1,0 +1,68 @@
+"""Use cases around identity: API keys, and login auditing."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from apps.accounts.models import ApiKey
+from apps.audit.services import record_event
+from querybase.errors import QueryBaseError
+
+API_KEY_PREFIX = "qb_"
+
+
+class ApiKeyNotFound(QueryBaseError):
+    code = "not_found"
+    status = 404
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str  # the only time the plaintext exists
+
+
+def hash_api_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_api_key(user, *, name: str, request=None) -> IssuedApiKey:
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(user=user, name=name, prefix=secret[:10], key_hash=hash_api_key(secret))
+    record_event("api_key.create", actor=user, target=api_key, request=request, detail={"name": name})
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+def revoke_api_key(user, *, api_key_id: int, request=None) -> ApiKey:
+    api_key = ApiKey.objects.filter(user=user, id=api_key_id, revoked_at__isnull=True).first()
+    if api_key is None:
+        raise ApiKeyNotFound("You have no active API key with this id.")
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["revoked_at"])
+    record_event("api_key.revoke", actor=user, target=api_key, request=request)
+    return api_key
+
+
+def user_for_api_key(secret: str):
+    """The active user owning an active key, or None."""
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    api_key = (
+        ApiKey.objects.select_related("user")
+        .filter(key_hash=hash_api_key(secret), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if api_key is None:
+        return None
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+    return api_key.user
+
+
+def record_login(user, *, request=None, method: str) -> None:
+    record_event("auth.login", actor=user, target=user, request=request, detail={"method": method})
+
+
+def record_failed_login(username: str, *, request=None, method: str) -> None:
+    record_event("auth.login_failed", actor_username=username[:150], request=request, detail={"method": method})

@@ -1,0 +1,47 @@
+"""Routes of the REST API, /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from apps.accounts.views import ApiKeyListCreateView, ApiKeyRevokeView, AuditedTokenObtainPairView, MeView
+from apps.approvals import views as approval_views
+from apps.datasources.views import DataSourceViewSet
+from apps.notifications import views as notification_views
+from apps.queries import views as query_views
+
+router = SimpleRouter(trailing_slash=False)
+router.register("datasources", DataSourceViewSet, basename="datasource")
+router.register("saved-queries", query_views.SavedQueryViewSet, basename="saved-query")
+
+urlpatterns = [
+    path("auth/token", AuditedTokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/me", MeView.as_view(), name="me"),
+    path("auth/api-keys", ApiKeyListCreateView.as_view(), name="api-keys"),
+    path("auth/api-keys/<int:api_key_id>", ApiKeyRevokeView.as_view(), name="api-key-revoke"),
+    path("queries", query_views.QuerySubmitView.as_view(), name="query-submit"),
+    path("queries/export", query_views.QueryExportView.as_view(), name="query-export"),
+    path("queries/history", query_views.HistoryView.as_view(), name="query-history"),
+    path("queries/<uuid:run_id>", query_views.QueryRunView.as_view(), name="query-run"),
+    path("queries/<uuid:run_id>/cancel", query_views.QueryCancelView.as_view(), name="query-cancel"),
+    path("queries/<uuid:run_id>/export", query_views.QueryRunExportView.as_view(), name="query-run-export"),
+    path("saved-queries/shared/<str:token>", query_views.SharedSavedQueryView.as_view(), name="saved-query-shared"),
+    path("approvals", approval_views.ApprovalListView.as_view(), name="approvals"),
+    path("approvals/<int:request_id>", approval_views.ApprovalDetailView.as_view(), name="approval"),
+    path("approvals/<int:request_id>/review", approval_views.ApprovalReviewView.as_view(), name="approval-review"),
+    path("approvals/<int:request_id>/cancel", approval_views.ApprovalCancelView.as_view(), name="approval-cancel"),
+    path("approvals/<int:request_id>/dry-run", approval_views.ApprovalDryRunView.as_view(), name="approval-dry-run"),
+    path(
+        "datasources/<int:datasource_id>/approvers",
+        approval_views.DataSourceApproversView.as_view(),
+        name="datasource-approvers",
+    ),
+    path("notifications", notification_views.NotificationListView.as_view(), name="notifications"),
+    path("notifications/unread-count", notification_views.UnreadCountView.as_view(), name="notifications-unread"),
+    path("notifications/read-all", notification_views.MarkAllReadView.as_view(), name="notifications-read-all"),
+    path(
+        "notifications/<int:notification_id>/read", notification_views.MarkReadView.as_view(), name="notification-read"
+    ),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,87 @@
+"""Write requests, their reviews, and the one state machine that governs them."""
+
+from django.conf import settings
+from django.db import models
+
+from apps.datasources.models import DataSource
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# The only moves a request can make. Services change the status through
+# apps.approvals.state.transition, which checks this table and the current status in
+# one conditional UPDATE.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ApprovalStatus.PENDING: frozenset(
+        {ApprovalStatus.APPROVED, ApprovalStatus.REJECTED, ApprovalStatus.CANCELLED, ApprovalStatus.EXPIRED}
+    ),
+    ApprovalStatus.APPROVED: frozenset({ApprovalStatus.EXECUTING}),
+    ApprovalStatus.EXECUTING: frozenset({ApprovalStatus.SUCCEEDED, ApprovalStatus.FAILED}),
+}
+
+
+class ApprovalRequest(models.Model):
+    datasource = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="approval_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Exactly what will run, and its hash: execution refuses text whose hash differs.
+    sql = models.TextField()
+    sql_sha256 = models.CharField(max_length=64)
+    params = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    classification = models.JSONField(default=dict)
+    risk = models.CharField(max_length=16)
+    write_kinds = models.JSONField(default=list)
+    required_approvals = models.PositiveSmallIntegerField(default=1)
+
+    status = models.CharField(
+        max_length=16, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    statement_results = models.JSONField(default=list, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+
+    dry_run_result = models.JSONField(null=True, blank=True)
+    dry_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"request #{self.pk} on {self.datasource} ({self.status})"
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ApprovalReview(models.Model):
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["request", "reviewer"], name="one_review_per_reviewer")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} {self.decision}d #{self.request_id}"

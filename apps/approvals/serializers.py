@@ -1,0 +1,86 @@
+from rest_framework import serializers
+
+from apps.approvals.models import ApprovalRequest, ApprovalReview, Decision
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username")
+
+    class Meta:
+        model = ApprovalReview
+        fields = ["reviewer", "decision", "comment", "created_at"]
+
+
+class ApprovalRequestSerializer(serializers.ModelSerializer):
+    datasource_name = serializers.CharField(source="datasource.name")
+    requester = serializers.CharField(source="requester.username")
+    approvals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "status",
+            "datasource",
+            "datasource_name",
+            "requester",
+            "sql",
+            "sql_sha256",
+            "params",
+            "reason",
+            "risk",
+            "write_kinds",
+            "required_approvals",
+            "approvals",
+            "created_at",
+            "expires_at",
+            "decided_at",
+        ]
+
+    def get_approvals(self, approval: ApprovalRequest) -> int:
+        return sum(1 for review in approval.reviews.all() if review.decision == Decision.APPROVE)
+
+
+class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
+    reviews = ReviewSerializer(many=True)
+    execution = serializers.SerializerMethodField()
+
+    class Meta(ApprovalRequestSerializer.Meta):
+        fields = [
+            *ApprovalRequestSerializer.Meta.fields,
+            "classification",
+            "reviews",
+            "execution",
+            "dry_run_result",
+            "dry_run_at",
+        ]
+
+    def get_execution(self, approval: ApprovalRequest) -> dict | None:
+        if approval.started_at is None:
+            return None
+        error = {"code": approval.error_code, "message": approval.error_message} if approval.error_code else None
+        return {
+            "started_at": approval.started_at,
+            "finished_at": approval.finished_at,
+            "duration_ms": approval.duration_ms,
+            "statements": approval.statement_results,
+            "error": error,
+        }
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class ApprovalFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ApprovalRequest._meta.get_field("status").choices, required=False)
+    datasource = serializers.IntegerField(required=False, min_value=1)
+    requester = serializers.CharField(required=False)
+    awaiting_my_review = serializers.BooleanField(required=False, default=False)
+
+
+class ApproverSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    full_name = serializers.CharField(source="get_full_name")

@@ -1,0 +1,388 @@
+"""Write requests: create, review, cancel, expire, dry-run, and execute exactly once.
+
+Invariants (DESIGN.md §3): the text that runs is the stored text whose SHA-256 was
+approved; the executing state is taken by a conditional update, and the execution is
+guarded by a session lock, so two workers, a duplicate delivery or a double click
+cannot run it twice; a worker that dies mid-write leaves the request `failed` for a
+human, never re-run; nobody reviews their own request.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.approvals.locks import execution_lock
+from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
+from apps.approvals.notify import notify_decision, notify_executed, notify_new_request
+from apps.approvals.state import transition
+from apps.audit.services import record_event
+from apps.datasources.access import Action, datasources_user_may, rights_on
+from apps.datasources.connectors import CredentialRole, connector_for
+from apps.datasources.connectors.base import ConnectorError
+from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.models import DataSource
+from apps.queries.classification import Classification, classify_sql
+from apps.queries.parameters import Params
+from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, sha256_of
+from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
+
+logger = logging.getLogger(__name__)
+
+
+class RequestNotFound(QueryBaseError):
+    code = "not_found"
+    status = 404
+
+
+class NotAWrite(QueryBaseError):
+    code = "not_a_write"
+    status = 400
+
+
+class WriteKindForbidden(QueryBaseError):
+    code = "write_kind_forbidden"
+    status = 403
+
+
+class RequestClosed(QueryBaseError):
+    """The request is no longer in a state that allows this."""
+
+    code = "invalid_state"
+    status = 409
+
+
+class AlreadyReviewed(QueryBaseError):
+    code = "already_reviewed"
+    status = 409
+
+
+class DryRunNotAllowed(QueryBaseError):
+    code = "dry_run_not_allowed"
+    status = 400
+
+
+# Creation --------------------------------------------------------------------------------
+
+
+def create_request(
+    user, *, datasource_id: int, sql: str, params: Params = None, reason: str = "", request=None
+) -> ApprovalRequest:
+    """A write request for approval: rights first, then classification and the source's
+    rules on write kinds, then the parameters."""
+    datasource, rights = rights_on(user, datasource_id)
+    if datasource is None:
+        raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
+    if Action.WRITE not in rights:
+        raise NotAllowed("You may not request writes on this data source.")
+    classification = classify_sql(sql, datasource.engine)
+    if classification.is_empty:
+        raise EmptyQuery("The SQL contains no statement.")
+    if classification.is_read:
+        raise NotAWrite("This SQL only reads: run it directly, no approval is needed.")
+    _check_write_kinds(datasource, classification)
+    bind_statements(datasource, sql, params, classification)  # refuses bad parameters now, not at execution
+    with transaction.atomic():
+        approval = ApprovalRequest.objects.create(
+            datasource=datasource,
+            requester=user,
+            sql=sql,
+            sql_sha256=sha256_of(sql),
+            params=params,
+            reason=reason,
+            classification=classification.as_dict(),
+            risk=classification.risk.value,
+            write_kinds=sorted(classification.write_kinds),
+            required_approvals=datasource.approvals_required,
+            expires_at=timezone.now() + timedelta(hours=settings.QUERYBASE_APPROVAL_TTL_HOURS),
+        )
+        record_event(
+            "approval.create",
+            actor=user,
+            target=approval,
+            request=request,
+            detail={"datasource": datasource.pk, "risk": approval.risk, "write_kinds": approval.write_kinds},
+        )
+        notify_new_request(approval, eligible_approvers(approval))
+    return approval
+
+
+def _check_write_kinds(datasource: DataSource, classification: Classification) -> None:
+    forbidden = sorted(classification.write_kinds - set(datasource.allowed_write_kinds))
+    if forbidden:
+        raise WriteKindForbidden(
+            f"This data source does not accept {', '.join(kind.upper() for kind in forbidden)} statements.",
+            details={"forbidden_kinds": forbidden, "allowed_kinds": datasource.allowed_write_kinds},
+        )
+
+
+# Who may review ------------------------------------------------------------------------------
+
+
+def approvers_of(datasource: DataSource) -> QuerySet:
+    """Active members of groups with can_approve on an active source."""
+    if not datasource.is_active:
+        return get_user_model().objects.none()
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            groups__datasource_permissions__datasource=datasource,
+            groups__datasource_permissions__can_approve=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def eligible_approvers(approval: ApprovalRequest) -> QuerySet:
+    """Approvers of the source, minus the requester (separation of duties)."""
+    return approvers_of(approval.datasource).exclude(pk=approval.requester_id)
+
+
+def _require_eligible(user, approval: ApprovalRequest) -> None:
+    if user.pk == approval.requester_id:
+        raise NotAllowed("You cannot review your own request.")
+    if not eligible_approvers(approval).filter(pk=user.pk).exists():
+        raise NotAllowed("You may not approve requests on this data source.")
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+def visible_requests(user) -> QuerySet[ApprovalRequest]:
+    """Own requests, and requests on sources the user may approve; admins see all."""
+    requests_ = ApprovalRequest.objects.select_related("datasource", "requester")
+    if user.is_staff:
+        return requests_
+    approvable = datasources_user_may(user, Action.APPROVE).values("pk")
+    return requests_.filter(Q(requester=user) | Q(datasource__in=approvable))
+
+
+def awaiting_review_by(user) -> QuerySet[ApprovalRequest]:
+    """Pending requests the user may still decide on."""
+    approvable = datasources_user_may(user, Action.APPROVE).values("pk")
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, datasource__in=approvable)
+        .exclude(requester=user)
+        .exclude(reviews__reviewer=user)
+        .select_related("datasource", "requester")
+    )
+
+
+def get_request(user, request_id: int) -> ApprovalRequest:
+    approval = visible_requests(user).filter(pk=request_id).first()
+    if approval is None:
+        raise RequestNotFound("No approval request with this id.")
+    return approval
+
+
+# Decisions -----------------------------------------------------------------------------------
+
+
+def review_request(user, request_id: int, *, decision: str, comment: str = "", request=None) -> ApprovalRequest:
+    """Record one reviewer's decision. A reject ends the request; the Nth approval approves
+    it and queues its execution. The row is locked, so concurrent reviews are serialised."""
+    get_request(user, request_id)  # 404 before 403 for requests the user cannot see
+    with transaction.atomic():
+        approval = ApprovalRequest.objects.select_for_update().select_related("datasource").get(pk=request_id)
+        if approval.status != ApprovalStatus.PENDING:
+            raise RequestClosed(f"The request is {approval.status}; it can no longer be reviewed.")
+        if approval.expires_at <= timezone.now():
+            raise RequestClosed("The request has expired.")
+        _require_eligible(user, approval)
+        try:
+            with transaction.atomic():
+                ApprovalReview.objects.create(request=approval, reviewer=user, decision=decision, comment=comment)
+        except IntegrityError as error:
+            raise AlreadyReviewed("You have already reviewed this request.") from error
+        record_event(
+            "approval.review",
+            actor=user,
+            target=approval,
+            request=request,
+            detail={"decision": decision, "comment": comment[:500]},
+        )
+        _decide(approval, decision)
+    approval.refresh_from_db()
+    notify_decision(approval, reviewer=user, decision=decision, comment=comment)
+    return approval
+
+
+def _decide(approval: ApprovalRequest, decision: str) -> None:
+    now = timezone.now()
+    if decision == Decision.REJECT:
+        transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.REJECTED, decided_at=now)
+        record_event("approval.rejected", target=approval)
+        return
+    approvals = approval.reviews.filter(decision=Decision.APPROVE).count()
+    if approvals >= approval.required_approvals and transition(
+        approval.pk, ApprovalStatus.PENDING, ApprovalStatus.APPROVED, decided_at=now
+    ):
+        record_event("approval.approved", target=approval, detail={"approvals": approvals})
+        from apps.approvals.tasks import execute_approved_request
+
+        transaction.on_commit(lambda: execute_approved_request.delay(approval.pk))
+
+
+def cancel_request(user, request_id: int, *, request=None) -> ApprovalRequest:
+    approval = get_request(user, request_id)
+    if approval.requester_id != user.pk:
+        raise NotAllowed("Only the requester may cancel a request.")
+    if not transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.CANCELLED, decided_at=timezone.now()):
+        raise RequestClosed(f"The request is {approval.status}; only pending requests can be cancelled.")
+    record_event("approval.cancel", actor=user, target=approval, request=request)
+    approval.refresh_from_db()
+    return approval
+
+
+def expire_pending_requests() -> int:
+    """Pending requests past their expiry become `expired` (periodic maintenance task)."""
+    expired = 0
+    for approval in ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=timezone.now()):
+        if transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.EXPIRED, decided_at=timezone.now()):
+            record_event("approval.expired", target=approval)
+            approval.status = ApprovalStatus.EXPIRED
+            notify_decision(approval, reviewer=None, decision="expire", comment="")
+            expired += 1
+    return expired
+
+
+# Dry-run -------------------------------------------------------------------------------------
+
+
+def dry_run(user, request_id: int, *, request=None) -> ApprovalRequest:
+    """Run the DML in a transaction that is rolled back, and keep the affected row counts."""
+    approval = get_request(user, request_id)
+    _require_eligible(user, approval)
+    if approval.status != ApprovalStatus.PENDING:
+        raise RequestClosed("Only pending requests can be dry-run.")
+    datasource = approval.datasource
+    if not datasource.dry_run_enabled:
+        raise DryRunNotAllowed("Dry-runs are turned off for this data source.")
+    if set(approval.write_kinds) != {"dml"}:
+        raise DryRunNotAllowed("Only data changes (INSERT/UPDATE/DELETE) can be dry-run; DDL and others cannot.")
+    statements = _verified_statements(approval)
+    started = time.monotonic()
+    try:
+        affected = connector_for(datasource, CredentialRole.OWNER).run_write(
+            statements, datasource.statement_timeout_ms, dry_run=True
+        )
+        outcome = {"ok": True, "statements": _statement_results(approval, affected)}
+    except ConnectorError as error:
+        outcome = {"ok": False, "error": {"code": error.code, "message": error.message}}
+    outcome["took_ms"] = round((time.monotonic() - started) * 1000, 1)
+    ApprovalRequest.objects.filter(pk=approval.pk).update(dry_run_result=outcome, dry_run_at=timezone.now())
+    record_event("approval.dry_run", actor=user, target=approval, request=request, detail={"ok": outcome["ok"]})
+    approval.refresh_from_db()
+    return approval
+
+
+# Execution -----------------------------------------------------------------------------------
+
+
+class HashMismatch(Exception):
+    pass
+
+
+def _verified_statements(approval: ApprovalRequest):
+    """The stored text, bound, after checking it is the text that was approved."""
+    if sha256_of(approval.sql) != approval.sql_sha256:
+        raise HashMismatch("the stored SQL does not match the approved SHA-256")
+    classification = classify_sql(approval.sql, approval.datasource.engine)
+    return bind_statements(approval.datasource, approval.sql, approval.params, classification)
+
+
+def _statement_results(approval: ApprovalRequest, affected: list[int]) -> list[dict[str, Any]]:
+    texts = [statement["text"] for statement in approval.classification.get("statements", [])]
+    return [
+        {"statement": texts[index] if index < len(texts) else "", "affected_rows": count}
+        for index, count in enumerate(affected)
+    ]
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    ran: bool
+    status: str
+
+
+INTERRUPTED_MESSAGE = (
+    "The worker executing this request stopped before reporting a result. The statements may or "
+    "may not have been applied: check the database before submitting the change again. QueryBase "
+    "never re-runs an interrupted write by itself."
+)
+
+
+def execute_approved(request_id: int) -> ExecutionOutcome:
+    """Run an approved request, once.
+
+    The session lock tells "someone is executing it right now" (do nothing) from "it was
+    being executed by a worker that died" (status executing, lock free: mark it failed).
+    """
+    with execution_lock(request_id) as acquired:
+        if not acquired:
+            return ExecutionOutcome(ran=False, status=ApprovalStatus.EXECUTING)
+        approval = ApprovalRequest.objects.select_related("datasource", "requester").get(pk=request_id)
+        if approval.status == ApprovalStatus.EXECUTING:
+            _finish(approval, ApprovalStatus.FAILED, error_code="interrupted", error_message=INTERRUPTED_MESSAGE)
+            return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
+        started = timezone.now()
+        if not transition(request_id, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING, started_at=started):
+            return ExecutionOutcome(ran=False, status=approval.status)
+        record_event("approval.execute", target=approval)
+        approval.started_at = started
+        _run(approval)
+        approval.refresh_from_db()
+        return ExecutionOutcome(ran=True, status=approval.status)
+
+
+def _run(approval: ApprovalRequest) -> None:
+    started = time.monotonic()
+    try:
+        statements = _verified_statements(approval)
+        affected = connector_for(approval.datasource, CredentialRole.OWNER).run_write(
+            statements, approval.datasource.statement_timeout_ms
+        )
+    except HashMismatch as error:
+        _finish(approval, ApprovalStatus.FAILED, error_code="hash_mismatch", error_message=str(error), started=started)
+    except (ConnectorError, QueryBaseError) as error:
+        _finish(approval, ApprovalStatus.FAILED, error_code=error.code, error_message=error.message, started=started)
+    except CredentialDecryptionError as error:
+        _finish(
+            approval,
+            ApprovalStatus.FAILED,
+            error_code="credentials_unreadable",
+            error_message=str(error),
+            started=started,
+        )
+    else:
+        _finish(
+            approval,
+            ApprovalStatus.SUCCEEDED,
+            statement_results=_statement_results(approval, affected),
+            started=started,
+        )
+
+
+def _finish(approval: ApprovalRequest, status: str, *, started: float | None = None, **fields) -> None:
+    duration = round((time.monotonic() - started) * 1000, 1) if started is not None else None
+    if transition(
+        approval.pk, ApprovalStatus.EXECUTING, status, finished_at=timezone.now(), duration_ms=duration, **fields
+    ):
+        record_event(f"approval.{status}", target=approval, detail={"error_code": fields.get("error_code", "")})
+        approval.refresh_from_db()
+        notify_executed(approval)
+
+
+def validate_decision(decision: str) -> str:
+    if decision not in Decision.values:
+        raise InvalidInput("decision must be approve or reject.", details={"decision": decision})
+    return decision

@@ -1,0 +1,281 @@
+"""The connector interface every engine implements, and the values it returns."""
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+
+
+class CredentialRole(StrEnum):
+    """Which credentials a connection uses: the least-privilege read ones, or the owner's."""
+
+    READ = "read"
+    OWNER = "owner"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything needed to open a connection. Built from a DataSource; holds the
+    plaintext password, so it is never logged, serialised or cached."""
+
+    host: str
+    port: int | None
+    database: str
+    username: str
+    password: str = field(repr=False)
+    role: CredentialRole
+    connect_timeout: int
+    statement_timeout_ms: int
+
+
+class ConnectorError(Exception):
+    """A failure talking to a data source, with a stable code and a message safe to show."""
+
+    code = "datasource_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ConnectionFailed(ConnectorError):
+    code = "connection_failed"
+
+
+class AuthenticationFailed(ConnectorError):
+    code = "authentication_failed"
+
+
+class ConnectionTimedOut(ConnectorError):
+    code = "connection_timeout"
+
+
+class InvalidConfiguration(ConnectorError):
+    code = "invalid_configuration"
+
+
+class QueryFailed(ConnectorError):
+    """The database refused or failed the statement; the message is the database's own."""
+
+    code = "query_failed"
+
+
+class ReadOnlyViolation(QueryFailed):
+    """A write reached the database inside a read: the read-only transaction refused it."""
+
+    code = "read_only_violation"
+
+
+class QueryTimedOut(ConnectorError):
+    code = "query_timeout"
+
+
+class QueryCancelled(ConnectorError):
+    code = "query_cancelled"
+
+
+class DryRunUnsafe(ConnectorError):
+    """The engine cannot undo these statements, so a dry-run would really write."""
+
+    code = "dry_run_unsafe"
+
+
+class ParamStyle(StrEnum):
+    """How a driver wants bound parameters written into the statement text."""
+
+    DOLLAR_NUMERIC = "dollar_numeric"  # $1, $2 (a value may be referenced twice)
+    FORMAT = "format"  # %s per occurrence; a literal % must be doubled
+    QMARK = "qmark"  # ? per occurrence
+
+
+@dataclass(frozen=True)
+class BoundStatement:
+    """One statement in the driver's placeholder style, with its values in order."""
+
+    sql: str
+    args: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    max_rows: int
+    timeout_ms: int
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    name: str
+    type: str
+
+
+@dataclass
+class RowStream:
+    """Columns and an iterator of JSON-ready rows (lists), read from the database lazily."""
+
+    columns: list[ResultColumn]
+    rows: Iterator[list[Any]]
+
+
+@dataclass
+class QueryResult:
+    columns: list[ResultColumn]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    took_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "columns": [asdict(column) for column in self.columns],
+            "rows": self.rows,
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+            "took_ms": self.took_ms,
+        }
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    ok: bool
+    took_ms: float
+    server_version: str = ""
+    error_code: str = ""
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    kind: str  # "table" or "view"
+    columns: list[Column]
+
+
+def group_columns(rows) -> list[Table]:
+    """Fold (schema, table, kind, column, type, nullable) rows, ordered by table, into tables."""
+    tables: list[Table] = []
+    for schema, name, kind, column, column_type, nullable in rows:
+        if not tables or (tables[-1].schema, tables[-1].name) != (schema, name):
+            tables.append(Table(schema=schema, name=name, kind=kind, columns=[]))
+        tables[-1].columns.append(Column(name=column, type=column_type, nullable=bool(nullable)))
+    return tables
+
+
+class Connector(ABC):
+    """One data source engine. Subclasses hold every engine-specific detail."""
+
+    engine: str
+    #: Whether host/port/username are meaningful for this engine.
+    network: bool = True
+    param_style: ParamStyle
+
+    def __init__(self, connection_settings: ConnectionSettings):
+        self.settings = connection_settings
+
+    @classmethod
+    def validate_config(cls, *, host: str, port: int | None, database: str) -> dict[str, str]:
+        """Field errors for a configuration, before anything is saved."""
+        errors = {}
+        if not host:
+            errors["host"] = "A host is required for this engine."
+        if not database:
+            errors["database"] = "A database name is required."
+        return errors
+
+    @abstractmethod
+    def connect(self) -> AbstractContextManager:
+        """A context manager yielding an open DB-API connection; raises ConnectorError."""
+
+    @abstractmethod
+    def server_version(self, connection) -> str:
+        """The server's version string."""
+
+    @abstractmethod
+    def schema(self) -> list[Table]:
+        """Tables and views the credentials can see, with their columns."""
+
+    def test_connection(self) -> ConnectionTestResult:
+        """Really connect and ask the server its version; never raises for a data source fault."""
+        started = time.monotonic()
+        try:
+            with self.connect() as connection:
+                version = self.server_version(connection)
+        except ConnectorError as error:
+            return ConnectionTestResult(
+                ok=False, took_ms=_ms_since(started), error_code=error.code, message=error.message
+            )
+        return ConnectionTestResult(ok=True, took_ms=_ms_since(started), server_version=version)
+
+    @abstractmethod
+    def read_stream(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        on_backend: Callable[[str], None] | None = None,
+    ) -> AbstractContextManager[RowStream]:
+        """Run `statements` in one read-only transaction with the statement timeout, and
+        stream the rows of the last one. The transaction is rolled back on exit, so even
+        a statement the classifier missed cannot leave a change behind.
+
+        `on_backend` receives the server-side id of the session as soon as it is known,
+        so another process can cancel the query (see `cancel`).
+        """
+
+    @abstractmethod
+    def cancel(self, backend_id: str) -> bool:
+        """Stop the query running in session `backend_id`; True if a query was signalled."""
+
+    @abstractmethod
+    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+        """Run `statements` with the owner credentials in one transaction (as far as the
+        engine allows) and commit; with `dry_run`, roll back instead. Returns the rows
+        affected per statement (-1 where the engine does not say)."""
+
+    def run_read(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        on_backend: Callable[[str], None] | None = None,
+    ) -> QueryResult:
+        """`read_stream`, collected: at most `limits.max_rows` rows, `truncated` if there were more."""
+        started = time.monotonic()
+        with self.read_stream(statements, limits, on_backend) as stream:
+            rows = []
+            truncated = False
+            for row in stream.rows:
+                if len(rows) == limits.max_rows:
+                    truncated = True
+                    break
+                rows.append(row)
+            columns = stream.columns
+        return QueryResult(
+            columns=columns, rows=rows, row_count=len(rows), truncated=truncated, took_ms=_ms_since(started)
+        )
+
+    def scrub(self, message: str) -> str:
+        """Remove the password from a driver message before it goes anywhere."""
+        password = self.settings.password
+        return message.replace(password, "********") if password else message
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+def default_connect_timeout() -> int:
+    return settings.QUERYBASE_CONNECT_TIMEOUT

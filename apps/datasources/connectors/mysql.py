@@ -1,0 +1,270 @@
+"""MySQL and MariaDB through mysqlclient."""
+
+import datetime
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import MySQLdb
+import MySQLdb.cursors
+from MySQLdb.constants import FIELD_TYPE
+
+from apps.datasources.connectors.base import (
+    AuthenticationFailed,
+    BoundStatement,
+    ConnectionFailed,
+    ConnectionTimedOut,
+    Connector,
+    ConnectorError,
+    DryRunUnsafe,
+    ParamStyle,
+    QueryCancelled,
+    QueryFailed,
+    QueryLimits,
+    QueryTimedOut,
+    ReadOnlyViolation,
+    ResultColumn,
+    RowStream,
+    Table,
+    group_columns,
+)
+from apps.datasources.connectors.values import to_json_value
+
+# Client error numbers (errmsg.h / mysqld_error.h) that we translate.
+_ACCESS_DENIED = {1044, 1045, 1698}
+_TIMEOUT = {2013}  # lost connection during the handshake: the server never answered in time
+_READ_ONLY = {1792}  # cannot execute statement in a READ ONLY transaction
+_STATEMENT_TIMEOUT = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
+_INTERRUPTED = {1317}  # KILL QUERY
+_CONNECTION_LOST = {2006, 2013}
+_TYPE_NAMES = {
+    value: name.lower() for name, value in vars(FIELD_TYPE).items() if name.isupper() and isinstance(value, int)
+}
+# Column types whose driver values need a different JSON mapping than the generic one.
+_TIME_TYPES = {FIELD_TYPE.TIME}
+_JSON_TYPES = {FIELD_TYPE.JSON}
+
+_SCHEMA_SQL = """
+SELECT c.TABLE_SCHEMA, c.TABLE_NAME,
+       CASE WHEN t.TABLE_TYPE = 'VIEW' THEN 'view' ELSE 'table' END,
+       c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'YES'
+FROM information_schema.COLUMNS c
+JOIN information_schema.TABLES t
+  ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
+WHERE c.TABLE_SCHEMA = DATABASE()
+ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION
+"""
+
+
+_QUOTING_SQL_MODE = (
+    "SET SESSION sql_mode = REPLACE(REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')"
+)
+
+
+class MySQLConnector(Connector):
+    engine = "mysql"
+    param_style = ParamStyle.FORMAT
+
+    def _connect_kwargs(self) -> dict:
+        timeout = self.settings.connect_timeout
+        return {
+            "host": self.settings.host,
+            "port": self.settings.port or 3306,
+            "user": self.settings.username,
+            "password": self.settings.password,
+            "database": self.settings.database,
+            "connect_timeout": timeout,
+            # Bound every read of the socket too, so a server that accepts the TCP
+            # connection but never speaks cannot hang us.
+            "read_timeout": max(timeout, self.settings.statement_timeout_ms // 1000 + timeout),
+            "charset": "utf8mb4",
+            "autocommit": False,
+            # Strings are read the way the classifier's scanner reads them: backslash
+            # escapes on, "…" a string, whatever the server's default sql_mode says.
+            "init_command": _QUOTING_SQL_MODE,
+        }
+
+    @contextmanager
+    def connect(self) -> Iterator[MySQLdb.Connection]:
+        try:
+            connection = MySQLdb.connect(**self._connect_kwargs())
+        except MySQLdb.OperationalError as error:
+            raise self._translate(error) from error
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _translate(self, error: MySQLdb.OperationalError) -> ConnectorError:
+        number = error.args[0] if error.args else None
+        message = self.scrub(str(error.args[1]) if len(error.args) > 1 else str(error))
+        if number in _ACCESS_DENIED:
+            return AuthenticationFailed(f"MySQL refused the credentials: {message}")
+        if number in _TIMEOUT or "timed out" in message.lower():
+            return ConnectionTimedOut(
+                f"No answer from {self.settings.host}:{self.settings.port or 3306} "
+                f"within {self.settings.connect_timeout}s: {message}"
+            )
+        return ConnectionFailed(f"Could not connect to MySQL: {message}")
+
+    def server_version(self, connection: MySQLdb.Connection) -> str:
+        return connection.get_server_info()
+
+    def schema(self) -> list[Table]:
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(_SCHEMA_SQL)
+                rows = cursor.fetchall()
+            except MySQLdb.Error as error:
+                raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
+            finally:
+                cursor.close()
+        return group_columns(rows)
+
+    # Execution -----------------------------------------------------------------------
+
+    @contextmanager
+    def read_stream(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        on_backend: Callable[[str], None] | None = None,
+    ) -> Iterator[RowStream]:
+        # mysqlclient has no pool; a connection per read also means an early stop just
+        # closes it, instead of draining the rest of an unbuffered result.
+        with self.connect() as connection:
+            if on_backend is not None:
+                on_backend(str(connection.thread_id()))
+            try:
+                setup = connection.cursor()
+                for sql in self._read_session_sql(connection, limits):
+                    setup.execute(sql)
+                for statement in statements[:-1]:
+                    setup.execute(statement.sql, statement.args)
+                    setup.fetchall()
+                setup.close()
+                # Unbuffered: rows come from the server as they are read, memory stays flat.
+                cursor = connection.cursor(MySQLdb.cursors.SSCursor)
+                last = statements[-1]
+                cursor.execute(last.sql, last.args)
+                yield self._row_stream(cursor)
+            except MySQLdb.Error as error:
+                raise self._query_error(error) from error
+
+    def _read_session_sql(self, connection: MySQLdb.Connection, limits: QueryLimits) -> list[str]:
+        # A read-only session also refuses DDL, which would otherwise commit implicitly
+        # and escape the transaction.
+        return [
+            self._timeout_sql(connection, limits.timeout_ms),
+            "SET SESSION TRANSACTION READ ONLY",
+            "START TRANSACTION READ ONLY",
+        ]
+
+    def _timeout_sql(self, connection: MySQLdb.Connection, timeout_ms: int) -> str:
+        if "mariadb" in connection.get_server_info().lower():
+            return f"SET SESSION max_statement_time = {timeout_ms / 1000:.3f}"
+        return f"SET SESSION max_execution_time = {int(timeout_ms)}"
+
+    def _row_stream(self, cursor) -> RowStream:
+        description = cursor.description or ()
+        columns = [
+            ResultColumn(name=column[0], type=_TYPE_NAMES.get(column[1], str(column[1]))) for column in description
+        ]
+        converters = [_converter_for(column[1]) for column in description]
+        return RowStream(columns=columns, rows=self._json_rows(cursor, converters))
+
+    def _json_rows(self, cursor, converters: list[Callable[[Any], Any]]) -> Iterator[list]:
+        try:
+            while True:
+                chunk = cursor.fetchmany(1000)
+                if not chunk:
+                    return
+                for row in chunk:
+                    yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+        except MySQLdb.Error as error:
+            raise self._query_error(error) from error
+
+    def _query_error(self, error: MySQLdb.Error) -> ConnectorError:
+        number = error.args[0] if error.args else None
+        message = self.scrub(str(error.args[1]) if len(error.args) > 1 else str(error))
+        if number in _STATEMENT_TIMEOUT:
+            return QueryTimedOut(f"The query ran longer than the time limit: {message}")
+        if number in _INTERRUPTED:
+            return QueryCancelled(f"The query was cancelled: {message}")
+        if number in _READ_ONLY:
+            return ReadOnlyViolation(f"MySQL refused a write inside a read: {message}")
+        if number in _CONNECTION_LOST:
+            return ConnectionFailed(f"Lost the connection to MySQL: {message}")
+        return QueryFailed(f"[{number}] {message}" if number else message)
+
+    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+        """Note: MySQL commits implicitly before and after DDL, so a script mixing DDL
+        and DML is only partly transactional; dry-runs are refused for it upstream."""
+        affected = []
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._timeout_sql(connection, timeout_ms))
+                if dry_run:
+                    self._refuse_non_transactional_tables(cursor)
+                cursor.execute("START TRANSACTION")
+                for statement in statements:
+                    cursor.execute(statement.sql, statement.args)
+                    affected.append(cursor.rowcount)
+                if dry_run:
+                    connection.rollback()
+                else:
+                    connection.commit()
+            except MySQLdb.Error as error:
+                connection.rollback()
+                raise self._query_error(error) from error
+        return affected
+
+    def _refuse_non_transactional_tables(self, cursor) -> None:
+        # Rolling back does not undo changes to MyISAM/Aria/MEMORY tables: a "dry" run
+        # against them would write for real.
+        cursor.execute(
+            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_TYPE = 'BASE TABLE' AND ENGINE <> 'InnoDB'"
+        )
+        unsafe = cursor.fetchall()
+        if unsafe:
+            names = ", ".join(f"{name} ({engine})" for name, engine in unsafe[:5])
+            raise DryRunUnsafe(f"A dry-run needs InnoDB tables only; these cannot be rolled back: {names}.")
+
+    def cancel(self, backend_id: str) -> bool:
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(f"KILL QUERY {int(backend_id)}")
+            except MySQLdb.OperationalError:
+                return False  # the session is gone: nothing left to stop
+            return True
+
+
+def _mysql_time(value: Any) -> Any:
+    """MySQL TIME arrives as a timedelta (it may exceed 24h or be negative): keep MySQL's text."""
+    if not isinstance(value, datetime.timedelta):
+        return to_json_value(value)
+    sign = "-" if value < datetime.timedelta(0) else ""
+    total = abs(value)
+    hours, rest = divmod(total.days * 86400 + total.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    fraction = f".{total.microseconds:06d}" if total.microseconds else ""
+    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
+
+
+def _mysql_json(value: Any) -> Any:
+    if isinstance(value, (str, bytes)):
+        return to_json_value(json.loads(value))
+    return to_json_value(value)
+
+
+def _converter_for(type_code: int) -> Callable[[Any], Any]:
+    if type_code in _TIME_TYPES:
+        return _mysql_time
+    if type_code in _JSON_TYPES:
+        return _mysql_json
+    return to_json_value

@@ -1,0 +1,237 @@
+"""PostgreSQL through psycopg 3, with a connection pool per source and credentials."""
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import chain
+
+import psycopg
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from apps.datasources.connectors.base import (
+    AuthenticationFailed,
+    BoundStatement,
+    ConnectionFailed,
+    ConnectionTimedOut,
+    Connector,
+    ConnectorError,
+    CredentialRole,
+    ParamStyle,
+    QueryCancelled,
+    QueryFailed,
+    QueryLimits,
+    QueryTimedOut,
+    ReadOnlyViolation,
+    ResultColumn,
+    RowStream,
+    Table,
+    group_columns,
+)
+from apps.datasources.connectors.values import to_json_value
+
+_SCHEMA_SQL = """
+SELECT c.table_schema, c.table_name,
+       CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END,
+       c.column_name, c.data_type, c.is_nullable = 'YES'
+FROM information_schema.columns c
+JOIN information_schema.tables t
+  ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema')
+  AND c.table_schema NOT LIKE 'pg\\_toast%%'
+ORDER BY c.table_schema, c.table_name, c.ordinal_position
+"""
+
+# Rows fetched per network round trip while streaming (libpq chunked-rows mode).
+STREAM_CHUNK_ROWS = 2000
+POOL_MAX_SIZE = 4
+
+_pools: dict[str, ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _configure(connection: psycopg.Connection) -> None:
+    # Intervals keep PostgreSQL's own text ("1 year 2 mons"): a timedelta would
+    # silently turn months into 30 days.
+    connection.adapters.register_loader("interval", TextLoader)
+
+
+class PostgreSQLConnector(Connector):
+    engine = "postgresql"
+    param_style = ParamStyle.DOLLAR_NUMERIC
+
+    def _connect_kwargs(self) -> dict:
+        # standard_conforming_strings is pinned on so the server reads '...\' strings the
+        # way the classifier's scanner does (a backslash is not an escape there).
+        options = f"-c statement_timeout={self.settings.statement_timeout_ms} -c standard_conforming_strings=on"
+        if self.settings.role is CredentialRole.READ:
+            # A second wall behind the classifier: every transaction starts read-only.
+            options += " -c default_transaction_read_only=on"
+        return {
+            "host": self.settings.host,
+            "port": self.settings.port or 5432,
+            "dbname": self.settings.database,
+            "user": self.settings.username,
+            "password": self.settings.password,
+            "connect_timeout": self.settings.connect_timeout,
+            "application_name": "querybase",
+            "options": options,
+        }
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        try:
+            connection = psycopg.connect(**self._connect_kwargs())
+        except psycopg.errors.ConnectionTimeout as error:
+            raise self._timed_out() from error
+        except psycopg.OperationalError as error:
+            raise self._translate(error) from error
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def _timed_out(self) -> ConnectionTimedOut:
+        return ConnectionTimedOut(
+            f"No answer from {self.settings.host}:{self.settings.port or 5432} within {self.settings.connect_timeout}s."
+        )
+
+    def _translate(self, error: psycopg.OperationalError) -> ConnectorError:
+        message = self.scrub(str(error).strip())
+        lowered = message.lower()
+        if "password authentication failed" in lowered or "no password supplied" in lowered:
+            return AuthenticationFailed(f"PostgreSQL refused the credentials: {message}")
+        if "timeout expired" in lowered:
+            return ConnectionTimedOut(f"PostgreSQL did not answer in time: {message}")
+        return ConnectionFailed(f"Could not connect to PostgreSQL: {message}")
+
+    def server_version(self, connection: psycopg.Connection) -> str:
+        return connection.execute("SHOW server_version").fetchone()[0]
+
+    def schema(self) -> list[Table]:
+        with self.connect() as connection:
+            try:
+                rows = connection.execute(_SCHEMA_SQL).fetchall()
+            except psycopg.Error as error:
+                raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
+        return group_columns(rows)
+
+    # Execution -----------------------------------------------------------------------
+
+    def _pool(self) -> ConnectionPool:
+        """One pool per distinct set of connection settings (a changed password makes a new one)."""
+        kwargs = self._connect_kwargs()
+        key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
+        with _pools_lock:
+            pool = _pools.get(key)
+            if pool is None:
+                pool = ConnectionPool(
+                    kwargs=kwargs,
+                    min_size=0,
+                    max_size=POOL_MAX_SIZE,
+                    configure=_configure,
+                    timeout=self.settings.connect_timeout,
+                    open=True,
+                    name=f"querybase-{key[:8]}",
+                )
+                _pools[key] = pool
+        return pool
+
+    @contextmanager
+    def _pooled_connection(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self._pool().connection() as connection:
+                yield connection
+        except PoolTimeout as error:
+            # The pool only says it gave up: find out why with one direct attempt.
+            with self.connect():
+                pass
+            raise self._timed_out() from error
+
+    @contextmanager
+    def read_stream(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        on_backend: Callable[[str], None] | None = None,
+    ) -> Iterator[RowStream]:
+        with self._pooled_connection() as connection:
+            if on_backend is not None:
+                on_backend(str(connection.info.backend_pid))
+            connection.read_only = True
+            try:
+                with connection.transaction(force_rollback=True):
+                    connection.execute(f"SET LOCAL statement_timeout = {int(limits.timeout_ms)}")
+                    cursor = psycopg.RawCursor(connection)
+                    for statement in statements[:-1]:
+                        cursor.execute(statement.sql, statement.args)
+                    last = statements[-1]
+                    raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
+                    try:
+                        yield self._row_stream(cursor, raw_rows, last.sql)
+                    finally:
+                        # Stops the server sending the rest when the reader stopped early.
+                        raw_rows.close()
+            except psycopg.Error as error:
+                raise self._query_error(error) from error
+            finally:
+                connection.read_only = False
+
+    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str) -> RowStream:
+        first = next(rows, None)  # the description is known once the first rows arrive
+        if first is None:
+            # stream() does not keep the description of an empty result: ask the server
+            # to describe the statement (parsed, not run again).
+            return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
+        columns = [ResultColumn(name=column.name, type=column.type_display) for column in cursor.description or []]
+        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows)))
+
+    def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
+        pgconn = cursor.connection.pgconn
+        prepared = pgconn.prepare(b"", sql.encode(cursor.connection.info.encoding))
+        if prepared.status != psycopg.pq.ExecStatus.COMMAND_OK:
+            return []
+        description = pgconn.describe_prepared(b"")
+        if description.status != psycopg.pq.ExecStatus.COMMAND_OK:
+            return []
+        cursor.pgresult = description
+        return [ResultColumn(name=column.name, type=column.type_display) for column in cursor.description or []]
+
+    def _json_rows(self, rows) -> Iterator[list]:
+        try:
+            for row in rows:
+                yield [to_json_value(value) for value in row]
+        except psycopg.Error as error:
+            raise self._query_error(error) from error
+
+    def _query_error(self, error: psycopg.Error) -> ConnectorError:
+        message = self.scrub(str(error).strip())
+        if isinstance(error, psycopg.errors.QueryCanceled):
+            if "statement timeout" in message:
+                return QueryTimedOut(f"The query ran longer than the time limit: {message}")
+            return QueryCancelled(f"The query was cancelled: {message}")
+        if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+            return ReadOnlyViolation(f"PostgreSQL refused a write inside a read: {message}")
+        if isinstance(error, psycopg.OperationalError) and error.sqlstate is None:
+            return ConnectionFailed(f"Lost the connection to PostgreSQL: {message}")
+        prefix = f"[{error.sqlstate}] " if error.sqlstate else ""
+        return QueryFailed(f"{prefix}{message}")
+
+    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+        affected = []
+        with self.connect() as connection:
+            try:
+                with connection.transaction(force_rollback=dry_run):
+                    connection.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                    cursor = psycopg.RawCursor(connection)
+                    for statement in statements:
+                        cursor.execute(statement.sql, statement.args)
+                        affected.append(cursor.rowcount)
+            except psycopg.Error as error:
+                raise self._query_error(error) from error
+        return affected
+
+    def cancel(self, backend_id: str) -> bool:
+        with self.connect() as connection:
+            return bool(connection.execute("SELECT pg_cancel_backend(%s)", [int(backend_id)]).fetchone()[0])

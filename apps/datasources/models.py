@@ -1,0 +1,124 @@
+"""Registered databases and the group rights on them."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from apps.datasources.crypto import decrypt_secret, encrypt_secret
+
+
+class Engine(models.TextChoices):
+    POSTGRESQL = "postgresql", "PostgreSQL"
+    MYSQL = "mysql", "MySQL / MariaDB"
+    SQLITE = "sqlite", "SQLite"
+
+
+class WriteKind(models.TextChoices):
+    """Kinds of write statement a source may allow (see the classifier)."""
+
+    DML = "dml", "Data changes (INSERT/UPDATE/DELETE/MERGE)"
+    DDL = "ddl", "Schema changes (CREATE/ALTER/DROP/TRUNCATE)"
+    DCL = "dcl", "Access control (GRANT/REVOKE)"
+    OTHER = "other", "Other statements (CALL, SET, COPY, …)"
+
+
+def all_write_kinds() -> list[str]:
+    return [kind.value for kind in WriteKind]
+
+
+# Purposes bound into the ciphertext, so secrets cannot be swapped between fields.
+PASSWORD_PURPOSE = "datasource.password"  # noqa: S105  (a label, not a secret)
+READ_PASSWORD_PURPOSE = "datasource.read_password"  # noqa: S105
+
+
+class DataSource(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    engine = models.CharField(max_length=20, choices=Engine.choices)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(65535)])
+    database = models.CharField(max_length=500, help_text="Database name; for SQLite, the path of the database file.")
+    username = models.CharField(max_length=150, blank=True)
+    password_encrypted = models.TextField(blank=True, editable=False)
+    # Optional least-privilege credentials used for reads; writes use the main ones.
+    read_username = models.CharField(max_length=150, blank=True)
+    read_password_encrypted = models.TextField(blank=True, editable=False)
+
+    statement_timeout_ms = models.PositiveIntegerField(
+        default=30_000, validators=[MinValueValidator(100), MaxValueValidator(3_600_000)]
+    )
+    max_rows = models.PositiveIntegerField(
+        default=10_000, validators=[MinValueValidator(1), MaxValueValidator(10_000_000)]
+    )
+    cache_ttl_seconds = models.PositiveIntegerField(default=300, validators=[MaxValueValidator(86_400)])
+    approvals_required = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    allowed_write_kinds = models.JSONField(default=all_write_kinds, blank=True)
+    dry_run_enabled = models.BooleanField(default=False)
+    chat_webhook_url = models.URLField(
+        max_length=1000,
+        blank=True,
+        help_text="Google Chat incoming webhook for this source's requests (else the global one).",
+    )
+    is_active = models.BooleanField(default=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # Credentials: write-only from the outside. Plaintext exists only in memory, when a
+    # connector needs it.
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+    @property
+    def has_read_credentials(self) -> bool:
+        return bool(self.read_username)
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = encrypt_secret(password, PASSWORD_PURPOSE) if password else ""
+
+    def get_password(self) -> str:
+        return decrypt_secret(self.password_encrypted, PASSWORD_PURPOSE) if self.password_encrypted else ""
+
+    def set_read_password(self, password: str) -> None:
+        self.read_password_encrypted = encrypt_secret(password, READ_PASSWORD_PURPOSE) if password else ""
+
+    def get_read_password(self) -> str:
+        if not self.read_password_encrypted:
+            return ""
+        return decrypt_secret(self.read_password_encrypted, READ_PASSWORD_PURPOSE)
+
+
+class DataSourcePermission(models.Model):
+    """What the members of one group may do on one data source."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="datasource_permissions")
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="permissions")
+    can_read = models.BooleanField(default=False)
+    can_write = models.BooleanField(default=False, help_text="May request writes (they still need approval).")
+    can_approve = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "datasource"], name="one_permission_per_group_and_source")
+        ]
+        ordering = ["datasource__name", "group__name"]
+
+    def __str__(self) -> str:
+        rights = [name for name, on in self.rights().items() if on]
+        return f"{self.group} on {self.datasource}: {', '.join(rights) or 'nothing'}"
+
+    def rights(self) -> dict[str, bool]:
+        return {"read": self.can_read, "write": self.can_write, "approve": self.can_approve}

@@ -1,0 +1,122 @@
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from apps.datasources.models import DataSource, DataSourcePermission, WriteKind, all_write_kinds
+from apps.datasources.services import config_errors
+
+
+class DataSourceSerializer(serializers.ModelSerializer):
+    """Passwords are write-only: accepted on input, never rendered. Omit a password to
+    keep the stored one; send an empty string to clear it."""
+
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=1024
+    )
+    read_password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=1024
+    )
+    allowed_write_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=WriteKind.choices), required=False, allow_empty=True
+    )
+    has_password = serializers.BooleanField(read_only=True)
+    has_read_credentials = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = DataSource
+        fields = [
+            "id",
+            "name",
+            "description",
+            "engine",
+            "host",
+            "port",
+            "database",
+            "username",
+            "password",
+            "has_password",
+            "read_username",
+            "read_password",
+            "has_read_credentials",
+            "statement_timeout_ms",
+            "max_rows",
+            "cache_ttl_seconds",
+            "approvals_required",
+            "allowed_write_kinds",
+            "dry_run_enabled",
+            "chat_webhook_url",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_allowed_write_kinds(self, value: list[str]) -> list[str]:
+        return [kind for kind in all_write_kinds() if kind in value]
+
+    def validate(self, attrs: dict) -> dict:
+        def current(name: str):
+            return attrs.get(name, getattr(self.instance, name, None) if self.instance else None)
+
+        errors = config_errors(
+            engine=current("engine"),
+            host=current("host") or "",
+            port=current("port"),
+            database=current("database") or "",
+            chat_webhook_url=current("chat_webhook_url") or "",
+        )
+        if attrs.get("read_password") and not current("read_username"):
+            errors["read_password"] = "Set read_username together with read_password."  # noqa: S105
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class DataSourceSummarySerializer(serializers.ModelSerializer):
+    """What a non-admin user sees of a source they have rights on."""
+
+    class Meta:
+        model = DataSource
+        fields = ["id", "name", "description", "engine", "max_rows", "statement_timeout_ms", "dry_run_enabled"]
+        read_only_fields = fields
+
+
+class PermissionSerializer(serializers.ModelSerializer):
+    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    group_name = serializers.CharField(source="group.name", read_only=True)
+
+    class Meta:
+        model = DataSourcePermission
+        fields = ["group", "group_name", "can_read", "can_write", "can_approve"]
+
+
+class PermissionSetSerializer(serializers.Serializer):
+    """The full set of group rights on a source; it replaces what was there."""
+
+    permissions = PermissionSerializer(many=True)
+
+    def validate_permissions(self, value: list[dict]) -> list[dict]:
+        groups = [grant["group"].pk for grant in value]
+        if len(groups) != len(set(groups)):
+            raise serializers.ValidationError("Each group may appear only once.")
+        return value
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    nullable = serializers.BooleanField()
+
+
+class TableSerializer(serializers.Serializer):
+    schema = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    columns = ColumnSerializer(many=True)
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    took_ms = serializers.FloatField()
+    server_version = serializers.CharField()
+    error_code = serializers.CharField()
+    message = serializers.CharField()

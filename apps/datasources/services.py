@@ -1,0 +1,207 @@
+"""Use cases that change data sources and their permissions. Every one is audited."""
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from apps.audit.services import record_event
+from apps.datasources.access import Action, user_may
+from apps.datasources.connectors import (
+    ConnectionTestResult,
+    ConnectorError,
+    CredentialRole,
+    Table,
+    connector_class,
+    connector_for,
+)
+from apps.datasources.crypto import (
+    CredentialDecryptionError,
+    decrypt_secret,
+    encrypt_secret,
+    needs_rotation,
+)
+from apps.datasources.models import PASSWORD_PURPOSE, READ_PASSWORD_PURPOSE, DataSource, DataSourcePermission
+from apps.notifications.chat import webhook_allowed
+from querybase.errors import NotAllowed, QueryBaseError
+
+# Fields that hold secrets: set through the model's setters, never stored as given.
+SECRET_FIELDS = {"password": DataSource.set_password, "read_password": DataSource.set_read_password}
+SCHEMA_CACHE_SECONDS = 60
+
+
+class DataSourceUnavailable(QueryBaseError):
+    """The data source could not be reached or answered with an error."""
+
+    code = "datasource_unavailable"
+    status = 502
+
+
+def config_errors(
+    *, engine: str | None, host: str, port: int | None, database: str, chat_webhook_url: str
+) -> dict[str, str]:
+    """Field errors of a source's configuration, shared by the API and Django admin."""
+    errors = {}
+    if engine:
+        errors.update(connector_class(engine).validate_config(host=host, port=port, database=database))
+    if chat_webhook_url and not webhook_allowed(chat_webhook_url):
+        errors["chat_webhook_url"] = "This webhook host is not in QUERYBASE_WEBHOOK_ALLOWLIST."
+    return errors
+
+
+def _apply(datasource: DataSource, fields: dict[str, Any]) -> list[str]:
+    """Set fields (secrets through their setters); return the names that changed."""
+    changed = []
+    for name, value in fields.items():
+        if name in SECRET_FIELDS:
+            SECRET_FIELDS[name](datasource, value or "")
+            changed.append(name)
+        elif getattr(datasource, name) != value:
+            setattr(datasource, name, value)
+            changed.append(name)
+    return changed
+
+
+@transaction.atomic
+def create_datasource(
+    *, actor, fields: dict[str, Any], request=None, datasource: DataSource | None = None
+) -> DataSource:
+    """Create a source from `fields`; `datasource` is an unsaved instance to start from (admin form)."""
+    if datasource is None:
+        datasource = DataSource(created_by=actor)
+    _apply(datasource, fields)
+    datasource.save()
+    record_event(
+        "datasource.create",
+        actor=actor,
+        target=datasource,
+        request=request,
+        detail={"engine": datasource.engine, "fields": sorted(fields)},
+    )
+    return datasource
+
+
+@transaction.atomic
+def update_datasource(datasource: DataSource, *, actor, fields: dict[str, Any], request=None) -> DataSource:
+    changed = _apply(datasource, fields)
+    if changed:
+        datasource.save()
+    # Field names only: values may be secrets, and the row itself holds the current ones.
+    record_event("datasource.update", actor=actor, target=datasource, request=request, detail={"changed": changed})
+    return datasource
+
+
+@transaction.atomic
+def delete_datasource(datasource: DataSource, *, actor, request=None) -> None:
+    record_event("datasource.delete", actor=actor, target=datasource, request=request, detail={"name": datasource.name})
+    datasource.delete()
+
+
+def test_datasource(datasource: DataSource, *, actor, request=None) -> ConnectionTestResult:
+    """Really connect with the owner credentials (and the read ones, if separate)."""
+    try:
+        result = connector_for(datasource, CredentialRole.OWNER).test_connection()
+        if result.ok and datasource.has_read_credentials:
+            read_result = connector_for(datasource, CredentialRole.READ).test_connection()
+            if not read_result.ok:
+                result = ConnectionTestResult(
+                    ok=False,
+                    took_ms=result.took_ms + read_result.took_ms,
+                    error_code=read_result.error_code,
+                    message=f"Read-only credentials: {read_result.message}",
+                )
+    except CredentialDecryptionError as error:
+        result = ConnectionTestResult(ok=False, took_ms=0.0, error_code="credentials_unreadable", message=str(error))
+    record_event(
+        "datasource.test",
+        actor=actor,
+        target=datasource,
+        request=request,
+        detail={"ok": result.ok, "error_code": result.error_code, "took_ms": result.took_ms},
+    )
+    return result
+
+
+def datasource_schema(datasource: DataSource, *, user) -> list[Table]:
+    """Tables and columns, for users who may read the source.
+
+    The permission check comes before the cache, so a cache never answers someone
+    without the right. The key carries updated_at: editing the source drops it.
+    """
+    if not user_may(user, Action.READ, datasource):
+        raise NotAllowed("You may not read this data source.")
+    key = f"datasource-schema:{datasource.pk}:{datasource.updated_at.timestamp()}"
+    tables = cache.get(key)
+    if tables is None:
+        try:
+            tables = connector_for(datasource, CredentialRole.READ).schema()
+        except ConnectorError as error:
+            raise DataSourceUnavailable(error.message, details={"reason": error.code}) from error
+        cache.set(key, tables, SCHEMA_CACHE_SECONDS)
+    return tables
+
+
+@transaction.atomic
+def set_permissions(
+    datasource: DataSource, *, actor, grants: list[dict[str, Any]], request=None
+) -> list[DataSourcePermission]:
+    """Replace the group rights on a source by `grants` ({group, can_read, can_write, can_approve})."""
+    before = _describe_permissions(datasource)
+    DataSourcePermission.objects.filter(datasource=datasource).delete()
+    rows = [
+        DataSourcePermission(
+            datasource=datasource,
+            group=grant["group"],
+            can_read=grant.get("can_read", False),
+            can_write=grant.get("can_write", False),
+            can_approve=grant.get("can_approve", False),
+        )
+        for grant in grants
+    ]
+    DataSourcePermission.objects.bulk_create(rows)
+    after = _describe_permissions(datasource)
+    record_event(
+        "datasource.permissions_change",
+        actor=actor,
+        target=datasource,
+        request=request,
+        detail={"before": before, "after": after},
+    )
+    return list(datasource.permissions.select_related("group"))
+
+
+def record_permission_change(permission: DataSourcePermission, *, actor, request=None, deleted: bool = False) -> None:
+    """Audit a single row changed from Django admin (the API goes through set_permissions)."""
+    record_event(
+        "datasource.permissions_change",
+        actor=actor,
+        target=permission.datasource,
+        request=request,
+        detail={"group": permission.group.name, "rights": {} if deleted else permission.rights()},
+    )
+
+
+def _describe_permissions(datasource: DataSource) -> dict[str, dict[str, bool]]:
+    return {row.group.name: row.rights() for row in datasource.permissions.select_related("group")}
+
+
+def rotate_encryption_keys() -> int:
+    """Re-encrypt every stored credential that is not under the current key. Returns how many."""
+    rotated = 0
+    with transaction.atomic():
+        for datasource in DataSource.objects.select_for_update().order_by("pk"):
+            changed = []
+            for field, purpose in (
+                ("password_encrypted", PASSWORD_PURPOSE),
+                ("read_password_encrypted", READ_PASSWORD_PURPOSE),
+            ):
+                stored = getattr(datasource, field)
+                if stored and needs_rotation(stored):
+                    setattr(datasource, field, encrypt_secret(decrypt_secret(stored, purpose), purpose))
+                    changed.append(field)
+            if changed:
+                datasource.save(update_fields=changed)
+                rotated += len(changed)
+    if rotated:
+        record_event("datasource.keys_rotated", detail={"secrets": rotated})
+    return rotated

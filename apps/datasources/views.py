@@ -1,0 +1,90 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.datasources import services
+from apps.datasources.access import datasources_visible_to
+from apps.datasources.models import DataSource
+from apps.datasources.serializers import (
+    ConnectionTestSerializer,
+    DataSourceSerializer,
+    DataSourceSummarySerializer,
+    PermissionSerializer,
+    PermissionSetSerializer,
+    TableSerializer,
+)
+
+
+def is_datasource_admin(user) -> bool:
+    """Administering sources is a Django model permission (superusers have it)."""
+    return user.has_perm("datasources.change_datasource")
+
+
+class IsDataSourceAdmin(permissions.BasePermission):
+    message = "Only data source administrators may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return is_datasource_admin(request.user)
+
+
+class DataSourceViewSet(viewsets.ModelViewSet):
+    """Admins manage sources; other users list the sources they have rights on."""
+
+    filterset_fields = ["engine", "is_active"]
+
+    def get_permissions(self):
+        if self.action in {"list", "retrieve", "table_schema"}:
+            return [permissions.IsAuthenticated()]
+        return [permissions.IsAuthenticated(), IsDataSourceAdmin()]
+
+    def get_queryset(self):
+        if is_datasource_admin(self.request.user):
+            return DataSource.objects.all()
+        return datasources_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        if self.action in {"list", "retrieve"} and not is_datasource_admin(self.request.user):
+            return DataSourceSummarySerializer
+        return DataSourceSerializer
+
+    def perform_create(self, serializer: DataSourceSerializer) -> None:
+        serializer.instance = services.create_datasource(
+            actor=self.request.user, fields=serializer.validated_data, request=self.request
+        )
+
+    def perform_update(self, serializer: DataSourceSerializer) -> None:
+        serializer.instance = services.update_datasource(
+            serializer.instance, actor=self.request.user, fields=serializer.validated_data, request=self.request
+        )
+
+    def perform_destroy(self, instance: DataSource) -> None:
+        services.delete_datasource(instance, actor=self.request.user, request=self.request)
+
+    @extend_schema(request=None, responses=ConnectionTestSerializer)
+    @action(detail=True, methods=["post"], url_path="test")
+    def test_connection(self, request: Request, pk=None) -> Response:
+        result = services.test_datasource(self.get_object(), actor=request.user, request=request)
+        return Response(ConnectionTestSerializer(result).data)
+
+    @extend_schema(responses=TableSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="schema")
+    def table_schema(self, request: Request, pk=None) -> Response:
+        tables = services.datasource_schema(self.get_object(), user=request.user)
+        return Response({"tables": TableSerializer(tables, many=True).data})
+
+    @extend_schema(methods=["GET"], responses=PermissionSerializer(many=True))
+    @extend_schema(methods=["PUT"], request=PermissionSetSerializer, responses=PermissionSerializer(many=True))
+    @action(detail=True, methods=["get", "put"], url_path="permissions")
+    def group_permissions(self, request: Request, pk=None) -> Response:
+        datasource = self.get_object()
+        if request.method == "PUT":
+            payload = PermissionSetSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            rows = services.set_permissions(
+                datasource, actor=request.user, grants=payload.validated_data["permissions"], request=request
+            )
+            return Response({"permissions": PermissionSerializer(rows, many=True).data}, status=status.HTTP_200_OK)
+        rows = datasource.permissions.select_related("group")
+        return Response({"permissions": PermissionSerializer(rows, many=True).data})

@@ -1,0 +1,113 @@
+"""Creating notifications and delivering them (Celery, `notifications` queue)."""
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.notifications.chat import webhook_allowed
+from apps.notifications.models import Channel, DeliveryStatus, Notification
+from querybase.errors import QueryBaseError
+
+
+class NotificationNotFound(QueryBaseError):
+    code = "not_found"
+    status = 404
+
+
+class DeliveryFailed(Exception):
+    """A delivery attempt failed; the task retries it with backoff."""
+
+
+def notify_in_app(recipients, *, event: str, title: str, body: str = "", link: str = "") -> list[Notification]:
+    """In-app messages are delivered by being stored."""
+    now = timezone.now()
+    return Notification.objects.bulk_create(
+        [
+            Notification(
+                channel=Channel.IN_APP,
+                recipient=user,
+                event=event,
+                title=title,
+                body=body,
+                link=link,
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+            )
+            for user in recipients
+        ]
+    )
+
+
+def post_to_chat(webhook_url: str, *, event: str, title: str, payload: dict, link: str = "") -> Notification:
+    """Queue a Chat card. A URL outside the allowlist is recorded as failed, never called."""
+    notification = Notification.objects.create(
+        channel=Channel.GOOGLE_CHAT, webhook_url=webhook_url, event=event, title=title, link=link, payload=payload
+    )
+    if not webhook_allowed(webhook_url):
+        Notification.objects.filter(pk=notification.pk).update(
+            status=DeliveryStatus.FAILED, last_error="webhook URL is not in QUERYBASE_WEBHOOK_ALLOWLIST"
+        )
+        return notification
+    from apps.notifications.tasks import deliver_notification
+
+    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
+    return notification
+
+
+def deliver(notification_id: int, *, final_attempt: bool) -> None:
+    """One delivery attempt; raises DeliveryFailed so the task retries, unless it was the last."""
+    notification = Notification.objects.get(pk=notification_id)
+    if notification.status != DeliveryStatus.PENDING:
+        return
+    attempts = notification.attempts + 1
+    if not webhook_allowed(notification.webhook_url):  # the allowlist may have changed since
+        _record(notification, attempts, DeliveryStatus.FAILED, "webhook URL is not in QUERYBASE_WEBHOOK_ALLOWLIST")
+        return
+    try:
+        response = requests.post(
+            notification.webhook_url,
+            json=notification.payload,
+            timeout=settings.QUERYBASE_WEBHOOK_TIMEOUT_SECONDS,
+            allow_redirects=False,  # a redirect could lead outside the allowlist
+        )
+        error = "" if response.ok else f"HTTP {response.status_code}: {response.text[:300]}"
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    if not error:
+        _record(notification, attempts, DeliveryStatus.SENT, "")
+        return
+    _record(notification, attempts, DeliveryStatus.FAILED if final_attempt else DeliveryStatus.PENDING, error)
+    if not final_attempt:
+        raise DeliveryFailed(error)
+
+
+def _record(notification: Notification, attempts: int, status: str, error: str) -> None:
+    Notification.objects.filter(pk=notification.pk).update(
+        attempts=attempts,
+        status=status,
+        last_error=error,
+        sent_at=timezone.now() if status == DeliveryStatus.SENT else None,
+    )
+
+
+def inbox(user):
+    return Notification.objects.filter(recipient=user, channel=Channel.IN_APP)
+
+
+def unread_count(user) -> int:
+    return inbox(user).filter(read_at__isnull=True).count()
+
+
+def mark_read(user, notification_id: int) -> Notification:
+    notification = inbox(user).filter(pk=notification_id).first()
+    if notification is None:
+        raise NotificationNotFound("No notification with this id.")
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def mark_all_read(user) -> int:
+    return inbox(user).filter(read_at__isnull=True).update(read_at=timezone.now())

@@ -1,0 +1,632 @@
+"""Fail-closed read/write classification of SQL (DESIGN.md §3.1).
+
+A request is a read only if every statement in it is a known read form: SELECT without
+INTO or a locking clause, WITH whose every part reads, SHOW, DESCRIBE, EXPLAIN without
+ANALYZE (of a read), VALUES, TABLE — and calls none of the functions known to change
+state or reach outside the database. Everything else, including anything we cannot scan,
+is a write that needs an approval.
+
+The read-only transaction the connectors open is the second wall; this one must cover its
+holes (`INTO OUTFILE`, `pg_read_file`, `lo_export`, `dblink`, `COPY … PROGRAM`, MySQL DDL's
+implicit commit), so those are named here explicitly.
+
+Strings are scanned as the server reads them through our connectors, which pin the modes
+that change quoting (PostgreSQL standard_conforming_strings=on; MySQL without
+NO_BACKSLASH_ESCAPES and ANSI_QUOTES). What no setting pins is whether a MySQL server runs
+a versioned `/*!50700 … */` comment or skips it: both readings are classified, and the
+text is a read only if both read.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from apps.queries import sqltext
+from apps.queries.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
+
+
+class Dialect(StrEnum):
+    POSTGRESQL = "postgresql"
+    MYSQL = "mysql"
+    SQLITE = "sqlite"
+
+
+class StatementKind(StrEnum):
+    READ = "read"
+    DML = "dml"
+    DDL = "ddl"
+    DCL = "dcl"
+    TRANSACTION = "transaction"
+    SESSION = "session"
+    OTHER = "other"
+
+
+class Verdict(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+class Risk(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_RANK[self]
+
+
+_RISK_RANK = {Risk.NONE: 0, Risk.LOW: 1, Risk.MEDIUM: 2, Risk.HIGH: 3}
+
+
+def highest_risk(risks) -> Risk:
+    return max(risks, key=lambda risk: risk.rank, default=Risk.NONE)
+
+
+@dataclass(frozen=True)
+class StatementClassification:
+    text: str
+    kind: StatementKind
+    verdict: Verdict
+    risk: Risk
+    reasons: tuple[str, ...]
+
+    @property
+    def write_kind(self) -> str | None:
+        """The data source setting (`allowed_write_kinds`) this statement falls under."""
+        if self.verdict is Verdict.READ:
+            return None
+        if self.kind in (StatementKind.DML, StatementKind.DDL, StatementKind.DCL):
+            return self.kind.value
+        return "other"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "kind": self.kind.value,
+            "verdict": self.verdict.value,
+            "risk": self.risk.value,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class Classification:
+    dialect: Dialect
+    verdict: Verdict
+    risk: Risk
+    statements: tuple[StatementClassification, ...] = field(default=())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.statements
+
+    @property
+    def is_read(self) -> bool:
+        return self.verdict is Verdict.READ
+
+    @property
+    def write_kinds(self) -> frozenset[str]:
+        return frozenset(kind for statement in self.statements if (kind := statement.write_kind))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict.value,
+            "risk": self.risk.value,
+            "statements": [statement.as_dict() for statement in self.statements],
+        }
+
+
+def classify_sql(sql: str, dialect: str) -> Classification:
+    """Classify `sql` for `dialect`; never raises (what cannot be read is a write)."""
+    dialect = Dialect(dialect)
+    if not isinstance(sql, str):
+        sql = ""
+    return _classify_cached(sql, dialect)
+
+
+@lru_cache(maxsize=512)
+def _classify_cached(sql: str, dialect: Dialect) -> Classification:
+    try:
+        statements = _classify_reading(sql, dialect)
+        for reading in _other_readings(sql, dialect):
+            other = _classify_reading(sql, dialect, **reading)
+            if all(s.verdict is Verdict.READ for s in statements) and any(s.verdict is Verdict.WRITE for s in other):
+                statements = [_ambiguous(statement, other) for statement in statements]
+    except Exception as error:  # fail closed on our own bugs too
+        text = sql.strip()
+        statements = [_write(text, StatementKind.OTHER, Risk.HIGH, f"the classifier could not read this: {error}")]
+    if not statements:
+        return Classification(dialect, Verdict.WRITE, Risk.NONE, ())
+    verdict = Verdict.READ if all(s.verdict is Verdict.READ for s in statements) else Verdict.WRITE
+    return Classification(dialect, verdict, highest_risk(s.risk for s in statements), tuple(statements))
+
+
+def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, bool]]:
+    if dialect is Dialect.MYSQL and ("/*!" in sql or "/*M!" in sql):
+        return [{"executable_comments": False}]
+    return []
+
+
+def _ambiguous(statement: StatementClassification, other: list[StatementClassification]) -> StatementClassification:
+    reasons = next(s.reasons for s in other if s.verdict is Verdict.WRITE)
+    return _write(
+        statement.text,
+        StatementKind.OTHER,
+        highest_risk([Risk.MEDIUM, *(s.risk for s in other)]),
+        "a server version that skips /*!…*/ comments would read it differently: " + "; ".join(reasons),
+    )
+
+
+def _classify_reading(sql: str, dialect: Dialect, **reading: bool) -> list[StatementClassification]:
+    return [
+        _classify_statement(statement, dialect) for statement in sqltext.statements_of(sql, dialect.value, **reading)
+    ]
+
+
+# --- one statement -------------------------------------------------------------------------------
+
+
+def _write(text: str, kind: StatementKind, risk: Risk, *reasons: str) -> StatementClassification:
+    return StatementClassification(text, kind, Verdict.WRITE, risk, tuple(reasons))
+
+
+def _classify_statement(statement: Statement, dialect: Dialect) -> StatementClassification:
+    tokens = statement.tokens
+    errors = [token.value for token in tokens if token.kind == ERROR]
+    if errors:
+        return _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, f"cannot be parsed: {errors[0]}")
+    finding = _classify_tokens(tokens, dialect)
+    if finding.kind is StatementKind.READ:
+        return StatementClassification(statement.text, StatementKind.READ, Verdict.READ, Risk.NONE, finding.reasons)
+    return _write(statement.text, finding.kind, finding.risk, *finding.reasons)
+
+
+@dataclass(frozen=True)
+class _Finding:
+    kind: StatementKind
+    risk: Risk
+    reasons: tuple[str, ...]
+
+
+def _read(reason: str) -> _Finding:
+    return _Finding(StatementKind.READ, Risk.NONE, (reason,))
+
+
+_READ_HEADS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+_EXPLAIN_HEADS = {
+    Dialect.POSTGRESQL: frozenset({"EXPLAIN"}),
+    Dialect.MYSQL: frozenset({"EXPLAIN", "DESCRIBE", "DESC"}),
+    Dialect.SQLITE: frozenset({"EXPLAIN"}),
+}
+_SHOW_DIALECTS = frozenset({Dialect.POSTGRESQL, Dialect.MYSQL})
+
+# First word → (kind, risk) for statements that are never reads.
+_WRITE_HEADS: dict[str, tuple[StatementKind, Risk]] = {
+    **dict.fromkeys(["INSERT", "UPSERT"], (StatementKind.DML, Risk.LOW)),
+    **dict.fromkeys(["UPDATE", "DELETE"], (StatementKind.DML, Risk.LOW)),  # HIGH without WHERE
+    **dict.fromkeys(["MERGE", "REPLACE"], (StatementKind.DML, Risk.MEDIUM)),
+    "CREATE": (StatementKind.DDL, Risk.LOW),
+    "ALTER": (StatementKind.DDL, Risk.MEDIUM),
+    "COMMENT": (StatementKind.DDL, Risk.LOW),
+    "RENAME": (StatementKind.DDL, Risk.MEDIUM),
+    **dict.fromkeys(["DROP", "TRUNCATE"], (StatementKind.DDL, Risk.HIGH)),
+    **dict.fromkeys(["GRANT", "REVOKE"], (StatementKind.DCL, Risk.HIGH)),
+    **dict.fromkeys(
+        ["BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "END", "ABORT", "XA"],
+        (StatementKind.TRANSACTION, Risk.LOW),
+    ),
+    **dict.fromkeys(["SET", "RESET", "USE", "DISCARD"], (StatementKind.SESSION, Risk.LOW)),
+    **dict.fromkeys(
+        ["COPY", "LOAD", "KILL", "SHUTDOWN", "INSTALL", "UNINSTALL", "PURGE", "IMPORT", "ATTACH", "CLONE"],
+        (StatementKind.OTHER, Risk.HIGH),
+    ),
+    **dict.fromkeys(["CHECKPOINT", "LISTEN", "UNLISTEN", "NOTIFY", "DETACH"], (StatementKind.OTHER, Risk.LOW)),
+}
+# Object types whose CREATE/ALTER/DROP/RENAME is access control rather than schema.
+_ACCESS_OBJECTS = frozenset({"USER", "ROLE", "GROUP"})
+# SET forms that change who we are or switch safety features off.
+_RISKY_SET_WORDS = frozenset(
+    {"ROLE", "AUTHORIZATION", "GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "SESSION_REPLICATION_ROLE"}
+)
+
+# Functions that change state, wait, lock, or reach files, other servers or processes.
+# A read-only transaction does not stop all of them (file reads, dblink, lo_export).
+_HIGH_RISK_FUNCTIONS = frozenset(
+    {
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_switch_wal",
+        "pg_switch_xlog",
+        "pg_promote",
+        "pg_create_restore_point",
+        "pg_start_backup",
+        "pg_stop_backup",
+        "pg_backup_start",
+        "pg_backup_stop",
+        "pg_wal_replay_pause",
+        "pg_wal_replay_resume",
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_ls_dir",
+        "pg_stat_file",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "pg_ls_archive_statusdir",
+        "pg_file_write",
+        "pg_file_rename",
+        "pg_file_unlink",
+        "pg_file_sync",
+        "pg_logdir_ls",
+        "pg_create_logical_replication_slot",
+        "pg_create_physical_replication_slot",
+        "pg_drop_replication_slot",
+        "pg_replication_slot_advance",
+        "pg_logical_emit_message",
+        "pg_import_system_collations",
+        "pg_stat_reset",
+        "pg_stat_reset_shared",
+        "pg_stat_reset_single_table_counters",
+        "pg_stat_reset_single_function_counters",
+        "pg_stat_reset_slru",
+        "pg_stat_statements_reset",
+        "set_config",
+        "dblink",
+        "dblink_exec",
+        "dblink_connect",
+        "dblink_connect_u",
+        "dblink_send_query",
+        "dblink_open",
+        "dblink_fetch",
+        "lo_import",
+        "lo_export",
+        "lo_unlink",
+        "lo_create",
+        "lo_creat",
+        "lo_put",
+        "lo_from_bytea",
+        "lo_truncate",
+        "lowrite",
+        "query_to_xml",
+        "query_to_xmlschema",
+        "query_to_xml_and_xmlschema",
+        "load_file",
+        "sys_exec",
+        "sys_eval",
+        "load_extension",
+        "writefile",
+        "readfile",
+        "edit",
+        "fts3_tokenizer",
+    }
+)
+_MEDIUM_RISK_FUNCTIONS = frozenset(
+    {
+        "nextval",
+        "setval",
+        "txid_current",
+        "pg_current_xact_id",
+        "pg_notify",
+        "pg_sleep",
+        "pg_sleep_for",
+        "pg_sleep_until",
+        "pg_advisory_lock",
+        "pg_advisory_lock_shared",
+        "pg_advisory_xact_lock",
+        "pg_advisory_xact_lock_shared",
+        "pg_try_advisory_lock",
+        "pg_try_advisory_lock_shared",
+        "pg_try_advisory_xact_lock",
+        "pg_try_advisory_xact_lock_shared",
+        "pg_advisory_unlock",
+        "pg_advisory_unlock_shared",
+        "pg_advisory_unlock_all",
+        "get_lock",
+        "release_lock",
+        "release_all_locks",
+        "sleep",
+        "benchmark",
+        "master_pos_wait",
+        "source_pos_wait",
+        "wait_for_executed_gtid_set",
+        "wait_until_sql_thread_after_gtids",
+        "last_insert_id",
+    }
+)
+_DML_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT"})
+# Reserved words of schema and access statements: never part of a plain query, so their
+# presence means the text is not what it looks like (e.g. a statement after a comment
+# that the server ends earlier than expected).
+_SCHEMA_WORDS = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "GRANT", "REVOKE", "RENAME"})
+_KIND_PRIORITY = (
+    StatementKind.DCL,
+    StatementKind.DDL,
+    StatementKind.OTHER,
+    StatementKind.SESSION,
+    StatementKind.TRANSACTION,
+    StatementKind.DML,
+)
+
+
+def _classify_tokens(tokens: tuple[Token, ...], dialect: Dialect) -> _Finding:
+    start = 0
+    while start < len(tokens) and tokens[start].kind == PUNCT and tokens[start].value == "(":
+        start += 1  # (SELECT …) UNION (SELECT …)
+    if start == len(tokens) or tokens[start].kind != WORD:
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("does not start with a known statement",))
+    head = tokens[start].value
+    if head in _READ_HEADS:
+        return _classify_query(tokens, dialect, head)
+    if head in _EXPLAIN_HEADS[dialect]:
+        return _classify_explain(tokens, start + 1, dialect)
+    if head == "SHOW" and dialect in _SHOW_DIALECTS:
+        return _read("SHOW")
+    return _classify_write_head(tokens, start, dialect)
+
+
+def _classify_query(tokens: tuple[Token, ...], dialect: Dialect, head: str) -> _Finding:
+    """SELECT / WITH / VALUES / TABLE: a read unless something in it writes."""
+    depths = _depths(tokens)
+    if depths is None:
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("unbalanced parentheses",))
+    if head == "WITH":
+        main = _main_statement_of_with(tokens, depths)
+        if main is not None and tokens[main].value in _DML_WORDS:
+            return _dml(tokens, depths, main, "WITH … " + tokens[main].value)
+    findings = _write_features(tokens, depths, dialect)
+    if not findings:
+        return _read(head)
+    kinds = {finding.kind for finding in findings}
+    kind = next(kind for kind in _KIND_PRIORITY if kind in kinds)
+    reasons = tuple(reason for finding in findings for reason in finding.reasons)
+    return _Finding(kind, highest_risk(finding.risk for finding in findings), reasons)
+
+
+def _depths(tokens: tuple[Token, ...]) -> list[int] | None:
+    """Parenthesis depth before each token; None when the parentheses do not balance."""
+    depths = []
+    depth = 0
+    for token in tokens:
+        if token.kind == PUNCT:
+            if token.value == ")":
+                depth -= 1
+                if depth < 0:
+                    return None
+            depths.append(depth)
+            if token.value == "(":
+                depth += 1
+        else:
+            depths.append(depth)
+    return depths if depth == 0 else None
+
+
+def _main_statement_of_with(tokens: tuple[Token, ...], depths: list[int]) -> int | None:
+    for index, token in enumerate(tokens):
+        if index and depths[index] == 0 and token.kind == WORD and token.value in _READ_HEADS | _DML_WORDS:
+            return index
+    return None
+
+
+def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Dialect) -> list[_Finding]:
+    """Everything inside a query that makes it a write."""
+    findings = []
+    last = len(tokens) - 1
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index < last else None
+        calls = following is not None and following.kind == PUNCT and following.value == "("
+        previous = tokens[index - 1].value if index else ""
+        if token.kind == WORD:
+            word = token.value
+            if word in _DML_WORDS:
+                if not _is_dml_lookalike(word, calls, previous):
+                    findings.append(_dml(tokens, depths, index, f"{word} inside a query"))
+            elif word in _SCHEMA_WORDS and not (calls and word == "TRUNCATE"):  # MySQL's TRUNCATE(x, d)
+                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, (f"{word} inside a query",)))
+            elif word == "INTO":
+                if not _follows_dml(tokens, index):
+                    findings.append(_into(dialect))
+            elif word == "FOR" and following is not None and following.value in ("UPDATE", "SHARE", "NO", "KEY"):
+                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause FOR UPDATE/SHARE",)))
+            elif word == "LOCK":
+                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause LOCK IN SHARE MODE",)))
+            elif word == "PROCEDURE":
+                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, ("SELECT … PROCEDURE runs a procedure",)))
+        if calls and token.kind in (WORD, QIDENT):
+            function = token.value.lower()
+            if function in _HIGH_RISK_FUNCTIONS:
+                findings.append(_function(function, Risk.HIGH))
+            elif function in _MEDIUM_RISK_FUNCTIONS:
+                findings.append(_function(function, Risk.MEDIUM))
+        if token.kind == OP and token.value == ":=" and dialect is Dialect.MYSQL:
+            findings.append(_Finding(StatementKind.SESSION, Risk.LOW, ("assigns a user variable (:=)",)))
+    return findings
+
+
+def _is_dml_lookalike(word: str, calls: bool, previous: str) -> bool:
+    if calls and word in ("INSERT", "REPLACE"):
+        return True  # the string functions INSERT() and REPLACE()
+    return word == "UPDATE" and previous in ("FOR", "KEY")  # FOR [NO KEY] UPDATE: a locking clause
+
+
+_DML_MODIFIERS = frozenset({"IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"})
+
+
+def _follows_dml(tokens: tuple[Token, ...], index: int) -> bool:
+    """INSERT INTO, MERGE INTO, INSERT IGNORE INTO…: part of the DML already found."""
+    position = index - 1
+    while position >= 0 and tokens[position].kind == WORD and tokens[position].value in _DML_MODIFIERS:
+        position -= 1
+    return position >= 0 and tokens[position].kind == WORD and tokens[position].value in _DML_WORDS
+
+
+def _into(dialect: Dialect) -> _Finding:
+    if dialect is Dialect.POSTGRESQL:
+        return _Finding(StatementKind.DDL, Risk.MEDIUM, ("SELECT … INTO creates a table",))
+    return _Finding(StatementKind.OTHER, Risk.HIGH, ("SELECT … INTO writes a file or variables",))
+
+
+def _function(name: str, risk: Risk) -> _Finding:
+    return _Finding(StatementKind.OTHER, risk, (f"calls {name}(), which has side effects",))
+
+
+def _dml(tokens: tuple[Token, ...], depths: list[int], index: int, label: str) -> _Finding:
+    word = tokens[index].value
+    if word in ("UPDATE", "DELETE"):
+        where = _where_after(tokens, depths, index)
+        if where is None:
+            return _Finding(StatementKind.DML, Risk.HIGH, (f"{label} without WHERE changes every row",))
+        if _always_true(tokens, depths, where):
+            return _Finding(StatementKind.DML, Risk.HIGH, (f"{label} with a WHERE that is always true",))
+        return _Finding(StatementKind.DML, Risk.LOW, (f"{label} … WHERE",))
+    risk = Risk.MEDIUM if word in ("MERGE", "REPLACE") else Risk.LOW
+    return _Finding(StatementKind.DML, risk, (label,))
+
+
+def _where_after(tokens: tuple[Token, ...], depths: list[int], index: int) -> int | None:
+    depth = depths[index]
+    for position in range(index + 1, len(tokens)):
+        if depths[position] < depth:
+            return None
+        token = tokens[position]
+        if depths[position] == depth and token.kind == WORD and token.value == "WHERE":
+            return position
+    return None
+
+
+_CONDITION_ENDS = frozenset({"RETURNING", "ORDER", "LIMIT"})
+
+
+def _always_true(tokens: tuple[Token, ...], depths: list[int], where: int) -> bool:
+    """WHERE TRUE, WHERE 1, WHERE 1 = 1, WHERE 'a' = 'a'."""
+    condition = []
+    for position in range(where + 1, len(tokens)):
+        token = tokens[position]
+        if depths[position] < depths[where] or (token.kind == WORD and token.value in _CONDITION_ENDS):
+            break
+        condition.append(token)
+    texts = [token.value if token.kind != sqltext.STRING else f"s{token.end - token.start}" for token in condition]
+    if texts in (["TRUE"], ["1"]):
+        return True
+    if len(texts) != 3 or texts[1] != "=" or texts[0] != texts[2]:
+        return False
+    first = condition[0]
+    return first.kind in (sqltext.NUMBER, sqltext.STRING) or (first.kind == WORD and first.value.isdigit())
+
+
+def _classify_explain(tokens: tuple[Token, ...], index: int, dialect: Dialect) -> _Finding:
+    """EXPLAIN runs nothing, unless ANALYZE; what it explains must itself be a read."""
+    executes = _Finding(StatementKind.OTHER, Risk.MEDIUM, ("EXPLAIN ANALYZE executes the statement",))
+    if index < len(tokens) and tokens[index].kind == PUNCT and tokens[index].value == "(":
+        closing = _matching_paren(tokens, index)
+        if closing is None:
+            return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("unbalanced parentheses",))
+        if any(t.kind == WORD and t.value in _ANALYZE for t in tokens[index:closing]):
+            return executes
+        index = closing + 1
+    while index < len(tokens) and tokens[index].kind == WORD and tokens[index].value in _EXPLAIN_OPTIONS:
+        if tokens[index].value in _ANALYZE:
+            return executes
+        index += 1
+        if index < len(tokens) and tokens[index].value == "=":  # FORMAT = JSON
+            index += 2
+    rest = tokens[index:]
+    if not rest:
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("EXPLAIN of nothing",))
+    if dialect is Dialect.MYSQL and _names_a_table(rest):
+        return _read("DESCRIBE a table")
+    inner = _classify_tokens(rest, dialect)
+    if inner.kind is StatementKind.READ:
+        return _read("EXPLAIN of a read")
+    return _Finding(inner.kind, inner.risk, ("EXPLAIN of a write", *inner.reasons))
+
+
+_ANALYZE = frozenset({"ANALYZE", "ANALYSE"})
+_EXPLAIN_OPTIONS = frozenset({"ANALYZE", "ANALYSE", "VERBOSE", "EXTENDED", "PARTITIONS", "FORMAT", "QUERY", "PLAN"})
+
+
+def _names_a_table(tokens: tuple[Token, ...]) -> bool:
+    """MySQL's `DESCRIBE tbl [column | 'wild%']`, `EXPLAIN db.tbl`."""
+    if tokens[0].kind == WORD and tokens[0].value in _READ_HEADS | _DML_WORDS | _WRITE_HEADS.keys():
+        return False
+    return len(tokens) <= 5 and all(t.kind in (WORD, QIDENT, sqltext.STRING) or t.value == "." for t in tokens)
+
+
+def _matching_paren(tokens: tuple[Token, ...], index: int) -> int | None:
+    depth = 0
+    for position in range(index, len(tokens)):
+        token = tokens[position]
+        if token.kind == PUNCT and token.value == "(":
+            depth += 1
+        elif token.kind == PUNCT and token.value == ")":
+            depth -= 1
+            if depth == 0:
+                return position
+    return None
+
+
+def _classify_write_head(tokens: tuple[Token, ...], start: int, dialect: Dialect) -> _Finding:
+    head = tokens[start].value
+    kind, risk = _WRITE_HEADS.get(head, (StatementKind.OTHER, Risk.MEDIUM))
+    words = {token.value for token in tokens if token.kind == WORD}
+    reasons = [f"{head} statement" if head in _WRITE_HEADS else f"{head} is not a known read form"]
+    depths = _depths(tokens)
+    if kind is StatementKind.DML and depths is not None:
+        return _with_function_risks(_dml(tokens, depths, start, head), tokens, depths, dialect)
+    if kind is StatementKind.DDL and (_object_type(tokens, start) in _ACCESS_OBJECTS or "PRIVILEGES" in words):
+        kind, risk = StatementKind.DCL, Risk.HIGH
+        reasons.append("manages users or roles")
+    if head == "ALTER" and "DROP" in words:
+        risk = Risk.HIGH
+        reasons.append("ALTER … DROP removes schema objects or data")
+    if head == "CREATE" and "REPLACE" in words:
+        risk = highest_risk([risk, Risk.MEDIUM])
+        reasons.append("OR REPLACE overwrites an existing object")
+    if head == "SET" and words & _RISKY_SET_WORDS:
+        risk = Risk.HIGH
+        reasons.append("changes identity, passwords or server-wide settings")
+    if depths is None:
+        risk = highest_risk([risk, Risk.MEDIUM])
+        reasons.append("unbalanced parentheses")
+    inner_risk = _inner_statements_risk(tokens, dialect)
+    if inner_risk is not None:
+        risk = highest_risk([risk, inner_risk])
+        reasons.append("holds several statements in its body")
+    return _Finding(kind, risk, tuple(reasons))
+
+
+def _with_function_risks(finding: _Finding, tokens, depths: list[int], dialect: Dialect) -> _Finding:
+    """A DML statement that also calls pg_read_file() & co is as risky as that call."""
+    extra = [f for f in _write_features(tokens, depths, dialect) if f.kind is StatementKind.OTHER]
+    if not extra:
+        return finding
+    risk = highest_risk([finding.risk, *(f.risk for f in extra)])
+    return _Finding(finding.kind, risk, finding.reasons + tuple(r for f in extra for r in f.reasons))
+
+
+def _object_type(tokens: tuple[Token, ...], start: int) -> str | None:
+    for token in tokens[start + 1 : start + 4]:
+        if token.kind == WORD and token.value not in ("OR", "REPLACE", "IF", "NOT", "EXISTS"):
+            return token.value
+    return None
+
+
+def _inner_statements_risk(tokens: tuple[Token, ...], dialect: Dialect) -> Risk | None:
+    """A CREATE PROCEDURE/TRIGGER body holds `;`: its risk is at least that of its parts."""
+    cuts = [index for index, token in enumerate(tokens) if token.kind == PUNCT and token.value == ";"]
+    if not cuts:
+        return None
+    risks = [Risk.MEDIUM]
+    for begin, end in zip([-1, *cuts], [*cuts, len(tokens)], strict=True):
+        part = tokens[begin + 1 : end]
+        for offset, token in enumerate(part):
+            if offset and token.kind == WORD and token.value in _RISKY_BODY_WORDS:
+                risks.append(_classify_tokens(part[offset:], dialect).risk)
+    return highest_risk(risks)
+
+
+_RISKY_BODY_WORDS = frozenset({"UPDATE", "DELETE", "DROP", "TRUNCATE", "GRANT", "REVOKE", "ALTER"})

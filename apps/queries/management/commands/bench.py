@@ -1,0 +1,289 @@
+"""`make bench`: QueryBase's figures as ratios against the raw driver, in one run.
+
+1. A one-row read through POST /api/v1/queries (uncached, through the real Celery
+   worker; and a cache hit), median server time, against psycopg on the same query.
+2. Classification throughput on a 10,000-statement script, against sqlparse.parse.
+3. A 1,000,000-row x 5-column result streamed to CSV through the API (a gunicorn
+   process, over HTTP): time and the server's peak RSS, against `psql \\copy`.
+
+It needs the same services as the tests (PostgreSQL, Redis); the Makefile sets them.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+import sqlparse
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.test import Client
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.datasources.models import DataSource, DataSourcePermission
+from apps.queries.classification import classify_sql
+from querybase.worker_process import start_worker, stop_worker
+
+BENCH_DB = "qb_bench"
+ROWS = 1_000_000
+ONE_ROW_SQL = "SELECT id, name, amount, created, flag FROM bench_rows WHERE id = 4242"
+ALL_ROWS_SQL = "SELECT id, name, amount, created, flag FROM bench_rows ORDER BY id"
+ROOT = Path(settings.BASE_DIR)
+
+
+def _p50_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+class Command(BaseCommand):
+    help = "Benchmark QueryBase against the raw driver (see module docstring)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
+        parser.add_argument("--iterations", type=int, default=300)
+
+    def handle(self, *args, postgres: str, iterations: int, **options):
+        if not postgres or not settings.REDIS_URL:
+            raise CommandError("Run through `make bench` (needs QUERYBASE_BENCH_POSTGRES_URL and REDIS_URL).")
+        source_url = self._prepare_source_database(postgres)
+        datasource, token = self._prepare_app(source_url)
+        worker = self._start_worker()
+        try:
+            figures = self._small_read(source_url, datasource, token, iterations)
+        finally:
+            stop_worker(worker)
+        figures.update(self._classification())
+        figures.update(self._large_csv(source_url, datasource, token))
+        self._report(figures)
+
+    # Set-up -----------------------------------------------------------------------------
+
+    def _prepare_source_database(self, admin_url: str) -> str:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+                admin.execute(f"CREATE DATABASE {BENCH_DB}")
+        info = psycopg.conninfo.conninfo_to_dict(admin_url)
+        info["dbname"] = BENCH_DB
+        source_url = psycopg.conninfo.make_conninfo(**info)
+        with psycopg.connect(source_url, autocommit=True) as connection:
+            count = connection.execute("SELECT to_regclass('bench_rows') IS NOT NULL").fetchone()[0]
+            if not count or connection.execute("SELECT count(*) FROM bench_rows").fetchone()[0] != ROWS:
+                self.stdout.write(f"Creating bench_rows ({ROWS:,} rows)…")
+                connection.execute("DROP TABLE IF EXISTS bench_rows")
+                connection.execute(
+                    "CREATE TABLE bench_rows AS SELECT g AS id, 'customer ' || g AS name, "
+                    "(g % 100000)::numeric / 100 AS amount, "
+                    "timestamptz '2025-01-01' + g * interval '1 minute' AS created, g % 2 = 0 AS flag "
+                    f"FROM generate_series(1, {ROWS}) g"
+                )
+                connection.execute("ALTER TABLE bench_rows ADD PRIMARY KEY (id)")
+                connection.execute("ANALYZE bench_rows")
+        return source_url
+
+    def _prepare_app(self, source_url: str) -> tuple[DataSource, str]:
+        info = psycopg.conninfo.conninfo_to_dict(source_url)
+        datasource, _ = DataSource.objects.update_or_create(
+            name="bench",
+            defaults={
+                "engine": "postgresql",
+                "host": info.get("host", "127.0.0.1"),
+                "port": int(info.get("port", 5432)),
+                "database": BENCH_DB,
+                "username": info.get("user", "postgres"),
+                "max_rows": ROWS,
+                "statement_timeout_ms": 600_000,
+                "cache_ttl_seconds": 3600,
+            },
+        )
+        group, _ = Group.objects.get_or_create(name="bench")
+        DataSourcePermission.objects.update_or_create(group=group, datasource=datasource, defaults={"can_read": True})
+        user, _ = get_user_model().objects.get_or_create(username="bench")
+        user.groups.add(group)
+        return datasource, str(AccessToken.for_user(user))
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "QUERYBASE_QUERY_RATE": "100000/min", "QUERYBASE_LOG_LEVEL": "WARNING"}
+
+    def _start_worker(self) -> subprocess.Popen:
+        try:
+            return start_worker(self._env(), output=subprocess.DEVNULL)
+        except RuntimeError as error:
+            raise CommandError(str(error)) from error
+
+    # 1. Small read --------------------------------------------------------------------------
+
+    def _small_read(self, source_url: str, datasource: DataSource, token: str, iterations: int) -> dict:
+        settings.QUERYBASE_QUERY_RATE = "100000/min"
+        with psycopg.connect(source_url) as connection:
+            raw = []
+            for _ in range(iterations):
+                started = time.perf_counter()
+                connection.execute(ONE_ROW_SQL).fetchall()
+                raw.append(time.perf_counter() - started)
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        body = {"datasource": datasource.pk, "sql": ONE_ROW_SQL}
+
+        def post(extra: dict) -> float:
+            started = time.perf_counter()
+            response = client.post("/api/v1/queries", {**body, **extra}, content_type="application/json")
+            took = time.perf_counter() - started
+            if response.status_code != 200:
+                raise CommandError(f"benchmark request failed: {response.status_code} {response.content[:300]!r}")
+            return took
+
+        for _ in range(20):  # warm the pool, the worker and the caches
+            post({"max_age": 0})
+        uncached = [post({"max_age": 0}) for _ in range(iterations)]
+        hits = [post({}) for _ in range(iterations)]
+        return {
+            "raw_p50_ms": _p50_ms(raw),
+            "uncached_p50_ms": _p50_ms(uncached),
+            "cache_hit_p50_ms": _p50_ms(hits),
+        }
+
+    # 2. Classification -------------------------------------------------------------------------
+
+    def _classification(self) -> dict:
+        templates = [
+            "SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.total > {n};",
+            "INSERT INTO audit_log (id, note) VALUES ({n}, 'it''s -- not a comment; really');",
+            "UPDATE products SET price = price * 1.01 WHERE id = {n} /* bump; */;",
+            "WITH recent AS (SELECT * FROM orders WHERE id > {n}) SELECT count(*) FROM recent;",
+            "DELETE FROM sessions WHERE expires_at < now() - interval '{n} days';",
+            "SELECT nextval('orders_id_seq'), {n};",
+            "EXPLAIN SELECT * FROM big_table WHERE id = {n};",
+            "-- a comment line\nSELECT $${n}; DROP TABLE x$$ AS text;",
+        ]
+        script = "\n".join(templates[n % len(templates)].format(n=n) for n in range(10_000))
+        started = time.perf_counter()
+        classification = classify_sql(script, "postgresql")
+        ours = time.perf_counter() - started
+        statements = len(classification.statements)
+        sample = "\n".join(templates[n % len(templates)].format(n=n) for n in range(500))
+        started = time.perf_counter()
+        sqlparse.parse(sample)
+        sqlparse_rate = 500 / (time.perf_counter() - started)
+        return {
+            "classified_statements": statements,
+            "classify_per_s": statements / ours,
+            "sqlparse_parse_per_s": sqlparse_rate,
+        }
+
+    # 3. Large CSV ------------------------------------------------------------------------------
+
+    def _large_csv(self, source_url: str, datasource: DataSource, token: str) -> dict:
+        copy = f"\\copy ({ALL_ROWS_SQL}) TO STDOUT WITH CSV HEADER"
+        started = time.perf_counter()
+        psql = subprocess.run(["psql", source_url, "-q", "-c", copy], capture_output=True, check=True)
+        psql_seconds = time.perf_counter() - started
+        psql_bytes = len(psql.stdout)
+
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "querybase.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--timeout",
+                "600",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self._env(),
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_for(f"{base}/health")
+            worker_pid = _child_pid(server.pid)
+            headers = {"Authorization": f"Bearer {token}"}
+            body = {"datasource": datasource.pk, "sql": ALL_ROWS_SQL, "format": "csv"}
+            started = time.perf_counter()
+            received = 0
+            with requests.post(
+                f"{base}/api/v1/queries/export", json=body, headers=headers, stream=True, timeout=600
+            ) as response:
+                response.raise_for_status()
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    received += len(chunk)
+            api_seconds = time.perf_counter() - started
+            peak_rss_mb = _peak_rss_kb(worker_pid) / 1024
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        return {
+            "csv_bytes_api": received,
+            "csv_bytes_psql": psql_bytes,
+            "csv_api_s": api_seconds,
+            "csv_psql_s": psql_seconds,
+            "csv_peak_rss_mb": peak_rss_mb,
+        }
+
+    # Report ------------------------------------------------------------------------------------
+
+    def _report(self, f: dict) -> None:
+        lines = [
+            "QueryBase benchmark (one run; ratios against the raw driver on the same machine)",
+            f"  small read, raw psycopg p50            {f['raw_p50_ms']:8.3f} ms",
+            f"  small read via API, uncached p50       {f['uncached_p50_ms']:8.3f} ms   "
+            f"(+{f['uncached_p50_ms'] - f['raw_p50_ms']:.3f} ms, {f['uncached_p50_ms'] / f['raw_p50_ms']:.1f}x raw)"
+            "   target: <= raw + 3 ms",
+            f"  small read via API, cache hit p50      {f['cache_hit_p50_ms']:8.3f} ms   "
+            f"({f['cache_hit_p50_ms'] / f['raw_p50_ms']:.1f}x raw)   target: <= 2 ms",
+            f"  classification                         {f['classify_per_s']:8.0f} statements/s "
+            f"({f['classified_statements']} statements; sqlparse.parse alone {f['sqlparse_parse_per_s']:.0f}/s, "
+            f"{f['classify_per_s'] / f['sqlparse_parse_per_s']:.1f}x)   target: >= 10000/s",
+            f"  1M rows x 5 cols to CSV, psql \\copy    {f['csv_psql_s']:8.2f} s    ({f['csv_bytes_psql']:,} bytes)",
+            f"  1M rows x 5 cols to CSV, API           {f['csv_api_s']:8.2f} s    ({f['csv_bytes_api']:,} bytes, "
+            f"{f['csv_api_s'] / f['csv_psql_s']:.2f}x psql)   target: <= 1.5x",
+            f"  API server peak RSS during the export  {f['csv_peak_rss_mb']:8.1f} MB   target: < 150 MB",
+        ]
+        self.stdout.write("\n".join(lines))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise CommandError(f"{url} did not come up")
+
+
+def _child_pid(parent: int) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise CommandError("gunicorn started no worker")
+
+
+def _peak_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise CommandError("no VmHWM for the server process")

@@ -1,0 +1,105 @@
+"""Query runs (the history), stored large results, and saved queries."""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+from apps.datasources.models import DataSource
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class ResultLocation(models.TextChoices):
+    NONE = "", "No result"
+    CACHE = "cache", "Cache (small results)"
+    DATABASE = "database", "Database (large results)"
+
+
+class QueryRun(models.Model):
+    """One execution of SQL by a user on a source, or one answer served from the cache."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="query_runs")
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="runs")
+    sql = models.TextField()
+    sql_sha256 = models.CharField(max_length=64, db_index=True)
+    params = models.JSONField(null=True, blank=True)
+    classification = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    cache_key = models.CharField(max_length=64, blank=True)
+    from_cache = models.BooleanField(default=False)
+    # For a cache hit, the run that computed the result, and when.
+    source_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    computed_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    truncated = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    result_location = models.CharField(max_length=16, choices=ResultLocation.choices, blank=True)
+    # Server-side session of the running query, so a cancel can reach the database.
+    backend_id = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["datasource", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class StoredResult(models.Model):
+    """A result too large for the cache; kept with its run."""
+
+    run = models.OneToOneField(QueryRun, on_delete=models.CASCADE, primary_key=True, related_name="stored_result")
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"result of run {self.run_id}"
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class SavedQuery(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_queries")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="saved_queries")
+    sql = models.TextField()
+    default_params = models.JSONField(null=True, blank=True)
+    shared_with_groups = models.ManyToManyField(Group, blank=True, related_name="shared_queries")
+    # Anyone logged in who has the link may open it (running it still needs read rights).
+    share_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_query_name_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,114 @@
+"""Binding API parameters to SQL placeholders, in the driver's own style.
+
+The API takes `$1, $2 …` with a list, or `:name` with an object. Values are never put
+into the SQL text: placeholders are rewritten to what the driver expects ($n, %s, ?)
+and the values travel separately. Placeholders inside strings, quoted identifiers and
+comments are left alone (the scanner knows where code is).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from apps.datasources.connectors.base import BoundStatement, ParamStyle
+from apps.queries.sqltext import Placeholder, find_placeholders
+from querybase.errors import InvalidInput
+
+Params = list[Any] | dict[str, Any] | None
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class ParameterError(InvalidInput):
+    code = "invalid_parameters"
+
+
+@dataclass(frozen=True)
+class _Occurrence:
+    placeholder: Placeholder
+    value: Any
+
+
+def bind(sql: str, params: Params, *, dialect: str, style: ParamStyle) -> BoundStatement:
+    """Check `params` against the placeholders of `sql` and rewrite it for the driver."""
+    placeholders = find_placeholders(sql, dialect)
+    _check_values(params)
+    if not placeholders:
+        if params:
+            raise ParameterError("Parameters were given, but the SQL has no $n or :name placeholder.")
+        return BoundStatement(sql=sql, args=None)
+    occurrences = _match(placeholders, params)
+    return _rewrite(sql, occurrences, style)
+
+
+def _check_values(params: Params) -> None:
+    if params is None:
+        return
+    if not isinstance(params, (list, dict)):
+        raise ParameterError("params must be a list (for $1, $2 …) or an object (for :name).")
+    values = params.values() if isinstance(params, dict) else params
+    bad = [repr(value)[:40] for value in values if not isinstance(value, _SCALARS)]
+    if bad:
+        raise ParameterError(
+            "Parameter values must be strings, numbers, booleans or null.", details={"invalid_values": bad}
+        )
+
+
+def _match(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]:
+    styles = {placeholder.style for placeholder in placeholders}
+    if len(styles) > 1:
+        raise ParameterError("Use either $n or :name placeholders in one statement, not both.")
+    if styles == {"positional"}:
+        return _match_positional(placeholders, params)
+    return _match_named(placeholders, params)
+
+
+def _match_positional(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]:
+    if not isinstance(params, list):
+        raise ParameterError("The SQL uses $n placeholders: params must be a list.")
+    used = {placeholder.key for placeholder in placeholders}
+    expected = max(used)
+    missing = sorted(set(range(1, expected + 1)) - used)
+    if missing:
+        raise ParameterError(f"Placeholders must be numbered from $1 without gaps; ${missing[0]} is missing.")
+    if len(params) != expected:
+        raise ParameterError(
+            f"The SQL uses {expected} parameter(s) ($1…${expected}) but {len(params)} value(s) were given."
+        )
+    return [_Occurrence(placeholder, params[placeholder.key - 1]) for placeholder in placeholders]
+
+
+def _match_named(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]:
+    if not isinstance(params, dict):
+        raise ParameterError("The SQL uses :name placeholders: params must be an object.")
+    used = {placeholder.key for placeholder in placeholders}
+    missing, extra = sorted(used - params.keys()), sorted(params.keys() - used)
+    if missing or extra:
+        raise ParameterError(
+            "The parameters do not match the placeholders.", details={"missing": missing, "unexpected": extra}
+        )
+    return [_Occurrence(placeholder, params[placeholder.key]) for placeholder in placeholders]
+
+
+def _rewrite(sql: str, occurrences: list[_Occurrence], style: ParamStyle) -> BoundStatement:
+    parts: list[str] = []
+    args: list[Any] = []
+    numbers: dict[object, int] = {}  # DOLLAR_NUMERIC: each distinct key gets one $n
+    position = 0
+    for occurrence in occurrences:
+        placeholder = occurrence.placeholder
+        parts.append(_literal_text(sql[position : placeholder.start], style))
+        if style is ParamStyle.DOLLAR_NUMERIC:
+            if placeholder.key not in numbers:
+                numbers[placeholder.key] = len(numbers) + 1
+                args.append(occurrence.value)
+            parts.append(f"${numbers[placeholder.key]}")
+        else:
+            parts.append("%s" if style is ParamStyle.FORMAT else "?")
+            args.append(occurrence.value)
+        position = placeholder.end
+    parts.append(_literal_text(sql[position:], style))
+    return BoundStatement(sql="".join(parts), args=tuple(args))
+
+
+def _literal_text(text: str, style: ParamStyle) -> str:
+    # With arguments, format-style drivers read every % as a directive.
+    return text.replace("%", "%%") if style is ParamStyle.FORMAT else text

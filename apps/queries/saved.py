@@ -1,0 +1,93 @@
+"""Use cases for saved queries: owning, sharing with groups and by link."""
+
+from typing import Any
+
+from django.db import transaction
+
+from apps.audit.services import record_event
+from apps.datasources.access import datasources_visible_to
+from apps.queries.models import SavedQuery, new_share_token
+from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
+
+
+class SavedQueryNotFound(QueryBaseError):
+    code = "not_found"
+    status = 404
+
+
+def _check_fields(owner, fields: dict[str, Any], saved: SavedQuery | None = None) -> None:
+    name = fields.get("name")
+    if name is not None:
+        clash = SavedQuery.objects.filter(owner=owner, name=name).exclude(pk=saved.pk if saved else None)
+        if clash.exists():
+            raise InvalidInput("You already have a saved query with this name.", details={"name": ["Already used."]})
+    datasource = fields.get("datasource")
+    if datasource is not None and not datasources_visible_to(owner).filter(pk=datasource.pk).exists():
+        raise InvalidInput("You have no rights on this data source.", details={"datasource": ["Not available."]})
+    groups = fields.get("shared_with_groups")
+    if groups and not owner.is_staff:
+        own_groups = set(owner.groups.values_list("pk", flat=True))
+        if any(group.pk not in own_groups for group in groups):
+            raise InvalidInput(
+                "You can share only with groups you belong to.", details={"shared_with_groups": ["Not your group."]}
+            )
+
+
+@transaction.atomic
+def save_query(owner, *, fields: dict[str, Any], request=None) -> SavedQuery:
+    _check_fields(owner, fields)
+    groups = fields.pop("shared_with_groups", [])
+    saved = SavedQuery.objects.create(owner=owner, **fields)
+    saved.shared_with_groups.set(groups)
+    record_event("saved_query.create", actor=owner, target=saved, request=request)
+    return saved
+
+
+@transaction.atomic
+def update_saved_query(saved: SavedQuery, *, user, fields: dict[str, Any], request=None) -> SavedQuery:
+    _require_owner(saved, user)
+    _check_fields(user, fields, saved)
+    groups = fields.pop("shared_with_groups", None)
+    for name, value in fields.items():
+        setattr(saved, name, value)
+    saved.save()
+    if groups is not None:
+        saved.shared_with_groups.set(groups)
+    record_event("saved_query.update", actor=user, target=saved, request=request, detail={"changed": sorted(fields)})
+    return saved
+
+
+@transaction.atomic
+def delete_saved_query(saved: SavedQuery, *, user, request=None) -> None:
+    _require_owner(saved, user)
+    record_event("saved_query.delete", actor=user, target=saved, request=request, detail={"name": saved.name})
+    saved.delete()
+
+
+def create_share_link(saved: SavedQuery, *, user, request=None) -> SavedQuery:
+    """A new unguessable link; an older one stops working."""
+    _require_owner(saved, user)
+    saved.share_token = new_share_token()
+    saved.save(update_fields=["share_token", "updated_at"])
+    record_event("saved_query.share_link", actor=user, target=saved, request=request)
+    return saved
+
+
+def revoke_share_link(saved: SavedQuery, *, user, request=None) -> SavedQuery:
+    _require_owner(saved, user)
+    saved.share_token = None
+    saved.save(update_fields=["share_token", "updated_at"])
+    record_event("saved_query.unshare_link", actor=user, target=saved, request=request)
+    return saved
+
+
+def saved_query_by_token(token: str) -> SavedQuery:
+    saved = SavedQuery.objects.select_related("owner", "datasource").filter(share_token=token).first()
+    if saved is None or not token:
+        raise SavedQueryNotFound("This link does not lead to a saved query (it may have been revoked).")
+    return saved
+
+
+def _require_owner(saved: SavedQuery, user) -> None:
+    if saved.owner_id != user.pk:
+        raise NotAllowed("Only the owner may change this saved query.")

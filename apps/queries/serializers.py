@@ -1,0 +1,118 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from apps.queries.models import QueryRun, SavedQuery
+
+
+class ParamsField(serializers.JSONField):
+    """A list (for $n) or an object (for :name); values are checked against the SQL later."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value is not None and not isinstance(value, (list, dict)):
+            raise serializers.ValidationError("Must be a list (for $1, $2 …) or an object (for :name).")
+        return value
+
+
+class SqlField(serializers.CharField):
+    """SQL text: a JSON string, never a number coerced into one."""
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, max_length=settings.QUERYBASE_MAX_SQL_CHARS, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class QuerySubmitSerializer(serializers.Serializer):
+    datasource = serializers.IntegerField(min_value=1)
+    sql = SqlField()
+    params = ParamsField(required=False, allow_null=True, default=None)
+    max_age = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, help_text="Seconds; 0 forces a fresh run."
+    )
+    wait = serializers.FloatField(
+        required=False, min_value=0, help_text="Seconds to block for the result before answering 202."
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, default="", help_text="Why a write is needed."
+    )
+    request_approval = serializers.BooleanField(
+        default=True,
+        help_text="For SQL that is not a read: create an approval request (default), or answer 409 "
+        "approval_required with the classification, to ask the user for a reason first.",
+    )
+
+
+class QueryExportSerializer(serializers.Serializer):
+    datasource = serializers.IntegerField(min_value=1)
+    sql = SqlField()
+    params = ParamsField(required=False, allow_null=True, default=None)
+    format = serializers.ChoiceField(choices=["csv", "json"], default="csv")
+
+
+class QueryRunSerializer(serializers.ModelSerializer):
+    cached = serializers.BooleanField(source="from_cache")
+    error = serializers.SerializerMethodField()
+    datasource_name = serializers.CharField(source="datasource.name")
+    verdict = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QueryRun
+        fields = [
+            "id",
+            "status",
+            "datasource",
+            "datasource_name",
+            "sql",
+            "params",
+            "verdict",
+            "cached",
+            "computed_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "row_count",
+            "truncated",
+            "error",
+        ]
+
+    def get_error(self, run: QueryRun) -> dict | None:
+        if not run.error_code:
+            return None
+        return {"code": run.error_code, "message": run.error_message}
+
+    def get_verdict(self, run: QueryRun) -> str:
+        return run.classification.get("verdict", "")
+
+
+class SavedQuerySerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    sql = SqlField()
+    default_params = ParamsField(required=False, allow_null=True)
+    share_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SavedQuery
+        fields = [
+            "id",
+            "name",
+            "description",
+            "datasource",
+            "sql",
+            "default_params",
+            "shared_with_groups",
+            "owner",
+            "share_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "owner", "share_url", "created_at", "updated_at"]
+
+    def get_share_url(self, saved: SavedQuery) -> str | None:
+        if not saved.share_token or saved.owner_id != self.context["request"].user.pk:
+            return None
+        return f"/api/v1/saved-queries/shared/{saved.share_token}"

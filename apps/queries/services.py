@@ -1,0 +1,441 @@
+"""Use cases for running SQL: submit, execute (from the worker), wait, cancel, export.
+
+The order in `submit_query` is the security design (DESIGN.md §3): the user's rights
+on the source are checked first, then the SQL is classified (fail closed), then the
+parameters are bound, and only then is the cache consulted.
+"""
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.audit.services import record_event
+from apps.datasources.access import Action, rights_on
+from apps.datasources.connectors import CredentialRole, connector_class, connector_for
+from apps.datasources.connectors.base import (
+    BoundStatement,
+    ConnectionFailed,
+    ConnectionTimedOut,
+    ConnectorError,
+    QueryLimits,
+    QueryTimedOut,
+    RowStream,
+)
+from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.models import DataSource
+from apps.queries import completion, results
+from apps.queries.classification import Classification, classify_sql
+from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
+from apps.queries.parameters import ParameterError, Params, bind
+from apps.queries.sqltext import split_statements
+from querybase.errors import NotAllowed, QueryBaseError
+
+logger = logging.getLogger(__name__)
+
+
+class DataSourceNotFound(QueryBaseError):
+    code = "not_found"
+    status = 404
+
+
+class RunNotFound(QueryBaseError):
+    code = "not_found"
+    status = 404
+
+
+class EmptyQuery(QueryBaseError):
+    code = "empty_query"
+    status = 400
+
+
+class ApprovalRequired(QueryBaseError):
+    """The SQL is not provably a read: it can only run through an approval request."""
+
+    code = "approval_required"
+    status = 409
+
+
+class RunNotCancellable(QueryBaseError):
+    code = "not_cancellable"
+    status = 409
+
+
+# Failures of the data source itself rather than of the SQL: the gateway's fault, 502.
+_UPSTREAM_CODES = {"connection_failed", "connection_timeout", "authentication_failed", "credentials_unreadable"}
+
+
+class QueryError(QueryBaseError):
+    """A query the database failed, refused, timed out or cancelled, with the database's message."""
+
+    def __init__(self, code: str, message: str, *, details=None):
+        super().__init__(message, details=details)
+        self.code = code
+        self.status = 502 if code in _UPSTREAM_CODES else 409 if code == "query_cancelled" else 400
+
+    @classmethod
+    def of_run(cls, run: QueryRun) -> "QueryError":
+        return cls(run.error_code or "query_failed", run.error_message, details={"run": str(run.pk)})
+
+
+class TransientSourceError(Exception):
+    """Raised to the task so it retries a read that failed to reach its source."""
+
+
+@dataclass(frozen=True)
+class PreparedRead:
+    datasource: DataSource
+    sql: str
+    params: Params
+    classification: Classification
+    statements: list[BoundStatement]
+
+
+def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> PreparedRead:
+    """Rights, classification and parameters, in that order; raises unless this is a read `user` may run."""
+    datasource, rights = rights_on(user, datasource_id)
+    if datasource is None:
+        raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
+    may_read, may_write = Action.READ in rights, Action.WRITE in rights
+    if not may_read and not may_write:
+        raise NotAllowed("You may not run queries on this data source.")
+    classification = classify_sql(sql, datasource.engine)
+    if classification.is_empty:
+        raise EmptyQuery("The SQL contains no statement.")
+    if not classification.is_read:
+        _refuse_write(classification, may_write)
+    if not may_read:
+        raise NotAllowed("You may not read this data source.")
+    statements = bind_statements(datasource, sql, params, classification)
+    return PreparedRead(datasource, sql, params, classification, statements)
+
+
+def _refuse_write(classification: Classification, may_write: bool) -> None:
+    details = {"classification": classification.as_dict()}
+    if not may_write:
+        raise NotAllowed("This SQL writes, and you may not request writes on this data source.", details=details)
+    raise ApprovalRequired("This SQL is not a read: it needs an approval request before it can run.", details=details)
+
+
+def bind_statements(
+    datasource: DataSource, sql: str, params: Params, classification: Classification
+) -> list[BoundStatement]:
+    style = connector_class(datasource.engine).param_style
+    if len(classification.statements) == 1:
+        return [bind(sql, params, dialect=datasource.engine, style=style)]
+    if params:
+        raise ParameterError("Parameters can only be used with a single statement.")
+    return [
+        bind(statement, None, dialect=datasource.engine, style=style)
+        for statement in split_statements(sql, datasource.engine)
+    ]
+
+
+@dataclass
+class Submission:
+    run: QueryRun
+    result: dict[str, Any] | None
+
+
+def submit_query(
+    user,
+    *,
+    datasource_id: int,
+    sql: str,
+    params: Params = None,
+    max_age: int | None = None,
+    wait: float = 0.0,
+    request=None,
+) -> Submission:
+    """Answer a read from the cache when allowed; else run it.
+
+    A client willing to wait gets the read run at once, in this process, for up to
+    QUERYBASE_INLINE_BUDGET_MS: most reads take milliseconds and a trip through the
+    queue would cost more than the query. A read still running when the budget is
+    spent is stopped and handed to the `queries` workers as a job (a read can be
+    repeated safely), with the source's full time limit.
+    """
+    prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
+    datasource = prepared.datasource
+    cache_key = results.cache_key_for(datasource, sql, params)
+    if datasource.cache_ttl_seconds > 0 and max_age != 0:
+        answer = results.cached_answer(cache_key, max_age)
+        if answer is not None:
+            return Submission(run=_record_cache_hit(user, prepared, cache_key, answer, request), result=answer.result)
+    with transaction.atomic():
+        run = _new_run(user, prepared, cache_key)
+        _audit_submission(run, request)
+    budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS)
+    if budget_ms >= 1 and _claim(run):
+        limits = limits_for(datasource)
+        inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
+        attempt = _attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
+        if attempt.finished:
+            return Submission(run=run, result=attempt.result)
+    _enqueue(run)
+    return Submission(run=run, result=None)
+
+
+def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
+    return QueryRun.objects.create(
+        user=user,
+        datasource=prepared.datasource,
+        sql=prepared.sql,
+        sql_sha256=sha256_of(prepared.sql),
+        params=prepared.params,
+        classification=prepared.classification.as_dict(),
+        cache_key=cache_key,
+        **fields,
+    )
+
+
+def _record_cache_hit(user, prepared: PreparedRead, cache_key: str, answer: results.CachedAnswer, request) -> QueryRun:
+    now = timezone.now()
+    with transaction.atomic():
+        run = _new_run(
+            user,
+            prepared,
+            cache_key,
+            from_cache=True,
+            source_run_id=answer.run_id,
+            computed_at=answer.computed_at,
+            status=RunStatus.SUCCEEDED,
+            started_at=now,
+            finished_at=now,
+            duration_ms=0.0,
+            row_count=answer.result["row_count"],
+            truncated=answer.result["truncated"],
+        )
+        _audit_submission(run, request)
+    return run
+
+
+def _enqueue(run: QueryRun) -> None:
+    from apps.queries.tasks import execute_read
+
+    # Only once the run row is committed, or a fast worker would not find it.
+    transaction.on_commit(lambda: execute_read.delay(str(run.pk)))
+
+
+def _audit_submission(run: QueryRun, request) -> None:
+    record_event(
+        "query.run",
+        actor=run.user,
+        target=run,
+        request=request,
+        detail={"datasource": run.datasource_id, "sql_sha256": run.sql_sha256, "from_cache": run.from_cache},
+    )
+
+
+def sha256_of(sql: str) -> str:
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def limits_for(datasource: DataSource) -> QueryLimits:
+    return QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
+
+
+def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
+    """Worker side: run a queued read exactly as it was submitted.
+
+    Taking the run (queued → running) is a conditional update, so a cancelled run or a
+    second delivery of the same task does nothing.
+    """
+    run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
+    if run is None or not _claim(run):
+        return
+    try:
+        # Rights are checked again: they may have been revoked while the job queued.
+        prepared = prepare_read(run.user, datasource_id=run.datasource_id, sql=run.sql, params=run.params)
+    except QueryBaseError as error:
+        _finish_failed(run, error.code, error.message)
+        return
+    _attempt(run, prepared, limits_for(prepared.datasource), may_retry=not final_attempt)
+
+
+def _claim(run: QueryRun) -> bool:
+    run.started_at = timezone.now()
+    run.status = RunStatus.RUNNING
+    return bool(
+        QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=run.started_at, attempts=F("attempts") + 1
+        )
+    )
+
+
+def _requeue(run: QueryRun) -> None:
+    QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        status=RunStatus.QUEUED, started_at=None, backend_id=""
+    )
+    run.status = RunStatus.QUEUED
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    finished: bool
+    result: dict[str, Any] | None = None
+
+
+def _attempt(
+    run: QueryRun, prepared: PreparedRead, limits: QueryLimits, *, hand_over: bool = False, may_retry: bool = False
+) -> _Attempt:
+    """Run a claimed read once. `hand_over`: a timeout or an unreachable source gives the
+    run back to the queue (inline attempts). `may_retry`: an unreachable source is
+    retried by the task (worker attempts but the last)."""
+    try:
+        connector = connector_for(prepared.datasource, CredentialRole.READ)
+        result = connector.run_read(prepared.statements, limits, _backend_recorder(run.pk)).as_dict()
+    except QueryTimedOut as error:
+        if hand_over:
+            _requeue(run)
+            return _Attempt(finished=False)
+        _finish_failed(run, error.code, error.message)
+    except (ConnectionFailed, ConnectionTimedOut) as error:
+        if hand_over or may_retry:
+            _requeue(run)
+            if may_retry:
+                raise TransientSourceError(error.message) from error
+            return _Attempt(finished=False)
+        _finish_failed(run, error.code, error.message)
+    except ConnectorError as error:
+        _finish_failed(run, error.code, error.message)
+    except CredentialDecryptionError as error:
+        _finish_failed(run, "credentials_unreadable", str(error))
+    else:
+        _finish_succeeded(run, result)
+        return _Attempt(finished=True, result=result)
+    return _Attempt(finished=True)
+
+
+def _backend_recorder(run_id):
+    def record(backend_id: str) -> None:
+        QueryRun.objects.filter(pk=run_id).update(backend_id=backend_id)
+
+    return record
+
+
+def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
+    location = results.store_result(run, result)
+    finished = timezone.now()
+    fields = {
+        "status": RunStatus.SUCCEEDED,
+        "finished_at": finished,
+        "duration_ms": result["took_ms"],
+        "row_count": result["row_count"],
+        "truncated": result["truncated"],
+        "result_location": location,
+        "computed_at": finished,
+    }
+    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
+        for name, value in fields.items():
+            setattr(run, name, value)
+        results.remember_for_cache(run, result, location, run.datasource.cache_ttl_seconds)
+    completion.announce_finished(str(run.pk))
+
+
+def _finish_failed(run: QueryRun, code: str, message: str) -> None:
+    finished = timezone.now()
+    fields = {
+        "status": RunStatus.CANCELLED if code == "query_cancelled" else RunStatus.FAILED,
+        "finished_at": finished,
+        "duration_ms": (finished - run.started_at).total_seconds() * 1000 if run.started_at else None,
+        "error_code": code,
+        "error_message": message,
+    }
+    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
+        for name, value in fields.items():
+            setattr(run, name, value)
+    completion.announce_finished(str(run.pk))
+
+
+def get_run(user, run_id) -> QueryRun:
+    """A run its owner may see (admins may see every run)."""
+    runs = QueryRun.objects.select_related("datasource", "source_run")
+    if not user.is_staff:
+        runs = runs.filter(user=user)
+    run = runs.filter(pk=run_id).first()
+    if run is None:
+        raise RunNotFound("No query run with this id.")
+    return run
+
+
+def wait_for_run(run: QueryRun, seconds: float) -> QueryRun:
+    def finished() -> bool:
+        return QueryRun.objects.filter(pk=run.pk, status__in=FINISHED_STATUSES).exists()
+
+    completion.wait_until_finished(str(run.pk), finished, min(seconds, settings.QUERYBASE_MAX_WAIT_SECONDS))
+    run.refresh_from_db()
+    return run
+
+
+def cancel_run(user, run_id, *, request=None) -> QueryRun:
+    """Cancel a queued run, or stop a running one in the database itself."""
+    run = get_run(user, run_id)
+    if run.user_id != user.pk:
+        raise NotAllowed("Only the user who started a run may cancel it.")
+    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+        status=RunStatus.CANCELLED, finished_at=timezone.now(), error_code="query_cancelled", error_message="Cancelled."
+    ):
+        completion.announce_finished(str(run.pk))
+    elif run.status == RunStatus.RUNNING:
+        _cancel_in_database(run)
+    else:
+        raise RunNotCancellable(f"The run has already {run.status}.")
+    record_event("query.cancel", actor=user, target=run, request=request)
+    run.refresh_from_db()
+    return run
+
+
+def _cancel_in_database(run: QueryRun) -> None:
+    deadline = time.monotonic() + 5
+    while not run.backend_id and time.monotonic() < deadline:
+        # Between "running" and the connection being open there is no session to stop yet.
+        time.sleep(0.05)
+        run.refresh_from_db(fields=["backend_id", "status"])
+    if run.backend_id and run.status == RunStatus.RUNNING:
+        try:
+            connector_for(run.datasource, CredentialRole.READ).cancel(run.backend_id)
+        except ConnectorError as error:
+            logger.warning("cancel of run %s failed: %s", run.pk, error.message)
+
+
+def run_result(run: QueryRun) -> dict[str, Any] | None:
+    return results.load_result(run) if run.status == RunStatus.SUCCEEDED else None
+
+
+def export_stream(user, *, datasource_id: int, sql: str, params: Params, request=None):
+    """A context manager streaming every row (up to the source's row cap) of a read.
+
+    Used by CSV/JSON export: nothing is collected, so memory stays flat however large
+    the result.
+    """
+    prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
+    record_event(
+        "query.export",
+        actor=user,
+        target=prepared.datasource,
+        request=request,
+        detail={"sql_sha256": sha256_of(sql)},
+    )
+    connector = connector_for(prepared.datasource, CredentialRole.READ)
+    limits = limits_for(prepared.datasource)
+    return _capped(connector.read_stream(prepared.statements, limits), limits.max_rows)
+
+
+@contextmanager
+def _capped(stream_context, max_rows: int) -> Iterator[RowStream]:
+    """A read stream that yields at most `max_rows` rows; failures become QueryError."""
+    try:
+        with stream_context as stream:
+            yield RowStream(columns=stream.columns, rows=islice(stream.rows, max_rows))
+    except ConnectorError as error:
+        raise QueryError(error.code, error.message) from error

@@ -1,0 +1,299 @@
+"""A dialect-aware SQL scanner: where code is, where statements end, where placeholders sit.
+
+This is the lexical ground the classifier stands on, so it follows each engine's own
+lexer rather than a generic one. sqlparse (which DESIGN.md names for tokenising) lexes a
+single generic dialect: backslash escapes in every string, `#` comments everywhere, no
+nested comments, MySQL's executable `/*! … */` comments as comments. Each of those is a
+disguise in one of our dialects (a nested PostgreSQL comment or a `/*! DROP … */` would
+hide code from it), and `sqlparse.parse` classifies ~1,000 statements/s where we need
+10,000+. So the scanner is one compiled regular expression per dialect, plus hand code for
+the two things regexes cannot do: nested comments and `$tag$` quotes.
+
+Rules per dialect (what each server does, which is what matters):
+- PostgreSQL: `--` and nested `/* */` comments; '…' strings with '' (backslash is not an
+  escape: the connector pins standard_conforming_strings=on); E'…' strings with backslash
+  escapes; "…" identifiers; $tag$…$tag$ quotes; `::` casts.
+- MySQL/MariaDB: `#`, `-- ` (dash dash *space*) and `/* */` comments, not nested;
+  `/*! … */`, `/*!50100 … */` and `/*M! … */` are *executed* by the server, so their content
+  is code; '…' and "…" strings with backslash escapes (the connector switches
+  NO_BACKSLASH_ESCAPES and ANSI_QUOTES off); `…` identifiers; `:=`.
+- SQLite: `--` and `/* */` comments; '…' strings; "…", `…` and […] identifiers.
+
+Anything left open (string, identifier, comment, quote) becomes an ERROR token that runs to
+the end of the text, which the classifier treats as unparsable, hence a write.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, NamedTuple
+
+# Token kinds
+WORD = "word"  # keyword or bare identifier
+QIDENT = "qident"  # quoted identifier
+STRING = "string"  # any string constant, dollar quotes included
+NUMBER = "number"
+PARAM = "param"  # $1 or :name (our API's placeholders)
+OP = "op"  # `::` and `:=`, which decide what a colon means
+PUNCT = "punct"  # any other single character
+ERROR = "error"  # unterminated string/identifier/comment, or a NUL byte
+
+
+class Token(NamedTuple):
+    kind: str
+    start: int
+    end: int
+    value: str  # WORD: upper-cased text; QIDENT: lower-cased name without quotes; else the text
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A `$n` or `:name` placeholder in code, at sql[start:end]."""
+
+    style: Literal["positional", "named"]
+    key: int | str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement: its exact text (comments kept) and its code tokens."""
+
+    text: str
+    tokens: tuple[Token, ...]
+
+
+_WS = r"[ \t\n\r\f\v]+"
+_IDENT_START = r"A-Za-z_\x80-\U0010ffff"
+_IDENT_CHAR = r"A-Za-z0-9_$\x80-\U0010ffff"
+_PLAIN_STRING = r"'[^']*(?:''[^']*)*'"
+_BACKSLASH_STRING = r"'[^'\\]*(?:(?:\\[\s\S]|'')[^'\\]*)*'"
+_NAMED_PARAM = r":[A-Za-z_][A-Za-z0-9_]*"
+_NUMBER = r"(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?"
+_OPEN_QUOTE = r"['\"`\[]"  # reached only when the complete forms above did not match
+
+
+def _pattern(dialect: str) -> re.Pattern[str]:
+    if dialect == "postgresql":
+        alternatives = [
+            ("ws", _WS),
+            ("comment", r"--[^\n\r]*"),  # PostgreSQL ends it at \r too
+            ("block", r"/\*"),  # nested: scanned by hand
+            ("string", rf"[Ee]{_BACKSLASH_STRING}|{_PLAIN_STRING}"),
+            ("qident", r'"[^"]*(?:""[^"]*)*"'),
+            ("dollar", rf"\$(?:[{_IDENT_START}][A-Za-z0-9_\x80-\U0010ffff]*)?\$"),
+            ("param", r"\$\d+"),
+            ("op", r"::|:="),
+            ("named", _NAMED_PARAM),
+            ("number", _NUMBER),
+            ("word", rf"[{_IDENT_START}][{_IDENT_CHAR}]*"),
+            ("open", r"['\"]"),
+        ]
+    elif dialect == "mysql":
+        alternatives = [
+            ("ws", _WS),
+            # `--` starts a comment only before a space or control character.
+            ("comment", r"#[^\n]*|--(?=[\x00-\x20\x7f]|\Z)[^\n]*"),
+            ("exec", r"/\*M?!\d*"),  # executable comment: its content is code
+            ("block", r"/\*[\s\S]*?\*/"),
+            ("close", r"\*/"),
+            ("string", _BACKSLASH_STRING + "|" + _BACKSLASH_STRING.replace("'", '"')),
+            ("qident", r"`[^`]*(?:``[^`]*)*`"),
+            ("param", r"\$\d+(?![A-Za-z0-9_$\x80-\U0010ffff])"),
+            ("op", r"::|:="),
+            ("named", _NAMED_PARAM),
+            ("number", r"(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?"),
+            ("word", r"[A-Za-z0-9_$\x80-\U0010ffff]+"),  # MySQL identifiers may start with a digit
+            ("open", r"['\"`]|/\*"),
+        ]
+    elif dialect == "sqlite":
+        alternatives = [
+            ("ws", _WS),
+            ("comment", r"--[^\n]*"),
+            ("block", r"/\*[\s\S]*?\*/"),
+            ("string", _PLAIN_STRING),
+            ("qident", r'"[^"]*(?:""[^"]*)*"|`[^`]*(?:``[^`]*)*`|\[[^\]]*\]'),
+            ("param", r"\$\d+(?![A-Za-z0-9_$\x80-\U0010ffff])"),
+            ("op", r"::|:="),
+            ("named", _NAMED_PARAM),
+            ("number", _NUMBER),
+            ("word", rf"[{_IDENT_START}][{_IDENT_CHAR}]*"),
+            ("open", _OPEN_QUOTE + r"|/\*"),
+        ]
+    else:
+        raise ValueError(f"unknown SQL dialect: {dialect!r}")
+    alternatives.append(("punct", r"[\s\S]"))
+    return re.compile("|".join(f"(?P<{name}>{regex})" for name, regex in alternatives))
+
+
+@lru_cache(maxsize=4)
+def _compiled(dialect: str) -> re.Pattern[str]:
+    return _pattern(dialect)
+
+
+_NESTED_COMMENT_MARK = re.compile(r"/\*|\*/")
+
+
+def _end_of_nested_comment(sql: str, position: int) -> int:
+    """End of the PostgreSQL comment whose `/*` ends at `position`, or -1 if it never closes."""
+    depth = 1
+    for mark in _NESTED_COMMENT_MARK.finditer(sql, position):
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return mark.end()
+    return -1
+
+
+def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[Token]:
+    """The code tokens of `sql` (whitespace and comments dropped), with their offsets.
+
+    The text is read as the server reads it through our connectors, which pin the
+    settings that change quoting. `executable_comments=False` gives the other reading a
+    MySQL server may make: a versioned `/*!50700 … */` comment its version skips.
+    """
+    if "\x00" in sql:
+        # Servers disagree on NUL (MySQL ends a comment there); we refuse to guess.
+        return [Token(ERROR, sql.index("\x00"), len(sql), "NUL byte in SQL text")]
+    pattern = _compiled(dialect)
+    tokens: list[Token] = []
+    append = tokens.append
+    length = len(sql)
+    position = 0
+    in_executable_comment = False
+    while position < length:
+        match = pattern.match(sql, position)
+        kind, start, end = match.lastgroup, match.start(), match.end()
+        if kind in ("ws", "comment", "block"):
+            if kind == "block" and dialect == "postgresql":
+                end = _end_of_nested_comment(sql, end)
+                if end < 0:
+                    append(Token(ERROR, start, length, "unterminated comment"))
+                    break
+            position = end
+        elif kind == "word":
+            append(Token(WORD, start, end, sql[start:end].upper()))
+            position = end
+        elif kind == "punct":
+            append(Token(PUNCT, start, end, sql[start]))
+            position = end
+        elif kind == "string":
+            append(Token(STRING, start, end, ""))
+            position = end
+        elif kind == "qident":
+            append(Token(QIDENT, start, end, sql[start + 1 : end - 1].lower()))
+            position = end
+        elif kind == "number":
+            append(Token(NUMBER, start, end, sql[start:end]))
+            position = end
+        elif kind in ("param", "named", "op"):
+            append(Token(OP if kind == "op" else PARAM, start, end, sql[start:end]))
+            position = end
+        elif kind == "dollar":
+            closing = sql.find(match.group(), end)
+            if closing < 0:
+                append(Token(ERROR, start, length, "unterminated dollar-quoted string"))
+                break
+            position = closing + (end - start)
+            append(Token(STRING, start, position, ""))
+        elif kind == "exec":
+            if executable_comments:
+                in_executable_comment = True
+                position = end
+            else:
+                closing = sql.find("*/", end)
+                if closing < 0:
+                    append(Token(ERROR, start, length, "unterminated comment"))
+                    break
+                position = closing + 2
+        elif kind == "close":
+            if in_executable_comment:
+                in_executable_comment = False
+                position = end
+            else:  # a `*` operator followed by something else
+                append(Token(PUNCT, start, start + 1, "*"))
+                position = start + 1
+        else:  # "open": a quote or comment that never closes
+            append(Token(ERROR, start, length, f"unterminated {_describe_open(sql[start])}"))
+            break
+    if in_executable_comment:
+        append(Token(ERROR, length, length, "unterminated executable comment"))
+    return tokens
+
+
+def _describe_open(character: str) -> str:
+    return {"'": "string", '"': "quoted string or identifier", "`": "quoted identifier", "[": "quoted identifier"}.get(
+        character, "comment"
+    )
+
+
+# Statements whose body may hold `;` (procedure and trigger bodies, PostgreSQL rules).
+_BLOCK_OPENERS = frozenset({"BEGIN", "CASE"})
+_END_FOLLOWERS = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
+
+
+def split_tokens(sql: str, tokens: list[Token]) -> list[Statement]:
+    """Cut a token list at top-level `;` into statements; comment-only pieces are dropped."""
+    statements: list[Statement] = []
+    piece_start = 0  # offset in sql where the current statement's text begins
+    current: list[Token] = []
+    in_create = False
+    depth = 0  # BEGIN…END and parenthesis depth, tracked inside CREATE only
+    index = 0
+    count = len(tokens)
+    while index < count:
+        token = tokens[index]
+        index += 1
+        if token.kind == PUNCT and token.value == ";" and depth == 0:
+            if current:
+                statements.append(Statement(sql[piece_start : token.start].strip(), tuple(current)))
+            current, in_create, piece_start = [], False, token.end
+            continue
+        if not current:
+            in_create = token.kind == WORD and token.value == "CREATE"
+        current.append(token)
+        if in_create:
+            depth = _block_depth(depth, token, tokens, index)
+            if depth < 0:
+                depth = 0
+    if current:
+        statements.append(Statement(sql[piece_start:].strip(), tuple(current)))
+    return statements
+
+
+def _block_depth(depth: int, token: Token, tokens: list[Token], next_index: int) -> int:
+    if token.kind == PUNCT:
+        return depth + 1 if token.value == "(" else depth - 1 if token.value == ")" else depth
+    if token.kind != WORD:
+        return depth
+    if token.value in _BLOCK_OPENERS:
+        return depth + 1
+    if token.value == "END":
+        following = tokens[next_index] if next_index < len(tokens) else None
+        if following is not None and following.kind == WORD and following.value in _END_FOLLOWERS:
+            return depth  # END IF / END LOOP …: their openers were not counted
+        return depth - 1
+    return depth
+
+
+def statements_of(sql: str, dialect: str, *, executable_comments: bool = True) -> list[Statement]:
+    """Scan and split in one call."""
+    return split_tokens(sql, scan(sql, dialect, executable_comments=executable_comments))
+
+
+def split_statements(sql: str, dialect: str) -> list[str]:
+    """The statements of `sql` as exact texts (comments inside kept, empty pieces dropped)."""
+    return [statement.text for statement in statements_of(sql, dialect)]
+
+
+def find_placeholders(sql: str, dialect: str) -> list[Placeholder]:
+    """`$n` and `:name` placeholders in code; never inside strings, comments or quoted names."""
+    placeholders = []
+    for token in scan(sql, dialect):
+        if token.kind != PARAM:
+            continue
+        if token.value[0] == "$":
+            placeholders.append(Placeholder("positional", int(token.value[1:]), token.start, token.end))
+        else:
+            placeholders.append(Placeholder("named", token.value[1:], token.start, token.end))
+    return placeholders

@@ -1,0 +1,18 @@
+"""Celery entry points of the queries app; the work is in services."""
+
+from celery import shared_task
+
+from apps.queries import services
+
+READ_RETRIES = 2
+
+
+@shared_task(bind=True, name="queries.execute_read", max_retries=READ_RETRIES)
+def execute_read(self, run_id: str) -> None:
+    """Run a queued read. Only reads are retried (a connection failure to the source),
+    with backoff; a read changes nothing, so running it again is safe."""
+    final_attempt = self.request.retries >= READ_RETRIES
+    try:
+        services.execute_run(run_id, final_attempt=final_attempt)
+    except services.TransientSourceError as error:
+        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error

@@ -1,0 +1,8 @@
+from apps.notifications.services import unread_count
+
+
+def notification_bell(request) -> dict:
+    """The unread count shown on every page's bell."""
+    if not request.user.is_authenticated:
+        return {}
+    return {"unread_notifications": unread_count(request.user)}

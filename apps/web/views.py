@@ -1,0 +1,150 @@
+"""Dashboard pages: server-rendered shells; actions go through the REST API (session auth)."""
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+
+from apps.approvals import services as approvals
+from apps.approvals.models import ApprovalStatus, Decision
+from apps.datasources.access import Action, rights_by_datasource
+from apps.datasources.models import DataSource
+from apps.notifications import services as notifications
+from apps.queries import saved as saved_queries
+from apps.queries import selectors
+from apps.queries.models import QueryRun
+from querybase.errors import QueryBaseError
+
+PAGE_SIZE = 50
+
+
+def _sources_for(user) -> list[dict]:
+    """Sources the user may query (read, or request writes), with their rights, for the picker."""
+    rights = rights_by_datasource(user)
+    usable = {pk: actions for pk, actions in rights.items() if {Action.READ, Action.WRITE} & actions}
+    return [
+        {
+            "id": source.pk,
+            "name": source.name,
+            "engine": source.engine,
+            "can_read": Action.READ in usable[source.pk],
+            "can_write": Action.WRITE in usable[source.pk],
+        }
+        for source in DataSource.objects.filter(pk__in=usable).order_by("name")
+    ]
+
+
+def _initial_query(request) -> dict | None:
+    """A run (re-run from history) or a saved query to open in the editor."""
+    run_id, saved_id = request.GET.get("run"), request.GET.get("saved")
+    if run_id:
+        run = selectors.history_for(request.user).filter(pk=run_id).first() if _is_uuid(run_id) else None
+        if run is not None:
+            return {"datasource": run.datasource_id, "sql": run.sql, "params": run.params}
+    if saved_id and saved_id.isdigit():
+        query = selectors.saved_queries_for(request.user).filter(pk=saved_id).first()
+        if query is not None:
+            return {
+                "datasource": query.datasource_id,
+                "sql": query.sql,
+                "params": query.default_params,
+                "name": query.name,
+            }
+    return None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@login_required
+def workspace(request):
+    return render(
+        request,
+        "web/workspace.html",
+        {"sources": _sources_for(request.user), "initial": _initial_query(request), "nav": "workspace"},
+    )
+
+
+@login_required
+def history(request):
+    filters = selectors.HistoryFilter(request.GET, queryset=selectors.history_for(request.user))
+    page = Paginator(filters.qs if filters.is_valid() else QueryRun.objects.none(), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "web/history.html",
+        {"page": page, "filters": filters, "sources": _sources_for(request.user), "nav": "history"},
+    )
+
+
+@login_required
+def saved(request):
+    queries = selectors.saved_queries_for(request.user)
+    return render(
+        request,
+        "web/saved.html",
+        {"queries": queries, "groups": request.user.groups.order_by("name"), "nav": "saved"},
+    )
+
+
+@login_required
+def shared(request, token: str):
+    try:
+        query = saved_queries.saved_query_by_token(token)
+    except QueryBaseError as error:
+        raise Http404(error.message) from error
+    return render(request, "web/shared.html", {"query": query, "nav": "saved"})
+
+
+@login_required
+def approvals_inbox(request):
+    tab = request.GET.get("tab", "awaiting")
+    if tab == "awaiting":
+        requests_ = approvals.awaiting_review_by(request.user)
+    elif tab == "mine":
+        requests_ = approvals.visible_requests(request.user).filter(requester=request.user)
+    else:
+        tab = "all"
+        requests_ = approvals.visible_requests(request.user)
+    page = Paginator(requests_.order_by("-created_at"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/approvals.html", {"page": page, "tab": tab, "nav": "approvals"})
+
+
+@login_required
+def approval_detail(request, request_id: int):
+    try:
+        approval = approvals.get_request(request.user, request_id)
+    except QueryBaseError as error:
+        raise Http404(error.message) from error
+    reviews = list(approval.reviews.select_related("reviewer"))
+    pending = approval.status == ApprovalStatus.PENDING
+    may_review = (
+        pending
+        and approvals.eligible_approvers(approval).filter(pk=request.user.pk).exists()
+        and not any(review.reviewer_id == request.user.pk for review in reviews)
+    )
+    context = {
+        "approval": approval,
+        "reviews": reviews,
+        "approvals_count": sum(1 for review in reviews if review.decision == Decision.APPROVE),
+        "may_review": may_review,
+        "may_dry_run": may_review and approval.datasource.dry_run_enabled and approval.write_kinds == ["dml"],
+        "may_cancel": pending and approval.requester_id == request.user.pk,
+        "is_requester": approval.requester_id == request.user.pk,
+        "nav": "approvals",
+    }
+    return render(request, "web/approval_detail.html", context)
+
+
+@login_required
+def notifications_page(request):
+    page = Paginator(notifications.inbox(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/notifications.html", {"page": page, "nav": "notifications"})

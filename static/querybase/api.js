@@ -1,0 +1,62 @@
+/* QueryBase dashboard: calls to the REST API with the session and CSRF token. */
+"use strict";
+window.QB = (function () {
+  function cookie(name) {
+    const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function api(method, url, body) {
+    const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    if (method !== "GET") options.headers["X-CSRFToken"] = cookie("csrftoken");
+    const response = await fetch(url, options);
+    let data = null;
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("application/json")) data = await response.json();
+    return { status: response.status, ok: response.ok, data, response };
+  }
+
+  function errorMessage(result) {
+    const error = result.data && result.data.error;
+    if (!error) return "Unexpected answer from the server (HTTP " + result.status + ").";
+    let text = error.message;
+    if (error.details && typeof error.details === "object" && !error.details.classification && !error.details.run) {
+      const parts = Object.entries(error.details).map(([key, value]) => key + ": " + [].concat(value).join(" "));
+      if (parts.length) text += " (" + parts.join("; ") + ")";
+    }
+    return text;
+  }
+
+  function showError(element, result) {
+    element.textContent = typeof result === "string" ? result : errorMessage(result);
+    element.hidden = false;
+  }
+
+  function el(tag, attributes, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attributes || {}).forEach(([key, value]) => {
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    });
+    children.flat().forEach((child) => node.append(child instanceof Node ? child : String(child)));
+    return node;
+  }
+
+  async function refreshBell() {
+    const badge = document.getElementById("unread-count");
+    if (!badge) return;
+    const result = await api("GET", "/api/v1/notifications/unread-count");
+    if (!result.ok) return;
+    badge.textContent = result.data.unread;
+    badge.dataset.count = result.data.unread;
+    badge.hidden = result.data.unread === 0;
+  }
+  if (document.getElementById("unread-count")) setInterval(refreshBell, 30000);
+
+  return { api, errorMessage, showError, el, refreshBell };
+})();

@@ -1,0 +1,264 @@
+/* The query workspace: editor, schema browser, parameters, results, write requests. */
+"use strict";
+(function () {
+  const { api, showError, errorMessage, el } = window.QB;
+  const sources = JSON.parse(document.getElementById("sources-data").textContent);
+  const initial = JSON.parse(document.getElementById("initial-data").textContent);
+  const MODES = { postgresql: "text/x-pgsql", mysql: "text/x-mysql", sqlite: "text/x-sqlite" };
+  const PAGE_ROWS = 100;
+  const $ = (id) => document.getElementById(id);
+  const picker = $("datasource");
+  const errorBox = $("error");
+  let schemaTables = {};
+  let result = null;
+  let page = 0;
+
+  const run = () => submit(false);
+  const editor = CodeMirror.fromTextArea($("sql"), {
+    mode: MODES.postgresql,
+    lineNumbers: true,
+    indentWithTabs: false,
+    smartIndent: true,
+    extraKeys: { "Ctrl-Enter": run, "Cmd-Enter": run, "Ctrl-Space": "autocomplete" },
+    hintOptions: { tables: schemaTables, completeSingle: false },
+  });
+  window.qbEditor = editor; // for tests and the browser console
+
+  function source() {
+    return sources.find((item) => String(item.id) === picker.value);
+  }
+
+  // Schema browser ------------------------------------------------------------------------
+  async function loadSchema() {
+    const list = $("schema");
+    list.replaceChildren(el("li", { class: "muted" }, "Loading…"));
+    editor.setOption("mode", MODES[source().engine]);
+    if (!source().can_read) {
+      list.replaceChildren(el("li", { class: "muted" }, "You may request writes here, but not read it."));
+      return;
+    }
+    const answer = await api("GET", `/api/v1/datasources/${picker.value}/schema`);
+    if (!answer.ok) {
+      list.replaceChildren(el("li", { class: "alert error" }, errorMessage(answer)));
+      return;
+    }
+    schemaTables = {};
+    list.replaceChildren(
+      ...answer.data.tables.map((table) => {
+        schemaTables[table.name] = table.columns.map((column) => column.name);
+        const columns = el(
+          "ul",
+          { class: "columns", hidden: "" },
+          table.columns.map((column) =>
+            el("li", { class: "column", title: "Insert", onclick: () => insert(column.name) },
+              column.name, el("span", { class: "type" }, column.type))
+          )
+        );
+        const name = el("span", { class: "table-name", onclick: () => (columns.hidden = !columns.hidden) },
+          (table.kind === "view" ? "◇ " : "▸ ") + table.name);
+        const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
+        return el("li", { class: "table", "data-table": table.name }, name, add, columns);
+      })
+    );
+    editor.setOption("hintOptions", { tables: schemaTables, completeSingle: false });
+    filterSchema();
+  }
+
+  function insert(text) {
+    editor.replaceSelection(text);
+    editor.focus();
+  }
+
+  function filterSchema() {
+    const needle = $("schema-filter").value.toLowerCase();
+    document.querySelectorAll("#schema > li.table").forEach((item) => {
+      item.hidden = needle && !item.dataset.table.toLowerCase().includes(needle);
+    });
+  }
+
+  // Parameters: $1, $2 … or :name, found in code (not in strings or comments) --------------
+  function placeholders(sql) {
+    const found = [];
+    const pattern = /'(?:''|[^'])*'|"(?:""|[^"])*"|`[^`]*`|--[^\n]*|#[^\n]*|\/\*[\s\S]*?\*\/|\$\$[\s\S]*?\$\$|::|\$(\d+)|:([A-Za-z_]\w*)/g;
+    let match;
+    while ((match = pattern.exec(sql))) {
+      const key = match[1] ? "$" + match[1] : match[2] ? ":" + match[2] : null;
+      if (key && !found.includes(key)) found.push(key);
+    }
+    return found.sort((a, b) => (a[0] === "$" && b[0] === "$" ? Number(a.slice(1)) - Number(b.slice(1)) : 0));
+  }
+
+  function renderParams() {
+    const keys = placeholders(editor.getValue());
+    const fields = $("param-fields");
+    const previous = Object.fromEntries([...fields.querySelectorAll("[data-key]")].map((row) => [row.dataset.key, row]));
+    fields.replaceChildren(...keys.map((key) => previous[key] || paramRow(key)));
+    $("params").hidden = keys.length === 0;
+  }
+
+  function paramRow(key, value) {
+    return el("div", { class: "param", "data-key": key },
+      el("label", {}, key),
+      el("input", { type: "text", value: value === undefined || value === null ? "" : String(value), "aria-label": key }),
+      el("select", { "aria-label": key + " type" },
+        el("option", { value: "text" }, "text"), el("option", { value: "number" }, "number"),
+        el("option", { value: "boolean" }, "true/false"), el("option", { value: "null" }, "NULL")));
+  }
+
+  function paramValues() {
+    const rows = [...$("param-fields").querySelectorAll("[data-key]")];
+    if (!rows.length) return null;
+    const value = (row) => {
+      const text = row.querySelector("input").value;
+      switch (row.querySelector("select").value) {
+        case "number": return Number(text);
+        case "boolean": return text.trim().toLowerCase() === "true";
+        case "null": return null;
+        default: return text;
+      }
+    };
+    if (rows[0].dataset.key.startsWith("$")) return rows.map(value);
+    return Object.fromEntries(rows.map((row) => [row.dataset.key.slice(1), value(row)]));
+  }
+
+  // Running ----------------------------------------------------------------------------------
+  async function submit(requestApproval) {
+    errorBox.hidden = true;
+    $("write-panel").hidden = requestApproval ? $("write-panel").hidden : true;
+    const body = { datasource: Number(picker.value), sql: editor.getValue(), params: paramValues(), wait: 30,
+                   request_approval: requestApproval, reason: $("reason").value };
+    $("run").disabled = true;
+    $("run").classList.add("busy");
+    try {
+      let answer = await api("POST", "/api/v1/queries", body);
+      if (answer.status === 202 && answer.data.approval) {
+        window.location.href = `/approvals/${answer.data.approval.id}`;
+        return;
+      }
+      while (answer.status === 202) {
+        // A long read became a job: follow it until it finishes.
+        answer = await api("GET", `/api/v1/queries/${answer.data.id}?wait=10`);
+        if (!answer.ok) break;
+        if (["queued", "running"].includes(answer.data.status)) {
+          answer = { status: 202, ok: true, data: answer.data };
+        } else if (answer.data.status !== "succeeded") {
+          showError(errorBox, answer.data.error ? answer.data.error.message : `The query ${answer.data.status}.`);
+          return;
+        }
+      }
+      if (answer.status === 409 && answer.data.error.code === "approval_required") {
+        showWritePanel(answer.data.error.details.classification);
+      } else if (!answer.ok) {
+        showError(errorBox, answer);
+        $("results").hidden = true;
+      } else {
+        showResult(answer.data);
+      }
+    } catch (failure) {
+      showError(errorBox, "Could not reach QueryBase: " + failure);
+    } finally {
+      $("run").disabled = false;
+      $("run").classList.remove("busy");
+    }
+  }
+
+  function showWritePanel(classification) {
+    const kinds = [...new Set(classification.statements.filter((s) => s.verdict === "write").map((s) => s.kind.toUpperCase()))];
+    $("write-detail").textContent = `It contains ${kinds.join(", ")} (risk: ${classification.risk}).`;
+    $("write-panel").hidden = false;
+    $("results").hidden = true;
+    $("reason").focus();
+  }
+
+  function showResult(run) {
+    result = run;
+    page = 0;
+    const data = run.result;
+    $("result-meta").textContent = `${data.row_count} row${data.row_count === 1 ? "" : "s"} · ${data.took_ms} ms`;
+    $("badge-cached").hidden = !run.cached;
+    $("badge-cached").title = run.cached ? "computed at " + run.computed_at : "";
+    $("badge-truncated").hidden = !data.truncated;
+    $("badge-truncated").title = data.truncated ? "more rows exist than the source's row limit" : "";
+    $("results").hidden = false;
+    renderPage();
+  }
+
+  function cell(value) {
+    if (value === null) return el("td", { class: "null" }, "NULL");
+    if (typeof value === "object") return el("td", { class: "json" }, JSON.stringify(value));
+    return el("td", { class: typeof value === "number" ? "num" : "" }, String(value));
+  }
+
+  function renderPage() {
+    const data = result.result;
+    const rows = data.rows.slice(page * PAGE_ROWS, (page + 1) * PAGE_ROWS);
+    const head = el("thead", {}, el("tr", {}, data.columns.map((column) =>
+      el("th", {}, column.name, el("span", { class: "type" }, column.type || "")))));
+    const body = el("tbody", {}, rows.map((row) => el("tr", {}, row.map(cell))));
+    $("grid").replaceChildren(head, body);
+    const pages = Math.max(1, Math.ceil(data.rows.length / PAGE_ROWS));
+    $("page-info").textContent = `Page ${page + 1} of ${pages}`;
+    $("prev-page").disabled = page === 0;
+    $("next-page").disabled = page + 1 >= pages;
+  }
+
+  async function download(format) {
+    errorBox.hidden = true;
+    const answer = await fetch("/api/v1/queries/export", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] },
+      body: JSON.stringify({ datasource: Number(picker.value), sql: editor.getValue(), params: paramValues(), format }),
+    });
+    if (!answer.ok) {
+      showError(errorBox, { status: answer.status, data: await answer.json().catch(() => null) });
+      return;
+    }
+    const link = el("a", { href: URL.createObjectURL(await answer.blob()), download: `querybase-export.${format}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
+  async function save() {
+    const name = window.prompt("Name for this query:");
+    if (!name) return;
+    const answer = await api("POST", "/api/v1/saved-queries",
+      { name, datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues() });
+    if (!answer.ok) showError(errorBox, answer);
+    else $("classification").textContent = `Saved as “${answer.data.name}”.`;
+  }
+
+  // Wiring -----------------------------------------------------------------------------------
+  $("run").addEventListener("click", run);
+  $("request-approval").addEventListener("click", () => submit(true));
+  $("cancel-write").addEventListener("click", () => ($("write-panel").hidden = true));
+  $("save").addEventListener("click", save);
+  $("download-csv").addEventListener("click", () => download("csv"));
+  $("download-json").addEventListener("click", () => download("json"));
+  $("prev-page").addEventListener("click", () => { page -= 1; renderPage(); });
+  $("next-page").addEventListener("click", () => { page += 1; renderPage(); });
+  $("schema-filter").addEventListener("input", filterSchema);
+  picker.addEventListener("change", loadSchema);
+  let timer = null;
+  editor.on("change", () => { clearTimeout(timer); timer = setTimeout(renderParams, 200); });
+
+  if (initial) {
+    if (sources.some((item) => item.id === initial.datasource)) picker.value = String(initial.datasource);
+    editor.setValue(initial.sql);
+    renderParams();
+    const values = initial.params;
+    if (values) {
+      $("param-fields").querySelectorAll("[data-key]").forEach((row, index) => {
+        const key = row.dataset.key;
+        const value = Array.isArray(values) ? values[index] : values[key.slice(1)];
+        if (value !== undefined) {
+          row.querySelector("input").value = value === null ? "" : String(value);
+          row.querySelector("select").value = value === null ? "null" : typeof value === "number" ? "number" : typeof value === "boolean" ? "boolean" : "text";
+        }
+      });
+    }
+  }
+  renderParams();
+  loadSchema();
+})();

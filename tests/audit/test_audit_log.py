@@ -1,0 +1,78 @@
+"""Audit events are written for each action and can never be changed or removed."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+
+from apps.audit.models import AuditEvent, AuditLogIsAppendOnly
+from apps.audit.services import record_event
+from tests.support.factories import DEFAULT_PASSWORD, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_session_login_and_failed_login_are_recorded():
+    make_user("ana")
+    browser = Client(REMOTE_ADDR="10.1.2.3")
+    browser.post("/login/", {"username": "ana", "password": "wrong"})
+    browser.post("/login/", {"username": "ana", "password": DEFAULT_PASSWORD})
+    failed = AuditEvent.objects.get(action="auth.login_failed")
+    assert (failed.actor_username, failed.actor, failed.ip_address) == ("ana", None, "10.1.2.3")
+    login = AuditEvent.objects.get(action="auth.login")
+    assert login.actor.username == "ana"
+    assert login.detail == {"method": "session"}
+
+
+def test_jwt_login_and_failure_are_recorded(api_client):
+    make_user("ana")
+    api_client.post("/api/v1/auth/token", {"username": "ana", "password": "nope"}, format="json")
+    api_client.post("/api/v1/auth/token", {"username": "ana", "password": DEFAULT_PASSWORD}, format="json")
+    assert AuditEvent.objects.get(action="auth.login_failed").detail == {"method": "jwt"}
+    assert AuditEvent.objects.get(action="auth.login").detail == {"method": "jwt"}
+
+
+def test_events_cannot_be_changed_through_the_orm():
+    event = record_event("test.event", detail={"a": 1})
+    event.action = "rewritten"
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.save()
+    with pytest.raises(AuditLogIsAppendOnly):
+        event.delete()
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.filter(pk=event.pk).update(action="rewritten")
+    with pytest.raises(AuditLogIsAppendOnly):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_auditevent SET action = 'rewritten' WHERE id = %s", "DELETE FROM audit_auditevent WHERE id = %s"],
+)
+def test_postgresql_refuses_raw_update_and_delete(statement):
+    assert connection.vendor == "postgresql"
+    event = record_event("test.event")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
+
+
+def test_deleting_a_user_keeps_their_events():
+    user = make_user("leaver")
+    record_event("test.event", actor=user)
+    user.delete()
+    event = AuditEvent.objects.get(action="test.event")
+    assert event.actor_username == "leaver"
+
+
+def test_admin_offers_no_way_to_edit_or_delete(admin_user):
+    event = record_event("test.event")
+    browser = Client()
+    browser.force_login(admin_user)
+    assert browser.get("/admin/audit/auditevent/add/").status_code == 403
+    page = browser.get(f"/admin/audit/auditevent/{event.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert browser.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    assert browser.get("/admin/audit/auditevent/?q=test.event").status_code == 200

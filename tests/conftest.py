@@ -1,0 +1,94 @@
+"""Test session set-up: real PostgreSQL, MariaDB and Redis, or a loud failure."""
+
+import os
+import socket
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from apps.demo.shop import build_shop_database
+from querybase.worker_process import stop_worker
+from tests.support import databases
+from tests.support.approvals import Team, ledger_source
+from tests.support.factories import make_user
+from tests.support.worker import start_test_worker
+
+REQUIRED_ENV = ("DATABASE_URL", "REDIS_URL", "QUERYBASE_TEST_POSTGRES_URL", "QUERYBASE_TEST_MYSQL_URL")
+SERVICES = {"PostgreSQL": ("127.0.0.1", 5432), "MariaDB": ("127.0.0.1", 3306), "Redis": ("127.0.0.1", 6379)}
+
+
+def pytest_configure(config):
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.exit(f"Run the suite with `make test` (missing environment: {', '.join(missing)}).", returncode=2)
+    down = []
+    for name, address in SERVICES.items():
+        try:
+            socket.create_connection(address, timeout=2).close()
+        except OSError:
+            down.append(f"{name} at {address[0]}:{address[1]}")
+    if down:
+        pytest.exit(f"Services the suite needs are down: {', '.join(down)}. `make test` starts them.", returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("root-admin", is_admin=True)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """The real worker, started once for the session; tests using it need committed data
+    (`transactional_db`), since the worker is another process."""
+    log_path = settings.DATA_DIR / "celery-worker.log"
+    process = start_test_worker(log_path)
+    yield process
+    stop_worker(process)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = databases.create_postgres_source()
+    yield server
+    databases.drop_postgres_source()
+
+
+@pytest.fixture(scope="session")
+def mysql_server():
+    server = databases.create_mysql_source()
+    yield server
+    databases.drop_mysql_source()
+
+
+@pytest.fixture(scope="session")
+def shop_sqlite_path():
+    path = settings.QUERYBASE_SQLITE_ROOTS[0] / "test_shop.sqlite3"
+    if not path.exists():
+        build_shop_database(path)
+    return path
+
+
+@pytest.fixture
+def team(postgres_server, transactional_db):
+    """An analyst, two approvers and an outsider around a PostgreSQL source with a ledger."""
+    return Team(ledger_source(postgres_server))

@@ -1,0 +1,98 @@
+"""Values keep their meaning through JSON: what the API returns equals the driver's values
+after the documented mapping (DESIGN.md §4)."""
+
+import base64
+import datetime
+import decimal
+import uuid
+
+import psycopg
+import pytest
+
+from apps.datasources.connectors.values import iso_duration, to_json_value
+from tests.support.factories import client_for, reader, source_from_server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+TYPED_SQL = """
+SELECT 9007199254740993::int8 AS big, 42::int4 AS small, 1.5::float8 AS f,
+       12345678901234567890.123456789::numeric AS dec, 'NaN'::numeric AS nan,
+       TIMESTAMPTZ '2025-03-01 12:34:56.789+02' AS ts, TIMESTAMP '2025-03-01 12:00' AS naive,
+       DATE '2025-01-01' AS d, TIME '13:14:15' AS t, INTERVAL '1 year 2 months 3 days 04:05:06' AS iv,
+       'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u, '\\xdeadbeef'::bytea AS b,
+       '{"k": [1, 2.5, null], "big": 12345678901234567890}'::jsonb AS j, ARRAY[1, NULL, 3] AS arr,
+       ARRAY[['a','b'],['c','d']] AS arr2, NULL::text AS nothing, true AS yes, 'ünïcode ✓' AS s
+"""
+
+
+def test_postgresql_values_survive_the_api(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    body = (
+        client_for(reader("ana", pg))
+        .post("/api/v1/queries", {"datasource": pg.id, "sql": TYPED_SQL}, format="json")
+        .json()
+    )
+    api_row = dict(zip([c["name"] for c in body["result"]["columns"]], body["result"]["rows"][0], strict=True))
+
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        connection.adapters.register_loader("interval", psycopg.types.string.TextLoader)
+        cursor = connection.execute(TYPED_SQL)
+        driver_row = {
+            column.name: to_json_value(value)
+            for column, value in zip(cursor.description, cursor.fetchone(), strict=True)
+        }
+    assert api_row == driver_row
+    assert api_row["big"] == "9007199254740993"
+    assert api_row["small"] == 42
+    assert api_row["dec"] == "12345678901234567890.123456789"
+    assert api_row["ts"] == "2025-03-01T10:34:56.789000+00:00"
+    assert api_row["naive"] == "2025-03-01T12:00:00"
+    assert api_row["iv"] == "1 year 2 mons 3 days 04:05:06"
+    assert api_row["b"] == base64.b64encode(bytes.fromhex("deadbeef")).decode()
+    assert api_row["j"] == {"k": [1, 2.5, None], "big": "12345678901234567890"}
+    assert api_row["arr"] == [1, None, 3]
+    assert api_row["arr2"] == [["a", "b"], ["c", "d"]]
+    assert api_row["nothing"] is None and api_row["yes"] is True
+    assert api_row["s"] == "ünïcode ✓"
+    types = {c["name"]: c["type"] for c in body["result"]["columns"]}
+    assert types["dec"] == "numeric" and types["ts"] == "timestamptz" and types["arr"] == "int4[]"
+
+
+def test_mariadb_values_survive_the_api(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server)
+    sql = (
+        "SELECT CAST(9007199254740993 AS UNSIGNED) AS big, CAST(1.25 AS DECIMAL(10,3)) AS d, "
+        "CAST('2025-01-02 03:04:05' AS DATETIME) AS dt, CAST('-838:59:59' AS TIME) AS t, x'00FF' AS b, NULL AS n"
+    )
+    body = (
+        client_for(reader("ana", maria))
+        .post("/api/v1/queries", {"datasource": maria.id, "sql": sql}, format="json")
+        .json()
+    )
+    assert body["result"]["rows"][0] == ["9007199254740993", "1.250", "2025-01-02T03:04:05", "-838:59:59", "AP8=", None]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (2**53, 2**53),
+        (2**53 + 1, "9007199254740993"),
+        (-(2**53) - 1, "-9007199254740993"),
+        (decimal.Decimal("1.10"), "1.10"),
+        (float("inf"), "inf"),
+        (datetime.timedelta(days=1, hours=2, seconds=3.5), "P1DT2H3.5S"),
+        (datetime.timedelta(0), "PT0S"),
+        (-datetime.timedelta(seconds=1), "-PT1S"),
+        (uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        (memoryview(b"\x01"), "AQ=="),
+        ({"a": (1, decimal.Decimal("2"))}, {"a": [1, "2"]}),
+    ],
+)
+def test_mapping_rules(value, expected):
+    assert to_json_value(value) == expected
+
+
+def test_iso_duration_microseconds():
+    assert iso_duration(datetime.timedelta(microseconds=1500)) == "PT0.0015S"

@@ -1,0 +1,126 @@
+"""Invariant 3: exactly the approved SQL, exactly once — against double clicks, duplicate
+task deliveries, two workers, tampering, and a worker killed mid-write."""
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+
+from apps.approvals import services
+from apps.approvals.models import ApprovalRequest
+from apps.approvals.tasks import execute_approved_request
+from tests.support.approvals import Team, ledger
+from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.factories import source_from_server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+
+def settle(request_id: int, timeout: float = 30) -> ApprovalRequest:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        approval = ApprovalRequest.objects.get(pk=request_id)
+        if approval.status in {"succeeded", "failed"}:
+            return approval
+        time.sleep(0.1)
+    raise AssertionError(f"request {request_id} did not settle: {approval.status}")
+
+
+def in_threads(count: int, action):
+    results, barrier = [None] * count, threading.Barrier(count)
+
+    def run(index: int):
+        barrier.wait()
+        try:
+            results[index] = action()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_double_approval_click_runs_once(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = amount + 1")["id"]
+    statuses = in_threads(4, lambda: team.review(request_id, "approve").status_code)
+    assert sorted(statuses) == [200, 409, 409, 409]
+    assert settle(request_id).status == "succeeded"
+    time.sleep(1)
+    assert ledger(postgres_server) == (5, 55)
+
+
+def test_duplicate_deliveries_and_racing_workers_run_once(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = amount + 1")["id"]
+    ApprovalRequest.objects.filter(pk=request_id).update(status="approved")  # approved, nothing queued yet
+    for _ in range(3):
+        execute_approved_request.delay(request_id)  # the broker delivering the same job three times
+    outcomes = in_threads(3, lambda: services.execute_approved(request_id).ran)  # and three more executors
+    approval = settle(request_id)
+    time.sleep(1)
+    assert approval.status == "succeeded"
+    assert ledger(postgres_server) == (5, 55)
+    assert outcomes.count(True) <= 1
+
+
+def test_only_the_approved_text_runs(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 0 WHERE id = 1")["id"]
+    # Someone edits the stored SQL after submission (say, straight in the database).
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE approvals_approvalrequest SET sql = 'DELETE FROM ledger' WHERE id = %s", [request_id])
+    team.review(request_id, "approve")
+    approval = settle(request_id)
+    assert approval.status == "failed"
+    assert approval.error_code == "hash_mismatch"
+    assert ledger(postgres_server) == (5, 50)
+
+
+def test_worker_killed_mid_write_leaves_it_failed_and_never_reruns(team, postgres_server, celery_worker):
+    sql = "UPDATE ledger SET amount = amount + 100 WHERE id = 1 AND pg_sleep(3) IS NOT NULL"
+    request_id = team.request_write(sql)["id"]
+    team.review(request_id, "approve")
+    deadline = time.monotonic() + 15
+    while ApprovalRequest.objects.get(pk=request_id).status != "executing":
+        assert time.monotonic() < deadline, "execution did not start"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    for child in _pool_children(celery_worker.pid):
+        os.kill(child, signal.SIGKILL)
+    approval = settle(request_id, timeout=60)
+    assert approval.status == "failed"
+    assert approval.error_code == "interrupted"
+    assert "never re-runs" in approval.error_message
+    time.sleep(4)  # long enough for a (wrong) second run to have finished
+    assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 1") in {(10,), (110,)}
+    assert ApprovalRequest.objects.get(pk=request_id).status == "failed"
+
+
+def _pool_children(worker_pid: int) -> list[int]:
+    children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def test_mariadb_write_runs_once(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server)
+    root = _mysql_root()
+    cursor = root.cursor()
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {SOURCE_DB}.counter (id INT PRIMARY KEY, n INT) ENGINE=InnoDB")
+    cursor.execute(f"REPLACE INTO {SOURCE_DB}.counter VALUES (1, 0)")
+    root.commit()
+    team = Team(maria)
+    request_id = team.request_write("UPDATE counter SET n = n + 1 WHERE id = 1")["id"]
+    in_threads(3, lambda: team.review(request_id, "approve").status_code)
+    for _ in range(2):
+        execute_approved_request.delay(request_id)
+    assert settle(request_id).status == "succeeded"
+    time.sleep(1)
+    cursor.execute(f"SELECT n FROM {SOURCE_DB}.counter WHERE id = 1")
+    assert cursor.fetchone()[0] == 1
+    root.close()

@@ -1,0 +1,195 @@
+"""Real source databases for connector tests: PostgreSQL and MariaDB, made and dropped here."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import MySQLdb
+import psycopg
+
+SOURCE_DB = "qb_src_test"
+MYSQL_USER = "qb_tester"
+MYSQL_PASSWORD = "Tr1cky'pass\"word"
+
+SHOP_TABLES = (
+    "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL, country CHAR(2))",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, total NUMERIC(10,2))",
+    "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100",
+    "INSERT INTO customers VALUES (1, 'Ada', 'GB'), (2, 'Ben', 'DE')",
+    "INSERT INTO orders VALUES (1, 1, 42.50), (2, 2, 150.00)",
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    username: str
+    password: str
+    database: str
+
+
+def postgres_admin_url() -> str:
+    return os.environ["QUERYBASE_TEST_POSTGRES_URL"]
+
+
+def create_postgres_source() -> Server:
+    url = urlparse(postgres_admin_url())
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {SOURCE_DB}")
+    server = Server(url.hostname, url.port or 5432, url.username or "postgres", "", SOURCE_DB)
+    with psycopg.connect(host=server.host, port=server.port, user=server.username, dbname=SOURCE_DB) as connection:
+        for statement in SHOP_TABLES:
+            connection.execute(statement)
+    return server
+
+
+def drop_postgres_source() -> None:
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB} WITH (FORCE)")
+
+
+def _mysql_root():
+    url = urlparse(os.environ["QUERYBASE_TEST_MYSQL_URL"])
+    return MySQLdb.connect(
+        host=url.hostname, port=url.port or 3306, user=url.username or "root", password=url.password or ""
+    )
+
+
+def create_mysql_source() -> Server:
+    """A database and a password-protected user that owns it."""
+    url = urlparse(os.environ["QUERYBASE_TEST_MYSQL_URL"])
+    connection = _mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
+    cursor.execute(f"CREATE DATABASE {SOURCE_DB}")
+    cursor.execute(f"DROP USER IF EXISTS '{MYSQL_USER}'@'%'")
+    cursor.execute(f"CREATE USER '{MYSQL_USER}'@'%%' IDENTIFIED BY %s", (MYSQL_PASSWORD,))
+    cursor.execute(f"GRANT ALL ON {SOURCE_DB}.* TO '{MYSQL_USER}'@'%'")
+    cursor.execute(f"USE {SOURCE_DB}")
+    for statement in SHOP_TABLES:
+        cursor.execute(statement)
+    connection.commit()
+    connection.close()
+    return Server(url.hostname, url.port or 3306, MYSQL_USER, MYSQL_PASSWORD, SOURCE_DB)
+
+
+def drop_mysql_source() -> None:
+    connection = _mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
+    cursor.execute(f"DROP USER IF EXISTS '{MYSQL_USER}'@'%'")
+    connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def password_protected_postgres(password: str) -> Iterator[Server]:
+    """A throwaway PostgreSQL cluster that demands a password (scram-sha-256) on TCP.
+
+    The machine's own cluster trusts every local connection, so a wrong password
+    could never fail there; this one is real password authentication.
+    """
+    bindir = _postgres_bindir()
+    workdir = Path(tempfile.mkdtemp(prefix="qb-pg-"))
+    port = free_port()
+    (workdir / "pwfile").write_text(password + "\n")
+    data = workdir / "data"
+    shutil.chown(workdir, "postgres")
+    (workdir / "pwfile").chmod(0o644)
+    run_as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [
+            *run_as_postgres,
+            f"{bindir}/initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            f"--pwfile={workdir / 'pwfile'}",
+            "-N",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [
+            *run_as_postgres,
+            f"{bindir}/pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(workdir / "log"),
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield Server("127.0.0.1", port, "postgres", password, "postgres")
+    finally:
+        subprocess.run(
+            [*run_as_postgres, f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _postgres_bindir() -> str:
+    versions = sorted(Path("/usr/lib/postgresql").iterdir())
+    if not versions:
+        raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql")
+    return str(versions[-1] / "bin")
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and then never says a word: a hung server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_forever() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for sock in accepted:
+            sock.close()
+        listener.close()
+
+
+def elapsed(started: float) -> float:
+    return time.monotonic() - started

@@ -1,0 +1,51 @@
+"""A real local HTTP server standing in for Google Chat: records what it receives and can
+fail on demand."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class RecordingWebhook:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.failures_left = 0
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1/spaces/test/messages?key=k&token=t"
+
+    def fail_next(self, count: int) -> None:
+        with self.lock:
+            self.failures_left = count
+
+    def _handler(self):
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with webhook.lock:
+                    webhook.requests.append({"path": self.path, "json": json.loads(body or b"null")})
+                    failing = webhook.failures_left > 0
+                    webhook.failures_left -= 1 if failing else 0
+                self.send_response(503 if failing else 200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"error": "down"}' if failing else b'{"name": "spaces/test/messages/1"}')
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def __enter__(self) -> "RecordingWebhook":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,23 @@
+"""The real Celery worker for the tests: on the real Redis broker, against the test database."""
+
+import os
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+
+from querybase.worker_process import start_worker
+
+
+def _test_database_url() -> str:
+    database = settings.DATABASES["default"]
+    user = database.get("USER") or "postgres"
+    host = database.get("HOST") or "127.0.0.1"
+    port = database.get("PORT") or 5432
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    return f"postgresql://{user}{password}@{host}:{port}/{database['NAME']}"
+
+
+def start_test_worker(log_path: Path) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    return start_worker(env, output=log_path.open("w"), hostname=f"test-{os.getpid()}@%h")

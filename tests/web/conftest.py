@@ -1,0 +1,86 @@
+"""Headless Chromium (Debian's package) driven by Playwright, against the live test server."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import sync_playwright
+
+from tests.support.factories import DEFAULT_PASSWORD, grant, make_datasource, make_group, make_user
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+# between browser steps are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package.")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, username: str, password: str = DEFAULT_PASSWORD) -> None:
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Log out")
+
+
+def log_out(page) -> None:
+    page.click("text=Log out")
+    page.wait_for_url("**/login/")
+
+
+class Shop:
+    """A copy of the demo shop as a SQLite source, an analyst and an approver."""
+
+    def __init__(self, shop_sqlite_path: Path):
+        path = settings.QUERYBASE_SQLITE_ROOTS[0] / "e2e_shop.sqlite3"
+        shutil.copyfile(shop_sqlite_path, path)
+        self.path = path
+        self.source = make_datasource("Shop", database=str(path), dry_run_enabled=True)
+        analysts, approvers = make_group("analysts"), make_group("approvers")
+        grant(analysts, self.source, read=True, write=True)
+        grant(approvers, self.source, read=True, approve=True)
+        self.analyst = make_user("ana", groups=(analysts,))
+        self.approver = make_user("pat", groups=(approvers,))
+
+
+@pytest.fixture
+def shop(transactional_db, shop_sqlite_path):
+    return Shop(shop_sqlite_path)

@@ -1,0 +1,131 @@
+"""The dashboard as analysts and approvers use it, in headless Chromium."""
+
+import sqlite3
+
+import pytest
+
+from tests.support.factories import grant, make_datasource, make_group, make_user
+from tests.web.conftest import log_in, log_out, screenshot
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+
+def set_sql(page, sql: str) -> None:
+    page.evaluate("sql => window.qbEditor.setValue(sql)", sql)
+
+
+def test_read_then_write_request_then_approval_and_execution(page, shop):
+    page.goto("/")
+    page.wait_for_url("**/login/**")
+    screenshot(page, "01-login")
+    log_in(page, "ana")
+
+    # A read: rows in the grid, with types, count and timing.
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    set_sql(page, "SELECT id, name, country FROM customers ORDER BY id LIMIT 5")
+    page.click(".CodeMirror")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#grid tbody tr")
+    assert page.locator("#grid tbody tr").count() == 5
+    assert page.locator("#grid thead th").first.inner_text().startswith("id")
+    assert page.locator("#grid tbody tr").first.inner_text().split("\t")[:2] == ["1", "Uma Nguyen"]
+    assert "5 rows" in page.inner_text("#result-meta")
+    screenshot(page, "02-workspace-read")
+
+    # A write: explained, then requested with a reason, then its page.
+    set_sql(page, "DELETE FROM order_items WHERE order_id = 1")
+    page.click("#run")
+    page.wait_for_selector("#write-panel:not([hidden])")
+    assert "DML" in page.inner_text("#write-detail")
+    page.fill("#reason", "Order 1 was a test order")
+    screenshot(page, "03-workspace-write")
+    page.click("#request-approval")
+    page.wait_for_url("**/approvals/*")
+    assert page.inner_text("#approval-status") == "pending"
+    assert "DELETE FROM order_items WHERE order_id = 1" in page.inner_text("#exact-sql")
+    assert "cannot review your own request" in page.inner_text("#approval")
+    request_url = page.url
+    screenshot(page, "04-request-page-requester")
+    log_out(page)
+
+    # The approver: bell, inbox, request page, dry-run, approve, execution result.
+    log_in(page, "pat")
+    assert page.inner_text("#unread-count") == "1"
+    page.goto("/approvals/")
+    page.wait_for_selector("#approval-list tbody a")
+    screenshot(page, "05-approvals-inbox")
+    page.click("#approval-list tbody a >> nth=0")
+    page.wait_for_selector("#review-form")
+    assert page.url == request_url
+    page.click("#dry-run")
+    page.wait_for_selector("#dry-run-result")
+    assert "row(s)" in page.inner_text("#dry-run-result")
+    page.fill("#comment", "Checked with the order team")
+    page.click("#approve")
+    page.wait_for_selector("#execution.succeeded", timeout=30_000)
+    assert "row(s)" in page.inner_text("#execution")
+    assert "Checked with the order team" in page.inner_text("#timeline")
+    screenshot(page, "06-request-page-executed")
+    with sqlite3.connect(shop.path) as connection:
+        assert connection.execute("SELECT count(*) FROM order_items WHERE order_id = 1").fetchone()[0] == 0
+
+
+def test_database_error_is_shown(page, shop):
+    log_in(page, "ana")
+    page.wait_for_selector("#schema li.table")
+    set_sql(page, "SELECT nope FROM customers")
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "no such column: nope" in page.inner_text("#error")
+    screenshot(page, "07-workspace-error")
+
+
+def test_sources_without_rights_are_not_listed(page, shop):
+    hidden = make_datasource("HR", database=str(shop.path))
+    other = make_group("hr-readers")
+    grant(other, hidden, read=True)
+    log_in(page, "ana")
+    options = page.locator("#datasource option").all_inner_texts()
+    assert options == ["Shop"]
+    log_out(page)
+    make_user("nobody")
+    log_in(page, "nobody")
+    page.wait_for_selector("#no-sources")
+    screenshot(page, "08-workspace-no-sources")
+
+
+def test_history_rerun_saved_queries_and_notifications(page, shop):
+    log_in(page, "ana")
+    page.wait_for_selector("#schema li.table")
+    set_sql(page, "SELECT count(*) AS n FROM orders WHERE status = $1")
+    page.wait_for_selector("#param-fields [data-key='$1']")
+    page.fill("#param-fields [data-key='$1'] input", "delivered")
+    page.click("#run")
+    page.wait_for_selector("#grid tbody tr")
+
+    page.goto("/history/")
+    assert "SELECT count(*) AS n FROM orders" in page.inner_text("table.list")
+    screenshot(page, "09-history")
+    page.click("text=Re-run")
+    page.wait_for_selector("#param-fields [data-key='$1']")
+    assert page.evaluate("window.qbEditor.getValue()") == "SELECT count(*) AS n FROM orders WHERE status = $1"
+    assert page.input_value("#param-fields [data-key='$1'] input") == "delivered"
+
+    page.once("dialog", lambda dialog: dialog.accept("Delivered orders"))
+    page.click("#save")
+    page.wait_for_selector("text=Saved as")
+    page.goto("/saved/")
+    assert "Delivered orders" in page.inner_text("table.list")
+    page.once("dialog", lambda dialog: dialog.accept("Delivered orders (count)"))
+    page.click("button.rename")
+    page.wait_for_selector("text=Delivered orders (count)")
+    page.click("details.share summary")
+    page.click("button.link-create")
+    page.wait_for_selector("input.share-url")
+    link = page.input_value("input.share-url")
+    screenshot(page, "10-saved-queries")
+    page.goto(link)
+    assert "Delivered orders (count)" in page.inner_text("h1")
+
+    page.goto("/notifications/")
+    screenshot(page, "11-notifications")
