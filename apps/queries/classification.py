@@ -415,42 +415,81 @@ def _main_statement_of_with(tokens: tuple[Token, ...], depths: list[int]) -> int
 def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Dialect) -> list[_Finding]:
     """Everything inside a query that makes it a write."""
     findings = []
-    last = len(tokens) - 1
     for index, token in enumerate(tokens):
-        following = tokens[index + 1] if index < last else None
-        calls = following is not None and following.kind == PUNCT and following.value == "("
-        previous = tokens[index - 1].value if index else ""
         if token.kind == WORD:
-            word = token.value
-            if word in _DML_WORDS:
-                if not _is_dml_lookalike(word, calls, previous):
-                    findings.append(_dml(tokens, depths, index, f"{word} inside a query"))
-            elif word in _SCHEMA_WORDS and not (calls and word == "TRUNCATE"):  # MySQL's TRUNCATE(x, d)
-                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, (f"{word} inside a query",)))
-            elif word == "INTO":
-                if not _follows_dml(tokens, index):
-                    findings.append(_into(dialect))
-            elif word == "FOR" and following is not None and following.value in ("UPDATE", "SHARE", "NO", "KEY"):
-                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause FOR UPDATE/SHARE",)))
-            elif word == "LOCK":
-                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause LOCK IN SHARE MODE",)))
-            elif word == "PROCEDURE":
-                findings.append(_Finding(StatementKind.OTHER, Risk.MEDIUM, ("SELECT … PROCEDURE runs a procedure",)))
-        if calls and token.kind in (WORD, QIDENT):
-            function = token.value.lower()
-            if function in _HIGH_RISK_FUNCTIONS:
-                findings.append(_function(function, Risk.HIGH))
-            elif function in _MEDIUM_RISK_FUNCTIONS:
-                findings.append(_function(function, Risk.MEDIUM))
+            findings.append(_word_feature(tokens, depths, index, dialect))
+        if token.kind in (WORD, QIDENT) and _is_call(tokens, index):
+            findings.append(_function_feature(token.value.lower()))
         if token.kind == OP and token.value == ":=" and dialect is Dialect.MYSQL:
             findings.append(_Finding(StatementKind.SESSION, Risk.LOW, ("assigns a user variable (:=)",)))
-    return findings
+    return [finding for finding in findings if finding is not None]
 
 
-def _is_dml_lookalike(word: str, calls: bool, previous: str) -> bool:
-    if calls and word in ("INSERT", "REPLACE"):
-        return True  # the string functions INSERT() and REPLACE()
-    return word == "UPDATE" and previous in ("FOR", "KEY")  # FOR [NO KEY] UPDATE: a locking clause
+def _is_call(tokens: tuple[Token, ...], index: int) -> bool:
+    following = index + 1
+    return following < len(tokens) and tokens[following].kind == PUNCT and tokens[following].value == "("
+
+
+def _word_feature(tokens: tuple[Token, ...], depths: list[int], index: int, dialect: Dialect) -> _Finding | None:
+    word = tokens[index].value
+    following = tokens[index + 1].value if index + 1 < len(tokens) else ""
+    if word in _DML_WORDS:
+        if _starts_a_statement(tokens, index) and not (word in ("INSERT", "REPLACE") and following == "("):
+            return _dml(tokens, depths, index, f"{word} inside a query")  # (not the string functions)
+        return None  # a column named like a keyword: PostgreSQL allows `SELECT update FROM t`
+    if word in _SCHEMA_WORDS and not (word == "TRUNCATE" and following == "("):  # MySQL's TRUNCATE(x, d)
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, (f"{word} inside a query",))
+    if word == "INTO" and not _follows_dml(tokens, index):
+        return _into(dialect)
+    if word == "FOR" and following in ("UPDATE", "SHARE", "NO", "KEY") and not _in_function_arguments(tokens, index):
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause FOR UPDATE/SHARE",))
+    if word == "LOCK":
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause LOCK IN SHARE MODE",))
+    if word == "PROCEDURE":
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("SELECT … PROCEDURE runs a procedure",))
+    if word == "NEXT" and following == "VALUE":
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("NEXT VALUE FOR advances a sequence",))
+    return None
+
+
+def _function_feature(name: str) -> _Finding | None:
+    if name in _HIGH_RISK_FUNCTIONS:
+        return _Finding(StatementKind.OTHER, Risk.HIGH, (f"calls {name}(), which has side effects",))
+    if name in _MEDIUM_RISK_FUNCTIONS:
+        return _Finding(StatementKind.OTHER, Risk.MEDIUM, (f"calls {name}(), which has side effects",))
+    return None
+
+
+def _starts_a_statement(tokens: tuple[Token, ...], index: int) -> bool:
+    """DML inside a query can only open a WITH part: `name AS (DELETE …)`.
+
+    Anything else is a column that happens to be called `update` (or a syntax error the
+    server will refuse); INSERT INTO / MERGE INTO count wherever they stand.
+    """
+    previous = tokens[index - 1] if index else None
+    if previous is not None and previous.kind == PUNCT and previous.value == "(":
+        return True
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    return following is not None and following.kind == WORD and following.value == "INTO"
+
+
+_SUBQUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "("})
+
+
+def _in_function_arguments(tokens: tuple[Token, ...], index: int) -> bool:
+    """`substring(name FOR update)`: FOR inside parentheses that do not open a subquery."""
+    depth = 0
+    for position in range(index - 1, -1, -1):
+        token = tokens[position]
+        if token.kind != PUNCT:
+            continue
+        if token.value == ")":
+            depth += 1
+        elif token.value == "(":
+            if depth == 0:
+                return tokens[position + 1].value not in _SUBQUERY_STARTS
+            depth -= 1
+    return False
 
 
 _DML_MODIFIERS = frozenset({"IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"})
@@ -468,10 +507,6 @@ def _into(dialect: Dialect) -> _Finding:
     if dialect is Dialect.POSTGRESQL:
         return _Finding(StatementKind.DDL, Risk.MEDIUM, ("SELECT … INTO creates a table",))
     return _Finding(StatementKind.OTHER, Risk.HIGH, ("SELECT … INTO writes a file or variables",))
-
-
-def _function(name: str, risk: Risk) -> _Finding:
-    return _Finding(StatementKind.OTHER, risk, (f"calls {name}(), which has side effects",))
 
 
 def _dml(tokens: tuple[Token, ...], depths: list[int], index: int, label: str) -> _Finding:

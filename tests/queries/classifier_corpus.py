@@ -154,6 +154,29 @@ COMMON: list[Case] = [
     read("explain-read", "EXPLAIN SELECT * FROM t"),
     read("explain-analyze-in-string", "EXPLAIN SELECT 'ANALYZE' FROM t"),
     read("explain-analyze-substring", "EXPLAIN SELECT * FROM analyze_log"),
+    read("read-comments-hide-everything", "SELECT 1 /* ; */ /* DELETE FROM t */ -- ;\n"),
+    read("read-alias-like-write", "SELECT 'x' AS drop_reason FROM t"),
+    read("read-like-pattern", "SELECT * FROM t WHERE note LIKE '%; DROP TABLE%'"),
+    read("read-in-list-of-keywords", "SELECT * FROM t WHERE name IN ('insert', 'update', 'delete', 'merge')"),
+    read("read-where-string-statement", "SELECT * FROM t WHERE note = 'UPDATE t SET a = 1'"),
+    read("read-string-with-newlines", "SELECT 'line1;\nDROP TABLE t;\nline3'"),
+    read("read-string-backslashes-no-quote", r"SELECT 'C:\path\to'"),
+    read("read-exists", "SELECT EXISTS (SELECT 1 FROM t WHERE a = 1)"),
+    read("read-group-having", "SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 1 ORDER BY 2 DESC LIMIT 10"),
+    read("read-join-using", "SELECT * FROM t JOIN u USING (id)"),
+    read("read-anti-join", "SELECT t.id FROM t LEFT JOIN u ON u.id = t.id WHERE u.id IS NULL"),
+    read("read-cast", "SELECT CAST(a AS CHAR(10)) FROM t"),
+    read("read-coalesce-nullif", "SELECT coalesce(a, 0), nullif(b, 0) FROM t"),
+    read("read-intersect", "SELECT a FROM t INTERSECT SELECT a FROM u"),
+    read("read-comments-everywhere", "SELECT -- pick\n  a, /* the column */ b\nFROM -- the table\n  t"),
+    read("read-mixed-case", "sElEcT 1"),
+    read("read-tab-separators", "SELECT\t1\tFROM\tt"),
+    read("read-order-by-case", "SELECT * FROM t ORDER BY CASE WHEN a = 'drop' THEN 0 ELSE 1 END"),
+    read("read-scalar-subqueries", "SELECT (SELECT max(a) FROM t), (SELECT min(b) FROM u)"),
+    read("read-quoted-alias-semicolon", 'SELECT 1 AS "x;DROP TABLE t"'),
+    read("cte-read-two-parts", "WITH a AS (SELECT 1 AS n), b AS (SELECT n + 1 AS m FROM a) SELECT m FROM b"),
+    read("cte-read-name-like-write", "WITH deleted_rows AS (SELECT 1 AS n) SELECT n FROM deleted_rows"),
+    read("explain-union", "EXPLAIN SELECT 1 UNION SELECT 2"),
 ]
 
 
@@ -448,6 +471,17 @@ POSTGRESQL_ONLY: list[Case] = [
     read("pg-window", "SELECT rank() OVER (PARTITION BY a ORDER BY b) FROM t"),
     read("pg-lateral", "SELECT * FROM t, LATERAL (SELECT * FROM u WHERE u.id = t.id) s"),
     read("pg-filter", "SELECT count(*) FILTER (WHERE a > 0) FROM t"),
+    read("pg-regex-operators", "SELECT 'a' ~ 'b', 'a' !~* 'B'"),
+    read("pg-format-with-dollar", "SELECT format('%s; DROP TABLE t', $$x$$)"),
+    read("pg-generate-series", "SELECT * FROM generate_series(1, 3) AS g(n)"),
+    read("pg-information-schema", "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"),
+    read("pg-catalog", "SELECT relname FROM pg_catalog.pg_class WHERE relkind = 'r'"),
+    read("pg-estr-escapes", r"SELECT E'a\nb', E'c\\d'"),
+    read("pg-row-and-array", "SELECT ROW(1, 'delete'), ARRAY['insert', 'update']"),
+    read("pg-distinct-on", "SELECT DISTINCT ON (a) a, b FROM t ORDER BY a, b"),
+    read("pg-values-in-from", "SELECT * FROM (VALUES (1, 'DROP')) AS v(n, s)"),
+    read("pg-show-isolation", "SHOW TRANSACTION ISOLATION LEVEL"),
+    read("pg-explain-format-yaml", "EXPLAIN (FORMAT YAML) SELECT * FROM t"),
 ]
 
 
@@ -645,6 +679,18 @@ MYSQL_ONLY: list[Case] = [
     read("my-dual", "SELECT 1 FROM DUAL"),
     read("my-system-variables", "SELECT @@version, @@global.read_only"),
     read("my-paren-union", "(SELECT 1) UNION (SELECT 2)"),
+    read("my-regexp", "SELECT 'a' REGEXP '^[;]'"),
+    read("my-information-schema", "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"),
+    read("my-straight-join", "SELECT STRAIGHT_JOIN * FROM t JOIN u ON t.id = u.id"),
+    read("my-sql-no-cache", "SELECT SQL_NO_CACHE a FROM t"),
+    read("my-json-string", "SELECT JSON_EXTRACT('{\"a\": \"DROP\"}', '$.a')"),
+    read("my-show-status", "SHOW GLOBAL STATUS LIKE 'Com_delete'"),
+    read("my-show-index", "SHOW INDEX FROM t"),
+    read("my-user-variable-read", "SELECT @x"),
+    read("my-dq-escaped-quote-hash", r'SELECT "a\"#", 1'),
+    read("my-hash-in-quotes", "SELECT 'a#b', `c#d` FROM t"),
+    read("my-describe-column", "DESCRIBE t a"),
+    read("my-lock-function-names-as-columns", "SELECT `get_lock`, `release_lock` FROM t"),
 ]
 
 
@@ -692,6 +738,12 @@ SQLITE_ONLY: list[Case] = [
     read("sl-params", "SELECT * FROM t WHERE a = :name AND b = ?"),
     read("sl-blob-literal", "SELECT x'44454c455445'"),
     read("sl-sqlite-master", "SELECT name, sql FROM sqlite_master WHERE sql LIKE '%DELETE%'"),
+    read("sl-glob", "SELECT * FROM t WHERE name GLOB '*;*'"),
+    read("sl-json", "SELECT json_extract('{\"a\": \"DROP\"}', '$.a')"),
+    read("sl-typeof-quote", "SELECT typeof(a), quote(b) FROM t"),
+    read("sl-pragma-table-valued-function", "SELECT * FROM pragma_table_info('t')"),
+    read("sl-bracket-keyword-columns", "SELECT [replace], [pragma] FROM t"),
+    read("sl-attach-in-string", "SELECT 'ATTACH DATABASE x AS y'"),
 ]
 
 
