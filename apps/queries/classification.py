@@ -407,9 +407,12 @@ def _depths(tokens: tuple[Token, ...]) -> list[int] | None:
 
 def _main_statement_of_with(tokens: tuple[Token, ...], depths: list[int]) -> int | None:
     for index, token in enumerate(tokens):
-        if index and depths[index] == 0 and token.kind == WORD and token.value in _READ_HEADS | _DML_WORDS:
+        if index and depths[index] == 0 and token.kind == WORD and token.value in _WITH_MAIN_WORDS:
             return index
     return None
+
+
+_WITH_MAIN_WORDS = _READ_HEADS | _DML_WORDS
 
 
 def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Dialect) -> list[_Finding]:

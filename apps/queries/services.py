@@ -35,9 +35,10 @@ from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries import completion, results
 from apps.queries.classification import Classification, classify_sql
+from apps.queries.export import RENDERERS
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 from apps.queries.parameters import ParameterError, Params, bind
-from apps.queries.sqltext import split_statements
+from apps.queries.sqltext import single_query_text, split_statements
 from querybase.errors import NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
@@ -412,11 +413,12 @@ def run_result(run: QueryRun) -> dict[str, Any] | None:
     return results.load_result(run) if run.status == RunStatus.SUCCEEDED else None
 
 
-def export_stream(user, *, datasource_id: int, sql: str, params: Params, request=None):
-    """A context manager streaming every row (up to the source's row cap) of a read.
+def export_stream(user, *, datasource_id: int, sql: str, params: Params, export_format: str, request=None):
+    """A context manager giving the export of a read as byte chunks, every row up to the
+    source's row cap. Nothing is collected, so memory stays flat however large the result.
 
-    Used by CSV/JSON export: nothing is collected, so memory stays flat however large
-    the result.
+    CSV of a single parameterless query comes from the engine itself where it can
+    (PostgreSQL's COPY); everything else is rendered from the row stream.
     """
     prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
     record_event(
@@ -428,14 +430,27 @@ def export_stream(user, *, datasource_id: int, sql: str, params: Params, request
     )
     connector = connector_for(prepared.datasource, CredentialRole.READ)
     limits = limits_for(prepared.datasource)
-    return _capped(connector.read_stream(prepared.statements, limits), limits.max_rows)
+    if export_format == "csv" and not prepared.statements[0].args:
+        query = single_query_text(sql, prepared.datasource.engine)
+        native = connector.server_csv(query, limits) if query is not None else None
+        if native is not None:
+            return _query_errors(native)
+    _, render = RENDERERS[export_format]
+    return _rendered(connector.read_stream(prepared.statements, limits), limits.max_rows, render)
 
 
 @contextmanager
-def _capped(stream_context, max_rows: int) -> Iterator[RowStream]:
-    """A read stream that yields at most `max_rows` rows; failures become QueryError."""
+def _rendered(stream_context, max_rows: int, render) -> Iterator[Iterator[bytes]]:
+    """The rendering of a read stream, at most `max_rows` rows."""
+    with _query_errors(stream_context) as stream:
+        yield render(RowStream(columns=stream.columns, rows=islice(stream.rows, max_rows)))
+
+
+@contextmanager
+def _query_errors(context):
+    """Connector failures, when opening the stream or while reading it, become QueryError."""
     try:
-        with stream_context as stream:
-            yield RowStream(columns=stream.columns, rows=islice(stream.rows, max_rows))
+        with context as value:
+            yield value
     except ConnectorError as error:
         raise QueryError(error.code, error.message) from error

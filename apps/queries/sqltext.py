@@ -297,3 +297,27 @@ def find_placeholders(sql: str, dialect: str) -> list[Placeholder]:
         else:
             placeholders.append(Placeholder("named", token.value[1:], token.start, token.end))
     return placeholders
+
+
+_QUERY_HEADS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
+
+
+def single_query_text(sql: str, dialect: str) -> str | None:
+    """The text of `sql` if it is one query that can stand inside a subquery
+    (SELECT, WITH, VALUES, TABLE, with balanced parentheses); else None."""
+    statements = statements_of(sql, dialect)
+    if len(statements) != 1:
+        return None
+    tokens = statements[0].tokens
+    depth = 0
+    for token in tokens:
+        if token.kind == ERROR:
+            return None
+        if token.kind == PUNCT and token.value in "()":
+            depth += 1 if token.value == "(" else -1
+            if depth < 0:
+                return None
+    head = next((token for token in tokens if not (token.kind == PUNCT and token.value == "(")), None)
+    if depth or head is None or head.kind != WORD or head.value not in _QUERY_HEADS:
+        return None
+    return statements[0].text

@@ -115,15 +115,22 @@ class QueryCancelView(APIView):
 
 def streaming_export(request: Request, *, datasource_id: int, sql: str, params, export_format: str):
     """Open the read before answering, so errors still get a proper status; then stream."""
-    content_type, render = RENDERERS[export_format]
+    content_type, _ = RENDERERS[export_format]
     stack = ExitStack()
-    stream = stack.enter_context(
-        services.export_stream(request.user, datasource_id=datasource_id, sql=sql, params=params, request=request)
+    chunks = stack.enter_context(
+        services.export_stream(
+            request.user,
+            datasource_id=datasource_id,
+            sql=sql,
+            params=params,
+            export_format=export_format,
+            request=request,
+        )
     )
 
     def body():
         with stack:
-            yield from render(stream)
+            yield from chunks
 
     response = StreamingHttpResponse(body(), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="querybase-export.{export_format}"'

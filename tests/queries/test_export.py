@@ -72,3 +72,25 @@ def test_export_error_before_streaming_is_a_clear_error(postgres_server):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "query_failed"
+
+
+def test_postgresql_csv_export_comes_from_copy_with_the_row_cap(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server, max_rows=1000)
+    client = client_for(reader("ana", pg))
+    sql = "SELECT g AS n, 'row; -- ' || g AS label, g % 2 = 0 AS even FROM generate_series(1, 5000) g ORDER BY g DESC;"
+    rows = list(csv.reader(io.StringIO(export(client, pg, sql + " -- newest first", "csv"))))
+    assert rows[0] == ["n", "label", "even"]
+    assert len(rows) == 1001  # header + the source's cap
+    assert rows[1] == ["5000", "row; -- 5000", "t"]  # PostgreSQL's own text form, as psql \copy writes it
+    assert rows[-1][0] == "4001"
+
+
+def test_postgresql_csv_export_with_parameters_or_several_statements_still_works(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    with_params = export(client, pg, "SELECT name FROM customers WHERE id = $1", "csv", params=[2])
+    assert list(csv.reader(io.StringIO(with_params))) == [["name"], ["Ben"]]
+    two = export(client, pg, "SELECT 1 AS a; SELECT name FROM customers ORDER BY id", "csv")
+    assert list(csv.reader(io.StringIO(two))) == [["name"], ["Ada"], ["Ben"]]
+    explain = export(client, pg, "EXPLAIN SELECT * FROM customers", "csv")
+    assert explain.splitlines()[0] == "QUERY PLAN"

@@ -236,6 +236,15 @@ class Connector(ABC):
         so another process can cancel the query (see `cancel`).
         """
 
+    def server_csv(self, sql: str, limits: QueryLimits) -> AbstractContextManager[Iterator[bytes]] | None:
+        """The engine's own CSV of one read query (header first, at most `limits.max_rows`
+        rows), under the same read-only transaction and timeout as `read_stream`.
+
+        None where the engine has no such fast path: the caller then renders the rows of
+        `read_stream`. `sql` must be a single query that can stand in a subquery.
+        """
+        return None
+
     @abstractmethod
     def cancel(self, backend_id: str) -> bool:
         """Stop the query running in session `backend_id`; True if a query was signalled."""

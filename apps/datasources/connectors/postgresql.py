@@ -47,6 +47,7 @@ ORDER BY c.table_schema, c.table_name, c.ordinal_position
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
 
+CSV_BLOCK_BYTES = 64 * 1024
 _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
 
@@ -156,6 +157,24 @@ class PostgreSQLConnector(Connector):
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
     ) -> Iterator[RowStream]:
+        with self._read_only_transaction(limits, on_backend) as connection:
+            cursor = psycopg.RawCursor(connection)
+            for statement in statements[:-1]:
+                cursor.execute(statement.sql, statement.args)
+            last = statements[-1]
+            raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
+            try:
+                yield self._row_stream(cursor, raw_rows, last.sql)
+            finally:
+                # Stops the server sending the rest when the reader stopped early.
+                raw_rows.close()
+
+    @contextmanager
+    def _read_only_transaction(
+        self, limits: QueryLimits, on_backend: Callable[[str], None] | None = None
+    ) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a read-only transaction with the time limit, rolled back
+        on exit; database errors become ConnectorError."""
         with self._pooled_connection() as connection:
             if on_backend is not None:
                 on_backend(str(connection.info.backend_pid))
@@ -163,20 +182,37 @@ class PostgreSQLConnector(Connector):
             try:
                 with connection.transaction(force_rollback=True):
                     connection.execute(f"SET LOCAL statement_timeout = {int(limits.timeout_ms)}")
-                    cursor = psycopg.RawCursor(connection)
-                    for statement in statements[:-1]:
-                        cursor.execute(statement.sql, statement.args)
-                    last = statements[-1]
-                    raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
-                    try:
-                        yield self._row_stream(cursor, raw_rows, last.sql)
-                    finally:
-                        # Stops the server sending the rest when the reader stopped early.
-                        raw_rows.close()
+                    yield connection
             except psycopg.Error as error:
                 raise self._query_error(error) from error
             finally:
                 connection.read_only = False
+
+    @contextmanager
+    def server_csv(self, sql: str, limits: QueryLimits) -> Iterator[Iterator[bytes]]:
+        # COPY renders CSV in the server's C code, several times faster than rows
+        # converted in Python; the subquery carries the row cap. The newline closes a
+        # trailing `--` comment. `sql` is a classified read whose parentheses balance, so
+        # it cannot reach outside its parentheses.
+        copy_sql = (
+            f"COPY (SELECT * FROM (\n{sql}\n) AS querybase_export LIMIT {int(limits.max_rows)}) "
+            "TO STDOUT WITH (FORMAT csv, HEADER true)"
+        )
+        with self._read_only_transaction(limits) as connection, connection.cursor().copy(copy_sql) as copy:
+            yield self._csv_blocks(copy)
+
+    def _csv_blocks(self, copy: psycopg.Copy) -> Iterator[bytes]:
+        """COPY sends a message per row: hand them on in blocks of about 64 KiB."""
+        block = bytearray()
+        try:
+            for data in copy:
+                block += data
+                if len(block) >= CSV_BLOCK_BYTES:
+                    yield bytes(block)
+                    block.clear()
+        except psycopg.Error as error:
+            raise self._query_error(error) from error
+        yield bytes(block)
 
     def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str) -> RowStream:
         first = next(rows, None)  # the description is known once the first rows arrive
