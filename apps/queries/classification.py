@@ -436,15 +436,16 @@ def _is_call(tokens: tuple[Token, ...], index: int) -> bool:
 def _word_feature(tokens: tuple[Token, ...], depths: list[int], index: int, dialect: Dialect) -> _Finding | None:
     word = tokens[index].value
     following = tokens[index + 1].value if index + 1 < len(tokens) else ""
+    calls = _is_call(tokens, index)
     if word in _DML_WORDS:
-        if _starts_a_statement(tokens, index) and not (word in ("INSERT", "REPLACE") and following == "("):
+        if _starts_a_statement(tokens, index) and not (word in ("INSERT", "REPLACE") and calls):
             return _dml(tokens, depths, index, f"{word} inside a query")  # (not the string functions)
         return None  # a column named like a keyword: PostgreSQL allows `SELECT update FROM t`
-    if word in _SCHEMA_WORDS and not (word == "TRUNCATE" and following == "("):  # MySQL's TRUNCATE(x, d)
+    if word in _SCHEMA_WORDS and not (word == "TRUNCATE" and calls):  # MySQL's TRUNCATE(x, d)
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, (f"{word} inside a query",))
     if word == "INTO" and not _follows_dml(tokens, index):
         return _into(dialect)
-    if word == "FOR" and following in ("UPDATE", "SHARE", "NO", "KEY") and not _in_function_arguments(tokens, index):
+    if word == "FOR" and following in _LOCK_WORDS and not _in_function_arguments(tokens, depths, index):
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause FOR UPDATE/SHARE",))
     if word == "LOCK":
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause LOCK IN SHARE MODE",))
@@ -479,19 +480,17 @@ def _starts_a_statement(tokens: tuple[Token, ...], index: int) -> bool:
 _SUBQUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "("})
 
 
-def _in_function_arguments(tokens: tuple[Token, ...], index: int) -> bool:
+_LOCK_WORDS = frozenset({"UPDATE", "SHARE", "NO", "KEY"})
+
+
+def _in_function_arguments(tokens: tuple[Token, ...], depths: list[int], index: int) -> bool:
     """`substring(name FOR update)`: FOR inside parentheses that do not open a subquery."""
-    depth = 0
+    enclosing = depths[index] - 1
+    if enclosing < 0:
+        return False
     for position in range(index - 1, -1, -1):
-        token = tokens[position]
-        if token.kind != PUNCT:
-            continue
-        if token.value == ")":
-            depth += 1
-        elif token.value == "(":
-            if depth == 0:
-                return tokens[position + 1].value not in _SUBQUERY_STARTS
-            depth -= 1
+        if depths[position] == enclosing and tokens[position].value == "(":
+            return tokens[position + 1].value not in _SUBQUERY_STARTS
     return False
 
 
