@@ -9,14 +9,18 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Test services (see DEVELOPERS.md); the test suite's own database lives on PostgreSQL.
-TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase \
-	REDIS_URL=redis://127.0.0.1:6379/15 \
+# Test services; the test suite's own database lives on PostgreSQL.
+# QB_TEST_NS / QB_TEST_REDIS_DB let two checkouts run the suite side by side on one machine.
+QB_TEST_NS ?=
+QB_TEST_REDIS_DB ?= 15
+TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST_NS) \
+	REDIS_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_DB) \
+	QUERYBASE_TEST_NAMESPACE=$(QB_TEST_NS) \
 	QUERYBASE_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres \
 	QUERYBASE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql \
 	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
 	QUERYBASE_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
-	QUERYBASE_DATA_DIR=$(CURDIR)/var/test \
+	QUERYBASE_DATA_DIR=$(CURDIR)/var/test$(QB_TEST_NS) \
 	QUERYBASE_WEBHOOK_ALLOWLIST=https://chat.googleapis.com,http://127.0.0.1 \
 	QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1
 
@@ -75,7 +79,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 test: venv browser services lint
-	@mkdir -p var/test/static
+	@mkdir -p var/test$(QB_TEST_NS)/static
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # Not part of `make test`: figures, not pass/fail (see README).

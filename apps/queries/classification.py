@@ -144,6 +144,25 @@ def _classify_cached(sql: str, dialect: Dialect) -> Classification:
     return Classification(dialect, verdict, highest_risk(s.risk for s in statements), tuple(statements))
 
 
+def side_effect_calls(sql: str, dialect: str) -> list[str]:
+    """One reason per call, anywhere in `sql` (every statement, every MySQL reading), of a
+    function whose effect a rollback does not undo or that runs SQL given as text: what a
+    dry-run on the real source must refuse. Unscannable text is one reason too."""
+    dialect = Dialect(dialect)
+    reasons: list[str] = []
+    readings = [{}, *_other_readings(sql, dialect)]
+    for reading in readings:
+        for statement in sqltext.statements_of(sql, dialect.value, **reading):
+            for index, token in enumerate(statement.tokens):
+                if token.kind == ERROR:
+                    reasons.append(f"cannot be parsed: {token.value}")
+                elif token.kind in (WORD, QIDENT) and _is_call(statement.tokens, index):
+                    finding = _function_feature(token.value.lower())
+                    if finding is not None:
+                        reasons.extend(finding.reasons)
+    return list(dict.fromkeys(reasons))
+
+
 def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, bool]]:
     if dialect is Dialect.MYSQL and ("/*!" in sql or "/*M!" in sql):
         return [{"executable_comments": False}]

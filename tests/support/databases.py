@@ -16,8 +16,10 @@ from urllib.parse import urlparse
 import MySQLdb
 import psycopg
 
-SOURCE_DB = "qb_src_test"
-MYSQL_USER = "qb_tester"
+# A suffix lets two checkouts run the suite at once on one machine without sharing names.
+_NAMESPACE = os.environ.get("QUERYBASE_TEST_NAMESPACE", "")
+SOURCE_DB = f"qb_src_test{_NAMESPACE}"
+MYSQL_USER = f"qb_tester{_NAMESPACE}"
 MYSQL_PASSWORD = "Tr1cky'pass\"word"
 
 SHOP_TABLES = (
