@@ -31,7 +31,7 @@ from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries.classification import Classification, classify_sql
 from apps.queries.parameters import Params
-from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, sha256_of
+from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, classify_for_source, sha256_of
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def create_request(
         raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
     if Action.WRITE not in rights:
         raise NotAllowed("You may not request writes on this data source.")
-    classification = classify_sql(sql, datasource.engine)
+    classification = classify_for_source(datasource, sql)
     if classification.is_empty:
         raise EmptyQuery("The SQL contains no statement.")
     if classification.is_read:

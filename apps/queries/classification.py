@@ -17,12 +17,15 @@ a versioned `/*!50700 … */` comment or skips it: both readings are classified,
 text is a read only if both read.
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from apps.queries import sqltext
+from apps.queries import invisible, sqltext
+from apps.queries.function_effects import effect_of
+from apps.queries.risk import Risk, highest_risk
 from apps.queries.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
 
 
@@ -47,24 +50,6 @@ class Verdict(StrEnum):
     WRITE = "write"
 
 
-class Risk(StrEnum):
-    NONE = "none"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-
-    @property
-    def rank(self) -> int:
-        return _RISK_RANK[self]
-
-
-_RISK_RANK = {Risk.NONE: 0, Risk.LOW: 1, Risk.MEDIUM: 2, Risk.HIGH: 3}
-
-
-def highest_risk(risks) -> Risk:
-    return max(risks, key=lambda risk: risk.rank, default=Risk.NONE)
-
-
 @dataclass(frozen=True)
 class StatementClassification:
     text: str
@@ -85,6 +70,8 @@ class StatementClassification:
     def as_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
+            # The same text with a visible marker for each hidden character: what to show.
+            "visible_text": invisible.reveal(self.text),
             "kind": self.kind.value,
             "verdict": self.verdict.value,
             "risk": self.risk.value,
@@ -119,22 +106,29 @@ class Classification:
         }
 
 
-def classify_sql(sql: str, dialect: str) -> Classification:
-    """Classify `sql` for `dialect`; never raises (what cannot be read is a write)."""
+def classify_sql(sql: str, dialect: str, *, unsafe_functions: frozenset[str] = frozenset()) -> Classification:
+    """Classify `sql` for `dialect`; never raises (what cannot be read is a write).
+
+    `unsafe_functions`: lower-case names that the source's own catalog says may change
+    state (see apps/queries/function_catalog.py); a statement calling one is a write too.
+    """
     dialect = Dialect(dialect)
     if not isinstance(sql, str):
         sql = ""
-    return _classify_cached(sql, dialect)
+    return _classify_cached(sql, dialect, frozenset(unsafe_functions))
 
 
 @lru_cache(maxsize=512)
-def _classify_cached(sql: str, dialect: Dialect) -> Classification:
+def _classify_cached(sql: str, dialect: Dialect, unsafe_functions: frozenset[str]) -> Classification:
     try:
         statements = _classify_reading(sql, dialect)
         for reading in _other_readings(sql, dialect):
             other = _classify_reading(sql, dialect, **reading)
             if all(s.verdict is Verdict.READ for s in statements) and any(s.verdict is Verdict.WRITE for s in other):
                 statements = [_ambiguous(statement, other) for statement in statements]
+        if unsafe_functions:
+            statements = _with_unsafe_functions(sql, dialect, statements, unsafe_functions)
+        statements = [_with_invisible_characters(statement) for statement in statements]
     except Exception as error:  # fail closed on our own bugs too
         text = sql.strip()
         statements = [_write(text, StatementKind.OTHER, Risk.HIGH, f"the classifier could not read this: {error}")]
@@ -144,23 +138,63 @@ def _classify_cached(sql: str, dialect: Dialect) -> Classification:
     return Classification(dialect, verdict, highest_risk(s.risk for s in statements), tuple(statements))
 
 
+def called_functions(sql: str, dialect: str) -> frozenset[str]:
+    """Lower-case names of every function `sql` may call, in any statement and reading."""
+    dialect = Dialect(dialect)
+    return frozenset(
+        name
+        for reading in [{}, *_other_readings(sql, dialect)]
+        for statement in sqltext.statements_of(sql, dialect.value, **reading)
+        for _, name, _ in _function_calls(statement.tokens, dialect)
+    )
+
+
 def side_effect_calls(sql: str, dialect: str) -> list[str]:
     """One reason per call, anywhere in `sql` (every statement, every MySQL reading), of a
     function whose effect a rollback does not undo or that runs SQL given as text: what a
     dry-run on the real source must refuse. Unscannable text is one reason too."""
     dialect = Dialect(dialect)
     reasons: list[str] = []
-    readings = [{}, *_other_readings(sql, dialect)]
-    for reading in readings:
+    for reading in [{}, *_other_readings(sql, dialect)]:
         for statement in sqltext.statements_of(sql, dialect.value, **reading):
-            for index, token in enumerate(statement.tokens):
-                if token.kind == ERROR:
-                    reasons.append(f"cannot be parsed: {token.value}")
-                elif token.kind in (WORD, QIDENT) and _is_call(statement.tokens, index):
-                    finding = _function_feature(token.value.lower())
-                    if finding is not None:
-                        reasons.extend(finding.reasons)
+            reasons.extend(f"cannot be parsed: {t.value}" for t in statement.tokens if t.kind == ERROR)
+            for _, name, qualifier in _function_calls(statement.tokens, dialect):
+                finding = _function_feature(name, qualifier)
+                if finding is not None:
+                    reasons.extend(finding.reasons)
     return list(dict.fromkeys(reasons))
+
+
+def _with_unsafe_functions(
+    sql: str, dialect: Dialect, statements: list[StatementClassification], unsafe: frozenset[str]
+) -> list[StatementClassification]:
+    """Reads that call a function the source's catalog marks as possibly changing state
+    become writes; the statements line up with the classifier's own split."""
+    parsed = sqltext.statements_of(sql, dialect.value)
+    if len(parsed) != len(statements):
+        return statements  # an ambiguous MySQL reading: already a write
+    marked = []
+    for statement, tokens in zip(statements, (p.tokens for p in parsed), strict=True):
+        names = sorted({name for _, name, _ in _function_calls(tokens, dialect)} & unsafe)
+        if statement.verdict is Verdict.READ and names:
+            reasons = [
+                f"calls {name}(), which the source's catalog marks VOLATILE: it may change state" for name in names
+            ]
+            statement = _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, *reasons)
+        marked.append(statement)
+    return marked
+
+
+def _with_invisible_characters(statement: StatementClassification) -> StatementClassification:
+    """What the approver sees must be what runs: hidden characters make a write high risk."""
+    if statement.verdict is Verdict.READ:
+        return statement
+    hidden = invisible.characters_in(statement.text)
+    if not hidden:
+        return statement
+    names = ", ".join(invisible.describe(character) for character in hidden[:5])
+    reason = f"contains invisible or direction-changing characters that hide what the text does: {names}"
+    return replace(statement, risk=Risk.HIGH, reasons=(*statement.reasons, reason))
 
 
 def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, bool]]:
@@ -251,112 +285,6 @@ _RISKY_SET_WORDS = frozenset(
     {"ROLE", "AUTHORIZATION", "GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "SESSION_REPLICATION_ROLE"}
 )
 
-# Functions that change state, wait, lock, or reach files, other servers or processes.
-# A read-only transaction does not stop all of them (file reads, dblink, lo_export).
-_HIGH_RISK_FUNCTIONS = frozenset(
-    {
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_switch_wal",
-        "pg_switch_xlog",
-        "pg_promote",
-        "pg_create_restore_point",
-        "pg_start_backup",
-        "pg_stop_backup",
-        "pg_backup_start",
-        "pg_backup_stop",
-        "pg_wal_replay_pause",
-        "pg_wal_replay_resume",
-        "pg_read_file",
-        "pg_read_binary_file",
-        "pg_ls_dir",
-        "pg_stat_file",
-        "pg_ls_logdir",
-        "pg_ls_waldir",
-        "pg_ls_tmpdir",
-        "pg_ls_archive_statusdir",
-        "pg_file_write",
-        "pg_file_rename",
-        "pg_file_unlink",
-        "pg_file_sync",
-        "pg_logdir_ls",
-        "pg_create_logical_replication_slot",
-        "pg_create_physical_replication_slot",
-        "pg_drop_replication_slot",
-        "pg_replication_slot_advance",
-        "pg_logical_emit_message",
-        "pg_import_system_collations",
-        "pg_stat_reset",
-        "pg_stat_reset_shared",
-        "pg_stat_reset_single_table_counters",
-        "pg_stat_reset_single_function_counters",
-        "pg_stat_reset_slru",
-        "pg_stat_statements_reset",
-        "set_config",
-        "dblink",
-        "dblink_exec",
-        "dblink_connect",
-        "dblink_connect_u",
-        "dblink_send_query",
-        "dblink_open",
-        "dblink_fetch",
-        "lo_import",
-        "lo_export",
-        "lo_unlink",
-        "lo_create",
-        "lo_creat",
-        "lo_put",
-        "lo_from_bytea",
-        "lo_truncate",
-        "lowrite",
-        "query_to_xml",
-        "query_to_xmlschema",
-        "query_to_xml_and_xmlschema",
-        "load_file",
-        "sys_exec",
-        "sys_eval",
-        "load_extension",
-        "writefile",
-        "readfile",
-        "edit",
-        "fts3_tokenizer",
-    }
-)
-_MEDIUM_RISK_FUNCTIONS = frozenset(
-    {
-        "nextval",
-        "setval",
-        "txid_current",
-        "pg_current_xact_id",
-        "pg_notify",
-        "pg_sleep",
-        "pg_sleep_for",
-        "pg_sleep_until",
-        "pg_advisory_lock",
-        "pg_advisory_lock_shared",
-        "pg_advisory_xact_lock",
-        "pg_advisory_xact_lock_shared",
-        "pg_try_advisory_lock",
-        "pg_try_advisory_lock_shared",
-        "pg_try_advisory_xact_lock",
-        "pg_try_advisory_xact_lock_shared",
-        "pg_advisory_unlock",
-        "pg_advisory_unlock_shared",
-        "pg_advisory_unlock_all",
-        "get_lock",
-        "release_lock",
-        "release_all_locks",
-        "sleep",
-        "benchmark",
-        "master_pos_wait",
-        "source_pos_wait",
-        "wait_for_executed_gtid_set",
-        "wait_until_sql_thread_after_gtids",
-        "last_insert_id",
-    }
-)
 _DML_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT"})
 # Reserved words of schema and access statements: never part of a plain query, so their
 # presence means the text is not what it looks like (e.g. a statement after a comment
@@ -440,11 +368,47 @@ def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Diale
     for index, token in enumerate(tokens):
         if token.kind == WORD:
             findings.append(_word_feature(tokens, depths, index, dialect))
-        if token.kind in (WORD, QIDENT) and _is_call(tokens, index):
-            findings.append(_function_feature(token.value.lower()))
         if token.kind == OP and token.value == ":=" and dialect is Dialect.MYSQL:
             findings.append(_Finding(StatementKind.SESSION, Risk.LOW, ("assigns a user variable (:=)",)))
+    findings.extend(_function_feature(name, qualifier) for _, name, qualifier in _function_calls(tokens, dialect))
     return [finding for finding in findings if finding is not None]
+
+
+def _function_calls(tokens: tuple[Token, ...], dialect: Dialect) -> Iterator[tuple[int, str, str | None]]:
+    """(index, lower-case name, qualifier) of each function the tokens may call: `name(`
+    anywhere, and on PostgreSQL also the attribute notation `(value).name`, which calls
+    name(value) when no column of that name exists."""
+    # Driven by the `(` and `.` tokens: far fewer than the words (this runs on every read).
+    attribute_notation = dialect is Dialect.POSTGRESQL
+    last = len(tokens) - 1
+    for index, token in enumerate(tokens):
+        if token.kind != PUNCT:
+            continue
+        if token.value == "(" and index > 0:
+            name_index = index - 1
+            name = tokens[name_index]
+            if name.kind not in (WORD, QIDENT):
+                continue
+            qualified = name_index > 1 and tokens[name_index - 1].value == "." and tokens[name_index - 1].kind == PUNCT
+            qualifier = tokens[name_index - 2].value.lower() if qualified else None
+            if not _names_a_relation(tokens, name_index - 2 if qualified else name_index):
+                yield name_index, name.value.lower(), qualifier
+        elif token.value == "." and attribute_notation and index < last:
+            name = tokens[index + 1]
+            if name.kind in (WORD, QIDENT) and not _is_call(tokens, index + 1):
+                yield index + 1, name.value.lower(), _ATTRIBUTE
+
+
+# Marks the attribute notation, where only exact names count: `t.lo_limit` is far more
+# often a column than a call of a function of the lo_ family.
+_ATTRIBUTE = "(attribute)"
+_RELATION_LEADS = frozenset({"INTO", "REFERENCES", "TABLE"})
+
+
+def _names_a_relation(tokens: tuple[Token, ...], name_index: int) -> bool:
+    """`INSERT INTO t(a, b)`: a table and its column list, not a call."""
+    previous = tokens[name_index - 1] if name_index > 0 else None
+    return previous is not None and previous.kind == WORD and previous.value in _RELATION_LEADS
 
 
 def _is_call(tokens: tuple[Token, ...], index: int) -> bool:
@@ -475,12 +439,11 @@ def _word_feature(tokens: tuple[Token, ...], depths: list[int], index: int, dial
     return None
 
 
-def _function_feature(name: str) -> _Finding | None:
-    if name in _HIGH_RISK_FUNCTIONS:
-        return _Finding(StatementKind.OTHER, Risk.HIGH, (f"calls {name}(), which has side effects",))
-    if name in _MEDIUM_RISK_FUNCTIONS:
-        return _Finding(StatementKind.OTHER, Risk.MEDIUM, (f"calls {name}(), which has side effects",))
-    return None
+def _function_feature(name: str, qualifier: str | None = None) -> _Finding | None:
+    effect = effect_of(name, None, exact=True) if qualifier == _ATTRIBUTE else effect_of(name, qualifier)
+    if effect is None:
+        return None
+    return _Finding(StatementKind.OTHER, effect.risk, (f"calls {name}(), which {effect.reason}",))
 
 
 def _starts_a_statement(tokens: tuple[Token, ...], index: int) -> bool:

@@ -14,6 +14,9 @@ from apps.queries.sqltext import Placeholder, find_placeholders
 from querybase.errors import InvalidInput
 
 Params = list[Any] | dict[str, Any] | None
+# PostgreSQL and MySQL both stop at 65,535 bound values per statement; a higher $n can
+# only be a mistake or an attempt to make us count to it.
+MAX_PLACEHOLDER_NUMBER = 65_535
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -66,9 +69,11 @@ def _match_positional(placeholders: list[Placeholder], params: Params) -> list[_
         raise ParameterError("The SQL uses $n placeholders: params must be a list.")
     used = {placeholder.key for placeholder in placeholders}
     expected = max(used)
-    missing = sorted(set(range(1, expected + 1)) - used)
-    if missing:
-        raise ParameterError(f"Placeholders must be numbered from $1 without gaps; ${missing[0]} is missing.")
+    if expected > MAX_PLACEHOLDER_NUMBER:
+        raise ParameterError(f"Placeholder numbers go up to ${MAX_PLACEHOLDER_NUMBER}; this SQL uses a higher one.")
+    if len(used) != expected:
+        first_gap = next(number for number in range(1, expected + 1) if number not in used)
+        raise ParameterError(f"Placeholders must be numbered from $1 without gaps; ${first_gap} is missing.")
     if len(params) != expected:
         raise ParameterError(
             f"The SQL uses {expected} parameter(s) ($1…${expected}) but {len(params)} value(s) were given."

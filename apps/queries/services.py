@@ -33,8 +33,9 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.queries import completion, results
-from apps.queries.classification import Classification, classify_sql
+from apps.queries import completion, function_catalog, results
+from apps.queries.classification import Classification, called_functions, classify_sql
+from apps.queries.credential_reads import credential_material_read
 from apps.queries.export import RENDERERS
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 from apps.queries.parameters import ParameterError, Params, bind
@@ -64,6 +65,11 @@ class ApprovalRequired(QueryBaseError):
 
     code = "approval_required"
     status = 409
+
+
+class CredentialMaterialRefused(QueryBaseError):
+    code = "credential_material"
+    status = 403
 
 
 class RunNotCancellable(QueryBaseError):
@@ -109,15 +115,34 @@ def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> Prepa
     may_read, may_write = Action.READ in rights, Action.WRITE in rights
     if not may_read and not may_write:
         raise NotAllowed("You may not run queries on this data source.")
-    classification = classify_sql(sql, datasource.engine)
+    classification = classify_for_source(datasource, sql)
     if classification.is_empty:
         raise EmptyQuery("The SQL contains no statement.")
     if not classification.is_read:
         _refuse_write(classification, may_write)
     if not may_read:
         raise NotAllowed("You may not read this data source.")
+    secret = credential_material_read(sql, datasource.engine)
+    if secret is not None:
+        raise CredentialMaterialRefused(f"QueryBase does not return credential material: {secret}.")
     statements = bind_statements(datasource, sql, params, classification)
     return PreparedRead(datasource, sql, params, classification, statements)
+
+
+def classify_for_source(datasource: DataSource, sql: str) -> Classification:
+    """The classifier's verdict, with the source's own catalog asked about the functions a
+    read calls (see apps/queries/function_catalog.py): writes and requests use this too,
+    so a read the catalog turns into a write can become an approval request."""
+    classification = classify_sql(sql, datasource.engine)
+    if not classification.is_read:
+        return classification
+    try:
+        unsafe = function_catalog.unsafe_functions(datasource, called_functions(sql, datasource.engine))
+    except ConnectorError as error:
+        raise QueryError(error.code, error.message) from error
+    except CredentialDecryptionError as error:
+        raise QueryError("credentials_unreadable", str(error)) from error
+    return classify_sql(sql, datasource.engine, unsafe_functions=unsafe) if unsafe else classification
 
 
 def _refuse_write(classification: Classification, may_write: bool) -> None:

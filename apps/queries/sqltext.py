@@ -1,4 +1,4 @@
-"""A dialect-aware SQL scanner: where code is, where statements end, where placeholders sit.
+r"""A dialect-aware SQL scanner: where code is, where statements end, where placeholders sit.
 
 This is the lexical ground the classifier stands on, so it follows each engine's own
 lexer rather than a generic one. sqlparse (which DESIGN.md names for tokenising) lexes a
@@ -12,7 +12,10 @@ the two things regexes cannot do: nested comments and `$tag$` quotes.
 Rules per dialect (what each server does, which is what matters):
 - PostgreSQL: `--` and nested `/* */` comments; '…' strings with '' (backslash is not an
   escape: the connector pins standard_conforming_strings=on); E'…' strings with backslash
-  escapes; "…" identifiers; $tag$…$tag$ quotes; `::` casts.
+  escapes; "…" identifiers; $tag$…$tag$ quotes; `::` casts; U&"…" identifiers and U&'…'
+  strings whose `\XXXX`, `\+XXXXXX` escapes (or another escape character named by
+  UESCAPE 'c') are resolved here, so `U&"dblink_exe\0063"` reaches the rules as the name
+  the server will call: dblink_exec.
 - MySQL/MariaDB: `#`, `-- ` (dash dash *space*) and `/* */` comments, not nested;
   `/*! … */`, `/*!50100 … */` and `/*M! … */` are *executed* by the server, so their content
   is code; '…' and "…" strings with backslash escapes (the connector switches
@@ -80,6 +83,8 @@ def _pattern(dialect: str) -> re.Pattern[str]:
             ("ws", _WS),
             ("comment", r"--[^\n\r]*"),  # PostgreSQL ends it at \r too
             ("block", r"/\*"),  # nested: scanned by hand
+            ("uident", r'[Uu]&"[^"]*(?:""[^"]*)*"'),
+            ("ustring", r"[Uu]&'[^']*(?:''[^']*)*'"),
             ("string", rf"[Ee]{_BACKSLASH_STRING}|{_PLAIN_STRING}"),
             ("qident", r'"[^"]*(?:""[^"]*)*"'),
             ("dollar", rf"\$(?:[{_IDENT_START}][A-Za-z0-9_\x80-\U0010ffff]*)?\$"),
@@ -172,7 +177,13 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
                     break
             position = end
         elif kind == "word":
-            append(Token(WORD, start, end, sql[start:end].upper()))
+            word = sql[start:end].upper()
+            if word == "UESCAPE" and tokens and sql.startswith(("U&", "u&"), tokens[-1].start):
+                # _unicode_literal reads the clause itself; one left over was out of its reach
+                # (a nested comment before it), so the literal may have been misread.
+                append(Token(ERROR, start, length, "UESCAPE clause that could not be read"))
+                break
+            append(Token(WORD, start, end, word))
             position = end
         elif kind == "punct":
             append(Token(PUNCT, start, end, sql[start]))
@@ -189,6 +200,11 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
         elif kind in ("param", "named", "op"):
             append(Token(OP if kind == "op" else PARAM, start, end, sql[start:end]))
             position = end
+        elif kind in ("uident", "ustring"):
+            token, position = _unicode_literal(sql, match)
+            append(token)
+            if token.kind == ERROR:
+                break
         elif kind == "dollar":
             closing = sql.find(match.group(), end)
             if closing < 0:
@@ -219,6 +235,77 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
     if in_executable_comment:
         append(Token(ERROR, length, length, "unterminated executable comment"))
     return tokens
+
+
+# What may stand between a U& literal and its UESCAPE clause: whitespace and comments
+# (a nested comment there is not matched, which leaves UESCAPE to be refused above).
+_GAP = r"(?:[ \t\n\r\f\v]+|--[^\n\r]*|/\*(?:(?!/\*|\*/)[\s\S])*\*/)*"
+_UESCAPE_CLAUSE = re.compile(_GAP + r"[Uu][Ee][Ss][Cc][Aa][Pp][Ee]" + _GAP + r"'([^']|'')'")
+_HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
+_HEX6 = re.compile(r"[0-9A-Fa-f]{6}")
+_BAD_ESCAPE_CHARACTERS = frozenset("0123456789abcdefABCDEF+'\" \t\n\r\f\v")
+
+
+def _unicode_literal(sql: str, match: re.Match[str]) -> tuple[Token, int]:
+    """A U&"…" identifier or U&'…' string, resolved as PostgreSQL resolves it; an escape
+    the server would refuse makes an ERROR token (the statement cannot be read)."""
+    start, end = match.start(), match.end()
+    quote = sql[start + 2]
+    body = sql[start + 3 : end - 1].replace(quote * 2, quote)
+    escape = "\\"
+    clause = _UESCAPE_CLAUSE.match(sql, end)
+    if clause is not None:
+        escape = clause.group(1).replace("''", "'")
+        end = clause.end()
+    resolved = None if escape in _BAD_ESCAPE_CHARACTERS else _unescape_unicode(body, escape)
+    if resolved is None:
+        return Token(ERROR, start, len(sql), "invalid Unicode escape"), len(sql)
+    if quote == "'":
+        return Token(STRING, start, end, ""), end
+    return Token(QIDENT, start, end, resolved.lower()), end
+
+
+def _unescape_unicode(body: str, escape: str) -> str | None:
+    """`body` with escape+XXXX, escape++XXXXXX and escape+escape resolved (UTF-16
+    surrogate pairs combined); None where PostgreSQL would raise an error."""
+    out: list[str] = []
+    index = 0
+    pending_high = None  # a high surrogate waiting for its low half
+    while index < len(body):
+        character = body[index]
+        if character != escape:
+            if pending_high is not None:
+                return None
+            out.append(character)
+            index += 1
+            continue
+        if body.startswith(escape, index + 1):
+            if pending_high is not None:
+                return None
+            out.append(escape)
+            index += 2
+            continue
+        if body.startswith("+", index + 1) and _HEX6.fullmatch(body, index + 2, index + 8):
+            code, index = int(body[index + 2 : index + 8], 16), index + 8
+        elif _HEX4.fullmatch(body, index + 1, index + 5):
+            code, index = int(body[index + 1 : index + 5], 16), index + 5
+        else:
+            return None
+        if 0xD800 <= code <= 0xDBFF:
+            if pending_high is not None:
+                return None
+            pending_high = code
+            continue
+        if 0xDC00 <= code <= 0xDFFF:
+            if pending_high is None:
+                return None
+            code, pending_high = 0x10000 + ((pending_high - 0xD800) << 10) + (code - 0xDC00), None
+        elif pending_high is not None:
+            return None
+        if code == 0 or code > 0x10FFFF:
+            return None
+        out.append(chr(code))
+    return None if pending_high is not None else "".join(out)
 
 
 def _describe_open(character: str) -> str:
@@ -286,6 +373,9 @@ def split_statements(sql: str, dialect: str) -> list[str]:
     return [statement.text for statement in statements_of(sql, dialect)]
 
 
+_TOO_BIG = 10**18
+
+
 def find_placeholders(sql: str, dialect: str) -> list[Placeholder]:
     """`$n` and `:name` placeholders in code; never inside strings, comments or quoted names."""
     placeholders = []
@@ -293,7 +383,11 @@ def find_placeholders(sql: str, dialect: str) -> list[Placeholder]:
         if token.kind != PARAM:
             continue
         if token.value[0] == "$":
-            placeholders.append(Placeholder("positional", int(token.value[1:]), token.start, token.end))
+            digits = token.value[1:]
+            # Beyond 18 digits every number is "too big" alike; int() of thousands of digits
+            # would be slow, or refused outright by Python.
+            number = int(digits) if len(digits) <= 18 else _TOO_BIG
+            placeholders.append(Placeholder("positional", number, token.start, token.end))
         else:
             placeholders.append(Placeholder("named", token.value[1:], token.start, token.end))
     return placeholders

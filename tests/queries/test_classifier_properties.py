@@ -1,7 +1,5 @@
 """Properties of the classifier that must hold for any input (hypothesis), and its speed."""
 
-import time
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,15 +106,17 @@ def test_casing_changes_no_verdict():
             assert classify_sql(sql.upper(), dialect).verdict is expected, sql
 
 
-def test_ten_thousand_statements_classify_in_well_under_two_seconds():
+def test_a_ten_thousand_statement_script_is_classified_statement_by_statement():
+    # Its speed is a figure of `make bench`, not a pass/fail clock here (a busy CI
+    # machine would turn a timed test red).
     script = "\n".join(
         f"SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.total > {n};"
         if n % 2
         else f"UPDATE products SET note = 'it''s; -- not a comment' WHERE id = {n} /* ; */;"
         for n in range(10_000)
     )
-    started = time.perf_counter()
     classification = classify_sql(script, "postgresql")
-    elapsed = time.perf_counter() - started
     assert len(classification.statements) == 10_000
-    assert elapsed < 2.0, f"{10_000 / elapsed:.0f} statements/s"
+    verdicts = [statement.verdict for statement in classification.statements]
+    assert verdicts == [Verdict.WRITE if n % 2 == 0 else Verdict.READ for n in range(10_000)]
+    assert classification.verdict is Verdict.WRITE

@@ -183,6 +183,8 @@ class Connector(ABC):
     #: Whether host/port/username are meaningful for this engine.
     network: bool = True
     param_style: ParamStyle
+    #: Whether `volatile_functions` asks a real catalog (else it always answers "none").
+    has_volatility_catalog: bool = False
 
     def __init__(self, connection_settings: ConnectionSettings):
         self.settings = connection_settings
@@ -244,6 +246,14 @@ class Connector(ABC):
         `read_stream`. `sql` must be a single query that can stand in a subquery.
         """
         return None
+
+    def volatile_functions(self, names: list[str]) -> set[str]:
+        """Which of `names` (lower case) the server's catalog says may change state.
+
+        Only PostgreSQL keeps such a catalog (pg_proc.provolatile); other engines answer
+        with an empty set and rely on the classifier's own function lists.
+        """
+        return set()
 
     @abstractmethod
     def cancel(self, backend_id: str) -> bool:

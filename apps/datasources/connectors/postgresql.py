@@ -61,6 +61,7 @@ def _configure(connection: psycopg.Connection) -> None:
 class PostgreSQLConnector(Connector):
     engine = "postgresql"
     param_style = ParamStyle.DOLLAR_NUMERIC
+    has_volatility_catalog = True
 
     def _connect_kwargs(self) -> dict:
         # standard_conforming_strings is pinned on so the server reads '...\' strings the
@@ -267,6 +268,18 @@ class PostgreSQLConnector(Connector):
             except psycopg.Error as error:
                 raise self._query_error(error) from error
         return affected
+
+    def volatile_functions(self, names: list[str]) -> set[str]:
+        # Every overload counts (the text does not say which one runs), and names are
+        # compared in lower case, which only ever finds more.
+        limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
+        with self._read_only_transaction(limits) as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT lower(proname) FROM pg_catalog.pg_proc "
+                "WHERE lower(proname) = ANY(%s) AND provolatile = 'v'",
+                [names],
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:
