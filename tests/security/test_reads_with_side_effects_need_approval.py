@@ -1,0 +1,152 @@
+"""Invariants 1 and 2: a read that would change something outside its read-only
+transaction is not a read. Through the API, against real PostgreSQL and MariaDB sources
+whose logins could do the damage (the PostgreSQL source logs in as a superuser, as the
+outside attack found), a user who may only read gets a refusal and nothing changes."""
+
+import psycopg
+import pytest
+
+from apps.queries.function_catalog import forget_cached_functions
+from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.factories import client_for, reader, source_from_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DBLINK_DELETE = "'dbname={db} user=postgres host=127.0.0.1', 'DELETE FROM writes'"
+
+
+def _pg_admin(server, autocommit=True):
+    return psycopg.connect(host=server.host, port=server.port, user="postgres", dbname=SOURCE_DB, autocommit=autocommit)
+
+
+@pytest.fixture
+def pg(postgres_server):
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("CREATE EXTENSION IF NOT EXISTS dblink")
+        admin.execute("DROP TABLE IF EXISTS writes")
+        admin.execute("CREATE TABLE writes (id int PRIMARY KEY, price int)")
+        admin.execute("INSERT INTO writes VALUES (1, 10), (2, 20)")
+        admin.execute("CREATE SEQUENCE IF NOT EXISTS s1")
+        admin.execute("SELECT setval('s1', 7)")
+        # A function of the source's own: VOLATILE by default, and it reaches out by dblink.
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION wipe_writes() RETURNS text LANGUAGE sql AS "
+            f"$$ SELECT dblink_exec('dbname={SOURCE_DB} user=postgres host=127.0.0.1', 'DELETE FROM writes') $$"
+        )
+        admin.execute("CREATE OR REPLACE FUNCTION doubled(int) RETURNS int LANGUAGE sql STABLE AS $$ SELECT $1 * 2 $$")
+    forget_cached_functions()
+    source = source_from_server("pg", "postgresql", postgres_server)
+    yield source
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("SELECT pg_advisory_unlock_all()")
+
+
+def _pg_state(server):
+    with _pg_admin(server) as admin:
+        rows = admin.execute("SELECT count(*), sum(price) FROM writes").fetchone()
+        sequence = admin.execute("SELECT last_value FROM s1").fetchone()[0]
+        locks = admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]
+    return rows, sequence, locks
+
+
+PG_DISGUISED_WRITES = [
+    f'SELECT U&"dblink_exe\\0063"({DBLINK_DELETE})',
+    f'SELECT u&"DBLINK_EXE\\0063"({DBLINK_DELETE})',
+    f"SELECT U&\"dblink_exe!0063\" UESCAPE '!' ({DBLINK_DELETE})",
+    f'SELECT U&"dblink_ex\\+000065c"({DBLINK_DELETE})',
+    f'SELECT public.U&"dblink_exec"({DBLINK_DELETE})',
+    "SELECT ('DELETE FROM writes').dblink_exec",
+    "SELECT * FROM dblink('dbname={db} user=postgres', 'DELETE FROM writes RETURNING 1') AS t(x int)",
+    'SELECT U&"pg_advisory_loc\\006b"(777)',
+    'SELECT U&"pg_terminate_backen\\0064"(pid) FROM pg_stat_activity WHERE pid = 0',
+    "SELECT * FROM ts_stat('SELECT to_tsvector(''x'')')",
+    "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, ''b''::tsquery')",
+    "SELECT query_to_xml('SELECT 1', true, false, '')",
+    "SELECT U&\"setva\\006c\"('s1', 500)",
+    "SELECT brin_summarize_new_values('writes_pkey')",
+    "SELECT pg_stat_reset()",
+    "SELECT wipe_writes()",
+]
+
+
+@pytest.mark.parametrize("sql", PG_DISGUISED_WRITES)
+def test_a_reader_cannot_write_through_a_function_on_postgresql(pg, postgres_server, sql):
+    sql = sql.format(db=SOURCE_DB)
+    before = _pg_state(postgres_server)
+    response = client_for(reader("reader", pg)).post(
+        "/api/v1/queries", {"datasource": pg.pk, "sql": sql}, format="json"
+    )
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert _pg_state(postgres_server) == before
+
+
+def test_a_user_function_the_catalog_marks_volatile_needs_an_approval(pg, postgres_server):
+    response = client_for(reader("writer", pg, write=True)).post(
+        "/api/v1/queries",
+        {"datasource": pg.pk, "sql": "SELECT wipe_writes()", "request_approval": False},
+        format="json",
+    )
+    assert response.status_code == 409, response.content
+    body = response.json()["error"]
+    assert body["code"] == "approval_required"
+    reasons = body["details"]["classification"]["statements"][0]["reasons"]
+    assert any("wipe_writes" in reason and "VOLATILE" in reason for reason in reasons)
+    assert _pg_state(postgres_server)[0] == (2, 30)
+
+
+def test_a_read_that_the_catalog_makes_a_write_becomes_an_approval_request(pg, postgres_server):
+    response = client_for(reader("writer", pg, write=True)).post(
+        "/api/v1/queries", {"datasource": pg.pk, "sql": "SELECT wipe_writes()", "reason": "cleanup"}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    approval = response.json()["approval"]
+    assert approval["status"] == "pending"
+    assert approval["risk"] == "medium"
+    assert _pg_state(postgres_server)[0] == (2, 30)
+
+
+def test_stable_functions_and_harmless_volatile_ones_still_read(pg):
+    response = client_for(reader("reader", pg)).post(
+        "/api/v1/queries",
+        {"datasource": pg.pk, "sql": "SELECT doubled(price), random() < 2, clock_timestamp() IS NOT NULL FROM writes"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert sorted(row[0] for row in response.json()["result"]["rows"]) == [20, 40]
+
+
+@pytest.fixture
+def maria(mysql_server):
+    connection = _mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"CREATE OR REPLACE SEQUENCE {SOURCE_DB}.s2 START WITH 1")
+    connection.commit()
+    connection.close()
+    return source_from_server("maria", "mysql", mysql_server)
+
+
+MARIADB_DISGUISED_WRITES = [
+    "SELECT NEXTVAL(s2)",
+    "SELECT NEXT VALUE FOR s2",
+    "SELECT SETVAL(s2, 500)",
+    "SELECT 1 /*!50000 + SETVAL(s2, 500) */",
+    "SELECT GET_LOCK('qb', 0)",
+    "SELECT `get_lock`('qb', 0)",
+    "SELECT spider_direct_sql('DELETE FROM t', 'tmp', 'srv \"x\"')",
+    "SELECT sys_exec('touch /tmp/x')",
+    "SELECT LOAD_FILE('/etc/passwd')",
+]
+
+
+@pytest.mark.parametrize("sql", MARIADB_DISGUISED_WRITES)
+def test_a_reader_cannot_write_through_a_function_on_mariadb(maria, sql):
+    response = client_for(reader("reader", maria)).post(
+        "/api/v1/queries", {"datasource": maria.pk, "sql": sql}, format="json"
+    )
+    assert response.status_code == 403, response.content
+    connection = _mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"SELECT NEXTVAL({SOURCE_DB}.s2)")  # the first value: nobody advanced it
+    assert cursor.fetchone()[0] == 1
+    connection.close()
