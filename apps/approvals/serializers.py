@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.approvals.models import ApprovalRequest, ApprovalReview, Decision
+from apps.queries import invisible
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -15,6 +16,8 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
     datasource_name = serializers.CharField(source="datasource.name")
     requester = serializers.CharField(source="requester.username")
     approvals = serializers.SerializerMethodField()
+    sql_visible = serializers.SerializerMethodField(help_text="The SQL with ⟦U+XXXX⟧ for each hidden character.")
+    hidden_characters = serializers.SerializerMethodField()
 
     class Meta:
         model = ApprovalRequest
@@ -25,6 +28,8 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
             "datasource_name",
             "requester",
             "sql",
+            "sql_visible",
+            "hidden_characters",
             "sql_sha256",
             "params",
             "reason",
@@ -37,6 +42,12 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
             "decided_at",
         ]
 
+    def get_sql_visible(self, approval: ApprovalRequest) -> str:
+        return invisible.reveal(approval.sql)
+
+    def get_hidden_characters(self, approval: ApprovalRequest) -> list[str]:
+        return [invisible.describe(character) for character in invisible.characters_in(approval.sql)]
+
     def get_approvals(self, approval: ApprovalRequest) -> int:
         return sum(1 for review in approval.reviews.all() if review.decision == Decision.APPROVE)
 
@@ -44,6 +55,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
     reviews = ReviewSerializer(many=True)
     execution = serializers.SerializerMethodField()
+    classification = serializers.SerializerMethodField()
 
     class Meta(ApprovalRequestSerializer.Meta):
         fields = [
@@ -54,6 +66,16 @@ class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
             "dry_run_result",
             "dry_run_at",
         ]
+
+    def get_classification(self, approval: ApprovalRequest) -> dict:
+        # Stored when the request was made; the visible text is derived here so requests
+        # stored before it existed show it too.
+        classification = dict(approval.classification or {})
+        classification["statements"] = [
+            {**statement, "visible_text": invisible.reveal(statement.get("text", ""))}
+            for statement in classification.get("statements", [])
+        ]
+        return classification
 
     def get_execution(self, approval: ApprovalRequest) -> dict | None:
         if approval.started_at is None:

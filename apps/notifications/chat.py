@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from apps.queries import invisible
+
 SQL_EXCERPT_CHARS = 600
 
 
@@ -32,7 +34,8 @@ def request_card(
 ) -> dict:
     """The card approvers see. It only links to the request page: decisions are taken
     there, after login, never by a button in the chat (a forwarded card approves nothing)."""
-    excerpt = sql if len(sql) <= SQL_EXCERPT_CHARS else sql[:SQL_EXCERPT_CHARS] + "…"
+    shown = invisible.reveal(sql)  # a hidden character must not hide anything in the card either
+    excerpt = shown if len(shown) <= SQL_EXCERPT_CHARS else shown[:SQL_EXCERPT_CHARS] + "…"
     return {
         "cardsV2": [
             {

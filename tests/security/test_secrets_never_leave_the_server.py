@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from apps.audit.models import AuditEvent
-from tests.support.factories import make_datasource
+from tests.support.factories import client_for, make_datasource, reader, source_from_server
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +145,42 @@ def test_audit_redacts_secret_keys_whatever_the_caller_passes():
 
     event = record_event("test.event", detail={"password": PASSWORD, "nested": [{"api_key": "k", "ok": 1}]})
     assert event.detail == {"password": "[redacted]", "nested": [{"api_key": "[redacted]", "ok": 1}]}
+
+
+# --- credential material the source itself would hand to a reader -------------------------
+
+CREDENTIAL_READS = [
+    ("mysql", "SHOW GRANTS"),
+    ("mysql", "show grants for current_user()"),
+    ("mysql", "SHOW CREATE USER CURRENT_USER"),
+    ("mysql", "SELECT authentication_string FROM mysql.user"),
+    ("mysql", "SELECT * FROM `mysql`.`global_priv`"),
+    ("mysql", "SELECT Password FROM mysql.servers"),
+    ("postgresql", "SELECT rolpassword FROM pg_authid"),
+    ("postgresql", "SELECT * FROM pg_catalog.pg_shadow"),
+    ("postgresql", 'SELECT umoptions FROM "pg_user_mappings"'),
+    ("postgresql", "SELECT subconninfo FROM pg_subscription"),
+]
+
+
+@pytest.mark.parametrize(("engine", "sql"), CREDENTIAL_READS)
+def test_reads_of_credential_material_are_refused(engine, sql, request):
+    server = request.getfixturevalue("mysql_server" if engine == "mysql" else "postgres_server")
+    source = source_from_server("src", engine, server)
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries", {"datasource": source.pk, "sql": sql}, format="json"
+    )
+    assert response.status_code == 403, response.content
+    error = response.json()["error"]
+    assert error["code"] == "credential_material"
+    assert "credential material" in error["message"]
+
+
+def test_the_refusal_is_about_names_in_code_not_in_strings(mysql_server):
+    source = source_from_server("src", "mysql", mysql_server)
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries",
+        {"datasource": source.pk, "sql": "SELECT 'SHOW GRANTS' AS hint, 'mysql.user' AS t"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
