@@ -176,7 +176,7 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Migrations live at the top level, one package per app (see DEVELOPERS.md).
+# Migrations live at the top level, one package per app (MIGRATION_MODULES below).
 MIGRATION_MODULES = {
     "accounts": "migrations.accounts",
     "datasources": "migrations.datasources",

@@ -1,6 +1,6 @@
 """Write requests: create, review, cancel, expire, dry-run, and execute exactly once.
 
-Invariants (DESIGN.md §3): the text that runs is the stored text whose SHA-256 was
+Invariants (docs/architecture.md §2): the text that runs is the stored text whose SHA-256 was
 approved; the executing state is taken by a conditional update, and the execution is
 guarded by a session lock, so two workers, a duplicate delivery or a double click
 cannot run it twice; a worker that dies mid-write leaves the request `failed` for a

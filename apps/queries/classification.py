@@ -1,4 +1,4 @@
-"""Fail-closed read/write classification of SQL (DESIGN.md §3.1).
+"""Fail-closed read/write classification of SQL (docs/architecture.md §2.1).
 
 A request is a read only if every statement in it is a known read form: SELECT without
 INTO or a locking clause, WITH whose every part reads, SHOW, DESCRIBE, EXPLAIN without
@@ -377,7 +377,7 @@ def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Diale
 def _function_calls(tokens: tuple[Token, ...], dialect: Dialect) -> Iterator[tuple[int, str, str | None]]:
     """(index, lower-case name, qualifier) of each function the tokens may call: `name(`
     anywhere, and on PostgreSQL also the attribute notation `(value).name`, which calls
-    name(value) when no column of that name exists."""
+    name(value) when no column of that name exists (`('/etc/passwd'::text).pg_read_file`)."""
     # Driven by the `(` and `.` tokens: far fewer than the words (this runs on every read).
     attribute_notation = dialect is Dialect.POSTGRESQL
     last = len(tokens) - 1
@@ -393,9 +393,12 @@ def _function_calls(tokens: tuple[Token, ...], dialect: Dialect) -> Iterator[tup
             qualifier = tokens[name_index - 2].value.lower() if qualified else None
             if not _names_a_relation(tokens, name_index - 2 if qualified else name_index):
                 yield name_index, name.value.lower(), qualifier
-        elif token.value == "." and attribute_notation and index < last:
+        elif token.value == "." and index < last:
             name = tokens[index + 1]
-            if name.kind in (WORD, QIDENT) and not _is_call(tokens, index + 1):
+            if name.kind not in (WORD, QIDENT) or _is_call(tokens, index + 1):
+                continue
+            # MariaDB in Oracle mode reads `seq.nextval` as NEXTVAL(seq).
+            if attribute_notation or name.value.lower() == "nextval":
                 yield index + 1, name.value.lower(), _ATTRIBUTE
 
 

@@ -1,7 +1,7 @@
 r"""A dialect-aware SQL scanner: where code is, where statements end, where placeholders sit.
 
 This is the lexical ground the classifier stands on, so it follows each engine's own
-lexer rather than a generic one. sqlparse (which DESIGN.md names for tokenising) lexes a
+lexer rather than a generic one. sqlparse, the usual Python SQL tokeniser, lexes a
 single generic dialect: backslash escapes in every string, `#` comments everywhere, no
 nested comments, MySQL's executable `/*! … */` comments as comments. Each of those is a
 disguise in one of our dialects (a nested PostgreSQL comment or a `/*! DROP … */` would

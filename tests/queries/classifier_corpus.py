@@ -1,4 +1,4 @@
-"""Adversarial corpus for `apps.queries.classification.classify_sql` (DESIGN.md §3.1).
+"""Adversarial corpus for `apps.queries.classification.classify_sql` (docs/architecture.md §2.1).
 
 Every expectation is what the real engine would do with the text, judged fail-closed:
 a request is a read only if every statement in it is a known read form. The engines are
@@ -568,6 +568,7 @@ MYSQL_ONLY: list[Case] = [
     write("my-fn-service-locks", "SELECT service_get_write_locks('ns', 'l', 0)", "other"),
     write("my-fn-jfile-make", "SELECT jfile_make('[1]', '/tmp/x.json')", "other", "high"),
     write("my-fn-masking-dictionary", "SELECT gen_dictionary_drop('d')", "other", "high"),
+    write("my-fn-oracle-mode-nextval", "SELECT s.nextval", "other"),
     read("my-fn-is-free-lock", "SELECT IS_FREE_LOCK('x'), IS_USED_LOCK('x')"),
     read("my-fn-column-named-like-function", "SELECT t.sleep, t.get_lock FROM t"),
     read("my-fn-lastval", "SELECT LASTVAL(s), PREVIOUS VALUE FOR s"),

@@ -1,4 +1,4 @@
-"""The SQL read/write classifier against an adversarial corpus (DESIGN.md §3.1: fail closed).
+"""The SQL read/write classifier against an adversarial corpus (fail closed: docs/architecture.md §2.1).
 
 The data lives in classifier_corpus.py; test ids are "<dialect>-<case id>".
 """

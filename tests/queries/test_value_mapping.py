@@ -1,5 +1,5 @@
 """Values keep their meaning through JSON: what the API returns equals the driver's values
-after the documented mapping (DESIGN.md §4)."""
+after the documented mapping (docs/architecture.md §3)."""
 
 import base64
 import datetime

@@ -1,4 +1,4 @@
-"""Driver values to JSON values, keeping their meaning (DESIGN.md §4).
+"""Driver values to JSON values, keeping their meaning (docs/architecture.md §3).
 
 Decimals and integers beyond 2**53 become strings (JSON numbers would round them),
 timestamps ISO 8601 with their offset, dates/times/intervals/UUIDs strings, bytes
