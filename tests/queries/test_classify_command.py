@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from tests.support.databases import SOURCE_DB
+from tests.support.factories import source_from_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +40,7 @@ def test_each_input_line_gets_one_verdict_line_in_order():
         "statements": [
             {
                 "text": "SELECT * FROM t WHERE note = 'DROP TABLE t'",
+                "visible_text": "SELECT * FROM t WHERE note = 'DROP TABLE t'",
                 "kind": "read",
                 "verdict": "read",
                 "risk": "none",
@@ -79,3 +84,26 @@ def test_the_command_runs_as_a_real_process_over_pipes():
     answers = [json.loads(line) for line in completed.stdout.splitlines()]
     assert [answer["verdict"] for answer in answers] == ["read", "read", "write"]
     assert answers[2]["statements"] == []
+
+
+@pytest.mark.django_db
+def test_a_source_s_catalog_turns_a_read_calling_its_volatile_function_into_a_write(postgres_server):
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=SOURCE_DB, autocommit=True
+    ) as admin:
+        admin.execute("CREATE OR REPLACE FUNCTION bump_counter() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$")
+    source_from_server("catalog-pg", "postgresql", postgres_server)
+    out = io.StringIO()
+    lines = [json.dumps({"sql": "SELECT bump_counter()"}), json.dumps({"sql": "SELECT lower('A')"})]
+    call_command("classify", datasource="catalog-pg", stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out)
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [answer["verdict"] for answer in answers] == ["write", "read"]
+    assert "VOLATILE" in answers[0]["statements"][0]["reasons"][0]
+    # Without the source, the same text is only judged by the fixed lists.
+    assert classify_lines([lines[0]], "postgresql")[0]["verdict"] == "read"
+
+
+@pytest.mark.django_db
+def test_an_unknown_source_is_a_command_error():
+    with pytest.raises(CommandError, match="No data source named"):
+        call_command("classify", datasource="nope", stdin=io.StringIO(""), stdout=io.StringIO())
