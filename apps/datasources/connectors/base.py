@@ -10,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.datasources.connectors.privileges import PrivilegeReport
+
 
 class CredentialRole(StrEnum):
     """Which credentials a connection uses: the least-privilege read ones, or the owner's."""
@@ -244,6 +246,10 @@ class Connector(ABC):
         `read_stream`. `sql` must be a single query that can stand in a subquery.
         """
         return None
+
+    @abstractmethod
+    def audit_privileges(self) -> PrivilegeReport:
+        """What this connection's login can do beyond reading (the credential audit's facts)."""
 
     @abstractmethod
     def cancel(self, backend_id: str) -> bool:
