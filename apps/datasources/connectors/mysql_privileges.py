@@ -30,7 +30,7 @@ class Grant:
     privilege: str  # upper case, column list dropped: "INSERT", "ALL PRIVILEGES", "GRANT OPTION"
     on: str  # "*.*", "`db`.*", "`db`.`table`", "PROCEDURE `db`.`p`"
     level: str  # global, database, table, routine, proxy
-    columns: bool = False
+    columns: str = ""  # "(`a`, `b`)" for a column-level grant
 
 
 def audit_privileges(connection: MySQLdb.Connection) -> PrivilegeReport:
@@ -90,6 +90,7 @@ def _facts_of_line(line: str, *, via: str, roles: list[str]) -> list[PrivilegeFa
             level=grant.level,
             via=via,
             grantees=(grantee,),
+            columns=grant.columns,
         )
         for grant in parse_privileges(match["privileges"], match["on"], match["kind"])
     ]
@@ -111,8 +112,9 @@ def parse_privileges(privileges: str, on: str, kind: str | None = None) -> list[
     """`SELECT, INSERT (`a`, `b`)` on `db`.* → one Grant per privilege."""
     grants = []
     for part in _split_top_level(privileges):
-        columns = "(" in part
-        name = " ".join(part.split("(")[0].split()).upper()
+        name, _, columns = part.partition("(")
+        name = " ".join(name.split()).upper()
+        columns = f"({columns.strip()}" if columns else ""
         if name == "USAGE":
             continue  # "no privileges"
         if name == "ALL":

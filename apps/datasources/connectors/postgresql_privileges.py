@@ -64,7 +64,7 @@ WITH RECURSIVE granted(roleid, via) AS (
   UNION
     SELECT m.roleid, g.via FROM pg_auth_members m JOIN granted g ON m.member = g.roleid
 )
-SELECT r.rolname, v.rolname, {", ".join("r." + name for name in ROLE_ATTRIBUTES)}
+SELECT r.rolname, quote_ident(r.rolname), quote_ident(v.rolname), {", ".join("r." + name for name in ROLE_ATTRIBUTES)}
 FROM granted g JOIN pg_roles r ON r.oid = g.roleid JOIN pg_roles v ON v.oid = g.via
 ORDER BY r.rolname, v.rolname
 """
@@ -147,11 +147,11 @@ def audit_privileges(connection: psycopg.Connection) -> PrivilegeReport:
 def _membership_facts(connection: psycopg.Connection) -> list[PrivilegeFact]:
     facts = []
     vias: dict[str, list[str]] = {}
-    for role, via, *attributes in connection.execute(_MEMBERSHIPS_SQL).fetchall():
-        vias.setdefault(role, []).append("" if via == role else via)
+    for role, quoted_role, via, *attributes in connection.execute(_MEMBERSHIPS_SQL).fetchall():
+        vias.setdefault(role, []).append("" if via == quoted_role else via)
         # A member may SET ROLE to it, and then holds its attributes too.
         facts.extend(
-            PrivilegeFact("pg_attribute", subject=name, via=role)
+            PrivilegeFact("pg_attribute", subject=name, objects=(quoted_role,), via=via)
             for name, on in zip(ROLE_ATTRIBUTES, attributes, strict=True)
             if on
         )

@@ -14,7 +14,7 @@ class PrivilegeFact:
     `code` names the kind of fact (engine-specific, stable). `subject` is the privilege,
     role or attribute; `objects` what it applies to; `via` the role it is held through
     ("" when granted to the login itself); `grantees` who holds the grant, written as SQL,
-    which is where a REVOKE has to go.
+    which is where a REVOKE has to go; `level` where it applies (global, database, schema…).
     """
 
     code: str
@@ -23,6 +23,7 @@ class PrivilegeFact:
     via: str = ""
     grantees: tuple[str, ...] = ()
     level: str = ""
+    columns: str = ""  # a column list the grant is limited to, as SQL: "(`a`, `b`)"
 
 
 @dataclass(frozen=True)
