@@ -25,7 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import record_event
-from apps.datasources.connectors import ConnectorError, CredentialRole, connector_for
+from apps.datasources import services
+from apps.datasources.connectors import ConnectionTestResult, ConnectorError, CredentialRole, connector_for
 from apps.datasources.connectors.privileges import PrivilegeFact, PrivilegeReport
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
@@ -157,6 +158,37 @@ def audit_credentials(datasource: DataSource, *, actor=None, request=None) -> Cr
 
 def _credential_snapshot(datasource: DataSource) -> dict[str, Any]:
     return {name: getattr(datasource, name) for name in DataSource.CREDENTIAL_FIELDS}
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """ "Test connection": the connection test, and the audit when the test passed."""
+
+    result: ConnectionTestResult
+    audit: CredentialAudit | None
+    audit_error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        audit = self.audit.as_dict() if self.audit else None
+        return {
+            **self.result.as_dict(),
+            "credential_audit": audit,
+            "audit_error": self.audit_error,
+            "warning": high_finding_warning(audit),
+        }
+
+
+def test_and_audit(datasource: DataSource, *, actor=None, request=None) -> ConnectionCheck:
+    """Test the connection, then audit the credentials reads use (an admin who has just
+    set credentials tests them: that is when the audit is due)."""
+    result = services.test_datasource(datasource, actor=actor, request=request)
+    if not result.ok:
+        return ConnectionCheck(result=result, audit=None)
+    try:
+        audit = audit_credentials(datasource, actor=actor, request=request)
+    except DataSourceUnavailable as error:
+        return ConnectionCheck(result=result, audit=None, audit_error=error.message)
+    return ConnectionCheck(result=result, audit=audit)
 
 
 # The read gate and the stored result ---------------------------------------------------
