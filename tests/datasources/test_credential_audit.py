@@ -11,7 +11,7 @@ from apps.audit.models import AuditEvent
 from apps.datasources import credential_audit
 from apps.datasources.connectors.mysql_privileges import blank_strings, parse_privileges
 from apps.datasources.connectors.privileges import PrivilegeReport
-from apps.datasources.credential_audit import judge
+from apps.datasources.credential_findings import judge
 from apps.datasources.models import DataSource
 from apps.datasources.services import update_datasource
 from tests.support import databases

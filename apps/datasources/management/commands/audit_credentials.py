@@ -3,7 +3,8 @@ findings and store them on each source, for a cron job or a deployment check."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.datasources.credential_audit import Severity, audit_credentials
+from apps.datasources.credential_audit import audit_credentials
+from apps.datasources.credential_findings import Severity
 from apps.datasources.models import DataSource
 from apps.datasources.services import DataSourceUnavailable
 
