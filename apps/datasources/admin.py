@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
-from apps.datasources import services
+from apps.datasources import credential_audit, services
+from apps.datasources.credential_audit import high_finding_warning, stored_audit_summary
 from apps.datasources.models import DataSource, DataSourcePermission, WriteKind
 
 LEAST_PRIVILEGE_NOTE = (
@@ -9,6 +11,16 @@ LEAST_PRIVILEGE_NOTE = (
     "is set (grant it SELECT only), writes use the main user. A read-only transaction "
     "does not stop functions such as pg_read_file, lo_export or dblink, nor MySQL's "
     "INTO OUTFILE: the database grants are the last wall."
+)
+
+
+AUDIT_NOTE = (
+    "The credential audit checks what the credentials reads use can do beyond reading "
+    "(superuser, file and program access, signalling other sessions, write grants) and says how "
+    "to fix each finding. It runs with “Test connection”, the “Audit read credentials” action, "
+    "GET /api/v1/datasources/{id}/credential-audit and manage.py audit_credentials. With "
+    "“require least privilege” on, reads are refused until the latest audit has no high finding; "
+    "changing the credentials drops the stored audit."
 )
 
 
@@ -57,6 +69,7 @@ class DataSourceAdminForm(forms.ModelForm):
             "allowed_write_kinds",
             "dry_run_enabled",
             "chat_webhook_url",
+            "require_least_privilege",
         ]
 
     def clean(self):
@@ -94,14 +107,22 @@ class PermissionInline(admin.TabularInline):
 class DataSourceAdmin(admin.ModelAdmin):
     form = DataSourceAdminForm
     inlines = [PermissionInline]
-    list_display = ("name", "engine", "host", "database", "is_active", "has_password", "updated_at")
+    list_display = ("name", "engine", "host", "database", "is_active", "has_password", "credentials", "updated_at")
     list_filter = ("engine", "is_active")
     search_fields = ("name", "host", "database", "description")
-    actions = ["test_connections"]
+    actions = ["test_connections", "audit_credentials"]
+    readonly_fields = ("credential_audit_report",)
     fieldsets = (
         (None, {"fields": ("name", "description", "engine", "is_active")}),
         ("Connection", {"fields": ("host", "port", "database", "username", "password", "clear_password")}),
         ("Read-only credentials", {"description": LEAST_PRIVILEGE_NOTE, "fields": ("read_username", "read_password")}),
+        (
+            "Credential audit",
+            {
+                "description": AUDIT_NOTE,
+                "fields": ("require_least_privilege", "credential_audit_report"),
+            },
+        ),
         (
             "Limits and approvals",
             {
@@ -121,6 +142,47 @@ class DataSourceAdmin(admin.ModelAdmin):
     @admin.display(boolean=True)
     def has_password(self, obj: DataSource) -> bool:
         return obj.has_password
+
+    @admin.display(description="Credential audit")
+    def credentials(self, obj: DataSource) -> str:
+        summary = stored_audit_summary(obj)
+        if summary["warning"]:
+            return format_html("<strong style='color:#ba2121'>{}</strong>", "⚠ HIGH: can do more than read")
+        return {"not_audited": "not audited", "clean": "clean"}.get(summary["status"], summary["status"])
+
+    @admin.display(description="Latest audit")
+    def credential_audit_report(self, obj: DataSource) -> str:
+        """The stored findings, worst first, with their fixes (rendered from the row, no connection)."""
+        audit = obj.credential_audit if obj.pk else None
+        if not audit:
+            return "Not audited since the credentials were last set. Use the action “Audit read credentials”."
+        warning = high_finding_warning(audit)
+        header = format_html(
+            "<p>{} credentials, login {}, audited {}.</p>",
+            audit["credentials"].capitalize(),
+            audit["login"] or "(none)",
+            audit["audited_at"],
+        )
+        findings = format_html_join(
+            "",
+            "<li><strong>[{}] {}</strong> ({}): {}<br><code>{}</code></li>",
+            (
+                (item["severity"].upper(), item["title"], item["code"], item["description"], item["fix"])
+                for item in audit["findings"]
+            ),
+        )
+        notes = format_html_join("", "<p>{}</p>", ((note,) for note in audit.get("notes", [])))
+        body = format_html("<ul>{}</ul>", findings) if audit["findings"] else "No findings."
+        alert = format_html("<p style='color:#ba2121'><strong>{}</strong></p>", warning) if warning else ""
+        return format_html("{}{}{}{}", alert, header, body, notes)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        datasource = self.get_object(request, object_id)
+        if datasource is not None and request.method == "GET":
+            warning = high_finding_warning(datasource.credential_audit)
+            if warning:
+                self.message_user(request, warning, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj: DataSource, form: DataSourceAdminForm, change: bool) -> None:
         fields = form.datasource_fields()
@@ -149,7 +211,8 @@ class DataSourceAdmin(admin.ModelAdmin):
     @admin.action(description="Test connection")
     def test_connections(self, request, queryset) -> None:
         for datasource in queryset:
-            result = services.test_datasource(datasource, actor=request.user, request=request)
+            check = credential_audit.test_and_audit(datasource, actor=request.user, request=request)
+            result = check.result
             if result.ok:
                 self.message_user(
                     request,
@@ -158,6 +221,28 @@ class DataSourceAdmin(admin.ModelAdmin):
                 )
             else:
                 self.message_user(request, f"{datasource}: {result.error_code}: {result.message}", messages.ERROR)
+            self._report_audit(request, datasource, check.audit, check.audit_error)
+
+    @admin.action(description="Audit read credentials")
+    def audit_credentials(self, request, queryset) -> None:
+        for datasource in queryset:
+            try:
+                audit = credential_audit.audit_credentials(datasource, actor=request.user, request=request)
+            except services.DataSourceUnavailable as error:
+                self._report_audit(request, datasource, None, error.message)
+            else:
+                self._report_audit(request, datasource, audit, "")
+
+    def _report_audit(self, request, datasource: DataSource, audit, error: str) -> None:
+        if error:
+            self.message_user(request, f"{datasource}: credential audit failed: {error}", messages.ERROR)
+        elif audit is not None:
+            warning = high_finding_warning(audit.as_dict())
+            if warning:
+                self.message_user(request, f"{datasource}: {warning}", messages.WARNING)
+            else:
+                level = audit.highest_severity or "no"
+                self.message_user(request, f"{datasource}: credential audit: {level} findings.", messages.SUCCESS)
 
 
 @admin.register(DataSourcePermission)

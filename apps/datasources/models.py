@@ -63,11 +63,34 @@ class DataSource(models.Model):
         help_text="Google Chat incoming webhook for this source's requests (else the global one).",
     )
     is_active = models.BooleanField(default=True)
+    require_least_privilege = models.BooleanField(
+        default=False,
+        help_text=(
+            "Refuse reads until the latest credential audit of this source has no high finding "
+            "(a source never audited, or whose credentials changed since, counts as not clean)."
+        ),
+    )
+    # The latest credential audit (apps.datasources.credential_audit), kept so that lists
+    # and the read gate need not connect. Cleared whenever the credentials change.
+    credential_audit = models.JSONField(null=True, blank=True, editable=False)
+    credential_audited_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    # What a credential audit describes: a change to any of these makes it stale.
+    CREDENTIAL_FIELDS = (
+        "engine",
+        "host",
+        "port",
+        "database",
+        "username",
+        "password_encrypted",
+        "read_username",
+        "read_password_encrypted",
     )
 
     class Meta:
@@ -94,6 +117,11 @@ class DataSource(models.Model):
 
     def set_read_password(self, password: str) -> None:
         self.read_password_encrypted = encrypt_secret(password, READ_PASSWORD_PURPOSE) if password else ""
+
+    def forget_credential_audit(self) -> None:
+        """Drop the stored audit: it described credentials (or a server) no longer in use."""
+        self.credential_audit = None
+        self.credential_audited_at = None
 
     def get_read_password(self) -> str:
         if not self.read_password_encrypted:

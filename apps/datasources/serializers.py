@@ -1,8 +1,41 @@
 from django.contrib.auth.models import Group
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.datasources.credential_audit import stored_audit_summary
 from apps.datasources.models import DataSource, DataSourcePermission, WriteKind, all_write_kinds
 from apps.datasources.services import config_errors
+
+
+class FindingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["high", "medium", "low"])
+    title = serializers.CharField()
+    description = serializers.CharField()
+    fix = serializers.CharField()
+
+
+class CredentialAuditSerializer(serializers.Serializer):
+    """What the credentials reads use can do beyond reading, worst first."""
+
+    datasource_id = serializers.IntegerField()
+    datasource_name = serializers.CharField()
+    engine = serializers.CharField()
+    credentials = serializers.ChoiceField(choices=["read", "main"], help_text="read: the separate read credentials.")
+    login = serializers.CharField()
+    findings = FindingSerializer(many=True)
+    highest_severity = serializers.CharField(allow_null=True)
+    clean = serializers.BooleanField(help_text="No high finding: reads are allowed under require_least_privilege.")
+    notes = serializers.ListField(child=serializers.CharField())
+    audited_at = serializers.DateTimeField()
+
+
+class CredentialAuditSummarySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["not_audited", "clean", "low", "medium", "high"])
+    audited_at = serializers.CharField(allow_null=True)
+    credentials = serializers.CharField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+    warning = serializers.BooleanField(help_text="A high finding stands.")
 
 
 class DataSourceSerializer(serializers.ModelSerializer):
@@ -20,6 +53,7 @@ class DataSourceSerializer(serializers.ModelSerializer):
     )
     has_password = serializers.BooleanField(read_only=True)
     has_read_credentials = serializers.BooleanField(read_only=True)
+    credential_audit = serializers.SerializerMethodField()
 
     class Meta:
         model = DataSource
@@ -45,10 +79,17 @@ class DataSourceSerializer(serializers.ModelSerializer):
             "dry_run_enabled",
             "chat_webhook_url",
             "is_active",
+            "require_least_privilege",
+            "credential_audit",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    @extend_schema_field(CredentialAuditSummarySerializer)
+    def get_credential_audit(self, datasource: DataSource) -> dict:
+        """The stored audit in brief: lists never connect to the sources."""
+        return stored_audit_summary(datasource)
 
     def validate_allowed_write_kinds(self, value: list[str]) -> list[str]:
         return [kind for kind in all_write_kinds() if kind in value]
@@ -120,3 +161,6 @@ class ConnectionTestSerializer(serializers.Serializer):
     server_version = serializers.CharField()
     error_code = serializers.CharField()
     message = serializers.CharField()
+    credential_audit = CredentialAuditSerializer(allow_null=True)
+    audit_error = serializers.CharField(help_text="Why the audit could not run, if it could not.")
+    warning = serializers.CharField(help_text="A plain warning while a high finding stands, else empty.")

@@ -28,6 +28,8 @@ from querybase.errors import NotAllowed, QueryBaseError
 # Fields that hold secrets: set through the model's setters, never stored as given.
 SECRET_FIELDS = {"password": DataSource.set_password, "read_password": DataSource.set_read_password}
 SCHEMA_CACHE_SECONDS = 60
+# Fields (as the services take them) whose change makes the stored credential audit stale.
+AUDITED_FIELDS = {"engine", "host", "port", "database", "username", "password", "read_username", "read_password"}
 
 
 class DataSourceUnavailable(QueryBaseError):
@@ -84,11 +86,21 @@ def create_datasource(
 @transaction.atomic
 def update_datasource(datasource: DataSource, *, actor, fields: dict[str, Any], request=None) -> DataSource:
     changed = _apply(datasource, fields)
-    if changed:
+    if AUDITED_FIELDS.intersection(changed):
+        # The stored credential audit described other credentials: fail closed until re-run.
+        datasource.forget_credential_audit()
         datasource.save()
+    elif changed:
+        # Leave the stored audit as the audit wrote it: this copy of it may be older.
+        datasource.save(update_fields=_columns_but_audit())
     # Field names only: values may be secrets, and the row itself holds the current ones.
     record_event("datasource.update", actor=actor, target=datasource, request=request, detail={"changed": changed})
     return datasource
+
+
+def _columns_but_audit() -> list[str]:
+    kept = {"id", "credential_audit", "credential_audited_at"}
+    return [field.name for field in DataSource._meta.concrete_fields if field.name not in kept]
 
 
 @transaction.atomic

@@ -4,11 +4,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.datasources import services
+from apps.datasources import credential_audit, services
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
 from apps.datasources.serializers import (
     ConnectionTestSerializer,
+    CredentialAuditSerializer,
     DataSourceSerializer,
     DataSourceSummarySerializer,
     PermissionSerializer,
@@ -65,8 +66,14 @@ class DataSourceViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses=ConnectionTestSerializer)
     @action(detail=True, methods=["post"], url_path="test")
     def test_connection(self, request: Request, pk=None) -> Response:
-        result = services.test_datasource(self.get_object(), actor=request.user, request=request)
-        return Response(ConnectionTestSerializer(result).data)
+        check = credential_audit.test_and_audit(self.get_object(), actor=request.user, request=request)
+        return Response(ConnectionTestSerializer(check.as_dict()).data)
+
+    @extend_schema(responses=CredentialAuditSerializer)
+    @action(detail=True, methods=["get"], url_path="credential-audit")
+    def credential_audit(self, request: Request, pk=None) -> Response:
+        audit = credential_audit.audit_credentials(self.get_object(), actor=request.user, request=request)
+        return Response(CredentialAuditSerializer(audit.as_dict()).data)
 
     @extend_schema(responses=TableSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="schema")

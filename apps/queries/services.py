@@ -31,6 +31,7 @@ from apps.datasources.connectors.base import (
     QueryTimedOut,
     RowStream,
 )
+from apps.datasources.credential_audit import refuse_reads_unless_least_privilege
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries import completion, function_catalog, results
@@ -122,6 +123,7 @@ def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> Prepa
         _refuse_write(classification, may_write)
     if not may_read:
         raise NotAllowed("You may not read this data source.")
+    refuse_reads_unless_least_privilege(datasource)
     secret = credential_material_read(sql, datasource.engine)
     if secret is not None:
         raise CredentialMaterialRefused(f"QueryBase does not return credential material: {secret}.")

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.datasources.connectors.privileges import PrivilegeReport
+
 
 class CredentialRole(StrEnum):
     """Which credentials a connection uses: the least-privilege read ones, or the owner's."""
@@ -254,6 +256,10 @@ class Connector(ABC):
         with an empty set and rely on the classifier's own function lists.
         """
         return set()
+
+    @abstractmethod
+    def audit_privileges(self) -> PrivilegeReport:
+        """What this connection's login can do beyond reading (the credential audit's facts)."""
 
     @abstractmethod
     def cancel(self, backend_id: str) -> bool:

@@ -10,6 +10,7 @@ import MySQLdb
 import MySQLdb.cursors
 from MySQLdb.constants import FIELD_TYPE
 
+from apps.datasources.connectors import mysql_privileges
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -29,6 +30,7 @@ from apps.datasources.connectors.base import (
     Table,
     group_columns,
 )
+from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
 # Client error numbers (errmsg.h / mysqld_error.h) that we translate.
@@ -122,6 +124,13 @@ class MySQLConnector(Connector):
             finally:
                 cursor.close()
         return group_columns(rows)
+
+    def audit_privileges(self) -> PrivilegeReport:
+        with self.connect() as connection:
+            try:
+                return mysql_privileges.audit_privileges(connection)
+            except MySQLdb.Error as error:
+                raise ConnectorError(self.scrub(f"Could not read the privileges: {error}")) from error
 
     # Execution -----------------------------------------------------------------------
 

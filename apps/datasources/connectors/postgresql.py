@@ -10,6 +10,7 @@ import psycopg
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from apps.datasources.connectors import postgresql_privileges
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -29,6 +30,7 @@ from apps.datasources.connectors.base import (
     Table,
     group_columns,
 )
+from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
 _SCHEMA_SQL = """
@@ -118,6 +120,13 @@ class PostgreSQLConnector(Connector):
             except psycopg.Error as error:
                 raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
         return group_columns(rows)
+
+    def audit_privileges(self) -> PrivilegeReport:
+        with self.connect() as connection:
+            try:
+                return postgresql_privileges.audit_privileges(connection)
+            except psycopg.Error as error:
+                raise ConnectorError(self.scrub(f"Could not read the privileges: {error}")) from error
 
     # Execution -----------------------------------------------------------------------
 

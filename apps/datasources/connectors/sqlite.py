@@ -29,6 +29,7 @@ from apps.datasources.connectors.base import (
     Table,
     group_columns,
 )
+from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import sqlite_type_of, to_json_value
 
 # SQLite runs in the worker's own process: a cancel from another process is a flag in
@@ -102,6 +103,20 @@ class SQLiteConnector(Connector):
             except sqlite3.Error as error:
                 raise ConnectorError(f"Could not read the schema: {error}") from error
         return group_columns(rows)
+
+    def audit_privileges(self) -> PrivilegeReport:
+        # SQLite has no logins or grants: what a read can do is what the connector opens.
+        with self.connect() as connection:
+            connection.execute("SELECT 1")
+        return PrivilegeReport(
+            login="",
+            grantee_sql="",
+            database=self.settings.database,
+            notes=[
+                "SQLite has no users or grants. Reads open the file read-only (mode=ro) and set "
+                "PRAGMA query_only, so a read cannot change it."
+            ],
+        )
 
     # Execution -----------------------------------------------------------------------
 
