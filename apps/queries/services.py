@@ -1,6 +1,6 @@
 """Use cases for running SQL: submit, execute (from the worker), wait, cancel, export.
 
-The order in `submit_query` is the security design (DESIGN.md §3): the user's rights
+The order in `submit_query` is the security design: the user's rights
 on the source are checked first, then the SQL is classified (fail closed), then the
 parameters are bound, and only then is the cache consulted.
 """
