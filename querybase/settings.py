@@ -105,6 +105,11 @@ QUERYBASE_CHAT_WEBHOOK_URL = os.environ.get("QUERYBASE_CHAT_WEBHOOK_URL", "")
 QUERYBASE_WEBHOOK_ALLOWLIST = env_list("QUERYBASE_WEBHOOK_ALLOWLIST", ["https://chat.googleapis.com"])
 QUERYBASE_WEBHOOK_TIMEOUT_SECONDS = env_int("QUERYBASE_WEBHOOK_TIMEOUT_SECONDS", 10)
 QUERYBASE_NOTIFY_RETRY_BASE_SECONDS = env_int("QUERYBASE_NOTIFY_RETRY_BASE_SECONDS", 5)
+# Failed logins (API token, dashboard, admin) lock out the account, or every login from
+# the client address, for QUERYBASE_LOGIN_LOCKOUT_SECONDS once these many fail within it.
+QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT = env_int("QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT", 5)
+QUERYBASE_LOGIN_FAILURES_PER_ADDRESS = env_int("QUERYBASE_LOGIN_FAILURES_PER_ADDRESS", 20)
+QUERYBASE_LOGIN_LOCKOUT_SECONDS = env_int("QUERYBASE_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 
@@ -118,6 +123,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Refresh tokens are recorded so they can be revoked (rotation, password change).
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -176,7 +183,8 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Migrations live at the top level, one package per app (MIGRATION_MODULES below).
+# Our apps' migrations live at the top level, one package per app; third-party apps
+# (token_blacklist) keep the migrations their package ships.
 MIGRATION_MODULES = {
     "accounts": "migrations.accounts",
     "datasources": "migrations.datasources",
@@ -219,6 +227,8 @@ CELERY_TASK_ROUTES = {
     "maintenance.*": {"queue": "maintenance"},
 }
 
+# Django's model backend, refusing logins while throttled (apps.accounts.throttling).
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -276,6 +286,10 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("QUERYBASE_JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("QUERYBASE_JWT_REFRESH_DAYS", 1)),
     "UPDATE_LAST_LOGIN": True,
+    # A refresh token is good for one refresh: it is swapped for a new one and the old
+    # one is blacklisted, so a stolen token stops working once its owner refreshes.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {

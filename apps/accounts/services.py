@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.accounts.models import ApiKey
 from apps.audit.services import record_event
@@ -66,3 +67,16 @@ def record_login(user, *, request=None, method: str) -> None:
 
 def record_failed_login(username: str, *, request=None, method: str) -> None:
     record_event("auth.login_failed", actor_username=username[:150], request=request, detail={"method": method})
+
+
+def revoke_refresh_tokens(user) -> int:
+    """Blacklist every unexpired refresh token issued to `user`; returns how many."""
+    outstanding = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now()).exclude(
+        blacklistedtoken__isnull=False
+    )
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+    )
+    if revoked:
+        record_event("auth.tokens_revoked", actor=user, target=user, detail={"refresh_tokens": len(revoked)})
+    return len(revoked)

@@ -1,9 +1,16 @@
-"""Dashboard (session) logins reach the audit log through Django's auth signals."""
+"""Dashboard (session) logins reach the audit log through Django's auth signals; every
+failed login is counted for throttling; a new password revokes the old refresh tokens."""
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
 
-from apps.accounts.services import record_failed_login, record_login
+from apps.accounts.services import record_failed_login, record_login, revoke_refresh_tokens
+from apps.accounts.throttling import LoginThrottle
+from apps.audit.services import client_ip
+
+User = get_user_model()
 
 
 @receiver(user_logged_in)
@@ -17,3 +24,25 @@ def audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
     if request is not None and request.path.startswith("/api/"):
         return
     record_failed_login(credentials.get("username", ""), request=request, method="session")
+
+
+@receiver(user_login_failed)
+def count_failed_login(sender, credentials, request=None, **kwargs) -> None:
+    # Every way in (JWT, dashboard, admin) fails through authenticate(), which sends this.
+    LoginThrottle.from_settings().failed(credentials.get("username") or None, client_ip(request))
+
+
+@receiver(post_init, sender=User)
+def remember_password_hash(sender, instance, **kwargs) -> None:
+    instance._loaded_password_hash = instance.password
+
+
+@receiver(post_save, sender=User)
+def revoke_tokens_on_password_change(sender, instance, created, update_fields=None, **kwargs) -> None:
+    """Whoever changed the password (the user, an admin, a script), tokens issued under
+    the old one must stop working: a refresh token would otherwise live for a day."""
+    if created or (update_fields is not None and "password" not in update_fields):
+        return
+    if instance.password != getattr(instance, "_loaded_password_hash", instance.password):
+        revoke_refresh_tokens(instance)
+    instance._loaded_password_hash = instance.password

@@ -1,3 +1,5 @@
+from django.contrib.auth.views import LoginView
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
@@ -9,6 +11,8 @@ from apps.accounts import services
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import user_profile
 from apps.accounts.serializers import ApiKeySerializer, IssuedApiKeySerializer, ProfileSerializer
+from apps.accounts.throttling import LoginThrottle, LoginThrottled
+from apps.audit.services import client_ip
 
 
 class MeView(APIView):
@@ -21,11 +25,13 @@ class AuditedTokenObtainPairView(TokenObtainPairView):
     """JWT obtain: the same as simplejwt's, with the login (or its failure) audited."""
 
     def post(self, request: Request, *args, **kwargs) -> Response:
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        # 429 with Retry-After while the account or this address is locked out.
+        LoginThrottle.from_settings().check(str(username) if username else None, client_ip(request))
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
         except exceptions.AuthenticationFailed:
-            username = request.data.get("username") if hasattr(request.data, "get") else ""
             services.record_failed_login(str(username or ""), request=request, method="jwt")
             raise
         services.record_login(serializer.user, request=request, method="jwt")
@@ -52,3 +58,17 @@ class ApiKeyRevokeView(APIView):
     def delete(self, request: Request, api_key_id: int) -> Response:
         services.revoke_api_key(request.user, api_key_id=api_key_id, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ThrottledLoginView(LoginView):
+    """The dashboard login page, saying so (429) while the account or address is locked out."""
+
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        try:
+            LoginThrottle.from_settings().check(request.POST.get("username") or None, client_ip(request))
+        except LoginThrottled as throttled:
+            context = self.get_context_data(form=self.get_form(), throttled=throttled.message)
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(throttled.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)

@@ -69,7 +69,9 @@ def json_error_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, QueryBaseError):
         set_rollback()
-        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(int(retry_after))} if retry_after else None
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status, headers=headers)
 
     if isinstance(exc, exceptions.APIException):
         set_rollback()

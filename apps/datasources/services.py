@@ -22,7 +22,7 @@ from apps.datasources.crypto import (
     needs_rotation,
 )
 from apps.datasources.models import PASSWORD_PURPOSE, READ_PASSWORD_PURPOSE, DataSource, DataSourcePermission
-from apps.notifications.chat import webhook_allowed
+from apps.notifications.chat import webhook_refusal
 from querybase.errors import NotAllowed, QueryBaseError
 
 # Fields that hold secrets: set through the model's setters, never stored as given.
@@ -46,8 +46,9 @@ def config_errors(
     errors = {}
     if engine:
         errors.update(connector_class(engine).validate_config(host=host, port=port, database=database))
-    if chat_webhook_url and not webhook_allowed(chat_webhook_url):
-        errors["chat_webhook_url"] = "This webhook host is not in QUERYBASE_WEBHOOK_ALLOWLIST."
+    refusal = webhook_refusal(chat_webhook_url) if chat_webhook_url else None
+    if refusal is not None:
+        errors["chat_webhook_url"] = refusal
     return errors
 
 

@@ -1,32 +1,27 @@
 """Google Chat: the cardsV2 card for a new request, and where cards may be posted."""
 
 import html
-from urllib.parse import urlsplit
 
-from django.conf import settings
+from apps.notifications.webhooks import WebhookRefused, check_webhook_url
 
 from apps.queries import invisible
 
 SQL_EXCERPT_CHARS = 600
 
 
-def webhook_allowed(url: str) -> bool:
-    """Only URLs whose scheme and host (and port, when the entry names one) match an entry
-    of QUERYBASE_WEBHOOK_ALLOWLIST: no server-side request to anywhere else."""
+def webhook_refusal(url: str) -> str | None:
+    """Why `url` may not receive cards (see apps.notifications.webhooks), or None if it may."""
     try:
-        target = urlsplit(url)
-        target_port = target.port
-    except ValueError:
-        return False
-    if not target.hostname:
-        return False
-    for entry in settings.QUERYBASE_WEBHOOK_ALLOWLIST:
-        allowed = urlsplit(entry)
-        if (allowed.scheme, allowed.hostname) != (target.scheme, target.hostname):
-            continue
-        if allowed.port is None or allowed.port == target_port:
-            return True
-    return False
+        check_webhook_url(url)
+    except WebhookRefused as refusal:
+        return refusal.message
+    return None
+
+
+def webhook_allowed(url: str) -> bool:
+    """Only canonical URLs whose scheme and host (and port, when the entry names one)
+    match an entry of QUERYBASE_WEBHOOK_ALLOWLIST: no server-side request to anywhere else."""
+    return webhook_refusal(url) is None
 
 
 def request_card(

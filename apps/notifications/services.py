@@ -1,12 +1,12 @@
 """Creating notifications and delivering them (Celery, `notifications` queue)."""
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.notifications.chat import webhook_allowed
+from apps.notifications.chat import webhook_refusal
 from apps.notifications.models import Channel, DeliveryStatus, Notification
+from apps.notifications.webhooks import WebhookRefused, WebhookUnreachable, post_json
 from querybase.errors import QueryBaseError
 
 
@@ -41,13 +41,19 @@ def notify_in_app(recipients, *, event: str, title: str, body: str = "", link: s
 
 def post_to_chat(webhook_url: str, *, event: str, title: str, payload: dict, link: str = "") -> Notification:
     """Queue a Chat card. A URL outside the allowlist is recorded as failed, never called."""
+    refusal = webhook_refusal(webhook_url)
     notification = Notification.objects.create(
-        channel=Channel.GOOGLE_CHAT, webhook_url=webhook_url, event=event, title=title, link=link, payload=payload
+        channel=Channel.GOOGLE_CHAT,
+        # Shown to admins as given; a NUL cannot be stored in a text column.
+        webhook_url=webhook_url.replace("\x00", "\\x00"),
+        event=event,
+        title=title,
+        link=link,
+        payload=payload,
+        status=DeliveryStatus.FAILED if refusal else DeliveryStatus.PENDING,
+        last_error=refusal or "",
     )
-    if not webhook_allowed(webhook_url):
-        Notification.objects.filter(pk=notification.pk).update(
-            status=DeliveryStatus.FAILED, last_error="webhook URL is not in QUERYBASE_WEBHOOK_ALLOWLIST"
-        )
+    if refusal:
         return notification
     from apps.notifications.tasks import deliver_notification
 
@@ -61,19 +67,18 @@ def deliver(notification_id: int, *, final_attempt: bool) -> None:
     if notification.status != DeliveryStatus.PENDING:
         return
     attempts = notification.attempts + 1
-    if not webhook_allowed(notification.webhook_url):  # the allowlist may have changed since
-        _record(notification, attempts, DeliveryStatus.FAILED, "webhook URL is not in QUERYBASE_WEBHOOK_ALLOWLIST")
-        return
     try:
-        response = requests.post(
-            notification.webhook_url,
-            json=notification.payload,
-            timeout=settings.QUERYBASE_WEBHOOK_TIMEOUT_SECONDS,
-            allow_redirects=False,  # a redirect could lead outside the allowlist
+        # Checked again, and resolved here: the allowlist may have changed since, and
+        # the request goes to the address that was checked.
+        response = post_json(
+            notification.webhook_url, notification.payload, timeout=settings.QUERYBASE_WEBHOOK_TIMEOUT_SECONDS
         )
-        error = "" if response.ok else f"HTTP {response.status_code}: {response.text[:300]}"
-    except requests.RequestException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = "" if response.ok else f"HTTP {response.status}: {response.text[:300]}"
+    except WebhookRefused as refusal:
+        _record(notification, attempts, DeliveryStatus.FAILED, refusal.message)  # no retry can help
+        return
+    except WebhookUnreachable as unreachable:
+        error = str(unreachable)[:500]
     if not error:
         _record(notification, attempts, DeliveryStatus.SENT, "")
         return

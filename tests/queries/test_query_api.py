@@ -214,13 +214,15 @@ def test_rate_limit_answers_429_with_retry_after(shop, settings):
 
 
 def test_a_read_slower_than_the_inline_budget_is_handed_to_the_worker(postgres_server, settings):
-    settings.QUERYBASE_INLINE_BUDGET_MS = 100
+    # The budget counts from the request's start (checking rights and classifying spend
+    # it too), so it leaves room for those on a busy machine.
+    settings.QUERYBASE_INLINE_BUDGET_MS = 300
     pg = source_from_server("pg", "postgresql", postgres_server)
     response = submit(client_for(reader("ana", pg)), pg, "SELECT count(*) FROM generate_series(1, 30000000)")
     assert response.status_code == 200, response.content
     assert response.json()["result"]["rows"] == [[30000000]]
     run = QueryRun.objects.get(pk=response.json()["id"])
-    assert run.attempts == 2  # stopped inline at 100 ms, then run to the end by the worker
+    assert run.attempts == 2  # stopped inline within 300 ms, then run to the end by the worker
 
 
 def test_a_fast_read_is_answered_without_the_queue(shop):

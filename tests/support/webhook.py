@@ -7,16 +7,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class RecordingWebhook:
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[dict] = []
         self.failures_left = 0
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = ThreadingHTTPServer((host, 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1/spaces/test/messages?key=k&token=t"
+        return f"http://{self.server.server_address[0]}:{self.port}/v1/spaces/test/messages?key=k&token=t"
 
     def fail_next(self, count: int) -> None:
         with self.lock:
@@ -29,13 +33,18 @@ class RecordingWebhook:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with webhook.lock:
-                    webhook.requests.append({"path": self.path, "json": json.loads(body or b"null")})
+                    webhook.requests.append(
+                        {"path": self.path, "host": self.headers.get("Host"), "json": json.loads(body or b"null")}
+                    )
                     failing = webhook.failures_left > 0
                     webhook.failures_left -= 1 if failing else 0
                 self.send_response(503 if failing else 200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(b'{"error": "down"}' if failing else b'{"name": "spaces/test/messages/1"}')
+
+            # Whatever arrives is recorded, so a test can prove that nothing did.
+            do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
 
             def log_message(self, *args):
                 pass

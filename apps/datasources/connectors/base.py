@@ -105,8 +105,52 @@ class BoundStatement:
 
 @dataclass(frozen=True)
 class QueryLimits:
+    """`timeout_ms` bounds the whole read (connecting, every statement, the rows), not
+    each statement: three statements cannot take three times the limit."""
+
     max_rows: int
     timeout_ms: int
+
+
+class ReadDeadline:
+    """The end of a read's time budget, and how much each statement may still use.
+
+    Servers only know per-statement limits, so the connector re-arms the server's
+    limit with what remains before a statement. Re-arming costs a round trip, so it is
+    skipped while the last one is younger than `REARM_AFTER_S`: a statement started
+    then may overrun the deadline by at most that much (and 100,000 tiny statements
+    do not cost 100,000 extra round trips).
+    """
+
+    REARM_AFTER_S = 0.1
+
+    def __init__(self, timeout_ms: int, clock: Callable[[], float] = time.monotonic):
+        self.timeout_ms = timeout_ms
+        self.clock = clock
+        self.ends_at = clock() + timeout_ms / 1000
+        self._armed_at: float | None = None
+
+    def remaining_ms(self) -> int:
+        """Milliseconds left, at least 1; raises QueryTimedOut once the budget is spent
+        (a server limit of 0 would mean "no limit", so 0 is never handed out)."""
+        remaining = int((self.ends_at - self.clock()) * 1000)
+        if remaining < 1:
+            raise QueryTimedOut(f"The read ran longer than its time limit ({self.timeout_ms / 1000:g}s in all).")
+        return remaining
+
+    def arm(self) -> int:
+        """The server limit (ms) to set now, remembered as set."""
+        remaining = self.remaining_ms()
+        self._armed_at = self.clock()
+        return remaining
+
+    def statement_limit_due(self) -> int | None:
+        """Before a statement: the server limit (ms) to set now, or None if the one set
+        moments ago still holds. Raises QueryTimedOut when nothing remains."""
+        if self._armed_at is not None and self.clock() - self._armed_at < self.REARM_AFTER_S:
+            self.remaining_ms()
+            return None
+        return self.arm()
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from apps.datasources.connectors.base import (
     QueryFailed,
     QueryLimits,
     QueryTimedOut,
+    ReadDeadline,
     ReadOnlyViolation,
     ResultColumn,
     RowStream,
@@ -141,6 +142,7 @@ class MySQLConnector(Connector):
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
     ) -> Iterator[RowStream]:
+        deadline = ReadDeadline(limits.timeout_ms)
         # mysqlclient has no pool; a connection per read also means an early stop just
         # closes it, instead of draining the rest of an unbuffered result.
         with self.connect() as connection:
@@ -148,11 +150,13 @@ class MySQLConnector(Connector):
                 on_backend(str(connection.thread_id()))
             try:
                 setup = connection.cursor()
-                for sql in self._read_session_sql(connection, limits):
+                for sql in self._read_session_sql(connection, deadline):
                     setup.execute(sql)
                 for statement in statements[:-1]:
+                    self._arm(connection, setup, deadline)
                     setup.execute(statement.sql, statement.args)
                     setup.fetchall()
+                self._arm(connection, setup, deadline)
                 setup.close()
                 # Unbuffered: rows come from the server as they are read, memory stays flat.
                 cursor = connection.cursor(MySQLdb.cursors.SSCursor)
@@ -162,14 +166,20 @@ class MySQLConnector(Connector):
             except MySQLdb.Error as error:
                 raise self._query_error(error) from error
 
-    def _read_session_sql(self, connection: MySQLdb.Connection, limits: QueryLimits) -> list[str]:
+    def _read_session_sql(self, connection: MySQLdb.Connection, deadline: ReadDeadline) -> list[str]:
         # A read-only session also refuses DDL, which would otherwise commit implicitly
         # and escape the transaction.
         return [
-            self._timeout_sql(connection, limits.timeout_ms),
+            self._timeout_sql(connection, deadline.arm()),
             "SET SESSION TRANSACTION READ ONLY",
             "START TRANSACTION READ ONLY",
         ]
+
+    def _arm(self, connection: MySQLdb.Connection, cursor, deadline: ReadDeadline) -> None:
+        """Give the next statement only the time the whole read has left."""
+        limit_ms = deadline.statement_limit_due()
+        if limit_ms is not None:
+            cursor.execute(self._timeout_sql(connection, limit_ms))
 
     def _timeout_sql(self, connection: MySQLdb.Connection, timeout_ms: int) -> str:
         if "mariadb" in connection.get_server_info().lower():

@@ -24,6 +24,7 @@ from apps.datasources.connectors.base import (
     QueryFailed,
     QueryLimits,
     QueryTimedOut,
+    ReadDeadline,
     ReadOnlyViolation,
     ResultColumn,
     RowStream,
@@ -167,11 +168,14 @@ class PostgreSQLConnector(Connector):
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
     ) -> Iterator[RowStream]:
-        with self._read_only_transaction(limits, on_backend) as connection:
+        deadline = ReadDeadline(limits.timeout_ms)
+        with self._read_only_transaction(deadline, on_backend) as connection:
             cursor = psycopg.RawCursor(connection)
             for statement in statements[:-1]:
+                self._arm(cursor, deadline)
                 cursor.execute(statement.sql, statement.args)
             last = statements[-1]
+            self._arm(cursor, deadline)
             raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
             try:
                 yield self._row_stream(cursor, raw_rows, last.sql)
@@ -179,19 +183,26 @@ class PostgreSQLConnector(Connector):
                 # Stops the server sending the rest when the reader stopped early.
                 raw_rows.close()
 
+    @staticmethod
+    def _arm(cursor: psycopg.RawCursor, deadline: ReadDeadline) -> None:
+        """Give the next statement only the time the whole read has left."""
+        limit_ms = deadline.statement_limit_due()
+        if limit_ms is not None:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(limit_ms)}")
+
     @contextmanager
     def _read_only_transaction(
-        self, limits: QueryLimits, on_backend: Callable[[str], None] | None = None
+        self, deadline: ReadDeadline, on_backend: Callable[[str], None] | None = None
     ) -> Iterator[psycopg.Connection]:
-        """A pooled connection in a read-only transaction with the time limit, rolled back
-        on exit; database errors become ConnectorError."""
+        """A pooled connection in a read-only transaction with what remains of the time
+        limit, rolled back on exit; database errors become ConnectorError."""
         with self._pooled_connection() as connection:
             if on_backend is not None:
                 on_backend(str(connection.info.backend_pid))
             connection.read_only = True
             try:
                 with connection.transaction(force_rollback=True):
-                    connection.execute(f"SET LOCAL statement_timeout = {int(limits.timeout_ms)}")
+                    connection.execute(f"SET LOCAL statement_timeout = {deadline.arm()}")
                     yield connection
             except psycopg.Error as error:
                 raise self._query_error(error) from error
@@ -208,7 +219,8 @@ class PostgreSQLConnector(Connector):
             f"COPY (SELECT * FROM (\n{sql}\n) AS querybase_export LIMIT {int(limits.max_rows)}) "
             "TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
-        with self._read_only_transaction(limits) as connection, connection.cursor().copy(copy_sql) as copy:
+        deadline = ReadDeadline(limits.timeout_ms)
+        with self._read_only_transaction(deadline) as connection, connection.cursor().copy(copy_sql) as copy:
             yield self._csv_blocks(copy)
 
     def _csv_blocks(self, copy: psycopg.Copy) -> Iterator[bytes]:

@@ -137,7 +137,9 @@ class SQLiteConnector(Connector):
                 connection.execute("PRAGMA query_only = ON")
                 connection.execute("BEGIN")
                 for statement in statements[:-1]:
+                    stop.check_between_statements()
                     connection.execute(statement.sql, statement.args or ()).fetchall()
+                stop.check_between_statements()
                 last = statements[-1]
                 cursor = connection.execute(last.sql, last.args or ())
                 yield self._row_stream(cursor, stop)
@@ -205,6 +207,12 @@ class _Stopwatch:
         self.deadline = time.monotonic() + timeout_seconds
         self.next_cancel_check = time.monotonic() + _CANCEL_POLL_SECONDS
         self.cancelled = False
+
+    def check_between_statements(self) -> None:
+        """The progress handler only runs inside a statement every few thousand steps, so
+        thousands of tiny statements would never meet it: the deadline is checked here too."""
+        if time.monotonic() > self.deadline:
+            raise QueryTimedOut(f"The query ran longer than the time limit ({self.timeout_seconds:g}s).")
 
     def should_interrupt(self) -> int:
         now = time.monotonic()

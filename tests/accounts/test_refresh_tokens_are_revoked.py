@@ -1,0 +1,73 @@
+"""A password change revokes the refresh tokens issued before it, and a refresh token
+works once (it is rotated).
+
+Found by an outside review: a refresh token stayed valid for a day after a password
+change.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from tests.support.factories import DEFAULT_PASSWORD, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def token_pair(api_client, username="ana", password=DEFAULT_PASSWORD) -> dict:
+    response = api_client.post("/api/v1/auth/token", {"username": username, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def refresh(api_client, token: str):
+    return api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
+
+
+def assert_revoked(response) -> None:
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_token"
+
+
+def test_a_password_change_revokes_refresh_tokens(api_client):
+    ana = make_user("ana")
+    first, second = token_pair(api_client), token_pair(api_client)
+    ana.set_password("a-brand-new-passphrase")
+    ana.save()
+    assert_revoked(refresh(api_client, first["refresh"]))
+    assert_revoked(refresh(api_client, second["refresh"]))
+    fresh = token_pair(api_client, password="a-brand-new-passphrase")
+    assert refresh(api_client, fresh["refresh"]).status_code == 200
+
+
+def test_an_admin_resetting_the_password_revokes_refresh_tokens(api_client):
+    ana = make_user("ana")
+    tokens = token_pair(api_client)
+    make_user("root", is_admin=True)
+    admin = Client()
+    admin.login(username="root", password=DEFAULT_PASSWORD)
+    changed = admin.post(
+        f"/admin/auth/user/{ana.pk}/password/",
+        {"password1": "reset-by-the-admin-42", "password2": "reset-by-the-admin-42", "usable_password": "true"},
+    )
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+    assert_revoked(refresh(api_client, tokens["refresh"]))
+
+
+def test_saving_the_user_without_a_new_password_revokes_nothing(api_client):
+    ana = make_user("ana")
+    tokens = token_pair(api_client)
+    ana = get_user_model().objects.get(pk=ana.pk)
+    ana.email = "ana@example.com"
+    ana.save()
+    assert refresh(api_client, tokens["refresh"]).status_code == 200
+
+
+def test_a_refresh_token_is_good_for_one_refresh(api_client):
+    make_user("ana")
+    tokens = token_pair(api_client)
+    rotated = refresh(api_client, tokens["refresh"])
+    assert rotated.status_code == 200
+    assert rotated.json()["refresh"] != tokens["refresh"]
+    assert_revoked(refresh(api_client, tokens["refresh"]))
+    assert refresh(api_client, rotated.json()["refresh"]).status_code == 200

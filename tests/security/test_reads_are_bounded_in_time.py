@@ -1,0 +1,75 @@
+"""Abuse: a source's time limit bounds the whole read, not each statement, and the inline
+budget bounds the API request however many statements a script has.
+
+Found by an outside review: three `pg_sleep(15)` ran 45 s against a 20 s limit, and
+100,000 times `SELECT 1;` held a web process for 14.5 s against a 1 s inline budget.
+Timings are asserted with a generous margin (a busy machine must not flake), but far
+below what a per-statement limit would take.
+"""
+
+import time
+
+import pytest
+
+from apps.queries.models import QueryRun
+from tests.support.factories import client_for, make_datasource, reader, source_from_server
+
+pytestmark = pytest.mark.django_db
+
+LIMIT_S = 1
+MARGIN_S = 3
+# Each statement alone stays well inside the limit (about 0.2 s here); together they
+# need far more than it (about 8 s). A per-statement limit lets all of them run.
+STATEMENTS = 40
+MEDIUM_READS = {
+    "postgresql": "SELECT count(*) FROM generate_series(1, 1000000)",
+    "mysql": "SELECT sum(seq % 7) FROM seq_1_to_1500000",  # MariaDB's sequence engine
+    "sqlite": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 300000) SELECT count(*) FROM r",
+}
+
+
+@pytest.fixture
+def sources(request, postgres_server, mysql_server, shop_sqlite_path):
+    return {
+        "postgresql": lambda **f: source_from_server("pg", "postgresql", postgres_server, **f),
+        "mysql": lambda **f: source_from_server("maria", "mysql", mysql_server, **f),
+        "sqlite": lambda **f: make_datasource("shop", database=str(shop_sqlite_path), **f),
+    }
+
+
+def submit(client, source, sql: str, **extra):
+    return client.post("/api/v1/queries", {"datasource": source.id, "sql": sql, **extra}, format="json")
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql", "sqlite"])
+def test_statements_each_inside_the_limit_share_one_time_limit(sources, engine, settings):
+    # The inline budget is larger than the source's limit, so the read runs to that
+    # limit in this process and is not handed to a worker.
+    settings.QUERYBASE_INLINE_BUDGET_MS = 60_000
+    source = sources[engine](statement_timeout_ms=LIMIT_S * 1000, cache_ttl_seconds=0)
+    script = ";\n".join([MEDIUM_READS[engine]] * STATEMENTS)
+    started = time.monotonic()
+    response = submit(client_for(reader("ana", source)), source, script, wait=60)
+    took = time.monotonic() - started
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "query_timeout"
+    assert took < LIMIT_S + MARGIN_S, f"{STATEMENTS} statements took {took:.1f}s against a {LIMIT_S}s limit"
+    assert QueryRun.objects.get(pk=error["details"]["run"]).status == "failed"
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_script_of_many_tiny_statements_is_handed_over_within_the_inline_budget(sources, engine, settings):
+    # 10,000 statements take about 1 s to run here: well past a 0.5 s budget, which a
+    # per-statement limit would never notice.
+    budget_s = 0.5
+    settings.QUERYBASE_INLINE_BUDGET_MS = int(budget_s * 1000)
+    source = sources[engine](statement_timeout_ms=120_000, cache_ttl_seconds=0)
+    script = "SELECT 1;\n" * 10_000
+    started = time.monotonic()
+    response = submit(client_for(reader("ana", source)), source, script, wait=1)
+    took = time.monotonic() - started
+    assert response.status_code == 202, response.content
+    assert took < budget_s + MARGIN_S, f"the request took {took:.1f}s against a {budget_s}s inline budget"
+    run = QueryRun.objects.get(pk=response.json()["id"])
+    assert run.status == "queued"  # the worker will run it, with the source's own limit
