@@ -3,7 +3,6 @@
 import html
 
 from apps.notifications.webhooks import WebhookRefused, check_webhook_url
-
 from apps.queries import invisible
 
 SQL_EXCERPT_CHARS = 600
