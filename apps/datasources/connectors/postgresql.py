@@ -293,8 +293,7 @@ class PostgreSQLConnector(Connector):
     def volatile_functions(self, names: list[str]) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are
         # compared in lower case, which only ever finds more.
-        limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
-        with self._read_only_transaction(limits) as connection:
+        with self._read_only_transaction(ReadDeadline(self.settings.statement_timeout_ms)) as connection:
             rows = connection.execute(
                 "SELECT DISTINCT lower(proname) FROM pg_catalog.pg_proc "
                 "WHERE lower(proname) = ANY(%s) AND provolatile = 'v'",
