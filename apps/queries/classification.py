@@ -85,6 +85,8 @@ class Classification:
     verdict: Verdict
     risk: Risk
     statements: tuple[StatementClassification, ...] = field(default=())
+    #: Lower-case names of every function the SQL may call (any statement, any reading).
+    called_functions: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_empty(self) -> bool:
@@ -120,10 +122,11 @@ def classify_sql(sql: str, dialect: str, *, unsafe_functions: frozenset[str] = f
 
 @lru_cache(maxsize=512)
 def _classify_cached(sql: str, dialect: Dialect, unsafe_functions: frozenset[str]) -> Classification:
+    functions: set[str] = set()
     try:
-        statements = _classify_reading(sql, dialect)
+        statements = _classify_reading(sql, dialect, functions)
         for reading in _other_readings(sql, dialect):
-            other = _classify_reading(sql, dialect, **reading)
+            other = _classify_reading(sql, dialect, functions, **reading)
             if all(s.verdict is Verdict.READ for s in statements) and any(s.verdict is Verdict.WRITE for s in other):
                 statements = [_ambiguous(statement, other) for statement in statements]
         if unsafe_functions:
@@ -135,18 +138,8 @@ def _classify_cached(sql: str, dialect: Dialect, unsafe_functions: frozenset[str
     if not statements:
         return Classification(dialect, Verdict.WRITE, Risk.NONE, ())
     verdict = Verdict.READ if all(s.verdict is Verdict.READ for s in statements) else Verdict.WRITE
-    return Classification(dialect, verdict, highest_risk(s.risk for s in statements), tuple(statements))
-
-
-def called_functions(sql: str, dialect: str) -> frozenset[str]:
-    """Lower-case names of every function `sql` may call, in any statement and reading."""
-    dialect = Dialect(dialect)
-    return frozenset(
-        name
-        for reading in [{}, *_other_readings(sql, dialect)]
-        for statement in sqltext.statements_of(sql, dialect.value, **reading)
-        for _, name, _ in _function_calls(statement.tokens, dialect)
-    )
+    risk = highest_risk(s.risk for s in statements)
+    return Classification(dialect, verdict, risk, tuple(statements), frozenset(functions))
 
 
 def side_effect_calls(sql: str, dialect: str) -> list[str]:
@@ -213,10 +206,16 @@ def _ambiguous(statement: StatementClassification, other: list[StatementClassifi
     )
 
 
-def _classify_reading(sql: str, dialect: Dialect, **reading: bool) -> list[StatementClassification]:
-    return [
-        _classify_statement(statement, dialect) for statement in sqltext.statements_of(sql, dialect.value, **reading)
-    ]
+def _classify_reading(
+    sql: str, dialect: Dialect, functions: set[str], **reading: bool
+) -> list[StatementClassification]:
+    """Classify each statement of one reading, collecting into `functions` the names of
+    the functions it calls (for the per-source catalog check, without a second scan)."""
+    classified = []
+    for statement in sqltext.statements_of(sql, dialect.value, **reading):
+        functions.update(name for _, name, _ in _function_calls(statement.tokens, dialect))
+        classified.append(_classify_statement(statement, dialect))
+    return classified
 
 
 # --- one statement -------------------------------------------------------------------------------

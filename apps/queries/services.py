@@ -35,7 +35,7 @@ from apps.datasources.credential_audit import refuse_reads_unless_least_privileg
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries import completion, function_catalog, results
-from apps.queries.classification import Classification, called_functions, classify_sql
+from apps.queries.classification import Classification, classify_sql
 from apps.queries.credential_reads import credential_material_read
 from apps.queries.export import RENDERERS
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
@@ -139,7 +139,7 @@ def classify_for_source(datasource: DataSource, sql: str) -> Classification:
     if not classification.is_read:
         return classification
     try:
-        unsafe = function_catalog.unsafe_functions(datasource, called_functions(sql, datasource.engine))
+        unsafe = function_catalog.unsafe_functions(datasource, classification.called_functions)
     except ConnectorError as error:
         raise QueryError(error.code, error.message) from error
     except CredentialDecryptionError as error:
