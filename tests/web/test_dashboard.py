@@ -4,6 +4,7 @@ import sqlite3
 
 import pytest
 
+from apps.approvals.services import create_request
 from tests.support.factories import grant, make_datasource, make_group, make_user
 from tests.web.conftest import log_in, log_out, screenshot
 
@@ -129,3 +130,17 @@ def test_history_rerun_saved_queries_and_notifications(page, shop):
 
     page.goto("/notifications/")
     screenshot(page, "11-notifications")
+
+
+def test_the_approver_sees_hidden_characters_as_markers(page, shop):
+    disguised = "DELETE FROM order_items WHERE note <> 'x\u202e \u2066 AND id = 1 --\u2069 \u2066'"
+    approval = create_request(shop.analyst, datasource_id=shop.source.pk, sql=disguised, reason="tidy")
+    log_in(page, "pat")
+    page.goto(f"/approvals/{approval.pk}")
+    page.wait_for_selector("#exact-sql")
+    shown = page.inner_text("#exact-sql")
+    assert "\u202e" not in shown and "\u2066" not in shown
+    assert "'x⟦U+202E⟧ ⟦U+2066⟧ AND id = 1 --⟦U+2069⟧ ⟦U+2066⟧'" in shown
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in page.inner_text("#hidden-characters")
+    assert "Risk\nHIGH" in page.inner_text(".facts")
+    screenshot(page, "09-request-with-hidden-characters")
