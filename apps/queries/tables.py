@@ -117,9 +117,13 @@ _LIST_ENDERS = frozenset(
     }
 )
 # Words that may follow a table without being its alias.
-_NOT_AN_ALIAS = _LIST_ENDERS | _TABLE_LEADERS | frozenset(
-    {"ON", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "NATURAL", "OUTER", "STRAIGHT_JOIN", "PARTITION", "USE"}
-    | {"FORCE", "IGNORE", "TABLESAMPLE", "WHEN", "DEFAULT", "OVERRIDING", "READ", "WRITE", "AS", "WITH"}
+_NOT_AN_ALIAS = (
+    _LIST_ENDERS
+    | _TABLE_LEADERS
+    | frozenset(
+        {"ON", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "NATURAL", "OUTER", "STRAIGHT_JOIN", "PARTITION", "USE"}
+        | {"FORCE", "IGNORE", "TABLESAMPLE", "WHEN", "DEFAULT", "OVERRIDING", "READ", "WRITE", "AS", "WITH"}
+    )
 )
 # After these words (or a comma in their list) a name followed by `(` is a function.
 _FUNCTION_POSITIONS = frozenset({"FROM", "JOIN", "LATERAL", None})
