@@ -69,7 +69,7 @@ class _Inspection:
             if not rows:
                 self.reasons.append(f"{origin}: cannot find table {table}, so cannot check it")
             for row in rows:
-                self._visit(*row, inserting=inserting)
+                self._visit(*row, inserting=inserting, origin=origin)
 
     def _refuse_stored_functions(self, text: str, origin: str) -> None:
         names = sorted({function.name for function in called_functions(text, DIALECT)})
@@ -81,7 +81,9 @@ class _Inspection:
                 f"{origin}: calls stored function {schema}.{name}(), whose body QueryBase does not check"
             )
 
-    def _visit(self, schema: str, name: str, kind: str, engine: str | None, auto_increment, *, inserting: bool) -> None:
+    def _visit(
+        self, schema: str, name: str, kind: str, engine: str | None, auto_increment, *, inserting: bool, origin: str
+    ) -> None:
         key = (schema, name)
         if key in self.visited and (self.visited[key] or not inserting):
             return
@@ -90,18 +92,23 @@ class _Inspection:
             self.reasons.append(f"reaches more than {MAX_TABLES} tables; too many to check")
             return
         label = f"{schema}.{name}"
+        via = "" if origin == "the statements" else f" (reached through {origin})"
         if kind == "VIEW":
             rows = self._rows(_VIEW_SQL, [schema, name])
             if not rows or not rows[0][0]:
-                self.reasons.append(f"cannot read the definition of view {label}, so cannot check it")
+                self.reasons.append(f"cannot read the definition of view {label}{via}, so cannot check it")
             else:
                 self.read_text(rows[0][0], f"view {label}", schema=schema)
         elif kind == "SYSTEM VIEW":
             return  # information_schema and the like: cannot be written
         elif kind != "BASE TABLE" or (engine or "").lower() != "innodb":
-            self.reasons.append(f"{label} ({engine or kind}) is not InnoDB: a rollback does not undo changes to it")
+            self.reasons.append(
+                f"{label} ({engine or kind}){via} is not InnoDB: a rollback does not undo changes to it"
+            )
         if inserting and auto_increment is not None:
-            self.reasons.append(f"{label} has an AUTO_INCREMENT counter: a rollback does not give its numbers back")
+            self.reasons.append(
+                f"{label}{via} has an AUTO_INCREMENT counter: a rollback does not give its numbers back"
+            )
         for trigger, body in self._rows(_TRIGGERS_SQL, [schema, name]):
             self.read_text(body, f"trigger {schema}.{trigger} on {label}", schema=schema)
 
