@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from apps.approvals.models import ApprovalRequest
+from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
 from apps.audit.models import AuditEvent
 from tests.support.approvals import Team, ledger
@@ -112,18 +112,17 @@ def test_a_demoted_approver_can_no_longer_review(team):
 # What runs -----------------------------------------------------------------------------------
 
 
-def approve_holding_back_execution(team: Team, request_id: int, monkeypatch) -> None:
-    """Approve, but keep the execution job from the queue until the test releases it: the
-    world changes between the approval and the worker picking the job up."""
-    monkeypatch.setattr(execute_approved_request, "delay", lambda *args: None)
-    assert team.review(request_id, "approve").json()["status"] == "approved"
-    monkeypatch.undo()
+def approve_without_queueing(team: Team, request_id: int) -> None:
+    """Approved by an eligible reviewer, the job not queued yet: the world changes between
+    the approval and the worker picking the job up."""
+    ApprovalReview.objects.create(request_id=request_id, reviewer=team.approver, decision="approve")
+    ApprovalRequest.objects.filter(pk=request_id).update(status="approved")
 
 
 @pytest.mark.usefixtures("celery_worker")
-def test_an_approved_request_on_a_since_deactivated_source_does_not_run(team, postgres_server, monkeypatch):
+def test_an_approved_request_on_a_since_deactivated_source_does_not_run(team, postgres_server):
     request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
-    approve_holding_back_execution(team, request_id, monkeypatch)
+    approve_without_queueing(team, request_id)
     team.source.is_active = False
     team.source.save()
     execute_approved_request.delay(request_id)
@@ -145,11 +144,9 @@ def test_an_approved_request_on_a_since_deactivated_source_does_not_run(team, po
 
 
 @pytest.mark.usefixtures("celery_worker")
-def test_an_approved_request_whose_approver_was_deactivated_before_execution_does_not_run(
-    team, postgres_server, monkeypatch
-):
+def test_an_approved_request_whose_approver_was_deactivated_before_execution_does_not_run(team, postgres_server):
     request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
-    approve_holding_back_execution(team, request_id, monkeypatch)
+    approve_without_queueing(team, request_id)
     team.approver.is_active = False
     team.approver.save()
     execute_approved_request.delay(request_id)
