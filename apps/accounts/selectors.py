@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from apps.accounts import policy
 from apps.datasources.access import rights_by_datasource
 from apps.datasources.models import DataSource
 
@@ -16,7 +17,7 @@ def user_profile(user) -> dict[str, Any]:
         "email": user.email,
         "first_name": user.first_name,
         "last_name": user.last_name,
-        "is_admin": user.is_staff,
+        "is_admin": policy.is_admin(user),
         "groups": sorted(user.groups.values_list("name", flat=True)),
         "datasources": [
             {

@@ -24,7 +24,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ApprovalStatus.PENDING: frozenset(
         {ApprovalStatus.APPROVED, ApprovalStatus.REJECTED, ApprovalStatus.CANCELLED, ApprovalStatus.EXPIRED}
     ),
-    ApprovalStatus.APPROVED: frozenset({ApprovalStatus.EXECUTING}),
+    # approved → failed: refused just before execution (source switched off, approvals
+    # withdrawn); it never ran and is never re-run.
+    ApprovalStatus.APPROVED: frozenset({ApprovalStatus.EXECUTING, ApprovalStatus.FAILED}),
     ApprovalStatus.EXECUTING: frozenset({ApprovalStatus.SUCCEEDED, ApprovalStatus.FAILED}),
 }
 

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.accounts import policy
 from apps.approvals.models import ApprovalRequest, ApprovalReview, Decision
 from apps.queries import invisible
 
@@ -49,7 +50,8 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
         return [invisible.describe(character) for character in invisible.characters_in(approval.sql)]
 
     def get_approvals(self, approval: ApprovalRequest) -> int:
-        return sum(1 for review in approval.reviews.all() if review.decision == Decision.APPROVE)
+        """Approvals that still count: by reviewers who are still eligible."""
+        return policy.counted_approvals(approval).count()
 
 
 class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
@@ -78,8 +80,8 @@ class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
         return classification
 
     def get_execution(self, approval: ApprovalRequest) -> dict | None:
-        if approval.started_at is None:
-            return None
+        if approval.started_at is None and not approval.error_code:
+            return None  # not run yet (a request refused just before running has an error)
         error = {"code": approval.error_code, "message": approval.error_message} if approval.error_code else None
         return {
             "started_at": approval.started_at,

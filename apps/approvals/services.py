@@ -14,22 +14,22 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.accounts import policy
 from apps.approvals.locks import execution_lock
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.approvals.notify import notify_decision, notify_executed, notify_new_request
 from apps.approvals.state import transition
 from apps.audit.services import record_event
-from apps.datasources.access import Action, datasources_user_may, rights_on
+from apps.datasources.access import Action, rights_on
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import ConnectorError
+from apps.datasources.connectors.base import ConnectorError, DryRunUnsafe
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.queries.classification import Classification, classify_sql
+from apps.queries.classification import Classification, classify_sql, side_effect_calls
 from apps.queries.parameters import Params
 from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, classify_for_source, sha256_of
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
@@ -66,6 +66,13 @@ class AlreadyReviewed(QueryBaseError):
 
 class DryRunNotAllowed(QueryBaseError):
     code = "dry_run_not_allowed"
+    status = 400
+
+
+class DryRunRefused(QueryBaseError):
+    """The SQL could leave something behind that a rollback does not undo."""
+
+    code = "dry_run_unsafe"
     status = 400
 
 
@@ -128,30 +135,21 @@ def _check_write_kinds(datasource: DataSource, classification: Classification) -
 
 def approvers_of(datasource: DataSource) -> QuerySet:
     """Active members of groups with can_approve on an active source."""
-    if not datasource.is_active:
-        return get_user_model().objects.none()
-    return (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            groups__datasource_permissions__datasource=datasource,
-            groups__datasource_permissions__can_approve=True,
-        )
-        .distinct()
-        .order_by("username")
-    )
+    return policy.approvers_of(datasource)
 
 
 def eligible_approvers(approval: ApprovalRequest) -> QuerySet:
     """Approvers of the source, minus the requester (separation of duties)."""
-    return approvers_of(approval.datasource).exclude(pk=approval.requester_id)
+    return policy.eligible_reviewers(approval)
 
 
-def _require_eligible(user, approval: ApprovalRequest) -> None:
-    if user.pk == approval.requester_id:
-        raise NotAllowed("You cannot review your own request.")
-    if not eligible_approvers(approval).filter(pk=user.pk).exists():
-        raise NotAllowed("You may not approve requests on this data source.")
+def _refuse(refusal: policy.Refusal | None, closed: type[QueryBaseError], unsupported: type[QueryBaseError]) -> None:
+    """Turn the policy's answer into the error the API shows."""
+    if refusal is None:
+        return
+    if refusal.kind is policy.RefusalKind.FORBIDDEN:
+        raise NotAllowed(refusal.message)
+    raise (closed if refusal.kind is policy.RefusalKind.CLOSED else unsupported)(refusal.message)
 
 
 # Reading -------------------------------------------------------------------------------------
@@ -159,22 +157,12 @@ def _require_eligible(user, approval: ApprovalRequest) -> None:
 
 def visible_requests(user) -> QuerySet[ApprovalRequest]:
     """Own requests, and requests on sources the user may approve; admins see all."""
-    requests_ = ApprovalRequest.objects.select_related("datasource", "requester")
-    if user.is_staff:
-        return requests_
-    approvable = datasources_user_may(user, Action.APPROVE).values("pk")
-    return requests_.filter(Q(requester=user) | Q(datasource__in=approvable))
+    return policy.requests_visible_to(user).select_related("datasource", "requester")
 
 
 def awaiting_review_by(user) -> QuerySet[ApprovalRequest]:
     """Pending requests the user may still decide on."""
-    approvable = datasources_user_may(user, Action.APPROVE).values("pk")
-    return (
-        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, datasource__in=approvable)
-        .exclude(requester=user)
-        .exclude(reviews__reviewer=user)
-        .select_related("datasource", "requester")
-    )
+    return policy.requests_awaiting_review_by(user).select_related("datasource", "requester")
 
 
 def get_request(user, request_id: int) -> ApprovalRequest:
@@ -193,11 +181,7 @@ def review_request(user, request_id: int, *, decision: str, comment: str = "", r
     get_request(user, request_id)  # 404 before 403 for requests the user cannot see
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().select_related("datasource").get(pk=request_id)
-        if approval.status != ApprovalStatus.PENDING:
-            raise RequestClosed(f"The request is {approval.status}; it can no longer be reviewed.")
-        if approval.expires_at <= timezone.now():
-            raise RequestClosed("The request has expired.")
-        _require_eligible(user, approval)
+        _refuse(policy.review_refusal(user, approval), closed=RequestClosed, unsupported=RequestClosed)
         try:
             with transaction.atomic():
                 ApprovalReview.objects.create(request=approval, reviewer=user, decision=decision, comment=comment)
@@ -222,7 +206,8 @@ def _decide(approval: ApprovalRequest, decision: str) -> None:
         transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.REJECTED, decided_at=now)
         record_event("approval.rejected", target=approval)
         return
-    approvals = approval.reviews.filter(decision=Decision.APPROVE).count()
+    # Only reviews whose reviewer is still eligible now count (not one since demoted).
+    approvals = policy.counted_approvals(approval).count()
     if approvals >= approval.required_approvals and transition(
         approval.pk, ApprovalStatus.PENDING, ApprovalStatus.APPROVED, decided_at=now
     ):
@@ -234,7 +219,7 @@ def _decide(approval: ApprovalRequest, decision: str) -> None:
 
 def cancel_request(user, request_id: int, *, request=None) -> ApprovalRequest:
     approval = get_request(user, request_id)
-    if approval.requester_id != user.pk:
+    if not policy.may_cancel_request(user, approval):
         raise NotAllowed("Only the requester may cancel a request.")
     if not transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.CANCELLED, decided_at=timezone.now()):
         raise RequestClosed(f"The request is {approval.status}; only pending requests can be cancelled.")
@@ -259,23 +244,26 @@ def expire_pending_requests() -> int:
 
 
 def dry_run(user, request_id: int, *, request=None) -> ApprovalRequest:
-    """Run the DML in a transaction that is rolled back, and keep the affected row counts."""
+    """Run the DML in a transaction that is rolled back, and keep the affected row counts.
+
+    Only when every effect is undone by the rollback (security invariant 10): no call of a
+    function whose effect outlives the transaction or that runs SQL given as text, and
+    (checked by the connector, in the transaction itself) only tables a rollback restores.
+    Anything else is refused with the reasons, before a single statement runs.
+    """
     approval = get_request(user, request_id)
-    _require_eligible(user, approval)
-    if approval.status != ApprovalStatus.PENDING:
-        raise RequestClosed("Only pending requests can be dry-run.")
+    _refuse(policy.dry_run_refusal(user, approval), closed=DryRunNotAllowed, unsupported=DryRunNotAllowed)
     datasource = approval.datasource
-    if not datasource.dry_run_enabled:
-        raise DryRunNotAllowed("Dry-runs are turned off for this data source.")
-    if set(approval.write_kinds) != {"dml"}:
-        raise DryRunNotAllowed("Only data changes (INSERT/UPDATE/DELETE) can be dry-run; DDL and others cannot.")
+    reasons = side_effect_calls(approval.sql, datasource.engine)
+    if reasons:
+        _refuse_dry_run(user, approval, reasons, request)
     statements = _verified_statements(approval)
     started = time.monotonic()
     try:
-        affected = connector_for(datasource, CredentialRole.OWNER).run_write(
-            statements, datasource.statement_timeout_ms, dry_run=True
-        )
+        affected = connector_for(datasource, CredentialRole.OWNER).dry_run(statements, datasource.statement_timeout_ms)
         outcome = {"ok": True, "statements": _statement_results(approval, affected)}
+    except DryRunUnsafe as error:
+        _refuse_dry_run(user, approval, error.reasons, request)
     except ConnectorError as error:
         outcome = {"ok": False, "error": {"code": error.code, "message": error.message}}
     outcome["took_ms"] = round((time.monotonic() - started) * 1000, 1)
@@ -283,6 +271,17 @@ def dry_run(user, request_id: int, *, request=None) -> ApprovalRequest:
     record_event("approval.dry_run", actor=user, target=approval, request=request, detail={"ok": outcome["ok"]})
     approval.refresh_from_db()
     return approval
+
+
+def _refuse_dry_run(user, approval: ApprovalRequest, reasons: list[str], request) -> None:
+    record_event(
+        "approval.dry_run_refused", actor=user, target=approval, request=request, detail={"reasons": reasons[:20]}
+    )
+    shown = "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
+    raise DryRunRefused(
+        f"This cannot be dry-run on the real data source: a rollback would not undo everything it does ({shown}).",
+        details={"reasons": reasons},
+    )
 
 
 # Execution -----------------------------------------------------------------------------------
@@ -334,6 +333,8 @@ def execute_approved(request_id: int) -> ExecutionOutcome:
         if approval.status == ApprovalStatus.EXECUTING:
             _finish(approval, ApprovalStatus.FAILED, error_code="interrupted", error_message=INTERRUPTED_MESSAGE)
             return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
+        if approval.status == ApprovalStatus.APPROVED and _refused_at_execution(approval):
+            return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
         started = timezone.now()
         if not transition(request_id, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING, started_at=started):
             return ExecutionOutcome(ran=False, status=approval.status)
@@ -342,6 +343,27 @@ def execute_approved(request_id: int) -> ExecutionOutcome:
         _run(approval)
         approval.refresh_from_db()
         return ExecutionOutcome(ran=True, status=approval.status)
+
+
+def _refused_at_execution(approval: ApprovalRequest) -> bool:
+    """Rights are those at execution time: a source switched off, or an approval whose
+    reviewer has since lost the right, stops the request for good (failed, never re-run)."""
+    refusal = policy.execution_refusal(approval)
+    if refusal is None:
+        return False
+    code, message = refusal
+    if transition(
+        approval.pk,
+        ApprovalStatus.APPROVED,
+        ApprovalStatus.FAILED,
+        finished_at=timezone.now(),
+        error_code=code,
+        error_message=message,
+    ):
+        record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
+        approval.refresh_from_db()
+        notify_executed(approval)
+    return True
 
 
 def _run(approval: ApprovalRequest) -> None:

@@ -4,6 +4,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts import policy
 from apps.approvals import services
 from apps.approvals.serializers import (
     ApprovalFilterSerializer,
@@ -14,7 +15,6 @@ from apps.approvals.serializers import (
 )
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
-from apps.datasources.views import is_datasource_admin
 from apps.queries.services import DataSourceNotFound
 
 
@@ -80,7 +80,9 @@ class DataSourceApproversView(APIView):
     @extend_schema(responses=ApproverSerializer(many=True))
     def get(self, request: Request, datasource_id: int) -> Response:
         sources = (
-            DataSource.objects.all() if is_datasource_admin(request.user) else datasources_visible_to(request.user)
+            DataSource.objects.all()
+            if policy.may_administer_sources(request.user)
+            else datasources_visible_to(request.user)
         )
         datasource = sources.filter(pk=datasource_id).first()
         if datasource is None:

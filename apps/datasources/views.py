@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.accounts import policy
 from apps.datasources import credential_audit, services
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
@@ -20,7 +21,7 @@ from apps.datasources.serializers import (
 
 def is_datasource_admin(user) -> bool:
     """Administering sources is a Django model permission (superusers have it)."""
-    return user.has_perm("datasources.change_datasource")
+    return policy.may_administer_sources(user)
 
 
 class IsDataSourceAdmin(permissions.BasePermission):

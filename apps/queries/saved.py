@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.accounts import policy
 from apps.audit.services import record_event
 from apps.datasources.access import datasources_visible_to
 from apps.queries.models import SavedQuery, new_share_token
@@ -25,7 +26,7 @@ def _check_fields(owner, fields: dict[str, Any], saved: SavedQuery | None = None
     if datasource is not None and not datasources_visible_to(owner).filter(pk=datasource.pk).exists():
         raise InvalidInput("You have no rights on this data source.", details={"datasource": ["Not available."]})
     groups = fields.get("shared_with_groups")
-    if groups and not owner.is_staff:
+    if groups and not policy.may_share_with_any_group(owner):
         own_groups = set(owner.groups.values_list("pk", flat=True))
         if any(group.pk not in own_groups for group in groups):
             raise InvalidInput(

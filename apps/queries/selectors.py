@@ -3,6 +3,7 @@
 import django_filters
 from django.db.models import Q, QuerySet
 
+from apps.accounts import policy
 from apps.queries.models import QueryRun, RunStatus, SavedQuery
 
 
@@ -21,8 +22,7 @@ class HistoryFilter(django_filters.FilterSet):
 
 def history_for(user) -> QuerySet[QueryRun]:
     """A user's own runs; admins see everyone's (and may filter by user)."""
-    runs = QueryRun.objects.select_related("datasource").order_by("-created_at")
-    return runs if user.is_staff else runs.filter(user=user)
+    return policy.runs_visible_to(user).select_related("datasource").order_by("-created_at")
 
 
 def saved_queries_for(user) -> QuerySet[SavedQuery]:

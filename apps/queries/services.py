@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.accounts import policy
 from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
@@ -70,6 +71,11 @@ class ApprovalRequired(QueryBaseError):
 
 class CredentialMaterialRefused(QueryBaseError):
     code = "credential_material"
+    status = 403
+
+
+class ResultNotVisible(QueryBaseError):
+    code = "result_not_visible"
     status = 403
 
 
@@ -394,13 +400,21 @@ def _finish_failed(run: QueryRun, code: str, message: str) -> None:
 
 
 def get_run(user, run_id) -> QueryRun:
-    """A run its owner may see (admins may see every run)."""
-    runs = QueryRun.objects.select_related("datasource", "source_run")
-    if not user.is_staff:
-        runs = runs.filter(user=user)
-    run = runs.filter(pk=run_id).first()
+    """A run whose metadata the user may see: their own (admins: every run)."""
+    run = policy.runs_visible_to(user).select_related("datasource", "source_run").filter(pk=run_id).first()
     if run is None:
         raise RunNotFound("No query run with this id.")
+    return run
+
+
+def get_run_with_result(user, run_id) -> QueryRun:
+    """A run whose rows the user may see: besides seeing the run, they must be able to read
+    its source *now*. A result is data of the source: a revoked right, or a staff member
+    without group rights, sees no row of it (nor the database's error text, which can
+    quote values)."""
+    run = get_run(user, run_id)
+    if not policy.may_view_result(user, run):
+        raise ResultNotVisible("You may not read this data source (any more), so its results are not shown to you.")
     return run
 
 
@@ -416,7 +430,7 @@ def wait_for_run(run: QueryRun, seconds: float) -> QueryRun:
 def cancel_run(user, run_id, *, request=None) -> QueryRun:
     """Cancel a queued run, or stop a running one in the database itself."""
     run = get_run(user, run_id)
-    if run.user_id != user.pk:
+    if not policy.may_cancel_run(user, run):
         raise NotAllowed("Only the user who started a run may cancel it.")
     if QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
         status=RunStatus.CANCELLED, finished_at=timezone.now(), error_code="query_cancelled", error_message="Cancelled."

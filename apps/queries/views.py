@@ -97,7 +97,7 @@ class QueryRunView(APIView):
         responses=QueryRunSerializer,
     )
     def get(self, request: Request, run_id) -> Response:
-        run = services.get_run(request.user, run_id)
+        run = services.get_run_with_result(request.user, run_id)
         wait = _float_param(request, "wait")
         if wait:
             run = services.wait_for_run(run, wait)

@@ -7,8 +7,9 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
+from apps.accounts import policy
 from apps.approvals import services as approvals
-from apps.approvals.models import ApprovalStatus, Decision
+from apps.approvals.models import ApprovalStatus
 from apps.datasources.access import Action, rights_by_datasource
 from apps.datasources.models import DataSource
 from apps.notifications import services as notifications
@@ -126,18 +127,13 @@ def approval_detail(request, request_id: int):
         raise Http404(error.message) from error
     reviews = list(approval.reviews.select_related("reviewer"))
     pending = approval.status == ApprovalStatus.PENDING
-    may_review = (
-        pending
-        and approvals.eligible_approvers(approval).filter(pk=request.user.pk).exists()
-        and not any(review.reviewer_id == request.user.pk for review in reviews)
-    )
     context = {
         "approval": approval,
         "reviews": reviews,
-        "approvals_count": sum(1 for review in reviews if review.decision == Decision.APPROVE),
-        "may_review": may_review,
-        "may_dry_run": may_review and approval.datasource.dry_run_enabled and approval.write_kinds == ["dml"],
-        "may_cancel": pending and approval.requester_id == request.user.pk,
+        "approvals_count": policy.counted_approvals(approval).count(),
+        "may_review": policy.may_review(request.user, approval),
+        "may_dry_run": policy.may_dry_run(request.user, approval),
+        "may_cancel": pending and policy.may_cancel_request(request.user, approval),
         "is_requester": approval.requester_id == request.user.pk,
         "nav": "approvals",
     }

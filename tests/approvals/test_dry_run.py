@@ -48,10 +48,14 @@ def test_mariadb_dry_run_on_innodb_and_refusal_on_myisam(mysql_server):
     cursor.execute(f"SELECT sum(qty) FROM {SOURCE_DB}.stock")
     assert cursor.fetchone()[0] == 12
 
+    # A MyISAM table elsewhere in the database does not matter; one the statement names does.
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {SOURCE_DB}.legacy (id INT) ENGINE=MyISAM")
-    result = dry_run(team, request_id).json()["dry_run_result"]
+    unrelated = dry_run(team, request_id)
+    touching = dry_run(team, team.request_write("UPDATE stock JOIN legacy ON legacy.id = stock.id SET qty = 0")["id"])
     cursor.execute(f"DROP TABLE {SOURCE_DB}.legacy")
     root.close()
-    assert result["ok"] is False
-    assert result["error"]["code"] == "dry_run_unsafe"
-    assert "legacy (MyISAM)" in result["error"]["message"]
+    assert unrelated.status_code == 200
+    assert unrelated.json()["dry_run_result"]["ok"] is True
+    assert touching.status_code == 400
+    assert touching.json()["error"]["code"] == "dry_run_unsafe"
+    assert f"{SOURCE_DB}.legacy (MyISAM)" in touching.json()["error"]["message"]

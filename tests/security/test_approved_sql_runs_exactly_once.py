@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from apps.approvals import services
-from apps.approvals.models import ApprovalRequest
+from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
 from tests.support.approvals import Team, ledger
 from tests.support.databases import SOURCE_DB, _mysql_root
@@ -59,7 +59,9 @@ def test_double_approval_click_runs_once(team, postgres_server):
 
 def test_duplicate_deliveries_and_racing_workers_run_once(team, postgres_server):
     request_id = team.request_write("UPDATE ledger SET amount = amount + 1")["id"]
-    ApprovalRequest.objects.filter(pk=request_id).update(status="approved")  # approved, nothing queued yet
+    # Approved (by an eligible reviewer, so execution accepts it), nothing queued yet.
+    ApprovalReview.objects.create(request_id=request_id, reviewer=team.approver, decision="approve")
+    ApprovalRequest.objects.filter(pk=request_id).update(status="approved")
     for _ in range(3):
         execute_approved_request.delay(request_id)  # the broker delivering the same job three times
     outcomes = in_threads(3, lambda: services.execute_approved(request_id).ran)  # and three more executors

@@ -86,6 +86,22 @@ class DryRunUnsafe(ConnectorError):
 
     code = "dry_run_unsafe"
 
+    def __init__(self, message: str, reasons: list[str] | None = None):
+        super().__init__(message)
+        self.reasons = reasons or [message]
+
+
+def refuse_unsafe_dry_run(reasons: list[str]) -> None:
+    """Raise DryRunUnsafe with every reason, if there is any."""
+    if reasons:
+        shown = "; ".join(reasons[:5]) + (f"; and {len(reasons) - 5} more" if len(reasons) > 5 else "")
+        raise DryRunUnsafe(f"A rollback would not undo everything this does: {shown}.", reasons)
+
+
+def joined_text(statements: "list[BoundStatement]") -> str:
+    """The statements as one script, for inspecting what they name."""
+    return ";\n".join(statement.sql for statement in statements)
+
 
 class ParamStyle(StrEnum):
     """How a driver wants bound parameters written into the statement text."""
@@ -314,6 +330,12 @@ class Connector(ABC):
         """Run `statements` with the owner credentials in one transaction (as far as the
         engine allows) and commit; with `dry_run`, roll back instead. Returns the rows
         affected per statement (-1 where the engine does not say)."""
+
+    def dry_run(self, statements: list[BoundStatement], timeout_ms: int) -> list[int]:
+        """Run `statements` in a transaction that is rolled back, and return the rows each
+        affected. Engines where a rollback may not undo everything check first, in the
+        same connection, and raise DryRunUnsafe with the reasons (SQLite undoes all)."""
+        return self.run_write(statements, timeout_ms, dry_run=True)
 
     def run_read(
         self,

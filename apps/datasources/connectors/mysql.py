@@ -18,7 +18,6 @@ from apps.datasources.connectors.base import (
     ConnectionTimedOut,
     Connector,
     ConnectorError,
-    DryRunUnsafe,
     ParamStyle,
     QueryCancelled,
     QueryFailed,
@@ -30,7 +29,10 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     group_columns,
+    joined_text,
+    refuse_unsafe_dry_run,
 )
+from apps.datasources.connectors.mysql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
@@ -227,7 +229,9 @@ class MySQLConnector(Connector):
             try:
                 cursor.execute(self._timeout_sql(connection, timeout_ms))
                 if dry_run:
-                    self._refuse_non_transactional_tables(cursor)
+                    # Rolling back does not undo changes to MyISAM/Aria/MEMORY tables, nor
+                    # AUTO_INCREMENT counters: a "dry" run against them would write for real.
+                    refuse_unsafe_dry_run(unsafe_dry_run_reasons(cursor, joined_text(statements)))
                 cursor.execute("START TRANSACTION")
                 for statement in statements:
                     cursor.execute(statement.sql, statement.args)
@@ -240,18 +244,6 @@ class MySQLConnector(Connector):
                 connection.rollback()
                 raise self._query_error(error) from error
         return affected
-
-    def _refuse_non_transactional_tables(self, cursor) -> None:
-        # Rolling back does not undo changes to MyISAM/Aria/MEMORY tables: a "dry" run
-        # against them would write for real.
-        cursor.execute(
-            "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_TYPE = 'BASE TABLE' AND ENGINE <> 'InnoDB'"
-        )
-        unsafe = cursor.fetchall()
-        if unsafe:
-            names = ", ".join(f"{name} ({engine})" for name, engine in unsafe[:5])
-            raise DryRunUnsafe(f"A dry-run needs InnoDB tables only; these cannot be rolled back: {names}.")
 
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:

@@ -30,7 +30,10 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     group_columns,
+    joined_text,
+    refuse_unsafe_dry_run,
 )
+from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
@@ -282,6 +285,10 @@ class PostgreSQLConnector(Connector):
             try:
                 with connection.transaction(force_rollback=dry_run):
                     connection.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+                    if dry_run:
+                        # Checked in the transaction that runs them: sequences, triggers,
+                        # foreign tables, user functions (see postgresql_dry_run).
+                        refuse_unsafe_dry_run(unsafe_dry_run_reasons(connection, joined_text(statements)))
                     cursor = psycopg.RawCursor(connection)
                     for statement in statements:
                         cursor.execute(statement.sql, statement.args)

@@ -1,0 +1,12 @@
+"""Templates ask the policy module too: `{% load policy %}{% if user|is_admin %}`."""
+
+from django import template
+
+from apps.accounts import policy
+
+register = template.Library()
+
+
+@register.filter
+def is_admin(user) -> bool:
+    return policy.is_admin(user)
