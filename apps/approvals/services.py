@@ -352,17 +352,18 @@ def _refused_at_execution(approval: ApprovalRequest) -> bool:
     if refusal is None:
         return False
     code, message = refusal
-    if transition(
-        approval.pk,
-        ApprovalStatus.APPROVED,
-        ApprovalStatus.FAILED,
-        finished_at=timezone.now(),
-        error_code=code,
-        error_message=message,
-    ):
-        record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
-        approval.refresh_from_db()
-        notify_executed(approval)
+    with transaction.atomic():  # the status, its audit event and the notification together
+        if transition(
+            approval.pk,
+            ApprovalStatus.APPROVED,
+            ApprovalStatus.FAILED,
+            finished_at=timezone.now(),
+            error_code=code,
+            error_message=message,
+        ):
+            record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
+            approval.refresh_from_db()
+            notify_executed(approval)
     return True
 
 
@@ -396,9 +397,13 @@ def _run(approval: ApprovalRequest) -> None:
 
 def _finish(approval: ApprovalRequest, status: str, *, started: float | None = None, **fields) -> None:
     duration = round((time.monotonic() - started) * 1000, 1) if started is not None else None
-    if transition(
-        approval.pk, ApprovalStatus.EXECUTING, status, finished_at=timezone.now(), duration_ms=duration, **fields
-    ):
+    # One transaction: whoever sees the final status also finds its audit event and the
+    # requester's notification.
+    with transaction.atomic():
+        if not transition(
+            approval.pk, ApprovalStatus.EXECUTING, status, finished_at=timezone.now(), duration_ms=duration, **fields
+        ):
+            return
         record_event(f"approval.{status}", target=approval, detail={"error_code": fields.get("error_code", "")})
         approval.refresh_from_db()
         notify_executed(approval)

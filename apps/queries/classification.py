@@ -17,7 +17,6 @@ a versioned `/*!50700 … */` comment or skips it: both readings are classified,
 text is a read only if both read.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -27,6 +26,7 @@ from apps.queries import invisible, sqltext
 from apps.queries.function_effects import effect_of
 from apps.queries.risk import Risk, highest_risk
 from apps.queries.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
+from apps.queries.tables import FunctionCall, function_calls
 
 
 class Dialect(StrEnum):
@@ -151,8 +151,8 @@ def side_effect_calls(sql: str, dialect: str) -> list[str]:
     for reading in [{}, *_other_readings(sql, dialect)]:
         for statement in sqltext.statements_of(sql, dialect.value, **reading):
             reasons.extend(f"cannot be parsed: {t.value}" for t in statement.tokens if t.kind == ERROR)
-            for _, name, qualifier in _function_calls(statement.tokens, dialect):
-                finding = _function_feature(name, qualifier)
+            for call in function_calls(statement.tokens, dialect.value):
+                finding = _function_feature(call)
                 if finding is not None:
                     reasons.extend(finding.reasons)
     return list(dict.fromkeys(reasons))
@@ -168,7 +168,7 @@ def _with_unsafe_functions(
         return statements  # an ambiguous MySQL reading: already a write
     marked = []
     for statement, tokens in zip(statements, (p.tokens for p in parsed), strict=True):
-        names = sorted({name for _, name, _ in _function_calls(tokens, dialect)} & unsafe)
+        names = sorted({call.name for call in function_calls(tokens, dialect.value)} & unsafe)
         if statement.verdict is Verdict.READ and names:
             reasons = [
                 f"calls {name}(), which the source's catalog marks VOLATILE: it may change state" for name in names
@@ -213,7 +213,7 @@ def _classify_reading(
     the functions it calls (for the per-source catalog check, without a second scan)."""
     classified = []
     for statement in sqltext.statements_of(sql, dialect.value, **reading):
-        functions.update(name for _, name, _ in _function_calls(statement.tokens, dialect))
+        functions.update(call.name for call in function_calls(statement.tokens, dialect.value))
         classified.append(_classify_statement(statement, dialect))
     return classified
 
@@ -369,48 +369,8 @@ def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Diale
             findings.append(_word_feature(tokens, depths, index, dialect))
         if token.kind == OP and token.value == ":=" and dialect is Dialect.MYSQL:
             findings.append(_Finding(StatementKind.SESSION, Risk.LOW, ("assigns a user variable (:=)",)))
-    findings.extend(_function_feature(name, qualifier) for _, name, qualifier in _function_calls(tokens, dialect))
+    findings.extend(_function_feature(call) for call in function_calls(tokens, dialect.value))
     return [finding for finding in findings if finding is not None]
-
-
-def _function_calls(tokens: tuple[Token, ...], dialect: Dialect) -> Iterator[tuple[int, str, str | None]]:
-    """(index, lower-case name, qualifier) of each function the tokens may call: `name(`
-    anywhere, and on PostgreSQL also the attribute notation `(value).name`, which calls
-    name(value) when no column of that name exists (`('/etc/passwd'::text).pg_read_file`)."""
-    # Driven by the `(` and `.` tokens: far fewer than the words (this runs on every read).
-    attribute_notation = dialect is Dialect.POSTGRESQL
-    last = len(tokens) - 1
-    for index, token in enumerate(tokens):
-        if token.kind != PUNCT:
-            continue
-        if token.value == "(" and index > 0:
-            name_index = index - 1
-            name = tokens[name_index]
-            if name.kind not in (WORD, QIDENT):
-                continue
-            qualified = name_index > 1 and tokens[name_index - 1].value == "." and tokens[name_index - 1].kind == PUNCT
-            qualifier = tokens[name_index - 2].value.lower() if qualified else None
-            if not _names_a_relation(tokens, name_index - 2 if qualified else name_index):
-                yield name_index, name.value.lower(), qualifier
-        elif token.value == "." and index < last:
-            name = tokens[index + 1]
-            if name.kind not in (WORD, QIDENT) or _is_call(tokens, index + 1):
-                continue
-            # MariaDB in Oracle mode reads `seq.nextval` as NEXTVAL(seq).
-            if attribute_notation or name.value.lower() == "nextval":
-                yield index + 1, name.value.lower(), _ATTRIBUTE
-
-
-# Marks the attribute notation, where only exact names count: `t.lo_limit` is far more
-# often a column than a call of a function of the lo_ family.
-_ATTRIBUTE = "(attribute)"
-_RELATION_LEADS = frozenset({"INTO", "REFERENCES", "TABLE"})
-
-
-def _names_a_relation(tokens: tuple[Token, ...], name_index: int) -> bool:
-    """`INSERT INTO t(a, b)`: a table and its column list, not a call."""
-    previous = tokens[name_index - 1] if name_index > 0 else None
-    return previous is not None and previous.kind == WORD and previous.value in _RELATION_LEADS
 
 
 def _is_call(tokens: tuple[Token, ...], index: int) -> bool:
@@ -441,11 +401,13 @@ def _word_feature(tokens: tuple[Token, ...], depths: list[int], index: int, dial
     return None
 
 
-def _function_feature(name: str, qualifier: str | None = None) -> _Finding | None:
-    effect = effect_of(name, None, exact=True) if qualifier == _ATTRIBUTE else effect_of(name, qualifier)
+def _function_feature(call: FunctionCall) -> _Finding | None:
+    # In the attribute notation only exact names count: `t.lo_limit` is far more often a
+    # column than a call of a function of the lo_ family.
+    effect = effect_of(call.name, exact=True) if call.attribute else effect_of(call.name, call.qualifier)
     if effect is None:
         return None
-    return _Finding(StatementKind.OTHER, effect.risk, (f"calls {name}(), which {effect.reason}",))
+    return _Finding(StatementKind.OTHER, effect.risk, (f"calls {call.name}(), which {effect.reason}",))
 
 
 def _starts_a_statement(tokens: tuple[Token, ...], index: int) -> bool:

@@ -142,19 +142,59 @@ def referenced_tables(sql: str, dialect: str) -> list[TableName]:
 
 
 def called_functions(sql: str, dialect: str) -> list[TableName]:
-    """Every name followed by `(`, qualified or not: the functions `sql` may call (and some
-    words that only look like calls, such as `IN (` or a column list, which a catalog
-    lookup will not find)."""
+    """Every function `sql` may call, qualified or not (see `function_calls`; some words
+    only look like calls, such as `IN (`, which a catalog lookup will not find)."""
     found: list[TableName] = []
     for statement in _readings(sql, dialect):
-        tokens = statement.tokens
-        for index, token in enumerate(tokens):
-            if _is_name(token) and _next_is(tokens, index + 1, "("):
-                if index >= 2 and tokens[index - 1].value == "." and _is_name(tokens[index - 2]):
-                    found.append(TableName(_text(tokens[index - 2]), _text(token)))
-                else:
-                    found.append(TableName(None, _text(token)))
+        for call in function_calls(statement.tokens, dialect):
+            found.append(TableName(call.qualifier, call.name))
     return list(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """One place where a statement may call a function: `name(`, `schema.name(`, or, on
+    PostgreSQL, the attribute notation `(value).name`, which calls name(value) when no
+    column of that name exists (`('/etc/passwd'::text).pg_read_file` reads the file)."""
+
+    name: str  # lower case
+    qualifier: str | None  # the schema before the dot, lower case, for `schema.name(`
+    attribute: bool = False  # the attribute notation: only exact function names count
+
+
+# A table and its column list, not a call: `INSERT INTO t(a, b)`, `REFERENCES t(id)`.
+_RELATION_LEADS = frozenset({"INTO", "REFERENCES", "TABLE"})
+
+
+def function_calls(tokens: tuple[Token, ...], dialect: str) -> list[FunctionCall]:
+    """The function calls among `tokens`, found from the `(` and `.` tokens (far fewer
+    than the words: this runs on every read)."""
+    calls = []
+    attribute_notation = dialect == "postgresql"
+    last = len(tokens) - 1
+    for index, token in enumerate(tokens):
+        if token.kind != PUNCT:
+            continue
+        if token.value == "(" and index > 0 and _is_name(tokens[index - 1]):
+            name_index = index - 1
+            qualified = name_index > 1 and _is_dot(tokens[name_index - 1])
+            first = name_index - 2 if qualified else name_index
+            if first > 0 and tokens[first - 1].kind == WORD and tokens[first - 1].value in _RELATION_LEADS:
+                continue
+            qualifier = _text(tokens[name_index - 2]) if qualified else None
+            calls.append(FunctionCall(_text(tokens[name_index]), qualifier))
+        elif token.value == "." and index < last and _is_name(tokens[index + 1]):
+            if _next_is(tokens, index + 2, "("):
+                continue  # `schema.name(`: found at its parenthesis
+            name = _text(tokens[index + 1])
+            # MariaDB in Oracle mode reads `seq.nextval` as NEXTVAL(seq).
+            if attribute_notation or name == "nextval":
+                calls.append(FunctionCall(name, None, attribute=True))
+    return calls
+
+
+def _is_dot(token: Token) -> bool:
+    return token.kind == PUNCT and token.value == "."
 
 
 def _readings(sql: str, dialect: str):
