@@ -6,6 +6,7 @@ import socket
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from apps.demo.shop import build_shop_database
@@ -31,6 +32,18 @@ def pytest_configure(config):
             down.append(f"{name} at {address[0]}:{address[1]}")
     if down:
         pytest.exit(f"Services the suite needs are down: {', '.join(down)}. `make test` starts them.", returncode=2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Django's own advice for test suites: the production hasher (PBKDF2, about half a
+    second per password on this machine) would spend minutes creating users. The real
+    hasher is kept where it matters: the embedded-default smoke test runs the app as
+    shipped, in its own process."""
+    override = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    override.enable()
+    yield
+    override.disable()
 
 
 @pytest.fixture(autouse=True)
