@@ -85,7 +85,7 @@ class Classification:
     verdict: Verdict
     risk: Risk
     statements: tuple[StatementClassification, ...] = field(default=())
-    #: Lower-case names of every function the SQL may call (any statement, any reading).
+    #: Lower-case names of every function the read statements may call (any reading).
     called_functions: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
@@ -210,11 +210,15 @@ def _classify_reading(
     sql: str, dialect: Dialect, functions: set[str], **reading: bool
 ) -> list[StatementClassification]:
     """Classify each statement of one reading, collecting into `functions` the names of
-    the functions it calls (for the per-source catalog check, without a second scan)."""
+    the functions each read calls (for the per-source catalog check, which only reads
+    need), without a second scan."""
     classified = []
     for statement in sqltext.statements_of(sql, dialect.value, **reading):
-        functions.update(call.name for call in function_calls(statement.tokens, dialect.value))
-        classified.append(_classify_statement(statement, dialect))
+        calls = function_calls(statement.tokens, dialect.value)
+        result = _classify_statement(statement, dialect, calls)
+        if result.verdict is Verdict.READ:
+            functions.update(call.name for call in calls)
+        classified.append(result)
     return classified
 
 
@@ -225,12 +229,12 @@ def _write(text: str, kind: StatementKind, risk: Risk, *reasons: str) -> Stateme
     return StatementClassification(text, kind, Verdict.WRITE, risk, tuple(reasons))
 
 
-def _classify_statement(statement: Statement, dialect: Dialect) -> StatementClassification:
+def _classify_statement(statement: Statement, dialect: Dialect, calls: list[FunctionCall]) -> StatementClassification:
     tokens = statement.tokens
     errors = [token.value for token in tokens if token.kind == ERROR]
     if errors:
         return _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, f"cannot be parsed: {errors[0]}")
-    finding = _classify_tokens(tokens, dialect)
+    finding = _classify_tokens(tokens, dialect, calls)
     if finding.kind is StatementKind.READ:
         return StatementClassification(statement.text, StatementKind.READ, Verdict.READ, Risk.NONE, finding.reasons)
     return _write(statement.text, finding.kind, finding.risk, *finding.reasons)
@@ -299,7 +303,8 @@ _KIND_PRIORITY = (
 )
 
 
-def _classify_tokens(tokens: tuple[Token, ...], dialect: Dialect) -> _Finding:
+def _classify_tokens(tokens: tuple[Token, ...], dialect: Dialect, calls: list[FunctionCall] | None = None) -> _Finding:
+    """`calls`: the function calls among `tokens` when already known (else found here)."""
     start = 0
     while start < len(tokens) and tokens[start].kind == PUNCT and tokens[start].value == "(":
         start += 1  # (SELECT …) UNION (SELECT …)
@@ -307,15 +312,17 @@ def _classify_tokens(tokens: tuple[Token, ...], dialect: Dialect) -> _Finding:
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("does not start with a known statement",))
     head = tokens[start].value
     if head in _READ_HEADS:
-        return _classify_query(tokens, dialect, head)
+        return _classify_query(tokens, dialect, head, calls)
     if head in _EXPLAIN_HEADS[dialect]:
         return _classify_explain(tokens, start + 1, dialect)
     if head == "SHOW" and dialect in _SHOW_DIALECTS:
         return _read("SHOW")
-    return _classify_write_head(tokens, start, dialect)
+    return _classify_write_head(tokens, start, dialect, calls)
 
 
-def _classify_query(tokens: tuple[Token, ...], dialect: Dialect, head: str) -> _Finding:
+def _classify_query(
+    tokens: tuple[Token, ...], dialect: Dialect, head: str, calls: list[FunctionCall] | None
+) -> _Finding:
     """SELECT / WITH / VALUES / TABLE: a read unless something in it writes."""
     depths = _depths(tokens)
     if depths is None:
@@ -324,7 +331,7 @@ def _classify_query(tokens: tuple[Token, ...], dialect: Dialect, head: str) -> _
         main = _main_statement_of_with(tokens, depths)
         if main is not None and tokens[main].value in _DML_WORDS:
             return _dml(tokens, depths, main, "WITH … " + tokens[main].value)
-    findings = _write_features(tokens, depths, dialect)
+    findings = _write_features(tokens, depths, dialect, calls)
     if not findings:
         return _read(head)
     kinds = {finding.kind for finding in findings}
@@ -361,7 +368,9 @@ def _main_statement_of_with(tokens: tuple[Token, ...], depths: list[int]) -> int
 _WITH_MAIN_WORDS = _READ_HEADS | _DML_WORDS
 
 
-def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Dialect) -> list[_Finding]:
+def _write_features(
+    tokens: tuple[Token, ...], depths: list[int], dialect: Dialect, calls: list[FunctionCall] | None = None
+) -> list[_Finding]:
     """Everything inside a query that makes it a write."""
     findings = []
     for index, token in enumerate(tokens):
@@ -369,7 +378,9 @@ def _write_features(tokens: tuple[Token, ...], depths: list[int], dialect: Diale
             findings.append(_word_feature(tokens, depths, index, dialect))
         if token.kind == OP and token.value == ":=" and dialect is Dialect.MYSQL:
             findings.append(_Finding(StatementKind.SESSION, Risk.LOW, ("assigns a user variable (:=)",)))
-    findings.extend(_function_feature(call) for call in function_calls(tokens, dialect.value))
+    if calls is None:
+        calls = function_calls(tokens, dialect.value)
+    findings.extend(_function_feature(call) for call in calls)
     return [finding for finding in findings if finding is not None]
 
 
@@ -552,14 +563,16 @@ def _matching_paren(tokens: tuple[Token, ...], index: int) -> int | None:
     return None
 
 
-def _classify_write_head(tokens: tuple[Token, ...], start: int, dialect: Dialect) -> _Finding:
+def _classify_write_head(
+    tokens: tuple[Token, ...], start: int, dialect: Dialect, calls: list[FunctionCall] | None = None
+) -> _Finding:
     head = tokens[start].value
     kind, risk = _WRITE_HEADS.get(head, (StatementKind.OTHER, Risk.MEDIUM))
     words = {token.value for token in tokens if token.kind == WORD}
     reasons = [f"{head} statement" if head in _WRITE_HEADS else f"{head} is not a known read form"]
     depths = _depths(tokens)
     if kind is StatementKind.DML and depths is not None:
-        return _with_function_risks(_dml(tokens, depths, start, head), tokens, depths, dialect)
+        return _with_function_risks(_dml(tokens, depths, start, head), tokens, depths, dialect, calls)
     if kind is StatementKind.DDL and (_object_type(tokens, start) in _ACCESS_OBJECTS or "PRIVILEGES" in words):
         kind, risk = StatementKind.DCL, Risk.HIGH
         reasons.append("manages users or roles")
@@ -582,9 +595,11 @@ def _classify_write_head(tokens: tuple[Token, ...], start: int, dialect: Dialect
     return _Finding(kind, risk, tuple(reasons))
 
 
-def _with_function_risks(finding: _Finding, tokens, depths: list[int], dialect: Dialect) -> _Finding:
+def _with_function_risks(
+    finding: _Finding, tokens, depths: list[int], dialect: Dialect, calls: list[FunctionCall] | None
+) -> _Finding:
     """A DML statement that also calls pg_read_file() & co is as risky as that call."""
-    extra = [f for f in _write_features(tokens, depths, dialect) if f.kind is StatementKind.OTHER]
+    extra = [f for f in _write_features(tokens, depths, dialect, calls) if f.kind is StatementKind.OTHER]
     if not extra:
         return finding
     risk = highest_risk([finding.risk, *(f.risk for f in extra)])

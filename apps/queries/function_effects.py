@@ -212,6 +212,8 @@ FUNCTION_PREFIX_EFFECTS: dict[str, FunctionEffect] = {
     "spider_": OTHER_CONNECTION,
 }
 
+_PREFIXES = tuple(FUNCTION_PREFIX_EFFECTS)
+
 # Schema-qualified functions whose bare names are too common to list alone.
 QUALIFIED_FUNCTION_EFFECTS: dict[tuple[str, str], FunctionEffect] = {
     ("cron", "schedule"): SQL_TEXT,
@@ -238,10 +240,9 @@ def effect_of(name: str, qualifier: str | None = None, *, exact: bool = False) -
         return effect
     if exact:
         return OTHER_CONNECTION if name.startswith("dblink") else None
-    for prefix, family_effect in FUNCTION_PREFIX_EFFECTS.items():
-        if name.startswith(prefix):
-            return family_effect
-    return None
+    if not name.startswith(_PREFIXES):  # one C call for the common case: no family
+        return None
+    return next(effect for prefix, effect in FUNCTION_PREFIX_EFFECTS.items() if name.startswith(prefix))
 
 
 # VOLATILE in PostgreSQL's catalog, yet harmless in a read: they compute, read the clock,

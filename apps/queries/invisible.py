@@ -27,6 +27,8 @@ _NAMES = {"\r": "CARRIAGE RETURN", "\x0b": "LINE TABULATION", "\x0c": "FORM FEED
 
 def characters_in(text: str) -> list[str]:
     """The hidden characters of `text`, each once, in order of appearance."""
+    if text.isascii() and _PATTERN.search(text) is None:
+        return []  # the common case, decided in C
     found = _PATTERN.findall(text)
     if not text.isascii():
         found.extend(character for character in text if _is_other_hidden(character))

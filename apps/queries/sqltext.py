@@ -83,8 +83,6 @@ def _pattern(dialect: str) -> re.Pattern[str]:
             ("ws", _WS),
             ("comment", r"--[^\n\r]*"),  # PostgreSQL ends it at \r too
             ("block", r"/\*"),  # nested: scanned by hand
-            ("uident", r'[Uu]&"[^"]*(?:""[^"]*)*"'),
-            ("ustring", r"[Uu]&'[^']*(?:''[^']*)*'"),
             ("string", rf"[Ee]{_BACKSLASH_STRING}|{_PLAIN_STRING}"),
             ("qident", r'"[^"]*(?:""[^"]*)*"'),
             ("dollar", rf"\$(?:[{_IDENT_START}][A-Za-z0-9_\x80-\U0010ffff]*)?\$"),
@@ -92,6 +90,9 @@ def _pattern(dialect: str) -> re.Pattern[str]:
             ("op", r"::|:="),
             ("named", _NAMED_PARAM),
             ("number", _NUMBER),
+            # Before "word", which would take the U; late, as the rarest of the forms.
+            ("uident", r'[Uu]&"[^"]*(?:""[^"]*)*"'),
+            ("ustring", r"[Uu]&'[^']*(?:''[^']*)*'"),
             ("word", rf"[{_IDENT_START}][{_IDENT_CHAR}]*"),
             ("open", r"['\"]"),
         ]

@@ -17,7 +17,9 @@ No Django here: the module is plain Python so any component can use it.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from apps.queries.function_effects import effect_of
 from apps.queries.sqltext import PUNCT, QIDENT, WORD, Token, statements_of
 
 
@@ -151,8 +153,7 @@ def called_functions(sql: str, dialect: str) -> list[TableName]:
     return list(dict.fromkeys(found))
 
 
-@dataclass(frozen=True)
-class FunctionCall:
+class FunctionCall(NamedTuple):  # a tuple: made for every call of every read
     """One place where a statement may call a function: `name(`, `schema.name(`, or, on
     PostgreSQL, the attribute notation `(value).name`, which calls name(value) when no
     column of that name exists (`('/etc/passwd'::text).pg_read_file` reads the file)."""
@@ -162,39 +163,46 @@ class FunctionCall:
     attribute: bool = False  # the attribute notation: only exact function names count
 
 
+_CALL_MARKS = frozenset({"(", "."})
 # A table and its column list, not a call: `INSERT INTO t(a, b)`, `REFERENCES t(id)`.
 _RELATION_LEADS = frozenset({"INTO", "REFERENCES", "TABLE"})
 
 
 def function_calls(tokens: tuple[Token, ...], dialect: str) -> list[FunctionCall]:
     """The function calls among `tokens`, found from the `(` and `.` tokens (far fewer
-    than the words: this runs on every read)."""
+    than the words). This runs on every statement of every read, hence the plain loops."""
     calls = []
     attribute_notation = dialect == "postgresql"
-    last = len(tokens) - 1
-    for index, token in enumerate(tokens):
-        if token.kind != PUNCT:
-            continue
-        if token.value == "(" and index > 0 and _is_name(tokens[index - 1]):
-            name_index = index - 1
-            qualified = name_index > 1 and _is_dot(tokens[name_index - 1])
-            first = name_index - 2 if qualified else name_index
-            if first > 0 and tokens[first - 1].kind == WORD and tokens[first - 1].value in _RELATION_LEADS:
+    count = len(tokens)
+    for index in [i for i, token in enumerate(tokens) if token.kind == PUNCT and token.value in _CALL_MARKS]:
+        if tokens[index].value == "(":
+            if index == 0 or tokens[index - 1].kind not in _NAME_KINDS:
                 continue
-            qualifier = _text(tokens[name_index - 2]) if qualified else None
-            calls.append(FunctionCall(_text(tokens[name_index]), qualifier))
-        elif token.value == "." and index < last and _is_name(tokens[index + 1]):
-            if _next_is(tokens, index + 2, "("):
+            name_index = index - 1
+            qualified = name_index > 1 and tokens[name_index - 1].value == "." and tokens[name_index - 1].kind == PUNCT
+            lead = (
+                tokens[name_index - 3 if qualified else name_index - 1]
+                if name_index > (2 if qualified else 0)
+                else None
+            )
+            if lead is not None and lead.kind == WORD and lead.value in _RELATION_LEADS:
+                continue
+            qualifier = tokens[name_index - 2].value.lower() if qualified else None
+            calls.append(FunctionCall(tokens[name_index].value.lower(), qualifier))
+        elif index + 1 < count and tokens[index + 1].kind in _NAME_KINDS:
+            following = tokens[index + 2] if index + 2 < count else None
+            if following is not None and following.kind == PUNCT and following.value == "(":
                 continue  # `schema.name(`: found at its parenthesis
-            name = _text(tokens[index + 1])
+            name = tokens[index + 1].value.lower()
+            # Almost always a column (`o.id`): only names with a known effect count, so
+            # `('DELETE …').dblink_exec` is caught without every column becoming a call.
             # MariaDB in Oracle mode reads `seq.nextval` as NEXTVAL(seq).
-            if attribute_notation or name == "nextval":
-                calls.append(FunctionCall(name, None, attribute=True))
+            if (attribute_notation or name == "nextval") and effect_of(name, exact=True) is not None:
+                calls.append(FunctionCall(name, None, True))
     return calls
 
 
-def _is_dot(token: Token) -> bool:
-    return token.kind == PUNCT and token.value == "."
+_NAME_KINDS = (WORD, QIDENT)
 
 
 def _readings(sql: str, dialect: str):
