@@ -11,7 +11,8 @@ Why this is a rule on top of the fixed lists and not instead of them: volatility
 promise the function's author makes, not something PostgreSQL enforces. A C function may
 be declared STABLE and still write a file; a STABLE PL/pgSQL function may call dblink;
 operators, casts, views and column defaults call functions that never appear in the
-text. The fixed lists catch the known ones whatever they are declared as, this rule
+text, and the attribute notation `(value).my_function` is only recognised for functions
+the fixed lists know (any other `t.name` is far more likely a column). The fixed lists catch the known ones whatever they are declared as, this rule
 catches the unknown ones that are honest, and least-privilege read credentials (the
 credential audit checks them) must cover the rest.
 
