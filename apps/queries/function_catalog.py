@@ -12,9 +12,10 @@ promise the function's author makes, not something PostgreSQL enforces. A C func
 be declared STABLE and still write a file; a STABLE PL/pgSQL function may call dblink;
 operators, casts, views and column defaults call functions that never appear in the
 text, and the attribute notation `(value).my_function` is only recognised for functions
-the fixed lists know (any other `t.name` is far more likely a column). The fixed lists catch the known ones whatever they are declared as, this rule
-catches the unknown ones that are honest, and least-privilege read credentials (the
-credential audit checks them) must cover the rest.
+the fixed lists know (any other `t.name` is far more likely a column). The fixed lists
+catch the known ones whatever they are declared as, this rule catches the unknown ones
+that are honest, and least-privilege read credentials (the credential audit checks
+them) must cover the rest.
 
 Answers are cached in this process for a minute per source, so a read pays for the
 catalog lookup once per new function name, not on every run.
