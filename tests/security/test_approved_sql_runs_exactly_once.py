@@ -13,21 +13,11 @@ from django.db import connection, connections
 from apps.approvals import services
 from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
-from tests.support.approvals import Team, ledger
+from tests.support.approvals import Team, ledger, settle
 from tests.support.databases import SOURCE_DB, _mysql_root
 from tests.support.factories import source_from_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
-
-
-def settle(request_id: int, timeout: float = 30) -> ApprovalRequest:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        approval = ApprovalRequest.objects.get(pk=request_id)
-        if approval.status in {"succeeded", "failed"}:
-            return approval
-        time.sleep(0.1)
-    raise AssertionError(f"request {request_id} did not settle: {approval.status}")
 
 
 def in_threads(count: int, action):

@@ -9,20 +9,10 @@ import pytest
 from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
 from apps.audit.models import AuditEvent
-from tests.support.approvals import Team, ledger
+from tests.support.approvals import Team, ledger, settle
 from tests.support.factories import client_for, make_user, reader
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def settle(request_id: int, timeout: float = 30) -> ApprovalRequest:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        approval = ApprovalRequest.objects.get(pk=request_id)
-        if approval.status in {"succeeded", "failed"}:
-            return approval
-        time.sleep(0.1)
-    raise AssertionError(f"request {request_id} did not settle: {approval.status}")
 
 
 def run_query(user, source, sql: str = "SELECT id, amount FROM ledger ORDER BY id") -> dict:

@@ -1,7 +1,10 @@
 """Arranging approval scenarios: a source with a ledger table, and a team around it."""
 
+import time
+
 import psycopg
 
+from apps.approvals.models import ApprovalRequest
 from tests.support.databases import SOURCE_DB
 from tests.support.factories import client_for, grant, make_group, make_user, source_from_server
 
@@ -50,3 +53,15 @@ class Team:
         return client_for(user or self.approver).post(
             f"/api/v1/approvals/{request_id}/review", {"decision": decision, "comment": comment}, format="json"
         )
+
+
+def settle(request_id: int, timeout: float = 30) -> ApprovalRequest:
+    """The request once its execution has ended (succeeded or failed), polled from the
+    database the worker writes to."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        approval = ApprovalRequest.objects.get(pk=request_id)
+        if approval.status in {"succeeded", "failed"}:
+            return approval
+        time.sleep(0.1)
+    raise AssertionError(f"request {request_id} did not settle: {approval.status}")
