@@ -148,7 +148,7 @@ def side_effect_calls(sql: str, dialect: str) -> list[str]:
     dry-run on the real source must refuse. Unscannable text is one reason too."""
     dialect = Dialect(dialect)
     reasons: list[str] = []
-    for reading in [{}, *_other_readings(sql, dialect)]:
+    for reading in sqltext.readings(sql, dialect.value):
         for statement in sqltext.statements_of(sql, dialect.value, **reading):
             reasons.extend(f"cannot be parsed: {t.value}" for t in statement.tokens if t.kind == ERROR)
             for call in function_calls(statement.tokens, dialect.value):
@@ -191,9 +191,7 @@ def _with_invisible_characters(statement: StatementClassification) -> StatementC
 
 
 def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, bool]]:
-    if dialect is Dialect.MYSQL and ("/*!" in sql or "/*M!" in sql):
-        return [{"executable_comments": False}]
-    return []
+    return sqltext.readings(sql, dialect.value)[1:]
 
 
 def _ambiguous(statement: StatementClassification, other: list[StatementClassification]) -> StatementClassification:

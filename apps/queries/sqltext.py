@@ -369,9 +369,13 @@ def statements_of(sql: str, dialect: str, *, executable_comments: bool = True) -
     return split_tokens(sql, scan(sql, dialect, executable_comments=executable_comments))
 
 
-def split_statements(sql: str, dialect: str) -> list[str]:
-    """The statements of `sql` as exact texts (comments inside kept, empty pieces dropped)."""
-    return [statement.text for statement in statements_of(sql, dialect)]
+def readings(sql: str, dialect: str) -> list[dict[str, bool]]:
+    """The ways a server may read `sql`, as keyword arguments for `statements_of`: one,
+    or on MySQL with a versioned `/*!… */` comment also the reading of a server version
+    that skips it. Whatever must hold for the text must hold for every reading."""
+    if dialect == "mysql" and ("/*!" in sql or "/*M!" in sql):
+        return [{}, {"executable_comments": False}]
+    return [{}]
 
 
 _TOO_BIG = 10**18

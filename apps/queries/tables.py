@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from apps.queries.function_effects import effect_of
-from apps.queries.sqltext import PUNCT, QIDENT, WORD, Token, statements_of
+from apps.queries.sqltext import PUNCT, QIDENT, WORD, Token, readings, statements_of
 
 
 @dataclass(frozen=True, order=True)
@@ -206,11 +206,9 @@ _NAME_KINDS = (WORD, QIDENT)
 
 
 def _readings(sql: str, dialect: str):
-    """Both readings of MySQL's executable comments: what one server version skips,
-    another runs."""
-    yield from statements_of(sql, dialect)
-    if dialect == "mysql" and ("/*!" in sql or "/*M!" in sql):
-        yield from statements_of(sql, dialect, executable_comments=False)
+    """The statements of every reading the server may make (see `sqltext.readings`)."""
+    for reading in readings(sql, dialect):
+        yield from statements_of(sql, dialect, **reading)
 
 
 def _tables_of(tokens: tuple[Token, ...]) -> list[TableName]:

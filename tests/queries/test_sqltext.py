@@ -3,7 +3,7 @@ statements end, and which `$n` / `:name` are placeholders."""
 
 import pytest
 
-from apps.queries.sqltext import Placeholder, find_placeholders, split_statements
+from apps.queries.sqltext import Placeholder, find_placeholders, statements_of
 
 
 def keys(sql: str, dialect: str = "postgresql") -> list:
@@ -79,4 +79,4 @@ def test_a_repeated_placeholder_is_reported_at_each_use():
     ],
 )
 def test_statements_split_where_the_server_splits_them(sql, dialect, expected):
-    assert split_statements(sql, dialect) == expected
+    assert [statement.text for statement in statements_of(sql, dialect)] == expected
