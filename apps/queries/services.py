@@ -293,15 +293,20 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     second delivery of the same task does nothing.
     """
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
-    if run is None or not _claim(run):
+    if run is None or run.status != RunStatus.QUEUED:
         return
     try:
-        # Rights are checked again: they may have been revoked while the job queued.
+        # Rights are checked again: they may have been revoked while the job queued. This
+        # comes before the claim: classification may ask the source's catalog, and a run
+        # shown as running must reach its query quickly, or a cancel sent meanwhile finds
+        # no query to stop in the database.
         prepared = prepare_read(run.user, datasource_id=run.datasource_id, sql=run.sql, params=run.params)
     except QueryBaseError as error:
-        _finish_failed(run, error.code, error.message)
+        if _claim(run):
+            _finish_failed(run, error.code, error.message)
         return
-    _attempt(run, prepared, limits_for(prepared.datasource), may_retry=not final_attempt)
+    if _claim(run):
+        _attempt(run, prepared, limits_for(prepared.datasource), may_retry=not final_attempt)
 
 
 def _claim(run: QueryRun) -> bool:
