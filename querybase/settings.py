@@ -96,6 +96,10 @@ QUERYBASE_MAX_WAIT_SECONDS = env_int("QUERYBASE_MAX_WAIT_SECONDS", 60)
 # A fresh read runs in the API process for up to this long before becoming a queued job.
 QUERYBASE_INLINE_BUDGET_MS = env_int("QUERYBASE_INLINE_BUDGET_MS", 1000)
 QUERYBASE_MAX_SQL_CHARS = env_int("QUERYBASE_MAX_SQL_CHARS", 1_000_000)
+# SQL longer than this is classified by a worker, not in the API process: classifying costs
+# a microsecond or more per character (`make bench` prints it), and the inline budget
+# above is wall time.
+QUERYBASE_INLINE_CLASSIFY_CHARS = env_int("QUERYBASE_INLINE_CLASSIFY_CHARS", 100_000)
 # Per-user rate of query submissions (DRF throttle syntax, counted in the shared cache).
 QUERYBASE_QUERY_RATE = os.environ.get("QUERYBASE_QUERY_RATE", "120/min")
 # Approvals and notifications.

@@ -56,6 +56,14 @@ class QueryRun(models.Model):
     # Server-side session of the running query, so a cancel can reach the database.
     backend_id = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # A submission too long to classify in the API process is classified by the worker; if
+    # it turns out not to be a read, these say whether it becomes an approval request (and
+    # why), and which one it became.
+    request_approval = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    approval_request = models.ForeignKey(
+        "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -58,6 +58,12 @@ class QueryRunSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     datasource_name = serializers.CharField(source="datasource.name")
     verdict = serializers.SerializerMethodField()
+    approval = serializers.PrimaryKeyRelatedField(
+        source="approval_request",
+        read_only=True,
+        help_text="The approval request this submission became: long SQL is classified by a worker, "
+        "which turns a write into a request when the submission asked for that.",
+    )
 
     class Meta:
         model = QueryRun
@@ -78,6 +84,7 @@ class QueryRunSerializer(serializers.ModelSerializer):
             "row_count",
             "truncated",
             "error",
+            "approval",
         ]
 
     def get_error(self, run: QueryRun) -> dict | None:

@@ -86,6 +86,10 @@ class RunNotCancellable(QueryBaseError):
 
 # Failures of the data source itself rather than of the SQL: the gateway's fault, 502.
 _UPSTREAM_CODES = {"connection_failed", "connection_timeout", "authentication_failed", "credentials_unreadable"}
+# A run the worker refused answers with the status the API gives the same refusal.
+_REFUSAL_STATUS = {
+    error.code: error.status for error in (NotAllowed, EmptyQuery, ApprovalRequired, CredentialMaterialRefused)
+}
 
 
 class QueryError(QueryBaseError):
@@ -94,7 +98,12 @@ class QueryError(QueryBaseError):
     def __init__(self, code: str, message: str, *, details=None):
         super().__init__(message, details=details)
         self.code = code
-        self.status = 502 if code in _UPSTREAM_CODES else 409 if code == "query_cancelled" else 400
+        if code in _UPSTREAM_CODES:
+            self.status = 502
+        elif code == "query_cancelled":
+            self.status = 409
+        else:
+            self.status = _REFUSAL_STATUS.get(code, 400)
 
     @classmethod
     def of_run(cls, run: QueryRun) -> "QueryError":
@@ -114,14 +123,20 @@ class PreparedRead:
     statements: list[BoundStatement]
 
 
-def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> PreparedRead:
-    """Rights, classification and parameters, in that order; raises unless this is a read `user` may run."""
+def _source_to_query(user, datasource_id: int) -> tuple[DataSource, bool, bool]:
+    """The source, and whether `user` may read it and request writes on it; raises unless either."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
         raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
     may_read, may_write = Action.READ in rights, Action.WRITE in rights
     if not may_read and not may_write:
         raise NotAllowed("You may not run queries on this data source.")
+    return datasource, may_read, may_write
+
+
+def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> PreparedRead:
+    """Rights, classification and parameters, in that order; raises unless this is a read `user` may run."""
+    datasource, may_read, may_write = _source_to_query(user, datasource_id)
     classification = classify_for_source(datasource, sql)
     if classification.is_empty:
         raise EmptyQuery("The SQL contains no statement.")
@@ -194,6 +209,8 @@ def submit_query(
     params: Params = None,
     max_age: int | None = None,
     wait: float = 0.0,
+    request_approval: bool = False,
+    reason: str = "",
     request=None,
 ) -> Submission:
     """Answer a read from the cache when allowed; else run it.
@@ -203,9 +220,17 @@ def submit_query(
     queue would cost more than the query. A read still running when the budget is
     spent is stopped and handed to the `queries` workers as a job (a read can be
     repeated safely), with the source's full time limit. The budget is wall time from
-    here: classifying and binding a huge script spend it too.
+    here: classifying and binding a script spend it too, so SQL longer than
+    QUERYBASE_INLINE_CLASSIFY_CHARS is not classified here at all (see `_defer`).
+    `request_approval` and `reason` matter only there: SQL classified here that is not a
+    read raises ApprovalRequired, and the caller decides.
     """
     started = time.monotonic()
+    if len(sql) > settings.QUERYBASE_INLINE_CLASSIFY_CHARS:
+        run = _defer(
+            user, datasource_id, sql, params, request_approval=request_approval, reason=reason, request=request
+        )
+        return Submission(run=run, result=None)
     prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
     datasource = prepared.datasource
     cache_key = results.cache_key_for(datasource, sql, params)
@@ -238,6 +263,31 @@ def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun
         cache_key=cache_key,
         **fields,
     )
+
+
+def _defer(
+    user, datasource_id: int, sql: str, params: Params, *, request_approval: bool, reason: str, request
+) -> QueryRun:
+    """Queue SQL too long to classify within the inline budget, unclassified: the worker
+    classifies it first (`execute_run`) and runs it, refuses it, or turns it into an
+    approval request, as this process would have. Only the rights are checked here (they
+    cost nothing); the cache is not consulted, since what may be served from it depends
+    on the classification."""
+    datasource, _, _ = _source_to_query(user, datasource_id)
+    with transaction.atomic():
+        run = QueryRun.objects.create(
+            user=user,
+            datasource=datasource,
+            sql=sql,
+            sql_sha256=sha256_of(sql),
+            params=params,
+            cache_key=results.cache_key_for(datasource, sql, params),
+            request_approval=request_approval,
+            reason=reason,
+        )
+        _audit_submission(run, request)
+        _enqueue(run)
+    return run
 
 
 def _record_cache_hit(user, prepared: PreparedRead, cache_key: str, answer: results.CachedAnswer, request) -> QueryRun:
@@ -301,12 +351,43 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
         # shown as running must reach its query quickly, or a cancel sent meanwhile finds
         # no query to stop in the database.
         prepared = prepare_read(run.user, datasource_id=run.datasource_id, sql=run.sql, params=run.params)
+    except ApprovalRequired as error:
+        if _claim(run):
+            _settle_write_submission(run, error)
+        return
     except QueryBaseError as error:
         if _claim(run):
             _finish_failed(run, error.code, error.message)
         return
+    if not run.classification:  # submitted unclassified (`_defer`)
+        run.classification = prepared.classification.as_dict()
+        QueryRun.objects.filter(pk=run.pk).update(classification=run.classification)
     if _claim(run):
         _attempt(run, prepared, limits_for(prepared.datasource), may_retry=not final_attempt)
+
+
+def _settle_write_submission(run: QueryRun, error: ApprovalRequired) -> None:
+    """A deferred submission the worker found not to be a read: it becomes an approval
+    request if the user asked for that, as the API does for SQL it classifies itself."""
+    # Imported here: the approvals app builds on this module.
+    from apps.approvals.services import create_request
+
+    run.classification = error.details["classification"]
+    QueryRun.objects.filter(pk=run.pk).update(classification=run.classification)
+    if not run.request_approval:
+        _finish_failed(run, error.code, error.message)
+        return
+    if run.approval_request_id is None:
+        try:
+            with transaction.atomic():
+                run.approval_request = create_request(
+                    run.user, datasource_id=run.datasource_id, sql=run.sql, params=run.params, reason=run.reason
+                )
+                QueryRun.objects.filter(pk=run.pk).update(approval_request=run.approval_request)
+        except QueryBaseError as refusal:
+            _finish_failed(run, refusal.code, refusal.message)
+            return
+    _finish_failed(run, error.code, f"This SQL is not a read: it became approval request #{run.approval_request_id}.")
 
 
 def _claim(run: QueryRun) -> bool:

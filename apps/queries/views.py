@@ -66,6 +66,8 @@ class QuerySubmitView(APIView):
                 params=data["params"],
                 max_age=data["max_age"],
                 wait=wait,
+                request_approval=data["request_approval"],
+                reason=data["reason"],
                 request=request,
             )
         except services.ApprovalRequired:
@@ -80,15 +82,19 @@ class QuerySubmitView(APIView):
                 reason=data["reason"],
                 request=request,
             )
-            return Response(
-                {"approval": ApprovalRequestDetailSerializer(approval).data}, status=status.HTTP_202_ACCEPTED
-            )
+            return approval_accepted(approval)
         run = submission.run
         if submission.result is not None:
             return Response({**QueryRunSerializer(run).data, "result": submission.result})
         if not run.is_finished:
             run = services.wait_for_run(run, wait - (time.monotonic() - started))
+        if run.approval_request is not None:  # long SQL the worker found to be a write
+            return approval_accepted(run.approval_request)
         return finished_or_pending(run)
+
+
+def approval_accepted(approval) -> Response:
+    return Response({"approval": ApprovalRequestDetailSerializer(approval).data}, status=status.HTTP_202_ACCEPTED)
 
 
 class QueryRunView(APIView):

@@ -172,6 +172,9 @@ class Command(BaseCommand):
         return {
             "classified_statements": statements,
             "classify_per_s": statements / ours,
+            # What QUERYBASE_INLINE_CLASSIFY_CHARS trades against the inline budget.
+            "classify_us_per_char": ours * 1e6 / len(script),
+            "classify_inline_limit_ms": ours * 1e3 / len(script) * settings.QUERYBASE_INLINE_CLASSIFY_CHARS,
             "sqlparse_parse_per_s": sqlparse_rate,
         }
 
@@ -244,6 +247,9 @@ class Command(BaseCommand):
             f"  classification                         {f['classify_per_s']:8.0f} statements/s "
             f"({f['classified_statements']} statements; sqlparse.parse alone {f['sqlparse_parse_per_s']:.0f}/s, "
             f"{f['classify_per_s'] / f['sqlparse_parse_per_s']:.1f}x)   target: >= 10000/s",
+            f"  classification per character           {f['classify_us_per_char']:8.2f} µs "
+            f"(QUERYBASE_INLINE_CLASSIFY_CHARS = {settings.QUERYBASE_INLINE_CLASSIFY_CHARS:,} chars: "
+            f"{f['classify_inline_limit_ms']:.0f} ms of the {settings.QUERYBASE_INLINE_BUDGET_MS} ms inline budget)",
             f"  1M rows x 5 cols to CSV, psql \\copy    {f['csv_psql_s']:8.2f} s    ({f['csv_bytes_psql']:,} bytes)",
             f"  1M rows x 5 cols to CSV, API           {f['csv_api_s']:8.2f} s    ({f['csv_bytes_api']:,} bytes, "
             f"{f['csv_api_s'] / f['csv_psql_s']:.2f}x psql)   target: <= 1.5x",
