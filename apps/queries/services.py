@@ -532,16 +532,21 @@ def cancel_run(user, run_id, *, request=None) -> QueryRun:
 
 
 def _cancel_in_database(run: QueryRun) -> None:
+    """Signal the run's statement in its database session, asking again until one was
+    running to be stopped: between "running" and its first statement (connection being
+    opened, session set up) or between two statements, there is nothing to stop yet, and
+    a single signal sent then would be lost."""
+    connector = connector_for(run.datasource, CredentialRole.READ)
     deadline = time.monotonic() + 5
-    while not run.backend_id and time.monotonic() < deadline:
-        # Between "running" and the connection being open there is no session to stop yet.
-        time.sleep(0.05)
-        run.refresh_from_db(fields=["backend_id", "status"])
-    if run.backend_id and run.status == RunStatus.RUNNING:
+    while run.status == RunStatus.RUNNING and time.monotonic() < deadline:
         try:
-            connector_for(run.datasource, CredentialRole.READ).cancel(run.backend_id)
+            if run.backend_id and connector.cancel(run.backend_id):
+                return
         except ConnectorError as error:
             logger.warning("cancel of run %s failed: %s", run.pk, error.message)
+            return
+        time.sleep(0.05)
+        run.refresh_from_db(fields=["backend_id", "status"])
 
 
 def run_result(run: QueryRun) -> dict[str, Any] | None:

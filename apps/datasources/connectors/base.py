@@ -323,7 +323,9 @@ class Connector(ABC):
 
     @abstractmethod
     def cancel(self, backend_id: str) -> bool:
-        """Stop the query running in session `backend_id`; True if a query was signalled."""
+        """Stop the query running in session `backend_id`; True if a running statement was
+        signalled, False if none was running (yet): the read may be between statements, or
+        not have sent its first one, so a caller that must stop it asks again."""
 
     @abstractmethod
     def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:

@@ -248,6 +248,13 @@ class MySQLConnector(Connector):
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:
             cursor = connection.cursor()
+            # A session between statements has nothing to stop yet: say so, and the caller
+            # tries again. Each read has a connection of its own, so the id is the read's.
+            cursor.execute(
+                "SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %s AND COMMAND = 'Query'", [int(backend_id)]
+            )
+            if cursor.fetchone() is None:
+                return False
             try:
                 cursor.execute(f"KILL QUERY {int(backend_id)}")
             except MySQLdb.OperationalError:

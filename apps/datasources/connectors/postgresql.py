@@ -1,6 +1,7 @@
 """PostgreSQL through psycopg 3, with a connection pool per source and credentials."""
 
 import hashlib
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -200,12 +201,17 @@ class PostgreSQLConnector(Connector):
         """A pooled connection in a read-only transaction with what remains of the time
         limit, rolled back on exit; database errors become ConnectorError."""
         with self._pooled_connection() as connection:
-            if on_backend is not None:
-                on_backend(str(connection.info.backend_pid))
             connection.read_only = True
             try:
                 with connection.transaction(force_rollback=True):
-                    connection.execute(f"SET LOCAL statement_timeout = {deadline.arm()}")
+                    # The tag names this transaction, not the pooled session: SET LOCAL ends
+                    # with it, so a late cancel cannot stop the next read on this connection.
+                    tag = f"querybase-read-{secrets.token_hex(8)}"
+                    connection.execute(
+                        f"SET LOCAL statement_timeout = {deadline.arm()}; SET LOCAL application_name = '{tag}'"
+                    )
+                    if on_backend is not None:
+                        on_backend(f"{connection.info.backend_pid}:{tag}")
                     yield connection
             except psycopg.Error as error:
                 raise self._query_error(error) from error
@@ -309,5 +315,11 @@ class PostgreSQLConnector(Connector):
         return {row[0] for row in rows}
 
     def cancel(self, backend_id: str) -> bool:
+        pid, tag = backend_id.split(":", 1)
         with self.connect() as connection:
-            return bool(connection.execute("SELECT pg_cancel_backend(%s)", [int(backend_id)]).fetchone()[0])
+            signalled = connection.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                "WHERE pid = %s AND application_name = %s AND state = 'active'",
+                [int(pid), tag],
+            ).fetchone()
+        return bool(signalled and signalled[0])
