@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from apps.accounts import policy
 from apps.approvals.models import ApprovalRequest, ApprovalReview, Decision
-from apps.queries import invisible
+from apps.sqlcore import invisible
 
 
 class ReviewSerializer(serializers.ModelSerializer):

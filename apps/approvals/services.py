@@ -29,9 +29,9 @@ from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import ConnectorError, DryRunUnsafe
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.queries.classification import Classification, classify_sql, side_effect_calls
-from apps.queries.parameters import Params
 from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, classify_for_source, sha256_of
+from apps.sqlcore.classification import Classification, classify_sql, side_effect_calls
+from apps.sqlcore.parameters import Params
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)

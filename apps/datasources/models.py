@@ -6,12 +6,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from apps.datasources.crypto import decrypt_secret, encrypt_secret
+from apps.sqlcore.dialect import Dialect
 
-
-class Engine(models.TextChoices):
-    POSTGRESQL = "postgresql", "PostgreSQL"
-    MYSQL = "mysql", "MySQL / MariaDB"
-    SQLITE = "sqlite", "SQLite"
+# A source's engine is its SQL dialect: one enum for both (apps/sqlcore/dialect.py).
+ENGINE_CHOICES = [(dialect.value, dialect.label) for dialect in Dialect]
 
 
 class WriteKind(models.TextChoices):
@@ -35,7 +33,7 @@ READ_PASSWORD_PURPOSE = "datasource.read_password"  # noqa: S105
 class DataSource(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    engine = models.CharField(max_length=20, choices=Engine.choices)
+    engine = models.CharField(max_length=20, choices=ENGINE_CHOICES)
     host = models.CharField(max_length=255, blank=True)
     port = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(65535)])
     database = models.CharField(max_length=500, help_text="Database name; for SQLite, the path of the database file.")

@@ -8,9 +8,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from apps.datasources.models import DataSource, DataSourcePermission, Engine
+from apps.datasources.models import DataSource, DataSourcePermission
 from apps.datasources.services import create_datasource
 from apps.demo.shop import build_shop_database
+from apps.sqlcore.dialect import Dialect
 
 DEMO_SOURCE_NAME = "Demo shop (SQLite)"
 
@@ -60,7 +61,7 @@ def seed_demo() -> DataSource:
             fields={
                 "name": DEMO_SOURCE_NAME,
                 "description": "A coffee shop: customers, products, orders and order items.",
-                "engine": Engine.SQLITE,
+                "engine": Dialect.SQLITE,
                 "database": str(path),
                 "dry_run_enabled": True,
             },

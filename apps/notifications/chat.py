@@ -3,7 +3,7 @@
 import html
 
 from apps.notifications.webhooks import WebhookRefused, check_webhook_url
-from apps.queries import invisible
+from apps.sqlcore import invisible
 
 SQL_EXCERPT_CHARS = 600
 

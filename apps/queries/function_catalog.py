@@ -1,7 +1,7 @@
 """The per-source half of the function rule: what the source's own catalog says.
 
 The classifier knows the functions of PostgreSQL, its contrib extensions and MySQL that
-change state (apps/queries/function_effects.py). A source may have more: every function a
+change state (apps/sqlcore/function_effects.py). A source may have more: every function a
 user creates is VOLATILE unless declared otherwise, and an extension we never heard of
 may add a dblink of its own. So on PostgreSQL a read may call only functions that the
 source's pg_proc marks IMMUTABLE or STABLE, or that are on the reviewed list of harmless
@@ -26,7 +26,7 @@ import time
 
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
 from apps.datasources.models import DataSource
-from apps.queries.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
+from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
 
 CACHE_SECONDS = 60.0
 CACHE_MAX_ENTRIES = 20_000  # names come from user SQL: bound what they can make us keep

@@ -24,7 +24,6 @@ from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
 from apps.datasources.connectors.base import (
-    BoundStatement,
     ConnectionFailed,
     ConnectionTimedOut,
     ConnectorError,
@@ -36,12 +35,14 @@ from apps.datasources.credential_audit import refuse_reads_unless_least_privileg
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries import completion, function_catalog, results
-from apps.queries.classification import Classification, classify_sql
-from apps.queries.credential_reads import credential_material_read
 from apps.queries.export import RENDERERS
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
-from apps.queries.parameters import ParameterError, Params, bind
-from apps.queries.sqltext import single_query_text
+from apps.sqlcore.classification import Classification, classify_sql
+from apps.sqlcore.credential_reads import credential_material_read
+from apps.sqlcore.errors import SqlCoreError
+from apps.sqlcore.parameters import Params, bind
+from apps.sqlcore.sqltext import single_query_text
+from apps.sqlcore.statements import BoundStatement
 from querybase.errors import NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,11 @@ class ApprovalRequired(QueryBaseError):
 
     code = "approval_required"
     status = 409
+
+
+class InvalidParameters(QueryBaseError):
+    code = "invalid_parameters"
+    status = 400
 
 
 class CredentialMaterialRefused(QueryBaseError):
@@ -178,11 +184,20 @@ def _refuse_write(classification: Classification, may_write: bool) -> None:
 def bind_statements(
     datasource: DataSource, sql: str, params: Params, classification: Classification
 ) -> list[BoundStatement]:
+    """The statements to run, with `params` bound in the driver's style; raises
+    InvalidParameters when they do not fit the placeholders."""
+    try:
+        return _bound(datasource, sql, params, classification)
+    except SqlCoreError as error:
+        raise InvalidParameters(error.message, details=error.details) from error
+
+
+def _bound(datasource: DataSource, sql: str, params: Params, classification: Classification) -> list[BoundStatement]:
     style = connector_class(datasource.engine).param_style
     if len(classification.statements) == 1:
         return [bind(sql, params, dialect=datasource.engine, style=style)]
     if params:
-        raise ParameterError("Parameters can only be used with a single statement.")
+        raise InvalidParameters("Parameters can only be used with a single statement.")
     # The classifier already cut the script into exact statement texts: running those
     # runs exactly what was classified, and a second split would cost as much again
     # (about 2 s for 100,000 statements). A statement without `$` or `:` cannot hold a

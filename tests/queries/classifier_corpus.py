@@ -1,4 +1,4 @@
-"""Adversarial corpus for `apps.queries.classification.classify_sql` (docs/architecture.md §2.1).
+"""Adversarial corpus for `apps.sqlcore.classification.classify_sql` (docs/architecture.md §2.1).
 
 Every expectation is what the real engine would do with the text, judged fail-closed:
 a request is a read only if every statement in it is a known read form. The engines are

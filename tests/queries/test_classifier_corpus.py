@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from apps.queries.classification import Classification, Risk, Verdict, classify_sql
+from apps.sqlcore.classification import Classification, Risk, Verdict, classify_sql
 from tests.queries.classifier_corpus import (
     COMMON_EMPTY_INPUTS,
     CORPUS,

@@ -3,7 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.queries.classification import Verdict, classify_sql
+from apps.sqlcore.classification import Verdict, classify_sql
 
 DIALECTS = ["postgresql", "mysql", "sqlite"]
 WRITES = [

@@ -3,7 +3,7 @@ statements end, and which `$n` / `:name` are placeholders."""
 
 import pytest
 
-from apps.queries.sqltext import Placeholder, find_placeholders, statements_of
+from apps.sqlcore.sqltext import Placeholder, find_placeholders, statements_of
 
 
 def keys(sql: str, dialect: str = "postgresql") -> list:

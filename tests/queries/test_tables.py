@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.queries.tables import TableName, called_functions, referenced_tables
+from apps.sqlcore.tables import TableName, called_functions, referenced_tables
 
 
 def names(sql: str, dialect: str = "postgresql") -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
-from apps.queries.classification import classify_sql
+from apps.sqlcore.classification import classify_sql
 from tests.support.databases import SOURCE_DB, _mysql_root
 from tests.support.factories import source_from_server
 

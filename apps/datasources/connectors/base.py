@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.datasources.connectors.privileges import PrivilegeReport
+from apps.sqlcore.statements import BoundStatement, ParamStyle
 
 
 class CredentialRole(StrEnum):
@@ -101,22 +102,6 @@ def refuse_unsafe_dry_run(reasons: list[str]) -> None:
 def joined_text(statements: "list[BoundStatement]") -> str:
     """The statements as one script, for inspecting what they name."""
     return ";\n".join(statement.sql for statement in statements)
-
-
-class ParamStyle(StrEnum):
-    """How a driver wants bound parameters written into the statement text."""
-
-    DOLLAR_NUMERIC = "dollar_numeric"  # $1, $2 (a value may be referenced twice)
-    FORMAT = "format"  # %s per occurrence; a literal % must be doubled
-    QMARK = "qmark"  # ? per occurrence
-
-
-@dataclass(frozen=True)
-class BoundStatement:
-    """One statement in the driver's placeholder style, with its values in order."""
-
-    sql: str
-    args: tuple[Any, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ Limitation, by MySQL's design: information_schema shows a table's triggers only 
 user with the TRIGGER privilege on it; the owner credentials of a source should have it.
 """
 
-from apps.queries.classification import side_effect_calls
-from apps.queries.sqltext import WORD, statements_of
-from apps.queries.tables import called_functions, referenced_tables
+from apps.sqlcore.classification import side_effect_calls
+from apps.sqlcore.sqltext import WORD, statements_of
+from apps.sqlcore.tables import called_functions, referenced_tables
 
 DIALECT = "mysql"
 MAX_TABLES = 200

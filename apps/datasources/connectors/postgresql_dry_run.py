@@ -18,9 +18,9 @@ refused for it.
 
 import psycopg
 
-from apps.queries.classification import side_effect_calls
-from apps.queries.sqltext import WORD, statements_of
-from apps.queries.tables import called_functions, referenced_tables
+from apps.sqlcore.classification import side_effect_calls
+from apps.sqlcore.sqltext import WORD, statements_of
+from apps.sqlcore.tables import called_functions, referenced_tables
 
 DIALECT = "postgresql"
 MAX_RELATIONS = 200

@@ -2,7 +2,7 @@
 
 from django import template
 
-from apps.queries import invisible
+from apps.sqlcore import invisible
 
 register = template.Library()
 

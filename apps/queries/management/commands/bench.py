@@ -27,7 +27,7 @@ from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource, DataSourcePermission
-from apps.queries.classification import classify_sql
+from apps.sqlcore.classification import classify_sql
 from querybase.worker_process import start_worker, stop_worker
 
 BENCH_DB = "qb_bench"

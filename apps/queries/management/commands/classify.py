@@ -17,8 +17,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.datasources.models import DataSource
-from apps.queries.classification import Dialect, classify_sql
 from apps.queries.services import classify_for_source
+from apps.sqlcore.classification import classify_sql
+from apps.sqlcore.dialect import Dialect
 from querybase.errors import QueryBaseError
 
 

@@ -2,7 +2,7 @@
 
 Used where QueryBase must know what a statement touches before it runs it (a dry-run
 refuses tables whose changes a rollback cannot undo) and where the audit log is
-searched by table. It reads the tokens of `apps.queries.sqltext` (so comments, strings,
+searched by table. It reads the tokens of `apps.sqlcore.sqltext` (so comments, strings,
 quoting and MySQL's executable comments are read the way the server reads them) and
 takes every name that follows FROM, JOIN, UPDATE, INTO, USING, TABLE, DELETE, INSERT,
 REPLACE or MERGE, qualified (`schema.table`, `db.schema.table`) or not, quoted or not,
@@ -19,8 +19,8 @@ No Django here: the module is plain Python so any component can use it.
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from apps.queries.function_effects import effect_of
-from apps.queries.sqltext import PUNCT, QIDENT, WORD, Token, readings, statements_of
+from apps.sqlcore.function_effects import effect_of
+from apps.sqlcore.sqltext import PUNCT, QIDENT, WORD, Token, readings, statements_of
 
 
 @dataclass(frozen=True, order=True)

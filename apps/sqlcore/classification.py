@@ -22,27 +22,13 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from apps.queries import invisible, sqltext
-from apps.queries.function_effects import effect_of
-from apps.queries.risk import Risk, highest_risk
-from apps.queries.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
-from apps.queries.tables import FunctionCall, function_calls
-
-
-class Dialect(StrEnum):
-    POSTGRESQL = "postgresql"
-    MYSQL = "mysql"
-    SQLITE = "sqlite"
-
-
-class StatementKind(StrEnum):
-    READ = "read"
-    DML = "dml"
-    DDL = "ddl"
-    DCL = "dcl"
-    TRANSACTION = "transaction"
-    SESSION = "session"
-    OTHER = "other"
+from apps.sqlcore import invisible, rules, sqltext
+from apps.sqlcore.dialect import Dialect
+from apps.sqlcore.function_effects import effect_of
+from apps.sqlcore.risk import Risk, highest_risk
+from apps.sqlcore.rules import StatementKind
+from apps.sqlcore.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
+from apps.sqlcore.tables import FunctionCall, function_calls
 
 
 class Verdict(StrEnum):
@@ -249,58 +235,6 @@ def _read(reason: str) -> _Finding:
     return _Finding(StatementKind.READ, Risk.NONE, (reason,))
 
 
-_READ_HEADS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
-_EXPLAIN_HEADS = {
-    Dialect.POSTGRESQL: frozenset({"EXPLAIN"}),
-    Dialect.MYSQL: frozenset({"EXPLAIN", "DESCRIBE", "DESC"}),
-    Dialect.SQLITE: frozenset({"EXPLAIN"}),
-}
-_SHOW_DIALECTS = frozenset({Dialect.POSTGRESQL, Dialect.MYSQL})
-
-# First word → (kind, risk) for statements that are never reads.
-_WRITE_HEADS: dict[str, tuple[StatementKind, Risk]] = {
-    **dict.fromkeys(["INSERT", "UPSERT"], (StatementKind.DML, Risk.LOW)),
-    **dict.fromkeys(["UPDATE", "DELETE"], (StatementKind.DML, Risk.LOW)),  # HIGH without WHERE
-    **dict.fromkeys(["MERGE", "REPLACE"], (StatementKind.DML, Risk.MEDIUM)),
-    "CREATE": (StatementKind.DDL, Risk.LOW),
-    "ALTER": (StatementKind.DDL, Risk.MEDIUM),
-    "COMMENT": (StatementKind.DDL, Risk.LOW),
-    "RENAME": (StatementKind.DDL, Risk.MEDIUM),
-    **dict.fromkeys(["DROP", "TRUNCATE"], (StatementKind.DDL, Risk.HIGH)),
-    **dict.fromkeys(["GRANT", "REVOKE"], (StatementKind.DCL, Risk.HIGH)),
-    **dict.fromkeys(
-        ["BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "END", "ABORT", "XA"],
-        (StatementKind.TRANSACTION, Risk.LOW),
-    ),
-    **dict.fromkeys(["SET", "RESET", "USE", "DISCARD"], (StatementKind.SESSION, Risk.LOW)),
-    **dict.fromkeys(
-        ["COPY", "LOAD", "KILL", "SHUTDOWN", "INSTALL", "UNINSTALL", "PURGE", "IMPORT", "ATTACH", "CLONE"],
-        (StatementKind.OTHER, Risk.HIGH),
-    ),
-    **dict.fromkeys(["CHECKPOINT", "LISTEN", "UNLISTEN", "NOTIFY", "DETACH"], (StatementKind.OTHER, Risk.LOW)),
-}
-# Object types whose CREATE/ALTER/DROP/RENAME is access control rather than schema.
-_ACCESS_OBJECTS = frozenset({"USER", "ROLE", "GROUP"})
-# SET forms that change who we are or switch safety features off.
-_RISKY_SET_WORDS = frozenset(
-    {"ROLE", "AUTHORIZATION", "GLOBAL", "PERSIST", "PERSIST_ONLY", "PASSWORD", "SESSION_REPLICATION_ROLE"}
-)
-
-_DML_WORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "UPSERT"})
-# Reserved words of schema and access statements: never part of a plain query, so their
-# presence means the text is not what it looks like (e.g. a statement after a comment
-# that the server ends earlier than expected).
-_SCHEMA_WORDS = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "GRANT", "REVOKE", "RENAME"})
-_KIND_PRIORITY = (
-    StatementKind.DCL,
-    StatementKind.DDL,
-    StatementKind.OTHER,
-    StatementKind.SESSION,
-    StatementKind.TRANSACTION,
-    StatementKind.DML,
-)
-
-
 def _classify_tokens(tokens: tuple[Token, ...], dialect: Dialect, calls: list[FunctionCall] | None = None) -> _Finding:
     """`calls`: the function calls among `tokens` when already known (else found here)."""
     start = 0
@@ -309,11 +243,11 @@ def _classify_tokens(tokens: tuple[Token, ...], dialect: Dialect, calls: list[Fu
     if start == len(tokens) or tokens[start].kind != WORD:
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("does not start with a known statement",))
     head = tokens[start].value
-    if head in _READ_HEADS:
+    if head in rules.READ_HEADS:
         return _classify_query(tokens, dialect, head, calls)
-    if head in _EXPLAIN_HEADS[dialect]:
+    if head in rules.EXPLAIN_HEADS[dialect]:
         return _classify_explain(tokens, start + 1, dialect)
-    if head == "SHOW" and dialect in _SHOW_DIALECTS:
+    if head == "SHOW" and dialect in rules.SHOW_DIALECTS:
         return _read("SHOW")
     return _classify_write_head(tokens, start, dialect, calls)
 
@@ -327,13 +261,13 @@ def _classify_query(
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("unbalanced parentheses",))
     if head == "WITH":
         main = _main_statement_of_with(tokens, depths)
-        if main is not None and tokens[main].value in _DML_WORDS:
+        if main is not None and tokens[main].value in rules.DML_WORDS:
             return _dml(tokens, depths, main, "WITH … " + tokens[main].value)
     findings = _write_features(tokens, depths, dialect, calls)
     if not findings:
         return _read(head)
     kinds = {finding.kind for finding in findings}
-    kind = next(kind for kind in _KIND_PRIORITY if kind in kinds)
+    kind = next(kind for kind in rules.KIND_PRIORITY if kind in kinds)
     reasons = tuple(reason for finding in findings for reason in finding.reasons)
     return _Finding(kind, highest_risk(finding.risk for finding in findings), reasons)
 
@@ -358,12 +292,9 @@ def _depths(tokens: tuple[Token, ...]) -> list[int] | None:
 
 def _main_statement_of_with(tokens: tuple[Token, ...], depths: list[int]) -> int | None:
     for index, token in enumerate(tokens):
-        if index and depths[index] == 0 and token.kind == WORD and token.value in _WITH_MAIN_WORDS:
+        if index and depths[index] == 0 and token.kind == WORD and token.value in rules.WITH_MAIN_WORDS:
             return index
     return None
-
-
-_WITH_MAIN_WORDS = _READ_HEADS | _DML_WORDS
 
 
 def _write_features(
@@ -391,15 +322,15 @@ def _word_feature(tokens: tuple[Token, ...], depths: list[int], index: int, dial
     word = tokens[index].value
     following = tokens[index + 1].value if index + 1 < len(tokens) else ""
     calls = _is_call(tokens, index)
-    if word in _DML_WORDS:
+    if word in rules.DML_WORDS:
         if _starts_a_statement(tokens, index) and not (word in ("INSERT", "REPLACE") and calls):
             return _dml(tokens, depths, index, f"{word} inside a query")  # (not the string functions)
         return None  # a column named like a keyword: PostgreSQL allows `SELECT update FROM t`
-    if word in _SCHEMA_WORDS and not (word == "TRUNCATE" and calls):  # MySQL's TRUNCATE(x, d)
+    if word in rules.SCHEMA_WORDS and not (word == "TRUNCATE" and calls):  # MySQL's TRUNCATE(x, d)
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, (f"{word} inside a query",))
     if word == "INTO" and not _follows_dml(tokens, index):
         return _into(dialect)
-    if word == "FOR" and following in _LOCK_WORDS and not _in_function_arguments(tokens, depths, index):
+    if word == "FOR" and following in rules.LOCK_WORDS and not _in_function_arguments(tokens, depths, index):
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause FOR UPDATE/SHARE",))
     if word == "LOCK":
         return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("locking clause LOCK IN SHARE MODE",))
@@ -432,12 +363,6 @@ def _starts_a_statement(tokens: tuple[Token, ...], index: int) -> bool:
     return following is not None and following.kind == WORD and following.value == "INTO"
 
 
-_SUBQUERY_STARTS = frozenset({"SELECT", "WITH", "VALUES", "TABLE", "("})
-
-
-_LOCK_WORDS = frozenset({"UPDATE", "SHARE", "NO", "KEY"})
-
-
 def _in_function_arguments(tokens: tuple[Token, ...], depths: list[int], index: int) -> bool:
     """`substring(name FOR update)`: FOR inside parentheses that do not open a subquery."""
     enclosing = depths[index] - 1
@@ -445,19 +370,16 @@ def _in_function_arguments(tokens: tuple[Token, ...], depths: list[int], index: 
         return False
     for position in range(index - 1, -1, -1):
         if depths[position] == enclosing and tokens[position].value == "(":
-            return tokens[position + 1].value not in _SUBQUERY_STARTS
+            return tokens[position + 1].value not in rules.SUBQUERY_STARTS
     return False
-
-
-_DML_MODIFIERS = frozenset({"IGNORE", "LOW_PRIORITY", "DELAYED", "HIGH_PRIORITY"})
 
 
 def _follows_dml(tokens: tuple[Token, ...], index: int) -> bool:
     """INSERT INTO, MERGE INTO, INSERT IGNORE INTO…: part of the DML already found."""
     position = index - 1
-    while position >= 0 and tokens[position].kind == WORD and tokens[position].value in _DML_MODIFIERS:
+    while position >= 0 and tokens[position].kind == WORD and tokens[position].value in rules.DML_MODIFIERS:
         position -= 1
-    return position >= 0 and tokens[position].kind == WORD and tokens[position].value in _DML_WORDS
+    return position >= 0 and tokens[position].kind == WORD and tokens[position].value in rules.DML_WORDS
 
 
 def _into(dialect: Dialect) -> _Finding:
@@ -490,15 +412,12 @@ def _where_after(tokens: tuple[Token, ...], depths: list[int], index: int) -> in
     return None
 
 
-_CONDITION_ENDS = frozenset({"RETURNING", "ORDER", "LIMIT"})
-
-
 def _always_true(tokens: tuple[Token, ...], depths: list[int], where: int) -> bool:
     """WHERE TRUE, WHERE 1, WHERE 1 = 1, WHERE 'a' = 'a'."""
     condition = []
     for position in range(where + 1, len(tokens)):
         token = tokens[position]
-        if depths[position] < depths[where] or (token.kind == WORD and token.value in _CONDITION_ENDS):
+        if depths[position] < depths[where] or (token.kind == WORD and token.value in rules.CONDITION_ENDS):
             break
         condition.append(token)
     texts = [token.value if token.kind != sqltext.STRING else f"s{token.end - token.start}" for token in condition]
@@ -517,11 +436,11 @@ def _classify_explain(tokens: tuple[Token, ...], index: int, dialect: Dialect) -
         closing = _matching_paren(tokens, index)
         if closing is None:
             return _Finding(StatementKind.OTHER, Risk.MEDIUM, ("unbalanced parentheses",))
-        if any(t.kind == WORD and t.value in _ANALYZE for t in tokens[index:closing]):
+        if any(t.kind == WORD and t.value in rules.ANALYZE for t in tokens[index:closing]):
             return executes
         index = closing + 1
-    while index < len(tokens) and tokens[index].kind == WORD and tokens[index].value in _EXPLAIN_OPTIONS:
-        if tokens[index].value in _ANALYZE:
+    while index < len(tokens) and tokens[index].kind == WORD and tokens[index].value in rules.EXPLAIN_OPTIONS:
+        if tokens[index].value in rules.ANALYZE:
             return executes
         index += 1
         if index < len(tokens) and tokens[index].value == "=":  # FORMAT = JSON
@@ -537,13 +456,9 @@ def _classify_explain(tokens: tuple[Token, ...], index: int, dialect: Dialect) -
     return _Finding(inner.kind, inner.risk, ("EXPLAIN of a write", *inner.reasons))
 
 
-_ANALYZE = frozenset({"ANALYZE", "ANALYSE"})
-_EXPLAIN_OPTIONS = frozenset({"ANALYZE", "ANALYSE", "VERBOSE", "EXTENDED", "PARTITIONS", "FORMAT", "QUERY", "PLAN"})
-
-
 def _names_a_table(tokens: tuple[Token, ...]) -> bool:
     """MySQL's `DESCRIBE tbl [column | 'wild%']`, `EXPLAIN db.tbl`."""
-    if tokens[0].kind == WORD and tokens[0].value in _READ_HEADS | _DML_WORDS | _WRITE_HEADS.keys():
+    if tokens[0].kind == WORD and tokens[0].value in rules.READ_HEADS | rules.DML_WORDS | rules.WRITE_HEADS.keys():
         return False
     return len(tokens) <= 5 and all(t.kind in (WORD, QIDENT, sqltext.STRING) or t.value == "." for t in tokens)
 
@@ -565,13 +480,13 @@ def _classify_write_head(
     tokens: tuple[Token, ...], start: int, dialect: Dialect, calls: list[FunctionCall] | None = None
 ) -> _Finding:
     head = tokens[start].value
-    kind, risk = _WRITE_HEADS.get(head, (StatementKind.OTHER, Risk.MEDIUM))
+    kind, risk = rules.WRITE_HEADS.get(head, (StatementKind.OTHER, Risk.MEDIUM))
     words = {token.value for token in tokens if token.kind == WORD}
-    reasons = [f"{head} statement" if head in _WRITE_HEADS else f"{head} is not a known read form"]
+    reasons = [f"{head} statement" if head in rules.WRITE_HEADS else f"{head} is not a known read form"]
     depths = _depths(tokens)
     if kind is StatementKind.DML and depths is not None:
         return _with_function_risks(_dml(tokens, depths, start, head), tokens, depths, dialect, calls)
-    if kind is StatementKind.DDL and (_object_type(tokens, start) in _ACCESS_OBJECTS or "PRIVILEGES" in words):
+    if kind is StatementKind.DDL and (_object_type(tokens, start) in rules.ACCESS_OBJECTS or "PRIVILEGES" in words):
         kind, risk = StatementKind.DCL, Risk.HIGH
         reasons.append("manages users or roles")
     if head == "ALTER" and "DROP" in words:
@@ -580,7 +495,7 @@ def _classify_write_head(
     if head == "CREATE" and "REPLACE" in words:
         risk = highest_risk([risk, Risk.MEDIUM])
         reasons.append("OR REPLACE overwrites an existing object")
-    if head == "SET" and words & _RISKY_SET_WORDS:
+    if head == "SET" and words & rules.RISKY_SET_WORDS:
         risk = Risk.HIGH
         reasons.append("changes identity, passwords or server-wide settings")
     if depths is None:
@@ -620,9 +535,6 @@ def _inner_statements_risk(tokens: tuple[Token, ...], dialect: Dialect) -> Risk 
     for begin, end in zip([-1, *cuts], [*cuts, len(tokens)], strict=True):
         part = tokens[begin + 1 : end]
         for offset, token in enumerate(part):
-            if offset and token.kind == WORD and token.value in _RISKY_BODY_WORDS:
+            if offset and token.kind == WORD and token.value in rules.RISKY_BODY_WORDS:
                 risks.append(_classify_tokens(part[offset:], dialect).risk)
     return highest_risk(risks)
-
-
-_RISKY_BODY_WORDS = frozenset({"UPDATE", "DELETE", "DROP", "TRUNCATE", "GRANT", "REVOKE", "ALTER"})

@@ -8,8 +8,8 @@ catalogs and statements that carry them rather than trying to redact every forma
 hash can take. The rule looks at names in code only (not in strings or comments).
 """
 
-from apps.queries import sqltext
-from apps.queries.sqltext import PUNCT, QIDENT, WORD, Token
+from apps.sqlcore import sqltext
+from apps.sqlcore.sqltext import PUNCT, QIDENT, WORD, Token
 
 # Catalogs whose rows carry password hashes or connection strings with passwords.
 _POSTGRESQL_RELATIONS = frozenset(

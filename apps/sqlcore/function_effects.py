@@ -42,7 +42,7 @@ dblink_exec only errs on the side of an approval.
 
 from dataclasses import dataclass
 
-from apps.queries.risk import Risk
+from apps.sqlcore.risk import Risk
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,15 @@ comments are left alone (the scanner knows where code is).
 from dataclasses import dataclass
 from typing import Any
 
-from apps.datasources.connectors.base import BoundStatement, ParamStyle
-from apps.queries.sqltext import Placeholder, find_placeholders
-from querybase.errors import InvalidInput
+from apps.sqlcore.errors import ParameterError
+from apps.sqlcore.sqltext import Placeholder, find_placeholders
+from apps.sqlcore.statements import BoundStatement, ParamStyle
 
 Params = list[Any] | dict[str, Any] | None
 # PostgreSQL and MySQL both stop at 65,535 bound values per statement; a higher $n can
 # only be a mistake or an attempt to make us count to it.
 MAX_PLACEHOLDER_NUMBER = 65_535
 _SCALARS = (str, int, float, bool, type(None))
-
-
-class ParameterError(InvalidInput):
-    code = "invalid_parameters"
 
 
 @dataclass(frozen=True)
