@@ -102,6 +102,8 @@ QUERYBASE_MAX_SQL_CHARS = env_int("QUERYBASE_MAX_SQL_CHARS", 1_000_000)
 QUERYBASE_INLINE_CLASSIFY_CHARS = env_int("QUERYBASE_INLINE_CLASSIFY_CHARS", 100_000)
 # Per-user rate of query submissions (DRF throttle syntax, counted in the shared cache).
 QUERYBASE_QUERY_RATE = os.environ.get("QUERYBASE_QUERY_RATE", "120/min")
+# Per-user rate of POST /api/v1/queries/analyze, which editors call as the user types.
+QUERYBASE_ANALYZE_RATE = os.environ.get("QUERYBASE_ANALYZE_RATE", "600/min")
 # Approvals and notifications.
 QUERYBASE_APPROVAL_TTL_HOURS = env_int("QUERYBASE_APPROVAL_TTL_HOURS", 72)
 QUERYBASE_CHAT_WEBHOOK_URL = os.environ.get("QUERYBASE_CHAT_WEBHOOK_URL", "")

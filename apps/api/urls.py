@@ -21,6 +21,7 @@ urlpatterns = [
     path("auth/api-keys", ApiKeyListCreateView.as_view(), name="api-keys"),
     path("auth/api-keys/<int:api_key_id>", ApiKeyRevokeView.as_view(), name="api-key-revoke"),
     path("queries", query_views.QuerySubmitView.as_view(), name="query-submit"),
+    path("queries/analyze", query_views.QueryAnalyzeView.as_view(), name="query-analyze"),
     path("queries/export", query_views.QueryExportView.as_view(), name="query-export"),
     path("queries/history", query_views.HistoryView.as_view(), name="query-history"),
     path("queries/<uuid:run_id>", query_views.QueryRunView.as_view(), name="query-run"),

@@ -46,6 +46,26 @@ class QuerySubmitSerializer(serializers.Serializer):
     )
 
 
+class QueryAnalyzeSerializer(serializers.Serializer):
+    datasource = serializers.IntegerField(min_value=1)
+    sql = SqlField()
+
+
+class PlaceholderSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="As written: $1 or :name.")
+    style = serializers.ChoiceField(choices=["positional", "named"])
+    occurrences = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
+        help_text="[start, end) of each occurrence, in Unicode code points of `sql`.",
+    )
+
+
+class QueryAnalysisSerializer(serializers.Serializer):
+    dialect = serializers.CharField()
+    placeholders = PlaceholderSerializer(many=True)
+    classification = serializers.JSONField(help_text="verdict, risk and one entry per statement, as in a 409.")
+
+
 class QueryExportSerializer(serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()

@@ -129,7 +129,7 @@ class PreparedRead:
     statements: list[BoundStatement]
 
 
-def _source_to_query(user, datasource_id: int) -> tuple[DataSource, bool, bool]:
+def source_to_query(user, datasource_id: int) -> tuple[DataSource, bool, bool]:
     """The source, and whether `user` may read it and request writes on it; raises unless either."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
@@ -142,7 +142,7 @@ def _source_to_query(user, datasource_id: int) -> tuple[DataSource, bool, bool]:
 
 def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> PreparedRead:
     """Rights, classification and parameters, in that order; raises unless this is a read `user` may run."""
-    datasource, may_read, may_write = _source_to_query(user, datasource_id)
+    datasource, may_read, may_write = source_to_query(user, datasource_id)
     classification = classify_for_source(datasource, sql)
     if classification.is_empty:
         raise EmptyQuery("The SQL contains no statement.")
@@ -288,7 +288,7 @@ def _defer(
     approval request, as this process would have. Only the rights are checked here (they
     cost nothing); the cache is not consulted, since what may be served from it depends
     on the classification."""
-    datasource, _, _ = _source_to_query(user, datasource_id)
+    datasource, _, _ = source_to_query(user, datasource_id)
     with transaction.atomic():
         run = QueryRun.objects.create(
             user=user,

@@ -13,10 +13,12 @@ from rest_framework.views import APIView
 
 from apps.approvals import services as approval_services
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
-from apps.queries import saved, selectors, services
+from apps.queries import analysis, saved, selectors, services
 from apps.queries.export import RENDERERS
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.serializers import (
+    QueryAnalysisSerializer,
+    QueryAnalyzeSerializer,
     QueryExportSerializer,
     QueryRunSerializer,
     QuerySubmitSerializer,
@@ -95,6 +97,33 @@ class QuerySubmitView(APIView):
 
 def approval_accepted(approval) -> Response:
     return Response({"approval": ApprovalRequestDetailSerializer(approval).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class QueryAnalyzeThrottle(UserRateThrottle):
+    """Editors call analyze as the user types: a rate of its own, well above submissions'."""
+
+    scope = "query_analyze"
+
+    def get_rate(self) -> str:
+        return settings.QUERYBASE_ANALYZE_RATE
+
+
+class QueryAnalyzeView(APIView):
+    throttle_classes = [QueryAnalyzeThrottle]
+
+    @extend_schema(request=QueryAnalyzeSerializer, responses=QueryAnalysisSerializer)
+    def post(self, request: Request) -> Response:
+        payload = QueryAnalyzeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        found = analysis.analyze_sql(request.user, datasource_id=data["datasource"], sql=data["sql"])
+        return Response(
+            {
+                "dialect": found.dialect,
+                "placeholders": found.placeholders,
+                "classification": found.classification.as_dict(),
+            }
+        )
 
 
 class QueryRunView(APIView):

@@ -76,24 +76,29 @@
     });
   }
 
-  // Parameters: $1, $2 … or :name, found in code (not in strings or comments) --------------
-  function placeholders(sql) {
-    const found = [];
-    const pattern = /'(?:''|[^'])*'|"(?:""|[^"])*"|`[^`]*`|--[^\n]*|#[^\n]*|\/\*[\s\S]*?\*\/|\$\$[\s\S]*?\$\$|::|\$(\d+)|:([A-Za-z_]\w*)/g;
-    let match;
-    while ((match = pattern.exec(sql))) {
-      const key = match[1] ? "$" + match[1] : match[2] ? ":" + match[2] : null;
-      if (key && !found.includes(key)) found.push(key);
+  // Parameters and verdict: the server's own scanner finds $1, $2 … or :name in code (never
+  // in strings, comments or dollar quotes) and says whether the SQL runs at once -----------
+  let analysed = 0;
+  async function renderParams() {
+    const sql = editor.getValue();
+    const ticket = ++analysed;
+    const keys = [];
+    let verdict = "";
+    if (sql.trim() && picker.value) {
+      const answer = await api("POST", "/api/v1/queries/analyze", { datasource: Number(picker.value), sql });
+      if (ticket !== analysed) return; // the text changed meanwhile: a newer answer follows
+      if (answer.ok) {
+        keys.push(...answer.data.placeholders.map((placeholder) => placeholder.key));
+        verdict = answer.data.classification.verdict === "read"
+          ? "Read: runs at once."
+          : "Not a read: it will need an approval.";
+      }
     }
-    return found.sort((a, b) => (a[0] === "$" && b[0] === "$" ? Number(a.slice(1)) - Number(b.slice(1)) : 0));
-  }
-
-  function renderParams() {
-    const keys = placeholders(editor.getValue());
     const fields = $("param-fields");
     const previous = Object.fromEntries([...fields.querySelectorAll("[data-key]")].map((row) => [row.dataset.key, row]));
     fields.replaceChildren(...keys.map((key) => previous[key] || paramRow(key)));
     $("params").hidden = keys.length === 0;
+    $("verdict").textContent = verdict;
   }
 
   function paramRow(key, value) {
@@ -141,6 +146,10 @@
         if (!answer.ok) break;
         if (["queued", "running"].includes(answer.data.status)) {
           answer = { status: 202, ok: true, data: answer.data };
+        } else if (answer.data.approval) {
+          // Long SQL is classified by a worker, which made this write a request.
+          window.location.href = `/approvals/${answer.data.approval}`;
+          return;
         } else if (answer.data.status !== "succeeded") {
           showError(errorBox, answer.data.error ? answer.data.error.message : `The query ${answer.data.status}.`);
           return;
@@ -239,14 +248,14 @@
   $("prev-page").addEventListener("click", () => { page -= 1; renderPage(); });
   $("next-page").addEventListener("click", () => { page += 1; renderPage(); });
   $("schema-filter").addEventListener("input", filterSchema);
-  picker.addEventListener("change", loadSchema);
+  picker.addEventListener("change", () => { loadSchema(); renderParams(); });
   let timer = null;
   editor.on("change", () => { clearTimeout(timer); timer = setTimeout(renderParams, 200); });
 
-  if (initial) {
+  async function restore(initial) {
     if (sources.some((item) => item.id === initial.datasource)) picker.value = String(initial.datasource);
     editor.setValue(initial.sql);
-    renderParams();
+    await renderParams();
     const values = initial.params;
     if (values) {
       $("param-fields").querySelectorAll("[data-key]").forEach((row, index) => {
@@ -259,6 +268,8 @@
       });
     }
   }
-  renderParams();
+
+  if (initial) restore(initial);
+  else renderParams();
   loadSchema();
 })();

@@ -144,3 +144,17 @@ def test_the_approver_sees_hidden_characters_as_markers(page, shop):
     assert "U+202E RIGHT-TO-LEFT OVERRIDE" in page.inner_text("#hidden-characters")
     assert "Risk\nHIGH" in page.inner_text(".facts")
     screenshot(page, "09-request-with-hidden-characters")
+
+
+def test_parameters_and_verdict_come_from_the_servers_scanner(page, shop):
+    log_in(page, "ana")
+    page.wait_for_selector("#schema li.table")
+    # Parameters come from POST /api/v1/queries/analyze (the engine-specific cases, such as
+    # `#` or `$tag$` on PostgreSQL, are in tests/queries/test_analyze_api.py).
+    set_sql(page, "SELECT ':quoted', :shown /* :hidden */ FROM orders -- :also_hidden")
+    page.wait_for_selector("#param-fields [data-key=':shown']")
+    assert page.locator("#param-fields [data-key]").evaluate_all("rows => rows.map(r => r.dataset.key)") == [":shown"]
+    assert page.inner_text("#verdict") == "Read: runs at once."
+    set_sql(page, "DELETE FROM orders WHERE id = $1")
+    page.wait_for_selector("#param-fields [data-key='$1']")
+    assert page.inner_text("#verdict") == "Not a read: it will need an approval."
