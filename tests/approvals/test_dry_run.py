@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support.approvals import Team, ledger
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import client_for, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +36,7 @@ def test_dry_run_rules(team):
 
 
 def test_mariadb_dry_run_on_innodb_and_refusal_on_myisam(mysql_server):
-    root = _mysql_root()
+    root = mysql_root()
     cursor = root.cursor()
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {SOURCE_DB}.stock (id INT PRIMARY KEY, qty INT) ENGINE=InnoDB")
     cursor.execute(f"REPLACE INTO {SOURCE_DB}.stock VALUES (1, 5), (2, 7)")

@@ -14,7 +14,7 @@ from apps.approvals import services
 from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
 from tests.support.approvals import Team, ledger, settle
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import source_from_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -101,7 +101,7 @@ def _pool_children(worker_pid: int) -> list[int]:
 
 def test_mariadb_write_runs_once(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
-    root = _mysql_root()
+    root = mysql_root()
     cursor = root.cursor()
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {SOURCE_DB}.counter (id INT PRIMARY KEY, n INT) ENGINE=InnoDB")
     cursor.execute(f"REPLACE INTO {SOURCE_DB}.counter VALUES (1, 0)")

@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.approvals.models import ApprovalRequest
 from apps.audit.models import AuditEvent
 from tests.support.approvals import Team
-from tests.support.databases import MYSQL_USER, SOURCE_DB, _mysql_root
+from tests.support.databases import MYSQL_USER, SOURCE_DB, mysql_root
 from tests.support.factories import client_for, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,7 +157,7 @@ def test_a_decided_request_cannot_be_dry_run(pg_team):
 
 @pytest.fixture
 def maria_team(mysql_server, transactional_db):
-    root = _mysql_root()
+    root = mysql_root()
     cursor = root.cursor()
     for statement in (
         f"CREATE DATABASE IF NOT EXISTS {OTHER_DB}",
@@ -183,7 +183,7 @@ def maria_team(mysql_server, transactional_db):
 
 
 def maria(sql: str):
-    root = _mysql_root()
+    root = mysql_root()
     try:
         cursor = root.cursor()
         cursor.execute(sql)

@@ -9,7 +9,7 @@ import pytest
 
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import BoundStatement, ConnectorError, QueryLimits, ReadOnlyViolation
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import make_datasource, source_from_server
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_mariadb_refuses_writes_inside_a_read(mysql_server, sql):
     maria = source_from_server("maria", "mysql", mysql_server)
     with pytest.raises(ReadOnlyViolation):
         read_with(maria, sql)
-    connection = _mysql_root()
+    connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"SELECT count(*) FROM {SOURCE_DB}.orders")
     assert cursor.fetchone()[0] == 2

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from apps.queries.function_catalog import forget_cached_functions
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import client_for, reader, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -118,7 +118,7 @@ def test_stable_functions_and_harmless_volatile_ones_still_read(pg):
 
 @pytest.fixture
 def maria(mysql_server):
-    connection = _mysql_root()
+    connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"CREATE OR REPLACE SEQUENCE {SOURCE_DB}.s2 START WITH 1")
     connection.commit()
@@ -145,7 +145,7 @@ def test_a_reader_cannot_write_through_a_function_on_mariadb(maria, sql):
         "/api/v1/queries", {"datasource": maria.pk, "sql": sql}, format="json"
     )
     assert response.status_code == 403, response.content
-    connection = _mysql_root()
+    connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"SELECT NEXTVAL({SOURCE_DB}.s2)")  # the first value: nobody advanced it
     assert cursor.fetchone()[0] == 1

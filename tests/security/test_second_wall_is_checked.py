@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from apps.audit.models import AuditEvent
-from tests.support.databases import SHOP_TABLES, _mysql_root
+from tests.support.databases import SHOP_TABLES, mysql_root
 from tests.support.factories import client_for, make_datasource, make_user, reader
 
 pytestmark = pytest.mark.django_db
@@ -275,7 +275,7 @@ def account(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def mysql_users():
-    connection = _mysql_root()
+    connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"DROP DATABASE IF EXISTS {AUDIT_DB}")
     cursor.execute(f"CREATE DATABASE {AUDIT_DB}")
@@ -316,7 +316,7 @@ def maria_source(name: str, **fields):
 
 
 def password_hash_of(name: str) -> str:
-    cursor = _mysql_root().cursor()
+    cursor = mysql_root().cursor()
     cursor.execute("SELECT authentication_string FROM mysql.user WHERE User = %s", (role(name),))
     return cursor.fetchone()[0]
 
@@ -358,7 +358,7 @@ def test_mariadb_privileges_beyond_select_are_found(admin_client, mysql_users, n
 
 def test_mariadb_privileges_through_a_role_are_found(admin_client, mysql_users):
     granted_role = role("filerole")
-    cursor = _mysql_root().cursor()
+    cursor = mysql_root().cursor()
     cursor.execute(f"DROP ROLE IF EXISTS {granted_role}")
     cursor.execute(f"CREATE ROLE {granted_role}")
     cursor.execute(f"GRANT FILE ON *.* TO {granted_role}")

@@ -10,7 +10,7 @@ import pytest
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
 from apps.sqlcore.classification import classify_sql
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import source_from_server
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_postgresql_reads_backslashes_as_the_classifier_does_even_if_the_databas
 
 
 def test_mysql_reads_backslashes_and_double_quotes_as_the_classifier_does_whatever_the_global_sql_mode(mysql_server):
-    root = _mysql_root()
+    root = mysql_root()
     cursor = root.cursor()
     cursor.execute("SELECT @@GLOBAL.sql_mode")
     (saved,) = cursor.fetchone()

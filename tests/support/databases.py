@@ -61,7 +61,7 @@ def drop_postgres_source() -> None:
         connection.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB} WITH (FORCE)")
 
 
-def _mysql_root():
+def mysql_root():
     url = urlparse(os.environ["QUERYBASE_TEST_MYSQL_URL"])
     return MySQLdb.connect(
         host=url.hostname, port=url.port or 3306, user=url.username or "root", password=url.password or ""
@@ -71,7 +71,7 @@ def _mysql_root():
 def create_mysql_source() -> Server:
     """A database and a password-protected user that owns it."""
     url = urlparse(os.environ["QUERYBASE_TEST_MYSQL_URL"])
-    connection = _mysql_root()
+    connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
     cursor.execute(f"CREATE DATABASE {SOURCE_DB}")
@@ -87,7 +87,7 @@ def create_mysql_source() -> Server:
 
 
 def drop_mysql_source() -> None:
-    connection = _mysql_root()
+    connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"DROP DATABASE IF EXISTS {SOURCE_DB}")
     cursor.execute(f"DROP USER IF EXISTS '{MYSQL_USER}'@'%'")
