@@ -10,6 +10,10 @@ from apps.datasources.views import DataSourceViewSet
 from apps.notifications import views as notification_views
 from apps.queries import views as query_views
 
+# Namespaced: the dashboard has pages of the same names (notifications, approvals), and an
+# unqualified {% url %} must find the page, never this API.
+app_name = "api"
+
 router = SimpleRouter(trailing_slash=False)
 router.register("datasources", DataSourceViewSet, basename="datasource")
 router.register("saved-queries", query_views.SavedQueryViewSet, basename="saved-query")

@@ -73,6 +73,10 @@ class Decision(models.TextChoices):
     APPROVE = "approve"
     REJECT = "reject"
 
+    @property
+    def past_tense(self) -> str:
+        return {"approve": "approved", "reject": "rejected"}[self.value]
+
 
 class ApprovalReview(models.Model):
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="reviews")
@@ -86,4 +90,8 @@ class ApprovalReview(models.Model):
         constraints = [models.UniqueConstraint(fields=["request", "reviewer"], name="one_review_per_reviewer")]
 
     def __str__(self) -> str:
-        return f"{self.reviewer} {self.decision}d #{self.request_id}"
+        return f"{self.reviewer} {self.decision_in_past_tense} #{self.request_id}"
+
+    @property
+    def decision_in_past_tense(self) -> str:
+        return Decision(self.decision).past_tense

@@ -205,6 +205,7 @@
       el("th", {}, column.name, el("span", { class: "type" }, column.type || "")))));
     const body = el("tbody", {}, rows.map((row) => el("tr", {}, row.map(cell))));
     $("grid").replaceChildren(head, body);
+    $("grid").parentElement.scrollTop = 0; // a new result or page starts at its first row
     const pages = Math.max(1, Math.ceil(data.rows.length / PAGE_ROWS));
     $("page-info").textContent = `Page ${page + 1} of ${pages}`;
     $("prev-page").disabled = page === 0;
@@ -240,6 +241,9 @@
 
   // Wiring -----------------------------------------------------------------------------------
   $("run").addEventListener("click", run);
+  // Enter in a parameter field runs the query, as in the editor; it must not submit the form
+  // (which reloaded the page and lost the SQL and the results).
+  $("params").addEventListener("submit", (event) => { event.preventDefault(); run(); });
   $("request-approval").addEventListener("click", () => submit(true));
   $("cancel-write").addEventListener("click", () => ($("write-panel").hidden = true));
   $("save").addEventListener("click", save);

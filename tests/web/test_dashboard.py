@@ -158,3 +158,53 @@ def test_parameters_and_verdict_come_from_the_servers_scanner(page, shop):
     set_sql(page, "DELETE FROM orders WHERE id = $1")
     page.wait_for_selector("#param-fields [data-key='$1']")
     assert page.inner_text("#verdict") == "Not a read: it will need an approval."
+
+
+def test_the_bell_opens_the_notifications_page(page, shop):
+    log_in(page, "ana")
+    assert page.get_attribute("a.bell", "href") == "/notifications/"
+    page.click("a.bell")
+    page.wait_for_url("**/notifications/")
+    assert page.locator("h1").count() == 1  # a page of the dashboard, not the API's JSON
+
+
+def test_enter_in_a_parameter_runs_the_query_and_keeps_the_page(page, shop):
+    log_in(page, "ana")
+    page.wait_for_selector("#schema li.table")
+    set_sql(page, "SELECT count(*) AS n FROM orders WHERE status = :status")
+    page.wait_for_selector("#param-fields [data-key=':status']")
+    page.fill("#param-fields [data-key=':status'] input", "delivered")
+    page.press("#param-fields [data-key=':status'] input", "Enter")
+    page.wait_for_selector("#grid tbody tr")
+    assert page.url.endswith("/")  # no reload to "/?"
+    assert page.evaluate("window.qbEditor.getValue()").endswith(":status")
+
+
+def test_a_new_page_of_results_starts_at_its_first_row_and_the_editor_keeps_its_height(page, shop):
+    log_in(page, "ana")
+    page.wait_for_selector("#schema li.table")
+    set_sql(
+        page,
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250) SELECT i FROM n WHERE i > :low",
+    )
+    page.wait_for_selector("#param-fields [data-key=':low']")
+    page.fill("#param-fields [data-key=':low'] input", "0")
+    page.select_option("#param-fields [data-key=':low'] select", "number")
+    page.click("#run")
+    page.wait_for_selector("#grid tbody tr")
+    page.eval_on_selector(".grid-wrap", "wrap => { wrap.scrollTop = wrap.scrollHeight; }")
+    page.click("#next-page")
+    page.wait_for_function("document.querySelector('#page-info').textContent.startsWith('Page 2')")
+    assert page.eval_on_selector(".grid-wrap", "wrap => wrap.scrollTop") == 0
+    assert page.inner_text("#grid tbody tr >> nth=0") == "101"
+    assert page.eval_on_selector(".CodeMirror", "editor => editor.getBoundingClientRect().height") >= 250
+
+
+def test_the_timeline_says_rejected(page, shop):
+    approval = create_request(shop.analyst, datasource_id=shop.source.pk, sql="DELETE FROM orders WHERE id = 1")
+    log_in(page, "pat")
+    page.goto(f"/approvals/{approval.pk}")
+    page.fill("#comment", "Not this one")
+    page.click("#reject")
+    page.wait_for_selector("#timeline li.reject")
+    assert "pat rejected it" in page.inner_text("#timeline")
