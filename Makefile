@@ -27,7 +27,7 @@ TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST
 BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench \
 	QUERYBASE_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint bench system-deps browser assets venv services migrate clean
+.PHONY: run test test-unit lint bench system-deps browser assets venv services migrate clean
 
 system-deps:
 	@missing=""; \
@@ -81,6 +81,16 @@ lint: venv
 test: venv browser services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The fast tier alone: scanner, classifier, binding, value mapping, policy, error shape. It
+# needs no service (the embedded default: SQLite and an in-process cache), so the service
+# addresses are taken away from it on purpose. `make test` runs it too.
+test-unit: venv
+	@mkdir -p var/test-unit/static
+	env -u DATABASE_URL -u REDIS_URL QUERYBASE_DATA_DIR=$(CURDIR)/var/test-unit \
+		DJANGO_SECRET_KEY=test-secret-key-not-for-production \
+		QUERYBASE_ENCRYPTION_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
+		$(BIN)/pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Not part of `make test`: figures, not pass/fail (see README).
 bench: venv services

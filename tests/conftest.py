@@ -1,7 +1,9 @@
-"""Test session set-up: real PostgreSQL, MariaDB and Redis, or a loud failure."""
+"""Test session set-up: real PostgreSQL, MariaDB and Redis, or a loud failure (except for
+the unit tier, tests/unit, which needs none of them)."""
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -20,7 +22,15 @@ REQUIRED_ENV = ("DATABASE_URL", "REDIS_URL", "QUERYBASE_TEST_POSTGRES_URL", "QUE
 SERVICES = {"PostgreSQL": ("127.0.0.1", 5432), "MariaDB": ("127.0.0.1", 3306), "Redis": ("127.0.0.1", 6379)}
 
 
-def pytest_configure(config):
+UNIT_TIER = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The unit tier (tests/unit) needs no service: it runs on the embedded default
+    (SQLite, in-process cache) with PostgreSQL, MariaDB and Redis unreachable. Any other
+    test needs all three, for real: the run stops loudly if one is missing or down."""
+    if all(UNIT_TIER in Path(str(item.path)).parents for item in items):
+        return
     missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
     if missing:
         pytest.exit(f"Run the suite with `make test` (missing environment: {', '.join(missing)}).", returncode=2)

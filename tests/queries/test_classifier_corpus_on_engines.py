@@ -23,7 +23,7 @@ from apps.datasources.connectors.base import ConnectorError, QueryLimits
 from apps.sqlcore.classification import classify_sql
 from apps.sqlcore.statements import BoundStatement
 from apps.sqlcore.tables import referenced_tables
-from tests.queries.classifier_corpus import CORPUS, READ
+from tests.support.classifier_corpus import CORPUS, READ
 from tests.support.databases import Server, mysql_root, postgres_admin_url
 from tests.support.factories import source_from_server
 

@@ -2,14 +2,11 @@
 after the documented mapping (docs/architecture.md §3)."""
 
 import base64
-import datetime
-import decimal
-import uuid
 
 import psycopg
 import pytest
 
-from apps.datasources.connectors.values import iso_duration, to_json_value
+from apps.datasources.connectors.values import to_json_value
 from tests.support.factories import client_for, reader, source_from_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -72,27 +69,3 @@ def test_mariadb_values_survive_the_api(mysql_server):
         .json()
     )
     assert body["result"]["rows"][0] == ["9007199254740993", "1.250", "2025-01-02T03:04:05", "-838:59:59", "AP8=", None]
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (2**53, 2**53),
-        (2**53 + 1, "9007199254740993"),
-        (-(2**53) - 1, "-9007199254740993"),
-        (decimal.Decimal("1.10"), "1.10"),
-        (float("inf"), "inf"),
-        (datetime.timedelta(days=1, hours=2, seconds=3.5), "P1DT2H3.5S"),
-        (datetime.timedelta(0), "PT0S"),
-        (-datetime.timedelta(seconds=1), "-PT1S"),
-        (uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
-        (memoryview(b"\x01"), "AQ=="),
-        ({"a": (1, decimal.Decimal("2"))}, {"a": [1, "2"]}),
-    ],
-)
-def test_mapping_rules(value, expected):
-    assert to_json_value(value) == expected
-
-
-def test_iso_duration_microseconds():
-    assert iso_duration(datetime.timedelta(microseconds=1500)) == "PT0.0015S"

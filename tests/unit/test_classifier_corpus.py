@@ -8,7 +8,7 @@ import json
 import pytest
 
 from apps.sqlcore.classification import Classification, Risk, Verdict, classify_sql
-from tests.queries.classifier_corpus import (
+from tests.support.classifier_corpus import (
     COMMON_EMPTY_INPUTS,
     CORPUS,
     DIALECTS,

@@ -1,0 +1,34 @@
+"""The documented mapping of driver values to JSON (docs/architecture.md §3), value by value.
+The same values through the API, on the real engines, are in tests/queries/test_value_mapping.py."""
+
+import datetime
+import decimal
+import uuid
+
+import pytest
+
+from apps.datasources.connectors.values import iso_duration, to_json_value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (2**53, 2**53),
+        (2**53 + 1, "9007199254740993"),
+        (-(2**53) - 1, "-9007199254740993"),
+        (decimal.Decimal("1.10"), "1.10"),
+        (float("inf"), "inf"),
+        (datetime.timedelta(days=1, hours=2, seconds=3.5), "P1DT2H3.5S"),
+        (datetime.timedelta(0), "PT0S"),
+        (-datetime.timedelta(seconds=1), "-PT1S"),
+        (uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        (memoryview(b"\x01"), "AQ=="),
+        ({"a": (1, decimal.Decimal("2"))}, {"a": [1, "2"]}),
+    ],
+)
+def test_mapping_rules(value, expected):
+    assert to_json_value(value) == expected
+
+
+def test_iso_duration_microseconds():
+    assert iso_duration(datetime.timedelta(microseconds=1500)) == "PT0.0015S"
