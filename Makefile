@@ -77,6 +77,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: venv browser services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static
