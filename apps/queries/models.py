@@ -20,6 +20,15 @@ class RunStatus(models.TextChoices):
 
 FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
+# The only moves a run can make; services change the status through
+# apps.queries.state.RUN_STATUS, which checks this table in one conditional UPDATE.
+# running → queued: a read handed back to the queue (inline budget spent, source
+# unreachable, or its process gone): a read is safe to repeat.
+RUN_TRANSITIONS: dict[str, frozenset[str]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: frozenset({RunStatus.QUEUED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}),
+}
+
 
 class ResultLocation(models.TextChoices):
     NONE = "", "No result"
