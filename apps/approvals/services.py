@@ -32,6 +32,7 @@ from apps.datasources.models import DataSource
 from apps.queries.classification import Classification, classify_sql, side_effect_calls
 from apps.queries.parameters import Params
 from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, classify_for_source, sha256_of
+from querybase import session_locks
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
@@ -203,27 +204,45 @@ def review_request(user, request_id: int, *, decision: str, comment: str = "", r
 def _decide(approval: ApprovalRequest, decision: str) -> None:
     now = timezone.now()
     if decision == Decision.REJECT:
-        transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.REJECTED, decided_at=now)
-        record_event("approval.rejected", target=approval)
+        transition(
+            approval.pk,
+            ApprovalStatus.PENDING,
+            ApprovalStatus.REJECTED,
+            decided_at=now,
+            then=lambda: record_event("approval.rejected", target=approval),
+        )
         return
     # Only reviews whose reviewer is still eligible now count (not one since demoted).
     approvals = policy.counted_approvals(approval).count()
     if approvals >= approval.required_approvals and transition(
-        approval.pk, ApprovalStatus.PENDING, ApprovalStatus.APPROVED, decided_at=now
+        approval.pk,
+        ApprovalStatus.PENDING,
+        ApprovalStatus.APPROVED,
+        decided_at=now,
+        then=lambda: record_event("approval.approved", target=approval, detail={"approvals": approvals}),
     ):
-        record_event("approval.approved", target=approval, detail={"approvals": approvals})
-        from apps.approvals.tasks import execute_approved_request
+        _queue_execution(approval.pk)
 
-        transaction.on_commit(lambda: execute_approved_request.delay(approval.pk))
+
+def _queue_execution(request_id: int) -> None:
+    from apps.approvals.tasks import execute_approved_request
+
+    # Once the approval is committed, or a fast worker would find it still pending.
+    transaction.on_commit(lambda: execute_approved_request.delay(request_id))
 
 
 def cancel_request(user, request_id: int, *, request=None) -> ApprovalRequest:
     approval = get_request(user, request_id)
     if not policy.may_cancel_request(user, approval):
         raise NotAllowed("Only the requester may cancel a request.")
-    if not transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.CANCELLED, decided_at=timezone.now()):
+    if not transition(
+        approval.pk,
+        ApprovalStatus.PENDING,
+        ApprovalStatus.CANCELLED,
+        decided_at=timezone.now(),
+        then=lambda: record_event("approval.cancel", actor=user, target=approval, request=request),
+    ):
         raise RequestClosed(f"The request is {approval.status}; only pending requests can be cancelled.")
-    record_event("approval.cancel", actor=user, target=approval, request=request)
     approval.refresh_from_db()
     return approval
 
@@ -232,8 +251,13 @@ def expire_pending_requests() -> int:
     """Pending requests past their expiry become `expired` (periodic maintenance task)."""
     expired = 0
     for approval in ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=timezone.now()):
-        if transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.EXPIRED, decided_at=timezone.now()):
-            record_event("approval.expired", target=approval)
+        if transition(
+            approval.pk,
+            ApprovalStatus.PENDING,
+            ApprovalStatus.EXPIRED,
+            decided_at=timezone.now(),
+            then=lambda approval=approval: record_event("approval.expired", target=approval),
+        ):
             approval.status = ApprovalStatus.EXPIRED
             notify_decision(approval, reviewer=None, decision="expire", comment="")
             expired += 1
@@ -331,14 +355,18 @@ def execute_approved(request_id: int) -> ExecutionOutcome:
             return ExecutionOutcome(ran=False, status=ApprovalStatus.EXECUTING)
         approval = ApprovalRequest.objects.select_related("datasource", "requester").get(pk=request_id)
         if approval.status == ApprovalStatus.EXECUTING:
-            _finish(approval, ApprovalStatus.FAILED, error_code="interrupted", error_message=INTERRUPTED_MESSAGE)
-            return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
+            return ExecutionOutcome(ran=False, status=_settle_interrupted(approval))
         if approval.status == ApprovalStatus.APPROVED and _refused_at_execution(approval):
             return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
         started = timezone.now()
-        if not transition(request_id, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING, started_at=started):
+        if not transition(
+            request_id,
+            ApprovalStatus.APPROVED,
+            ApprovalStatus.EXECUTING,
+            started_at=started,
+            then=lambda: record_event("approval.execute", target=approval),
+        ):
             return ExecutionOutcome(ran=False, status=approval.status)
-        record_event("approval.execute", target=approval)
         approval.started_at = started
         _run(approval)
         approval.refresh_from_db()
@@ -352,18 +380,21 @@ def _refused_at_execution(approval: ApprovalRequest) -> bool:
     if refusal is None:
         return False
     code, message = refusal
-    with transaction.atomic():  # the status, its audit event and the notification together
-        if transition(
-            approval.pk,
-            ApprovalStatus.APPROVED,
-            ApprovalStatus.FAILED,
-            finished_at=timezone.now(),
-            error_code=code,
-            error_message=message,
-        ):
-            record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
-            approval.refresh_from_db()
-            notify_executed(approval)
+
+    def record() -> None:  # the status, its audit event and the notification together
+        record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
+        approval.refresh_from_db()
+        notify_executed(approval)
+
+    transition(
+        approval.pk,
+        ApprovalStatus.APPROVED,
+        ApprovalStatus.FAILED,
+        finished_at=timezone.now(),
+        error_code=code,
+        error_message=message,
+        then=record,
+    )
     return True
 
 
@@ -395,18 +426,73 @@ def _run(approval: ApprovalRequest) -> None:
         )
 
 
-def _finish(approval: ApprovalRequest, status: str, *, started: float | None = None, **fields) -> None:
+def _finish(
+    approval: ApprovalRequest, status: str, *, started: float | None = None, audit: dict | None = None, **fields
+) -> bool:
     duration = round((time.monotonic() - started) * 1000, 1) if started is not None else None
+
     # One transaction: whoever sees the final status also finds its audit event and the
     # requester's notification.
-    with transaction.atomic():
-        if not transition(
-            approval.pk, ApprovalStatus.EXECUTING, status, finished_at=timezone.now(), duration_ms=duration, **fields
-        ):
-            return
-        record_event(f"approval.{status}", target=approval, detail={"error_code": fields.get("error_code", "")})
+    def record() -> None:
+        detail = {"error_code": fields.get("error_code", ""), **(audit or {})}
+        record_event(f"approval.{status}", target=approval, detail=detail)
         approval.refresh_from_db()
         notify_executed(approval)
+
+    return transition(
+        approval.pk,
+        ApprovalStatus.EXECUTING,
+        status,
+        finished_at=timezone.now(),
+        duration_ms=duration,
+        then=record,
+        **fields,
+    )
+
+
+def _settle_interrupted(approval: ApprovalRequest) -> str:
+    """An `executing` request whose executor is gone (its lock is held by the caller now):
+    failed for a human, never re-run. Returns the status it ends in."""
+    _finish(
+        approval,
+        ApprovalStatus.FAILED,
+        error_code="interrupted",
+        error_message=INTERRUPTED_MESSAGE,
+        audit={"settled": "interrupted"},
+    )
+    approval.refresh_from_db(fields=["status"])
+    return approval.status
+
+
+# Maintenance -----------------------------------------------------------------------------------
+
+
+def settle_interrupted_requests() -> int:
+    """`executing` requests whose execution lock is free (the worker is gone), settled as
+    the next delivery of their task would settle them. Returns how many were settled."""
+    if not session_locks.supported():
+        return 0  # the embedded default runs writes in-process: nobody else to be gone
+    settled = 0
+    for request_id in ApprovalRequest.objects.filter(status=ApprovalStatus.EXECUTING).values_list("pk", flat=True):
+        with execution_lock(request_id) as acquired:
+            if not acquired:
+                continue  # its worker is alive and still executing it
+            approval = ApprovalRequest.objects.select_related("datasource", "requester").get(pk=request_id)
+            if approval.status == ApprovalStatus.EXECUTING:
+                settled += _settle_interrupted(approval) != ApprovalStatus.EXECUTING
+    return settled
+
+
+def queue_unqueued_requests() -> int:
+    """Approved requests approved more than QUERYBASE_SWEEP_GRACE_SECONDS ago and still not
+    executing, queued again: their message was lost with the process that should have sent
+    or run it. A duplicate delivery is harmless (execute_approved runs a request once)."""
+    cutoff = timezone.now() - timedelta(seconds=settings.QUERYBASE_SWEEP_GRACE_SECONDS)
+    stale = ApprovalRequest.objects.filter(status=ApprovalStatus.APPROVED, decided_at__lt=cutoff)
+    request_ids = list(stale.values_list("pk", flat=True))
+    for request_id in request_ids:
+        _queue_execution(request_id)
+    return len(request_ids)
 
 
 def validate_decision(decision: str) -> str:

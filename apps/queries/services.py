@@ -39,12 +39,18 @@ from apps.queries import completion, function_catalog, results
 from apps.queries.classification import Classification, classify_sql
 from apps.queries.credential_reads import credential_material_read
 from apps.queries.export import RENDERERS
+from apps.queries.locks import run_lock, runs_with_live_process
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 from apps.queries.parameters import ParameterError, Params, bind
 from apps.queries.sqltext import single_query_text
+from apps.queries.state import RUN_STATUS
 from querybase.errors import NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
+
+# Attempts a read gets in the worker (the first and its retries) before a run whose
+# process keeps disappearing is given up as `worker_lost`.
+MAX_RUN_ATTEMPTS = 3
 
 
 class DataSourceNotFound(QueryBaseError):
@@ -217,12 +223,14 @@ def submit_query(
         run = _new_run(user, prepared, cache_key)
         _audit_submission(run, request)
     budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS) - (time.monotonic() - started) * 1000
-    if budget_ms >= 1 and _claim(run):
-        limits = limits_for(datasource)
-        inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
-        attempt = _attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
-        if attempt.finished:
-            return Submission(run=run, result=attempt.result)
+    if budget_ms >= 1:
+        with run_lock(run.pk):
+            if _claim(run):
+                limits = limits_for(datasource)
+                inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
+                attempt = _attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
+                if attempt.finished:
+                    return Submission(run=run, result=attempt.result)
     _enqueue(run)
     return Submission(run=run, result=None)
 
@@ -290,11 +298,17 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     """Worker side: run a queued read exactly as it was submitted.
 
     Taking the run (queued → running) is a conditional update, so a cancelled run or a
-    second delivery of the same task does nothing.
+    second delivery of the same task does nothing. The run's lock is held throughout, so
+    the sweeper can tell a run whose worker died from one still running.
     """
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return
+    with run_lock(run.pk):
+        _check_and_attempt(run, final_attempt=final_attempt)
+
+
+def _check_and_attempt(run: QueryRun, *, final_attempt: bool) -> None:
     try:
         # Rights are checked again: they may have been revoked while the job queued. This
         # comes before the claim: classification may ask the source's catalog, and a run
@@ -312,17 +326,13 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
 def _claim(run: QueryRun) -> bool:
     run.started_at = timezone.now()
     run.status = RunStatus.RUNNING
-    return bool(
-        QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=run.started_at, attempts=F("attempts") + 1
-        )
+    return RUN_STATUS.move(
+        run.pk, RunStatus.RUNNING, from_={RunStatus.QUEUED}, started_at=run.started_at, attempts=F("attempts") + 1
     )
 
 
 def _requeue(run: QueryRun) -> None:
-    QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-        status=RunStatus.QUEUED, started_at=None, backend_id=""
-    )
+    RUN_STATUS.move(run.pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="")
     run.status = RunStatus.QUEUED
 
 
@@ -374,7 +384,6 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
     location = results.store_result(run, result)
     finished = timezone.now()
     fields = {
-        "status": RunStatus.SUCCEEDED,
         "finished_at": finished,
         "duration_ms": result["took_ms"],
         "row_count": result["row_count"],
@@ -382,7 +391,8 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
         "result_location": location,
         "computed_at": finished,
     }
-    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
+    if RUN_STATUS.move(run.pk, RunStatus.SUCCEEDED, from_={RunStatus.RUNNING}, **fields):
+        run.status = RunStatus.SUCCEEDED
         for name, value in fields.items():
             setattr(run, name, value)
         results.remember_for_cache(run, result, location, run.datasource.cache_ttl_seconds)
@@ -391,14 +401,15 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
 
 def _finish_failed(run: QueryRun, code: str, message: str) -> None:
     finished = timezone.now()
+    status = RunStatus.CANCELLED if code == "query_cancelled" else RunStatus.FAILED
     fields = {
-        "status": RunStatus.CANCELLED if code == "query_cancelled" else RunStatus.FAILED,
         "finished_at": finished,
         "duration_ms": (finished - run.started_at).total_seconds() * 1000 if run.started_at else None,
         "error_code": code,
         "error_message": message,
     }
-    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
+    if RUN_STATUS.move(run.pk, status, from_={RunStatus.RUNNING}, **fields):
+        run.status = status
         for name, value in fields.items():
             setattr(run, name, value)
     completion.announce_finished(str(run.pk))
@@ -437,15 +448,25 @@ def cancel_run(user, run_id, *, request=None) -> QueryRun:
     run = get_run(user, run_id)
     if not policy.may_cancel_run(user, run):
         raise NotAllowed("Only the user who started a run may cancel it.")
-    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.CANCELLED, finished_at=timezone.now(), error_code="query_cancelled", error_message="Cancelled."
+
+    def audit() -> None:
+        record_event("query.cancel", actor=user, target=run, request=request)
+
+    if RUN_STATUS.move(
+        run.pk,
+        RunStatus.CANCELLED,
+        from_={RunStatus.QUEUED},
+        then=audit,
+        finished_at=timezone.now(),
+        error_code="query_cancelled",
+        error_message="Cancelled.",
     ):
         completion.announce_finished(str(run.pk))
     elif run.status == RunStatus.RUNNING:
         _cancel_in_database(run)
+        audit()
     else:
         raise RunNotCancellable(f"The run has already {run.status}.")
-    record_event("query.cancel", actor=user, target=run, request=request)
     run.refresh_from_db()
     return run
 
@@ -461,6 +482,47 @@ def _cancel_in_database(run: QueryRun) -> None:
             connector_for(run.datasource, CredentialRole.READ).cancel(run.backend_id)
         except ConnectorError as error:
             logger.warning("cancel of run %s failed: %s", run.pk, error.message)
+
+
+WORKER_LOST_MESSAGE = (
+    "The process running this read stopped {attempts} times before it finished; QueryBase "
+    "gave up. Run it again, or ask an admin to look at the workers."
+)
+
+
+def settle_abandoned_runs() -> int:
+    """Runs shown as `running` whose process is gone (no live session holds their lock):
+    handed back to the queue, since a read is safe to repeat, or failed as `worker_lost`
+    once they have had MAX_RUN_ATTEMPTS. Returns how many were settled.
+
+    Safe against a live process: one that runs a read holds its lock from before the
+    claim until after the run leaves `running`, and nobody can start a run that is not
+    `queued`; each move is conditional, so a run that finishes meanwhile is left alone.
+    """
+    running = list(QueryRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", "attempts"))
+    alive = runs_with_live_process([pk for pk, _ in running])
+    settled = 0
+    for pk, attempts in running:
+        if pk in alive:
+            continue
+        if attempts < MAX_RUN_ATTEMPTS:
+            moved = RUN_STATUS.move(pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="")
+            if moved:
+                _enqueue(QueryRun(pk=pk))
+        else:
+            now = timezone.now()
+            moved = RUN_STATUS.move(
+                pk,
+                RunStatus.FAILED,
+                from_={RunStatus.RUNNING},
+                finished_at=now,
+                error_code="worker_lost",
+                error_message=WORKER_LOST_MESSAGE.format(attempts=attempts),
+            )
+            if moved:
+                completion.announce_finished(str(pk))
+        settled += moved
+    return settled
 
 
 def run_result(run: QueryRun) -> dict[str, Any] | None:
