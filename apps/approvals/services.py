@@ -26,12 +26,14 @@ from apps.approvals.state import transition
 from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import ConnectorError, DryRunUnsafe
+from apps.datasources.connectors.base import Connector, ConnectorError, DryRunUnsafe, WriteMarker, WriteOutcome
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries.classification import Classification, classify_sql, side_effect_calls
+from apps.queries.function_effects import WAIT, effect_of
 from apps.queries.parameters import Params
 from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, classify_for_source, sha256_of
+from apps.queries.tables import called_functions
 from querybase import session_locks
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
 
@@ -342,6 +344,15 @@ INTERRUPTED_MESSAGE = (
     "may not have been applied: check the database before submitting the change again. QueryBase "
     "never re-runs an interrupted write by itself."
 )
+NOT_APPLIED_MESSAGE = (
+    "The worker executing this request stopped before its transaction committed, so the database "
+    "rolled the statements back: nothing was applied (the outcome marker in the source says so). "
+    "QueryBase never re-runs an interrupted write by itself: submit the change again if it is still wanted."
+)
+# How long settling an interrupted write waits for its transaction, if that is still open
+# in the source (a worker killed while its statement waits on a lock): it is asked again
+# at the next sweep.
+OUTCOME_WAIT_MS = 2000
 
 
 def execute_approved(request_id: int) -> ExecutionOutcome:
@@ -402,8 +413,9 @@ def _run(approval: ApprovalRequest) -> None:
     started = time.monotonic()
     try:
         statements = _verified_statements(approval)
-        affected = connector_for(approval.datasource, CredentialRole.OWNER).run_write(
-            statements, approval.datasource.statement_timeout_ms
+        connector = connector_for(approval.datasource, CredentialRole.OWNER)
+        affected = connector.run_write(
+            statements, approval.datasource.statement_timeout_ms, marker=_outcome_marker(approval, connector)
         )
     except HashMismatch as error:
         _finish(approval, ApprovalStatus.FAILED, error_code="hash_mismatch", error_message=str(error), started=started)
@@ -450,18 +462,73 @@ def _finish(
     )
 
 
+def _outcome_marker(approval: ApprovalRequest, connector: Connector) -> WriteMarker | None:
+    """The marker this write's transaction will insert, if the source keeps them and the
+    write is one transaction a marker can vouch for: no transaction control of its own (nor,
+    on MySQL, statements that commit by themselves), no call whose effect a rollback does
+    not undo. Recorded on the request before the write starts: from then on, a crash is
+    settled from the marker."""
+    if not approval.datasource.write_outcome_marker:
+        return None
+    kinds = {statement["kind"] for statement in approval.classification.get("statements", [])}
+    if not kinds or not kinds <= connector.marker_statement_kinds:
+        return None
+    if _acts_outside_its_transaction(approval):
+        return None
+    schema = connector.prepare_outcome_marker()
+    if schema is None:
+        return None
+    ApprovalRequest.objects.filter(pk=approval.pk).update(outcome_marker_schema=schema)
+    return WriteMarker(request_id=approval.pk, sql_sha256=approval.sql_sha256, schema=schema)
+
+
+def _acts_outside_its_transaction(approval: ApprovalRequest) -> bool:
+    """Whether the write calls a function whose effect a rollback does not undo (another
+    connection, files, sequences, …): "did not commit" would not mean "nothing applied".
+    Waiting (pg_sleep, SLEEP) leaves nothing behind."""
+    calls = called_functions(approval.sql, approval.datasource.engine)
+    return any(effect_of(call.name, call.schema) not in (None, WAIT) for call in calls)
+
+
 def _settle_interrupted(approval: ApprovalRequest) -> str:
-    """An `executing` request whose executor is gone (its lock is held by the caller now):
-    failed for a human, never re-run. Returns the status it ends in."""
-    _finish(
-        approval,
-        ApprovalStatus.FAILED,
-        error_code="interrupted",
-        error_message=INTERRUPTED_MESSAGE,
-        audit={"settled": "interrupted"},
-    )
+    """An `executing` request whose executor is gone (its lock is held by the caller now),
+    never re-run: from its marker, succeeded (committed) or failed (not applied); without
+    one, failed with its outcome unknown, for a human. Returns the status it is in after:
+    still `executing` while its transaction is open in the source, or the source is down."""
+    outcome = _interrupted_outcome(approval)
+    if outcome is WriteOutcome.COMMITTED:
+        # What committed is known; the affected row counts died with the worker.
+        results = _statement_results(approval, [None] * len(approval.classification.get("statements", [])))
+        _finish(approval, ApprovalStatus.SUCCEEDED, statement_results=results, audit={"settled": outcome.value})
+    elif outcome is WriteOutcome.NOT_APPLIED:
+        _finish(
+            approval,
+            ApprovalStatus.FAILED,
+            error_code="interrupted_not_applied",
+            error_message=NOT_APPLIED_MESSAGE,
+            audit={"settled": outcome.value},
+        )
+    elif outcome is WriteOutcome.UNKNOWABLE:
+        _finish(
+            approval,
+            ApprovalStatus.FAILED,
+            error_code="interrupted",
+            error_message=INTERRUPTED_MESSAGE,
+            audit={"settled": outcome.value},
+        )
     approval.refresh_from_db(fields=["status"])
     return approval.status
+
+
+def _interrupted_outcome(approval: ApprovalRequest) -> WriteOutcome:
+    if not approval.outcome_marker_schema:
+        return WriteOutcome.UNKNOWABLE
+    marker = WriteMarker(request_id=approval.pk, sql_sha256=approval.sql_sha256, schema=approval.outcome_marker_schema)
+    try:
+        return connector_for(approval.datasource, CredentialRole.OWNER).write_outcome(marker, OUTCOME_WAIT_MS)
+    except (ConnectorError, CredentialDecryptionError) as error:
+        logger.warning("cannot settle request %s from its marker yet: %s", approval.pk, error)
+        return WriteOutcome.STILL_OPEN
 
 
 # Maintenance -----------------------------------------------------------------------------------

@@ -68,11 +68,31 @@ def mysql_holding(sql: str) -> Iterator[MySQLdb.Connection]:
         connection.close()
 
 
-def mysql_sessions_waiting_on_locks() -> int:
+def _mysql_rows(sql: str, params=()) -> list[tuple]:
     connection = _mysql_root()
     try:
         cursor = connection.cursor()
-        cursor.execute("SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'")
-        return cursor.fetchone()[0]
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
     finally:
         connection.close()
+
+
+def mysql_lock_waiters() -> set[int]:
+    """Thread ids of the source's sessions running a statement that changes a row: while
+    the test holds that row, they can only be waiting for it. (information_schema.INNODB_TRX
+    does not always list a waiting transaction on MariaDB 10.11.)"""
+    rows = _mysql_rows(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND COMMAND = 'Query' "
+        "AND (INFO LIKE 'UPDATE %%' OR INFO LIKE 'DELETE %%' OR INFO LIKE 'INSERT %%')",
+        [SOURCE_DB],
+    )
+    return {row[0] for row in rows}
+
+
+def mysql_session_alive(thread_id: int) -> bool:
+    return bool(_mysql_rows("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = %s", [thread_id]))
+
+
+def mysql_rows(sql: str, params=()) -> list[tuple]:
+    return _mysql_rows(sql, params)
