@@ -178,6 +178,13 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Server-side binding lets psycopg prepare the statements a request repeats.
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        # Work in progress is held by session locks that the server frees when a client's
+        # connection dies (querybase/session_locks.py). A dead process closes its socket at
+        # once; a lost host does not, so the server probes idle clients: gone within about
+        # a minute (30 s + 3 x 10 s) rather than the OS default of two hours.
+        _options = DATABASES["default"]["OPTIONS"]
+        _keepalives = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+        _options["options"] = f"{_options.get('options', '')} {_keepalives}".strip()
 else:
     DATABASES = {
         "default": {
