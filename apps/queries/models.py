@@ -64,6 +64,9 @@ class QueryRun(models.Model):
     result_location = models.CharField(max_length=16, choices=ResultLocation.choices, blank=True)
     # Server-side session of the running query, so a cancel can reach the database.
     backend_id = models.CharField(max_length=64, blank=True)
+    # When the run was last handed back to the queue (null: only when it was created), so
+    # the sweeper can send again a queued run whose message a dead worker took with it.
+    queued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

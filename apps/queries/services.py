@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts import policy
@@ -51,6 +53,9 @@ logger = logging.getLogger(__name__)
 # Attempts a read gets in the worker (the first and its retries) before a run whose
 # process keeps disappearing is given up as `worker_lost`.
 MAX_RUN_ATTEMPTS = 3
+# A queued run waiting this long is sent to the queue again (see _resend_stale_queued_runs):
+# long enough that a busy queue gets at most one extra message per run in that time.
+QUEUED_RUN_RESEND_SECONDS = 300
 
 
 class DataSourceNotFound(QueryBaseError):
@@ -331,9 +336,12 @@ def _claim(run: QueryRun) -> bool:
     )
 
 
-def _requeue(run: QueryRun) -> None:
-    RUN_STATUS.move(run.pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="")
+def _requeue(run: QueryRun) -> bool:
+    moved = RUN_STATUS.move(
+        run.pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="", queued_at=timezone.now()
+    )
     run.status = RunStatus.QUEUED
+    return moved
 
 
 @dataclass(frozen=True)
@@ -493,7 +501,8 @@ WORKER_LOST_MESSAGE = (
 def settle_abandoned_runs() -> int:
     """Runs shown as `running` whose process is gone (no live session holds their lock):
     handed back to the queue, since a read is safe to repeat, or failed as `worker_lost`
-    once they have had MAX_RUN_ATTEMPTS. Returns how many were settled.
+    once they have had MAX_RUN_ATTEMPTS; queued runs whose message may be lost are sent
+    again. Returns how many runs were settled or sent again.
 
     Safe against a live process: one that runs a read holds its lock from before the
     claim until after the run leaves `running`, and nobody can start a run that is not
@@ -506,7 +515,7 @@ def settle_abandoned_runs() -> int:
         if pk in alive:
             continue
         if attempts < MAX_RUN_ATTEMPTS:
-            moved = RUN_STATUS.move(pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="")
+            moved = _requeue(QueryRun(pk=pk))
             if moved:
                 _enqueue(QueryRun(pk=pk))
         else:
@@ -522,7 +531,24 @@ def settle_abandoned_runs() -> int:
             if moved:
                 completion.announce_finished(str(pk))
         settled += moved
-    return settled
+    return settled + _resend_stale_queued_runs()
+
+
+def _resend_stale_queued_runs() -> int:
+    """Queued runs waiting longer than QUEUED_RUN_RESEND_SECONDS are sent to the queue
+    again: a worker killed whole takes the messages it had reserved with it (they come
+    back only after the broker's visibility timeout, an hour). A second message for a run
+    still in the queue is harmless: only one delivery can claim it."""
+    now = timezone.now()
+    waiting_since = Coalesce("queued_at", "created_at")
+    stale = QueryRun.objects.filter(status=RunStatus.QUEUED).alias(waiting_since=waiting_since)
+    stale = stale.filter(waiting_since__lt=now - timedelta(seconds=QUEUED_RUN_RESEND_SECONDS))
+    resent = 0
+    for pk in stale.values_list("pk", flat=True):
+        if QueryRun.objects.filter(pk=pk, status=RunStatus.QUEUED).update(queued_at=now):
+            _enqueue(QueryRun(pk=pk))
+            resent += 1
+    return resent
 
 
 def run_result(run: QueryRun) -> dict[str, Any] | None:

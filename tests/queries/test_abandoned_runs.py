@@ -1,8 +1,12 @@
 """A read left `running` by a process that died is run again, or failed once it has had
 its attempts; a read whose process is alive is left alone."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.conf import settings
+from django.utils import timezone
 
 from apps.queries import services
 from apps.queries.models import QueryRun
@@ -52,3 +56,13 @@ def test_a_read_that_keeps_losing_its_process_ends_worker_lost(team):
     body = client_for(team.analyst).get(f"/api/v1/queries/{run.pk}").json()
     assert body["status"] == "failed"
     assert body["error"]["code"] == "worker_lost"
+
+
+def test_a_queued_read_whose_message_a_dead_worker_took_is_sent_again(team):
+    # Queued, and its message gone with a worker killed whole (back only after an hour).
+    run = queued_read(team)
+    assert services.settle_abandoned_runs() == 0  # just queued: its message may be on its way
+    with time_machine.travel(timezone.now() + timedelta(minutes=10), tick=True):
+        assert services.settle_abandoned_runs() == 1
+        assert services.settle_abandoned_runs() == 0  # sent again once, not every minute
+    wait_until(lambda: status_of(run) == "succeeded", "the read to run")
