@@ -551,15 +551,19 @@ def settle_interrupted_requests() -> int:
 
 
 def queue_unqueued_requests() -> int:
-    """Approved requests approved more than QUERYBASE_SWEEP_GRACE_SECONDS ago and still not
-    executing, queued again: their message was lost with the process that should have sent
-    or run it. A duplicate delivery is harmless (execute_approved runs a request once)."""
-    cutoff = timezone.now() - timedelta(seconds=settings.QUERYBASE_SWEEP_GRACE_SECONDS)
-    stale = ApprovalRequest.objects.filter(status=ApprovalStatus.APPROVED, decided_at__lt=cutoff)
-    request_ids = list(stale.values_list("pk", flat=True))
-    for request_id in request_ids:
-        _queue_execution(request_id)
-    return len(request_ids)
+    """Approved requests still not executing QUERYBASE_SWEEP_GRACE_SECONDS after their
+    approval (or their last re-send), queued again: their message was lost with the process
+    that should have sent or run it. A duplicate delivery is harmless (execute_approved
+    runs a request once); the re-send is stamped, so each gets at most one per grace."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.QUERYBASE_SWEEP_GRACE_SECONDS)
+    stale = ApprovalRequest.objects.filter(status=ApprovalStatus.APPROVED, updated_at__lt=cutoff)
+    queued = 0
+    for request_id in stale.values_list("pk", flat=True):
+        if ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.APPROVED).update(updated_at=now):
+            _queue_execution(request_id)
+            queued += 1
+    return queued
 
 
 def validate_decision(decision: str) -> str:

@@ -219,5 +219,6 @@ def test_an_approved_request_whose_execution_was_never_queued_is_queued(team, po
     assert services.queue_unqueued_requests() == 0  # just approved: its message may be on its way
     with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=True):
         assert services.queue_unqueued_requests() == 1
+        assert services.queue_unqueued_requests() == 0  # sent again once, not at every sweep
     assert settle(request_id).status == "succeeded"
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 2") == (11,)

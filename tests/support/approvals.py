@@ -72,5 +72,6 @@ def approved_but_not_queued(team: Team, sql: str) -> int:
     """An approved request (by an eligible reviewer) whose execution nobody has sent yet."""
     request_id = team.request_write(sql)["id"]
     ApprovalReview.objects.create(request_id=request_id, reviewer=team.approver, decision="approve")
-    ApprovalRequest.objects.filter(pk=request_id).update(status="approved", decided_at=timezone.now())
+    now = timezone.now()
+    ApprovalRequest.objects.filter(pk=request_id).update(status="approved", decided_at=now, updated_at=now)
     return request_id
