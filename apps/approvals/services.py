@@ -3,8 +3,9 @@
 Invariants (docs/architecture.md §2): the text that runs is the stored text whose SHA-256 was
 approved; the executing state is taken by a conditional update, and the execution is
 guarded by a session lock, so two workers, a duplicate delivery or a double click
-cannot run it twice; a worker that dies mid-write leaves the request `failed` for a
-human, never re-run; nobody reviews their own request.
+cannot run it twice; a write whose worker dies is never re-run: it is settled from the
+outcome marker its transaction writes where the source allows it (succeeded if it
+committed, failed if not), else left `failed` for a human; nobody reviews their own request.
 """
 
 import logging
