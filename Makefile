@@ -67,7 +67,7 @@ run: venv
 	@echo "QueryBase is starting at http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "REDIS_URL is set: starting a Celery worker beside the web server"; \
-		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --loglevel=INFO & \
+		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --beat --loglevel=INFO & \
 		trap 'kill $$!' EXIT INT TERM; \
 		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT); \
 	else \

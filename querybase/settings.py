@@ -111,6 +111,10 @@ QUERYBASE_CHAT_WEBHOOK_URL = os.environ.get("QUERYBASE_CHAT_WEBHOOK_URL", "")
 QUERYBASE_WEBHOOK_ALLOWLIST = env_list("QUERYBASE_WEBHOOK_ALLOWLIST", ["https://chat.googleapis.com"])
 QUERYBASE_WEBHOOK_TIMEOUT_SECONDS = env_int("QUERYBASE_WEBHOOK_TIMEOUT_SECONDS", 10)
 QUERYBASE_NOTIFY_RETRY_BASE_SECONDS = env_int("QUERYBASE_NOTIFY_RETRY_BASE_SECONDS", 5)
+# The maintenance sweeper leaves alone what is younger than this: an approved request
+# not yet executing, a delivery whose attempt is overdue. Work in progress is told apart
+# by its session lock, not by age.
+QUERYBASE_SWEEP_GRACE_SECONDS = env_int("QUERYBASE_SWEEP_GRACE_SECONDS", 60)
 # Failed logins (API token, dashboard, admin) lock out the account, or every login from
 # the client address, for QUERYBASE_LOGIN_LOCKOUT_SECONDS once these many fail within it.
 QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT = env_int("QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT", 5)
@@ -180,6 +184,13 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Server-side binding lets psycopg prepare the statements a request repeats.
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        # Work in progress is held by session locks that the server frees when a client's
+        # connection dies (querybase/session_locks.py). A dead process closes its socket at
+        # once; a lost host does not, so the server probes idle clients: gone within about
+        # a minute (30 s + 3 x 10 s) rather than the OS default of two hours.
+        _options = DATABASES["default"]["OPTIONS"]
+        _keepalives = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
+        _options["options"] = f"{_options.get('options', '')} {_keepalives}".strip()
 else:
     DATABASES = {
         "default": {
@@ -226,6 +237,26 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 # that order, so queries go first.
 CELERY_BEAT_SCHEDULE = {
     "expire-approval-requests": {"task": "maintenance.expire_approval_requests", "schedule": 300.0},
+    # The sweeper: what dead processes left behind is settled within a minute or two.
+    "settle-abandoned-runs": {"task": "maintenance.settle_abandoned_runs", "schedule": 60.0},
+    "settle-approval-requests": {"task": "maintenance.settle_approval_requests", "schedule": 60.0},
+    "requeue-stalled-deliveries": {"task": "maintenance.requeue_stalled_deliveries", "schedule": 60.0},
+}
+# Time limits: the soft one raises in the task (a write's transaction rolls back, its lock
+# is released and the sweeper settles it); the hard one kills the worker process. Queries
+# get the longest statement timeout a source may set (1 h) and a margin.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("QUERYBASE_TASK_SOFT_TIME_LIMIT", 3600 + 60)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
+_SHORT_TASK_LIMITS = {"soft_time_limit": 50, "time_limit": 58}  # done before the next minute's run
+CELERY_TASK_ANNOTATIONS = {
+    "notifications.deliver": {
+        "soft_time_limit": QUERYBASE_WEBHOOK_TIMEOUT_SECONDS * 3 + 30,
+        "time_limit": QUERYBASE_WEBHOOK_TIMEOUT_SECONDS * 3 + 60,
+    },
+    "maintenance.settle_abandoned_runs": _SHORT_TASK_LIMITS,
+    "maintenance.settle_approval_requests": _SHORT_TASK_LIMITS,
+    "maintenance.requeue_stalled_deliveries": _SHORT_TASK_LIMITS,
+    "maintenance.expire_approval_requests": {"soft_time_limit": 240, "time_limit": 270},
 }
 CELERY_TASK_ROUTES = {
     "queries.*": {"queue": "queries"},

@@ -3,31 +3,16 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
-
-# First key of PostgreSQL's two-key advisory locks: "QB" — keeps ours apart from others'.
-_LOCK_NAMESPACE = 0x5142
+from querybase.session_locks import APPROVAL_EXECUTION, session_lock
 
 
 @contextmanager
 def execution_lock(request_id: int) -> Iterator[bool]:
     """Yields whether this process may execute request `request_id`.
 
-    On PostgreSQL this is a session advisory lock on the metadata database: it lives
-    exactly as long as the executing worker's connection, so a worker that dies loses
-    it at once, and the next delivery can tell "in progress" from "interrupted".
-    The embedded default (SQLite, eager Celery) runs everything in one process, where
-    there is nobody to race with.
+    A session advisory lock on the metadata database (querybase.session_locks): it lives
+    exactly as long as the executing worker's connection, so a worker that dies loses it
+    at once, and the next delivery or the sweeper can tell "in progress" from "interrupted".
     """
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, request_id])
-        acquired = cursor.fetchone()[0]
-    try:
+    with session_lock(APPROVAL_EXECUTION, request_id) as acquired:
         yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, request_id])

@@ -57,6 +57,9 @@ class ApprovalRequest(models.Model):
     duration_ms = models.FloatField(null=True, blank=True)
     statement_results = models.JSONField(default=list, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
+    # Where this execution's outcome marker is kept in the target database (its schema);
+    # blank: the write ran without one, so a crash leaves its outcome unknown.
+    outcome_marker_schema = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
 
     dry_run_result = models.JSONField(null=True, blank=True)

@@ -3,8 +3,9 @@
 Invariants (docs/architecture.md §2): the text that runs is the stored text whose SHA-256 was
 approved; the executing state is taken by a conditional update, and the execution is
 guarded by a session lock, so two workers, a duplicate delivery or a double click
-cannot run it twice; a worker that dies mid-write leaves the request `failed` for a
-human, never re-run; nobody reviews their own request.
+cannot run it twice; a write whose worker dies is never re-run: it is settled from the
+outcome marker its transaction writes where the source allows it (succeeded if it
+committed, failed if not), else left `failed` for a human; nobody reviews their own request.
 """
 
 import logging
@@ -26,12 +27,15 @@ from apps.approvals.state import transition
 from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import ConnectorError, DryRunUnsafe
+from apps.datasources.connectors.base import Connector, ConnectorError, DryRunUnsafe, WriteMarker, WriteOutcome
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries.services import DataSourceNotFound, EmptyQuery, bind_statements, classify_for_source, sha256_of
 from apps.sqlcore.classification import Classification, classify_sql, side_effect_calls
+from apps.sqlcore.function_effects import WAIT, effect_of
 from apps.sqlcore.parameters import Params
+from apps.sqlcore.tables import called_functions
+from querybase import session_locks
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
@@ -203,27 +207,45 @@ def review_request(user, request_id: int, *, decision: str, comment: str = "", r
 def _decide(approval: ApprovalRequest, decision: str) -> None:
     now = timezone.now()
     if decision == Decision.REJECT:
-        transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.REJECTED, decided_at=now)
-        record_event("approval.rejected", target=approval)
+        transition(
+            approval.pk,
+            ApprovalStatus.PENDING,
+            ApprovalStatus.REJECTED,
+            decided_at=now,
+            then=lambda: record_event("approval.rejected", target=approval),
+        )
         return
     # Only reviews whose reviewer is still eligible now count (not one since demoted).
     approvals = policy.counted_approvals(approval).count()
     if approvals >= approval.required_approvals and transition(
-        approval.pk, ApprovalStatus.PENDING, ApprovalStatus.APPROVED, decided_at=now
+        approval.pk,
+        ApprovalStatus.PENDING,
+        ApprovalStatus.APPROVED,
+        decided_at=now,
+        then=lambda: record_event("approval.approved", target=approval, detail={"approvals": approvals}),
     ):
-        record_event("approval.approved", target=approval, detail={"approvals": approvals})
-        from apps.approvals.tasks import execute_approved_request
+        _queue_execution(approval.pk)
 
-        transaction.on_commit(lambda: execute_approved_request.delay(approval.pk))
+
+def _queue_execution(request_id: int) -> None:
+    from apps.approvals.tasks import execute_approved_request
+
+    # Once the approval is committed, or a fast worker would find it still pending.
+    transaction.on_commit(lambda: execute_approved_request.delay(request_id))
 
 
 def cancel_request(user, request_id: int, *, request=None) -> ApprovalRequest:
     approval = get_request(user, request_id)
     if not policy.may_cancel_request(user, approval):
         raise NotAllowed("Only the requester may cancel a request.")
-    if not transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.CANCELLED, decided_at=timezone.now()):
+    if not transition(
+        approval.pk,
+        ApprovalStatus.PENDING,
+        ApprovalStatus.CANCELLED,
+        decided_at=timezone.now(),
+        then=lambda: record_event("approval.cancel", actor=user, target=approval, request=request),
+    ):
         raise RequestClosed(f"The request is {approval.status}; only pending requests can be cancelled.")
-    record_event("approval.cancel", actor=user, target=approval, request=request)
     approval.refresh_from_db()
     return approval
 
@@ -232,8 +254,13 @@ def expire_pending_requests() -> int:
     """Pending requests past their expiry become `expired` (periodic maintenance task)."""
     expired = 0
     for approval in ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=timezone.now()):
-        if transition(approval.pk, ApprovalStatus.PENDING, ApprovalStatus.EXPIRED, decided_at=timezone.now()):
-            record_event("approval.expired", target=approval)
+        if transition(
+            approval.pk,
+            ApprovalStatus.PENDING,
+            ApprovalStatus.EXPIRED,
+            decided_at=timezone.now(),
+            then=lambda approval=approval: record_event("approval.expired", target=approval),
+        ):
             approval.status = ApprovalStatus.EXPIRED
             notify_decision(approval, reviewer=None, decision="expire", comment="")
             expired += 1
@@ -318,6 +345,15 @@ INTERRUPTED_MESSAGE = (
     "may not have been applied: check the database before submitting the change again. QueryBase "
     "never re-runs an interrupted write by itself."
 )
+NOT_APPLIED_MESSAGE = (
+    "The worker executing this request stopped before its transaction committed, so the database "
+    "rolled the statements back: nothing was applied (the outcome marker in the source says so). "
+    "QueryBase never re-runs an interrupted write by itself: submit the change again if it is still wanted."
+)
+# How long settling an interrupted write waits for its transaction, if that is still open
+# in the source (a worker killed while its statement waits on a lock): it is asked again
+# at the next sweep.
+OUTCOME_WAIT_MS = 2000
 
 
 def execute_approved(request_id: int) -> ExecutionOutcome:
@@ -331,14 +367,18 @@ def execute_approved(request_id: int) -> ExecutionOutcome:
             return ExecutionOutcome(ran=False, status=ApprovalStatus.EXECUTING)
         approval = ApprovalRequest.objects.select_related("datasource", "requester").get(pk=request_id)
         if approval.status == ApprovalStatus.EXECUTING:
-            _finish(approval, ApprovalStatus.FAILED, error_code="interrupted", error_message=INTERRUPTED_MESSAGE)
-            return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
+            return ExecutionOutcome(ran=False, status=_settle_interrupted(approval))
         if approval.status == ApprovalStatus.APPROVED and _refused_at_execution(approval):
             return ExecutionOutcome(ran=False, status=ApprovalStatus.FAILED)
         started = timezone.now()
-        if not transition(request_id, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING, started_at=started):
+        if not transition(
+            request_id,
+            ApprovalStatus.APPROVED,
+            ApprovalStatus.EXECUTING,
+            started_at=started,
+            then=lambda: record_event("approval.execute", target=approval),
+        ):
             return ExecutionOutcome(ran=False, status=approval.status)
-        record_event("approval.execute", target=approval)
         approval.started_at = started
         _run(approval)
         approval.refresh_from_db()
@@ -352,18 +392,21 @@ def _refused_at_execution(approval: ApprovalRequest) -> bool:
     if refusal is None:
         return False
     code, message = refusal
-    with transaction.atomic():  # the status, its audit event and the notification together
-        if transition(
-            approval.pk,
-            ApprovalStatus.APPROVED,
-            ApprovalStatus.FAILED,
-            finished_at=timezone.now(),
-            error_code=code,
-            error_message=message,
-        ):
-            record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
-            approval.refresh_from_db()
-            notify_executed(approval)
+
+    def record() -> None:  # the status, its audit event and the notification together
+        record_event("approval.failed", target=approval, detail={"error_code": code, "before_execution": True})
+        approval.refresh_from_db()
+        notify_executed(approval)
+
+    transition(
+        approval.pk,
+        ApprovalStatus.APPROVED,
+        ApprovalStatus.FAILED,
+        finished_at=timezone.now(),
+        error_code=code,
+        error_message=message,
+        then=record,
+    )
     return True
 
 
@@ -371,8 +414,9 @@ def _run(approval: ApprovalRequest) -> None:
     started = time.monotonic()
     try:
         statements = _verified_statements(approval)
-        affected = connector_for(approval.datasource, CredentialRole.OWNER).run_write(
-            statements, approval.datasource.statement_timeout_ms
+        connector = connector_for(approval.datasource, CredentialRole.OWNER)
+        affected = connector.run_write(
+            statements, approval.datasource.statement_timeout_ms, marker=_outcome_marker(approval, connector)
         )
     except HashMismatch as error:
         _finish(approval, ApprovalStatus.FAILED, error_code="hash_mismatch", error_message=str(error), started=started)
@@ -395,18 +439,132 @@ def _run(approval: ApprovalRequest) -> None:
         )
 
 
-def _finish(approval: ApprovalRequest, status: str, *, started: float | None = None, **fields) -> None:
+def _finish(
+    approval: ApprovalRequest, status: str, *, started: float | None = None, audit: dict | None = None, **fields
+) -> bool:
     duration = round((time.monotonic() - started) * 1000, 1) if started is not None else None
+
     # One transaction: whoever sees the final status also finds its audit event and the
     # requester's notification.
-    with transaction.atomic():
-        if not transition(
-            approval.pk, ApprovalStatus.EXECUTING, status, finished_at=timezone.now(), duration_ms=duration, **fields
-        ):
-            return
-        record_event(f"approval.{status}", target=approval, detail={"error_code": fields.get("error_code", "")})
+    def record() -> None:
+        detail = {"error_code": fields.get("error_code", ""), **(audit or {})}
+        record_event(f"approval.{status}", target=approval, detail=detail)
         approval.refresh_from_db()
         notify_executed(approval)
+
+    return transition(
+        approval.pk,
+        ApprovalStatus.EXECUTING,
+        status,
+        finished_at=timezone.now(),
+        duration_ms=duration,
+        then=record,
+        **fields,
+    )
+
+
+def _outcome_marker(approval: ApprovalRequest, connector: Connector) -> WriteMarker | None:
+    """The marker this write's transaction will insert, if the source keeps them and the
+    write is one transaction a marker can vouch for: no transaction control of its own (nor,
+    on MySQL, statements that commit by themselves), no call whose effect a rollback does
+    not undo. Recorded on the request before the write starts: from then on, a crash is
+    settled from the marker."""
+    if not approval.datasource.write_outcome_marker:
+        return None
+    kinds = {statement["kind"] for statement in approval.classification.get("statements", [])}
+    if not kinds or not kinds <= connector.marker_statement_kinds:
+        return None
+    if _acts_outside_its_transaction(approval):
+        return None
+    schema = connector.prepare_outcome_marker()
+    if schema is None:
+        return None
+    ApprovalRequest.objects.filter(pk=approval.pk).update(outcome_marker_schema=schema)
+    return WriteMarker(request_id=approval.pk, sql_sha256=approval.sql_sha256, schema=schema)
+
+
+def _acts_outside_its_transaction(approval: ApprovalRequest) -> bool:
+    """Whether the write calls a function whose effect a rollback does not undo (another
+    connection, files, sequences, …): "did not commit" would not mean "nothing applied".
+    Waiting (pg_sleep, SLEEP) leaves nothing behind."""
+    calls = called_functions(approval.sql, approval.datasource.engine)
+    return any(effect_of(call.name, call.schema) not in (None, WAIT) for call in calls)
+
+
+def _settle_interrupted(approval: ApprovalRequest) -> str:
+    """An `executing` request whose executor is gone (its lock is held by the caller now),
+    never re-run: from its marker, succeeded (committed) or failed (not applied); without
+    one, failed with its outcome unknown, for a human. Returns the status it is in after:
+    still `executing` while its transaction is open in the source, or the source is down."""
+    outcome = _interrupted_outcome(approval)
+    if outcome is WriteOutcome.COMMITTED:
+        # What committed is known; the affected row counts died with the worker.
+        results = _statement_results(approval, [None] * len(approval.classification.get("statements", [])))
+        _finish(approval, ApprovalStatus.SUCCEEDED, statement_results=results, audit={"settled": outcome.value})
+    elif outcome is WriteOutcome.NOT_APPLIED:
+        _finish(
+            approval,
+            ApprovalStatus.FAILED,
+            error_code="interrupted_not_applied",
+            error_message=NOT_APPLIED_MESSAGE,
+            audit={"settled": outcome.value},
+        )
+    elif outcome is WriteOutcome.UNKNOWABLE:
+        _finish(
+            approval,
+            ApprovalStatus.FAILED,
+            error_code="interrupted",
+            error_message=INTERRUPTED_MESSAGE,
+            audit={"settled": outcome.value},
+        )
+    approval.refresh_from_db(fields=["status"])
+    return approval.status
+
+
+def _interrupted_outcome(approval: ApprovalRequest) -> WriteOutcome:
+    if not approval.outcome_marker_schema:
+        return WriteOutcome.UNKNOWABLE
+    marker = WriteMarker(request_id=approval.pk, sql_sha256=approval.sql_sha256, schema=approval.outcome_marker_schema)
+    try:
+        return connector_for(approval.datasource, CredentialRole.OWNER).write_outcome(marker, OUTCOME_WAIT_MS)
+    except (ConnectorError, CredentialDecryptionError) as error:
+        logger.warning("cannot settle request %s from its marker yet: %s", approval.pk, error)
+        return WriteOutcome.STILL_OPEN
+
+
+# Maintenance -----------------------------------------------------------------------------------
+
+
+def settle_interrupted_requests() -> int:
+    """`executing` requests whose execution lock is free (the worker is gone), settled as
+    the next delivery of their task would settle them. Returns how many were settled."""
+    if not session_locks.supported():
+        return 0  # the embedded default runs writes in-process: nobody else to be gone
+    settled = 0
+    for request_id in ApprovalRequest.objects.filter(status=ApprovalStatus.EXECUTING).values_list("pk", flat=True):
+        with execution_lock(request_id) as acquired:
+            if not acquired:
+                continue  # its worker is alive and still executing it
+            approval = ApprovalRequest.objects.select_related("datasource", "requester").get(pk=request_id)
+            if approval.status == ApprovalStatus.EXECUTING:
+                settled += _settle_interrupted(approval) != ApprovalStatus.EXECUTING
+    return settled
+
+
+def queue_unqueued_requests() -> int:
+    """Approved requests still not executing QUERYBASE_SWEEP_GRACE_SECONDS after their
+    approval (or their last re-send), queued again: their message was lost with the process
+    that should have sent or run it. A duplicate delivery is harmless (execute_approved
+    runs a request once); the re-send is stamped, so each gets at most one per grace."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.QUERYBASE_SWEEP_GRACE_SECONDS)
+    stale = ApprovalRequest.objects.filter(status=ApprovalStatus.APPROVED, updated_at__lt=cutoff)
+    queued = 0
+    for request_id in stale.values_list("pk", flat=True):
+        if ApprovalRequest.objects.filter(pk=request_id, status=ApprovalStatus.APPROVED).update(updated_at=now):
+            _queue_execution(request_id)
+            queued += 1
+    return queued
 
 
 def validate_decision(decision: str) -> str:

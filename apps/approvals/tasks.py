@@ -19,3 +19,10 @@ def execute_approved_request(request_id: int) -> str:
 @shared_task(name="maintenance.expire_approval_requests")
 def expire_approval_requests() -> int:
     return services.expire_pending_requests()
+
+
+@shared_task(name="maintenance.settle_approval_requests")
+def settle_approval_requests() -> dict[str, int]:
+    """Executing requests whose worker is gone are settled; approved ones whose message
+    was lost are queued again."""
+    return {"settled": services.settle_interrupted_requests(), "queued": services.queue_unqueued_requests()}

@@ -68,6 +68,7 @@ class DataSourceAdminForm(forms.ModelForm):
             "approvals_required",
             "allowed_write_kinds",
             "dry_run_enabled",
+            "write_outcome_marker",
             "chat_webhook_url",
             "require_least_privilege",
         ]
@@ -133,6 +134,7 @@ class DataSourceAdmin(admin.ModelAdmin):
                     "approvals_required",
                     "allowed_write_kinds",
                     "dry_run_enabled",
+                    "write_outcome_marker",
                     "chat_webhook_url",
                 )
             },

@@ -55,6 +55,15 @@ class DataSource(models.Model):
     )
     allowed_write_kinds = models.JSONField(default=all_write_kinds, blank=True)
     dry_run_enabled = models.BooleanField(default=False)
+    write_outcome_marker = models.BooleanField(
+        default=True,
+        help_text=(
+            "Approved writes also record, in their own transaction, a row in a small table "
+            "querybase_write_outcomes in this database (created on first use), so a write "
+            "interrupted by a crash is known to have committed or not. PostgreSQL and MySQL "
+            "(InnoDB); skipped where the owner credentials cannot create or write the table."
+        ),
+    )
     chat_webhook_url = models.URLField(
         max_length=1000,
         blank=True,

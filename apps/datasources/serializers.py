@@ -77,6 +77,7 @@ class DataSourceSerializer(serializers.ModelSerializer):
             "approvals_required",
             "allowed_write_kinds",
             "dry_run_enabled",
+            "write_outcome_marker",
             "chat_webhook_url",
             "is_active",
             "require_least_privilege",

@@ -12,8 +12,19 @@ class Channel(models.TextChoices):
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+
+
+# The only moves a delivery can make; services change the status through
+# apps.notifications.state.DELIVERY_STATUS (one conditional UPDATE). A delivery is claimed
+# (pending → sending) before it posts, so a task delivered twice posts once;
+# sending → pending is a failed attempt to retry, or a claim whose worker died.
+DELIVERY_TRANSITIONS: dict[str, frozenset[str]] = {
+    DeliveryStatus.PENDING: frozenset({DeliveryStatus.SENDING, DeliveryStatus.FAILED}),
+    DeliveryStatus.SENDING: frozenset({DeliveryStatus.SENT, DeliveryStatus.PENDING, DeliveryStatus.FAILED}),
+}
 
 
 class Notification(models.Model):
@@ -32,6 +43,10 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the current attempt was claimed (status sending), and when the next one is due
+    # (status pending): the sweeper re-queues deliveries whose worker let these pass.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

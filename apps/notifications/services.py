@@ -1,11 +1,15 @@
 """Creating notifications and delivering them (Celery, `notifications` queue)."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.notifications.chat import webhook_refusal
 from apps.notifications.models import Channel, DeliveryStatus, Notification
+from apps.notifications.state import DELIVERY_STATUS
 from apps.notifications.webhooks import WebhookRefused, WebhookUnreachable, post_json
 from querybase.errors import QueryBaseError
 
@@ -15,8 +19,21 @@ class NotificationNotFound(QueryBaseError):
     status = 404
 
 
+# Attempts at posting one delivery: the first and five retries with backoff.
+MAX_ATTEMPTS = 6
+
+
 class DeliveryFailed(Exception):
-    """A delivery attempt failed; the task retries it with backoff."""
+    """A delivery attempt failed; the task retries it after `retry_in` seconds."""
+
+    def __init__(self, message: str, retry_in: float):
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt after `attempts` failed ones: base, 2x, 4x, 8x, 16x."""
+    return settings.QUERYBASE_NOTIFY_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
 
 
 def notify_in_app(recipients, *, event: str, title: str, body: str = "", link: str = "") -> list[Notification]:
@@ -52,21 +69,38 @@ def post_to_chat(webhook_url: str, *, event: str, title: str, payload: dict, lin
         payload=payload,
         status=DeliveryStatus.FAILED if refusal else DeliveryStatus.PENDING,
         last_error=refusal or "",
+        next_attempt_at=None if refusal else timezone.now(),
     )
     if refusal:
         return notification
-    from apps.notifications.tasks import deliver_notification
-
-    transaction.on_commit(lambda: deliver_notification.delay(notification.pk))
+    _queue_delivery(notification.pk)
     return notification
 
 
-def deliver(notification_id: int, *, final_attempt: bool) -> None:
-    """One delivery attempt; raises DeliveryFailed so the task retries, unless it was the last."""
+def _queue_delivery(notification_id: int) -> None:
+    from apps.notifications.tasks import deliver_notification
+
+    transaction.on_commit(lambda: deliver_notification.delay(notification_id))
+
+
+def deliver(notification_id: int, *, final_attempt: bool = False) -> None:
+    """One delivery attempt; raises DeliveryFailed so the task retries, unless it was the
+    last (MAX_ATTEMPTS, or `final_attempt`).
+
+    The delivery is claimed first (pending → sending): of two deliveries of the same
+    task, only the one that claimed it posts.
+    """
+    if not DELIVERY_STATUS.move(
+        notification_id,
+        DeliveryStatus.SENDING,
+        from_={DeliveryStatus.PENDING},
+        claimed_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    ):
+        return  # sent, failed for good, or being posted by another delivery right now
     notification = Notification.objects.get(pk=notification_id)
-    if notification.status != DeliveryStatus.PENDING:
-        return
-    attempts = notification.attempts + 1
+    attempts = notification.attempts
+    final_attempt = final_attempt or attempts >= MAX_ATTEMPTS
     try:
         # Checked again, and resolved here: the allowlist may have changed since, and
         # the request goes to the address that was checked.
@@ -75,25 +109,58 @@ def deliver(notification_id: int, *, final_attempt: bool) -> None:
         )
         error = "" if response.ok else f"HTTP {response.status}: {response.text[:300]}"
     except WebhookRefused as refusal:
-        _record(notification, attempts, DeliveryStatus.FAILED, refusal.message)  # no retry can help
+        _record(notification, DeliveryStatus.FAILED, refusal.message)  # no retry can help
         return
     except WebhookUnreachable as unreachable:
         error = str(unreachable)[:500]
     if not error:
-        _record(notification, attempts, DeliveryStatus.SENT, "")
+        _record(notification, DeliveryStatus.SENT, "")
         return
-    _record(notification, attempts, DeliveryStatus.FAILED if final_attempt else DeliveryStatus.PENDING, error)
-    if not final_attempt:
-        raise DeliveryFailed(error)
+    if final_attempt:
+        _record(notification, DeliveryStatus.FAILED, error)
+        return
+    retry_in = retry_delay(attempts)
+    _record(notification, DeliveryStatus.PENDING, error, retry_in=retry_in)
+    raise DeliveryFailed(error, retry_in)
 
 
-def _record(notification: Notification, attempts: int, status: str, error: str) -> None:
-    Notification.objects.filter(pk=notification.pk).update(
-        attempts=attempts,
-        status=status,
+def _record(notification: Notification, status: str, error: str, *, retry_in: float = 0) -> None:
+    now = timezone.now()
+    DELIVERY_STATUS.move(
+        notification.pk,
+        status,
+        from_={DeliveryStatus.SENDING},
         last_error=error,
-        sent_at=timezone.now() if status == DeliveryStatus.SENT else None,
+        sent_at=now if status == DeliveryStatus.SENT else None,
+        next_attempt_at=now + timedelta(seconds=retry_in) if status == DeliveryStatus.PENDING else None,
     )
+
+
+def requeue_stalled_deliveries() -> int:
+    """Deliveries a dead worker left behind, queued again: pending ones whose next attempt
+    is QUERYBASE_SWEEP_GRACE_SECONDS overdue, and claims (sending) older than the webhook
+    timeout plus that grace, which go back to pending first. A card whose worker died
+    mid-post may then be posted twice; a lost card is worse. Returns how many."""
+    now = timezone.now()
+    grace = timedelta(seconds=settings.QUERYBASE_SWEEP_GRACE_SECONDS)
+    claim_cutoff = now - grace - timedelta(seconds=settings.QUERYBASE_WEBHOOK_TIMEOUT_SECONDS)
+    overdue = Notification.objects.filter(status=DeliveryStatus.PENDING).filter(
+        Q(next_attempt_at__lt=now - grace) | Q(next_attempt_at__isnull=True, created_at__lt=now - grace)
+    )
+    notification_ids = list(overdue.values_list("pk", flat=True))
+    stalled_claims = Notification.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=claim_cutoff)
+    for notification_id in stalled_claims.values_list("pk", flat=True):
+        if DELIVERY_STATUS.move(
+            notification_id,
+            DeliveryStatus.PENDING,
+            from_={DeliveryStatus.SENDING},
+            next_attempt_at=now,
+            last_error="The worker posting this stopped before it answered; trying again.",
+        ):
+            notification_ids.append(notification_id)
+    for notification_id in notification_ids:
+        _queue_delivery(notification_id)
+    return len(notification_ids)
 
 
 def inbox(user):

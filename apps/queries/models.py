@@ -20,6 +20,15 @@ class RunStatus(models.TextChoices):
 
 FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 
+# The only moves a run can make; services change the status through
+# apps.queries.state.RUN_STATUS, which checks this table in one conditional UPDATE.
+# running → queued: a read handed back to the queue (inline budget spent, source
+# unreachable, or its process gone): a read is safe to repeat.
+RUN_TRANSITIONS: dict[str, frozenset[str]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED}),
+    RunStatus.RUNNING: frozenset({RunStatus.QUEUED, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}),
+}
+
 
 class ResultLocation(models.TextChoices):
     NONE = "", "No result"
@@ -55,6 +64,9 @@ class QueryRun(models.Model):
     result_location = models.CharField(max_length=16, choices=ResultLocation.choices, blank=True)
     # Server-side session of the running query, so a cancel can reach the database.
     backend_id = models.CharField(max_length=64, blank=True)
+    # When the run was last handed back to the queue (null: only when it was created), so
+    # the sweeper can send again a queued run whose message a dead worker took with it.
+    queued_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # A submission too long to classify in the API process is classified by the worker; if
     # it turns out not to be a read, these say whether it becomes an approval request (and

@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.accounts import policy
@@ -36,7 +38,9 @@ from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries import completion, function_catalog, results
 from apps.queries.export import RENDERERS
+from apps.queries.locks import run_lock, runs_with_live_process
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
+from apps.queries.state import RUN_STATUS
 from apps.sqlcore.classification import Classification, classify_sql
 from apps.sqlcore.credential_reads import credential_material_read
 from apps.sqlcore.errors import SqlCoreError
@@ -46,6 +50,13 @@ from apps.sqlcore.statements import BoundStatement
 from querybase.errors import NotAllowed, QueryBaseError
 
 logger = logging.getLogger(__name__)
+
+# Attempts a read gets in the worker (the first and its retries) before a run whose
+# process keeps disappearing is given up as `worker_lost`.
+MAX_RUN_ATTEMPTS = 3
+# A queued run waiting this long is sent to the queue again (see _resend_stale_queued_runs):
+# long enough that a busy queue gets at most one extra message per run in that time.
+QUEUED_RUN_RESEND_SECONDS = 300
 
 
 class DataSourceNotFound(QueryBaseError):
@@ -257,12 +268,14 @@ def submit_query(
         run = _new_run(user, prepared, cache_key)
         _audit_submission(run, request)
     budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS) - (time.monotonic() - started) * 1000
-    if budget_ms >= 1 and _claim(run):
-        limits = limits_for(datasource)
-        inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
-        attempt = _attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
-        if attempt.finished:
-            return Submission(run=run, result=attempt.result)
+    if budget_ms >= 1:
+        with run_lock(run.pk):
+            if _claim(run):
+                limits = limits_for(datasource)
+                inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
+                attempt = _attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
+                if attempt.finished:
+                    return Submission(run=run, result=attempt.result)
     _enqueue(run)
     return Submission(run=run, result=None)
 
@@ -355,11 +368,17 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     """Worker side: run a queued read exactly as it was submitted.
 
     Taking the run (queued → running) is a conditional update, so a cancelled run or a
-    second delivery of the same task does nothing.
+    second delivery of the same task does nothing. The run's lock is held throughout, so
+    the sweeper can tell a run whose worker died from one still running.
     """
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return
+    with run_lock(run.pk):
+        _check_and_attempt(run, final_attempt=final_attempt)
+
+
+def _check_and_attempt(run: QueryRun, *, final_attempt: bool) -> None:
     try:
         # Rights are checked again: they may have been revoked while the job queued. This
         # comes before the claim: classification may ask the source's catalog, and a run
@@ -408,18 +427,17 @@ def _settle_write_submission(run: QueryRun, error: ApprovalRequired) -> None:
 def _claim(run: QueryRun) -> bool:
     run.started_at = timezone.now()
     run.status = RunStatus.RUNNING
-    return bool(
-        QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=run.started_at, attempts=F("attempts") + 1
-        )
+    return RUN_STATUS.move(
+        run.pk, RunStatus.RUNNING, from_={RunStatus.QUEUED}, started_at=run.started_at, attempts=F("attempts") + 1
     )
 
 
-def _requeue(run: QueryRun) -> None:
-    QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
-        status=RunStatus.QUEUED, started_at=None, backend_id=""
+def _requeue(run: QueryRun) -> bool:
+    moved = RUN_STATUS.move(
+        run.pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="", queued_at=timezone.now()
     )
     run.status = RunStatus.QUEUED
+    return moved
 
 
 @dataclass(frozen=True)
@@ -470,7 +488,6 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
     location = results.store_result(run, result)
     finished = timezone.now()
     fields = {
-        "status": RunStatus.SUCCEEDED,
         "finished_at": finished,
         "duration_ms": result["took_ms"],
         "row_count": result["row_count"],
@@ -478,7 +495,8 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
         "result_location": location,
         "computed_at": finished,
     }
-    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
+    if RUN_STATUS.move(run.pk, RunStatus.SUCCEEDED, from_={RunStatus.RUNNING}, **fields):
+        run.status = RunStatus.SUCCEEDED
         for name, value in fields.items():
             setattr(run, name, value)
         results.remember_for_cache(run, result, location, run.datasource.cache_ttl_seconds)
@@ -487,14 +505,15 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
 
 def _finish_failed(run: QueryRun, code: str, message: str) -> None:
     finished = timezone.now()
+    status = RunStatus.CANCELLED if code == "query_cancelled" else RunStatus.FAILED
     fields = {
-        "status": RunStatus.CANCELLED if code == "query_cancelled" else RunStatus.FAILED,
         "finished_at": finished,
         "duration_ms": (finished - run.started_at).total_seconds() * 1000 if run.started_at else None,
         "error_code": code,
         "error_message": message,
     }
-    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
+    if RUN_STATUS.move(run.pk, status, from_={RunStatus.RUNNING}, **fields):
+        run.status = status
         for name, value in fields.items():
             setattr(run, name, value)
     completion.announce_finished(str(run.pk))
@@ -533,15 +552,25 @@ def cancel_run(user, run_id, *, request=None) -> QueryRun:
     run = get_run(user, run_id)
     if not policy.may_cancel_run(user, run):
         raise NotAllowed("Only the user who started a run may cancel it.")
-    if QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
-        status=RunStatus.CANCELLED, finished_at=timezone.now(), error_code="query_cancelled", error_message="Cancelled."
+
+    def audit() -> None:
+        record_event("query.cancel", actor=user, target=run, request=request)
+
+    if RUN_STATUS.move(
+        run.pk,
+        RunStatus.CANCELLED,
+        from_={RunStatus.QUEUED},
+        then=audit,
+        finished_at=timezone.now(),
+        error_code="query_cancelled",
+        error_message="Cancelled.",
     ):
         completion.announce_finished(str(run.pk))
     elif run.status == RunStatus.RUNNING:
         _cancel_in_database(run)
+        audit()
     else:
         raise RunNotCancellable(f"The run has already {run.status}.")
-    record_event("query.cancel", actor=user, target=run, request=request)
     run.refresh_from_db()
     return run
 
@@ -562,6 +591,65 @@ def _cancel_in_database(run: QueryRun) -> None:
             return
         time.sleep(0.05)
         run.refresh_from_db(fields=["backend_id", "status"])
+
+
+WORKER_LOST_MESSAGE = (
+    "The process running this read stopped {attempts} times before it finished; QueryBase "
+    "gave up. Run it again, or ask an admin to look at the workers."
+)
+
+
+def settle_abandoned_runs() -> int:
+    """Runs shown as `running` whose process is gone (no live session holds their lock):
+    handed back to the queue, since a read is safe to repeat, or failed as `worker_lost`
+    once they have had MAX_RUN_ATTEMPTS; queued runs whose message may be lost are sent
+    again. Returns how many runs were settled or sent again.
+
+    Safe against a live process: one that runs a read holds its lock from before the
+    claim until after the run leaves `running`, and nobody can start a run that is not
+    `queued`; each move is conditional, so a run that finishes meanwhile is left alone.
+    """
+    running = list(QueryRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", "attempts"))
+    alive = runs_with_live_process([pk for pk, _ in running])
+    settled = 0
+    for pk, attempts in running:
+        if pk in alive:
+            continue
+        if attempts < MAX_RUN_ATTEMPTS:
+            moved = _requeue(QueryRun(pk=pk))
+            if moved:
+                _enqueue(QueryRun(pk=pk))
+        else:
+            now = timezone.now()
+            moved = RUN_STATUS.move(
+                pk,
+                RunStatus.FAILED,
+                from_={RunStatus.RUNNING},
+                finished_at=now,
+                error_code="worker_lost",
+                error_message=WORKER_LOST_MESSAGE.format(attempts=attempts),
+            )
+            if moved:
+                completion.announce_finished(str(pk))
+        settled += moved
+    return settled + _resend_stale_queued_runs()
+
+
+def _resend_stale_queued_runs() -> int:
+    """Queued runs waiting longer than QUEUED_RUN_RESEND_SECONDS are sent to the queue
+    again: a worker killed whole takes the messages it had reserved with it (they come
+    back only after the broker's visibility timeout, an hour). A second message for a run
+    still in the queue is harmless: only one delivery can claim it."""
+    now = timezone.now()
+    waiting_since = Coalesce("queued_at", "created_at")
+    stale = QueryRun.objects.filter(status=RunStatus.QUEUED).alias(waiting_since=waiting_since)
+    stale = stale.filter(waiting_since__lt=now - timedelta(seconds=QUEUED_RUN_RESEND_SECONDS))
+    resent = 0
+    for pk in stale.values_list("pk", flat=True):
+        if QueryRun.objects.filter(pk=pk, status=RunStatus.QUEUED).update(queued_at=now):
+            _enqueue(QueryRun(pk=pk))
+            resent += 1
+    return resent
 
 
 def run_result(run: QueryRun) -> dict[str, Any] | None:

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from apps.queries import services
 
-READ_RETRIES = 2
+READ_RETRIES = services.MAX_RUN_ATTEMPTS - 1
 
 
 @shared_task(bind=True, name="queries.execute_read", max_retries=READ_RETRIES)
@@ -16,3 +16,8 @@ def execute_read(self, run_id: str) -> None:
         services.execute_run(run_id, final_attempt=final_attempt)
     except services.TransientSourceError as error:
         raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
+
+
+@shared_task(name="maintenance.settle_abandoned_runs")
+def settle_abandoned_runs() -> int:
+    return services.settle_abandoned_runs()

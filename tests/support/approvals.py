@@ -3,8 +3,9 @@
 import time
 
 import psycopg
+from django.utils import timezone
 
-from apps.approvals.models import ApprovalRequest
+from apps.approvals.models import ApprovalRequest, ApprovalReview
 from tests.support.databases import SOURCE_DB
 from tests.support.factories import client_for, grant, make_group, make_user, source_from_server
 
@@ -65,3 +66,12 @@ def settle(request_id: int, timeout: float = 30) -> ApprovalRequest:
             return approval
         time.sleep(0.1)
     raise AssertionError(f"request {request_id} did not settle: {approval.status}")
+
+
+def approved_but_not_queued(team: Team, sql: str) -> int:
+    """An approved request (by an eligible reviewer) whose execution nobody has sent yet."""
+    request_id = team.request_write(sql)["id"]
+    ApprovalReview.objects.create(request_id=request_id, reviewer=team.approver, decision="approve")
+    now = timezone.now()
+    ApprovalRequest.objects.filter(pk=request_id).update(status="approved", decided_at=now, updated_at=now)
+    return request_id

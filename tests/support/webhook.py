@@ -11,6 +11,9 @@ class RecordingWebhook:
         self.requests: list[dict] = []
         self.failures_left = 0
         self.lock = threading.Lock()
+        # Set unless held: a held receiver keeps every request waiting for its answer.
+        self.answering = threading.Event()
+        self.answering.set()
         self.server = ThreadingHTTPServer((host, 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -26,6 +29,13 @@ class RecordingWebhook:
         with self.lock:
             self.failures_left = count
 
+    def hold(self) -> None:
+        """Keep requests waiting for their answer (a slow Chat) until `release`."""
+        self.answering.clear()
+
+    def release(self) -> None:
+        self.answering.set()
+
     def _handler(self):
         webhook = self
 
@@ -38,6 +48,7 @@ class RecordingWebhook:
                     )
                     failing = webhook.failures_left > 0
                     webhook.failures_left -= 1 if failing else 0
+                webhook.answering.wait(timeout=60)
                 self.send_response(503 if failing else 200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -56,5 +67,6 @@ class RecordingWebhook:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()

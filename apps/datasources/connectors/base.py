@@ -104,6 +104,30 @@ def joined_text(statements: "list[BoundStatement]") -> str:
     return ";\n".join(statement.sql for statement in statements)
 
 
+# The table, in the target database, where an approved write's own transaction records
+# that it committed (see README, "Knowing the outcome of an interrupted write").
+OUTCOME_TABLE = "querybase_write_outcomes"
+
+
+@dataclass(frozen=True)
+class WriteMarker:
+    """The row an approved write's transaction inserts last, just before COMMIT: after a
+    crash, its presence says the write committed."""
+
+    request_id: int
+    sql_sha256: str
+    schema: str  # where OUTCOME_TABLE is (PostgreSQL schema, MySQL database)
+
+
+class WriteOutcome(StrEnum):
+    """What the marker says about an interrupted write."""
+
+    COMMITTED = "committed"
+    NOT_APPLIED = "not_applied"  # it did not commit, and now never can
+    STILL_OPEN = "still_open"  # its transaction is still deciding (or the source is down): ask again later
+    UNKNOWABLE = "unknowable"  # no marker to ask (its table is gone)
+
+
 @dataclass(frozen=True)
 class QueryLimits:
     """`timeout_ms` bounds the whole read (connecting, every statement, the rows), not
@@ -232,6 +256,9 @@ class Connector(ABC):
     param_style: ParamStyle
     #: Whether `volatile_functions` asks a real catalog (else it always answers "none").
     has_volatility_catalog: bool = False
+    #: Statement kinds (the classifier's) a write may hold and still run as one
+    #: transaction that an outcome marker can vouch for; empty: no markers on this engine.
+    marker_statement_kinds: frozenset[str] = frozenset()
 
     def __init__(self, connection_settings: ConnectionSettings):
         self.settings = connection_settings
@@ -313,10 +340,30 @@ class Connector(ABC):
         not have sent its first one, so a caller that must stop it asks again."""
 
     @abstractmethod
-    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+    def run_write(
+        self,
+        statements: list[BoundStatement],
+        timeout_ms: int,
+        *,
+        dry_run: bool = False,
+        marker: WriteMarker | None = None,
+    ) -> list[int]:
         """Run `statements` with the owner credentials in one transaction (as far as the
-        engine allows) and commit; with `dry_run`, roll back instead. Returns the rows
+        engine allows) and commit; with `dry_run`, roll back instead. With `marker`, its
+        row is inserted after the last statement, in the same transaction. Returns the rows
         affected per statement (-1 where the engine does not say)."""
+
+    def prepare_outcome_marker(self) -> str | None:
+        """Create OUTCOME_TABLE where the owner's connection puts new tables, unless it is
+        there; return that schema, or None if these credentials cannot keep markers there."""
+        return None
+
+    def write_outcome(self, marker: WriteMarker, wait_ms: int) -> WriteOutcome:
+        """Settle the outcome of the write `marker` belongs to: a "not applied" marker is
+        inserted unless the write's own is there. The key is unique, so this waits (up to
+        `wait_ms`) for a write transaction still holding it, and once it is in, that
+        transaction can no longer commit."""
+        return WriteOutcome.UNKNOWABLE
 
     def dry_run(self, statements: list[BoundStatement], timeout_ms: int) -> list[int]:
         """Run `statements` in a transaction that is rolled back, and return the rows each

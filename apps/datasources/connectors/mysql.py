@@ -10,7 +10,7 @@ import MySQLdb
 import MySQLdb.cursors
 from MySQLdb.constants import FIELD_TYPE
 
-from apps.datasources.connectors import mysql_privileges
+from apps.datasources.connectors import mysql_outcome, mysql_privileges
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -28,6 +28,8 @@ from apps.datasources.connectors.base import (
     ResultColumn,
     RowStream,
     Table,
+    WriteMarker,
+    WriteOutcome,
     group_columns,
     joined_text,
     refuse_unsafe_dry_run,
@@ -70,6 +72,9 @@ _QUOTING_SQL_MODE = (
 class MySQLConnector(Connector):
     engine = "mysql"
     param_style = ParamStyle.FORMAT
+    # DDL, SET autocommit and transaction control commit by themselves: only DML (and
+    # reads) leave one transaction that a marker can vouch for.
+    marker_statement_kinds = frozenset({"read", "dml"})
 
     def _connect_kwargs(self) -> dict:
         timeout = self.settings.connect_timeout
@@ -220,7 +225,14 @@ class MySQLConnector(Connector):
             return ConnectionFailed(f"Lost the connection to MySQL: {message}")
         return QueryFailed(f"[{number}] {message}" if number else message)
 
-    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+    def run_write(
+        self,
+        statements: list[BoundStatement],
+        timeout_ms: int,
+        *,
+        dry_run: bool = False,
+        marker: WriteMarker | None = None,
+    ) -> list[int]:
         """Note: MySQL commits implicitly before and after DDL, so a script mixing DDL
         and DML is only partly transactional; dry-runs are refused for it upstream."""
         affected = []
@@ -236,6 +248,8 @@ class MySQLConnector(Connector):
                 for statement in statements:
                     cursor.execute(statement.sql, statement.args)
                     affected.append(cursor.rowcount)
+                if marker is not None and not dry_run:
+                    mysql_outcome.record(cursor, marker)
                 if dry_run:
                     connection.rollback()
                 else:
@@ -244,6 +258,20 @@ class MySQLConnector(Connector):
                 connection.rollback()
                 raise self._query_error(error) from error
         return affected
+
+    def prepare_outcome_marker(self) -> str | None:
+        with self.connect() as connection:
+            try:
+                return mysql_outcome.prepare(connection)
+            except MySQLdb.Error as error:
+                raise self._query_error(error) from error
+
+    def write_outcome(self, marker: WriteMarker, wait_ms: int) -> WriteOutcome:
+        with self.connect() as connection:
+            try:
+                return mysql_outcome.settle(connection, marker, wait_ms)
+            except MySQLdb.Error as error:
+                raise self._query_error(error) from error
 
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:

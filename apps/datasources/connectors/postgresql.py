@@ -11,7 +11,7 @@ import psycopg
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from apps.datasources.connectors import postgresql_privileges
+from apps.datasources.connectors import postgresql_outcome, postgresql_privileges
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -30,6 +30,8 @@ from apps.datasources.connectors.base import (
     ResultColumn,
     RowStream,
     Table,
+    WriteMarker,
+    WriteOutcome,
     group_columns,
     joined_text,
     refuse_unsafe_dry_run,
@@ -69,6 +71,8 @@ class PostgreSQLConnector(Connector):
     engine = "postgresql"
     param_style = ParamStyle.DOLLAR_NUMERIC
     has_volatility_catalog = True
+    # Everything is transactional here but transaction control itself (BEGIN, COMMIT, …).
+    marker_statement_kinds = frozenset({"read", "dml", "ddl", "dcl", "session", "other"})
 
     def _connect_kwargs(self) -> dict:
         # standard_conforming_strings is pinned on so the server reads '...\' strings the
@@ -285,7 +289,14 @@ class PostgreSQLConnector(Connector):
         prefix = f"[{error.sqlstate}] " if error.sqlstate else ""
         return QueryFailed(f"{prefix}{message}")
 
-    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+    def run_write(
+        self,
+        statements: list[BoundStatement],
+        timeout_ms: int,
+        *,
+        dry_run: bool = False,
+        marker: WriteMarker | None = None,
+    ) -> list[int]:
         affected = []
         with self.connect() as connection:
             try:
@@ -299,9 +310,25 @@ class PostgreSQLConnector(Connector):
                     for statement in statements:
                         cursor.execute(statement.sql, statement.args)
                         affected.append(cursor.rowcount)
+                    if marker is not None and not dry_run:
+                        postgresql_outcome.record(connection, marker)
             except psycopg.Error as error:
                 raise self._query_error(error) from error
         return affected
+
+    def prepare_outcome_marker(self) -> str | None:
+        with self.connect() as connection:
+            try:
+                return postgresql_outcome.prepare(connection)
+            except psycopg.Error as error:
+                raise self._query_error(error) from error
+
+    def write_outcome(self, marker: WriteMarker, wait_ms: int) -> WriteOutcome:
+        with self.connect() as connection:
+            try:
+                return postgresql_outcome.settle(connection, marker, wait_ms)
+            except psycopg.Error as error:
+                raise self._query_error(error) from error
 
     def volatile_functions(self, names: list[str]) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are

@@ -27,6 +27,7 @@ from apps.datasources.connectors.base import (
     ResultColumn,
     RowStream,
     Table,
+    WriteMarker,
     group_columns,
 )
 from apps.datasources.connectors.privileges import PrivilegeReport
@@ -177,7 +178,14 @@ class SQLiteConnector(Connector):
             return ReadOnlyViolation(f"SQLite refused a write inside a read: {message}")
         return QueryFailed(message)
 
-    def run_write(self, statements: list[BoundStatement], timeout_ms: int, *, dry_run: bool = False) -> list[int]:
+    def run_write(
+        self,
+        statements: list[BoundStatement],
+        timeout_ms: int,
+        *,
+        dry_run: bool = False,
+        marker: WriteMarker | None = None,  # never given: SQLite sources keep no markers
+    ) -> list[int]:
         affected = []
         with self.connect() as connection:
             stop = _Stopwatch(uuid.uuid4().hex, timeout_ms / 1000)

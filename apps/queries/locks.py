@@ -1,0 +1,29 @@
+"""The session lock held while a process runs a read (querybase.session_locks)."""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from querybase import session_locks
+
+
+def lock_key(run_id: uuid.UUID | str) -> int:
+    """A run's key among the QUERY_RUN locks: 31 bits of its UUID. Two runs sharing a key
+    only make one of them look alive a little longer: the lock says "alive", it excludes
+    nobody (the conditional claim does that)."""
+    return int.from_bytes(uuid.UUID(str(run_id)).bytes[:4], "big") & 0x7FFFFFFF
+
+
+@contextmanager
+def run_lock(run_id: uuid.UUID | str) -> Iterator[None]:
+    """Held from before a run is claimed until after it has finished or been handed back,
+    so "running, and nobody holds its lock" means the process running it is gone."""
+    with session_locks.session_lock(session_locks.QUERY_RUN, lock_key(run_id)):
+        yield
+
+
+def runs_with_live_process(run_ids: list) -> set:
+    """Which of `run_ids` a live process holds the lock of."""
+    keys = {lock_key(run_id): run_id for run_id in run_ids}
+    held = session_locks.held(session_locks.QUERY_RUN, list(keys))
+    return {run_id for run_id in run_ids if lock_key(run_id) in held}

@@ -1,0 +1,56 @@
+"""Status columns as state machines: the allowed moves written as data, and one way to move.
+
+Each domain declares its table next to its model (a run, an approval request, a delivery)
+and changes the status only through `StateMachine.move`. The move is one conditional
+UPDATE (`WHERE status IN <allowed sources>`): of two workers, clicks, deliveries or
+sweepers racing for the same move, exactly one gets True. Whatever must be recorded with
+the move (an audit event, a notification) runs in the same transaction through `then`,
+so whoever sees the new status also finds its record.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models, transaction
+
+
+class IllegalTransition(Exception):
+    """A move the table does not allow: a bug in the caller, never a race."""
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    model: type[models.Model]
+    transitions: Mapping[str, frozenset[str]]
+    field: str = "status"
+
+    def sources_of(self, target: str) -> frozenset[str]:
+        """Every status from which `target` may be reached."""
+        return frozenset(source for source, targets in self.transitions.items() if target in targets)
+
+    def move(
+        self,
+        pk: Any,
+        target: str,
+        *,
+        from_: Iterable[str] | None = None,
+        then: Callable[[], object] | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Move row `pk` to `target` if its status is one of `from_` (default: any status
+        allowed to reach `target`), setting `fields` too. Returns whether this call moved it;
+        `then` runs only if it did, in the same transaction."""
+        allowed = self.sources_of(target)
+        sources = allowed if from_ is None else frozenset(from_)
+        illegal = sources - allowed
+        if illegal or not sources:
+            name = self.model.__name__
+            raise IllegalTransition(f"{name}: {', '.join(sorted(illegal)) or '∅'} → {target} is not an allowed move")
+        with transaction.atomic():
+            moved = self.model._default_manager.filter(pk=pk, **{f"{self.field}__in": sources}).update(
+                **{self.field: target}, **fields
+            )
+            if moved and then is not None:
+                then()
+        return moved == 1
