@@ -31,7 +31,7 @@ from tests.support.crashes import (
     settle_with,
     wait_until,
 )
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import source_from_server
 from tests.support.worker import PrivateWorker, _test_database_url
 
@@ -69,7 +69,7 @@ class PostgresLedger:
 
 class MariaDBLedger:
     def __init__(self, server):
-        root = _mysql_root()
+        root = mysql_root()
         cursor = root.cursor()
         cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.ledger")
         cursor.execute(f"CREATE TABLE {SOURCE_DB}.ledger (id INT PRIMARY KEY, amount INT NOT NULL) ENGINE=InnoDB")
@@ -106,7 +106,7 @@ def source(request, transactional_db):
             db.execute("DROP TABLE IF EXISTS querybase_write_outcomes")
         return
     yield MariaDBLedger(request.getfixturevalue("mysql_server"))
-    root = _mysql_root()
+    root = mysql_root()
     root.cursor().execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.querybase_write_outcomes")
     root.close()
 

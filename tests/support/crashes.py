@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import MySQLdb
 import psycopg
 
-from tests.support.databases import SOURCE_DB, _mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
@@ -57,7 +57,7 @@ def postgres_session_alive(server, pid: int) -> bool:
 
 @contextmanager
 def mysql_holding(sql: str) -> Iterator[MySQLdb.Connection]:
-    connection = _mysql_root()
+    connection = mysql_root()
     try:
         cursor = connection.cursor()
         cursor.execute("START TRANSACTION")
@@ -69,7 +69,7 @@ def mysql_holding(sql: str) -> Iterator[MySQLdb.Connection]:
 
 
 def _mysql_rows(sql: str, params=()) -> list[tuple]:
-    connection = _mysql_root()
+    connection = mysql_root()
     try:
         cursor = connection.cursor()
         cursor.execute(sql, params)
