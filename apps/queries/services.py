@@ -85,7 +85,8 @@ class RunNotCancellable(QueryBaseError):
 
 
 # Failures of the data source itself rather than of the SQL: the gateway's fault, 502.
-_UPSTREAM_CODES = {"connection_failed", "connection_timeout", "authentication_failed", "credentials_unreadable"}
+DATASOURCE_UNAVAILABLE = "datasource_unavailable"
+_UPSTREAM_CODES = {DATASOURCE_UNAVAILABLE, "authentication_failed", "credentials_unreadable"}
 
 
 class QueryError(QueryBaseError):
@@ -99,6 +100,18 @@ class QueryError(QueryBaseError):
     @classmethod
     def of_run(cls, run: QueryRun) -> "QueryError":
         return cls(run.error_code or "query_failed", run.error_message, details={"run": str(run.pk)})
+
+    @classmethod
+    def of_connector(cls, error: ConnectorError) -> "QueryError":
+        return cls(error_code_of(error), error.message, details={"reason": error.code})
+
+
+def error_code_of(error: ConnectorError) -> str:
+    """The code users see: a source that cannot be reached, or that dropped the connection
+    even on a second try, is `datasource_unavailable` whatever the engine said."""
+    if isinstance(error, (ConnectionFailed, ConnectionTimedOut)):
+        return DATASOURCE_UNAVAILABLE
+    return error.code
 
 
 class TransientSourceError(Exception):
@@ -147,7 +160,7 @@ def classify_for_source(datasource: DataSource, sql: str) -> Classification:
     try:
         unsafe = function_catalog.unsafe_functions(datasource, classification.called_functions)
     except ConnectorError as error:
-        raise QueryError(error.code, error.message) from error
+        raise QueryError.of_connector(error) from error
     except CredentialDecryptionError as error:
         raise QueryError("credentials_unreadable", str(error)) from error
     return classify_sql(sql, datasource.engine, unsafe_functions=unsafe) if unsafe else classification
@@ -347,16 +360,22 @@ def _attempt(
             return _Attempt(finished=False)
         _finish_failed(run, error.code, error.message)
     except (ConnectionFailed, ConnectionTimedOut) as error:
+        # The connector already retried a dropped connection once: the source is down.
         if hand_over or may_retry:
             _requeue(run)
             if may_retry:
                 raise TransientSourceError(error.message) from error
             return _Attempt(finished=False)
-        _finish_failed(run, error.code, error.message)
+        _finish_failed(run, error_code_of(error), error.message)
     except ConnectorError as error:
         _finish_failed(run, error.code, error.message)
     except CredentialDecryptionError as error:
         _finish_failed(run, "credentials_unreadable", str(error))
+    except Exception:
+        # A bug, not the source: still, the run must not stay `running` for ever.
+        logger.exception("read of run %s failed unexpectedly", run.pk)
+        _finish_failed(run, "internal_error", "The read failed unexpectedly; the error has been logged.")
+        raise
     else:
         _finish_succeeded(run, result)
         return _Attempt(finished=True, result=result)
@@ -507,4 +526,4 @@ def _query_errors(context):
         with context as value:
             yield value
     except ConnectorError as error:
-        raise QueryError(error.code, error.message) from error
+        raise QueryError.of_connector(error) from error

@@ -239,7 +239,7 @@ def test_an_unreachable_source_is_retried_then_reported(settings):
     started = time.monotonic()
     response = submit(client_for(reader("ana", gone)), gone, "SELECT 1", wait=30)
     assert response.status_code == 502
-    assert response.json()["error"]["code"] == "connection_failed"
+    assert response.json()["error"]["code"] == "datasource_unavailable"
     run = QueryRun.objects.get(pk=response.json()["error"]["details"]["run"])
     assert run.attempts == 4  # inline, then the worker's first try and two retries
     assert time.monotonic() - started >= 2 + 4  # backoff between the worker's tries

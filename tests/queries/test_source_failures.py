@@ -1,7 +1,8 @@
 """When a source restarts, fails over or is down: dead connections are replaced, reads
-retried once.
+retried once, and a source that is really gone answers 502 datasource_unavailable.
 
-Sessions are ended for real, from an admin connection (pg_terminate_backend, KILL).
+Sessions are ended for real, from an admin connection (pg_terminate_backend, KILL), and
+"down" is a port nobody listens on.
 """
 
 import uuid
@@ -14,11 +15,12 @@ from apps.datasources.connectors.base import BoundStatement, QueryLimits
 from apps.queries.models import QueryRun
 from tests.support.databases import (
     ending_sessions_once_running,
+    free_port,
     kill_mysql_sessions,
     poll,
     terminate_postgres_sessions,
 )
-from tests.support.factories import client_for, reader, source_from_server
+from tests.support.factories import client_for, make_datasource, reader, source_from_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -119,6 +121,29 @@ def test_a_mariadb_read_whose_connection_is_killed_is_retried_once(mysql_server,
     run = run_of(response)
     assert (run.status, run.attempts) == ("succeeded", 1)
     assert int(run.backend_id) not in ended
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_source_that_is_down_is_a_502_datasource_unavailable(engine, settings):
+    settings.QUERYBASE_CONNECT_TIMEOUT = 1
+    gone = make_datasource("gone", engine=engine, host="127.0.0.1", port=free_port(), database="x", username="x")
+    client = client_for(reader("ana", gone))
+
+    response = submit(client, gone, "SELECT 1", wait=30)
+
+    assert response.status_code == 502
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "datasource_unavailable"
+    run = QueryRun.objects.get(pk=error["details"]["run"])
+    assert run.status == "failed"
+    assert run.error_code == "datasource_unavailable"
+    shown = client.get(f"/api/v1/queries/{run.pk}").json()
+    assert (shown["status"], shown["error"]["code"]) == ("failed", "datasource_unavailable")
+
+    export = client.post("/api/v1/queries/export", {"datasource": gone.id, "sql": "SELECT 1"}, format="json")
+    assert export.status_code == 502
+    assert export.json()["error"]["code"] == "datasource_unavailable"
 
 
 def _fill_the_pool(source) -> None:
