@@ -196,6 +196,14 @@ class RowStream:
 
 
 @dataclass
+class CsvStream:
+    """An engine's own CSV of a result: the header line, then one bytes object per row."""
+
+    header: bytes
+    rows: Iterator[bytes]
+
+
+@dataclass
 class QueryResult:
     columns: list[ResultColumn]
     rows: list[list[Any]]
@@ -335,9 +343,9 @@ class Connector(ABC):
                 ),
             )
 
-    def server_csv(self, sql: str, limits: QueryLimits) -> AbstractContextManager[Iterator[bytes]] | None:
-        """The engine's own CSV of one read query (header first, at most `limits.max_rows`
-        rows), under the same read-only transaction and timeout as `read_stream`.
+    def server_csv(self, sql: str, limits: QueryLimits) -> AbstractContextManager[CsvStream] | None:
+        """The engine's own CSV of one read query (at most `limits.max_rows` rows), under
+        the same read-only transaction and timeout as `read_stream`.
 
         None where the engine has no such fast path: the caller then renders the rows of
         `read_stream`. `sql` must be a single query that can stand in a subquery.

@@ -21,6 +21,7 @@ from apps.datasources.connectors.base import (
     Connector,
     ConnectorError,
     CredentialRole,
+    CsvStream,
     ParamStyle,
     QueryCancelled,
     QueryFailed,
@@ -55,8 +56,6 @@ ORDER BY c.table_schema, c.table_name, c.ordinal_position
 # Rows fetched per network round trip while streaming (libpq chunked-rows mode).
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
-
-CSV_BLOCK_BYTES = 64 * 1024
 
 _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
@@ -287,7 +286,7 @@ class PostgreSQLConnector(Connector):
                 _leave_read_only(connection)
 
     @contextmanager
-    def server_csv(self, sql: str, limits: QueryLimits) -> Iterator[Iterator[bytes]]:
+    def server_csv(self, sql: str, limits: QueryLimits) -> Iterator[CsvStream]:
         with ExitStack() as stack:
             yield once_more_if_connection_lost(
                 limits,
@@ -295,7 +294,7 @@ class PostgreSQLConnector(Connector):
             )
 
     @contextmanager
-    def _copy_csv(self, sql: str, limits: QueryLimits, *, fresh: bool) -> Iterator[Iterator[bytes]]:
+    def _copy_csv(self, sql: str, limits: QueryLimits, *, fresh: bool) -> Iterator[CsvStream]:
         # COPY renders CSV in the server's C code, several times faster than rows
         # converted in Python; the subquery carries the row cap. The newline closes a
         # trailing `--` comment. `sql` is a classified read whose parentheses balance, so
@@ -309,20 +308,19 @@ class PostgreSQLConnector(Connector):
             self._read_only_transaction(deadline, fresh=fresh) as connection,
             connection.cursor().copy(copy_sql) as copy,
         ):
-            yield self._csv_blocks(copy)
+            lines = self._copy_lines(copy)
+            yield CsvStream(header=bytes(next(lines, b"")), rows=lines)
+            # A reader that stopped at the cap left COPY's end unread (the LIMIT leaves
+            # at most a row more): read it, or the connection stays mid-command.
+            for _ in lines:
+                pass
 
-    def _csv_blocks(self, copy: psycopg.Copy) -> Iterator[bytes]:
-        """COPY sends a message per row: hand them on in blocks of about 64 KiB."""
-        block = bytearray()
+    def _copy_lines(self, copy: psycopg.Copy) -> Iterator[bytes]:
+        """COPY TO STDOUT sends one message per row (the header first): one bytes each."""
         try:
-            for data in copy:
-                block += data
-                if len(block) >= CSV_BLOCK_BYTES:
-                    yield bytes(block)
-                    block.clear()
+            yield from copy
         except psycopg.Error as error:
             raise self._query_error(error) from error
-        yield bytes(block)
 
     def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str) -> RowStream:
         first = next(rows, None)  # the description is known once the first rows arrive
