@@ -53,6 +53,12 @@ def test_a_read_after_the_sources_sessions_were_terminated_succeeds(postgres_ser
         assert response.json()["result"]["rows"] == [["Ada"], ["Ben"]]
         assert (run_of(response).status, run_of(response).attempts) == ("succeeded", 1)
 
+    assert terminate_postgres_sessions()
+    # A read calling a function first asks the source's catalog about it, on a pooled connection too.
+    response = submit(client, pg, "SELECT upper(name) AS name FROM customers ORDER BY id")
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [["ADA"], ["BEN"]]
+
 
 def test_dead_pooled_connections_are_discarded_before_a_read_uses_them(postgres_server):
     pg = source_from_server("pg", "postgresql", postgres_server)
