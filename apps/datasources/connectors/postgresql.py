@@ -60,8 +60,8 @@ POOL_MAX_SIZE = 4
 _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
 # SQLSTATEs of a session the server ended: admin_shutdown (pg_terminate_backend, a
-# fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery), and
-# the connection_exception class.
+# fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery); the
+# connection_exception class (08xxx) counts too (see `_connection_lost`).
 _SESSION_ENDED_STATES = {"57P01", "57P02", "57P03"}
 
 
@@ -81,8 +81,10 @@ def _hung_up(connection: psycopg.Connection) -> bool:
     """
     if connection.closed:
         return True
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    if not readable:
+    # poll, not select: a busy process may hold descriptors above select's 1024.
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    if not poller.poll(0):
         return False
     try:
         ConnectionPool.check_connection(connection)
