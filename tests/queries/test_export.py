@@ -175,3 +175,27 @@ def test_a_read_failing_mid_stream_raises_out_of_the_body(postgres_server, expor
     else:  # left unterminated: no parser takes it for a whole result
         with pytest.raises(json.JSONDecodeError):
             json.loads(body)
+
+
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_an_export_whose_session_is_terminated_midway_raises_out_of_the_body(postgres_server, export_format):
+    import uuid
+
+    from apps.queries.services import QueryError
+    from tests.support.databases import terminate_postgres_sessions
+
+    pg = source_from_server("pg", "postgresql", postgres_server, max_rows=10_000_000)
+    marker = f"terminate-me-{uuid.uuid4().hex}"
+    sql = f"SELECT g, 'row ' || g AS label FROM generate_series(1, 5000000) g /* {marker} */"
+    response = post_export(client_for(reader("ana", pg)), pg, sql, export_format)
+    assert response.status_code == 200  # the first chunk is out; far more than a socket holds is not
+
+    assert terminate_postgres_sessions(marker)
+
+    received = []
+    with pytest.raises(QueryError) as raised:
+        for chunk in response.streaming_content:
+            received.append(chunk)
+    assert raised.value.code == "datasource_unavailable"  # not retried: rows had gone out
+    if export_format == "csv":
+        assert b"".join(received).decode().splitlines()[-1].startswith("#querybase:error code=datasource_unavailable")
