@@ -1,26 +1,85 @@
-"""CSV and JSON renderings of a row stream, produced chunk by chunk."""
+"""CSV and JSON renderings of a row stream, produced chunk by chunk.
+
+An export stops at the source's row cap, and says so where a user's tooling will look:
+a CSV cut at the cap ends with the line `#querybase:truncated row_cap=N` (after the last
+row; `#` makes it a comment for pandas' `comment="#"` and R's `comment.char`), and a
+JSON export ends with `"truncated": true/false` and `"row_cap": N`.
+
+An export whose read fails after part of it was sent cannot change its status any more:
+the HTTP response is left without its last chunk (clients raise), and the body says so
+too, for whoever only keeps the file: a CSV ends with `#querybase:error code=… message`,
+a JSON export stays unterminated, which no JSON parser accepts.
+"""
 
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any
 
-from apps.datasources.connectors.base import RowStream
+from apps.datasources.connectors.base import ResultColumn
 
 ROWS_PER_CHUNK = 2000
+CSV_BLOCK_BYTES = 64 * 1024
+CSV_TRUNCATED_MARKER = "#querybase:truncated"
+CSV_ERROR_MARKER = "#querybase:error"
+_END = object()
 
 
-def csv_chunks(stream: RowStream) -> Iterator[bytes]:
+class CappedRows:
+    """The first `row_cap` rows of `rows`; `truncated` once it has seen one more.
+
+    The source is asked for one row beyond the cap (or read one row further), so a result
+    of exactly `row_cap` rows is not reported as cut."""
+
+    def __init__(self, rows: Iterable[Any], row_cap: int):
+        self._rows = rows
+        self.row_cap = row_cap
+        self.truncated = False
+
+    def __iter__(self) -> Iterator[Any]:
+        rows = iter(self._rows)
+        yield from islice(rows, self.row_cap)  # islice, not a count per row: 1M-row exports
+        self.truncated = next(rows, _END) is not _END
+
+
+def csv_truncation_line(rows: CappedRows) -> bytes:
+    return f"{CSV_TRUNCATED_MARKER} row_cap={rows.row_cap}\n".encode() if rows.truncated else b""
+
+
+def csv_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([column.name for column in stream.columns])
-    for count, row in enumerate(stream.rows, start=1):
+    writer.writerow([column.name for column in columns])
+    for count, row in enumerate(rows, start=1):
         writer.writerow([_csv_cell(value) for value in row])
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
-    yield buffer.getvalue().encode()
+    yield buffer.getvalue().encode() + csv_truncation_line(rows)
+
+
+def server_csv_chunks(header: bytes, rows: CappedRows) -> Iterator[bytes]:
+    """The engine's own CSV (a header, then one bytes object per row), in blocks of about
+    64 KiB rather than a write per row."""
+    block = bytearray(header)
+    for row in rows:
+        block += row
+        if len(block) >= CSV_BLOCK_BYTES:
+            yield bytes(block)
+            block.clear()
+    yield bytes(block) + csv_truncation_line(rows)
+
+
+def failure_trailer(export_format: str, code: str, message: str) -> bytes:
+    """The last words of a body cut by a failure (see the module's docstring)."""
+    if export_format != "csv":
+        return b""
+    one_line = " ".join(message.split())
+    # Chunks end where rows end, so this starts a line of its own.
+    return f"{CSV_ERROR_MARKER} code={code} {one_line}\n".encode()
 
 
 def _csv_cell(value) -> object:
@@ -31,19 +90,21 @@ def _csv_cell(value) -> object:
     return value
 
 
-def json_chunks(stream: RowStream) -> Iterator[bytes]:
-    """`{"columns": [...], "rows": [[...], ...], "row_count": n}`, written as it is read."""
-    columns = json.dumps([{"name": column.name, "type": column.type} for column in stream.columns])
-    yield f'{{"columns":{columns},"rows":['.encode()
+def json_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]:
+    """`{"columns": [...], "rows": [[...], ...], "row_count": n, "truncated": bool,
+    "row_cap": n}`, written as it is read. The opening goes out with the first rows, so
+    a read failing among them is still answered with an error status."""
+    described = json.dumps([{"name": column.name, "type": column.type} for column in columns])
     count = 0
-    parts: list[str] = []
-    for row in stream.rows:
+    parts: list[str] = [f'{{"columns":{described},"rows":[']
+    for row in rows:
         parts.append(("," if count else "") + json.dumps(row, separators=(",", ":")))
         count += 1
         if count % ROWS_PER_CHUNK == 0:
             yield "".join(parts).encode()
             parts.clear()
-    yield ("".join(parts) + f'],"row_count":{count}}}').encode()
+    ending = f'],"row_count":{count},"truncated":{json.dumps(rows.truncated)},"row_cap":{rows.row_cap}}}'
+    yield ("".join(parts) + ending).encode()
 
 
 RENDERERS = {"csv": ("text/csv; charset=utf-8", csv_chunks), "json": ("application/json", json_chunks)}

@@ -8,11 +8,11 @@ parameters are bound, and only then is the cache consulted.
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from itertools import islice
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
@@ -31,13 +31,12 @@ from apps.datasources.connectors.base import (
     ConnectorError,
     QueryLimits,
     QueryTimedOut,
-    RowStream,
 )
 from apps.datasources.credential_audit import refuse_reads_unless_least_privilege
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries import completion, function_catalog, results
-from apps.queries.export import RENDERERS
+from apps.queries.export import RENDERERS, CappedRows, failure_trailer, server_csv_chunks
 from apps.queries.locks import run_lock, runs_with_live_process
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 from apps.queries.state import RUN_STATUS
@@ -102,7 +101,8 @@ class RunNotCancellable(QueryBaseError):
 
 
 # Failures of the data source itself rather than of the SQL: the gateway's fault, 502.
-_UPSTREAM_CODES = {"connection_failed", "connection_timeout", "authentication_failed", "credentials_unreadable"}
+DATASOURCE_UNAVAILABLE = "datasource_unavailable"
+_UPSTREAM_CODES = {DATASOURCE_UNAVAILABLE, "authentication_failed", "credentials_unreadable"}
 # A run the worker refused answers with the status the API gives the same refusal.
 _REFUSAL_STATUS = {
     error.code: error.status for error in (NotAllowed, EmptyQuery, ApprovalRequired, CredentialMaterialRefused)
@@ -125,6 +125,18 @@ class QueryError(QueryBaseError):
     @classmethod
     def of_run(cls, run: QueryRun) -> "QueryError":
         return cls(run.error_code or "query_failed", run.error_message, details={"run": str(run.pk)})
+
+    @classmethod
+    def of_connector(cls, error: ConnectorError) -> "QueryError":
+        return cls(error_code_of(error), error.message, details={"reason": error.code})
+
+
+def error_code_of(error: ConnectorError) -> str:
+    """The code users see: a source that cannot be reached, or that dropped the connection
+    even on a second try, is `datasource_unavailable` whatever the engine said."""
+    if isinstance(error, (ConnectionFailed, ConnectionTimedOut)):
+        return DATASOURCE_UNAVAILABLE
+    return error.code
 
 
 class TransientSourceError(Exception):
@@ -179,7 +191,7 @@ def classify_for_source(datasource: DataSource, sql: str) -> Classification:
     try:
         unsafe = function_catalog.unsafe_functions(datasource, classification.called_functions)
     except ConnectorError as error:
-        raise QueryError(error.code, error.message) from error
+        raise QueryError.of_connector(error) from error
     except CredentialDecryptionError as error:
         raise QueryError("credentials_unreadable", str(error)) from error
     return classify_sql(sql, datasource.engine, unsafe_functions=unsafe) if unsafe else classification
@@ -461,16 +473,22 @@ def _attempt(
             return _Attempt(finished=False)
         _finish_failed(run, error.code, error.message)
     except (ConnectionFailed, ConnectionTimedOut) as error:
+        # The connector already retried a dropped connection once: the source is down.
         if hand_over or may_retry:
             _requeue(run)
             if may_retry:
                 raise TransientSourceError(error.message) from error
             return _Attempt(finished=False)
-        _finish_failed(run, error.code, error.message)
+        _finish_failed(run, error_code_of(error), error.message)
     except ConnectorError as error:
         _finish_failed(run, error.code, error.message)
     except CredentialDecryptionError as error:
         _finish_failed(run, "credentials_unreadable", str(error))
+    except Exception:
+        # A bug, not the source: still, the run must not stay `running` for ever.
+        logger.exception("read of run %s failed unexpectedly", run.pk)
+        _finish_failed(run, "internal_error", "The read failed unexpectedly; the error has been logged.")
+        raise
     else:
         _finish_succeeded(run, result)
         return _Attempt(finished=True, result=result)
@@ -656,12 +674,27 @@ def run_result(run: QueryRun) -> dict[str, Any] | None:
     return results.load_result(run) if run.status == RunStatus.SUCCEEDED else None
 
 
-def export_stream(user, *, datasource_id: int, sql: str, params: Params, export_format: str, request=None):
+@dataclass
+class Export:
+    """An export under way: its chunks, the first already read (see `export_stream`)."""
+
+    chunks: Iterator[bytes]
+    row_cap: int
+
+
+def export_stream(
+    user, *, datasource_id: int, sql: str, params: Params, export_format: str, request=None
+) -> AbstractContextManager[Export]:
     """A context manager giving the export of a read as byte chunks, every row up to the
-    source's row cap. Nothing is collected, so memory stays flat however large the result.
+    source's row cap (a capped export says so: see apps/queries/export.py). Nothing is
+    collected, so memory stays flat however large the result.
 
     CSV of a single parameterless query comes from the engine itself where it can
     (PostgreSQL's COPY); everything else is rendered from the row stream.
+
+    Errors before the first chunk raise QueryError on entering, so they are answered
+    with an error status. Later ones raise QueryError from the chunks, once part of the
+    body has gone out: the caller must then end the response as broken, not cleanly.
     """
     prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
     record_event(
@@ -671,22 +704,54 @@ def export_stream(user, *, datasource_id: int, sql: str, params: Params, export_
         request=request,
         detail={"sql_sha256": sha256_of(sql)},
     )
-    connector = connector_for(prepared.datasource, CredentialRole.READ)
+    try:
+        connector = connector_for(prepared.datasource, CredentialRole.READ)
+    except CredentialDecryptionError as error:
+        raise QueryError("credentials_unreadable", str(error)) from error
     limits = limits_for(prepared.datasource)
+    # One row beyond the cap is asked for, to tell a cut result from one of exactly that size.
+    probe = replace(limits, max_rows=limits.max_rows + 1)
     if export_format == "csv" and not prepared.statements[0].args:
         query = single_query_text(sql, prepared.datasource.engine)
-        native = connector.server_csv(query, limits) if query is not None else None
+        native = connector.server_csv(query, probe) if query is not None else None
         if native is not None:
-            return _query_errors(native)
+            return _export(
+                native,
+                export_format,
+                limits.max_rows,
+                lambda csv: server_csv_chunks(csv.header, CappedRows(csv.rows, limits.max_rows)),
+            )
     _, render = RENDERERS[export_format]
-    return _rendered(connector.read_stream(prepared.statements, limits), limits.max_rows, render)
+    return _export(
+        connector.read_stream(prepared.statements, probe),
+        export_format,
+        limits.max_rows,
+        lambda stream: render(stream.columns, CappedRows(stream.rows, limits.max_rows)),
+    )
 
 
 @contextmanager
-def _rendered(stream_context, max_rows: int, render) -> Iterator[Iterator[bytes]]:
-    """The rendering of a read stream, at most `max_rows` rows."""
-    with _query_errors(stream_context) as stream:
-        yield render(RowStream(columns=stream.columns, rows=islice(stream.rows, max_rows)))
+def _export(
+    source_context, export_format: str, row_cap: int, render: Callable[[Any], Iterator[bytes]]
+) -> Iterator[Export]:
+    """Open the source, render it, and read the first chunk before anything is answered."""
+    with _query_errors(source_context) as source:
+        chunks = render(source)
+        first = next(chunks, b"")
+        yield Export(chunks=_saying_why_it_stopped(chain([first], chunks), export_format), row_cap=row_cap)
+
+
+def _saying_why_it_stopped(chunks: Iterator[bytes], export_format: str) -> Iterator[bytes]:
+    """The chunks; if the read fails midway, the body's last words say so before the
+    error goes on up (see `failure_trailer`)."""
+    try:
+        yield from chunks
+    except ConnectorError as error:
+        logger.warning("export failed after its first chunk: %s", error.message)
+        trailer = failure_trailer(export_format, error_code_of(error), error.message)
+        if trailer:
+            yield trailer
+        raise
 
 
 @contextmanager
@@ -696,4 +761,4 @@ def _query_errors(context):
         with context as value:
             yield value
     except ConnectorError as error:
-        raise QueryError(error.code, error.message) from error
+        raise QueryError.of_connector(error) from error

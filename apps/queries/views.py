@@ -26,6 +26,10 @@ from apps.queries.serializers import (
 )
 from querybase.errors import QueryBaseError
 
+# Announced before the body: an export holds at most this many rows (see apps/queries/export.py
+# for how a capped one says it was cut).
+ROW_CAP_HEADER = "X-QueryBase-Row-Cap"
+
 
 class QuerySubmitThrottle(UserRateThrottle):
     """Per-user submissions, counted in the shared cache (Redis in production)."""
@@ -149,10 +153,15 @@ class QueryCancelView(APIView):
 
 
 def streaming_export(request: Request, *, datasource_id: int, sql: str, params, export_format: str):
-    """Open the read before answering, so errors still get a proper status; then stream."""
+    """Open the read and render its first chunk before answering, so errors until then
+    still get a proper status and the JSON error shape; then stream.
+
+    A failure after that raises out of the body: the server then ends the response
+    without its last chunk, and HTTP clients report it instead of keeping a file that
+    merely looks complete."""
     content_type, _ = RENDERERS[export_format]
     stack = ExitStack()
-    chunks = stack.enter_context(
+    export = stack.enter_context(
         services.export_stream(
             request.user,
             datasource_id=datasource_id,
@@ -165,10 +174,11 @@ def streaming_export(request: Request, *, datasource_id: int, sql: str, params, 
 
     def body():
         with stack:
-            yield from chunks
+            yield from export.chunks
 
     response = StreamingHttpResponse(body(), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="querybase-export.{export_format}"'
+    response[ROW_CAP_HEADER] = str(export.row_cap)
     return response
 
 

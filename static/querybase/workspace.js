@@ -224,7 +224,15 @@
       showError(errorBox, { status: answer.status, data: await answer.json().catch(() => null) });
       return;
     }
-    const link = el("a", { href: URL.createObjectURL(await answer.blob()), download: `querybase-export.${format}` });
+    let file;
+    try {
+      file = await answer.blob();
+    } catch (failure) {
+      // The server ends an export that fails part-way as a broken response: keep nothing.
+      showError(errorBox, "The export failed part-way through; nothing was saved. Run it again, or run the query to see the error.");
+      return;
+    }
+    const link = el("a", { href: URL.createObjectURL(file), download: `querybase-export.${format}` });
     document.body.append(link);
     link.click();
     link.remove();

@@ -11,12 +11,16 @@ from tests.support.factories import client_for, make_datasource, reader, source_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def export(client, source, sql, export_format, params=None):
-    response = client.post(
+def post_export(client, source, sql, export_format="csv", params=None):
+    return client.post(
         "/api/v1/queries/export",
         {"datasource": source.id, "sql": sql, "format": export_format, "params": params},
         format="json",
     )
+
+
+def export(client, source, sql, export_format, params=None):
+    response = post_export(client, source, sql, export_format, params)
     assert response.status_code == 200, response.content if not response.streaming else ""
     return b"".join(response.streaming_content).decode()
 
@@ -48,7 +52,7 @@ def test_json_export_keeps_types(postgres_server):
 def test_export_respects_the_row_cap_and_rights(shop_sqlite_path):
     shop = make_datasource("shop", database=str(shop_sqlite_path), max_rows=100)
     body = export(client_for(reader("ana", shop)), shop, "SELECT id FROM orders", "csv")
-    assert len(body.strip().splitlines()) == 101
+    assert len(body.strip().splitlines()) == 102  # header, the cap, and the line saying it was cut
     from tests.support.factories import make_user
 
     stranger = client_for(make_user("stranger"))
@@ -80,9 +84,10 @@ def test_postgresql_csv_export_comes_from_copy_with_the_row_cap(postgres_server)
     sql = "SELECT g AS n, 'row; -- ' || g AS label, g % 2 = 0 AS even FROM generate_series(1, 5000) g ORDER BY g DESC;"
     rows = list(csv.reader(io.StringIO(export(client, pg, sql + " -- newest first", "csv"))))
     assert rows[0] == ["n", "label", "even"]
-    assert len(rows) == 1001  # header + the source's cap
+    assert len(rows) == 1002  # header + the source's cap + the line saying it was cut
     assert rows[1] == ["5000", "row; -- 5000", "t"]  # PostgreSQL's own text form, as psql \copy writes it
-    assert rows[-1][0] == "4001"
+    assert rows[-2][0] == "4001"
+    assert rows[-1] == ["#querybase:truncated row_cap=1000"]
 
 
 def test_postgresql_csv_export_with_parameters_or_several_statements_still_works(postgres_server):
@@ -94,3 +99,103 @@ def test_postgresql_csv_export_with_parameters_or_several_statements_still_works
     assert list(csv.reader(io.StringIO(two))) == [["name"], ["Ada"], ["Ben"]]
     explain = export(client, pg, "EXPLAIN SELECT * FROM customers", "csv")
     assert explain.splitlines()[0] == "QUERY PLAN"
+
+
+# The row cap is announced, and a cut export says so --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT g FROM generate_series(1, 5000) g", "SELECT g FROM generate_series(1, $1) g"],
+    ids=["copy", "rendered"],
+)
+def test_a_csv_cut_at_the_cap_ends_with_a_marker_line(postgres_server, sql):
+    pg = source_from_server("pg", "postgresql", postgres_server, max_rows=1000)
+    response = post_export(client_for(reader("ana", pg)), pg, sql, "csv", params=[5000] if "$1" in sql else None)
+    assert response.status_code == 200
+    assert response["X-QueryBase-Row-Cap"] == "1000"
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == "g"
+    assert lines[1:1001] == [str(n) for n in range(1, 1001)]
+    assert lines[1001:] == ["#querybase:truncated row_cap=1000"]
+
+
+@pytest.mark.parametrize("sql", ["SELECT g FROM generate_series(1, 1000) g", "SELECT 1 AS g WHERE false"])
+def test_a_csv_within_the_cap_has_no_marker(postgres_server, sql):
+    pg = source_from_server("pg", "postgresql", postgres_server, max_rows=1000)
+    lines = export(client_for(reader("ana", pg)), pg, sql, "csv").splitlines()
+    assert lines[0] == "g"
+    assert not any(line.startswith("#querybase") for line in lines)
+
+
+def test_a_json_export_says_whether_it_was_cut(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server, max_rows=2)
+    client = client_for(reader("ana", maria))
+    response = post_export(client, maria, "SELECT id FROM customers ORDER BY id", "json")
+    assert response["X-QueryBase-Row-Cap"] == "2"
+    whole = json.loads(b"".join(response.streaming_content))
+    assert (whole["rows"], whole["row_count"], whole["truncated"], whole["row_cap"]) == ([[1], [2]], 2, False, 2)
+    cut = json.loads(export(client, maria, "SELECT a.id FROM customers a, customers b ORDER BY 1", "json"))
+    assert (cut["rows"], cut["row_count"], cut["truncated"], cut["row_cap"]) == ([[1], [1]], 2, True, 2)
+
+
+# Failures: before the first byte an error status, after it a body that cannot pass as whole ---
+
+# Division by zero on row N: the database fails the read after sending N-1 rows.
+FAILING_AT = "SELECT g, 1 / (g - {n}) AS boom FROM generate_series(1, {n} + 10) g"
+
+
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+@pytest.mark.parametrize("failing_row", [1, 500])
+def test_a_read_failing_before_the_first_chunk_is_a_json_error(postgres_server, export_format, failing_row):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    response = post_export(client_for(reader("ana", pg)), pg, FAILING_AT.format(n=failing_row), export_format)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "query_failed"
+    assert "division by zero" in error["message"]
+
+
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_a_read_failing_mid_stream_raises_out_of_the_body(postgres_server, export_format):
+    from apps.queries.services import QueryError
+
+    pg = source_from_server("pg", "postgresql", postgres_server, max_rows=100_000)
+    response = post_export(client_for(reader("ana", pg)), pg, FAILING_AT.format(n=50_000), export_format)
+    assert response.status_code == 200
+    received = []
+    with pytest.raises(QueryError, match="division by zero"):
+        for chunk in response.streaming_content:
+            received.append(chunk)
+    assert received  # part of it had gone out: the server must end the response as broken
+    body = b"".join(received).decode()
+    if export_format == "csv":  # and the body says why it stops
+        assert body.splitlines()[-1].startswith("#querybase:error code=query_failed [22012] division by zero")
+    else:  # left unterminated: no parser takes it for a whole result
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(body)
+
+
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_an_export_whose_session_is_terminated_midway_raises_out_of_the_body(postgres_server, export_format):
+    import uuid
+
+    from apps.queries.services import QueryError
+    from tests.support.databases import terminate_postgres_sessions
+
+    pg = source_from_server("pg", "postgresql", postgres_server, max_rows=10_000_000)
+    marker = f"terminate-me-{uuid.uuid4().hex}"
+    sql = f"SELECT g, 'row ' || g AS label FROM generate_series(1, 5000000) g /* {marker} */"
+    response = post_export(client_for(reader("ana", pg)), pg, sql, export_format)
+    assert response.status_code == 200  # the first chunk is out; far more than a socket holds is not
+
+    assert terminate_postgres_sessions(marker)
+
+    received = []
+    with pytest.raises(QueryError) as raised:
+        for chunk in response.streaming_content:
+            received.append(chunk)
+    assert raised.value.code == "datasource_unavailable"  # not retried: rows had gone out
+    if export_format == "csv":
+        assert b"".join(received).decode().splitlines()[-1].startswith("#querybase:error code=datasource_unavailable")

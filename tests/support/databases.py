@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,3 +195,83 @@ def silent_server() -> Iterator[int]:
 
 def elapsed(started: float) -> float:
     return time.monotonic() - started
+
+
+# Ending the sources' sessions from outside, as a restart, a failover or an admin would ---
+
+
+def _postgres_admin():
+    return psycopg.connect(postgres_admin_url(), autocommit=True)
+
+
+def _querybase_postgres_pids(admin, marker: str | None) -> list[int]:
+    sql = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'querybase' "
+        "AND pid <> pg_backend_pid()"
+    )
+    args: list = [SOURCE_DB]
+    if marker is not None:
+        sql += " AND state = 'active' AND query LIKE %s"
+        args.append(f"%{marker}%")
+    return [row[0] for row in admin.execute(sql, args).fetchall()]
+
+
+def terminate_postgres_sessions(marker: str | None = None) -> list[int]:
+    """pg_terminate_backend on QueryBase's sessions of the test source (only those running
+    a query containing `marker`, if given); returns once they are gone."""
+    with _postgres_admin() as admin:
+        pids = _querybase_postgres_pids(admin, marker)
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        poll(
+            lambda: not admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]).fetchone()[0]
+        )
+    return pids
+
+
+def kill_mysql_sessions(marker: str) -> list[int]:
+    """KILL (the whole connection) of the test user's sessions running a query containing `marker`."""
+    connection = mysql_root()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(
+            "SELECT id FROM information_schema.PROCESSLIST WHERE user = %s AND info LIKE %s",
+            (MYSQL_USER, f"%{marker}%"),
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        for session in ids:
+            cursor.execute(f"KILL {int(session)}")
+    finally:
+        connection.close()
+    return ids
+
+
+@contextmanager
+def ending_sessions_once_running(kill: Callable[[str], list[int]], marker: str) -> Iterator[list[int]]:
+    """In the background, wait for a query containing `marker` to run, and end its session
+    once (`kill` is terminate_postgres_sessions or kill_mysql_sessions). Yields the list
+    the ended session ids are added to."""
+    ended: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set() and not ended:
+            ended.extend(kill(marker))
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield ended
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def poll(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.02) -> None:
+    """Wait until `condition()` is true; fail (not hang) if it never becomes so."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(interval)

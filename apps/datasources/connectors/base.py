@@ -1,17 +1,21 @@
 """The connector interface every engine implements, and the values it returns."""
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.sqlcore.statements import BoundStatement, ParamStyle
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CredentialRole(StrEnum):
@@ -48,6 +52,14 @@ class ConnectorError(Exception):
 
 class ConnectionFailed(ConnectorError):
     code = "connection_failed"
+
+
+class ConnectionLost(ConnectionFailed):
+    """A connection that was open died under a read: the server restarted or failed over,
+    or an admin ended the session. The read itself is not at fault, so it may be run
+    again on a fresh connection (see `once_more_if_connection_lost`)."""
+
+    code = "connection_lost"
 
 
 class AuthenticationFailed(ConnectorError):
@@ -193,6 +205,14 @@ class RowStream:
 
 
 @dataclass
+class CsvStream:
+    """An engine's own CSV of a result: the header line, then one bytes object per row."""
+
+    header: bytes
+    rows: Iterator[bytes]
+
+
+@dataclass
 class QueryResult:
     columns: list[ResultColumn]
     rows: list[list[Any]]
@@ -298,23 +318,46 @@ class Connector(ABC):
         return ConnectionTestResult(ok=True, took_ms=_ms_since(started), server_version=version)
 
     @abstractmethod
+    def open_read_stream(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        on_backend: Callable[[str], None] | None = None,
+        *,
+        fresh: bool = False,
+    ) -> AbstractContextManager[RowStream]:
+        """One attempt at `read_stream`, without its retry. `fresh` asks for a new
+        connection rather than a pooled one (engines without a pool always use a new one).
+        A connection found dead under the read raises ConnectionLost."""
+
+    @contextmanager
     def read_stream(
         self,
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
-    ) -> AbstractContextManager[RowStream]:
+    ) -> Iterator[RowStream]:
         """Run `statements` in one read-only transaction with the statement timeout, and
         stream the rows of the last one. The transaction is rolled back on exit, so even
         a statement the classifier missed cannot leave a change behind.
 
         `on_backend` receives the server-side id of the session as soon as it is known,
         so another process can cancel the query (see `cancel`).
-        """
 
-    def server_csv(self, sql: str, limits: QueryLimits) -> AbstractContextManager[Iterator[bytes]] | None:
-        """The engine's own CSV of one read query (header first, at most `limits.max_rows`
-        rows), under the same read-only transaction and timeout as `read_stream`.
+        A connection that dies before the first row is handed out is replaced once by a
+        fresh one; after that, rows have gone to the caller and ConnectionLost is raised.
+        """
+        with ExitStack() as stack:
+            yield once_more_if_connection_lost(
+                limits,
+                lambda attempt_limits, fresh: stack.enter_context(
+                    self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh)
+                ),
+            )
+
+    def server_csv(self, sql: str, limits: QueryLimits) -> AbstractContextManager[CsvStream] | None:
+        """The engine's own CSV of one read query (at most `limits.max_rows` rows), under
+        the same read-only transaction and timeout as `read_stream`.
 
         None where the engine has no such fast path: the caller then renders the rows of
         `read_stream`. `sql` must be a single query that can stand in a subquery.
@@ -377,9 +420,28 @@ class Connector(ABC):
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
     ) -> QueryResult:
-        """`read_stream`, collected: at most `limits.max_rows` rows, `truncated` if there were more."""
+        """`read_stream`, collected: at most `limits.max_rows` rows, `truncated` if there were more.
+
+        Nothing reaches the caller before the end, so a connection lost at any point,
+        not only before the first row, is retried once on a fresh connection."""
         started = time.monotonic()
-        with self.read_stream(statements, limits, on_backend) as stream:
+        columns, rows, truncated = once_more_if_connection_lost(
+            limits,
+            lambda attempt_limits, fresh: self._collect(statements, attempt_limits, on_backend, fresh=fresh),
+        )
+        return QueryResult(
+            columns=columns, rows=rows, row_count=len(rows), truncated=truncated, took_ms=_ms_since(started)
+        )
+
+    def _collect(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        on_backend: Callable[[str], None] | None,
+        *,
+        fresh: bool,
+    ) -> tuple[list[ResultColumn], list[list[Any]], bool]:
+        with self.open_read_stream(statements, limits, on_backend, fresh=fresh) as stream:
             rows = []
             truncated = False
             for row in stream.rows:
@@ -387,15 +449,28 @@ class Connector(ABC):
                     truncated = True
                     break
                 rows.append(row)
-            columns = stream.columns
-        return QueryResult(
-            columns=columns, rows=rows, row_count=len(rows), truncated=truncated, took_ms=_ms_since(started)
-        )
+            return stream.columns, rows, truncated
 
     def scrub(self, message: str) -> str:
         """Remove the password from a driver message before it goes anywhere."""
         password = self.settings.password
         return message.replace(password, "********") if password else message
+
+
+def once_more_if_connection_lost(limits: QueryLimits, attempt: Callable[[QueryLimits, bool], T]) -> T:
+    """`attempt(limits, fresh=False)`; if its connection turns out to be dead, once more
+    on a fresh connection, within what remains of the time limit.
+
+    A server restart or failover kills every pooled connection at once, and a read
+    changes nothing, so running it again is safe. Only once: a second loss means the
+    source itself is in trouble, which the caller reports as unavailable.
+    """
+    deadline = ReadDeadline(limits.timeout_ms)
+    try:
+        return attempt(limits, False)
+    except ConnectionLost as error:
+        logger.info("connection lost under a read, retrying once on a fresh connection: %s", error.message)
+        return attempt(replace(limits, timeout_ms=deadline.remaining_ms()), True)
 
 
 def _ms_since(started: float) -> float:

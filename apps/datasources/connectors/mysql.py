@@ -15,6 +15,7 @@ from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
     ConnectionFailed,
+    ConnectionLost,
     ConnectionTimedOut,
     Connector,
     ConnectorError,
@@ -44,7 +45,9 @@ _TIMEOUT = {2013}  # lost connection during the handshake: the server never answ
 _READ_ONLY = {1792}  # cannot execute statement in a READ ONLY transaction
 _STATEMENT_TIMEOUT = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 _INTERRUPTED = {1317}  # KILL QUERY
-_CONNECTION_LOST = {2006, 2013}
+# Server gone away, lost during a query, MariaDB's "connection was killed" (KILL), MySQL's
+# "disconnected by the server", the server shutting down.
+_CONNECTION_LOST = {2006, 2013, 1927, 4031, 1053}
 _TYPE_NAMES = {
     value: name.lower() for name, value in vars(FIELD_TYPE).items() if name.isupper() and isinstance(value, int)
 }
@@ -143,15 +146,17 @@ class MySQLConnector(Connector):
     # Execution -----------------------------------------------------------------------
 
     @contextmanager
-    def read_stream(
+    def open_read_stream(
         self,
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
+        *,
+        fresh: bool = False,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
-        # mysqlclient has no pool; a connection per read also means an early stop just
-        # closes it, instead of draining the rest of an unbuffered result.
+        # mysqlclient has no pool, so every read has a fresh connection; one per read also
+        # means an early stop just closes it, instead of draining an unbuffered result.
         with self.connect() as connection:
             if on_backend is not None:
                 on_backend(str(connection.thread_id()))
@@ -222,7 +227,7 @@ class MySQLConnector(Connector):
         if number in _READ_ONLY:
             return ReadOnlyViolation(f"MySQL refused a write inside a read: {message}")
         if number in _CONNECTION_LOST:
-            return ConnectionFailed(f"Lost the connection to MySQL: {message}")
+            return ConnectionLost(f"Lost the connection to MySQL: {message}")
         return QueryFailed(f"[{number}] {message}" if number else message)
 
     def run_write(

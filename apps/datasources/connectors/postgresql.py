@@ -2,9 +2,10 @@
 
 import hashlib
 import secrets
+import select
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from itertools import chain
 
 import psycopg
@@ -16,10 +17,12 @@ from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
     ConnectionFailed,
+    ConnectionLost,
     ConnectionTimedOut,
     Connector,
     ConnectorError,
     CredentialRole,
+    CsvStream,
     ParamStyle,
     QueryCancelled,
     QueryFailed,
@@ -34,6 +37,7 @@ from apps.datasources.connectors.base import (
     WriteOutcome,
     group_columns,
     joined_text,
+    once_more_if_connection_lost,
     refuse_unsafe_dry_run,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
@@ -56,15 +60,58 @@ ORDER BY c.table_schema, c.table_name, c.ordinal_position
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
 
-CSV_BLOCK_BYTES = 64 * 1024
 _pools: dict[str, ConnectionPool] = {}
 _pools_lock = threading.Lock()
+# SQLSTATEs of a session the server ended: admin_shutdown (pg_terminate_backend, a
+# fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery); the
+# connection_exception class (08xxx) counts too (see `_connection_lost`).
+_SESSION_ENDED_STATES = {"57P01", "57P02", "57P03"}
 
 
 def _configure(connection: psycopg.Connection) -> None:
     # Intervals keep PostgreSQL's own text ("1 year 2 mons"): a timedelta would
     # silently turn months into 30 days.
     connection.adapters.register_loader("interval", TextLoader)
+
+
+def _hung_up(connection: psycopg.Connection) -> bool:
+    """Whether the server ended this idle pooled connection (restart, failover,
+    pg_terminate_backend, idle_session_timeout).
+
+    An idle session has nothing to say, so a readable socket means the server sent its
+    goodbye (a FATAL message, then EOF): only then is a round trip spent to be sure.
+    Asking every connection with a query would cost a round trip on every read.
+    """
+    if connection.closed:
+        return True
+    # poll, not select: a busy process may hold descriptors above select's 1024.
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    if not poller.poll(0):
+        return False
+    try:
+        ConnectionPool.check_connection(connection)
+    except psycopg.Error:
+        return True
+    return False
+
+
+def _leave_read_only(connection: psycopg.Connection) -> None:
+    """Undo `read_only` for the connection's next user, if it can have one. A dead
+    connection, or one left in the middle of a command, refuses even this, and that error
+    would hide the real one: it is closed instead, and the pool discards it."""
+    if connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        connection.read_only = False
+    else:
+        connection.close()
+
+
+def _connection_lost(error: psycopg.Error) -> bool:
+    """Whether `error` says the connection died, rather than the statement failing."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate
+    return state is None or state in _SESSION_ENDED_STATES or state.startswith("08")
 
 
 class PostgreSQLConnector(Connector):
@@ -160,24 +207,51 @@ class PostgreSQLConnector(Connector):
 
     @contextmanager
     def _pooled_connection(self) -> Iterator[psycopg.Connection]:
+        pool = self._pool()
         try:
-            with self._pool().connection() as connection:
-                yield connection
+            connection = self._live_connection(pool)
         except PoolTimeout as error:
             # The pool only says it gave up: find out why with one direct attempt.
             with self.connect():
                 pass
             raise self._timed_out() from error
+        try:
+            yield connection
+        finally:
+            # A connection that died meanwhile is dropped by the pool, not kept.
+            pool.putconn(connection)
+
+    @staticmethod
+    def _live_connection(pool: ConnectionPool) -> psycopg.Connection:
+        """A pooled connection the server has not hung up. A restart ends every pooled
+        session at once, so each dead one is closed and given back (the pool then
+        discards it) until a live or new one comes."""
+        for _ in range(POOL_MAX_SIZE):
+            connection = pool.getconn()
+            if not _hung_up(connection):
+                return connection
+            connection.close()
+            pool.putconn(connection)
+        return pool.getconn()
 
     @contextmanager
-    def read_stream(
+    def _fresh_connection(self) -> Iterator[psycopg.Connection]:
+        """A new connection outside the pool, set up like a pooled one."""
+        with self.connect() as connection:
+            _configure(connection)
+            yield connection
+
+    @contextmanager
+    def open_read_stream(
         self,
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
+        *,
+        fresh: bool = False,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
-        with self._read_only_transaction(deadline, on_backend) as connection:
+        with self._read_only_transaction(deadline, on_backend, fresh=fresh) as connection:
             cursor = psycopg.RawCursor(connection)
             for statement in statements[:-1]:
                 self._arm(cursor, deadline)
@@ -200,11 +274,12 @@ class PostgreSQLConnector(Connector):
 
     @contextmanager
     def _read_only_transaction(
-        self, deadline: ReadDeadline, on_backend: Callable[[str], None] | None = None
+        self, deadline: ReadDeadline, on_backend: Callable[[str], None] | None = None, *, fresh: bool = False
     ) -> Iterator[psycopg.Connection]:
-        """A pooled connection in a read-only transaction with what remains of the time
-        limit, rolled back on exit; database errors become ConnectorError."""
-        with self._pooled_connection() as connection:
+        """A pooled (or, with `fresh`, a new) connection in a read-only transaction with
+        what remains of the time limit, rolled back on exit; database errors become
+        ConnectorError (ConnectionLost when the connection died)."""
+        with self._fresh_connection() if fresh else self._pooled_connection() as connection:
             connection.read_only = True
             try:
                 with connection.transaction(force_rollback=True):
@@ -220,10 +295,18 @@ class PostgreSQLConnector(Connector):
             except psycopg.Error as error:
                 raise self._query_error(error) from error
             finally:
-                connection.read_only = False
+                _leave_read_only(connection)
 
     @contextmanager
-    def server_csv(self, sql: str, limits: QueryLimits) -> Iterator[Iterator[bytes]]:
+    def server_csv(self, sql: str, limits: QueryLimits) -> Iterator[CsvStream]:
+        with ExitStack() as stack:
+            yield once_more_if_connection_lost(
+                limits,
+                lambda attempt_limits, fresh: stack.enter_context(self._copy_csv(sql, attempt_limits, fresh=fresh)),
+            )
+
+    @contextmanager
+    def _copy_csv(self, sql: str, limits: QueryLimits, *, fresh: bool) -> Iterator[CsvStream]:
         # COPY renders CSV in the server's C code, several times faster than rows
         # converted in Python; the subquery carries the row cap. The newline closes a
         # trailing `--` comment. `sql` is a classified read whose parentheses balance, so
@@ -233,21 +316,23 @@ class PostgreSQLConnector(Connector):
             "TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
         deadline = ReadDeadline(limits.timeout_ms)
-        with self._read_only_transaction(deadline) as connection, connection.cursor().copy(copy_sql) as copy:
-            yield self._csv_blocks(copy)
+        with (
+            self._read_only_transaction(deadline, fresh=fresh) as connection,
+            connection.cursor().copy(copy_sql) as copy,
+        ):
+            lines = self._copy_lines(copy)
+            yield CsvStream(header=bytes(next(lines, b"")), rows=lines)
+            # A reader that stopped at the cap left COPY's end unread (the LIMIT leaves
+            # at most a row more): read it, or the connection stays mid-command.
+            for _ in lines:
+                pass
 
-    def _csv_blocks(self, copy: psycopg.Copy) -> Iterator[bytes]:
-        """COPY sends a message per row: hand them on in blocks of about 64 KiB."""
-        block = bytearray()
+    def _copy_lines(self, copy: psycopg.Copy) -> Iterator[bytes]:
+        """COPY TO STDOUT sends one message per row (the header first): one bytes each."""
         try:
-            for data in copy:
-                block += data
-                if len(block) >= CSV_BLOCK_BYTES:
-                    yield bytes(block)
-                    block.clear()
+            yield from copy
         except psycopg.Error as error:
             raise self._query_error(error) from error
-        yield bytes(block)
 
     def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str) -> RowStream:
         first = next(rows, None)  # the description is known once the first rows arrive
@@ -284,8 +369,8 @@ class PostgreSQLConnector(Connector):
             return QueryCancelled(f"The query was cancelled: {message}")
         if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
             return ReadOnlyViolation(f"PostgreSQL refused a write inside a read: {message}")
-        if isinstance(error, psycopg.OperationalError) and error.sqlstate is None:
-            return ConnectionFailed(f"Lost the connection to PostgreSQL: {message}")
+        if _connection_lost(error):
+            return ConnectionLost(f"Lost the connection to PostgreSQL: {message}")
         prefix = f"[{error.sqlstate}] " if error.sqlstate else ""
         return QueryFailed(f"{prefix}{message}")
 
@@ -333,7 +418,11 @@ class PostgreSQLConnector(Connector):
     def volatile_functions(self, names: list[str]) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are
         # compared in lower case, which only ever finds more.
-        with self._read_only_transaction(ReadDeadline(self.settings.statement_timeout_ms)) as connection:
+        limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
+        return once_more_if_connection_lost(limits, lambda again, fresh: self._volatile(names, again, fresh))
+
+    def _volatile(self, names: list[str], limits: QueryLimits, fresh: bool) -> set[str]:
+        with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
                 "SELECT DISTINCT lower(proname) FROM pg_catalog.pg_proc "
                 "WHERE lower(proname) = ANY(%s) AND provolatile = 'v'",

@@ -122,12 +122,15 @@ class SQLiteConnector(Connector):
     # Execution -----------------------------------------------------------------------
 
     @contextmanager
-    def read_stream(
+    def open_read_stream(
         self,
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
+        *,
+        fresh: bool = False,
     ) -> Iterator[RowStream]:
+        # A file opened per read: nothing to lose between reads, so `fresh` changes nothing.
         backend_id = uuid.uuid4().hex
         if on_backend is not None:
             on_backend(backend_id)

@@ -1,0 +1,163 @@
+"""When a source restarts, fails over or is down: dead connections are replaced, reads
+retried once, and a source that is really gone answers 502 datasource_unavailable.
+
+Sessions are ended for real, from an admin connection (pg_terminate_backend, KILL), and
+"down" is a port nobody listens on.
+"""
+
+import uuid
+from contextlib import ExitStack
+
+import pytest
+
+from apps.datasources.connectors import CredentialRole, connector_for
+from apps.datasources.connectors.base import BoundStatement, QueryLimits
+from apps.queries.models import QueryRun
+from tests.support.databases import (
+    ending_sessions_once_running,
+    free_port,
+    kill_mysql_sessions,
+    poll,
+    terminate_postgres_sessions,
+)
+from tests.support.factories import client_for, make_datasource, reader, source_from_server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+# Slow enough (about half a second) to be caught running, with no function a read may not call.
+SLOW_POSTGRES_READ = "SELECT count(*) AS n FROM generate_series(1, 5000000) /* {marker} */"
+SLOW_MARIADB_READ = "SELECT SUM(a.seq * b.seq) AS n FROM seq_1_to_3000 a, seq_1_to_3000 b /* {marker} */"
+
+
+def submit(client, source, sql, **extra):
+    body = {"datasource": source.id, "sql": sql, "max_age": 0, **extra}
+    return client.post("/api/v1/queries", body, format="json")
+
+
+def run_of(response) -> QueryRun:
+    body = response.json()
+    return QueryRun.objects.get(pk=body["id"] if "id" in body else body["error"]["details"]["run"])
+
+
+def test_a_read_after_the_sources_sessions_were_terminated_succeeds(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    _fill_the_pool(pg)
+    assert submit(client, pg, "SELECT id FROM customers ORDER BY id").status_code == 200
+
+    assert terminate_postgres_sessions()  # as a restart or failover would
+
+    for _ in range(5):  # more reads than the pool holds connections: each finds a live one
+        response = submit(client, pg, "SELECT name FROM customers ORDER BY id")
+        assert response.status_code == 200, response.content
+        assert response.json()["result"]["rows"] == [["Ada"], ["Ben"]]
+        assert (run_of(response).status, run_of(response).attempts) == ("succeeded", 1)
+
+    assert terminate_postgres_sessions()
+    # A read calling a function first asks the source's catalog about it, on a pooled connection too.
+    response = submit(client, pg, "SELECT upper(name) AS name FROM customers ORDER BY id")
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [["ADA"], ["BEN"]]
+
+
+def test_dead_pooled_connections_are_discarded_before_a_read_uses_them(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    _fill_the_pool(pg)
+    ended = terminate_postgres_sessions()
+    assert len(ended) >= 2
+
+    sessions: list[str] = []
+    connector = connector_for(pg, CredentialRole.READ)
+    limits = QueryLimits(max_rows=10, timeout_ms=10_000)
+    result = connector.run_read([BoundStatement("SELECT 1")], limits, sessions.append)
+
+    assert result.rows == [[1]]
+    assert len(sessions) == 1  # found live at once: no failed attempt on a dead one, no retry
+    assert int(sessions[0]) not in ended
+
+
+def test_a_read_whose_session_is_terminated_while_it_runs_is_retried_once(postgres_server, settings):
+    settings.QUERYBASE_INLINE_BUDGET_MS = 30_000  # keep it in this process: the web side's retry
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    marker = f"terminate-me-{uuid.uuid4().hex}"
+    with ending_sessions_once_running(terminate_postgres_sessions, marker) as ended:
+        response = submit(client_for(reader("ana", pg)), pg, SLOW_POSTGRES_READ.format(marker=marker), wait=30)
+
+    assert ended, "the read finished before its session could be terminated"
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[5000000]]
+    run = run_of(response)
+    assert (run.status, run.attempts) == ("succeeded", 1)
+    assert int(run.backend_id) not in ended  # the answer came from a fresh session
+
+
+def test_the_worker_retries_a_read_on_a_fresh_connection(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    warm = submit(client, pg, "SELECT 1 AS warm", wait=0).json()["id"]
+    assert client.get(f"/api/v1/queries/{warm}?wait=30").json()["status"] == "succeeded"
+    assert terminate_postgres_sessions()  # the worker's pooled connections among them
+
+    queued = submit(client, pg, "SELECT name FROM customers ORDER BY id", wait=0).json()["id"]
+    body = client.get(f"/api/v1/queries/{queued}?wait=30").json()
+
+    assert body["status"] == "succeeded", body
+    assert body["result"]["rows"] == [["Ada"], ["Ben"]]
+    assert QueryRun.objects.get(pk=queued).attempts == 1  # no task retry was needed
+
+    marker = f"terminate-me-{uuid.uuid4().hex}"
+    with ending_sessions_once_running(terminate_postgres_sessions, marker) as ended:
+        running = submit(client, pg, SLOW_POSTGRES_READ.format(marker=marker), wait=0).json()["id"]
+        poll(lambda: ended)
+        body = client.get(f"/api/v1/queries/{running}?wait=30").json()
+    assert body["status"] == "succeeded", body
+    assert QueryRun.objects.get(pk=running).attempts == 1
+
+
+def test_a_mariadb_read_whose_connection_is_killed_is_retried_once(mysql_server, settings):
+    settings.QUERYBASE_INLINE_BUDGET_MS = 30_000
+    maria = source_from_server("maria", "mysql", mysql_server)
+    marker = f"kill-me-{uuid.uuid4().hex}"
+    with ending_sessions_once_running(kill_mysql_sessions, marker) as ended:
+        response = submit(client_for(reader("ana", maria)), maria, SLOW_MARIADB_READ.format(marker=marker), wait=30)
+
+    assert ended, "the read finished before its connection could be killed"
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [["20263502250000"]]
+    run = run_of(response)
+    assert (run.status, run.attempts) == ("succeeded", 1)
+    assert int(run.backend_id) not in ended
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_source_that_is_down_is_a_502_datasource_unavailable(engine, settings):
+    settings.QUERYBASE_CONNECT_TIMEOUT = 1
+    gone = make_datasource("gone", engine=engine, host="127.0.0.1", port=free_port(), database="x", username="x")
+    client = client_for(reader("ana", gone))
+
+    response = submit(client, gone, "SELECT 1", wait=30)
+
+    assert response.status_code == 502
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "datasource_unavailable"
+    run = QueryRun.objects.get(pk=error["details"]["run"])
+    assert run.status == "failed"
+    assert run.error_code == "datasource_unavailable"
+    shown = client.get(f"/api/v1/queries/{run.pk}").json()
+    assert (shown["status"], shown["error"]["code"]) == ("failed", "datasource_unavailable")
+
+    export = client.post("/api/v1/queries/export", {"datasource": gone.id, "sql": "SELECT 1"}, format="json")
+    assert export.status_code == 502
+    assert export.json()["error"]["code"] == "datasource_unavailable"
+
+
+def _fill_the_pool(source) -> None:
+    """Open every connection the pool may hold, at once, and give them back idle."""
+    from apps.datasources.connectors.postgresql import POOL_MAX_SIZE
+
+    connector = connector_for(source, CredentialRole.READ)
+    limits = QueryLimits(max_rows=1, timeout_ms=10_000)
+    with ExitStack() as stack:
+        for _ in range(POOL_MAX_SIZE):
+            stack.enter_context(connector.read_stream([BoundStatement("SELECT 1")], limits))
