@@ -72,10 +72,10 @@ run: venv
 	@echo ""
 	@echo "QueryBase is starting at http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
 	@if [ -n "$$REDIS_URL" ]; then \
-		echo "REDIS_URL is set: starting a Celery worker beside the web server"; \
+		echo "REDIS_URL is set: the shipped server (gunicorn, querybase/gunicorn.conf.py) and a Celery worker"; \
 		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --loglevel=INFO & \
 		trap 'kill $$!' EXIT INT TERM; \
-		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT); \
+		$(BIN)/gunicorn -c querybase/gunicorn.conf.py --bind $(HOST):$(PORT); \
 	else \
 		exec $(BIN)/python manage.py runserver $(HOST):$(PORT); \
 	fi

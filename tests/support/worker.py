@@ -9,6 +9,11 @@ from django.conf import settings
 from querybase.worker_process import start_worker
 
 
+def database_url_for_processes() -> str:
+    """The URL of the test run's own database, for processes the tests start (worker, server)."""
+    return _test_database_url()
+
+
 def _test_database_url() -> str:
     database = settings.DATABASES["default"]
     user = database.get("USER") or "postgres"
