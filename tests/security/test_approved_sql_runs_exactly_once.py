@@ -16,6 +16,7 @@ from apps.approvals.tasks import execute_approved_request
 from tests.support.approvals import Team, ledger, settle
 from tests.support.databases import SOURCE_DB, _mysql_root
 from tests.support.factories import source_from_server
+from tests.support.worker import wait_until_worker_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -43,7 +44,7 @@ def test_double_approval_click_runs_once(team, postgres_server):
     statuses = in_threads(4, lambda: team.review(request_id, "approve").status_code)
     assert sorted(statuses) == [200, 409, 409, 409]
     assert settle(request_id).status == "succeeded"
-    time.sleep(1)
+    wait_until_worker_idle()  # every queued delivery has had its chance to run again
     assert ledger(postgres_server) == (5, 55)
 
 
@@ -56,7 +57,7 @@ def test_duplicate_deliveries_and_racing_workers_run_once(team, postgres_server)
         execute_approved_request.delay(request_id)  # the broker delivering the same job three times
     outcomes = in_threads(3, lambda: services.execute_approved(request_id).ran)  # and three more executors
     approval = settle(request_id)
-    time.sleep(1)
+    wait_until_worker_idle()  # all three deliveries are done
     assert approval.status == "succeeded"
     assert ledger(postgres_server) == (5, 55)
     assert outcomes.count(True) <= 1
@@ -79,19 +80,35 @@ def test_worker_killed_mid_write_leaves_it_failed_and_never_reruns(team, postgre
     request_id = team.request_write(sql)["id"]
     team.review(request_id, "approve")
     deadline = time.monotonic() + 15
-    while ApprovalRequest.objects.get(pk=request_id).status != "executing":
-        assert time.monotonic() < deadline, "execution did not start"
+    while not _update_is_running_in(postgres_server):
+        assert time.monotonic() < deadline, "the write never reached the database"
         time.sleep(0.05)
-    time.sleep(0.5)
+    assert ApprovalRequest.objects.get(pk=request_id).status == "executing"
     for child in _pool_children(celery_worker.pid):
         os.kill(child, signal.SIGKILL)
     approval = settle(request_id, timeout=60)
     assert approval.status == "failed"
     assert approval.error_code == "interrupted"
     assert "never re-runs" in approval.error_message
-    time.sleep(4)  # long enough for a (wrong) second run to have finished
+    wait_until_worker_idle()  # the returned message has been handled: a (wrong) second run would be done
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 1") in {(10,), (110,)}
     assert ApprovalRequest.objects.get(pk=request_id).status == "failed"
+
+
+def _update_is_running_in(postgres_server) -> bool:
+    """The approved UPDATE is executing in PostgreSQL (mid-write is where the kill must land)."""
+    import psycopg
+
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname="postgres"
+    ) as admin:
+        return bool(
+            admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s "
+                "AND pid <> pg_backend_pid()",
+                ["UPDATE ledger SET amount = amount + 100%"],
+            ).fetchone()[0]
+        )
 
 
 def _pool_children(worker_pid: int) -> list[int]:
@@ -112,7 +129,7 @@ def test_mariadb_write_runs_once(mysql_server):
     for _ in range(2):
         execute_approved_request.delay(request_id)
     assert settle(request_id).status == "succeeded"
-    time.sleep(1)
+    wait_until_worker_idle()  # the second delivery has run (and done nothing)
     cursor.execute(f"SELECT n FROM {SOURCE_DB}.counter WHERE id = 1")
     assert cursor.fetchone()[0] == 1
     root.close()

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -204,7 +203,3 @@ def silent_server() -> Iterator[int]:
         for sock in accepted:
             sock.close()
         listener.close()
-
-
-def elapsed(started: float) -> float:
-    return time.monotonic() - started
