@@ -47,6 +47,8 @@ def _drf_code(exc: exceptions.APIException) -> str:
 
 
 def _message_and_details(exc: exceptions.APIException) -> tuple[str, Any]:
+    if isinstance(exc, UnstorableInput):
+        return str(exc.detail), exc.details
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return "The request is invalid; see details for each field.", details

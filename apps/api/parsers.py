@@ -23,6 +23,11 @@ class UnstorableInput(ParseError):
     default_detail = "The request holds text that cannot be stored."
     default_code = "invalid_characters"
 
+    def __init__(self, problem: str, field: str | None = None):
+        super().__init__(problem)
+        # Keyed by the top-level field, like a field's validation error.
+        self.details = {field: [problem]} if field is not None else None
+
 
 def text_problem(text: str) -> str | None:
     """Why `text` cannot be stored, or None."""
@@ -37,11 +42,11 @@ def text_problem(text: str) -> str | None:
 
 def check_json_value(data: Any) -> None:
     """Raise UnstorableInput or ParseError for a parsed JSON value we could not store."""
-    pending = [(data, 0)]
+    pending: list[tuple[Any, int, str | None]] = [(data, 0, None)]
     while pending:
-        value, depth = pending.pop()
+        value, depth, field = pending.pop()
         if isinstance(value, str):
-            _check_text(value)
+            _check_text(value, field)
             continue
         if not isinstance(value, (dict, list)):
             continue
@@ -49,16 +54,16 @@ def check_json_value(data: Any) -> None:
             raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted.")
         if isinstance(value, dict):
             for key, item in value.items():
-                _check_text(key)
-                pending.append((item, depth + 1))
+                _check_text(key, field)
+                pending.append((item, depth + 1, key if depth == 0 else field))
         else:
-            pending.extend((item, depth + 1) for item in value)
+            pending.extend((item, depth + 1, field) for item in value)
 
 
-def _check_text(text: str) -> None:
+def _check_text(text: str, field: str | None) -> None:
     problem = text_problem(text)
     if problem is not None:
-        raise UnstorableInput(problem)
+        raise UnstorableInput(problem, field)
 
 
 class StorableJSONParser(JSONParser):

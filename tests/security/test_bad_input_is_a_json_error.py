@@ -50,6 +50,7 @@ def test_unstorable_text_in_read_params_is_400(shop, params):
     body = f'{{"datasource": {shop.pk}, "sql": "SELECT $1", "params": {params}}}'
     error = assert_json_error(post_raw(client, "/api/v1/queries", body), 400, "invalid_characters")
     assert "accepted" in error["message"]
+    assert list(error["details"]) == ["params"]  # which field, as for any field error
     assert not QueryRun.objects.exists()
 
 
