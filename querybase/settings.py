@@ -11,7 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -61,20 +61,26 @@ if DATABASE_URL and not REDIS_URL:
 def redis_url_with_db(url: str, db: int) -> str:
     """`url` pointing at Redis database `db` instead of the one it names."""
     parts = urlsplit(url)
+    if parts.scheme == "unix":  # unix:///run/redis.sock?db=3: the path is the socket's
+        query = [(key, value) for key, value in parse_qsl(parts.query) if key != "db"]
+        # Built by hand: urlunsplit drops the empty host and so the "//" of unix:///…
+        return f"unix://{parts.netloc}{parts.path}?{urlencode([*query, ('db', str(db))])}"
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 def redis_db_of(url: str) -> int:
-    path = urlsplit(url).path.strip("/")
+    parts = urlsplit(url)
+    text = dict(parse_qsl(parts.query)).get("db", "0") if parts.scheme == "unix" else parts.path.strip("/") or "0"
     try:
-        return int(path) if path else 0
+        return int(text)
     except ValueError as error:
-        raise ImproperlyConfigured(f"A Redis URL must end in a database number, got {url!r}") from error
+        raise ImproperlyConfigured(f"A Redis URL must name its database by number, got {url!r}") from error
 
 
-def redis_database(url: str) -> tuple[str, int]:
-    """(server, database number): what two Redis URLs must not share to stay apart."""
-    return urlsplit(url).netloc, redis_db_of(url)
+def redis_database(url: str) -> tuple[str, str, int]:
+    """(server, socket, database number): what two Redis URLs must not share to stay apart."""
+    parts = urlsplit(url)
+    return parts.netloc, parts.path if parts.scheme == "unix" else "", redis_db_of(url)
 
 
 # The broker and the cache live in different Redis databases: clearing the cache (FLUSHDB)

@@ -58,6 +58,11 @@ def test_the_same_configuration_with_redis_starts():
             "redis://cache.example:6379/14",
         ),
         (
+            {"REDIS_URL": "unix:///run/redis.sock?db=2&timeout=5"},
+            "unix:///run/redis.sock?db=2&timeout=5",
+            "unix:///run/redis.sock?timeout=5&db=3",
+        ),
+        (
             {"REDIS_URL": "redis://cache.example:6379/3", "QUERYBASE_CACHE_URL": "redis://other:6379/3"},
             "redis://cache.example:6379/3",
             "redis://other:6379/3",
