@@ -17,6 +17,7 @@ It needs the same services as the tests (PostgreSQL, Redis); the Makefile sets t
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -312,11 +313,18 @@ def _requests_per_second(base: str, token: str, body: dict) -> float:
 
 
 def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Any free port, or one of QUERYBASE_TEST_PORTS ("18300-18399") where the machine's
+    owner keeps servers to a range (`make bench QB_TEST_PORTS=…`)."""
+    span = os.environ.get("QUERYBASE_TEST_PORTS", "")
+    low, high = (int(bound) for bound in span.split("-")) if span else (0, 0)
+    for port in range(low, high + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise CommandError(f"no free port in {span}")
 
 
 def _wait_for(url: str) -> None:
