@@ -30,8 +30,6 @@ CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
 GUNICORN_DEFAULT_TIMEOUT_S = 30
 MARKER = "blocked-behind-a-lock"
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
-
 
 def _load_config() -> dict:
     namespace: dict = {"__file__": str(CONFIG)}
@@ -97,6 +95,8 @@ def _blocked_backends(admin: psycopg.Connection) -> int:
     ).fetchone()[0]
 
 
+@pytest.mark.django_db(transaction=True)  # the server and the worker are other processes
+@pytest.mark.usefixtures("celery_worker")
 def test_a_read_waiting_45_s_behind_a_lock_answers_json(shipped_server, postgres_server):
     base, log_path = shipped_server
     source = source_from_server("pg", "postgresql", postgres_server, statement_timeout_ms=120_000)
