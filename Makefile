@@ -11,11 +11,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Test services; the test suite's own database lives on PostgreSQL.
 # QB_TEST_NS / QB_TEST_REDIS_DB let two checkouts run the suite side by side on one machine.
+# The cache goes 8 databases away from the broker (not next to it, where a neighbouring
+# checkout's broker may be); QB_TEST_PORTS (e.g. 18300-18399) keeps test servers in a range.
 QB_TEST_NS ?=
 QB_TEST_REDIS_DB ?= 15
+QB_TEST_REDIS_CACHE_DB ?= $(shell echo $$(( ($(QB_TEST_REDIS_DB) + 8) % 16 )))
+QB_TEST_PORTS ?=
 TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST_NS) \
 	REDIS_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_DB) \
+	QUERYBASE_CACHE_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_CACHE_DB) \
 	QUERYBASE_TEST_NAMESPACE=$(QB_TEST_NS) \
+	QUERYBASE_TEST_PORTS=$(QB_TEST_PORTS) \
 	QUERYBASE_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres \
 	QUERYBASE_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/mysql \
 	DJANGO_SECRET_KEY=test-secret-key-not-for-production \
@@ -66,10 +72,10 @@ run: venv
 	@echo ""
 	@echo "QueryBase is starting at http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
 	@if [ -n "$$REDIS_URL" ]; then \
-		echo "REDIS_URL is set: starting a Celery worker beside the web server"; \
+		echo "REDIS_URL is set: the shipped server (gunicorn, querybase/gunicorn.conf.py) and a Celery worker with beat"; \
 		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --beat --loglevel=INFO & \
 		trap 'kill $$!' EXIT INT TERM; \
-		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT); \
+		$(BIN)/gunicorn -c querybase/gunicorn.conf.py --bind $(HOST):$(PORT); \
 	else \
 		exec $(BIN)/python manage.py runserver $(HOST):$(PORT); \
 	fi

@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +47,56 @@ DATA_DIR = Path(os.environ.get("QUERYBASE_DATA_DIR") or BASE_DIR / "var")
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED = not DATABASE_URL
+if DATABASE_URL and not REDIS_URL:
+    # Without Redis each process would keep its own cache (rate limits, locks, results) and
+    # Celery would run tasks eagerly inside web requests: a server that seems to work and
+    # quietly doesn't. The embedded default (neither set) is the only Redis-less mode.
+    raise ImproperlyConfigured(
+        "DATABASE_URL is set but REDIS_URL is not. A server with its own database needs Redis "
+        "for its cache and Celery broker: set REDIS_URL (e.g. redis://127.0.0.1:6379/0), or unset "
+        "DATABASE_URL to run the embedded default."
+    )
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    """`url` pointing at Redis database `db` instead of the one it names."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":  # unix:///run/redis.sock?db=3: the path is the socket's
+        query = [(key, value) for key, value in parse_qsl(parts.query) if key != "db"]
+        # Built by hand: urlunsplit drops the empty host and so the "//" of unix:///…
+        return f"unix://{parts.netloc}{parts.path}?{urlencode([*query, ('db', str(db))])}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def redis_db_of(url: str) -> int:
+    parts = urlsplit(url)
+    text = dict(parse_qsl(parts.query)).get("db", "0") if parts.scheme == "unix" else parts.path.strip("/") or "0"
+    try:
+        return int(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"A Redis URL must name its database by number, got {url!r}") from error
+
+
+def redis_database(url: str) -> tuple[str, str, int]:
+    """(server, socket, database number): what two Redis URLs must not share to stay apart."""
+    parts = urlsplit(url)
+    return parts.netloc, parts.path if parts.scheme == "unix" else "", redis_db_of(url)
+
+
+# The broker and the cache live in different Redis databases: clearing the cache (FLUSHDB)
+# must never delete queued messages, approved writes among them. The broker takes the
+# database REDIS_URL names; the cache the next one (the one before, when REDIS_URL names
+# Redis' last default database, 15), unless QUERYBASE_CACHE_URL says otherwise.
+REDIS_LAST_DEFAULT_DB = 15
+QUERYBASE_BROKER_URL = REDIS_URL
+QUERYBASE_CACHE_URL = os.environ.get("QUERYBASE_CACHE_URL", "")
+if REDIS_URL and not QUERYBASE_CACHE_URL:
+    _broker_db = redis_db_of(REDIS_URL)
+    QUERYBASE_CACHE_URL = redis_url_with_db(
+        REDIS_URL, _broker_db + 1 if _broker_db < REDIS_LAST_DEFAULT_DB else _broker_db - 1
+    )
+if REDIS_URL and redis_database(QUERYBASE_CACHE_URL) == redis_database(REDIS_URL):
+    raise ImproperlyConfigured("QUERYBASE_CACHE_URL must name another Redis database than REDIS_URL's.")
 
 
 def _secret(env_name: str, file_name: str, make) -> str:
@@ -151,6 +202,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.api.middleware.RefuseUnstorableUrlText",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -196,6 +248,15 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "querybase.sqlite3",
+            "OPTIONS": {
+                # Several dashboard users write at once. WAL lets readers go on while one
+                # writes; IMMEDIATE takes the write lock when a transaction begins, so a
+                # transaction that read first never fails to upgrade ("database is locked")
+                # but waits its turn, up to `timeout` seconds.
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -215,7 +276,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": QUERYBASE_CACHE_URL,
             "KEY_PREFIX": os.environ.get("QUERYBASE_CACHE_PREFIX", "qb"),
         }
     }
@@ -223,7 +284,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: Redis as broker when configured; otherwise tasks run in-process (eager).
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = QUERYBASE_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -309,7 +370,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.StorableJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -1,5 +1,6 @@
 """API key authentication for scripts: `Authorization: Api-Key qb_…`."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.accounts.services import user_for_api_key
@@ -20,3 +21,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return KEYWORD
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Describes API keys in the OpenAPI schema (drf-spectacular finds it by its target)."""
+
+    target_class = "apps.accounts.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": f"{KEYWORD} qb_…"}

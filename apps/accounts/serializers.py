@@ -15,7 +15,8 @@ class DataSourceRightsSerializer(serializers.Serializer):
 class ProfileSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    # Django allows a user without an address: "" is a valid answer, which `format: email` is not.
+    email = serializers.CharField(help_text="E-mail address; empty when none is set.")
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     is_admin = serializers.BooleanField()

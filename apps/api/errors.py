@@ -5,18 +5,21 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken
 
+from apps.api.parsers import UnstorableInput
 from querybase.errors import QueryBaseError
 
 logger = logging.getLogger(__name__)
 
 # Stable codes for DRF's own exceptions (their default codes are less precise).
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
+    UnstorableInput: "invalid_characters",
     exceptions.ValidationError: "invalid_request",
     exceptions.ParseError: "malformed_body",
     exceptions.NotAuthenticated: "not_authenticated",
@@ -44,6 +47,8 @@ def _drf_code(exc: exceptions.APIException) -> str:
 
 
 def _message_and_details(exc: exceptions.APIException) -> tuple[str, Any]:
+    if isinstance(exc, UnstorableInput):
+        return str(exc.detail), exc.details
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return "The request is invalid; see details for each field.", details
@@ -65,6 +70,14 @@ def json_error_handler(exc: Exception, context: dict) -> Response | None:
         return Response(
             error_body("payload_too_large", "The request body is larger than this server accepts."),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        # A delete that would take other records with it; services say so more precisely.
+        set_rollback()
+        return Response(
+            error_body("still_referenced", "Other records still refer to this one, so it is kept."),
+            status=status.HTTP_409_CONFLICT,
         )
 
     if isinstance(exc, QueryBaseError):

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -77,7 +77,7 @@ class ApprovalDryRunView(APIView):
 
 
 class DataSourceApproversView(APIView):
-    @extend_schema(responses=ApproverSerializer(many=True))
+    @extend_schema(responses=inline_serializer("Approvers", {"approvers": ApproverSerializer(many=True)}))
     def get(self, request: Request, datasource_id: int) -> Response:
         sources = (
             DataSource.objects.all()

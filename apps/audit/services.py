@@ -1,5 +1,6 @@
 """Writing to the audit log. Every state change in QueryBase calls `record_event`."""
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -24,14 +25,37 @@ def _redact(value: Any) -> Any:
 
 
 def client_ip(request) -> str | None:
-    """The address a request came from, trusting X-Forwarded-For only when configured."""
+    """The address a request came from, trusting X-Forwarded-For only when configured.
+
+    Whatever a header says, only an IP address comes out: the value is stored in an inet
+    column and keys the login throttle. A forwarded value that is not one (`unknown`, a
+    hostname, garbage) is ignored in favour of the connection's own address."""
     if request is None:
         return None
     if settings.QUERYBASE_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+        forwarded = _ip_address(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0])
+        if forwarded is not None:
+            return forwarded
+    return _ip_address(request.META.get("REMOTE_ADDR", ""))
+
+
+def _ip_address(text: str) -> str | None:
+    """`text` as a normalised IP address (a proxy may add :port or [brackets]), or None."""
+    text = text.strip()
+    candidates = [text]
+    if text.startswith("[") and "]" in text:  # [2001:db8::1]:443
+        candidates.append(text[1 : text.index("]")])
+    elif text.count(":") == 1:  # 192.0.2.1:443
+        candidates.append(text.split(":")[0])
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        # A zone (fe80::1%eth0) names an interface of the proxy, and inet refuses it.
+        if getattr(address, "scope_id", None) is None:
+            return str(address)
+    return None
 
 
 def record_event(

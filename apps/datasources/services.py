@@ -104,8 +104,24 @@ def _columns_but_audit() -> list[str]:
     return [field.name for field in DataSource._meta.concrete_fields if field.name not in kept]
 
 
+class DataSourceHasHistory(QueryBaseError):
+    """Deleting the source would take its query runs and approval requests with it."""
+
+    code = "datasource_has_history"
+    status = 409
+
+
 @transaction.atomic
 def delete_datasource(datasource: DataSource, *, actor, request=None) -> None:
+    """Delete a source that was never used. One with runs or approval requests keeps them:
+    those are the record of what was read and written, so the source is deactivated instead."""
+    runs, requests = datasource.runs.count(), datasource.approval_requests.count()
+    if runs or requests:
+        raise DataSourceHasHistory(
+            f"{datasource.name} has {runs} query run(s) and {requests} approval request(s), which are kept as "
+            "history: deactivate the source instead (PATCH is_active=false).",
+            details={"query_runs": runs, "approval_requests": requests},
+        )
     record_event("datasource.delete", actor=actor, target=datasource, request=request, detail={"name": datasource.name})
     datasource.delete()
 

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -17,6 +17,8 @@ from apps.datasources.serializers import (
     PermissionSetSerializer,
     TableSerializer,
 )
+
+PERMISSIONS_RESPONSE = inline_serializer("Permissions", {"permissions": PermissionSerializer(many=True)})
 
 
 def is_datasource_admin(user) -> bool:
@@ -76,14 +78,14 @@ class DataSourceViewSet(viewsets.ModelViewSet):
         audit = credential_audit.audit_credentials(self.get_object(), actor=request.user, request=request)
         return Response(CredentialAuditSerializer(audit.as_dict()).data)
 
-    @extend_schema(responses=TableSerializer(many=True))
+    @extend_schema(responses=inline_serializer("DataSourceSchema", {"tables": TableSerializer(many=True)}))
     @action(detail=True, methods=["get"], url_path="schema")
     def table_schema(self, request: Request, pk=None) -> Response:
         tables = services.datasource_schema(self.get_object(), user=request.user)
         return Response({"tables": TableSerializer(tables, many=True).data})
 
-    @extend_schema(methods=["GET"], responses=PermissionSerializer(many=True))
-    @extend_schema(methods=["PUT"], request=PermissionSetSerializer, responses=PermissionSerializer(many=True))
+    @extend_schema(methods=["GET"], responses=PERMISSIONS_RESPONSE)
+    @extend_schema(methods=["PUT"], request=PermissionSetSerializer, responses=PERMISSIONS_RESPONSE)
     @action(detail=True, methods=["get", "put"], url_path="permissions")
     def group_permissions(self, request: Request, pk=None) -> Response:
         datasource = self.get_object()

@@ -41,7 +41,8 @@ class QueryRun(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="query_runs")
-    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="runs")
+    # History outlives configuration: a source with runs is deactivated, never deleted.
+    datasource = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="runs")
     sql = models.TextField()
     sql_sha256 = models.CharField(max_length=64, db_index=True)
     params = models.JSONField(null=True, blank=True)

@@ -3,7 +3,8 @@ from contextlib import ExitStack
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,7 +16,7 @@ from apps.approvals import services as approval_services
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
 from apps.queries import analysis, saved, selectors, services
 from apps.queries.export import RENDERERS
-from apps.queries.models import QueryRun, RunStatus
+from apps.queries.models import QueryRun, RunStatus, SavedQuery
 from apps.queries.serializers import (
     QueryAnalysisSerializer,
     QueryAnalyzeSerializer,
@@ -54,10 +55,23 @@ def finished_or_pending(run: QueryRun) -> Response:
     return Response(run_body(run))
 
 
+# 202 is either a run still going, or (for SQL that is not a read) the approval request made of it.
+SUBMIT_ACCEPTED = PolymorphicProxySerializer(
+    component_name="QueryAccepted",
+    serializers=[
+        QueryRunSerializer,
+        inline_serializer("ApprovalCreated", {"approval": ApprovalRequestDetailSerializer()}),
+    ],
+    resource_type_field_name=None,
+)
+# CSV is a file; the JSON export is one object (columns, rows, row_count), streamed.
+EXPORT_RESPONSES = {(200, "text/csv"): bytes, (200, "application/json"): OpenApiTypes.OBJECT}
+
+
 class QuerySubmitView(APIView):
     throttle_classes = [QuerySubmitThrottle]
 
-    @extend_schema(request=QuerySubmitSerializer, responses={200: QueryRunSerializer, 202: QueryRunSerializer})
+    @extend_schema(request=QuerySubmitSerializer, responses={200: QueryRunSerializer, 202: SUBMIT_ACCEPTED})
     def post(self, request: Request) -> Response:
         payload = QuerySubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -185,7 +199,7 @@ def streaming_export(request: Request, *, datasource_id: int, sql: str, params, 
 class QueryExportView(APIView):
     throttle_classes = [QuerySubmitThrottle]
 
-    @extend_schema(request=QueryExportSerializer, responses={(200, "text/csv"): bytes})
+    @extend_schema(request=QueryExportSerializer, responses=EXPORT_RESPONSES)
     def post(self, request: Request):
         payload = QueryExportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -202,7 +216,7 @@ class QueryExportView(APIView):
 class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitThrottle]
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=bytes)
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=EXPORT_RESPONSES)
     def get(self, request: Request, run_id):
         run = services.get_run(request.user, run_id)
         export_format = request.query_params.get("format", "csv")
@@ -226,6 +240,8 @@ class SavedQueryViewSet(viewsets.ModelViewSet):
     filterset_fields = ["datasource"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return SavedQuery.objects.none()
         return selectors.saved_queries_for(self.request.user)
 
     def perform_create(self, serializer):

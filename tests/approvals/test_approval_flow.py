@@ -12,6 +12,7 @@ from apps.audit.models import AuditEvent
 from apps.notifications.models import Notification
 from tests.support.approvals import ledger
 from tests.support.factories import client_for
+from tests.support.worker import wait_until_worker_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -76,7 +77,7 @@ def test_reject_ends_the_request_and_nothing_runs(team, postgres_server):
     request_id = team.request_write("DELETE FROM ledger WHERE id = 1")["id"]
     assert team.review(request_id, "reject", comment="no").json()["status"] == "rejected"
     assert team.review(request_id, "approve", user=team.second_approver).status_code == 409
-    time.sleep(0.5)
+    wait_until_worker_idle()  # anything the reject might (wrongly) have queued has run
     assert ledger(postgres_server) == (5, 50)
     note = Notification.objects.get(recipient=team.analyst, event="approval.rejected")
     assert "no" in note.body

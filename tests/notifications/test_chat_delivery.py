@@ -56,7 +56,9 @@ def test_failed_deliveries_are_retried_with_backoff_and_visible(team):
     assert notification.attempts == 3
     assert len(chat.requests) == 3
     assert notification.last_error == ""
-    assert took >= 1 + 2  # backoff of 1 s, then 2 s (QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1 in tests)
+    # Backoff of 1 s, then 2 s (QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1 in tests). A lower
+    # bound only: a busy machine makes this longer, never shorter, so it cannot flake.
+    assert took >= 1 + 2
 
 
 def test_a_delivery_that_keeps_failing_ends_failed_with_its_error(team):

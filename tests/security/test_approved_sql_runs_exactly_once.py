@@ -13,9 +13,11 @@ from django.db import connection, connections
 from apps.approvals import services
 from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
+from apps.audit.models import AuditEvent
 from tests.support.approvals import Team, ledger, settle
 from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import source_from_server
+from tests.support.worker import wait_until_worker_idle
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -43,7 +45,7 @@ def test_double_approval_click_runs_once(team, postgres_server):
     statuses = in_threads(4, lambda: team.review(request_id, "approve").status_code)
     assert sorted(statuses) == [200, 409, 409, 409]
     assert settle(request_id).status == "succeeded"
-    time.sleep(1)
+    wait_until_worker_idle()  # every queued delivery has had its chance to run again
     assert ledger(postgres_server) == (5, 55)
 
 
@@ -56,10 +58,13 @@ def test_duplicate_deliveries_and_racing_workers_run_once(team, postgres_server)
         execute_approved_request.delay(request_id)  # the broker delivering the same job three times
     outcomes = in_threads(3, lambda: services.execute_approved(request_id).ran)  # and three more executors
     approval = settle(request_id)
-    time.sleep(1)
+    wait_until_worker_idle()  # all three deliveries are done
     assert approval.status == "succeeded"
     assert ledger(postgres_server) == (5, 55)
-    assert outcomes.count(True) <= 1
+    # Exactly one of the six executors ran it: one execution recorded, whoever it was.
+    executions = AuditEvent.objects.filter(action="approval.execute", object_id=str(request_id))
+    assert executions.count() == 1
+    assert outcomes.count(True) <= 1  # the threads' share of that one execution
 
 
 def test_only_the_approved_text_runs(team, postgres_server):
@@ -79,10 +84,10 @@ def test_worker_killed_mid_write_leaves_it_failed_and_never_reruns(team, postgre
     request_id = team.request_write(sql)["id"]
     team.review(request_id, "approve")
     deadline = time.monotonic() + 15
-    while ApprovalRequest.objects.get(pk=request_id).status != "executing":
-        assert time.monotonic() < deadline, "execution did not start"
+    while not _update_is_running_in(postgres_server):
+        assert time.monotonic() < deadline, "the write never reached the database"
         time.sleep(0.05)
-    time.sleep(0.5)
+    assert ApprovalRequest.objects.get(pk=request_id).status == "executing"
     for child in _pool_children(celery_worker.pid):
         os.kill(child, signal.SIGKILL)
     approval = settle(request_id, timeout=60)
@@ -90,9 +95,25 @@ def test_worker_killed_mid_write_leaves_it_failed_and_never_reruns(team, postgre
     # Settled from the outcome marker: the killed write never reached its COMMIT.
     assert approval.error_code == "interrupted_not_applied"
     assert "never re-runs" in approval.error_message
-    time.sleep(4)  # long enough for a (wrong) second run to have finished
+    wait_until_worker_idle()  # the returned message has been handled: a (wrong) second run would be done
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 1") == (10,)
     assert ApprovalRequest.objects.get(pk=request_id).status == "failed"
+
+
+def _update_is_running_in(postgres_server) -> bool:
+    """The approved UPDATE is executing in PostgreSQL (mid-write is where the kill must land)."""
+    import psycopg
+
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname="postgres"
+    ) as admin:
+        return bool(
+            admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s "
+                "AND pid <> pg_backend_pid()",
+                ["UPDATE ledger SET amount = amount + 100%"],
+            ).fetchone()[0]
+        )
 
 
 def _pool_children(worker_pid: int) -> list[int]:
@@ -113,7 +134,7 @@ def test_mariadb_write_runs_once(mysql_server):
     for _ in range(2):
         execute_approved_request.delay(request_id)
     assert settle(request_id).status == "succeeded"
-    time.sleep(1)
+    wait_until_worker_idle()  # the second delivery has run (and done nothing)
     cursor.execute(f"SELECT n FROM {SOURCE_DB}.counter WHERE id = 1")
     assert cursor.fetchone()[0] == 1
     root.close()

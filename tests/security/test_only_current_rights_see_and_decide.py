@@ -2,8 +2,6 @@
 reviewer may still approve, and an approved request runs only on an active source with
 approvals that still count. Staff status grants none of it."""
 
-import time
-
 import pytest
 
 from apps.approvals.models import ApprovalRequest, ApprovalReview
@@ -11,6 +9,7 @@ from apps.approvals.tasks import execute_approved_request
 from apps.audit.models import AuditEvent
 from tests.support.approvals import Team, ledger, settle
 from tests.support.factories import client_for, make_user, reader
+from tests.support.worker import wait_until_worker_idle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,7 +127,7 @@ def test_an_approved_request_on_a_since_deactivated_source_does_not_run(team, po
     team.source.is_active = True
     team.source.save()
     execute_approved_request.delay(request_id)
-    time.sleep(1.5)
+    wait_until_worker_idle()
     assert ApprovalRequest.objects.get(pk=request_id).status == "failed"
     assert ledger(postgres_server) == (5, 50)
 
@@ -147,6 +146,6 @@ def test_an_approved_request_whose_approver_was_deactivated_before_execution_doe
     assert AuditEvent.objects.filter(action="approval.failed", object_id=str(request_id)).exists()
     # A second delivery of the job leaves it failed.
     execute_approved_request.delay(request_id)
-    time.sleep(1.5)
+    wait_until_worker_idle()
     assert ApprovalRequest.objects.get(pk=request_id).status == "failed"
     assert ledger(postgres_server) == (5, 50)

@@ -3,11 +3,9 @@ budget bounds the API request however many statements a script has.
 
 Found by an outside review: three `pg_sleep(15)` ran 45 s against a 20 s limit, and
 100,000 times `SELECT 1;` held a web process for 14.5 s against a 1 s inline budget.
-Timings are asserted with a generous margin (a busy machine must not flake), but far
-below what a per-statement limit would take.
+No clock is read: each test is built so that the outcome itself shows which limit
+applied (a busy machine only makes the statements slower, which cannot change it).
 """
-
-import time
 
 import pytest
 
@@ -17,7 +15,6 @@ from tests.support.factories import client_for, make_datasource, reader, source_
 pytestmark = pytest.mark.django_db
 
 LIMIT_S = 1
-MARGIN_S = 3
 # Each statement alone stays well inside the limit (about 0.2 s here); together they
 # need far more than it (about 8 s). A per-statement limit lets all of them run.
 STATEMENTS = 40
@@ -48,13 +45,11 @@ def test_statements_each_inside_the_limit_share_one_time_limit(sources, engine, 
     settings.QUERYBASE_INLINE_BUDGET_MS = 60_000
     source = sources[engine](statement_timeout_ms=LIMIT_S * 1000, cache_ttl_seconds=0)
     script = ";\n".join([MEDIUM_READS[engine]] * STATEMENTS)
-    started = time.monotonic()
     response = submit(client_for(reader("ana", source)), source, script, wait=60)
-    took = time.monotonic() - started
+    # Each statement fits the limit: only a limit shared by the whole script ends it.
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "query_timeout"
-    assert took < LIMIT_S + MARGIN_S, f"{STATEMENTS} statements took {took:.1f}s against a {LIMIT_S}s limit"
     assert QueryRun.objects.get(pk=error["details"]["run"]).status == "failed"
 
 
@@ -66,10 +61,8 @@ def test_a_script_of_many_tiny_statements_is_handed_over_within_the_inline_budge
     settings.QUERYBASE_INLINE_BUDGET_MS = int(budget_s * 1000)
     source = sources[engine](statement_timeout_ms=120_000, cache_ttl_seconds=0)
     script = "SELECT 1;\n" * 10_000
-    started = time.monotonic()
     response = submit(client_for(reader("ana", source)), source, script, wait=1)
-    took = time.monotonic() - started
+    # Not answered inline: the budget, counted over the whole script, handed it over.
     assert response.status_code == 202, response.content
-    assert took < budget_s + MARGIN_S, f"the request took {took:.1f}s against a {budget_s}s inline budget"
     run = QueryRun.objects.get(pk=response.json()["id"])
     assert run.status == "queued"  # the worker will run it, with the source's own limit

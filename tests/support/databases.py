@@ -1,6 +1,7 @@
 """Real source databases for connector tests: PostgreSQL and MariaDB, made and dropped here."""
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -95,9 +96,21 @@ def drop_mysql_source() -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on: any, or one from QUERYBASE_TEST_PORTS ("18300-18399")
+    when the machine's owner keeps test servers to a range."""
+    span = os.environ.get("QUERYBASE_TEST_PORTS", "")
+    candidates = [0]
+    if span:
+        low, high = (int(bound) for bound in span.split("-"))
+        candidates = random.sample(range(low, high + 1), high - low + 1)
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in {span}")
 
 
 @contextmanager

@@ -2,13 +2,26 @@
 
 import os
 import signal
+import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
+import redis
 from django.conf import settings
 
-from querybase.worker_process import start_worker
+from querybase.celery import app
+from querybase.worker_process import QUEUES, start_worker
+
+# Two idle looks in a row: a message the worker has just taken off a queue may not yet be
+# listed as reserved by it.
+_IDLE_LOOKS = 2
+
+
+def database_url_for_processes() -> str:
+    """The URL of the test run's own database, for processes the tests start (worker, server)."""
+    return _test_database_url()
 
 
 def _test_database_url() -> str:
@@ -22,7 +35,7 @@ def _test_database_url() -> str:
 
 def start_test_worker(log_path: Path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": _test_database_url()}
-    return start_worker(env, output=log_path.open("w"), hostname=f"test-{os.getpid()}@%h")
+    return start_worker(env, output=log_path.open("w"), hostname=_hostname())
 
 
 class PrivateWorker:
@@ -51,3 +64,33 @@ class PrivateWorker:
     def __exit__(self, *exc_info) -> None:
         if self.process.poll() is None:
             self.kill()
+
+
+def _hostname() -> str:
+    return f"test-{os.getpid()}@{socket.gethostname()}"
+
+
+def wait_until_worker_idle(timeout: float = 60) -> None:
+    """Block until every queue is empty and the test worker holds no task.
+
+    A test asserting that something did *not* happen (a second run, a write after a
+    rejection) asks after this, instead of sleeping for a guessed while. `timeout` only
+    detects a hang.
+    """
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    inspect = app.control.inspect(destination=[_hostname()], timeout=5)
+    deadline = time.monotonic() + timeout
+    looks = 0
+    while looks < _IDLE_LOOKS:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the Celery worker was still busy after {timeout}s")
+        queued = any(_queued(broker, queue) for queue in QUEUES.split(","))
+        held = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        busy = queued or any(tasks for replies in held for tasks in (replies or {}).values())
+        looks = 0 if busy else looks + 1
+        time.sleep(0.05)
+
+
+def _queued(broker: redis.Redis, queue: str) -> bool:
+    # Kombu keeps one list per queue and priority step ("queries", "queries\x06\x163", …).
+    return any(broker.type(key) == b"list" and broker.llen(key) for key in broker.scan_iter(f"{queue}*"))

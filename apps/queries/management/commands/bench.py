@@ -3,17 +3,29 @@
 1. A one-row read through POST /api/v1/queries (uncached, through the real Celery
    worker; and a cache hit), median server time, against psycopg on the same query.
 2. Classification throughput on a 10,000-statement script, against sqlparse.parse.
-3. A 1,000,000-row x 5-column result streamed to CSV through the API (a gunicorn
-   process, over HTTP): time and the server's peak RSS, against `psql \\copy`.
+3. A 1,000,000-row x 5-column result streamed to CSV through the API (the shipped
+   server, querybase/gunicorn.conf.py, over HTTP): time and the server's peak RSS,
+   against `psql \\copy`.
+4. Small reads per second through the shipped server from 16 concurrent clients,
+   uncached and cached, against pgbench running the same SELECT with 16 clients.
+
+It ends with one `BENCH_JSON {…}` line holding every figure.
 
 It needs the same services as the tests (PostgreSQL, Redis); the Makefile sets them.
 """
 
+import json
 import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -35,6 +47,10 @@ ROWS = 1_000_000
 ONE_ROW_SQL = "SELECT id, name, amount, created, flag FROM bench_rows WHERE id = 4242"
 ALL_ROWS_SQL = "SELECT id, name, amount, created, flag FROM bench_rows ORDER BY id"
 ROOT = Path(settings.BASE_DIR)
+# Throughput: this many concurrent HTTP clients, each sending this many small reads.
+CLIENTS = 16
+REQUESTS_PER_CLIENT = 50
+SERVER_CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
 
 
 def _p50_ms(samples: list[float]) -> float:
@@ -59,7 +75,9 @@ class Command(BaseCommand):
         finally:
             stop_worker(worker)
         figures.update(self._classification())
-        figures.update(self._large_csv(source_url, datasource, token))
+        with self._shipped_server() as (base, server_pid):
+            figures.update(self._large_csv(source_url, base, server_pid, datasource, token))
+            figures.update(self._throughput(source_url, base, datasource, token))
         self._report(figures)
 
     # Set-up -----------------------------------------------------------------------------
@@ -195,53 +213,46 @@ class Command(BaseCommand):
             "sqlparse_parse_per_s": sqlparse_rate,
         }
 
-    # 3. Large CSV ------------------------------------------------------------------------------
+    # 3 and 4. The shipped server, over HTTP ---------------------------------------------------
 
-    def _large_csv(self, source_url: str, datasource: DataSource, token: str) -> dict:
-        copy = f"\\copy ({ALL_ROWS_SQL}) TO STDOUT WITH CSV HEADER"
-        started = time.perf_counter()
-        psql = subprocess.run(["psql", source_url, "-q", "-c", copy], capture_output=True, check=True)
-        psql_seconds = time.perf_counter() - started
-        psql_bytes = len(psql.stdout)
-
+    @contextmanager
+    def _shipped_server(self) -> Iterator[tuple[str, int]]:
+        """The server as it ships (querybase/gunicorn.conf.py), not a tuned copy: (base URL, pid)."""
         port = _free_port()
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "querybase.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--timeout",
-                "600",
-                "--log-level",
-                "warning",
-            ],
+            [sys.executable, "-m", "gunicorn", "-c", str(SERVER_CONFIG), "--bind", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL,
             cwd=ROOT,
             env=self._env(),
         )
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_for(f"{base}/health")
-            worker_pid = _child_pid(server.pid)
-            headers = {"Authorization": f"Bearer {token}"}
-            body = {"datasource": datasource.pk, "sql": ALL_ROWS_SQL, "format": "csv"}
-            started = time.perf_counter()
-            received = 0
-            with requests.post(
-                f"{base}/api/v1/queries/export", json=body, headers=headers, stream=True, timeout=600
-            ) as response:
-                response.raise_for_status()
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    received += len(chunk)
-            api_seconds = time.perf_counter() - started
-            peak_rss_mb = _peak_rss_kb(worker_pid) / 1024
+            yield base, server.pid
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            server.wait(timeout=60)
+
+    def _large_csv(self, source_url: str, base: str, server_pid: int, datasource: DataSource, token: str) -> dict:
+        copy = f"\\copy ({ALL_ROWS_SQL}) TO STDOUT WITH CSV HEADER"
+        started = time.perf_counter()
+        psql = subprocess.run(["psql", source_url, "-q", "-c", copy], capture_output=True, check=True)
+        psql_seconds = time.perf_counter() - started
+        psql_bytes = len(psql.stdout)
+
+        headers = {"Authorization": f"Bearer {token}"}
+        body = {"datasource": datasource.pk, "sql": ALL_ROWS_SQL, "format": "csv"}
+        started = time.perf_counter()
+        received = 0
+        with requests.post(
+            f"{base}/api/v1/queries/export", json=body, headers=headers, stream=True, timeout=600
+        ) as response:
+            response.raise_for_status()
+            for chunk in response.iter_content(chunk_size=1 << 16):
+                received += len(chunk)
+        api_seconds = time.perf_counter() - started
+        # The export went to one of the workers: the busiest one's peak is the figure.
+        peak_rss_mb = max(_peak_rss_kb(pid) for pid in _worker_pids(server_pid)) / 1024
         return {
             "csv_bytes_api": received,
             "csv_bytes_psql": psql_bytes,
@@ -249,6 +260,25 @@ class Command(BaseCommand):
             "csv_psql_s": psql_seconds,
             "csv_peak_rss_mb": peak_rss_mb,
         }
+
+    def _throughput(self, source_url: str, base: str, datasource: DataSource, token: str) -> dict:
+        """Small reads per second from CLIENTS concurrent clients, uncached and cached, against
+        pgbench running the same SELECT with as many clients."""
+        script = Path(tempfile.mkstemp(suffix=".sql")[1])
+        try:
+            script.write_text(ONE_ROW_SQL + ";\n")
+            pgbench = subprocess.run(
+                ["pgbench", "-n", "-c", str(CLIENTS), "-j", "2", "-T", "10", "-f", str(script), source_url],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        finally:
+            script.unlink()
+        pgbench_tps = float(re.search(r"tps = ([0-9.]+)", pgbench.stdout).group(1))
+        uncached = _requests_per_second(base, token, {"datasource": datasource.pk, "sql": ONE_ROW_SQL, "max_age": 0})
+        cached = _requests_per_second(base, token, {"datasource": datasource.pk, "sql": ONE_ROW_SQL})
+        return {"pgbench_tps": pgbench_tps, "http_uncached_rps": uncached, "http_cached_rps": cached}
 
     # Report ------------------------------------------------------------------------------------
 
@@ -273,16 +303,53 @@ class Command(BaseCommand):
             f"  1M rows x 5 cols to CSV, API           {f['csv_api_s']:8.2f} s    ({f['csv_bytes_api']:,} bytes, "
             f"{f['csv_api_s'] / f['csv_psql_s']:.2f}x psql)   target: <= 1.5x",
             f"  API server peak RSS during the export  {f['csv_peak_rss_mb']:8.1f} MB   target: < 150 MB",
+            f"  small reads over HTTP, {CLIENTS} clients, uncached {f['http_uncached_rps']:8.0f} /s   "
+            f"({100 * f['http_uncached_rps'] / f['pgbench_tps']:.1f}% of pgbench {f['pgbench_tps']:.0f} tps)"
+            "   target: >= 2.5%",
+            f"  small reads over HTTP, {CLIENTS} clients, cached   {f['http_cached_rps']:8.0f} /s   "
+            f"({100 * f['http_cached_rps'] / f['pgbench_tps']:.1f}% of pgbench)   target: >= 4%",
         ]
         self.stdout.write("\n".join(lines))
+        self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
+
+
+def _requests_per_second(base: str, token: str, body: dict) -> float:
+    """CLIENTS threads, each with its own connection, post `body` REQUESTS_PER_CLIENT times."""
+    failures: list[str] = []
+
+    def client() -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            for _ in range(REQUESTS_PER_CLIENT):
+                response = session.post(f"{base}/api/v1/queries", json=body, timeout=60)
+                if response.status_code != 200:
+                    failures.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.perf_counter() - started
+    if failures:
+        raise CommandError(f"{len(failures)} benchmark requests failed, e.g. {failures[0]}")
+    return CLIENTS * REQUESTS_PER_CLIENT / took
 
 
 def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Any free port, or one of QUERYBASE_TEST_PORTS ("18300-18399") where the machine's
+    owner keeps servers to a range (`make bench QB_TEST_PORTS=…`)."""
+    span = os.environ.get("QUERYBASE_TEST_PORTS", "")
+    low, high = (int(bound) for bound in span.split("-")) if span else (0, 0)
+    for port in range(low, high + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise CommandError(f"no free port in {span}")
 
 
 def _wait_for(url: str) -> None:
@@ -297,12 +364,12 @@ def _wait_for(url: str) -> None:
     raise CommandError(f"{url} did not come up")
 
 
-def _child_pid(parent: int) -> int:
+def _worker_pids(parent: int) -> list[int]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
         if children:
-            return int(children[0])
+            return [int(child) for child in children]
         time.sleep(0.1)
     raise CommandError("gunicorn started no worker")
 

@@ -1,0 +1,143 @@
+"""Schemathesis against our own OpenAPI schema (/api/schema/), as an analyst and as an admin.
+
+Every operation gets generated requests, valid and invalid; any 5xx fails, and so does a
+response that breaks the schema or content type it is documented with. Requests run
+in-process (WSGI) inside the test's transaction, a few examples per operation and pass,
+so both runs together stay within a few minutes on our 2-core machine.
+
+Schemathesis' own pytest integration is not used: its lazy loader touches a pytest
+internal that pytest 9 no longer has. Each operation's strategy is driven with
+Hypothesis directly, and every failing operation is reported, not only the first.
+"""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from rest_framework_simplejwt.tokens import AccessToken
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from apps.notifications.models import Notification
+from tests.support.factories import client_for, make_datasource, make_user, reader
+
+pytestmark = pytest.mark.django_db
+
+# Operations that connect to whatever host a request names: generated hosts would make
+# the test reach for addresses off this machine. Their error paths have their own tests
+# (tests/datasources/test_connection_test_api.py, test_credential_audit.py).
+CONNECTING = r"/api/v1/datasources/\{[^}]+\}/(test|credential-audit)$"
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+EXAMPLES_PER_PASS = 20
+
+
+@pytest.fixture(autouse=True)
+def bounded_server(settings):
+    # Generated `wait` values must not make each example block for a minute, and no
+    # worker runs here: a read that is not done inline stays queued.
+    settings.QUERYBASE_MAX_WAIT_SECONDS = 0
+    settings.QUERYBASE_QUERY_RATE = "100000/min"
+
+
+@pytest.fixture
+def api_schema(known):
+    # Django closes the database connection when a request ends; these requests run
+    # inside the test's transaction, so (as Django's own test client does) keep it open.
+    # After `known`: the test client that made those rows reconnects the signals when done.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).exclude(path_regex=CONNECTING)
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def shop(shop_sqlite_path):
+    return make_datasource("shop", database=str(shop_sqlite_path))
+
+
+def bearer_of(user) -> dict[str, str]:
+    return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
+
+
+@pytest.fixture
+def known(shop) -> dict[str, object]:
+    """Rows that exist, owned by an analyst: generated ids almost never hit one, so a third
+    pass pins each operation's path parameters to them and reaches past the 404s."""
+    analyst = reader("ana", shop, write=True)
+    client = client_for(analyst)
+    run = client.post("/api/v1/queries", {"datasource": shop.pk, "sql": "SELECT 1"}, format="json").json()
+    approval = client.post(
+        "/api/v1/queries", {"datasource": shop.pk, "sql": "DELETE FROM orders WHERE id = 1"}, format="json"
+    ).json()["approval"]
+    saved = client.post(
+        "/api/v1/saved-queries",
+        {"name": "q", "datasource": shop.pk, "sql": "SELECT $1", "default_params": [1]},
+        format="json",
+    ).json()
+    shared = client.post(f"/api/v1/saved-queries/{saved['id']}/share-link").json()
+    api_key = client.post("/api/v1/auth/api-keys", {"name": "script"}, format="json").json()
+    return {
+        "analyst": analyst,
+        "id": shop.pk,  # datasources/{id}; saved-queries/{id} is set apart below
+        "datasource_id": shop.pk,
+        "saved_query_id": saved["id"],
+        "token": shared["share_url"].rsplit("/", 1)[1],
+        "request_id": approval["id"],
+        "run_id": run["id"],
+        "api_key_id": api_key["id"],
+        "notification_id": Notification.objects.values_list("pk", flat=True).first() or 1,
+    }
+
+
+def pinned_parameters(path: str, known: dict[str, object]) -> dict[str, object]:
+    values = {**known, "id": known["saved_query_id"]} if path.startswith("/api/v1/saved-queries") else known
+    return {name: value for name, value in values.items() if f"{{{name}}}" in path}
+
+
+def failures_of(api_schema, headers: dict[str, str], known: dict[str, object]) -> list[str]:
+    failures = []
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        passes = [
+            ("positive", operation.as_strategy(generation_mode=GenerationMode.POSITIVE)),
+            ("negative", operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)),
+        ]
+        pinned = pinned_parameters(operation.path, known)
+        if pinned:
+            passes.append(("known rows", operation.as_strategy(path_parameters=pinned)))
+        for name, strategy in passes:
+
+            @given(case=strategy)
+            @settings(
+                max_examples=EXAMPLES_PER_PASS,
+                deadline=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+            def check(case):
+                case.call_and_validate(headers=headers, checks=CHECKS)
+
+            try:
+                check()
+            # Schemathesis groups its findings in a BaseExceptionGroup; every operation is
+            # tried and every failure reported.
+            except (Exception, BaseExceptionGroup) as error:
+                failures.append(f"{operation.label} ({name}): {error}")
+    return failures
+
+
+def test_as_an_analyst_no_operation_answers_5xx_or_breaks_its_schema(api_schema, known):
+    failures = failures_of(api_schema, bearer_of(known["analyst"]), known)
+    assert not failures, "\n\n".join(failures)
+
+
+def test_as_an_admin_no_operation_answers_5xx_or_breaks_its_schema(api_schema, known):
+    failures = failures_of(api_schema, bearer_of(make_user("root", is_admin=True)), known)
+    assert not failures, "\n\n".join(failures)

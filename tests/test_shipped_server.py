@@ -1,0 +1,147 @@
+"""The server as it ships (querybase/gunicorn.conf.py), started for real over HTTP.
+
+gunicorn's sync workers with their default 30 s timeout killed a POST /api/v1/queries
+that was allowed to wait 45 s for a read blocked by a lock: the client got a 500 HTML
+page ("WORKER TIMEOUT"). Here the same request outlasts that default and still gets
+its JSON answer.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.datasources.models import DataSource
+from tests.support.databases import free_port
+from tests.support.factories import reader, source_from_server
+from tests.support.worker import database_url_for_processes
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
+# gunicorn's default worker timeout: the blocked request must outlast it.
+GUNICORN_DEFAULT_TIMEOUT_S = 30
+MARKER = "blocked-behind-a-lock"
+
+
+def _load_config() -> dict:
+    namespace: dict = {"__file__": str(CONFIG)}
+    exec(compile(CONFIG.read_text(), str(CONFIG), "exec"), namespace)  # noqa: S102 (our own file)
+    return namespace
+
+
+def test_the_shipped_config_uses_threads_and_outlasts_every_allowed_wait():
+    config = _load_config()
+    longest_statement_s = (
+        max(
+            validator.limit_value
+            for validator in DataSource._meta.get_field("statement_timeout_ms").validators
+            if validator.__class__.__name__ == "MaxValueValidator"
+        )
+        / 1000
+    )
+    assert config["worker_class"] == "gthread"
+    assert config["threads"] > 1
+    assert config["timeout"] > settings.QUERYBASE_MAX_WAIT_SECONDS
+    assert config["timeout"] > longest_statement_s
+
+
+@pytest.fixture
+def shipped_server(tmp_path):
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    env = {**os.environ, "DATABASE_URL": database_url_for_processes(), "QUERYBASE_WEB_WORKERS": "1"}
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/health", server, log_path)
+        yield base, log_path
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn exited:\n{log_path.read_text()}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail(f"gunicorn did not come up:\n{log_path.read_text()}")
+
+
+def _blocked_backends(admin: psycopg.Connection) -> int:
+    return admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+        [f"%{MARKER}%"],
+    ).fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # the server and the worker are other processes
+@pytest.mark.usefixtures("celery_worker")
+def test_a_read_waiting_45_s_behind_a_lock_answers_json(shipped_server, postgres_server):
+    base, log_path = shipped_server
+    source = source_from_server("pg", "postgresql", postgres_server, statement_timeout_ms=120_000)
+    token = str(AccessToken.for_user(reader("ana", source)))
+    server_args = {"host": postgres_server.host, "port": postgres_server.port, "user": postgres_server.username}
+
+    # A plain SELECT never waits on a row lock in PostgreSQL (it reads the old version), so
+    # the lock that blocks a read is a table lock, as a migration's ALTER TABLE takes.
+    with (
+        psycopg.connect(**server_args, dbname=postgres_server.database) as holder,
+        psycopg.connect(**server_args, dbname="postgres", autocommit=True) as admin,
+    ):
+        holder.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        answer: dict = {}
+        answered = threading.Event()
+
+        def ask() -> None:
+            try:
+                answer["response"] = requests.post(
+                    f"{base}/api/v1/queries",
+                    json={"datasource": source.pk, "sql": f"SELECT count(*) FROM customers /* {MARKER} */", "wait": 45},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=120,
+                )
+            finally:
+                answered.set()
+
+        started = time.monotonic()
+        asking = threading.Thread(target=ask)
+        asking.start()
+        deadline = started + 30
+        while not _blocked_backends(admin) and not answered.is_set():
+            assert time.monotonic() < deadline, "the read never reached the lock"
+            answered.wait(0.1)
+        # Keep the read blocked until the request has outlived gunicorn's default timeout;
+        # a server that kills it answers early, and the wait ends then.
+        answered.wait(GUNICORN_DEFAULT_TIMEOUT_S + 5 - (time.monotonic() - started))
+        holder.rollback()
+        asking.join(timeout=60)
+
+    response = answer["response"]
+    log = log_path.read_text()
+    assert "WORKER TIMEOUT" not in log, log
+    assert response.headers["Content-Type"] == "application/json", response.text[:500]
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    assert body["status"] == "succeeded"
+    assert body["result"]["rows"] == [[2]]
