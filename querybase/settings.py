@@ -15,6 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from querybase.logs import LOG_FORMATS, configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -146,6 +148,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "querybase.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -308,12 +311,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("QUERYBASE_LOG_LEVEL", "INFO")},
-}
+# Logs (querybase/logs.py): one JSON object per line for log collectors, or structlog's
+# readable console lines for a person at a terminal. A deployment gets JSON unless told
+# otherwise; the embedded default and DEBUG get the console.
+QUERYBASE_LOG_FORMAT = os.environ.get("QUERYBASE_LOG_FORMAT", "") or ("console" if DEBUG or EMBEDDED else "json")
+if QUERYBASE_LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"QUERYBASE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+LOGGING = logging_config(level=os.environ.get("QUERYBASE_LOG_LEVEL", "INFO"), log_format=QUERYBASE_LOG_FORMAT)
+configure_structlog()
 
 if not DEBUG and not EMBEDDED:
     SESSION_COOKIE_SECURE = env_bool("QUERYBASE_SECURE_COOKIES", True)

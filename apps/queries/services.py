@@ -6,7 +6,6 @@ parameters are bound, and only then is the cache consulted.
 """
 
 import hashlib
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +43,9 @@ from apps.sqlcore.parameters import Params, bind
 from apps.sqlcore.sqltext import single_query_text
 from apps.sqlcore.statements import BoundStatement
 from querybase.errors import NotAllowed, QueryBaseError
+from querybase.logs import bind_context, get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class DataSourceNotFound(QueryBaseError):
@@ -268,7 +268,7 @@ def submit_query(
 
 
 def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
-    return QueryRun.objects.create(
+    run = QueryRun.objects.create(
         user=user,
         datasource=prepared.datasource,
         sql=prepared.sql,
@@ -278,6 +278,8 @@ def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun
         cache_key=cache_key,
         **fields,
     )
+    bind_context(run_id=run.pk)
+    return run
 
 
 def _defer(
@@ -300,6 +302,7 @@ def _defer(
             request_approval=request_approval,
             reason=reason,
         )
+        bind_context(run_id=run.pk)
         _audit_submission(run, request)
         _enqueue(run)
     return run
@@ -357,6 +360,7 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     Taking the run (queued → running) is a conditional update, so a cancelled run or a
     second delivery of the same task does nothing.
     """
+    bind_context(run_id=run_id)
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return
@@ -482,6 +486,7 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
         for name, value in fields.items():
             setattr(run, name, value)
         results.remember_for_cache(run, result, location, run.datasource.cache_ttl_seconds)
+        logger.info("query run finished", status=run.status, duration_ms=run.duration_ms, row_count=run.row_count)
     completion.announce_finished(str(run.pk))
 
 
@@ -497,6 +502,7 @@ def _finish_failed(run: QueryRun, code: str, message: str) -> None:
     if QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields):
         for name, value in fields.items():
             setattr(run, name, value)
+        logger.info("query run finished", status=run.status, duration_ms=run.duration_ms, error_code=code)
     completion.announce_finished(str(run.pk))
 
 
@@ -530,6 +536,7 @@ def wait_for_run(run: QueryRun, seconds: float) -> QueryRun:
 
 def cancel_run(user, run_id, *, request=None) -> QueryRun:
     """Cancel a queued run, or stop a running one in the database itself."""
+    bind_context(run_id=run_id)
     run = get_run(user, run_id)
     if not policy.may_cancel_run(user, run):
         raise NotAllowed("Only the user who started a run may cancel it.")
@@ -558,7 +565,7 @@ def _cancel_in_database(run: QueryRun) -> None:
             if run.backend_id and connector.cancel(run.backend_id):
                 return
         except ConnectorError as error:
-            logger.warning("cancel of run %s failed: %s", run.pk, error.message)
+            logger.warning("cancel failed", error=error.message)
             return
         time.sleep(0.05)
         run.refresh_from_db(fields=["backend_id", "status"])

@@ -19,5 +19,6 @@ def _test_database_url() -> str:
 
 
 def start_test_worker(log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    # JSON lines, so tests can find what the worker logged about their requests.
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "QUERYBASE_LOG_FORMAT": "json"}
     return start_worker(env, output=log_path.open("w"), hostname=f"test-{os.getpid()}@%h")
