@@ -1,7 +1,8 @@
 """Every request gets an id that its log lines, its response and the Celery tasks it
-queues carry."""
+queues carry, and its answer time goes to the latency histogram."""
 
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ import structlog
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
+from querybase import metrics
 from querybase.logs import set_current_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -31,6 +33,7 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
         request_id = request_id_for(request)
         # A thread serves one request after another: nothing of the last one may remain.
         structlog.contextvars.clear_contextvars()
@@ -39,6 +42,13 @@ class RequestContextMiddleware:
         request.request_id = request_id
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        match = request.resolver_match
+        metrics.observe_request(
+            match.view_name if match is not None else "unmatched",
+            request.method or "",
+            response.status_code,
+            time.perf_counter() - started,
+        )
         return response
 
 

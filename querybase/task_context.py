@@ -7,11 +7,13 @@ the worker is Django's (querybase/logs.py): Celery is told not to set up its own
 """
 
 import logging.config
+import os
 from typing import Any
 
 import structlog
 from celery import signals
 
+from querybase import metrics
 from querybase.logs import request_user_fields
 
 CONTEXT_HEADER = "querybase_log_context"
@@ -50,3 +52,12 @@ def use_django_logging(**kwargs: Any) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.worker_process_shutdown.connect
+def drop_process_metrics(pid: int | None = None, **kwargs: Any) -> None:
+    """A worker sharing the web's PROMETHEUS_MULTIPROC_DIR takes its live gauges along."""
+    if metrics.MULTIPROCESS:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())

@@ -9,7 +9,8 @@ from django.conf import settings
 from querybase.worker_process import start_worker
 
 
-def _test_database_url() -> str:
+def suite_database_url() -> str:
+    """The URL of the suite's own database, for processes the tests start."""
     database = settings.DATABASES["default"]
     user = database.get("USER") or "postgres"
     host = database.get("HOST") or "127.0.0.1"
@@ -20,5 +21,5 @@ def _test_database_url() -> str:
 
 def start_test_worker(log_path: Path) -> subprocess.Popen:
     # JSON lines, so tests can find what the worker logged about their requests.
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "QUERYBASE_LOG_FORMAT": "json"}
+    env = {**os.environ, "DATABASE_URL": suite_database_url(), "QUERYBASE_LOG_FORMAT": "json"}
     return start_worker(env, output=log_path.open("w"), hostname=f"test-{os.getpid()}@%h")

@@ -9,7 +9,7 @@ from itertools import chain
 
 import psycopg
 from psycopg.types.string import TextLoader
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from apps.datasources.connectors import postgresql_privileges
 from apps.datasources.connectors.base import (
@@ -35,6 +35,7 @@ from apps.datasources.connectors.base import (
     refuse_unsafe_dry_run,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
+from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
@@ -55,7 +56,7 @@ STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
 
 CSV_BLOCK_BYTES = 64 * 1024
-_pools: dict[str, ConnectionPool] = {}
+_pools: dict[str, MeteredConnectionPool] = {}
 _pools_lock = threading.Lock()
 
 
@@ -135,14 +136,16 @@ class PostgreSQLConnector(Connector):
 
     # Execution -----------------------------------------------------------------------
 
-    def _pool(self) -> ConnectionPool:
+    def _pool(self) -> MeteredConnectionPool:
         """One pool per distinct set of connection settings (a changed password makes a new one)."""
         kwargs = self._connect_kwargs()
         key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
         with _pools_lock:
             pool = _pools.get(key)
             if pool is None:
-                pool = ConnectionPool(
+                pool = MeteredConnectionPool(
+                    source=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
+                    role=self.settings.role.value,
                     kwargs=kwargs,
                     min_size=0,
                     max_size=POOL_MAX_SIZE,
@@ -323,3 +326,11 @@ class PostgreSQLConnector(Connector):
                 [int(pid), tag],
             ).fetchone()
         return bool(signalled and signalled[0])
+
+
+def publish_pool_stats() -> None:
+    """Refresh the gauges of this process's pools (the metrics endpoint calls it)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+    for pool in pools:
+        pool.publish_stats()
