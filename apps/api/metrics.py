@@ -12,6 +12,8 @@ import redis
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from kombu.transport.redis import PRIORITY_STEPS
 from kombu.transport.redis import Channel as RedisChannel
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -117,6 +119,7 @@ class MetricsView(APIView):
     permission_classes = [IsAdminUser]
     content_negotiation_class = _AnyAccept
 
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, description="Prometheus metrics (admins).")
     def get(self, request: Request) -> HttpResponse:
         body, content_type = exposition(request.headers.get("Accept", ""))
         return HttpResponse(body, content_type=content_type)
