@@ -11,6 +11,7 @@ authenticates inside the view, after the middleware has run.
 """
 
 import contextvars
+import sys
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -70,7 +71,8 @@ def _shared_processors() -> list:
 def _renderer_chain(log_format: str) -> list:
     if log_format == "json":
         return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    return [structlog.dev.ConsoleRenderer()]
+    # Colours only for a terminal: the handler writes to stderr (see logging_config).
+    return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
 
 
 def logging_config(*, level: str, log_format: str) -> dict[str, Any]:
