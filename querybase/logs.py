@@ -45,6 +45,8 @@ def request_user_fields() -> dict[str, Any]:
         if user is None or not user.is_authenticated:
             return {}
         return {"user_id": user.pk, "username": user.get_username()}
+    except Exception:  # a line must be written even when the session store is down
+        return {}
     finally:
         _resolving_user.reset(token)
 

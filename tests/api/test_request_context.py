@@ -2,7 +2,10 @@
 together with the user and the run it is about."""
 
 import pytest
+import structlog
+from django.http import HttpRequest
 
+from querybase.logs import set_current_request
 from tests.support.factories import client_for, make_datasource, reader
 from tests.support.logs import json_log_lines
 
@@ -65,3 +68,21 @@ def test_lines_logged_for_an_api_request_carry_its_id_user_and_run(shop_sqlite_p
     not_found = [line for line in lines() if line["logger"] == "django.request"]
     assert not_found[0]["request_id"] == "req-observed-2"
     assert "run_id" not in not_found[0]
+
+
+class _SessionStoreDown(HttpRequest):
+    @property
+    def user(self):
+        raise ConnectionError("session store down")
+
+
+def test_a_line_is_written_even_when_the_user_cannot_be_found_out():
+    set_current_request(_SessionStoreDown())
+    try:
+        with json_log_lines() as lines:
+            structlog.get_logger("tests").warning("the database is down")
+    finally:
+        set_current_request(None)
+    [line] = lines()
+    assert line["event"] == "the database is down"
+    assert "user_id" not in line
