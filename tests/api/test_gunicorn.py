@@ -1,6 +1,8 @@
-"""Under gunicorn, a scrape answered by any one worker process counts the requests of all
-of them (prometheus_client's multiprocess mode, set up by gunicorn.conf.py)."""
+"""Gunicorn as configured by gunicorn.conf.py: a scrape answered by any one worker process
+counts the requests of all of them (prometheus_client's multiprocess mode), and gunicorn's
+own lines are JSON like the app's."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from apps.accounts.services import issue_api_key
 from tests.support.factories import make_user
+from tests.support.logs import wait_for_json_line
 from tests.support.worker import suite_database_url
 
 PORT = 18402
@@ -22,19 +25,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def gunicorn():
-    env = {**os.environ, "DATABASE_URL": suite_database_url()}
+def gunicorn(tmp_path):
+    """Gunicorn's log file, while it serves."""
+    env = {**os.environ, "DATABASE_URL": suite_database_url(), "QUERYBASE_LOG_FORMAT": "json"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "querybase.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "3"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "querybase.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "3"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _wait_until_up(process)
-        yield
+        yield log
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -73,3 +79,13 @@ def test_every_scrape_counts_the_requests_of_every_worker(gunicorn):
         _get("/version")
     # Three workers, six scrapes: each worker answers some, and each says 20.
     assert [_version_requests(_get("/api/v1/metrics", api_key)) for _ in range(6)] == [20.0] * 6
+
+
+def test_gunicorn_logs_json_lines_with_the_request_id(gunicorn):
+    requests.get(f"{BASE}/version", headers={"X-Request-ID": "req-through-gunicorn"}, timeout=10)
+    access = wait_for_json_line(gunicorn, lambda line: "GET /version" in line["event"])
+    assert access["logger"] == "gunicorn.access"
+    assert access["event"].endswith("request_id=req-through-gunicorn")
+    lines = gunicorn.read_text().splitlines()
+    assert any("Booting worker" in json.loads(line)["event"] for line in lines)
+    assert all(json.loads(line) for line in lines)
