@@ -8,6 +8,7 @@ set before a worker imports prometheus_client, must start empty (old files would
 previous run's counts), and a dead worker's live gauges must go with it.
 """
 
+import logging
 import os
 import shutil
 import tempfile
@@ -37,6 +38,10 @@ def on_starting(server) -> None:
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
+    # A log configuration turns gunicorn's access log on; keep it to servers asked for
+    # one (--access-logfile, as the Docker image does), as without this file.
+    if server.cfg.accesslog is None:
+        logging.getLogger("gunicorn.access").setLevel(logging.WARNING)
 
 
 def child_exit(server, worker) -> None:

@@ -11,6 +11,7 @@ authenticates inside the view, after the middleware has run.
 """
 
 import contextvars
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,9 @@ def logging_config(*, level: str, log_format: str) -> dict[str, Any]:
 
 
 def configure_structlog() -> None:
-    """structlog loggers hand their event dicts to the stdlib handler configured above."""
+    """structlog loggers hand their event dicts to the stdlib handler configured above;
+    Python's warnings become lines of the `py.warnings` logger, in the same format."""
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

@@ -32,7 +32,10 @@ def gunicorn(tmp_path):
     log = tmp_path / "gunicorn.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "querybase.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "3"],
+            [
+                *(sys.executable, "-m", "gunicorn", "querybase.wsgi", "--bind", f"127.0.0.1:{PORT}"),
+                *("--workers", "3", "--access-logfile", "-"),
+            ],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=output,
