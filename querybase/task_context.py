@@ -36,7 +36,8 @@ def bind_task_context(task_id: str | None = None, task: Any = None, **kwargs: An
     if task is None or task.request.is_eager:
         return
     structlog.contextvars.clear_contextvars()
-    carried = getattr(task.request, CONTEXT_HEADER, None) or {}
+    header = getattr(task.request, CONTEXT_HEADER, None)
+    carried = {key: value for key, value in header.items() if key in _CARRIED} if isinstance(header, dict) else {}
     structlog.contextvars.bind_contextvars(**carried, task_id=task_id, task=task.name)
 
 
