@@ -4,6 +4,9 @@ import os
 
 from celery import Celery
 
+# Its signal handlers carry the log context from publisher to worker, in Django's format.
+from querybase import task_context  # noqa: F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "querybase.settings")
 
 app = Celery("querybase")

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from querybase.logs import LOG_FORMATS, configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -201,6 +203,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "querybase.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.api.middleware.RefuseUnstorableUrlText",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -398,15 +401,43 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Three models have a `status` with its own choices: each gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "apps.queries.models.RunStatus",
+        "ApprovalStatusEnum": "apps.approvals.models.ApprovalStatus",
+        "DeliveryStatusEnum": "apps.notifications.models.DeliveryStatus",
+    },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("QUERYBASE_LOG_LEVEL", "INFO")},
-}
+# Logs (querybase/logs.py): one JSON object per line for log collectors, or structlog's
+# readable console lines for a person at a terminal. A deployment gets JSON unless told
+# otherwise; the embedded default and DEBUG get the console.
+QUERYBASE_LOG_FORMAT = os.environ.get("QUERYBASE_LOG_FORMAT", "") or ("console" if DEBUG or EMBEDDED else "json")
+if QUERYBASE_LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"QUERYBASE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+LOGGING = logging_config(level=os.environ.get("QUERYBASE_LOG_LEVEL", "INFO"), log_format=QUERYBASE_LOG_FORMAT)
+configure_structlog()
 
-if not DEBUG and not EMBEDDED:
-    SESSION_COOKIE_SECURE = env_bool("QUERYBASE_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS. A deployment is served over HTTPS unless QUERYBASE_HTTPS=false: plain HTTP is
+# redirected, cookies are sent only over HTTPS and browsers are told (HSTS) never to try
+# HTTP again. The embedded default and DEBUG serve http://127.0.0.1, so it is off there.
+QUERYBASE_HTTPS = env_bool("QUERYBASE_HTTPS", not DEBUG and not EMBEDDED)
+SECURE_SSL_REDIRECT = QUERYBASE_HTTPS
+# Load balancers and container health checks ask over plain HTTP; these answer them
+# without a redirect (and take no credentials).
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^version$"]
+SESSION_COOKIE_SECURE = env_bool("QUERYBASE_SECURE_COOKIES", QUERYBASE_HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A year, as check --deploy and the HSTS preload list expect; set a few minutes for a
+# first rollout, since browsers remember the promise for that long.
+SECURE_HSTS_SECONDS = env_int("QUERYBASE_HSTS_SECONDS", 365 * 24 * 3600 if QUERYBASE_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("QUERYBASE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("QUERYBASE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Preloading asks browser vendors to hard-code HTTPS for the whole registered domain,
+    # other hosts on it included: a decision for the domain's owner, not an app default.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a proxy that terminates TLS, the request reaches Django as HTTP: only a proxy
+# that sets X-Forwarded-Proto itself (and drops the client's) may be trusted with it.
+if env_bool("QUERYBASE_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

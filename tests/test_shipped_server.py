@@ -22,7 +22,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from apps.datasources.models import DataSource
 from tests.support.databases import free_port
 from tests.support.factories import reader, source_from_server
-from tests.support.worker import database_url_for_processes
+from tests.support.worker import suite_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
@@ -57,7 +57,7 @@ def test_the_shipped_config_uses_threads_and_outlasts_every_allowed_wait():
 def shipped_server(tmp_path):
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": database_url_for_processes(), "QUERYBASE_WEB_WORKERS": "1"}
+    env = {**os.environ, "DATABASE_URL": suite_database_url(), "QUERYBASE_WEB_WORKERS": "1"}
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}"],

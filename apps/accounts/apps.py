@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from apps.accounts import signals  # noqa: F401  (connects the login audit receivers)
+        from apps.accounts import schema, signals  # noqa: F401  (login audit receivers; the API key in the schema)

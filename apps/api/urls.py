@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from apps.accounts.views import ApiKeyListCreateView, ApiKeyRevokeView, AuditedTokenObtainPairView, MeView
+from apps.api.metrics import MetricsView
 from apps.approvals import views as approval_views
 from apps.datasources.views import DataSourceViewSet
 from apps.notifications import views as notification_views
@@ -48,5 +49,6 @@ urlpatterns = [
     path(
         "notifications/<int:notification_id>/read", notification_views.MarkReadView.as_view(), name="notification-read"
     ),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include(router.urls)),
 ]

@@ -8,7 +8,6 @@ outcome marker its transaction writes where the source allows it (succeeded if i
 committed, failed if not), else left `failed` for a human; nobody reviews their own request.
 """
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,8 +36,9 @@ from apps.sqlcore.parameters import Params
 from apps.sqlcore.tables import called_functions
 from querybase import session_locks
 from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
+from querybase.logs import bind_context, get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class RequestNotFound(QueryBaseError):
@@ -114,6 +114,7 @@ def create_request(
             required_approvals=datasource.approvals_required,
             expires_at=timezone.now() + timedelta(hours=settings.QUERYBASE_APPROVAL_TTL_HOURS),
         )
+        bind_context(approval_id=approval.pk)
         record_event(
             "approval.create",
             actor=user,
@@ -182,6 +183,7 @@ def get_request(user, request_id: int) -> ApprovalRequest:
 def review_request(user, request_id: int, *, decision: str, comment: str = "", request=None) -> ApprovalRequest:
     """Record one reviewer's decision. A reject ends the request; the Nth approval approves
     it and queues its execution. The row is locked, so concurrent reviews are serialised."""
+    bind_context(approval_id=request_id)
     get_request(user, request_id)  # 404 before 403 for requests the user cannot see
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().select_related("datasource").get(pk=request_id)
@@ -235,6 +237,7 @@ def _queue_execution(request_id: int) -> None:
 
 
 def cancel_request(user, request_id: int, *, request=None) -> ApprovalRequest:
+    bind_context(approval_id=request_id)
     approval = get_request(user, request_id)
     if not policy.may_cancel_request(user, approval):
         raise NotAllowed("Only the requester may cancel a request.")
@@ -278,6 +281,7 @@ def dry_run(user, request_id: int, *, request=None) -> ApprovalRequest:
     (checked by the connector, in the transaction itself) only tables a rollback restores.
     Anything else is refused with the reasons, before a single statement runs.
     """
+    bind_context(approval_id=request_id)
     approval = get_request(user, request_id)
     _refuse(policy.dry_run_refusal(user, approval), closed=DryRunNotAllowed, unsupported=DryRunNotAllowed)
     datasource = approval.datasource
@@ -362,6 +366,7 @@ def execute_approved(request_id: int) -> ExecutionOutcome:
     The session lock tells "someone is executing it right now" (do nothing) from "it was
     being executed by a worker that died" (status executing, lock free: mark it failed).
     """
+    bind_context(approval_id=request_id)
     with execution_lock(request_id) as acquired:
         if not acquired:
             return ExecutionOutcome(ran=False, status=ApprovalStatus.EXECUTING)
@@ -449,6 +454,9 @@ def _finish(
     def record() -> None:
         detail = {"error_code": fields.get("error_code", ""), **(audit or {})}
         record_event(f"approval.{status}", target=approval, detail=detail)
+        logger.info(
+            "approval request executed", status=status, duration_ms=duration, error_code=fields.get("error_code")
+        )
         approval.refresh_from_db()
         notify_executed(approval)
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.datasources.models import DataSource
 from apps.queries.models import QueryRun, ResultLocation, StoredResult
+from querybase import metrics
 
 _RESULT_KEY = "query-result:{}"
 _INDEX_KEY = "query-cache:{}"
@@ -84,7 +85,14 @@ def remember_for_cache(run: QueryRun, result: dict[str, Any], location: str, ttl
 
 
 def cached_answer(cache_key: str, max_age_seconds: int | None) -> CachedAnswer | None:
-    """A stored answer to `cache_key`, if it is young enough and still kept."""
+    """A stored answer to `cache_key`, if it is young enough and still kept; counted as a
+    hit or a miss of the results cache (querybase_result_cache_lookups_total)."""
+    answer = _cached_answer(cache_key, max_age_seconds)
+    metrics.count_cache_lookup(hit=answer is not None)
+    return answer
+
+
+def _cached_answer(cache_key: str, max_age_seconds: int | None) -> CachedAnswer | None:
     entry = cache.get(_INDEX_KEY.format(cache_key))
     if entry is None:
         return None

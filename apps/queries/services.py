@@ -6,7 +6,6 @@ parameters are bound, and only then is the cache consulted.
 """
 
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -47,8 +46,9 @@ from apps.sqlcore.parameters import Params, bind
 from apps.sqlcore.sqltext import single_query_text
 from apps.sqlcore.statements import BoundStatement
 from querybase.errors import NotAllowed, QueryBaseError
+from querybase.logs import bind_context, get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Attempts a read gets in the worker (the first and its retries) before a run whose
 # process keeps disappearing is given up as `worker_lost`.
@@ -293,7 +293,7 @@ def submit_query(
 
 
 def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
-    return QueryRun.objects.create(
+    run = QueryRun.objects.create(
         user=user,
         datasource=prepared.datasource,
         sql=prepared.sql,
@@ -303,6 +303,8 @@ def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun
         cache_key=cache_key,
         **fields,
     )
+    bind_context(run_id=run.pk)
+    return run
 
 
 def _defer(
@@ -325,6 +327,7 @@ def _defer(
             request_approval=request_approval,
             reason=reason,
         )
+        bind_context(run_id=run.pk)
         _audit_submission(run, request)
         _enqueue(run)
     return run
@@ -383,6 +386,7 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     second delivery of the same task does nothing. The run's lock is held throughout, so
     the sweeper can tell a run whose worker died from one still running.
     """
+    bind_context(run_id=run_id)
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return
@@ -518,6 +522,7 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
         for name, value in fields.items():
             setattr(run, name, value)
         results.remember_for_cache(run, result, location, run.datasource.cache_ttl_seconds)
+        logger.info("query run finished", status=run.status, duration_ms=run.duration_ms, row_count=run.row_count)
     completion.announce_finished(str(run.pk))
 
 
@@ -534,6 +539,7 @@ def _finish_failed(run: QueryRun, code: str, message: str) -> None:
         run.status = status
         for name, value in fields.items():
             setattr(run, name, value)
+        logger.info("query run finished", status=run.status, duration_ms=run.duration_ms, error_code=code)
     completion.announce_finished(str(run.pk))
 
 
@@ -567,6 +573,7 @@ def wait_for_run(run: QueryRun, seconds: float) -> QueryRun:
 
 def cancel_run(user, run_id, *, request=None) -> QueryRun:
     """Cancel a queued run, or stop a running one in the database itself."""
+    bind_context(run_id=run_id)
     run = get_run(user, run_id)
     if not policy.may_cancel_run(user, run):
         raise NotAllowed("Only the user who started a run may cancel it.")
@@ -605,7 +612,7 @@ def _cancel_in_database(run: QueryRun) -> None:
             if run.backend_id and connector.cancel(run.backend_id):
                 return
         except ConnectorError as error:
-            logger.warning("cancel of run %s failed: %s", run.pk, error.message)
+            logger.warning("cancel failed", error=error.message)
             return
         time.sleep(0.05)
         run.refresh_from_db(fields=["backend_id", "status"])

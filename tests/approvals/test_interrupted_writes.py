@@ -33,7 +33,7 @@ from tests.support.crashes import (
 )
 from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import source_from_server
-from tests.support.worker import PrivateWorker, _test_database_url
+from tests.support.worker import PrivateWorker, suite_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -198,7 +198,7 @@ def test_whole_worker_killed_after_commit_is_known_succeeded(source):
 @contextmanager
 def holding_request_row(request_id: int) -> Iterator[psycopg.Connection]:
     """The request's row in the metadata database, locked by a session of the test's own."""
-    with psycopg.connect(_test_database_url()) as metadata:
+    with psycopg.connect(suite_database_url()) as metadata:
         metadata.execute("SELECT 1 FROM approvals_approvalrequest WHERE id = %s FOR UPDATE", [request_id])
         try:
             yield metadata

@@ -22,7 +22,7 @@ from django.conf import settings
 from apps.accounts.services import issue_api_key
 from tests.support.databases import poll
 from tests.support.factories import reader, source_from_server
-from tests.support.worker import _test_database_url
+from tests.support.worker import suite_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ def gunicorn(worker_class: str) -> Iterator[str]:
             "--no-control-socket",
         ],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": _test_database_url()},
+        env={**os.environ, "DATABASE_URL": suite_database_url()},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -19,12 +19,8 @@ from querybase.worker_process import QUEUES, start_worker
 _IDLE_LOOKS = 2
 
 
-def database_url_for_processes() -> str:
-    """The URL of the test run's own database, for processes the tests start (worker, server)."""
-    return _test_database_url()
-
-
-def _test_database_url() -> str:
+def suite_database_url() -> str:
+    """The URL of the suite's own database, for processes the tests start."""
     database = settings.DATABASES["default"]
     user = database.get("USER") or "postgres"
     host = database.get("HOST") or "127.0.0.1"
@@ -34,7 +30,8 @@ def _test_database_url() -> str:
 
 
 def start_test_worker(log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    # JSON lines, so tests can find what the worker logged about their requests.
+    env = {**os.environ, "DATABASE_URL": suite_database_url(), "QUERYBASE_LOG_FORMAT": "json"}
     return start_worker(env, output=log_path.open("w"), hostname=_hostname())
 
 
@@ -45,7 +42,7 @@ class PrivateWorker:
 
     def __init__(self, log_path: Path):
         self.queue = f"private-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "DATABASE_URL": _test_database_url()}
+        env = {**os.environ, "DATABASE_URL": suite_database_url()}
         self.process = start_worker(
             env,
             output=log_path.open("w"),

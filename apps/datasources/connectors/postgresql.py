@@ -41,6 +41,7 @@ from apps.datasources.connectors.base import (
     refuse_unsafe_dry_run,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
+from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
@@ -60,7 +61,7 @@ ORDER BY c.table_schema, c.table_name, c.ordinal_position
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
 
-_pools: dict[str, ConnectionPool] = {}
+_pools: dict[str, MeteredConnectionPool] = {}
 _pools_lock = threading.Lock()
 # SQLSTATEs of a session the server ended: admin_shutdown (pg_terminate_backend, a
 # fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery); the
@@ -186,14 +187,16 @@ class PostgreSQLConnector(Connector):
 
     # Execution -----------------------------------------------------------------------
 
-    def _pool(self) -> ConnectionPool:
+    def _pool(self) -> MeteredConnectionPool:
         """One pool per distinct set of connection settings (a changed password makes a new one)."""
         kwargs = self._connect_kwargs()
         key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
         with _pools_lock:
             pool = _pools.get(key)
             if pool is None:
-                pool = ConnectionPool(
+                pool = MeteredConnectionPool(
+                    source=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
+                    role=self.settings.role.value,
                     kwargs=kwargs,
                     min_size=0,
                     max_size=POOL_MAX_SIZE,
@@ -439,3 +442,11 @@ class PostgreSQLConnector(Connector):
                 [int(pid), tag],
             ).fetchone()
         return bool(signalled and signalled[0])
+
+
+def publish_pool_stats() -> None:
+    """Refresh the gauges of this process's pools (the metrics endpoint calls it)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+    for pool in pools:
+        pool.publish_stats()
