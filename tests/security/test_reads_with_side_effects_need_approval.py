@@ -45,7 +45,12 @@ def _pg_state(server):
     with _pg_admin(server) as admin:
         rows = admin.execute("SELECT count(*), sum(price) FROM writes").fetchone()
         sequence = admin.execute("SELECT last_value FROM s1").fetchone()[0]
-        locks = admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]
+        # Only the source's own: QueryBase's metadata database holds advisory locks too (a
+        # run's session lock), and so may another checkout's suite on this server.
+        locks = admin.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()[0]
     return rows, sequence, locks
 
 

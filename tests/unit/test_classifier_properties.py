@@ -44,7 +44,10 @@ def line_comment(dialect: str):
 
 def block_comment():
     body = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=30).filter(
-        lambda text: "*/" not in text and "/*" not in text and not text.startswith(("!", "M!", "*"))
+        # Nor ending in "/", which the closing "*/" would turn into an opening "/*".
+        lambda text: (
+            "*/" not in text and "/*" not in text and not text.startswith(("!", "M!", "*")) and not text.endswith("/")
+        )
     )
     return st.builds(lambda b: f"/*{b}*/", body)
 
