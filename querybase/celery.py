@@ -12,3 +12,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "querybase.settings")
 app = Celery("querybase")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def enqueue_on_commit(task_name: str, *args) -> None:
+    """Queue the task named `task_name` once the current transaction commits (a worker
+    must find the rows the task is about). By name, so services never import the tasks
+    module, which imports them: tasks are thin adapters over services. Each app's
+    AppConfig.ready imports its tasks, so every process knows them by name."""
+    from django.db import transaction
+
+    transaction.on_commit(lambda: app.tasks[task_name].delay(*args))

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apps.approvals import services
+from apps.approvals import decisions, execution, interrupted_writes
 
 
 @shared_task(
@@ -13,16 +13,19 @@ from apps.approvals import services
 )
 def execute_approved_request(request_id: int) -> str:
     """Writes are never retried: execute_approved runs a request at most once."""
-    return services.execute_approved(request_id).status
+    return execution.execute_approved(request_id).status
 
 
 @shared_task(name="maintenance.expire_approval_requests")
 def expire_approval_requests() -> int:
-    return services.expire_pending_requests()
+    return decisions.expire_pending_requests()
 
 
 @shared_task(name="maintenance.settle_approval_requests")
 def settle_approval_requests() -> dict[str, int]:
     """Executing requests whose worker is gone are settled; approved ones whose message
     was lost are queued again."""
-    return {"settled": services.settle_interrupted_requests(), "queued": services.queue_unqueued_requests()}
+    return {
+        "settled": interrupted_writes.settle_interrupted_requests(),
+        "queued": interrupted_writes.queue_unqueued_requests(),
+    }

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import policy
-from apps.approvals import services
+from apps.approvals import decisions, dry_runs, selectors
 from apps.approvals.serializers import (
     ApprovalFilterSerializer,
     ApprovalRequestDetailSerializer,
@@ -15,7 +15,7 @@ from apps.approvals.serializers import (
 )
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
-from apps.queries.services import DataSourceNotFound
+from apps.queries.exceptions import DataSourceNotFound
 
 
 class ApprovalListView(generics.ListAPIView):
@@ -31,7 +31,9 @@ class ApprovalListView(generics.ListAPIView):
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         user = self.request.user
-        requests_ = services.awaiting_review_by(user) if data["awaiting_my_review"] else services.visible_requests(user)
+        requests_ = (
+            selectors.awaiting_review_by(user) if data["awaiting_my_review"] else selectors.visible_requests(user)
+        )
         if "status" in data:
             requests_ = requests_.filter(status=data["status"])
         if "datasource" in data:
@@ -44,7 +46,7 @@ class ApprovalListView(generics.ListAPIView):
 class ApprovalDetailView(APIView):
     @extend_schema(responses=ApprovalRequestDetailSerializer)
     def get(self, request: Request, request_id: int) -> Response:
-        return Response(ApprovalRequestDetailSerializer(services.get_request(request.user, request_id)).data)
+        return Response(ApprovalRequestDetailSerializer(selectors.get_request(request.user, request_id)).data)
 
 
 class ApprovalReviewView(APIView):
@@ -52,7 +54,7 @@ class ApprovalReviewView(APIView):
     def post(self, request: Request, request_id: int) -> Response:
         payload = ReviewInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        approval = services.review_request(
+        approval = decisions.review_request(
             request.user,
             request_id,
             decision=payload.validated_data["decision"],
@@ -65,14 +67,14 @@ class ApprovalReviewView(APIView):
 class ApprovalCancelView(APIView):
     @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
     def post(self, request: Request, request_id: int) -> Response:
-        approval = services.cancel_request(request.user, request_id, request=request)
+        approval = decisions.cancel_request(request.user, request_id, request=request)
         return Response(ApprovalRequestDetailSerializer(approval).data)
 
 
 class ApprovalDryRunView(APIView):
     @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
     def post(self, request: Request, request_id: int) -> Response:
-        approval = services.dry_run(request.user, request_id, request=request)
+        approval = dry_runs.dry_run(request.user, request_id, request=request)
         return Response(ApprovalRequestDetailSerializer(approval).data)
 
 
@@ -87,5 +89,5 @@ class DataSourceApproversView(APIView):
         datasource = sources.filter(pk=datasource_id).first()
         if datasource is None:
             raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
-        approvers = services.approvers_of(datasource)
+        approvers = selectors.approvers_of(datasource)
         return Response({"approvers": ApproverSerializer(approvers, many=True).data})

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -11,6 +10,7 @@ from apps.notifications.chat import webhook_refusal
 from apps.notifications.models import Channel, DeliveryStatus, Notification
 from apps.notifications.state import DELIVERY_STATUS
 from apps.notifications.webhooks import WebhookRefused, WebhookUnreachable, post_json
+from querybase.celery import enqueue_on_commit
 from querybase.errors import QueryBaseError
 
 
@@ -78,9 +78,7 @@ def post_to_chat(webhook_url: str, *, event: str, title: str, payload: dict, lin
 
 
 def _queue_delivery(notification_id: int) -> None:
-    from apps.notifications.tasks import deliver_notification
-
-    transaction.on_commit(lambda: deliver_notification.delay(notification_id))
+    enqueue_on_commit("notifications.deliver", notification_id)
 
 
 def deliver(notification_id: int, *, final_attempt: bool = False) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.queries.services import classify_for_source, source_to_query
+from apps.queries.plan import classify_for_source, source_to_query
 from apps.sqlcore.classification import Classification
 from apps.sqlcore.sqltext import find_placeholders
 from querybase.errors import QueryBaseError

@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from apps.queries import services
+from apps.queries import abandoned_runs, exceptions, execution, run_lifecycle
 
-READ_RETRIES = services.MAX_RUN_ATTEMPTS - 1
+READ_RETRIES = run_lifecycle.MAX_RUN_ATTEMPTS - 1
 
 
 @shared_task(bind=True, name="queries.execute_read", max_retries=READ_RETRIES)
@@ -13,11 +13,11 @@ def execute_read(self, run_id: str) -> None:
     with backoff; a read changes nothing, so running it again is safe."""
     final_attempt = self.request.retries >= READ_RETRIES
     try:
-        services.execute_run(run_id, final_attempt=final_attempt)
-    except services.TransientSourceError as error:
+        execution.execute_run(run_id, final_attempt=final_attempt)
+    except exceptions.TransientSourceError as error:
         raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
 
 
 @shared_task(name="maintenance.settle_abandoned_runs")
 def settle_abandoned_runs() -> int:
-    return services.settle_abandoned_runs()
+    return abandoned_runs.settle_abandoned_runs()

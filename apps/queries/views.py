@@ -12,11 +12,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from apps.approvals import services as approval_services
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
-from apps.queries import analysis, saved, selectors, services
-from apps.queries.export import RENDERERS
+from apps.queries import analysis, cancellation, exceptions, exports, runs, saved_queries, selectors, submission
 from apps.queries.models import QueryRun, RunStatus, SavedQuery
+from apps.queries.renderers import RENDERERS
 from apps.queries.serializers import (
     QueryAnalysisSerializer,
     QueryAnalyzeSerializer,
@@ -27,7 +26,7 @@ from apps.queries.serializers import (
 )
 from querybase.errors import QueryBaseError
 
-# Announced before the body: an export holds at most this many rows (see apps/queries/export.py
+# Announced before the body: an export holds at most this many rows (see apps/queries/renderers.py
 # for how a capped one says it was cut).
 ROW_CAP_HEADER = "X-QueryBase-Row-Cap"
 
@@ -43,7 +42,7 @@ class QuerySubmitThrottle(UserRateThrottle):
 
 def run_body(run: QueryRun) -> dict:
     body = QueryRunSerializer(run).data
-    body["result"] = services.run_result(run)
+    body["result"] = runs.run_result(run)
     return body
 
 
@@ -51,7 +50,7 @@ def finished_or_pending(run: QueryRun) -> Response:
     if not run.is_finished:
         return Response(QueryRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
     if run.status != RunStatus.SUCCEEDED:
-        raise services.QueryError.of_run(run)
+        raise exceptions.QueryError.of_run(run)
     return Response(run_body(run))
 
 
@@ -78,36 +77,24 @@ class QuerySubmitView(APIView):
         data = payload.validated_data
         wait = min(data.get("wait", settings.QUERYBASE_DEFAULT_WAIT_SECONDS), settings.QUERYBASE_MAX_WAIT_SECONDS)
         started = time.monotonic()
-        try:
-            submission = services.submit_query(
-                request.user,
-                datasource_id=data["datasource"],
-                sql=data["sql"],
-                params=data["params"],
-                max_age=data["max_age"],
-                wait=wait,
-                request_approval=data["request_approval"],
-                reason=data["reason"],
-                request=request,
-            )
-        except services.ApprovalRequired:
-            if not data["request_approval"]:
-                raise
-            # Not provably a read: it becomes a request for approval (rights re-checked there).
-            approval = approval_services.create_request(
-                request.user,
-                datasource_id=data["datasource"],
-                sql=data["sql"],
-                params=data["params"],
-                reason=data["reason"],
-                request=request,
-            )
-            return approval_accepted(approval)
-        run = submission.run
-        if submission.result is not None:
-            return Response({**QueryRunSerializer(run).data, "result": submission.result})
+        submitted = submission.submit_query(
+            request.user,
+            datasource_id=data["datasource"],
+            sql=data["sql"],
+            params=data["params"],
+            max_age=data["max_age"],
+            wait=wait,
+            request_approval=data["request_approval"],
+            reason=data["reason"],
+            request=request,
+        )
+        if submitted.approval is not None:
+            return approval_accepted(submitted.approval)
+        run = submitted.run
+        if submitted.result is not None:
+            return Response({**QueryRunSerializer(run).data, "result": submitted.result})
         if not run.is_finished:
-            run = services.wait_for_run(run, wait - (time.monotonic() - started))
+            run = runs.wait_for_run(run, wait - (time.monotonic() - started))
         if run.approval_request is not None:  # long SQL the worker found to be a write
             return approval_accepted(run.approval_request)
         return finished_or_pending(run)
@@ -150,10 +137,10 @@ class QueryRunView(APIView):
         responses=QueryRunSerializer,
     )
     def get(self, request: Request, run_id) -> Response:
-        run = services.get_run_with_result(request.user, run_id)
+        run = runs.get_run_with_result(request.user, run_id)
         wait = _float_param(request, "wait")
         if wait:
-            run = services.wait_for_run(run, wait)
+            run = runs.wait_for_run(run, wait)
         body = run_body(run)
         if run.status == RunStatus.SUCCEEDED and body["result"] is None:
             body["error"] = {"code": "result_expired", "message": "The result is no longer kept; run it again."}
@@ -163,7 +150,7 @@ class QueryRunView(APIView):
 class QueryCancelView(APIView):
     @extend_schema(request=None, responses=QueryRunSerializer)
     def post(self, request: Request, run_id) -> Response:
-        return Response(QueryRunSerializer(services.cancel_run(request.user, run_id, request=request)).data)
+        return Response(QueryRunSerializer(cancellation.cancel_run(request.user, run_id, request=request)).data)
 
 
 def streaming_export(request: Request, *, datasource_id: int, sql: str, params, export_format: str):
@@ -176,7 +163,7 @@ def streaming_export(request: Request, *, datasource_id: int, sql: str, params, 
     content_type, _ = RENDERERS[export_format]
     stack = ExitStack()
     export = stack.enter_context(
-        services.export_stream(
+        exports.export_stream(
             request.user,
             datasource_id=datasource_id,
             sql=sql,
@@ -218,7 +205,7 @@ class QueryRunExportView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=EXPORT_RESPONSES)
     def get(self, request: Request, run_id):
-        run = services.get_run(request.user, run_id)
+        run = runs.get_run(request.user, run_id)
         export_format = request.query_params.get("format", "csv")
         if export_format not in RENDERERS:
             raise QueryBaseError("format must be csv or json.")
@@ -245,33 +232,33 @@ class SavedQueryViewSet(viewsets.ModelViewSet):
         return selectors.saved_queries_for(self.request.user)
 
     def perform_create(self, serializer):
-        serializer.instance = saved.save_query(
+        serializer.instance = saved_queries.save_query(
             self.request.user, fields=dict(serializer.validated_data), request=self.request
         )
 
     def perform_update(self, serializer):
-        serializer.instance = saved.update_saved_query(
+        serializer.instance = saved_queries.update_saved_query(
             serializer.instance, user=self.request.user, fields=dict(serializer.validated_data), request=self.request
         )
 
     def perform_destroy(self, instance):
-        saved.delete_saved_query(instance, user=self.request.user, request=self.request)
+        saved_queries.delete_saved_query(instance, user=self.request.user, request=self.request)
 
     @extend_schema(request=None, responses=SavedQuerySerializer)
     @action(detail=True, methods=["post", "delete"], url_path="share-link")
     def share_link(self, request: Request, pk=None) -> Response:
         query = self.get_object()
         if request.method == "DELETE":
-            query = saved.revoke_share_link(query, user=request.user, request=request)
+            query = saved_queries.revoke_share_link(query, user=request.user, request=request)
         else:
-            query = saved.create_share_link(query, user=request.user, request=request)
+            query = saved_queries.create_share_link(query, user=request.user, request=request)
         return Response(self.get_serializer(query).data)
 
 
 class SharedSavedQueryView(APIView):
     @extend_schema(responses=SavedQuerySerializer)
     def get(self, request: Request, token: str) -> Response:
-        query = saved.saved_query_by_token(token)
+        query = saved_queries.saved_query_by_token(token)
         return Response(SavedQuerySerializer(query, context={"request": request}).data)
 
 

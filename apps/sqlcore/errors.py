@@ -1,5 +1,5 @@
 """Errors of the SQL core. Each carries a stable `code`; the application maps them to its
-own errors at the one place it binds parameters (apps/queries/services.py)."""
+own errors at the one place it binds parameters (apps/queries/plan.py)."""
 
 from typing import Any
 

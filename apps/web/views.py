@@ -8,13 +8,12 @@ from django.http import Http404
 from django.shortcuts import render
 
 from apps.accounts import policy
-from apps.approvals import services as approvals
+from apps.approvals import selectors as approval_selectors
 from apps.approvals.models import ApprovalStatus
 from apps.datasources.access import Action, rights_by_datasource
 from apps.datasources.models import DataSource
 from apps.notifications import services as notifications
-from apps.queries import saved as saved_queries
-from apps.queries import selectors
+from apps.queries import saved_queries, selectors
 from apps.queries.models import QueryRun
 from querybase.errors import QueryBaseError
 
@@ -109,12 +108,12 @@ def shared(request, token: str):
 def approvals_inbox(request):
     tab = request.GET.get("tab", "awaiting")
     if tab == "awaiting":
-        requests_ = approvals.awaiting_review_by(request.user)
+        requests_ = approval_selectors.awaiting_review_by(request.user)
     elif tab == "mine":
-        requests_ = approvals.visible_requests(request.user).filter(requester=request.user)
+        requests_ = approval_selectors.visible_requests(request.user).filter(requester=request.user)
     else:
         tab = "all"
-        requests_ = approvals.visible_requests(request.user)
+        requests_ = approval_selectors.visible_requests(request.user)
     page = Paginator(requests_.order_by("-created_at"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/approvals.html", {"page": page, "tab": tab, "nav": "approvals"})
 
@@ -122,7 +121,7 @@ def approvals_inbox(request):
 @login_required
 def approval_detail(request, request_id: int):
     try:
-        approval = approvals.get_request(request.user, request_id)
+        approval = approval_selectors.get_request(request.user, request_id)
     except QueryBaseError as error:
         raise Http404(error.message) from error
     reviews = list(approval.reviews.select_related("reviewer"))

@@ -59,7 +59,7 @@ def test_lines_logged_for_an_api_request_carry_its_id_user_and_run(shop_sqlite_p
             "user_id": analyst.pk,
             "username": "ana",
             "level": "info",
-            "logger": "apps.queries.services",
+            "logger": "apps.queries.run_lifecycle",
             "timestamp": finished[0]["timestamp"],
         }
     ]

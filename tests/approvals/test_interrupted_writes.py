@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.approvals import services
+from apps.approvals import execution, interrupted_writes
 from apps.approvals.models import ApprovalRequest
 from apps.approvals.tasks import execute_approved_request
 from tests.support.approvals import Team, approved_but_not_queued, ledger, ledger_source, settle
@@ -121,7 +121,7 @@ def private_worker() -> PrivateWorker:
 
 def sweep_until_settled(request_id: int) -> ApprovalRequest:
     settle_with(
-        services.settle_interrupted_requests,
+        interrupted_writes.settle_interrupted_requests,
         lambda: status_of(request_id) != "executing",
         "the sweeper to settle the request",
     )
@@ -135,7 +135,7 @@ def kill_while_waiting_on_the_row(source, worker, request_id: int) -> int:
     wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
     assert status_of(request_id) == "executing"
     (write_session,) = source.lock_waiters()
-    assert services.settle_interrupted_requests() == 0  # its worker is alive: left alone
+    assert interrupted_writes.settle_interrupted_requests() == 0  # its worker is alive: left alone
     worker.kill()
     return write_session
 
@@ -153,7 +153,7 @@ def test_whole_worker_killed_before_commit_without_a_marker_leaves_it_failed_unk
     assert "may or may not have been applied" in approval.error_message
     wait_until(lambda: not source.session_alive(write_session), "the dead worker's session to end")
     assert source.amount() == 10
-    assert services.settle_interrupted_requests() == 0
+    assert interrupted_writes.settle_interrupted_requests() == 0
     assert status_of(request_id) == "failed"
 
 
@@ -170,7 +170,7 @@ def test_whole_worker_killed_before_commit_is_known_not_applied(source):
     wait_until(lambda: not source.session_alive(write_session), "the dead worker's session to end")
     assert source.amount() == 10
     assert source.markers(request_id) == [(approval.sql_sha256, False)]
-    assert services.execute_approved(request_id).ran is False  # a late redelivery runs nothing
+    assert execution.execute_approved(request_id).ran is False  # a late redelivery runs nothing
     assert source.amount() == 10
 
 
@@ -191,7 +191,7 @@ def test_whole_worker_killed_after_commit_is_known_succeeded(source):
     assert [result["affected_rows"] for result in approval.statement_results] == [None]  # died with the worker
     assert source.amount() == 110
     assert source.markers(request_id) == [(approval.sql_sha256, True)]
-    assert services.execute_approved(request_id).ran is False  # a late redelivery runs nothing
+    assert execution.execute_approved(request_id).ran is False  # a late redelivery runs nothing
     assert source.amount() == 110
 
 
@@ -216,9 +216,9 @@ def metadata_lock_waited_on() -> bool:
 
 def test_an_approved_request_whose_execution_was_never_queued_is_queued(team, postgres_server):
     request_id = approved_but_not_queued(team, "UPDATE ledger SET amount = amount + 1 WHERE id = 2")
-    assert services.queue_unqueued_requests() == 0  # just approved: its message may be on its way
+    assert interrupted_writes.queue_unqueued_requests() == 0  # just approved: its message may be on its way
     with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=True):
-        assert services.queue_unqueued_requests() == 1
-        assert services.queue_unqueued_requests() == 0  # sent again once, not at every sweep
+        assert interrupted_writes.queue_unqueued_requests() == 1
+        assert interrupted_writes.queue_unqueued_requests() == 0  # sent again once, not at every sweep
     assert settle(request_id).status == "succeeded"
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 2") == (11,)

@@ -4,7 +4,7 @@ them, and never changing what runs. (Settling a crash from them: test_interrupte
 import psycopg
 import pytest
 
-from apps.approvals import services
+from apps.approvals import execution
 from apps.approvals.models import ApprovalRequest
 from tests.support.approvals import approved_but_not_queued, ledger
 from tests.support.databases import SOURCE_DB
@@ -22,7 +22,7 @@ def markers(server, request_id: int) -> list[tuple]:
 
 
 def execute(request_id: int) -> ApprovalRequest:
-    services.execute_approved(request_id)
+    execution.execute_approved(request_id)
     return ApprovalRequest.objects.get(pk=request_id)
 
 

@@ -8,7 +8,7 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
-from apps.queries import services
+from apps.queries import abandoned_runs, plan, run_lifecycle
 from apps.queries.models import QueryRun
 from apps.queries.tasks import execute_read
 from tests.support.crashes import postgres_holding, postgres_lock_waiters, settle_with, wait_until
@@ -23,7 +23,7 @@ SQL = "SELECT count(*) AS n FROM ledger"
 def queued_read(team, **fields) -> QueryRun:
     """A read as submit_query leaves it for a worker, before any worker was told of it."""
     return QueryRun.objects.create(
-        user=team.analyst, datasource=team.source, sql=SQL, sql_sha256=services.sha256_of(SQL), **fields
+        user=team.analyst, datasource=team.source, sql=SQL, sql_sha256=plan.sha256_of(SQL), **fields
     )
 
 
@@ -39,9 +39,9 @@ def test_a_read_whose_whole_worker_was_killed_is_run_again(team, postgres_server
         execute_read.apply_async([str(run.pk)], queue=worker.queue)
         wait_until(lambda: len(postgres_lock_waiters(postgres_server)) == 1, "the read to wait")
         assert status_of(run) == "running"
-        assert services.settle_abandoned_runs() == 0  # its worker is alive: left alone
+        assert abandoned_runs.settle_abandoned_runs() == 0  # its worker is alive: left alone
         worker.kill()
-        settle_with(services.settle_abandoned_runs, lambda: status_of(run) != "running", "the run to be settled")
+        settle_with(abandoned_runs.settle_abandoned_runs, lambda: status_of(run) != "running", "the run to be settled")
     # Handed back to the queue, the suite's worker runs it again once the lock is gone.
     wait_until(lambda: status_of(run) == "succeeded", "the read to run again")
     body = client_for(team.analyst).get(f"/api/v1/queries/{run.pk}").json()
@@ -51,8 +51,8 @@ def test_a_read_whose_whole_worker_was_killed_is_run_again(team, postgres_server
 
 def test_a_read_that_keeps_losing_its_process_ends_worker_lost(team):
     # Left running by a process that died on its last attempt: nobody holds its lock.
-    run = queued_read(team, status="running", attempts=services.MAX_RUN_ATTEMPTS)
-    assert services.settle_abandoned_runs() == 1
+    run = queued_read(team, status="running", attempts=run_lifecycle.MAX_RUN_ATTEMPTS)
+    assert abandoned_runs.settle_abandoned_runs() == 1
     body = client_for(team.analyst).get(f"/api/v1/queries/{run.pk}").json()
     assert body["status"] == "failed"
     assert body["error"]["code"] == "worker_lost"
@@ -61,8 +61,8 @@ def test_a_read_that_keeps_losing_its_process_ends_worker_lost(team):
 def test_a_queued_read_whose_message_a_dead_worker_took_is_sent_again(team):
     # Queued, and its message gone with a worker killed whole (back only after an hour).
     run = queued_read(team)
-    assert services.settle_abandoned_runs() == 0  # just queued: its message may be on its way
+    assert abandoned_runs.settle_abandoned_runs() == 0  # just queued: its message may be on its way
     with time_machine.travel(timezone.now() + timedelta(minutes=10), tick=True):
-        assert services.settle_abandoned_runs() == 1
-        assert services.settle_abandoned_runs() == 0  # sent again once, not every minute
+        assert abandoned_runs.settle_abandoned_runs() == 1
+        assert abandoned_runs.settle_abandoned_runs() == 0  # sent again once, not every minute
     wait_until(lambda: status_of(run) == "succeeded", "the read to run")

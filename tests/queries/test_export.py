@@ -159,7 +159,7 @@ def test_a_read_failing_before_the_first_chunk_is_a_json_error(postgres_server, 
 
 @pytest.mark.parametrize("export_format", ["csv", "json"])
 def test_a_read_failing_mid_stream_raises_out_of_the_body(postgres_server, export_format):
-    from apps.queries.services import QueryError
+    from apps.queries.exceptions import QueryError
 
     pg = source_from_server("pg", "postgresql", postgres_server, max_rows=100_000)
     response = post_export(client_for(reader("ana", pg)), pg, FAILING_AT.format(n=50_000), export_format)
@@ -181,7 +181,7 @@ def test_a_read_failing_mid_stream_raises_out_of_the_body(postgres_server, expor
 def test_an_export_whose_session_is_terminated_midway_raises_out_of_the_body(postgres_server, export_format):
     import uuid
 
-    from apps.queries.services import QueryError
+    from apps.queries.exceptions import QueryError
     from tests.support.databases import terminate_postgres_sessions
 
     pg = source_from_server("pg", "postgresql", postgres_server, max_rows=10_000_000)

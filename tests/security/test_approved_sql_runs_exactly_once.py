@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, connections
 
-from apps.approvals import services
+from apps.approvals import execution
 from apps.approvals.models import ApprovalRequest, ApprovalReview
 from apps.approvals.tasks import execute_approved_request
 from apps.audit.models import AuditEvent
@@ -56,7 +56,7 @@ def test_duplicate_deliveries_and_racing_workers_run_once(team, postgres_server)
     ApprovalRequest.objects.filter(pk=request_id).update(status="approved")
     for _ in range(3):
         execute_approved_request.delay(request_id)  # the broker delivering the same job three times
-    outcomes = in_threads(3, lambda: services.execute_approved(request_id).ran)  # and three more executors
+    outcomes = in_threads(3, lambda: execution.execute_approved(request_id).ran)  # and three more executors
     approval = settle(request_id)
     wait_until_worker_idle()  # all three deliveries are done
     assert approval.status == "succeeded"

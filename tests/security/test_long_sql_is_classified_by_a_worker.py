@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from apps.approvals.models import ApprovalRequest, ApprovalStatus
-from apps.queries import services
+from apps.queries import plan
 from apps.queries.models import QueryRun, RunStatus
 from tests.support.factories import client_for, make_datasource, reader
 
@@ -28,13 +28,13 @@ def shop(shop_sqlite_path):
 def classified_here(monkeypatch):
     """The texts this (API) process classified; the worker is another process."""
     texts = []
-    real = services.classify_sql
+    real = plan.classify_sql
 
     def recording(sql, dialect, **options):
         texts.append(sql)
         return real(sql, dialect, **options)
 
-    monkeypatch.setattr(services, "classify_sql", recording)
+    monkeypatch.setattr(plan, "classify_sql", recording)
     return texts
 
 

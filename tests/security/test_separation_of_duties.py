@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.approvals import services
+from apps.approvals import selectors
 from apps.approvals.models import ApprovalRequest
 from tests.support.approvals import Team
 from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
@@ -21,7 +21,7 @@ def test_approver_cannot_approve_their_own_request(shop_team):
     response = shop_team.review(request_id, "approve", user=shop_team.approver)
     assert response.status_code == 403
     assert "own request" in response.json()["error"]["message"]
-    assert shop_team.approver not in services.eligible_approvers(ApprovalRequest.objects.get(pk=request_id))
+    assert shop_team.approver not in selectors.eligible_approvers(ApprovalRequest.objects.get(pk=request_id))
 
 
 def test_superuser_without_approve_right_cannot_approve(shop_team):

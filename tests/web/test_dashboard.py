@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from apps.approvals.services import create_request
+from apps.approvals.creation import create_request
 from tests.support.factories import grant, make_datasource, make_group, make_user
 from tests.web.conftest import log_in, log_out, screenshot
 

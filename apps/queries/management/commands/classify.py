@@ -17,7 +17,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.datasources.models import DataSource
-from apps.queries.services import classify_for_source
+from apps.queries.plan import classify_for_source
 from apps.sqlcore.classification import classify_sql
 from apps.sqlcore.dialect import Dialect
 from querybase.errors import QueryBaseError

@@ -1,0 +1,74 @@
+"""Use case: a user asks for a write. Rights first, then the classification and the
+source's rules on write kinds, then the parameters; then the approvers are told."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.approvals.exceptions import NotAWrite, WriteKindForbidden
+from apps.approvals.models import ApprovalRequest
+from apps.approvals.notify import notify_new_request
+from apps.approvals.selectors import eligible_approvers
+from apps.audit.services import record_event
+from apps.datasources.access import Action, rights_on
+from apps.datasources.models import DataSource
+from apps.queries.exceptions import DataSourceNotFound, EmptyQuery
+from apps.queries.plan import bind_statements, classify_for_source, sha256_of
+from apps.sqlcore.classification import Classification
+from apps.sqlcore.parameters import Params
+from querybase.errors import NotAllowed
+from querybase.logs import bind_context
+
+
+def create_request(
+    user, *, datasource_id: int, sql: str, params: Params = None, reason: str = "", request=None
+) -> ApprovalRequest:
+    """A write request for approval: rights first, then classification and the source's
+    rules on write kinds, then the parameters."""
+    datasource, rights = rights_on(user, datasource_id)
+    if datasource is None:
+        raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
+    if Action.WRITE not in rights:
+        raise NotAllowed("You may not request writes on this data source.")
+    classification = classify_for_source(datasource, sql)
+    if classification.is_empty:
+        raise EmptyQuery("The SQL contains no statement.")
+    if classification.is_read:
+        raise NotAWrite("This SQL only reads: run it directly, no approval is needed.")
+    _check_write_kinds(datasource, classification)
+    bind_statements(datasource, sql, params, classification)  # refuses bad parameters now, not at execution
+    with transaction.atomic():
+        approval = ApprovalRequest.objects.create(
+            datasource=datasource,
+            requester=user,
+            sql=sql,
+            sql_sha256=sha256_of(sql),
+            params=params,
+            reason=reason,
+            classification=classification.as_dict(),
+            risk=classification.risk.value,
+            write_kinds=sorted(classification.write_kinds),
+            required_approvals=datasource.approvals_required,
+            expires_at=timezone.now() + timedelta(hours=settings.QUERYBASE_APPROVAL_TTL_HOURS),
+        )
+        bind_context(approval_id=approval.pk)
+        record_event(
+            "approval.create",
+            actor=user,
+            target=approval,
+            request=request,
+            detail={"datasource": datasource.pk, "risk": approval.risk, "write_kinds": approval.write_kinds},
+        )
+        notify_new_request(approval, eligible_approvers(approval))
+    return approval
+
+
+def _check_write_kinds(datasource: DataSource, classification: Classification) -> None:
+    forbidden = sorted(classification.write_kinds - set(datasource.allowed_write_kinds))
+    if forbidden:
+        raise WriteKindForbidden(
+            f"This data source does not accept {', '.join(kind.upper() for kind in forbidden)} statements.",
+            details={"forbidden_kinds": forbidden, "allowed_kinds": datasource.allowed_write_kinds},
+        )

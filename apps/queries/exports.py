@@ -1,0 +1,113 @@
+"""Use case: export a read as CSV or JSON, streamed with flat memory, saying so when it
+fails part-way or stops at the row cap."""
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from itertools import chain
+from typing import Any
+
+from apps.audit.services import record_event
+from apps.datasources.connectors import CredentialRole, connector_for
+from apps.datasources.connectors.base import (
+    ConnectorError,
+)
+from apps.datasources.crypto import CredentialDecryptionError
+from apps.queries.exceptions import QueryError, error_code_of
+from apps.queries.plan import limits_for, prepare_read, sha256_of
+from apps.queries.renderers import RENDERERS, CappedRows, failure_trailer, server_csv_chunks
+from apps.sqlcore.parameters import Params
+from apps.sqlcore.sqltext import single_query_text
+from querybase.logs import get_logger
+
+logger = get_logger(__name__)
+
+
+@dataclass
+class Export:
+    """An export under way: its chunks, the first already read (see `export_stream`)."""
+
+    chunks: Iterator[bytes]
+    row_cap: int
+
+
+def export_stream(
+    user, *, datasource_id: int, sql: str, params: Params, export_format: str, request=None
+) -> AbstractContextManager[Export]:
+    """A context manager giving the export of a read as byte chunks, every row up to the
+    source's row cap (a capped export says so: see apps/queries/renderers.py). Nothing is
+    collected, so memory stays flat however large the result.
+
+    CSV of a single parameterless query comes from the engine itself where it can
+    (PostgreSQL's COPY); everything else is rendered from the row stream.
+
+    Errors before the first chunk raise QueryError on entering, so they are answered
+    with an error status. Later ones raise QueryError from the chunks, once part of the
+    body has gone out: the caller must then end the response as broken, not cleanly.
+    """
+    prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
+    record_event(
+        "query.export",
+        actor=user,
+        target=prepared.datasource,
+        request=request,
+        detail={"sql_sha256": sha256_of(sql)},
+    )
+    try:
+        connector = connector_for(prepared.datasource, CredentialRole.READ)
+    except CredentialDecryptionError as error:
+        raise QueryError("credentials_unreadable", str(error)) from error
+    limits = limits_for(prepared.datasource)
+    # One row beyond the cap is asked for, to tell a cut result from one of exactly that size.
+    probe = replace(limits, max_rows=limits.max_rows + 1)
+    if export_format == "csv" and not prepared.statements[0].args:
+        query = single_query_text(sql, prepared.datasource.engine)
+        native = connector.server_csv(query, probe) if query is not None else None
+        if native is not None:
+            return _export(
+                native,
+                export_format,
+                limits.max_rows,
+                lambda csv: server_csv_chunks(csv.header, CappedRows(csv.rows, limits.max_rows)),
+            )
+    _, render = RENDERERS[export_format]
+    return _export(
+        connector.read_stream(prepared.statements, probe),
+        export_format,
+        limits.max_rows,
+        lambda stream: render(stream.columns, CappedRows(stream.rows, limits.max_rows)),
+    )
+
+
+@contextmanager
+def _export(
+    source_context, export_format: str, row_cap: int, render: Callable[[Any], Iterator[bytes]]
+) -> Iterator[Export]:
+    """Open the source, render it, and read the first chunk before anything is answered."""
+    with _query_errors(source_context) as source:
+        chunks = render(source)
+        first = next(chunks, b"")
+        yield Export(chunks=_saying_why_it_stopped(chain([first], chunks), export_format), row_cap=row_cap)
+
+
+def _saying_why_it_stopped(chunks: Iterator[bytes], export_format: str) -> Iterator[bytes]:
+    """The chunks; if the read fails midway, the body's last words say so before the
+    error goes on up (see `failure_trailer`)."""
+    try:
+        yield from chunks
+    except ConnectorError as error:
+        logger.warning("export failed after its first chunk: %s", error.message)
+        trailer = failure_trailer(export_format, error_code_of(error), error.message)
+        if trailer:
+            yield trailer
+        raise
+
+
+@contextmanager
+def _query_errors(context):
+    """Connector failures, when opening the stream or while reading it, become QueryError."""
+    try:
+        with context as value:
+            yield value
+    except ConnectorError as error:
+        raise QueryError.of_connector(error) from error
