@@ -116,6 +116,14 @@ QUERYBASE_NOTIFY_RETRY_BASE_SECONDS = env_int("QUERYBASE_NOTIFY_RETRY_BASE_SECON
 QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT = env_int("QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT", 5)
 QUERYBASE_LOGIN_FAILURES_PER_ADDRESS = env_int("QUERYBASE_LOGIN_FAILURES_PER_ADDRESS", 20)
 QUERYBASE_LOGIN_LOCKOUT_SECONDS = env_int("QUERYBASE_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Sandboxes (apps/sandboxes): names of copies on sandbox servers start with this prefix
+# (lower case letters, digits and _); a sandbox unused this long shows as idle; golden
+# copies are refreshed from their source this often; a copy left "creating" this long
+# by a process that died counts as failed.
+QUERYBASE_SANDBOX_NAME_PREFIX = os.environ.get("QUERYBASE_SANDBOX_NAME_PREFIX", "qb_sandbox_")
+QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES = env_int("QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES", 60)
+QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS = env_int("QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS", 24)
+QUERYBASE_SANDBOX_STALE_CREATING_MINUTES = env_int("QUERYBASE_SANDBOX_STALE_CREATING_MINUTES", 120)
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 
@@ -139,6 +147,7 @@ INSTALLED_APPS = [
     "apps.datasources",
     "apps.queries",
     "apps.approvals",
+    "apps.sandboxes",
     "apps.notifications",
     "apps.web",
     "apps.api",
@@ -198,6 +207,7 @@ MIGRATION_MODULES = {
     "queries": "migrations.queries",
     "approvals": "migrations.approvals",
     "notifications": "migrations.notifications",
+    "sandboxes": "migrations.sandboxes",
 }
 
 if REDIS_URL:
@@ -226,6 +236,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"queue_order_strategy": "priority"}
 # that order, so queries go first.
 CELERY_BEAT_SCHEDULE = {
     "expire-approval-requests": {"task": "maintenance.expire_approval_requests", "schedule": 300.0},
+    # Sandboxes: idle marks, expiry, golden refresh and pool refill, per source.
+    "sandbox-upkeep": {"task": "maintenance.sandbox_upkeep", "schedule": 60.0},
 }
 CELERY_TASK_ROUTES = {
     "queries.*": {"queue": "queries"},
