@@ -13,8 +13,8 @@ from apps.sandboxes.engines import copies_for
 from apps.sandboxes.golden import current_golden
 from apps.sandboxes.models import Sandbox, SandboxState
 from apps.sandboxes.upkeep import sandbox_upkeep
-from tests.sandboxes.conftest import sandbox_source, source_checksum
 from tests.support.factories import reader
+from tests.support.sandboxes import sandbox_source, source_checksum
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_copies_after")]
 ENGINES = ["postgresql", "mysql", "sqlite"]

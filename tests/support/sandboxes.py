@@ -1,4 +1,4 @@
-"""Sources made for sandbox tests on the real engines, and a sweep that drops every copy
+"""Fixtures for sandbox tests: sources made on the real engines, and a sweep that drops every copy
 a test made (names carry the test namespace, so parallel checkouts never collide)."""
 
 import hashlib
