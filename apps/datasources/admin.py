@@ -100,8 +100,20 @@ class DataSourceAdminForm(forms.ModelForm):
             "sandbox_write_kinds",
         ]
 
+    # Sandbox settings left out of a submitted form keep their defaults: a form written
+    # before sandboxes existed (a script, a bookmarked POST) still saves.
+    SANDBOX_DEFAULTED = ("sandbox_max_rows_per_table", "sandbox_idle_ttl_hours", "sandbox_pool_size")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.SANDBOX_DEFAULTED:
+            self.fields[name].required = False
+
     def clean(self):
         cleaned = super().clean()
+        for name in self.SANDBOX_DEFAULTED:
+            if cleaned.get(name) is None:
+                cleaned[name] = getattr(self.instance, name)
         errors = services.config_errors(
             engine=cleaned.get("engine"),
             host=cleaned.get("host") or "",
