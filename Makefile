@@ -66,8 +66,9 @@ run: venv
 	@echo ""
 	@echo "QueryBase is starting at http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
 	@if [ -n "$$REDIS_URL" ]; then \
-		echo "REDIS_URL is set: starting a Celery worker beside the web server"; \
-		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --loglevel=INFO & \
+		echo "REDIS_URL is set: starting a Celery worker (with the beat schedule) beside the web server"; \
+		$(BIN)/celery -A celery_worker worker -B --schedule var/celerybeat-schedule \
+			-Q queries,notifications,maintenance --loglevel=INFO & \
 		trap 'kill $$!' EXIT INT TERM; \
 		$(BIN)/python manage.py runserver --noreload $(HOST):$(PORT); \
 	else \
