@@ -5,3 +5,6 @@ class SandboxesConfig(AppConfig):
     name = "apps.sandboxes"
     label = "sandboxes"
     verbose_name = "Sandboxes"
+
+    def ready(self) -> None:
+        from apps.sandboxes import signals  # noqa: F401  (connects the receivers)

@@ -13,13 +13,13 @@ from typing import Any
 from django.utils import timezone
 
 from apps.audit.services import record_event
-from apps.datasources.connectors import connector_class
 from apps.datasources.connectors.base import ConnectorError, QueryLimits
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import results
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.services import CredentialMaterialRefused, EmptyQuery, QueryError, bind_statements, sha256_of
+from apps.sandboxes.connectors import sandbox_connector
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.exceptions import SandboxNotReady, SandboxOfAnotherSource, SandboxWriteRefused
 from apps.sandboxes.guard import outside_reach
@@ -54,7 +54,7 @@ def run_in_sandbox(
     settings = copies_for(datasource).connection_settings(
         sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
     )
-    connector = connector_class(datasource.engine)(settings)
+    connector = sandbox_connector(datasource.engine, settings)
     started = time.monotonic()
     try:
         if classification.is_read:

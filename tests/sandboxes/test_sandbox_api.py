@@ -1,12 +1,14 @@
 """The sandbox API as a user meets it: get my sandbox, run reads and writes in it at
 once, see it listed, reset it, delete it."""
 
+import psycopg
 import pytest
 
 from apps.audit.models import AuditEvent
 from apps.queries.models import QueryRun
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.models import Sandbox, SandboxState
+from tests.support import databases
 from tests.support.factories import client_for, make_datasource, make_user, reader
 from tests.support.sandboxes import sandbox_source
 
@@ -80,6 +82,9 @@ def test_reset_and_delete_through_the_api(request):
     assert run(client, source, sandbox_id, "SELECT count(*) FROM orders").json()["result"]["rows"][0][0] > 0
 
     name = Sandbox.objects.get(pk=sandbox_id).database_name
+    # Runs leave no session behind in the copy (no pool per sandbox).
+    with psycopg.connect(databases.postgres_admin_url()) as admin:
+        assert admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]).fetchone() == (0,)
     assert client.delete(f"/api/v1/sandboxes/{sandbox_id}").status_code == 204
     assert Sandbox.objects.get(pk=sandbox_id).state == SandboxState.DELETED
     assert not copies_for(source).exists(name)

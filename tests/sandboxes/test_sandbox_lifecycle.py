@@ -8,11 +8,14 @@ import time_machine
 from django.db import connection as django_connection
 from django.utils import timezone
 
+from apps.datasources.connectors.base import QueryLimits
 from apps.sandboxes import lifecycle
+from apps.sandboxes.connectors import sandbox_connector
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.golden import current_golden
 from apps.sandboxes.models import Sandbox, SandboxState
 from apps.sandboxes.upkeep import sandbox_upkeep
+from apps.sqlcore.statements import BoundStatement
 from tests.support.factories import reader
 from tests.support.sandboxes import sandbox_source, source_checksum
 
@@ -24,24 +27,17 @@ def rows_in(sandbox: Sandbox, sql: str) -> list[tuple]:
     connector_settings = copies_for(sandbox.datasource).connection_settings(
         sandbox.database_name, statement_timeout_ms=10_000
     )
-    from apps.datasources.connectors import connector_class
-    from apps.datasources.connectors.base import QueryLimits
-    from apps.sqlcore.statements import BoundStatement
-
-    result = connector_class(sandbox.datasource.engine)(connector_settings).run_read(
+    result = sandbox_connector(sandbox.datasource.engine, connector_settings).run_read(
         [BoundStatement(sql)], QueryLimits(max_rows=1000, timeout_ms=10_000)
     )
     return [tuple(row) for row in result.rows]
 
 
 def write_in(sandbox: Sandbox, sql: str) -> None:
-    from apps.datasources.connectors import connector_class
-    from apps.sqlcore.statements import BoundStatement
-
     connector_settings = copies_for(sandbox.datasource).connection_settings(
         sandbox.database_name, statement_timeout_ms=10_000
     )
-    connector_class(sandbox.datasource.engine)(connector_settings).run_write([BoundStatement(sql)], 10_000)
+    sandbox_connector(sandbox.datasource.engine, connector_settings).run_write([BoundStatement(sql)], 10_000)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -177,3 +173,16 @@ def test_refreshing_the_golden_copy_replaces_pooled_copies(request):
     assert stale.state == SandboxState.DELETED
     fresh = Sandbox.objects.get(datasource=source, state=SandboxState.POOLED)
     assert fresh.golden_id == current_golden(source).pk
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_deleting_a_source_drops_its_copies(engine, request):
+    source = sandbox_source(engine, request)
+    sandbox, _ = lifecycle.sandbox_for(reader("ada", source), source.pk)
+    golden = current_golden(source)
+    copies = copies_for(source)
+
+    source.delete()
+
+    assert not copies.exists(sandbox.database_name)
+    assert not copies.exists(golden.database_name)
