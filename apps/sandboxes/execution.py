@@ -20,7 +20,7 @@ from apps.queries import results
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.services import CredentialMaterialRefused, EmptyQuery, QueryError, bind_statements, sha256_of
 from apps.sandboxes.connectors import sandbox_connector
-from apps.sandboxes.engines import copies_for
+from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import SandboxNotReady, SandboxOfAnotherSource, SandboxWriteRefused
 from apps.sandboxes.guard import outside_reach
 from apps.sandboxes.lifecycle import owned_sandbox, sandbox_source, touch
@@ -68,7 +68,19 @@ def run_in_sandbox(
         raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
     _finish(run, status=RunStatus.SUCCEEDED, result=result)
     touch(sandbox)
+    if not classification.is_read:
+        _measure(sandbox)
     return SandboxRun(run=run, result=result)
+
+
+def _measure(sandbox: Sandbox) -> None:
+    """Keep the size administrators see current after writes (one catalog query)."""
+    try:
+        size = copies_for(sandbox.datasource).size_bytes(sandbox.database_name)
+    except (CopyFailed, CredentialDecryptionError):
+        return
+    Sandbox.objects.filter(pk=sandbox.pk).update(size_bytes=size)
+    sandbox.size_bytes = size
 
 
 def _refuse(sandbox: Sandbox, datasource: DataSource, sql: str, classification: Classification) -> None:
