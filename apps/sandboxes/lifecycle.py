@@ -1,5 +1,7 @@
 """A user's sandbox: get or assign one, reset it, delete it."""
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -22,6 +24,9 @@ from apps.sandboxes.models import OWNED_STATES, USABLE_STATES, Sandbox, SandboxS
 from apps.sandboxes.naming import sandbox_name
 from apps.sandboxes.pool import claim_pooled
 from apps.sandboxes.state import move
+from querybase.errors import NotAllowed
+
+logger = logging.getLogger(__name__)
 
 
 def sandbox_source(user, datasource_id: int) -> DataSource:
@@ -30,7 +35,7 @@ def sandbox_source(user, datasource_id: int) -> DataSource:
     if datasource is None:
         raise SandboxNotFound("No data source with this id, or you have no rights on it.")
     if Action.READ not in rights:
-        raise NotSandboxOwner("Sandboxes of a source are for users who may read it.")
+        raise NotAllowed("Sandboxes of a source are for users who may read it.")
     if not datasource.sandbox_enabled:
         raise SandboxesDisabled("This data source has no sandboxes; an administrator may turn them on.")
     return datasource
@@ -106,7 +111,7 @@ def reset_sandbox(user, sandbox_id: int, *, request=None) -> Sandbox:
         copies.copy(golden.database_name, new_name)
         size = copies.size_bytes(new_name)
     except (CopyFailed, CredentialDecryptionError) as error:
-        copies.drop(new_name)
+        _drop_quietly(copies, new_name)
         raise SandboxUnavailable(f"The sandbox could not be reset: {getattr(error, 'message', error)}") from error
     now = timezone.now()
     fields = {
@@ -118,11 +123,19 @@ def reset_sandbox(user, sandbox_id: int, *, request=None) -> Sandbox:
         "last_used_at": now,
     }
     if not move(sandbox, SandboxState.ACTIVE, sources=USABLE_STATES, **fields):
-        copies.drop(new_name)
+        _drop_quietly(copies, new_name)
         raise SandboxNotReady("The sandbox was deleted or expired meanwhile.")
-    copies.drop(old_name)
+    _drop_quietly(copies, old_name)
     record_event("sandbox.reset", actor=user, target=sandbox, request=request, detail={"golden": golden.database_name})
     return sandbox
+
+
+def _drop_quietly(copies, name: str) -> None:
+    """Drop a copy no row names any more; a failure is logged (it then needs a hand)."""
+    try:
+        copies.drop(name)
+    except CopyFailed as error:
+        logger.warning("copy %s could not be dropped: %s", name, error.message)
 
 
 def delete_sandbox(user, sandbox_id: int, *, request=None) -> None:

@@ -13,7 +13,7 @@ from apps.datasources.models import DataSource
 from apps.sandboxes.copies import drop_copy
 from apps.sandboxes.exceptions import SandboxError
 from apps.sandboxes.golden import current_golden, drop_retired_goldens, refresh_golden
-from apps.sandboxes.models import Sandbox, SandboxState
+from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
 from apps.sandboxes.pool import refill_pool
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ def refresh_if_due(datasource: DataSource) -> int:
     """Refresh the golden copy of an enabled source when it is older than
     QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS (or missing)."""
     if not (datasource.sandbox_enabled and datasource.is_active):
+        # Sandboxes turned off: the golden copy goes too (drop_retired_goldens drops it).
+        GoldenCopy.objects.filter(datasource=datasource, is_current=True).update(
+            is_current=False, retired_at=timezone.now()
+        )
         return 0
     golden = current_golden(datasource)
     due = timezone.now() - timedelta(hours=settings.QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS)

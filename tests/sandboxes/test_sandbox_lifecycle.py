@@ -186,3 +186,20 @@ def test_deleting_a_source_drops_its_copies(engine, request):
 
     assert not copies.exists(sandbox.database_name)
     assert not copies.exists(golden.database_name)
+
+
+def test_turning_sandboxes_off_drops_pooled_copies_and_the_golden_copy(request):
+    source = sandbox_source("sqlite", request, sandbox_pool_size=1)
+    sandbox_upkeep()
+    pooled = Sandbox.objects.get(datasource=source, state=SandboxState.POOLED)
+    golden = current_golden(source)
+
+    source.sandbox_enabled = False
+    source.save()
+    sandbox_upkeep()
+
+    pooled.refresh_from_db()
+    assert pooled.state == SandboxState.DELETED
+    assert not copies_for(source).exists(pooled.database_name)
+    assert not copies_for(source).exists(golden.database_name)
+    assert current_golden(source) is None
