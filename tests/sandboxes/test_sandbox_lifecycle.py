@@ -41,7 +41,7 @@ def write_in(sandbox: Sandbox, sql: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_upkeep_fills_the_pool_from_a_sampled_golden_copy(engine, request):
+def test_upkeep_fills_the_pool_from_a_sampled_golden_copy(engine, request, admin_client):
     source = sandbox_source(engine, request, sandbox_pool_size=2)
     before = source_checksum(source)
 
@@ -57,6 +57,8 @@ def test_upkeep_fills_the_pool_from_a_sampled_golden_copy(engine, request):
     assert any("customers" in table for table in golden.sampled_tables)
     assert rows_in(pooled[0], "SELECT count(*) FROM customers") == [(10,)]
     assert rows_in(pooled[0], "SELECT count(*) FROM big_orders")[0][0] <= 10
+    listed = admin_client.get("/api/v1/sandboxes").json()["results"]
+    assert [(entry["state"], entry["owner"]) for entry in listed] == [("pooled", None), ("pooled", None)]
     # A second pass finds the pool full: nothing more is made.
     assert sandbox_upkeep()["pooled"] == 0
     assert source_checksum(source) == before
