@@ -131,18 +131,33 @@ def _postgresql_routine_reason(sql: str, tokens: list[Token]) -> str | None:
         if token.kind == WORD and token.value == "LANGUAGE":
             following = tokens[index + 1]
             language = (following.value or sql[following.start : following.end]).strip("'").lower()
-    if language is not None and language not in _POSTGRESQL_BODY_LANGUAGES:
-        return f"functions in language {language} do not run in sandboxes (only SQL and PL/pgSQL)"
     for token in tokens:
         if token.kind != STRING:
             continue
-        body = _string_body(sql[token.start : token.end])
-        if "EXECUTE" in {word.value for word in _words(body)}:
-            return "a function body running SQL given as text (EXECUTE) does not run in sandboxes"
-        reason = outside_reach(body, Dialect.POSTGRESQL)
+        reason = routine_reason(language or "sql", _string_body(sql[token.start : token.end]))
         if reason is not None:
-            return f"the function body: {reason}"
+            return reason
+    if language is not None and language not in _POSTGRESQL_BODY_LANGUAGES:
+        return routine_reason(language, "")
     return None
+
+
+def routine_reason(language: str, body: str) -> str | None:
+    """Why a PostgreSQL function in `language` with `body` could reach beyond the copy:
+    a language other than SQL or PL/pgSQL, SQL given as text (EXECUTE), or what
+    `outside_reach` refuses in its body. Used for functions written in a sandbox and
+    for those a golden copy brings from the source."""
+    if language.lower() not in _POSTGRESQL_BODY_LANGUAGES:
+        return f"functions in language {language} do not run in sandboxes (only SQL and PL/pgSQL)"
+    if "EXECUTE" in {word.value for word in _words(body) if word.kind == WORD}:
+        return "a function body running SQL given as text (EXECUTE) does not run in sandboxes"
+    reason = outside_reach(body, Dialect.POSTGRESQL)
+    return f"the function body: {reason}" if reason is not None else None
+
+
+def reaches_outside(effect_names: list[str]) -> bool:
+    """Whether calling any of these functions acts outside the database (by name)."""
+    return any(function_effects.effect_of(name) in _OUTSIDE_EFFECTS for name in effect_names)
 
 
 def _words(sql: str) -> list[Token]:

@@ -205,3 +205,17 @@ def test_turning_sandboxes_off_drops_pooled_copies_and_the_golden_copy(request):
     assert not copies_for(source).exists(pooled.database_name)
     assert not copies_for(source).exists(golden.database_name)
     assert current_golden(source) is None
+
+
+@pytest.mark.parametrize(("engine", "routine"), [("postgresql", "run_text"), ("mysql", "touch_source")])
+def test_golden_copies_keep_functions_but_leave_out_those_that_reach_beyond_the_copy(engine, routine, request):
+    source = sandbox_source(engine, request)
+    sandbox, _ = lifecycle.sandbox_for(reader("ada", source), source.pk)
+
+    assert rows_in(sandbox, "SELECT doubled(21)")[0][0] in (42, "42", "42.00")
+    assert any(routine in note for note in current_golden(source).notes)
+    if engine == "postgresql":
+        names = "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+    else:
+        names = "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
+    assert (routine,) not in rows_in(sandbox, names)

@@ -26,6 +26,8 @@ POSTGRES_SCHEMA = (
     "CREATE INDEX orders_by_customer ON orders (customer_id)",
     "CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100",
     "CREATE FUNCTION doubled(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT x * 2'",
+    # Runs SQL given as text: a golden copy leaves it out.
+    "CREATE FUNCTION run_text(q text) RETURNS void LANGUAGE plpgsql AS $$BEGIN EXECUTE q; END$$",
     f"INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, {CUSTOMERS}) g",
     "INSERT INTO orders (customer_id, total) SELECT g, g * 10 FROM generate_series(1, 20) g",
 )
@@ -34,6 +36,9 @@ MYSQL_SCHEMA = (
     "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, customer_id INT NOT NULL, total DECIMAL(10,2), "
     "FOREIGN KEY (customer_id) REFERENCES customers (id))",
     "CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 100",
+    "CREATE FUNCTION doubled(x DECIMAL(10,2)) RETURNS DECIMAL(12,2) DETERMINISTIC RETURN x * 2",
+    # Names the source's schema without quotes, so copying cannot repoint it: left out.
+    f"CREATE PROCEDURE touch_source() INSERT INTO {SOURCE}.customers (name) VALUES ('via procedure')",
     f"INSERT INTO customers (name) SELECT CONCAT('customer ', seq) FROM seq_1_to_{CUSTOMERS}",
     "INSERT INTO orders (customer_id, total) SELECT seq, seq * 10 FROM seq_1_to_20",
 )

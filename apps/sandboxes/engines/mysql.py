@@ -10,10 +10,11 @@ filled from the golden schema with INSERT … SELECT on the server itself. Views
 procedures and functions, and triggers follow, with their DEFINER left out (the copy's
 owner defines them) and references to the schema they came from pointed at the copy.
 
-Not copied: events, MariaDB SEQUENCE objects and system-versioned history, and routines
-the credentials may not read (SHOW CREATE returns no body to them); the golden copy's
-notes name what was left out. A routine or view that names its schema without quotes
-(`src.t` rather than `` `src`.t ``) still points at that schema: the text is not parsed.
+Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
+the credentials may not read (SHOW CREATE returns no body to them), and views, routines
+and triggers that name another schema of the server once repointed (a name written
+without quotes, `src.t`, still points at the source) or that the sandbox wall refuses;
+the golden copy's notes name what was left out.
 """
 
 import re
@@ -24,6 +25,7 @@ import MySQLdb
 import MySQLdb.cursors
 
 from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.guard import outside_reach
 
 _INSERT_BATCH_ROWS = 500
 _DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
@@ -125,6 +127,7 @@ class MySQLCopies(CopyEngine):
             }
             notes += _create_in_dependency_order(writer, views, origin, name)
             notes += _copy_routines_and_triggers(reader, writer, origin, name)
+            notes += _remove_what_reaches_out(writer, name, self.other_databases(name))
         return GoldenReport(sampled_tables=sorted(sampled), notes=notes)
 
     def _copy_rows(self, source: MySQLdb.Connection, writer, table: str, max_rows: int) -> bool:
@@ -278,6 +281,32 @@ def _routine_and_trigger_statements(cursor) -> dict[str, str]:
     for (trigger,) in cursor.fetchall():
         statements[f"TRIGGER {trigger}"] = _one(cursor, f"SHOW CREATE TRIGGER {quoted(trigger)}")[2] or ""
     return statements
+
+
+def _remove_what_reaches_out(cursor, schema: str, other_databases: set[str]) -> list[str]:
+    """Drop views, routines and triggers of the golden schema that name another schema of
+    the server (one named without quotes still points at the source) or that the sandbox
+    wall would refuse if a user wrote them (apps/sandboxes/guard.py)."""
+    definitions = []
+    cursor.execute("SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s", [schema])
+    definitions += [("VIEW", name, text) for name, text in cursor.fetchall()]
+    cursor.execute(
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES "
+        "WHERE ROUTINE_SCHEMA = %s",
+        [schema],
+    )
+    definitions += list(cursor.fetchall())
+    cursor.execute(
+        "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s", [schema]
+    )
+    definitions += [("TRIGGER", name, text) for name, text in cursor.fetchall()]
+    notes = []
+    for kind, name, text in definitions:
+        reason = outside_reach(text or "", "mysql", other_databases=other_databases)
+        if reason is not None:
+            cursor.execute(f"DROP {kind} IF EXISTS {quoted(name)}")
+            notes.append(f"{kind} {name} is not copied: {reason}")
+    return notes
 
 
 def _copy_routines_and_triggers(reader, writer, old_schema: str, new_schema: str) -> list[str]:

@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.guard import reaches_outside, routine_reason
 
 # Objects a template copy waits for: CREATE DATABASE refuses while a session is still
 # leaving the template (a golden copy just built, or a reader that has just gone).
@@ -54,6 +55,24 @@ ORDER BY 1
 # Sequence positions: pg_dump files them with table data, which the dump leaves out.
 _SEQUENCES_SQL = """
 SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences WHERE last_value IS NOT NULL
+"""
+
+_EXTENSION_FUNCTIONS_SQL = """
+SELECT quote_ident(e.extname), array_agg(p.proname::text)
+FROM pg_extension e
+JOIN pg_depend d ON d.refobjid = e.oid AND d.deptype = 'e' AND d.classid = 'pg_proc'::regclass
+JOIN pg_proc p ON p.oid = d.objid
+GROUP BY e.extname
+"""
+# Functions and procedures of the copy's own schemas (not of extensions), by signature.
+_USER_FUNCTIONS_SQL = """
+SELECT p.oid::regprocedure::text, l.lanname, p.prosrc
+FROM pg_proc p
+JOIN pg_language l ON l.oid = p.prolang
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND p.prokind IN ('f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                  AND d.deptype = 'e')
 """
 
 _FOREIGN_KEYS_SQL = """
@@ -155,7 +174,29 @@ class PostgreSQLCopies(CopyEngine):
                     if sampled:
                         sampled |= self._remove_orphans(golden, foreign_keys)
             self._pg_restore(dump, name, "post-data")
-        return GoldenReport(sampled_tables=sorted(sampled), notes=["large objects are not copied"])
+        notes = ["large objects are not copied", *self._remove_what_reaches_out(name)]
+        return GoldenReport(sampled_tables=sorted(sampled), notes=notes)
+
+    def _remove_what_reaches_out(self, name: str) -> list[str]:
+        """Drop from the golden copy what could act beyond it once a user runs it: foreign
+        servers (and their tables and user mappings), extensions with functions that open
+        connections or touch files, and functions the sandbox wall would refuse if a user
+        wrote them (apps/sandboxes/guard.py). CASCADE takes what depends on them."""
+        notes = []
+        with self._server(name) as golden:
+            for (server,) in golden.execute("SELECT quote_ident(srvname) FROM pg_foreign_server").fetchall():
+                golden.execute(f"DROP SERVER {server} CASCADE")
+                notes.append(f"foreign server {server} and its foreign tables are not copied")
+            for extension, functions in golden.execute(_EXTENSION_FUNCTIONS_SQL).fetchall():
+                if reaches_outside(functions):
+                    golden.execute(f"DROP EXTENSION {extension} CASCADE")
+                    notes.append(f"extension {extension} is not copied: it reaches outside the database")
+            for signature, language, body in golden.execute(_USER_FUNCTIONS_SQL).fetchall():
+                reason = routine_reason(language, body or "")
+                if reason is not None:
+                    golden.execute(f"DROP ROUTINE IF EXISTS {signature} CASCADE")
+                    notes.append(f"function {signature} is not copied: {reason}")
+        return notes
 
     def _pg_dump(self, snapshot: str, target: Path) -> None:
         self._run_tool(
