@@ -1,15 +1,29 @@
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.sandboxes import lifecycle, selectors
 from apps.sandboxes.exceptions import SandboxNotFound
+from apps.sandboxes.models import Sandbox
 from apps.sandboxes.serializers import SandboxSerializer
 
 
+class SandboxCopyThrottle(UserRateThrottle):
+    """Making a copy costs the sandbox server a database: per-user, in the shared cache."""
+
+    scope = "sandbox_copy"
+
+    def get_rate(self) -> str:
+        return settings.QUERYBASE_SANDBOX_COPY_RATE
+
+
 class DataSourceSandboxView(APIView):
+    throttle_classes = [SandboxCopyThrottle]
+
     @extend_schema(request=None, responses={200: SandboxSerializer, 201: SandboxSerializer})
     def post(self, request: Request, datasource_id: int) -> Response:
         """The caller's sandbox on this source: theirs, a pooled copy, or one copied now."""
@@ -24,6 +38,8 @@ class SandboxListView(generics.ListAPIView):
     filterset_fields = ["datasource", "state"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
+            return Sandbox.objects.none()
         return selectors.sandboxes_visible_to(self.request.user)
 
 
@@ -42,6 +58,8 @@ class SandboxDetailView(APIView):
 
 
 class SandboxResetView(APIView):
+    throttle_classes = [SandboxCopyThrottle]
+
     @extend_schema(request=None, responses=SandboxSerializer)
     def post(self, request: Request, sandbox_id: int) -> Response:
         return Response(SandboxSerializer(lifecycle.reset_sandbox(request.user, sandbox_id, request=request)).data)

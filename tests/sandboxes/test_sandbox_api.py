@@ -98,3 +98,13 @@ def test_sandboxes_need_read_rights_and_sandboxes_on():
     assert client_for(outsider).post(f"/api/v1/datasources/{off.pk}/sandbox").status_code == 404
     refused = client_for(reader("ada", off)).post(f"/api/v1/datasources/{off.pk}/sandbox")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "sandboxes_disabled"
+
+
+def test_sandbox_requests_and_resets_are_rate_limited(request, settings):
+    settings.QUERYBASE_SANDBOX_COPY_RATE = "2/hour"
+    source = sandbox_source("sqlite", request)
+    client = client_for(reader("ada", source))
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+    assert client.post(f"/api/v1/sandboxes/{sandbox_id}/reset").status_code == 200
+    limited = client.post(f"/api/v1/sandboxes/{sandbox_id}/reset")
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
