@@ -70,8 +70,9 @@ class Sandbox(models.Model):
     """
 
     datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="sandboxes")
+    # SET_NULL: a deleted user's sandbox keeps its row, so upkeep still drops the copy.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="sandboxes"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sandboxes"
     )
     state = models.CharField(max_length=16, choices=SandboxState.choices, default=SandboxState.CREATING)
     # The database, schema or file on the sandbox server; a reset makes a new one.

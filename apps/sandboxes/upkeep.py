@@ -44,8 +44,8 @@ def mark_idle() -> int:
 
 def expire_unused() -> int:
     """Expire what nobody will use: sandboxes unused for their source's idle TTL, pooled
-    copies of sources whose sandboxes were turned off, and copies a dead process left
-    half made."""
+    copies of sources whose sandboxes were turned off, sandboxes of deleted users, and
+    copies a dead process left half made."""
     now = timezone.now()
     expired = 0
     in_use = Sandbox.objects.filter(state__in=[SandboxState.ACTIVE, SandboxState.IDLE]).select_related("datasource")
@@ -61,6 +61,10 @@ def expire_unused() -> int:
     expired += Sandbox.objects.filter(
         Q(datasource__sandbox_enabled=False) | Q(datasource__is_active=False), state=SandboxState.POOLED
     ).update(state=SandboxState.EXPIRED)
+    # The owner was deleted: nobody can use the copy any more.
+    expired += Sandbox.objects.filter(owner=None, state__in=[SandboxState.ACTIVE, SandboxState.IDLE]).update(
+        state=SandboxState.EXPIRED
+    )
     stale = now - timedelta(minutes=settings.QUERYBASE_SANDBOX_STALE_CREATING_MINUTES)
     Sandbox.objects.filter(state=SandboxState.CREATING, created_at__lt=stale).update(
         state=SandboxState.FAILED, error_message="The process making this copy stopped."

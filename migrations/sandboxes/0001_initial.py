@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 ('dropped_at', models.DateTimeField(blank=True, null=True)),
                 ('datasource', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sandboxes', to='datasources.datasource')),
                 ('golden', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='sandboxes.goldencopy')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='sandboxes', to=settings.AUTH_USER_MODEL)),
+                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='sandboxes', to=settings.AUTH_USER_MODEL)),
             ],
             options={
                 'ordering': ['-created_at'],

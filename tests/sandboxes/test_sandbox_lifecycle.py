@@ -219,3 +219,16 @@ def test_golden_copies_keep_functions_but_leave_out_those_that_reach_beyond_the_
     else:
         names = "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
     assert (routine,) not in rows_in(sandbox, names)
+
+
+def test_a_deleted_users_sandbox_is_dropped_by_upkeep(request):
+    source = sandbox_source("sqlite", request)
+    user = reader("ada", source)
+    sandbox, _ = lifecycle.sandbox_for(user, source.pk)
+
+    user.delete()
+    sandbox_upkeep()
+
+    sandbox.refresh_from_db()
+    assert sandbox.state == SandboxState.DELETED
+    assert not copies_for(source).exists(sandbox.database_name)
