@@ -74,7 +74,8 @@ run: venv
 	@echo "QueryBase is starting at http://$(HOST):$(PORT)/  (API docs: /api/docs/, admin: /admin/)"
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "REDIS_URL is set: the shipped server (gunicorn, querybase/gunicorn.conf.py) and a Celery worker with beat"; \
-		$(BIN)/celery -A celery_worker worker -Q queries,notifications,maintenance --beat --loglevel=INFO & \
+		$(BIN)/celery -A celery_worker worker --beat --schedule var/celerybeat-schedule \
+			-Q queries,notifications,maintenance --loglevel=INFO & \
 		trap 'kill $$!' EXIT INT TERM; \
 		$(BIN)/gunicorn -c querybase/gunicorn.conf.py --bind $(HOST):$(PORT); \
 	else \

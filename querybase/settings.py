@@ -173,6 +173,16 @@ QUERYBASE_SWEEP_GRACE_SECONDS = env_int("QUERYBASE_SWEEP_GRACE_SECONDS", 60)
 QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT = env_int("QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT", 5)
 QUERYBASE_LOGIN_FAILURES_PER_ADDRESS = env_int("QUERYBASE_LOGIN_FAILURES_PER_ADDRESS", 20)
 QUERYBASE_LOGIN_LOCKOUT_SECONDS = env_int("QUERYBASE_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+# Sandboxes (apps/sandboxes): names of copies on sandbox servers start with this prefix
+# (lower case letters, digits and _); a sandbox unused this long shows as idle; golden
+# copies are refreshed from their source this often; a copy left "creating" this long
+# by a process that died counts as failed.
+QUERYBASE_SANDBOX_NAME_PREFIX = os.environ.get("QUERYBASE_SANDBOX_NAME_PREFIX", "qb_sandbox_")
+QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES = env_int("QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES", 60)
+QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS = env_int("QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS", 24)
+QUERYBASE_SANDBOX_STALE_CREATING_MINUTES = env_int("QUERYBASE_SANDBOX_STALE_CREATING_MINUTES", 120)
+# Per-user rate of sandbox requests and resets, each of which may make a copy.
+QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 
@@ -196,6 +206,7 @@ INSTALLED_APPS = [
     "apps.datasources",
     "apps.queries",
     "apps.approvals",
+    "apps.sandboxes",
     "apps.notifications",
     "apps.web",
     "apps.api",
@@ -273,6 +284,7 @@ MIGRATION_MODULES = {
     "queries": "migrations.queries",
     "approvals": "migrations.approvals",
     "notifications": "migrations.notifications",
+    "sandboxes": "migrations.sandboxes",
 }
 
 if REDIS_URL:
@@ -305,6 +317,8 @@ CELERY_BEAT_SCHEDULE = {
     "settle-abandoned-runs": {"task": "maintenance.settle_abandoned_runs", "schedule": 60.0},
     "settle-approval-requests": {"task": "maintenance.settle_approval_requests", "schedule": 60.0},
     "requeue-stalled-deliveries": {"task": "maintenance.requeue_stalled_deliveries", "schedule": 60.0},
+    # Sandboxes: idle marks, expiry, golden refresh and pool refill, per source.
+    "sandbox-upkeep": {"task": "maintenance.sandbox_upkeep", "schedule": 60.0},
 }
 # Time limits: the soft one raises in the task (a write's transaction rolls back, its lock
 # is released and the sweeper settles it); the hard one kills the worker process. Queries
@@ -406,6 +420,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "apps.queries.models.RunStatus",
         "ApprovalStatusEnum": "apps.approvals.models.ApprovalStatus",
         "DeliveryStatusEnum": "apps.notifications.models.DeliveryStatus",
+        # Sources' allowed_write_kinds and sandbox_write_kinds share one set of choices.
+        "WriteKindEnum": "apps.datasources.models.WriteKind",
     },
 }
 

@@ -18,6 +18,9 @@ from tests.support.approvals import Team, ledger_source
 from tests.support.factories import make_user
 from tests.support.worker import start_test_worker
 
+# Sources, sweeps and checksums for sandbox tests (tests/sandboxes and tests/security).
+pytest_plugins = ["tests.support.sandboxes"]
+
 REQUIRED_ENV = ("DATABASE_URL", "REDIS_URL", "QUERYBASE_TEST_POSTGRES_URL", "QUERYBASE_TEST_MYSQL_URL")
 SERVICES = {"PostgreSQL": ("127.0.0.1", 5432), "MariaDB": ("127.0.0.1", 3306), "Redis": ("127.0.0.1", 6379)}
 

@@ -10,6 +10,7 @@ from apps.approvals import views as approval_views
 from apps.datasources.views import DataSourceViewSet
 from apps.notifications import views as notification_views
 from apps.queries import views as query_views
+from apps.sandboxes import views as sandbox_views
 
 # Namespaced: the dashboard has pages of the same names (notifications, approvals), and an
 # unqualified {% url %} must find the page, never this API.
@@ -43,6 +44,14 @@ urlpatterns = [
         approval_views.DataSourceApproversView.as_view(),
         name="datasource-approvers",
     ),
+    path(
+        "datasources/<int:datasource_id>/sandbox",
+        sandbox_views.DataSourceSandboxView.as_view(),
+        name="datasource-sandbox",
+    ),
+    path("sandboxes", sandbox_views.SandboxListView.as_view(), name="sandboxes"),
+    path("sandboxes/<int:sandbox_id>", sandbox_views.SandboxDetailView.as_view(), name="sandbox"),
+    path("sandboxes/<int:sandbox_id>/reset", sandbox_views.SandboxResetView.as_view(), name="sandbox-reset"),
     path("notifications", notification_views.NotificationListView.as_view(), name="notifications"),
     path("notifications/unread-count", notification_views.UnreadCountView.as_view(), name="notifications-unread"),
     path("notifications/read-all", notification_views.MarkAllReadView.as_view(), name="notifications-read-all"),

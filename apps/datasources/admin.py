@@ -4,7 +4,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.datasources import credential_audit, services
 from apps.datasources.credential_audit import high_finding_warning, stored_audit_summary
-from apps.datasources.models import DataSource, DataSourcePermission, WriteKind
+from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource, DataSourcePermission, WriteKind
 
 LEAST_PRIVILEGE_NOTE = (
     "Give QueryBase least-privilege credentials: reads use the read-only user when one "
@@ -21,6 +21,14 @@ AUDIT_NOTE = (
     "GET /api/v1/datasources/{id}/credential-audit and manage.py audit_credentials. With "
     "“require least privilege” on, reads are refused until the latest audit has no high finding; "
     "changing the credentials drops the stored audit."
+)
+
+SANDBOX_NOTE = (
+    "Sandboxes are private writable copies where a user's writes run at once, without approval. "
+    "Copies are made from a golden copy refreshed from the source, which is only ever read. "
+    "By default they live on the source's own server, created with its main credentials (which then "
+    "need the right to create databases); set a sandbox server to keep them apart. Give the sandbox "
+    "credentials the right to create databases and no more (not a superuser): they run the users' SQL."
 )
 
 
@@ -49,6 +57,18 @@ class DataSourceAdminForm(forms.ModelForm):
     allowed_write_kinds = forms.MultipleChoiceField(
         choices=WriteKind.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
+    sandbox_password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Password of the sandbox server's user. Leave empty to keep the stored one.",
+    )
+    sandbox_write_kinds = forms.MultipleChoiceField(
+        choices=[choice for choice in WriteKind.choices if choice[0] not in NEVER_IN_SANDBOXES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Access control (GRANT/REVOKE) never runs in a sandbox.",
+    )
 
     class Meta:
         model = DataSource
@@ -71,16 +91,43 @@ class DataSourceAdminForm(forms.ModelForm):
             "write_outcome_marker",
             "chat_webhook_url",
             "require_least_privilege",
+            "sandbox_enabled",
+            "sandbox_host",
+            "sandbox_port",
+            "sandbox_username",
+            "sandbox_max_rows_per_table",
+            "sandbox_idle_ttl_hours",
+            "sandbox_pool_size",
+            "sandbox_write_kinds",
         ]
+
+    # Sandbox settings left out of a submitted form keep their defaults: a form written
+    # before sandboxes existed (a script, a bookmarked POST) still saves.
+    SANDBOX_DEFAULTED = ("sandbox_max_rows_per_table", "sandbox_idle_ttl_hours", "sandbox_pool_size")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.SANDBOX_DEFAULTED:
+            self.fields[name].required = False
 
     def clean(self):
         cleaned = super().clean()
+        for name in self.SANDBOX_DEFAULTED:
+            if cleaned.get(name) is None:
+                cleaned[name] = getattr(self.instance, name)
         errors = services.config_errors(
             engine=cleaned.get("engine"),
             host=cleaned.get("host") or "",
             port=cleaned.get("port"),
             database=cleaned.get("database") or "",
             chat_webhook_url=cleaned.get("chat_webhook_url") or "",
+        )
+        errors.update(
+            services.sandbox_config_errors(
+                engine=cleaned.get("engine"),
+                sandbox_host=cleaned.get("sandbox_host") or "",
+                sandbox_write_kinds=cleaned.get("sandbox_write_kinds") or [],
+            )
         )
         for field, message in errors.items():
             self.add_error(field, message)
@@ -96,6 +143,8 @@ class DataSourceAdminForm(forms.ModelForm):
             fields["password"] = ""
         if self.cleaned_data.get("read_password"):
             fields["read_password"] = self.cleaned_data["read_password"]
+        if self.cleaned_data.get("sandbox_password"):
+            fields["sandbox_password"] = self.cleaned_data["sandbox_password"]
         return fields
 
 
@@ -137,6 +186,23 @@ class DataSourceAdmin(admin.ModelAdmin):
                     "write_outcome_marker",
                     "chat_webhook_url",
                 )
+            },
+        ),
+        (
+            "Sandboxes",
+            {
+                "description": SANDBOX_NOTE,
+                "fields": (
+                    "sandbox_enabled",
+                    "sandbox_host",
+                    "sandbox_port",
+                    "sandbox_username",
+                    "sandbox_password",
+                    "sandbox_max_rows_per_table",
+                    "sandbox_idle_ttl_hours",
+                    "sandbox_pool_size",
+                    "sandbox_write_kinds",
+                ),
             },
         ),
     )

@@ -25,9 +25,19 @@ def all_write_kinds() -> list[str]:
     return [kind.value for kind in WriteKind]
 
 
+def default_sandbox_write_kinds() -> list[str]:
+    return [WriteKind.DML.value, WriteKind.DDL.value]
+
+
+# Sandboxes never run access control: a GRANT there could reach beyond the copy (roles are
+# server-wide), so no setting may allow it.
+NEVER_IN_SANDBOXES = frozenset({WriteKind.DCL.value})
+
+
 # Purposes bound into the ciphertext, so secrets cannot be swapped between fields.
 PASSWORD_PURPOSE = "datasource.password"  # noqa: S105  (a label, not a secret)
 READ_PASSWORD_PURPOSE = "datasource.read_password"  # noqa: S105
+SANDBOX_PASSWORD_PURPOSE = "datasource.sandbox_password"  # noqa: S105
 
 
 class DataSource(models.Model):
@@ -82,6 +92,30 @@ class DataSource(models.Model):
     credential_audit = models.JSONField(null=True, blank=True, editable=False)
     credential_audited_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # Sandboxes: private writable copies (apps/sandboxes). Copies live on the source's own
+    # server, made with its main credentials, unless a separate sandbox server is set.
+    sandbox_enabled = models.BooleanField(default=False)
+    sandbox_host = models.CharField(
+        max_length=255, blank=True, help_text="Sandbox server; empty: the source's own server and main credentials."
+    )
+    sandbox_port = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(65535)])
+    sandbox_username = models.CharField(max_length=150, blank=True)
+    sandbox_password_encrypted = models.TextField(blank=True, editable=False)
+    sandbox_max_rows_per_table = models.PositiveIntegerField(
+        default=10_000,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000_000)],
+        help_text="A table with more rows is copied as a sample of this many rows (and marked as a sample).",
+    )
+    sandbox_idle_ttl_hours = models.PositiveIntegerField(
+        default=7 * 24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+        help_text="A sandbox unused this long is dropped.",
+    )
+    sandbox_pool_size = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(20)], help_text="Ready, unassigned copies kept in advance."
+    )
+    sandbox_write_kinds = models.JSONField(default=default_sandbox_write_kinds, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -124,6 +158,19 @@ class DataSource(models.Model):
 
     def set_read_password(self, password: str) -> None:
         self.read_password_encrypted = encrypt_secret(password, READ_PASSWORD_PURPOSE) if password else ""
+
+    @property
+    def has_sandbox_server(self) -> bool:
+        """Whether copies live on a separate sandbox server (else on the source's own)."""
+        return bool(self.sandbox_host)
+
+    def set_sandbox_password(self, password: str) -> None:
+        self.sandbox_password_encrypted = encrypt_secret(password, SANDBOX_PASSWORD_PURPOSE) if password else ""
+
+    def get_sandbox_password(self) -> str:
+        if not self.sandbox_password_encrypted:
+            return ""
+        return decrypt_secret(self.sandbox_password_encrypted, SANDBOX_PASSWORD_PURPOSE)
 
     def forget_credential_audit(self) -> None:
         """Drop the stored audit: it described credentials (or a server) no longer in use."""

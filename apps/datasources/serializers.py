@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from apps.datasources.credential_audit import stored_audit_summary
 from apps.datasources.models import DataSource, DataSourcePermission, WriteKind, all_write_kinds
-from apps.datasources.services import config_errors
+from apps.datasources.services import config_errors, sandbox_config_errors
 
 
 class FindingSerializer(serializers.Serializer):
@@ -51,7 +51,17 @@ class DataSourceSerializer(serializers.ModelSerializer):
     allowed_write_kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=WriteKind.choices), required=False, allow_empty=True
     )
+    sandbox_password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=1024
+    )
+    sandbox_write_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=WriteKind.choices),
+        required=False,
+        allow_empty=True,
+        help_text="Write kinds sandboxes run (dml, ddl, other); dcl is always refused.",
+    )
     has_password = serializers.BooleanField(read_only=True)
+    has_sandbox_password = serializers.SerializerMethodField()
     has_read_credentials = serializers.BooleanField(read_only=True)
     credential_audit = serializers.SerializerMethodField()
 
@@ -82,6 +92,16 @@ class DataSourceSerializer(serializers.ModelSerializer):
             "is_active",
             "require_least_privilege",
             "credential_audit",
+            "sandbox_enabled",
+            "sandbox_host",
+            "sandbox_port",
+            "sandbox_username",
+            "sandbox_password",
+            "has_sandbox_password",
+            "sandbox_max_rows_per_table",
+            "sandbox_idle_ttl_hours",
+            "sandbox_pool_size",
+            "sandbox_write_kinds",
             "created_at",
             "updated_at",
         ]
@@ -92,7 +112,13 @@ class DataSourceSerializer(serializers.ModelSerializer):
         """The stored audit in brief: lists never connect to the sources."""
         return stored_audit_summary(datasource)
 
+    def get_has_sandbox_password(self, datasource: DataSource) -> bool:
+        return bool(datasource.sandbox_password_encrypted)
+
     def validate_allowed_write_kinds(self, value: list[str]) -> list[str]:
+        return [kind for kind in all_write_kinds() if kind in value]
+
+    def validate_sandbox_write_kinds(self, value: list[str]) -> list[str]:
         return [kind for kind in all_write_kinds() if kind in value]
 
     def validate(self, attrs: dict) -> dict:
@@ -106,6 +132,13 @@ class DataSourceSerializer(serializers.ModelSerializer):
             database=current("database") or "",
             chat_webhook_url=current("chat_webhook_url") or "",
         )
+        errors.update(
+            sandbox_config_errors(
+                engine=current("engine"),
+                sandbox_host=current("sandbox_host") or "",
+                sandbox_write_kinds=current("sandbox_write_kinds") or [],
+            )
+        )
         if attrs.get("read_password") and not current("read_username"):
             errors["read_password"] = "Set read_username together with read_password."  # noqa: S105
         if errors:
@@ -118,7 +151,16 @@ class DataSourceSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DataSource
-        fields = ["id", "name", "description", "engine", "max_rows", "statement_timeout_ms", "dry_run_enabled"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "engine",
+            "max_rows",
+            "statement_timeout_ms",
+            "dry_run_enabled",
+            "sandbox_enabled",
+        ]
         read_only_fields = fields
 
 

@@ -21,12 +21,23 @@ from apps.datasources.crypto import (
     encrypt_secret,
     needs_rotation,
 )
-from apps.datasources.models import PASSWORD_PURPOSE, READ_PASSWORD_PURPOSE, DataSource, DataSourcePermission
+from apps.datasources.models import (
+    NEVER_IN_SANDBOXES,
+    PASSWORD_PURPOSE,
+    READ_PASSWORD_PURPOSE,
+    SANDBOX_PASSWORD_PURPOSE,
+    DataSource,
+    DataSourcePermission,
+)
 from apps.notifications.chat import webhook_refusal
 from querybase.errors import NotAllowed, QueryBaseError
 
 # Fields that hold secrets: set through the model's setters, never stored as given.
-SECRET_FIELDS = {"password": DataSource.set_password, "read_password": DataSource.set_read_password}
+SECRET_FIELDS = {
+    "password": DataSource.set_password,
+    "read_password": DataSource.set_read_password,
+    "sandbox_password": DataSource.set_sandbox_password,
+}
 SCHEMA_CACHE_SECONDS = 60
 # Fields (as the services take them) whose change makes the stored credential audit stale.
 AUDITED_FIELDS = {"engine", "host", "port", "database", "username", "password", "read_username", "read_password"}
@@ -49,6 +60,17 @@ def config_errors(
     refusal = webhook_refusal(chat_webhook_url) if chat_webhook_url else None
     if refusal is not None:
         errors["chat_webhook_url"] = refusal
+    return errors
+
+
+def sandbox_config_errors(*, engine: str | None, sandbox_host: str, sandbox_write_kinds: list[str]) -> dict[str, str]:
+    """Field errors of a source's sandbox settings, shared by the API and Django admin."""
+    errors = {}
+    refused = NEVER_IN_SANDBOXES.intersection(sandbox_write_kinds or [])
+    if refused:
+        errors["sandbox_write_kinds"] = f"Sandboxes never allow {', '.join(sorted(refused))} statements."
+    if sandbox_host and engine and not connector_class(engine).network:
+        errors["sandbox_host"] = "This engine's sandboxes are files on the QueryBase server: no sandbox server."
     return errors
 
 
@@ -223,6 +245,7 @@ def rotate_encryption_keys() -> int:
             for field, purpose in (
                 ("password_encrypted", PASSWORD_PURPOSE),
                 ("read_password_encrypted", READ_PASSWORD_PURPOSE),
+                ("sandbox_password_encrypted", SANDBOX_PASSWORD_PURPOSE),
             ):
                 stored = getattr(datasource, field)
                 if stored and needs_rotation(stored):

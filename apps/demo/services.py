@@ -64,6 +64,8 @@ def seed_demo() -> DataSource:
                 "engine": Dialect.SQLITE,
                 "database": str(path),
                 "dry_run_enabled": True,
+                # The demo shows the writable copies: analysts try writes at once in their own.
+                "sandbox_enabled": True,
             },
         )
     for name, rights in DEMO_GRANTS.items():

@@ -77,6 +77,10 @@ class QueryRun(models.Model):
     approval_request = models.ForeignKey(
         "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A run in the user's sandbox (apps/sandboxes), not on the source itself.
+    sandbox = models.ForeignKey(
+        "sandboxes.Sandbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
 
     class Meta:
         ordering = ["-created_at"]

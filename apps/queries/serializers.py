@@ -39,6 +39,12 @@ class QuerySubmitSerializer(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, max_length=5000, default="", help_text="Why a write is needed."
     )
+    sandbox = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="Run in this sandbox (yours, a copy of `datasource`): reads and allowed writes run at once.",
+    )
     request_approval = serializers.BooleanField(
         default=True,
         help_text="For SQL that is not a read: create an approval request (default), or answer 409 "
@@ -105,6 +111,7 @@ class QueryRunSerializer(serializers.ModelSerializer):
             "truncated",
             "error",
             "approval",
+            "sandbox",
         ]
 
     def get_error(self, run: QueryRun) -> dict | None:

@@ -24,6 +24,7 @@ from apps.queries.serializers import (
     QuerySubmitSerializer,
     SavedQuerySerializer,
 )
+from apps.sandboxes.execution import run_in_sandbox
 from querybase.errors import QueryBaseError
 
 # Announced before the body: an export holds at most this many rows (see apps/queries/renderers.py
@@ -75,6 +76,17 @@ class QuerySubmitView(APIView):
         payload = QuerySubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        if data.get("sandbox") is not None:
+            # In the caller's sandbox: run at once, writes included, no cache, no approval.
+            outcome = run_in_sandbox(
+                request.user,
+                sandbox_id=data["sandbox"],
+                datasource_id=data["datasource"],
+                sql=data["sql"],
+                params=data["params"],
+                request=request,
+            )
+            return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})
         wait = min(data.get("wait", settings.QUERYBASE_DEFAULT_WAIT_SECONDS), settings.QUERYBASE_MAX_WAIT_SECONDS)
         started = time.monotonic()
         submitted = submission.submit_query(

@@ -45,11 +45,11 @@ def test_revoked_reader_gets_no_cached_answer(shop_sqlite_path):
 
 def test_cache_is_keyed_by_database_credentials(shop_sqlite_path):
     from apps.datasources.models import DataSource
-    from apps.queries import results
+    from apps.queries import result_store
 
     shop = make_datasource("shop", database=str(shop_sqlite_path), username="owner")
-    key_before = results.cache_key_for(shop, SQL, None)
+    key_before = result_store.cache_key_for(shop, SQL, None)
     shop.read_username = "reader"
     shop.save()
     shop = DataSource.objects.get(pk=shop.pk)
-    assert results.cache_key_for(shop, SQL, None) != key_before
+    assert result_store.cache_key_for(shop, SQL, None) != key_before

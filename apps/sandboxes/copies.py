@@ -1,0 +1,47 @@
+"""Making and dropping one sandbox's copy, with the state moves around it."""
+
+import logging
+
+from django.utils import timezone
+
+from apps.datasources.crypto import CredentialDecryptionError
+from apps.sandboxes.engines import CopyFailed, copies_for
+from apps.sandboxes.exceptions import SandboxUnavailable
+from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
+from apps.sandboxes.state import move
+
+logger = logging.getLogger(__name__)
+
+
+def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
+    """Copy `golden` into the database a `creating` sandbox names, then move it to
+    `target` (pooled or active). A failed copy leaves the sandbox `failed`, with nothing
+    left on the server."""
+    try:
+        copies = copies_for(sandbox.datasource)
+        copies.copy(golden.database_name, sandbox.database_name)
+        size = copies.size_bytes(sandbox.database_name)
+    except (CopyFailed, CredentialDecryptionError) as error:
+        message = getattr(error, "message", str(error))
+        move(sandbox, SandboxState.FAILED, error_message=message)
+        drop_copy(sandbox)
+        raise SandboxUnavailable(f"The sandbox could not be copied: {message}") from error
+    now = timezone.now()
+    fields = {"size_bytes": size, "copied_at": now}
+    if target == SandboxState.ACTIVE:
+        fields.update(assigned_at=now, last_used_at=now)
+    move(sandbox, target, **fields)
+    return sandbox
+
+
+def drop_copy(sandbox: Sandbox) -> bool:
+    """Drop the sandbox's database, schema or file for real; an expired or failed sandbox
+    becomes `deleted`. False if the server could not be reached (upkeep tries again)."""
+    try:
+        copies_for(sandbox.datasource).drop(sandbox.database_name)
+    except (CopyFailed, CredentialDecryptionError) as error:
+        logger.warning("dropping sandbox %s failed: %s", sandbox.pk, getattr(error, "message", error))
+        return False
+    if sandbox.state in (SandboxState.EXPIRED, SandboxState.FAILED):
+        move(sandbox, SandboxState.DELETED, dropped_at=timezone.now())
+    return True

@@ -1,0 +1,44 @@
+"""Copy mechanics per engine, behind one interface (`CopyEngine`). Pick one with `copies_for`."""
+
+from django.conf import settings
+
+from apps.datasources.connectors import CredentialRole, connector_for
+from apps.datasources.models import DataSource
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, SandboxServer
+from apps.sandboxes.engines.mysql import MySQLCopies
+from apps.sandboxes.engines.postgresql import PostgreSQLCopies
+from apps.sandboxes.engines.sqlite import SQLiteCopies
+
+COPY_ENGINES: dict[str, type[CopyEngine]] = {
+    engine.engine: engine for engine in (PostgreSQLCopies, MySQLCopies, SQLiteCopies)
+}
+
+
+def sandbox_server(datasource: DataSource) -> SandboxServer:
+    """Where `datasource`'s copies live: its sandbox server if one is set, else its own
+    server with its main (owner) credentials."""
+    timeout = settings.QUERYBASE_CONNECT_TIMEOUT
+    if datasource.has_sandbox_server:
+        return SandboxServer(
+            host=datasource.sandbox_host,
+            port=datasource.sandbox_port,
+            username=datasource.sandbox_username,
+            password=datasource.get_sandbox_password(),
+            connect_timeout=timeout,
+        )
+    return SandboxServer(
+        host=datasource.host,
+        port=datasource.port,
+        username=datasource.username,
+        password=datasource.get_password(),
+        connect_timeout=timeout,
+    )
+
+
+def copies_for(datasource: DataSource) -> CopyEngine:
+    """The copy mechanics of `datasource`'s engine; the source is read with its read credentials."""
+    source = connector_for(datasource, CredentialRole.READ).settings
+    return COPY_ENGINES[datasource.engine](sandbox_server(datasource), source)
+
+
+__all__ = ["COPY_ENGINES", "CopyEngine", "CopyFailed", "GoldenReport", "SandboxServer", "copies_for", "sandbox_server"]

@@ -1,0 +1,322 @@
+"""MySQL and MariaDB copies: a golden schema refreshed from the source, and a schema per
+sandbox filled from it.
+
+Tables are created from `SHOW CREATE TABLE` rather than `CREATE TABLE … LIKE`, because
+LIKE leaves the foreign keys out; the statement keeps indexes, checks, column defaults
+and the AUTO_INCREMENT position. Rows come from the source through a read-only
+transaction with a consistent snapshot, at most the sample bound per table, and are
+inserted with foreign-key checks off (a sample may miss a parent row). Sandboxes are
+filled from the golden schema with INSERT … SELECT on the server itself. Views, stored
+procedures and functions, and triggers follow, with their DEFINER left out (the copy's
+owner defines them) and references to the schema they came from pointed at the copy.
+
+Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
+the credentials may not read (SHOW CREATE returns no body to them), and views, routines
+and triggers that name another schema of the server once repointed (a name written
+without quotes, `src.t`, still points at the source) or that the sandbox wall refuses;
+the golden copy's notes name what was left out.
+"""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import MySQLdb
+import MySQLdb.cursors
+
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.guard import outside_reach
+
+_INSERT_BATCH_ROWS = 500
+_DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
+# Schemas a sandbox may name: information_schema only describes, and only what the login sees.
+_DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
+
+
+def quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def without_definer(statement: str) -> str:
+    return _DEFINER.sub("", statement, count=1)
+
+
+def repointed(statement: str, old_schema: str, new_schema: str) -> str:
+    """The statement with references to `old_schema`.x pointed at `new_schema`.x."""
+    return statement.replace(quoted(old_schema) + ".", quoted(new_schema) + ".")
+
+
+class MySQLCopies(CopyEngine):
+    engine = "mysql"
+
+    @contextmanager
+    def _connect(self, *, source: bool = False, database: str | None = None) -> Iterator[MySQLdb.Connection]:
+        settings = self.source if source else self.server
+        kwargs = {
+            "host": settings.host,
+            "port": settings.port or 3306,
+            "user": settings.username,
+            "password": settings.password,
+            "connect_timeout": settings.connect_timeout,
+            "charset": "utf8mb4",
+            "autocommit": not source,
+        }
+        if source:
+            kwargs["database"] = self.source.database
+        elif database:
+            kwargs["database"] = database
+        try:
+            connection = MySQLdb.connect(**kwargs)
+        except MySQLdb.Error as error:
+            where = "the source" if source else "the sandbox server"
+            raise CopyFailed(self.scrub(f"Could not connect to {where}: {error}")) from error
+        try:
+            yield connection
+        except MySQLdb.Error as error:
+            raise CopyFailed(self.scrub(f"Copying failed: {error}")) from error
+        finally:
+            connection.close()
+
+    # Golden copy --------------------------------------------------------------------------
+
+    def build_golden(self, name: str, max_rows_per_table: int) -> GoldenReport:
+        with self._connect(source=True) as source:
+            cursor = source.cursor()
+            cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            try:
+                charset, collation = _one(
+                    cursor,
+                    "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                    "WHERE SCHEMA_NAME = DATABASE()",
+                )
+                self._create_schema(name, charset, collation)
+                try:
+                    return self._fill_golden(source, name, max_rows_per_table)
+                except BaseException:
+                    self.drop(name)
+                    raise
+            finally:
+                source.rollback()
+
+    def _create_schema(self, name: str, charset: str, collation: str) -> None:
+        with self._connect() as server:
+            server.cursor().execute(
+                f"CREATE DATABASE {quoted(name)} CHARACTER SET {quoted(charset)} COLLATE {quoted(collation)}"
+            )
+
+    def _fill_golden(self, source: MySQLdb.Connection, name: str, max_rows: int) -> GoldenReport:
+        origin = self.source.database
+        reader = source.cursor()
+        objects = _schema_objects(reader)
+        notes = [
+            f"{kind} {object_name} is not copied" for object_name, kind in objects if kind not in ("BASE TABLE", "VIEW")
+        ]
+        sampled = []
+        with self._connect(database=name) as golden:
+            writer = golden.cursor()
+            writer.execute("SET SESSION foreign_key_checks = 0")
+            tables = [object_name for object_name, kind in objects if kind == "BASE TABLE"]
+            for table in tables:
+                writer.execute(_one(reader, f"SHOW CREATE TABLE {quoted(table)}")[1])
+            for table in tables:
+                if self._copy_rows(source, writer, table, max_rows):
+                    sampled.append(table)
+            views = {
+                view: _one(reader, f"SHOW CREATE VIEW {quoted(view)}")[1] for view, kind in objects if kind == "VIEW"
+            }
+            notes += _create_in_dependency_order(writer, views, origin, name)
+            notes += _copy_routines_and_triggers(reader, writer, origin, name)
+            notes += _remove_what_reaches_out(writer, name, self.other_databases(name))
+        return GoldenReport(sampled_tables=sorted(sampled), notes=notes)
+
+    def _copy_rows(self, source: MySQLdb.Connection, writer, table: str, max_rows: int) -> bool:
+        """Insert at most `max_rows` rows of `table`; True if it has more."""
+        columns = _stored_columns(source.cursor(), table)
+        column_list = ", ".join(quoted(column) for column in columns)
+        rows = source.cursor(MySQLdb.cursors.SSCursor)
+        rows.execute(f"SELECT {column_list} FROM {quoted(table)} LIMIT {int(max_rows) + 1}")
+        insert = f"INSERT INTO {quoted(table)} ({column_list}) VALUES ({', '.join(['%s'] * len(columns))})"
+        copied = 0
+        try:
+            while copied < max_rows:
+                batch = rows.fetchmany(min(_INSERT_BATCH_ROWS, max_rows - copied))
+                if not batch:
+                    break
+                writer.executemany(insert, batch)
+                copied += len(batch)
+            more = rows.fetchone() is not None
+        finally:
+            rows.close()
+        return more
+
+    # Sandboxes ----------------------------------------------------------------------------
+
+    def copy(self, golden: str, name: str) -> None:
+        with self._connect(database=golden) as connection:
+            cursor = connection.cursor()
+            charset, collation = _one(
+                cursor,
+                "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
+                "WHERE SCHEMA_NAME = DATABASE()",
+            )
+            objects = _schema_objects(cursor)
+            cursor.execute(
+                f"CREATE DATABASE {quoted(name)} CHARACTER SET {quoted(charset)} COLLATE {quoted(collation)}"
+            )
+            try:
+                self._fill_copy(cursor, golden, name, objects)
+            except BaseException:
+                self.drop(name)
+                raise
+
+    def _fill_copy(self, cursor, golden: str, name: str, objects: list[tuple[str, str]]) -> None:
+        tables = [object_name for object_name, kind in objects if kind == "BASE TABLE"]
+        creates = {table: _one(cursor, f"SHOW CREATE TABLE {quoted(table)}")[1] for table in tables}
+        views = {view: _one(cursor, f"SHOW CREATE VIEW {quoted(view)}")[1] for view, kind in objects if kind == "VIEW"}
+        cursor.execute(f"USE {quoted(name)}")
+        cursor.execute("SET SESSION foreign_key_checks = 0")
+        for table in tables:
+            cursor.execute(creates[table])
+        for table in tables:
+            columns = ", ".join(quoted(column) for column in _stored_columns(cursor, table, schema=golden))
+            cursor.execute(
+                f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(golden)}.{quoted(table)}"
+            )
+        _create_in_dependency_order(cursor, views, golden, name)
+        cursor.execute(f"USE {quoted(golden)}")
+        routines = _routine_and_trigger_statements(cursor)
+        cursor.execute(f"USE {quoted(name)}")
+        for statement in routines.values():
+            if statement:
+                cursor.execute(repointed(without_definer(statement), golden, name))
+
+    def drop(self, name: str) -> None:
+        with self._connect() as server:
+            server.cursor().execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+
+    def exists(self, name: str) -> bool:
+        with self._connect() as server:
+            cursor = server.cursor()
+            cursor.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name])
+            return cursor.fetchone() is not None
+
+    def size_bytes(self, name: str) -> int:
+        with self._connect() as server:
+            cursor = server.cursor()
+            cursor.execute(
+                "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = %s",
+                [name],
+            )
+            return int(cursor.fetchone()[0])
+
+    def database_of(self, name: str) -> str:
+        return name
+
+    def other_databases(self, name: str) -> set[str]:
+        with self._connect() as server:
+            cursor = server.cursor()
+            cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+            names = {row[0].lower() for row in cursor.fetchall()}
+        # The source's schema is named even when the login cannot list it.
+        names.add(self.source.database.lower())
+        return names - {name.lower()} - _DESCRIPTIVE_SCHEMAS
+
+
+def _one(cursor, statement: str) -> tuple:
+    cursor.execute(statement)
+    return cursor.fetchone()
+
+
+def _schema_objects(cursor) -> list[tuple[str, str]]:
+    """(name, TABLE_TYPE) of the current schema's tables, views and sequences."""
+    cursor.execute(
+        "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+        "ORDER BY TABLE_NAME"
+    )
+    return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _stored_columns(cursor, table: str, *, schema: str | None = None) -> list[str]:
+    """Columns that take values (generated columns compute theirs)."""
+    cursor.execute(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(%s, DATABASE()) "
+        "AND TABLE_NAME = %s AND EXTRA NOT LIKE '%%GENERATED%%' AND EXTRA NOT IN ('VIRTUAL', 'PERSISTENT', "
+        "'STORED') ORDER BY ORDINAL_POSITION",
+        [schema, table],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _create_in_dependency_order(cursor, views: dict[str, str], old_schema: str, new_schema: str) -> list[str]:
+    """Create views, retrying those that name a view not made yet; notes for any left."""
+    pending = {view: repointed(without_definer(statement), old_schema, new_schema) for view, statement in views.items()}
+    while pending:
+        made = []
+        for view, statement in pending.items():
+            try:
+                cursor.execute(statement)
+                made.append(view)
+            except MySQLdb.Error:
+                continue
+        if not made:
+            return [f"VIEW {view} could not be created" for view in sorted(pending)]
+        for view in made:
+            del pending[view]
+    return []
+
+
+def _routine_and_trigger_statements(cursor) -> dict[str, str]:
+    """CREATE statements of the current schema's procedures, functions and triggers, by
+    "KIND name"; a routine whose body the login may not read maps to ""."""
+    statements = {}
+    cursor.execute(
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
+    )
+    for kind, routine in cursor.fetchall():
+        row = _one(cursor, f"SHOW CREATE {kind} {quoted(routine)}")
+        statements[f"{kind} {routine}"] = row[2] or ""
+    cursor.execute("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()")
+    for (trigger,) in cursor.fetchall():
+        statements[f"TRIGGER {trigger}"] = _one(cursor, f"SHOW CREATE TRIGGER {quoted(trigger)}")[2] or ""
+    return statements
+
+
+def _remove_what_reaches_out(cursor, schema: str, other_databases: set[str]) -> list[str]:
+    """Drop views, routines and triggers of the golden schema that name another schema of
+    the server (one named without quotes still points at the source) or that the sandbox
+    wall would refuse if a user wrote them (apps/sandboxes/guard.py)."""
+    definitions = []
+    cursor.execute("SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s", [schema])
+    definitions += [("VIEW", name, text) for name, text in cursor.fetchall()]
+    cursor.execute(
+        "SELECT ROUTINE_TYPE, ROUTINE_NAME, ROUTINE_DEFINITION FROM information_schema.ROUTINES "
+        "WHERE ROUTINE_SCHEMA = %s",
+        [schema],
+    )
+    definitions += list(cursor.fetchall())
+    cursor.execute(
+        "SELECT TRIGGER_NAME, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s", [schema]
+    )
+    definitions += [("TRIGGER", name, text) for name, text in cursor.fetchall()]
+    notes = []
+    for kind, name, text in definitions:
+        reason = outside_reach(text or "", "mysql", other_databases=other_databases)
+        if reason is not None:
+            cursor.execute(f"DROP {kind} IF EXISTS {quoted(name)}")
+            notes.append(f"{kind} {name} is not copied: {reason}")
+    return notes
+
+
+def _copy_routines_and_triggers(reader, writer, old_schema: str, new_schema: str) -> list[str]:
+    notes = []
+    for label, statement in _routine_and_trigger_statements(reader).items():
+        if not statement:
+            notes.append(f"{label} is not copied: the source's credentials may not read its body")
+            continue
+        try:
+            writer.execute(repointed(without_definer(statement), old_schema, new_schema))
+        except MySQLdb.Error as error:
+            notes.append(f"{label} is not copied: {error.args[-1] if error.args else error}")
+    return notes

@@ -1,0 +1,332 @@
+"""PostgreSQL copies: a golden database refreshed from the source, sandboxes made with
+`CREATE DATABASE … TEMPLATE golden`.
+
+Why this mechanism. The schema comes from the machine's pg_dump (it knows every kind of
+object: types, functions, views, sequences, indexes, constraints, triggers, extensions)
+and data from COPY per table, so the size bound is a LIMIT in the source's own query and
+the data never passes through Python objects. All of it reads one snapshot of the
+source: a REPEATABLE READ, READ ONLY transaction exports it and pg_dump joins it
+(`--snapshot`); pg_dump's own transactions are read-only too. The dump excludes table
+data (and large objects); sequence positions are read from pg_sequences in the same
+snapshot. Restoring runs in three steps: objects, then the rows and sequence positions,
+then indexes, constraints and triggers, so loading is fast,
+triggers do not fire on copied rows, and rows whose parent was left out of a sample are
+removed before the foreign keys are checked.
+
+A template database must have no sessions while it is copied, which is why sandboxes are
+copied from the golden database and never from the source.
+"""
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.guard import reaches_outside, routine_reason
+
+# Objects a template copy waits for: CREATE DATABASE refuses while a session is still
+# leaving the template (a golden copy just built, or a reader that has just gone).
+_TEMPLATE_BUSY_RETRIES = 20
+_TOOL_TIMEOUT_SECONDS = 3600
+# Passes of orphan removal: each pass can orphan rows one level further down.
+_MAX_ORPHAN_PASSES = 20
+
+_TABLES_SQL = """
+SELECT format('%I.%I', n.nspname, c.relname),
+       array_agg(quote_ident(a.attname) ORDER BY a.attnum)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+WHERE c.relkind = 'r'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
+GROUP BY n.nspname, c.relname
+ORDER BY 1
+"""
+
+# Sequence positions: pg_dump files them with table data, which the dump leaves out.
+_SEQUENCES_SQL = """
+SELECT format('%I.%I', schemaname, sequencename), last_value FROM pg_sequences WHERE last_value IS NOT NULL
+"""
+
+_EXTENSION_FUNCTIONS_SQL = """
+SELECT quote_ident(e.extname), array_agg(p.proname::text)
+FROM pg_extension e
+JOIN pg_depend d ON d.refobjid = e.oid AND d.deptype = 'e' AND d.classid = 'pg_proc'::regclass
+JOIN pg_proc p ON p.oid = d.objid
+GROUP BY e.extname
+"""
+# Functions and procedures of the copy's own schemas (not of extensions), by signature.
+_USER_FUNCTIONS_SQL = """
+SELECT p.oid::regprocedure::text, l.lanname, p.prosrc
+FROM pg_proc p
+JOIN pg_language l ON l.oid = p.prolang
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND p.prokind IN ('f', 'p')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                  AND d.deptype = 'e')
+"""
+
+_FOREIGN_KEYS_SQL = """
+SELECT format('%I.%I', cn.nspname, c.relname), format('%I.%I', pn.nspname, p.relname),
+       (SELECT array_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(f.conkey) WITH ORDINALITY k(num, ord)
+        JOIN pg_attribute a ON a.attrelid = f.conrelid AND a.attnum = k.num),
+       (SELECT array_agg(quote_ident(a.attname) ORDER BY k.ord) FROM unnest(f.confkey) WITH ORDINALITY k(num, ord)
+        JOIN pg_attribute a ON a.attrelid = f.confrelid AND a.attnum = k.num)
+FROM pg_constraint f
+JOIN pg_class c ON c.oid = f.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+JOIN pg_class p ON p.oid = f.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE f.contype = 'f'
+"""
+
+
+class PostgreSQLCopies(CopyEngine):
+    engine = "postgresql"
+
+    # Connections ------------------------------------------------------------------------
+
+    def _server_kwargs(self, dbname: str) -> dict:
+        return {
+            "host": self.server.host,
+            "port": self.server.port or 5432,
+            "user": self.server.username,
+            "password": self.server.password,
+            "dbname": dbname,
+            "connect_timeout": self.server.connect_timeout,
+            "application_name": "querybase-sandbox",
+        }
+
+    @contextmanager
+    def _server(self, dbname: str = "postgres") -> Iterator[psycopg.Connection]:
+        try:
+            connection = psycopg.connect(**self._server_kwargs(dbname), autocommit=True)
+        except psycopg.Error as error:
+            raise CopyFailed(self.scrub(f"Could not connect to the sandbox server: {error}")) from error
+        try:
+            yield connection
+        except psycopg.Error as error:
+            raise CopyFailed(self.scrub(f"The sandbox server refused: {error}")) from error
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _source_snapshot(self) -> Iterator[psycopg.Connection]:
+        """The source in one REPEATABLE READ, READ ONLY transaction (rolled back at the end)."""
+        try:
+            connection = psycopg.connect(
+                host=self.source.host,
+                port=self.source.port or 5432,
+                user=self.source.username,
+                password=self.source.password,
+                dbname=self.source.database,
+                connect_timeout=self.source.connect_timeout,
+                application_name="querybase-sandbox-refresh",
+                options="-c default_transaction_read_only=on",
+            )
+        except psycopg.Error as error:
+            raise CopyFailed(self.scrub(f"Could not connect to the source: {error}")) from error
+        try:
+            connection.read_only = True
+            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with connection.transaction(force_rollback=True):
+                connection.execute("SET LOCAL search_path = pg_catalog")
+                yield connection
+        except psycopg.Error as error:
+            raise CopyFailed(self.scrub(f"Reading the source failed: {error}")) from error
+        finally:
+            connection.close()
+
+    # Golden copy --------------------------------------------------------------------------
+
+    def build_golden(self, name: str, max_rows_per_table: int) -> GoldenReport:
+        with self._server() as server:
+            server.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        try:
+            return self._fill_golden(name, max_rows_per_table)
+        except BaseException:
+            self.drop(name)
+            raise
+
+    def _fill_golden(self, name: str, max_rows: int) -> GoldenReport:
+        with tempfile.TemporaryDirectory(prefix="qb-golden-") as workdir:
+            dump = Path(workdir) / "schema.dump"
+            with self._source_snapshot() as source:
+                snapshot = source.execute("SELECT pg_export_snapshot()").fetchone()[0]
+                self._pg_dump(snapshot, dump)
+                self._pg_restore(dump, name, "pre-data")
+                tables = source.execute(_TABLES_SQL).fetchall()
+                foreign_keys = source.execute(_FOREIGN_KEYS_SQL).fetchall()
+                sequences = source.execute(_SEQUENCES_SQL).fetchall()
+                with self._server(name) as golden:
+                    for sequence, position in sequences:
+                        golden.execute("SELECT pg_catalog.setval(%s::regclass, %s, true)", [sequence, position])
+                    sampled = {
+                        table for table, columns in tables if self._copy_rows(source, golden, table, columns, max_rows)
+                    }
+                    if sampled:
+                        sampled |= self._remove_orphans(golden, foreign_keys)
+            self._pg_restore(dump, name, "post-data")
+        notes = ["large objects are not copied", *self._remove_what_reaches_out(name)]
+        return GoldenReport(sampled_tables=sorted(sampled), notes=notes)
+
+    def _remove_what_reaches_out(self, name: str) -> list[str]:
+        """Drop from the golden copy what could act beyond it once a user runs it: foreign
+        servers (and their tables and user mappings), extensions with functions that open
+        connections or touch files, and functions the sandbox wall would refuse if a user
+        wrote them (apps/sandboxes/guard.py). CASCADE takes what depends on them."""
+        notes = []
+        with self._server(name) as golden:
+            for (server,) in golden.execute("SELECT quote_ident(srvname) FROM pg_foreign_server").fetchall():
+                golden.execute(f"DROP SERVER {server} CASCADE")
+                notes.append(f"foreign server {server} and its foreign tables are not copied")
+            for extension, functions in golden.execute(_EXTENSION_FUNCTIONS_SQL).fetchall():
+                if reaches_outside(functions):
+                    golden.execute(f"DROP EXTENSION {extension} CASCADE")
+                    notes.append(f"extension {extension} is not copied: it reaches outside the database")
+            for signature, language, body in golden.execute(_USER_FUNCTIONS_SQL).fetchall():
+                reason = routine_reason(language, body or "")
+                if reason is not None:
+                    golden.execute(f"DROP ROUTINE IF EXISTS {signature} CASCADE")
+                    notes.append(f"function {signature} is not copied: {reason}")
+        return notes
+
+    def _pg_dump(self, snapshot: str, target: Path) -> None:
+        self._run_tool(
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                "--no-subscriptions",
+                "--no-publications",
+                "--exclude-table-data=*.*",
+                "--no-blobs",
+                f"--snapshot={snapshot}",
+                f"--file={target}",
+                "--host",
+                self.source.host,
+                "--port",
+                str(self.source.port or 5432),
+                "--username",
+                self.source.username,
+                "--dbname",
+                self.source.database,
+            ],
+            password=self.source.password,
+        )
+
+    def _pg_restore(self, dump: Path, name: str, section: str) -> None:
+        self._run_tool(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                f"--section={section}",
+                "--host",
+                self.server.host,
+                "--port",
+                str(self.server.port or 5432),
+                "--username",
+                self.server.username,
+                "--dbname",
+                name,
+                str(dump),
+            ],
+            password=self.server.password,
+        )
+
+    def _run_tool(self, command: list[str], *, password: str) -> None:
+        # The password goes in the environment, never on a command line others can list.
+        env = {**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": str(self.server.connect_timeout)}
+        try:
+            finished = subprocess.run(
+                command, env=env, capture_output=True, text=True, timeout=_TOOL_TIMEOUT_SECONDS, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise CopyFailed(f"{command[0]} could not run: {error}") from error
+        if finished.returncode != 0:
+            raise CopyFailed(self.scrub(f"{command[0]} failed: {finished.stderr.strip()[:2000]}"))
+
+    def _copy_rows(
+        self, source: psycopg.Connection, golden: psycopg.Connection, table: str, columns: list[str], max_rows: int
+    ) -> bool:
+        """Stream at most `max_rows` rows of `table` into the golden copy; True if it has more.
+
+        Text COPY, not binary: binary values of user-defined types carry type OIDs, which
+        differ between the two databases."""
+        # `table` and `columns` are quoted by the source's own format()/quote_ident().
+        column_list = ", ".join(columns)
+        more = source.execute(f"SELECT EXISTS (SELECT 1 FROM {table} OFFSET {int(max_rows)})").fetchone()[0]
+        select = f"SELECT {column_list} FROM {table} LIMIT {int(max_rows)}"
+        with (
+            source.cursor().copy(f"COPY ({select}) TO STDOUT") as rows_out,
+            golden.cursor().copy(f"COPY {table} ({column_list}) FROM STDIN") as rows_in,
+        ):
+            for block in rows_out:
+                rows_in.write(block)
+        return bool(more)
+
+    def _remove_orphans(self, golden: psycopg.Connection, foreign_keys: list[tuple]) -> set[str]:
+        """Rows pointing at a parent row a sample left out would fail the foreign keys added
+        next: remove them (and, level by level, rows pointing at those). Returns the tables
+        that lost rows, which are samples too."""
+        thinned: set[str] = set()
+        for _ in range(_MAX_ORPHAN_PASSES):
+            removed = False
+            for child, parent, child_columns, parent_columns in foreign_keys:
+                present = " AND ".join(f"c.{column} IS NOT NULL" for column in child_columns)
+                matches = " AND ".join(
+                    f"p.{parent_column} = c.{child_column}"
+                    for child_column, parent_column in zip(child_columns, parent_columns, strict=True)
+                )
+                deleted = golden.execute(
+                    f"DELETE FROM {child} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {matches})"
+                ).rowcount
+                if deleted:
+                    thinned.add(child)
+                    removed = True
+            if not removed:
+                break
+        return thinned
+
+    # Sandboxes ----------------------------------------------------------------------------
+
+    def copy(self, golden: str, name: str) -> None:
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(golden))
+        with self._server() as server:
+            for attempt in range(_TEMPLATE_BUSY_RETRIES):
+                try:
+                    server.execute(statement)
+                    return
+                except psycopg.errors.ObjectInUse:
+                    if attempt == _TEMPLATE_BUSY_RETRIES - 1:
+                        raise
+                    time.sleep(0.1)
+
+    def drop(self, name: str) -> None:
+        # FORCE ends the sessions still open in the copy (a user's pooled read connection).
+        with self._server() as server:
+            server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def exists(self, name: str) -> bool:
+        with self._server() as server:
+            return server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+    def size_bytes(self, name: str) -> int:
+        with self._server() as server:
+            row = server.execute(
+                "SELECT pg_database_size(datname) FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def database_of(self, name: str) -> str:
+        return name

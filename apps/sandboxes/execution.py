@@ -1,0 +1,172 @@
+"""Running SQL in the caller's sandbox: at once, without approval, within the kinds the
+source allows, recorded in history as a sandbox run and audited.
+
+The order is that of a read on the source: the owner and their rights now, then the
+classification (fail closed: writes are still classified), the source's allowed kinds
+(never DCL), the wall around the copy (apps/sandboxes/guard.py), then the parameters.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from apps.audit.services import record_event
+from apps.datasources.connectors.base import ConnectorError, QueryLimits
+from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
+from apps.queries import result_store
+from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
+from apps.queries.models import QueryRun, RunStatus
+from apps.queries.plan import bind_statements, sha256_of
+from apps.sandboxes.connectors import sandbox_connector
+from apps.sandboxes.engines import CopyFailed, copies_for
+from apps.sandboxes.exceptions import SandboxNotReady, SandboxOfAnotherSource, SandboxWriteRefused
+from apps.sandboxes.guard import outside_reach
+from apps.sandboxes.lifecycle import owned_sandbox, sandbox_source, touch
+from apps.sandboxes.models import USABLE_STATES, Sandbox
+from apps.sqlcore.classification import Classification, classify_sql
+from apps.sqlcore.credential_reads import credential_material_read
+from apps.sqlcore.parameters import Params
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    run: QueryRun
+    result: dict[str, Any]
+
+
+def run_in_sandbox(
+    user, *, sandbox_id: int, datasource_id: int, sql: str, params: Params = None, request=None
+) -> SandboxRun:
+    """Run `sql` in the caller's own sandbox and answer with rows (a read) or the rows
+    each statement affected (writes). Only the owner may; raises otherwise."""
+    sandbox = owned_sandbox(user, sandbox_id)
+    if sandbox.datasource_id != datasource_id:
+        raise SandboxOfAnotherSource("This sandbox is a copy of another data source.")
+    datasource = sandbox_source(user, datasource_id)
+    if sandbox.state not in USABLE_STATES:
+        raise SandboxNotReady(f"The sandbox is {sandbox.state}.")
+    classification = classify_sql(sql, datasource.engine)
+    _refuse(sandbox, datasource, sql, classification)
+    statements = bind_statements(datasource, sql, params, classification)
+    run = _start_run(user, sandbox, sql, params, classification, request)
+    settings = copies_for(datasource).connection_settings(
+        sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
+    )
+    connector = sandbox_connector(datasource.engine, settings)
+    started = time.monotonic()
+    try:
+        if classification.is_read:
+            limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
+            result = connector.run_read(statements, limits).as_dict()
+        else:
+            affected = connector.run_write(statements, datasource.statement_timeout_ms)
+            result = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
+    except ConnectorError as error:
+        _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
+        raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
+    _finish(run, status=RunStatus.SUCCEEDED, result=result)
+    touch(sandbox)
+    if not classification.is_read:
+        _measure(sandbox)
+    return SandboxRun(run=run, result=result)
+
+
+def _measure(sandbox: Sandbox) -> None:
+    """Keep the size administrators see current after writes (one catalog query)."""
+    try:
+        size = copies_for(sandbox.datasource).size_bytes(sandbox.database_name)
+    except (CopyFailed, CredentialDecryptionError):
+        return
+    Sandbox.objects.filter(pk=sandbox.pk).update(size_bytes=size)
+    sandbox.size_bytes = size
+
+
+def _refuse(sandbox: Sandbox, datasource: DataSource, sql: str, classification: Classification) -> None:
+    if classification.is_empty:
+        raise EmptyQuery("The SQL contains no statement.")
+    details = {"classification": classification.as_dict(), "allowed_write_kinds": datasource.sandbox_write_kinds}
+    allowed = set(datasource.sandbox_write_kinds) - NEVER_IN_SANDBOXES
+    refused = sorted(classification.write_kinds - allowed)
+    if refused:
+        raise SandboxWriteRefused(
+            f"This source's sandboxes do not run {', '.join(kind.upper() for kind in refused)} statements.",
+            details=details,
+        )
+    secret = credential_material_read(sql, datasource.engine)
+    if secret is not None:
+        raise CredentialMaterialRefused(f"QueryBase does not return credential material: {secret}.")
+    try:
+        others = copies_for(datasource).other_databases(sandbox.database_name)
+    except CredentialDecryptionError as error:
+        raise QueryError("credentials_unreadable", str(error)) from error
+    except ConnectorError as error:
+        raise QueryError(error.code, error.message) from error
+    reason = outside_reach(sql, datasource.engine, other_databases=others)
+    if reason is not None:
+        raise SandboxWriteRefused(f"Refused in a sandbox: {reason}.", details=details)
+
+
+def write_result(classification: Classification, affected: list[int], *, took_ms: float) -> dict[str, Any]:
+    """Writes answer like a read, one row per statement, so a grid shows them as they are."""
+    rows = [
+        [index, statement.kind.value, count]
+        for index, (statement, count) in enumerate(zip(classification.statements, affected, strict=False), start=1)
+    ]
+    return {
+        "columns": [
+            {"name": "statement", "type": "integer"},
+            {"name": "kind", "type": "text"},
+            {"name": "affected_rows", "type": "integer"},
+        ],
+        "rows": rows,
+        "row_count": len(rows),
+        "truncated": False,
+        "took_ms": round(took_ms, 1),
+        "affected_rows": affected,
+    }
+
+
+def _start_run(user, sandbox: Sandbox, sql: str, params: Params, classification: Classification, request) -> QueryRun:
+    run = QueryRun.objects.create(
+        user=user,
+        datasource=sandbox.datasource,
+        sandbox=sandbox,
+        sql=sql,
+        sql_sha256=sha256_of(sql),
+        params=params,
+        classification=classification.as_dict(),
+        status=RunStatus.RUNNING,
+        started_at=timezone.now(),
+        attempts=1,
+    )
+    record_event(
+        "sandbox.query",
+        actor=user,
+        target=run,
+        request=request,
+        detail={
+            "datasource": sandbox.datasource_id,
+            "sandbox": sandbox.pk,
+            "sql_sha256": run.sql_sha256,
+            "verdict": classification.verdict.value,
+            "write_kinds": sorted(classification.write_kinds),
+        },
+    )
+    return run
+
+
+def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None, **fields) -> None:
+    finished = timezone.now()
+    fields.update(status=status, finished_at=finished, duration_ms=(finished - run.started_at).total_seconds() * 1000)
+    if result is not None:
+        fields.update(
+            row_count=result["row_count"],
+            truncated=result["truncated"],
+            result_location=result_store.store_result(run, result),
+        )
+    QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields)
+    for name, value in fields.items():
+        setattr(run, name, value)

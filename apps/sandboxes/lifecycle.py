@@ -1,0 +1,154 @@
+"""A user's sandbox: get or assign one, reset it, delete it."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts import policy
+from apps.audit.services import record_event
+from apps.datasources.access import Action, rights_on
+from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.models import DataSource
+from apps.sandboxes.copies import drop_copy, make_copy
+from apps.sandboxes.engines import CopyFailed, copies_for
+from apps.sandboxes.exceptions import (
+    NotSandboxOwner,
+    SandboxesDisabled,
+    SandboxNotFound,
+    SandboxNotReady,
+    SandboxUnavailable,
+)
+from apps.sandboxes.golden import golden_for_copying
+from apps.sandboxes.models import OWNED_STATES, USABLE_STATES, Sandbox, SandboxState
+from apps.sandboxes.naming import sandbox_name
+from apps.sandboxes.pool import claim_pooled
+from apps.sandboxes.state import move
+from querybase.errors import NotAllowed
+
+logger = logging.getLogger(__name__)
+
+
+def sandbox_source(user, datasource_id: int) -> DataSource:
+    """The source, if `user` may read it and it has sandboxes on; raises otherwise."""
+    datasource, rights = rights_on(user, datasource_id)
+    if datasource is None:
+        raise SandboxNotFound("No data source with this id, or you have no rights on it.")
+    if Action.READ not in rights:
+        raise NotAllowed("Sandboxes of a source are for users who may read it.")
+    if not datasource.sandbox_enabled:
+        raise SandboxesDisabled("This data source has no sandboxes; an administrator may turn them on.")
+    return datasource
+
+
+def sandbox_for(user, datasource_id: int, *, request=None) -> tuple[Sandbox, bool]:
+    """The caller's sandbox on a source: theirs if they have one, else a pooled copy,
+    else one copied now from the golden copy (shown as `creating` meanwhile). Returns the
+    sandbox and whether it was newly assigned or made."""
+    datasource = sandbox_source(user, datasource_id)
+    existing = _owned_by(user, datasource)
+    if existing is not None:
+        return touch(existing), False
+    sandbox = claim_pooled(user, datasource)
+    how = "pool"
+    if sandbox is None:
+        sandbox, how = _copy_on_demand(user, datasource), "on_demand"
+    record_event("sandbox.assign", actor=user, target=sandbox, request=request, detail={"from": how})
+    return sandbox, True
+
+
+def _owned_by(user, datasource: DataSource) -> Sandbox | None:
+    return Sandbox.objects.filter(owner=user, datasource=datasource, state__in=OWNED_STATES).first()
+
+
+def _copy_on_demand(user, datasource: DataSource) -> Sandbox:
+    golden = golden_for_copying(datasource)
+    try:
+        with transaction.atomic():
+            sandbox = Sandbox.objects.create(
+                datasource=datasource,
+                owner=user,
+                database_name=sandbox_name(datasource),
+                golden=golden,
+                sampled_tables=golden.sampled_tables,
+            )
+    except IntegrityError:
+        # A parallel request of the same user got there first: that one is theirs.
+        existing = _owned_by(user, datasource)
+        if existing is None:
+            raise
+        return existing
+    return make_copy(sandbox, golden, target=SandboxState.ACTIVE)
+
+
+def touch(sandbox: Sandbox) -> Sandbox:
+    """Record a use: the sandbox is active again and its idle time starts over."""
+    if sandbox.state in USABLE_STATES:
+        move(sandbox, SandboxState.ACTIVE, sources=USABLE_STATES, last_used_at=timezone.now())
+    return sandbox
+
+
+def owned_sandbox(user, sandbox_id: int) -> Sandbox:
+    """A sandbox only its owner may use; raises for anyone else."""
+    sandbox = Sandbox.objects.select_related("datasource").filter(pk=sandbox_id).first()
+    if sandbox is None or sandbox.state == SandboxState.DELETED:
+        raise SandboxNotFound("No sandbox with this id.")
+    if sandbox.owner_id != user.pk:
+        raise NotSandboxOwner("Only the owner of a sandbox may use it.")
+    return sandbox
+
+
+def reset_sandbox(user, sandbox_id: int, *, request=None) -> Sandbox:
+    """Replace the sandbox's copy with a fresh one of the current golden copy. The new
+    copy gets a new name, so nothing still connected to the old one can reach the new."""
+    sandbox = owned_sandbox(user, sandbox_id)
+    if sandbox.state not in USABLE_STATES:
+        raise SandboxNotReady(f"The sandbox is {sandbox.state}; only a ready sandbox can be reset.")
+    golden = golden_for_copying(sandbox.datasource)
+    copies = copies_for(sandbox.datasource)
+    old_name, new_name = sandbox.database_name, sandbox_name(sandbox.datasource)
+    try:
+        copies.copy(golden.database_name, new_name)
+        size = copies.size_bytes(new_name)
+    except (CopyFailed, CredentialDecryptionError) as error:
+        _drop_quietly(copies, new_name)
+        raise SandboxUnavailable(f"The sandbox could not be reset: {getattr(error, 'message', error)}") from error
+    now = timezone.now()
+    fields = {
+        "database_name": new_name,
+        "golden": golden,
+        "sampled_tables": golden.sampled_tables,
+        "size_bytes": size,
+        "copied_at": now,
+        "last_used_at": now,
+    }
+    if not move(sandbox, SandboxState.ACTIVE, sources=USABLE_STATES, **fields):
+        _drop_quietly(copies, new_name)
+        raise SandboxNotReady("The sandbox was deleted or expired meanwhile.")
+    _drop_quietly(copies, old_name)
+    record_event("sandbox.reset", actor=user, target=sandbox, request=request, detail={"golden": golden.database_name})
+    return sandbox
+
+
+def _drop_quietly(copies, name: str) -> None:
+    """Drop a copy no row names any more; a failure is logged (it then needs a hand)."""
+    try:
+        copies.drop(name)
+    except CopyFailed as error:
+        logger.warning("copy %s could not be dropped: %s", name, error.message)
+
+
+def delete_sandbox(user, sandbox_id: int, *, request=None) -> None:
+    """Drop the sandbox's copy for real. Its owner may; so may a sources administrator."""
+    sandbox = Sandbox.objects.select_related("datasource").filter(pk=sandbox_id).first()
+    if sandbox is None or sandbox.state == SandboxState.DELETED:
+        raise SandboxNotFound("No sandbox with this id.")
+    if sandbox.owner_id != user.pk and not policy.may_administer_sources(user):
+        raise NotSandboxOwner("Only the owner of a sandbox, or an administrator, may delete it.")
+    if sandbox.state == SandboxState.CREATING:
+        raise SandboxNotReady("The sandbox is still being copied; delete it once it is ready.")
+    if sandbox.state not in (SandboxState.EXPIRED, SandboxState.FAILED):
+        move(sandbox, SandboxState.EXPIRED, sources=(SandboxState.POOLED, *USABLE_STATES))
+    record_event("sandbox.delete", actor=user, target=sandbox, request=request, detail={"owner": sandbox.owner_id})
+    if not drop_copy(sandbox):
+        raise SandboxUnavailable("The sandbox server did not answer; the copy will be dropped by the next upkeep.")

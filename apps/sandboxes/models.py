@@ -1,0 +1,103 @@
+"""Sandboxes (private writable copies of a source) and the golden copies they are made from."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.datasources.models import DataSource
+
+
+class SandboxState(models.TextChoices):
+    CREATING = "creating", "Being copied"
+    POOLED = "pooled", "Ready, unassigned"
+    ACTIVE = "active", "In use"
+    IDLE = "idle", "Idle (not used lately)"
+    EXPIRED = "expired", "To be dropped"
+    DELETED = "deleted", "Dropped"
+    FAILED = "failed", "Copy failed"
+
+
+# The moves a sandbox can make; apps.sandboxes.state applies them with conditional updates.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    SandboxState.CREATING: frozenset({SandboxState.POOLED, SandboxState.ACTIVE, SandboxState.FAILED}),
+    SandboxState.POOLED: frozenset({SandboxState.ACTIVE, SandboxState.EXPIRED}),
+    SandboxState.ACTIVE: frozenset({SandboxState.ACTIVE, SandboxState.IDLE, SandboxState.EXPIRED}),
+    SandboxState.IDLE: frozenset({SandboxState.ACTIVE, SandboxState.EXPIRED}),
+    SandboxState.EXPIRED: frozenset({SandboxState.DELETED}),
+    SandboxState.FAILED: frozenset({SandboxState.DELETED}),
+    SandboxState.DELETED: frozenset(),
+}
+# A user's sandbox on a source: at most one in these states.
+OWNED_STATES = (SandboxState.CREATING, SandboxState.ACTIVE, SandboxState.IDLE)
+# States whose copy may be used to run SQL.
+USABLE_STATES = (SandboxState.ACTIVE, SandboxState.IDLE)
+
+
+class GoldenCopy(models.Model):
+    """The copy of a source that sandboxes are copied from, refreshed from the source.
+
+    Only one per source is current; a replaced one is dropped once no copy is being made
+    from it (`dropped_at`)."""
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="golden_copies")
+    database_name = models.CharField(max_length=200, unique=True)
+    is_current = models.BooleanField(default=True)
+    sampled_tables = models.JSONField(default=list, blank=True)
+    notes = models.JSONField(default=list, blank=True, help_text="What could not be copied, in words.")
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-refreshed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["datasource"], condition=Q(is_current=True), name="one_current_golden_copy_per_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"golden copy {self.database_name}"
+
+
+class Sandbox(models.Model):
+    """One private writable copy of a source, pooled (no owner yet) or a user's.
+
+    Runs made in it are QueryRuns pointing here (`QueryRun.sandbox`); those created after
+    `copied_at`, in order, are what the sandbox did since it was last made or reset —
+    the writes a promotion to an approval request would replay.
+    """
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="sandboxes")
+    # SET_NULL: a deleted user's sandbox keeps its row, so upkeep still drops the copy.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sandboxes"
+    )
+    state = models.CharField(max_length=16, choices=SandboxState.choices, default=SandboxState.CREATING)
+    # The database, schema or file on the sandbox server; a reset makes a new one.
+    database_name = models.CharField(max_length=200, unique=True)
+    golden = models.ForeignKey(GoldenCopy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sampled_tables = models.JSONField(default=list, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    copied_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "datasource"],
+                condition=Q(state__in=[state.value for state in OWNED_STATES]),
+                name="one_sandbox_per_user_and_source",
+            )
+        ]
+        indexes = [models.Index(fields=["datasource", "state"])]
+
+    def __str__(self) -> str:
+        return f"sandbox {self.pk} of {self.datasource} ({self.state})"

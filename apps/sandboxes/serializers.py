@@ -1,0 +1,39 @@
+from datetime import datetime, timedelta
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.sandboxes.models import Sandbox
+
+
+class SandboxSerializer(serializers.ModelSerializer):
+    datasource_name = serializers.CharField(source="datasource.name", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True, default=None)
+    golden_refreshed_at = serializers.DateTimeField(source="golden.refreshed_at", read_only=True, default=None)
+    expires_at = serializers.SerializerMethodField(help_text="When the idle TTL ends if it is not used before.")
+
+    class Meta:
+        model = Sandbox
+        fields = [
+            "id",
+            "datasource",
+            "datasource_name",
+            "owner",
+            "state",
+            "sampled_tables",
+            "size_bytes",
+            "created_at",
+            "copied_at",
+            "assigned_at",
+            "last_used_at",
+            "expires_at",
+            "golden_refreshed_at",
+            "error_message",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_expires_at(self, sandbox: Sandbox) -> datetime | None:
+        if sandbox.last_used_at is None:
+            return None
+        return sandbox.last_used_at + timedelta(hours=sandbox.datasource.sandbox_idle_ttl_hours)

@@ -1,0 +1,98 @@
+"""What the maintenance schedule does for sandboxes, source by source: mark idle ones,
+expire and drop unused ones, refresh golden copies, refill pools."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.audit.services import record_event
+from apps.datasources.models import DataSource
+from apps.sandboxes.copies import drop_copy
+from apps.sandboxes.exceptions import SandboxError
+from apps.sandboxes.golden import current_golden, drop_retired_goldens, refresh_golden
+from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
+from apps.sandboxes.pool import refill_pool
+
+logger = logging.getLogger(__name__)
+
+
+def sandbox_upkeep() -> dict[str, int]:
+    """One pass over every source; a failing source is logged and does not stop the rest."""
+    counts = {"idle": 0, "expired": 0, "dropped": 0, "pooled": 0, "refreshed": 0}
+    counts["idle"] = mark_idle()
+    counts["expired"] = expire_unused()
+    for datasource in DataSource.objects.filter(Q(sandbox_enabled=True) | Q(sandboxes__isnull=False)).distinct():
+        try:
+            counts["refreshed"] += refresh_if_due(datasource)
+            if datasource.sandbox_enabled and datasource.is_active:
+                counts["pooled"] += refill_pool(datasource)
+        except SandboxError as error:
+            logger.warning("sandbox upkeep of source %s failed: %s", datasource.pk, error.message)
+        drop_retired_goldens(datasource)
+    counts["dropped"] = drop_expired()
+    return counts
+
+
+def mark_idle() -> int:
+    """Active sandboxes unused for QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES show as idle."""
+    since = timezone.now() - timedelta(minutes=settings.QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES)
+    return Sandbox.objects.filter(state=SandboxState.ACTIVE, last_used_at__lt=since).update(state=SandboxState.IDLE)
+
+
+def expire_unused() -> int:
+    """Expire what nobody will use: sandboxes unused for their source's idle TTL, pooled
+    copies of sources whose sandboxes were turned off, sandboxes of deleted users, and
+    copies a dead process left half made."""
+    now = timezone.now()
+    expired = 0
+    in_use = Sandbox.objects.filter(state__in=[SandboxState.ACTIVE, SandboxState.IDLE]).select_related("datasource")
+    for sandbox in in_use:
+        ttl = timedelta(hours=sandbox.datasource.sandbox_idle_ttl_hours)
+        if sandbox.last_used_at is None or sandbox.last_used_at >= now - ttl:
+            continue
+        # Conditional on the last use read here: a use meanwhile keeps the sandbox.
+        unused = Sandbox.objects.filter(pk=sandbox.pk, state=sandbox.state, last_used_at=sandbox.last_used_at)
+        if unused.update(state=SandboxState.EXPIRED):
+            expired += 1
+            record_event("sandbox.expire", target=sandbox, detail={"last_used_at": sandbox.last_used_at.isoformat()})
+    expired += Sandbox.objects.filter(
+        Q(datasource__sandbox_enabled=False) | Q(datasource__is_active=False), state=SandboxState.POOLED
+    ).update(state=SandboxState.EXPIRED)
+    # The owner was deleted: nobody can use the copy any more.
+    expired += Sandbox.objects.filter(owner=None, state__in=[SandboxState.ACTIVE, SandboxState.IDLE]).update(
+        state=SandboxState.EXPIRED
+    )
+    stale = now - timedelta(minutes=settings.QUERYBASE_SANDBOX_STALE_CREATING_MINUTES)
+    Sandbox.objects.filter(state=SandboxState.CREATING, created_at__lt=stale).update(
+        state=SandboxState.FAILED, error_message="The process making this copy stopped."
+    )
+    return expired
+
+
+def drop_expired() -> int:
+    dropped = 0
+    for sandbox in Sandbox.objects.filter(state__in=[SandboxState.EXPIRED, SandboxState.FAILED]).select_related(
+        "datasource"
+    ):
+        dropped += drop_copy(sandbox)
+    return dropped
+
+
+def refresh_if_due(datasource: DataSource) -> int:
+    """Refresh the golden copy of an enabled source when it is older than
+    QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS (or missing)."""
+    if not (datasource.sandbox_enabled and datasource.is_active):
+        # Sandboxes turned off: the golden copy goes too (drop_retired_goldens drops it).
+        GoldenCopy.objects.filter(datasource=datasource, is_current=True).update(
+            is_current=False, retired_at=timezone.now()
+        )
+        return 0
+    golden = current_golden(datasource)
+    due = timezone.now() - timedelta(hours=settings.QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS)
+    if golden is not None and golden.refreshed_at >= due:
+        return 0
+    refresh_golden(datasource)
+    return 1

@@ -1,0 +1,234 @@
+"""Sandboxes on real PostgreSQL, MariaDB and SQLite: the pool, claims, expiry, reset, delete."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection as django_connection
+from django.utils import timezone
+
+from apps.datasources.connectors.base import QueryLimits
+from apps.sandboxes import lifecycle
+from apps.sandboxes.connectors import sandbox_connector
+from apps.sandboxes.engines import copies_for
+from apps.sandboxes.golden import current_golden
+from apps.sandboxes.models import Sandbox, SandboxState
+from apps.sandboxes.upkeep import sandbox_upkeep
+from apps.sqlcore.statements import BoundStatement
+from tests.support.factories import reader
+from tests.support.sandboxes import sandbox_source, source_checksum
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_copies_after")]
+ENGINES = ["postgresql", "mysql", "sqlite"]
+
+
+def rows_in(sandbox: Sandbox, sql: str) -> list[tuple]:
+    connector_settings = copies_for(sandbox.datasource).connection_settings(
+        sandbox.database_name, statement_timeout_ms=10_000
+    )
+    result = sandbox_connector(sandbox.datasource.engine, connector_settings).run_read(
+        [BoundStatement(sql)], QueryLimits(max_rows=1000, timeout_ms=10_000)
+    )
+    return [tuple(row) for row in result.rows]
+
+
+def write_in(sandbox: Sandbox, sql: str) -> None:
+    connector_settings = copies_for(sandbox.datasource).connection_settings(
+        sandbox.database_name, statement_timeout_ms=10_000
+    )
+    sandbox_connector(sandbox.datasource.engine, connector_settings).run_write([BoundStatement(sql)], 10_000)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_upkeep_fills_the_pool_from_a_sampled_golden_copy(engine, request, admin_client):
+    source = sandbox_source(engine, request, sandbox_pool_size=2)
+    before = source_checksum(source)
+
+    counts = sandbox_upkeep()
+
+    assert counts["pooled"] == 2 and counts["refreshed"] == 1
+    pooled = list(Sandbox.objects.filter(datasource=source, state=SandboxState.POOLED))
+    assert len(pooled) == 2 and all(sandbox.owner is None for sandbox in pooled)
+    copies = copies_for(source)
+    assert all(copies.exists(sandbox.database_name) for sandbox in pooled)
+    golden = current_golden(source)
+    # 30 customers above the bound of 10: a sample; the 20 orders keep those whose customer is in it.
+    assert any("customers" in table for table in golden.sampled_tables)
+    assert rows_in(pooled[0], "SELECT count(*) FROM customers") == [(10,)]
+    assert rows_in(pooled[0], "SELECT count(*) FROM big_orders")[0][0] <= 10
+    listed = admin_client.get("/api/v1/sandboxes").json()["results"]
+    assert [(entry["state"], entry["owner"]) for entry in listed] == [("pooled", None), ("pooled", None)]
+    # A second pass finds the pool full: nothing more is made.
+    assert sandbox_upkeep()["pooled"] == 0
+    assert source_checksum(source) == before
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_two_users_asking_at_once_for_the_last_pooled_copy_get_two_different_copies(engine, request):
+    source = sandbox_source(engine, request, sandbox_pool_size=1)
+    sandbox_upkeep()
+    assert Sandbox.objects.filter(datasource=source, state=SandboxState.POOLED).count() == 1
+    users = [reader(name, source) for name in ("ada", "ben")]
+    barrier = threading.Barrier(2)
+    results: dict[str, Sandbox | Exception] = {}
+
+    def ask(user) -> None:
+        try:
+            barrier.wait()
+            results[user.username] = lifecycle.sandbox_for(user, source.pk)[0]
+        except Exception as error:  # reported by the assertion below
+            results[user.username] = error
+        finally:
+            django_connection.close()
+
+    threads = [threading.Thread(target=ask, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    ada, ben = results["ada"], results["ben"]
+    assert isinstance(ada, Sandbox) and isinstance(ben, Sandbox), results
+    assert ada.pk != ben.pk and ada.database_name != ben.database_name
+    assert {ada.owner.username, ben.owner.username} == {"ada", "ben"}
+    assert all(copies_for(source).exists(sandbox.database_name) for sandbox in (ada, ben))
+    # One came from the pool, the other was copied on demand.
+    assert Sandbox.objects.filter(datasource=source, state=SandboxState.ACTIVE).count() == 2
+
+
+def test_asking_again_gives_the_same_sandbox(request):
+    source = sandbox_source("sqlite", request)
+    user = reader("ada", source)
+    first, made = lifecycle.sandbox_for(user, source.pk)
+    again, made_again = lifecycle.sandbox_for(user, source.pk)
+    assert made and not made_again
+    assert first.pk == again.pk
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sandbox_unused_for_its_ttl_is_dropped_by_upkeep(engine, request):
+    source = sandbox_source(engine, request, sandbox_idle_ttl_hours=24)
+    user = reader("ada", source)
+    sandbox, _ = lifecycle.sandbox_for(user, source.pk)
+    copies = copies_for(source)
+    assert copies.exists(sandbox.database_name)
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
+        sandbox_upkeep()
+    sandbox.refresh_from_db()
+    assert sandbox.state == SandboxState.IDLE  # unused a while, kept
+
+    with time_machine.travel(timezone.now() + timedelta(hours=25), tick=False):
+        sandbox_upkeep()
+    sandbox.refresh_from_db()
+    assert sandbox.state == SandboxState.DELETED
+    assert sandbox.dropped_at is not None
+    assert not copies.exists(sandbox.database_name)
+    # The user now gets a new one.
+    assert lifecycle.sandbox_for(user, source.pk)[0].pk != sandbox.pk
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reset_brings_back_the_golden_data_and_drops_the_old_copy(engine, request):
+    source = sandbox_source(engine, request)
+    user = reader("ada", source)
+    sandbox, _ = lifecycle.sandbox_for(user, source.pk)
+    write_in(sandbox, "DELETE FROM orders")
+    assert rows_in(sandbox, "SELECT count(*) FROM orders") == [(0,)]
+    old_name = sandbox.database_name
+
+    reset = lifecycle.reset_sandbox(user, sandbox.pk)
+
+    assert reset.pk == sandbox.pk and reset.database_name != old_name
+    assert rows_in(reset, "SELECT count(*) FROM orders")[0][0] > 0
+    assert not copies_for(source).exists(old_name)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_delete_drops_the_copy_for_real(engine, request):
+    source = sandbox_source(engine, request)
+    user = reader("ada", source)
+    sandbox, _ = lifecycle.sandbox_for(user, source.pk)
+    assert copies_for(source).exists(sandbox.database_name)
+
+    lifecycle.delete_sandbox(user, sandbox.pk)
+
+    sandbox.refresh_from_db()
+    assert sandbox.state == SandboxState.DELETED
+    assert not copies_for(source).exists(sandbox.database_name)
+
+
+def test_refreshing_the_golden_copy_replaces_pooled_copies(request):
+    source = sandbox_source("postgresql", request, sandbox_pool_size=1)
+    sandbox_upkeep()
+    old_golden = current_golden(source)
+    stale = Sandbox.objects.get(datasource=source, state=SandboxState.POOLED)
+
+    with time_machine.travel(timezone.now() + timedelta(days=2), tick=False):
+        counts = sandbox_upkeep()
+
+    assert counts["refreshed"] == 1
+    assert current_golden(source).pk != old_golden.pk
+    assert not copies_for(source).exists(old_golden.database_name)
+    stale.refresh_from_db()
+    assert stale.state == SandboxState.DELETED
+    fresh = Sandbox.objects.get(datasource=source, state=SandboxState.POOLED)
+    assert fresh.golden_id == current_golden(source).pk
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_deleting_a_source_drops_its_copies(engine, request):
+    source = sandbox_source(engine, request)
+    sandbox, _ = lifecycle.sandbox_for(reader("ada", source), source.pk)
+    golden = current_golden(source)
+    copies = copies_for(source)
+
+    source.delete()
+
+    assert not copies.exists(sandbox.database_name)
+    assert not copies.exists(golden.database_name)
+
+
+def test_turning_sandboxes_off_drops_pooled_copies_and_the_golden_copy(request):
+    source = sandbox_source("sqlite", request, sandbox_pool_size=1)
+    sandbox_upkeep()
+    pooled = Sandbox.objects.get(datasource=source, state=SandboxState.POOLED)
+    golden = current_golden(source)
+
+    source.sandbox_enabled = False
+    source.save()
+    sandbox_upkeep()
+
+    pooled.refresh_from_db()
+    assert pooled.state == SandboxState.DELETED
+    assert not copies_for(source).exists(pooled.database_name)
+    assert not copies_for(source).exists(golden.database_name)
+    assert current_golden(source) is None
+
+
+@pytest.mark.parametrize(("engine", "routine"), [("postgresql", "run_text"), ("mysql", "touch_source")])
+def test_golden_copies_keep_functions_but_leave_out_those_that_reach_beyond_the_copy(engine, routine, request):
+    source = sandbox_source(engine, request)
+    sandbox, _ = lifecycle.sandbox_for(reader("ada", source), source.pk)
+
+    assert rows_in(sandbox, "SELECT doubled(21)")[0][0] in (42, "42", "42.00")
+    assert any(routine in note for note in current_golden(source).notes)
+    if engine == "postgresql":
+        names = "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
+    else:
+        names = "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
+    assert (routine,) not in rows_in(sandbox, names)
+
+
+def test_a_deleted_users_sandbox_is_dropped_by_upkeep(request):
+    source = sandbox_source("sqlite", request)
+    user = reader("ada", source)
+    sandbox, _ = lifecycle.sandbox_for(user, source.pk)
+
+    user.delete()
+    sandbox_upkeep()
+
+    sandbox.refresh_from_db()
+    assert sandbox.state == SandboxState.DELETED
+    assert not copies_for(source).exists(sandbox.database_name)
