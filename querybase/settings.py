@@ -185,6 +185,8 @@ QUERYBASE_SANDBOX_STALE_CREATING_MINUTES = env_int("QUERYBASE_SANDBOX_STALE_CREA
 QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
+# How many proxies of ours append to X-Forwarded-For: the client is that many from the right.
+QUERYBASE_TRUSTED_PROXY_HOPS = max(1, env_int("QUERYBASE_TRUSTED_PROXY_HOPS", 1))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

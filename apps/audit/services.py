@@ -27,13 +27,20 @@ def _redact(value: Any) -> Any:
 def client_ip(request) -> str | None:
     """The address a request came from, trusting X-Forwarded-For only when configured.
 
+    Only the entries our own proxies appended are believed: each trusted proxy appends the
+    address it saw, so the client is QUERYBASE_TRUSTED_PROXY_HOPS entries from the right.
+    Anything further left was written by the client itself, and would let it pick the
+    address that keys its login throttle.
+
     Whatever a header says, only an IP address comes out: the value is stored in an inet
     column and keys the login throttle. A forwarded value that is not one (`unknown`, a
     hostname, garbage) is ignored in favour of the connection's own address."""
     if request is None:
         return None
     if settings.QUERYBASE_TRUST_X_FORWARDED_FOR:
-        forwarded = _ip_address(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0])
+        entries = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        hops = settings.QUERYBASE_TRUSTED_PROXY_HOPS
+        forwarded = _ip_address(entries[-hops]) if len(entries) >= hops else None
         if forwarded is not None:
             return forwarded
     return _ip_address(request.META.get("REMOTE_ADDR", ""))

@@ -165,7 +165,7 @@ class TestDeletingASourceKeepsItsHistory:
 
 
 @pytest.mark.parametrize(
-    "forwarded", ["unknown", "not-an-address", "999.1.1.1", "fe80::1%eth0", "\u00e9", "", " , 203.0.113.9"]
+    "forwarded", ["unknown", "not-an-address", "999.1.1.1", "fe80::1%eth0", "\u00e9", "", "203.0.113.9, "]
 )
 def test_a_trusted_proxy_header_that_is_not_an_address_falls_back_to_the_peer(settings, forwarded):
     settings.QUERYBASE_TRUST_X_FORWARDED_FOR = True
@@ -181,7 +181,7 @@ def test_a_trusted_proxy_header_that_is_not_an_address_falls_back_to_the_peer(se
     ("forwarded", "recorded"),
     [
         ("203.0.113.9", "203.0.113.9"),
-        ("203.0.113.9:4431, 10.0.0.1", "203.0.113.9"),
+        ("10.0.0.1, 203.0.113.9:4431", "203.0.113.9"),
         ("[2001:db8::1]:443", "2001:db8::1"),
     ],
 )
@@ -192,3 +192,33 @@ def test_a_trusted_proxy_header_with_an_address_is_used(settings, forwarded, rec
         "/api/v1/auth/token", {"username": "ana", "password": "wrong"}, format="json", HTTP_X_FORWARDED_FOR=forwarded
     )
     assert AuditEvent.objects.filter(action="auth.login_failed").latest("id").ip_address == recorded
+
+
+def test_an_address_the_client_wrote_before_the_proxys_is_not_believed(settings):
+    """A client behind our proxy sends its own X-Forwarded-For; the proxy appends the real
+    address. Only that one counts, or every failed login could claim a new address and
+    never be throttled."""
+    settings.QUERYBASE_TRUST_X_FORWARDED_FOR = True
+    make_user("ana")
+    for spoofed in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        client_for(make_user(f"bob-{spoofed}")).post(
+            "/api/v1/auth/token",
+            {"username": "ana", "password": "wrong"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"{spoofed}, 203.0.113.9",
+        )
+    recorded = set(AuditEvent.objects.filter(action="auth.login_failed").values_list("ip_address", flat=True))
+    assert recorded == {"203.0.113.9"}
+
+
+def test_two_proxy_hops_take_the_address_the_outer_proxy_saw(settings):
+    settings.QUERYBASE_TRUST_X_FORWARDED_FOR = True
+    settings.QUERYBASE_TRUSTED_PROXY_HOPS = 2
+    make_user("ana")
+    client_for(make_user("bob")).post(
+        "/api/v1/auth/token",
+        {"username": "ana", "password": "wrong"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9, 10.0.0.2",
+    )
+    assert AuditEvent.objects.filter(action="auth.login_failed").latest("id").ip_address == "203.0.113.9"
