@@ -87,6 +87,7 @@ class QueryRunSerializer(serializers.ModelSerializer):
     approval = serializers.PrimaryKeyRelatedField(
         source="approval_request",
         read_only=True,
+        allow_null=True,
         help_text="The approval request this submission became: long SQL is classified by a worker, "
         "which turns a write into a request when the submission asked for that.",
     )

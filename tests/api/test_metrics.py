@@ -78,10 +78,10 @@ def test_metrics_move_with_reads_and_cache_hits(admin_client, shop_sqlite_path, 
 
     assert moved("querybase_result_cache_lookups_total", outcome="hit") == 1
     assert moved("querybase_result_cache_lookups_total", outcome="miss") == 2
-    submits = {"view": "query-submit", "method": "POST", "status": "200"}
+    submits = {"view": "api:query-submit", "method": "POST", "status": "200"}
     assert moved("querybase_http_request_duration_seconds_count", **submits) == 3
     assert moved("querybase_http_request_duration_seconds_bucket", le="+Inf", **submits) == 3
-    scrapes = {"view": "metrics", "method": "GET", "status": "200"}
+    scrapes = {"view": "api:metrics", "method": "GET", "status": "200"}
     assert value(after, "querybase_http_request_duration_seconds_count", **scrapes) >= 1
 
     pool = next(

@@ -219,7 +219,7 @@ def _postgres_admin():
 
 def _querybase_postgres_pids(admin, marker: str | None) -> list[int]:
     sql = (
-        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'querybase' "
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name LIKE 'querybase%%' "
         "AND pid <> pg_backend_pid()"
     )
     args: list = [SOURCE_DB]
