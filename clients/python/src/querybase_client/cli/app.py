@@ -60,8 +60,8 @@ def main() -> None:
     except QueryBaseError as error:
         report_error(error)
         sys.exit(exit_code_for(error))
+    except OSError as error:  # a file that cannot be read or written: -f, -o
+        report_error(QueryBaseError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")))
+        sys.exit(ExitCode.ERROR)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:
-        # `querybase run … | head`: the reader left; that is not an error of ours.
-        sys.exit(ExitCode.OK)

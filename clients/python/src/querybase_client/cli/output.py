@@ -19,8 +19,8 @@ from rich.text import Text
 
 from querybase_client.models import ApprovalRequest, QueryResult
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
 
 RISK_STYLES = {"high": "bold red", "medium": "yellow", "low": "green"}
 DECISION_WORDS = {"approve": "approved", "reject": "rejected"}
@@ -52,13 +52,19 @@ def styled(value: str, styles: dict[str, str]) -> Text:
     return Text(value, style=styles.get(value, ""))
 
 
+def moment(timestamp: str) -> str:
+    """An API timestamp as 'YYYY-MM-DD HH:MM' (UTC, as the server sends it)."""
+    return timestamp[:16].replace("T", " ")
+
+
 def excerpt(sql: str, width: int = 60) -> str:
     flat = " ".join(sql.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
-    grid = Table(*headers, title=title, title_justify="left", show_lines=False)
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Cells wrap to fit the terminal rather than being cut, so no value is hidden."""
+    grid = Table(*headers)
     for row in rows:
         grid.add_row(*(cell if isinstance(cell, Text) else plain(cell) for cell in row))
     console.print(grid)
@@ -113,7 +119,7 @@ def print_request(request: ApprovalRequest) -> None:
     if request.hidden_characters:
         console.print(Text(f"Hidden characters in the SQL: {', '.join(request.hidden_characters)}", style="bold red"))
     console.print(Text("SQL (exact text; hidden characters shown as ⟦U+XXXX⟧):", style="bold"))
-    console.print(Text(request.sql_visible))
+    console.print(Text(request.sql_visible), soft_wrap=True)  # exactly its lines, never re-wrapped
     _print_statements(request)
     for review in request.reviews:
         line = f"Review: {review.reviewer} {DECISION_WORDS.get(review.decision, review.decision)}"

@@ -45,7 +45,7 @@ def requests(
                 output.styled(request.risk, output.RISK_STYLES),
                 request.datasource_name,
                 request.requester,
-                request.created_at[:19].replace("T", " "),
+                output.moment(request.created_at),
                 output.excerpt(request.sql_visible),
             ]
             for request in found

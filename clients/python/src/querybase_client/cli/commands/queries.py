@@ -138,7 +138,7 @@ def history(
         (
             [
                 run.id[:8],
-                run.created_at[:19].replace("T", " "),
+                output.moment(run.created_at),
                 run.datasource_name,
                 output.styled(run.status, output.STATUS_STYLES),
                 run.row_count,
