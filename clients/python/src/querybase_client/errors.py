@@ -23,13 +23,21 @@ class QueryBaseConnectionError(QueryBaseError):
 class QueryBaseAPIError(QueryBaseError):
     """The server answered with an error. `code` is the API's stable error code."""
 
-    def __init__(self, message: str, *, code: str = "error", status: int = 0, details: Any = None, retry_after=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "error",
+        status: int = 0,
+        details: Any = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.status = status
         self.details = details
-        self.retry_after: float | None = retry_after
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return f"{self.message} ({self.code}, HTTP {self.status})" if self.status else f"{self.message} ({self.code})"

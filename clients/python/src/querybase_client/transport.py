@@ -11,6 +11,7 @@ import httpx
 from querybase_client.errors import QueryBaseConnectionError, error_from_response
 
 API_PREFIX = "/api/v1"
+TimeoutValue = httpx.Timeout | float | None
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # Long enough for the server's longest `wait` (60 s by default) plus the answer.
 WAITING_TIMEOUT = httpx.Timeout(90.0, connect=10.0)
@@ -26,12 +27,14 @@ class Transport:
     def __init__(self, http: httpx.Client):
         self.http = http
 
-    def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None, timeout=None) -> Any:
+    def request(
+        self, method: str, path: str, *, params: dict | None = None, json: Any = None, timeout: TimeoutValue = None
+    ) -> Any:
         response = self.send(method, path, params=params, json=json, timeout=timeout)
         return response.json() if response.content else None
 
     def send(
-        self, method: str, path: str, *, params: dict | None = None, json: Any = None, timeout=None
+        self, method: str, path: str, *, params: dict | None = None, json: Any = None, timeout: TimeoutValue = None
     ) -> httpx.Response:
         """The raw response of a successful call, for callers that need its status."""
         extra = {"timeout": timeout} if timeout is not None else {}

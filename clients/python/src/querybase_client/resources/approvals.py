@@ -5,10 +5,11 @@ from __future__ import annotations
 from querybase_client.models import ApprovalRequest
 from querybase_client.resources.base import Resource
 from querybase_client.resources.datasources import DataSources, SourceRef
+from querybase_client.transport import Transport
 
 
 class Approvals(Resource):
-    def __init__(self, transport, datasources: DataSources):
+    def __init__(self, transport: Transport, datasources: DataSources):
         super().__init__(transport)
         self._datasources = datasources
 

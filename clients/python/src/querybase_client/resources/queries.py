@@ -12,7 +12,7 @@ from querybase_client.export import ProgressCallback, write_export
 from querybase_client.models import Analysis, ApprovalRequest, ExportSummary, QueryResult, QueryRun
 from querybase_client.resources.base import Resource
 from querybase_client.resources.datasources import DataSources, SourceRef
-from querybase_client.transport import WAITING_TIMEOUT
+from querybase_client.transport import WAITING_TIMEOUT, Transport
 
 Params = list[Any] | dict[str, Any] | None
 # Each poll asks the server to hold the answer this long: it answers as soon as the run
@@ -30,7 +30,7 @@ class RunStillPending(QueryBaseError):
 
 
 class Queries(Resource):
-    def __init__(self, transport, datasources: DataSources, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, transport: Transport, datasources: DataSources, *, clock: Callable[[], float] = time.monotonic):
         super().__init__(transport)
         self._datasources = datasources
         self._clock = clock

@@ -7,10 +7,11 @@ from typing import Any
 from querybase_client.models import SavedQuery
 from querybase_client.resources.base import Resource
 from querybase_client.resources.datasources import DataSources, SourceRef
+from querybase_client.transport import Transport
 
 
 class SavedQueries(Resource):
-    def __init__(self, transport, datasources: DataSources):
+    def __init__(self, transport: Transport, datasources: DataSources):
         super().__init__(transport)
         self._datasources = datasources
 
