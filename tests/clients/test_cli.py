@@ -3,12 +3,17 @@
 import csv
 import io
 import json
+import os
+import signal
 import stat
+import subprocess
 import time
 
 import pytest
 
 from apps.approvals.models import ApprovalRequest
+from apps.queries.models import QueryRun
+from tests.clients.conftest import querybase_executable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -251,3 +256,76 @@ def _settled(cli, request_id: int, *, env: dict, timeout: float = 30) -> dict:
         if body["status"] in {"succeeded", "failed"} or time.monotonic() > deadline:
             return body
         time.sleep(0.3)
+
+
+def test_an_approver_dry_runs_a_request_before_deciding(cli, shop_world):
+    shop_world.source.dry_run_enabled = True
+    shop_world.source.save()
+    cli.login("ana")
+    cli("run", "Shop", "UPDATE customers SET country = 'NL' WHERE country = 'US'")
+    request = ApprovalRequest.objects.get()
+    cli.login("ray", profile="approver")
+    as_approver = {"QUERYBASE_PROFILE": "approver"}
+
+    dry = cli("dry-run", str(request.id), env=as_approver)
+    assert dry.code == OK, dry.stderr
+    assert "rolled back" in dry.stdout
+    affected = cli("dry-run", str(request.id), "--json", env=as_approver).json()["statements"][0]["affected_rows"]
+    assert affected == int(
+        cli("run", "Shop", "SELECT count(*) FROM customers WHERE country = 'US'", "--format", "csv").stdout.split()[-1]
+    )
+    assert f"{affected} rows" in cli("show", str(request.id), env=as_approver).stdout
+    request.refresh_from_db()
+    assert request.status == "pending"  # nothing decided, nothing run
+
+
+def test_a_refusal_is_not_a_usage_error(cli, shop_world):
+    cli.login("ana")
+    cli("run", "Shop", "DELETE FROM orders WHERE id = 1")
+    request = ApprovalRequest.objects.get()
+    cli.login("ray", profile="approver")
+    refused = cli("dry-run", str(request.id), "--json", env={"QUERYBASE_PROFILE": "approver"})  # not enabled here
+    assert refused.code == ERROR
+    assert json.loads(refused.stderr)["error"]["code"] == "dry_run_not_allowed"
+    unbound = cli("run", "Shop", "SELECT $1", "--json")  # a placeholder without its value: the user's input
+    assert unbound.code == USAGE
+
+
+def test_ctrl_c_while_a_job_runs_cancels_it_on_the_server(cli, shop_world):
+    cli.login("ana")
+    endless = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c"
+    )
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("QUERYBASE_")},
+        "QUERYBASE_CONFIG_DIR": str(cli.config_dir),
+    }
+    process = subprocess.Popen(
+        [querybase_executable(), "run", "Shop", endless, "--wait", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        # The job line says the server handed the read to a worker (after its inline budget).
+        assert "running as a job" in process.stderr.readline()
+        run = _run_reaching(QueryRun, "running", timeout=30)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert f"Cancelled run {run.pk}" in stderr, (process.returncode, stderr, stdout)
+    assert process.returncode == 130
+    assert _run_reaching(QueryRun, "cancelled", timeout=30).pk == run.pk
+
+
+def _run_reaching(model, status: str, *, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = model.objects.filter(status=status).first()
+        if found is not None:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no run reached {status}: {list(model.objects.values_list('status', flat=True))}")

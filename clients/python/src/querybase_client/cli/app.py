@@ -63,5 +63,3 @@ def main() -> None:
     except OSError as error:  # a file that cannot be read or written: -f, -o
         report_error(QueryBaseError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")))
         sys.exit(ExitCode.ERROR)
-    except KeyboardInterrupt:
-        sys.exit(130)

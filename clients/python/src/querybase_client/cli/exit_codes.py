@@ -22,7 +22,7 @@ from querybase_client.resources.queries import RunStillPending
 class ExitCode(IntEnum):
     OK = 0
     ERROR = 1  # anything not below: a server error, a conflict, a declined confirmation
-    USAGE = 2  # bad arguments or options, or a request the server found invalid
+    USAGE = 2  # bad arguments or options, or input the server found invalid
     AUTH = 3  # not logged in, wrong password, session expired
     NOT_FOUND_OR_FORBIDDEN = 4  # no such source/request/run, or no right to it
     APPROVAL = 5  # the SQL became an approval request, needs one, or is still pending
@@ -43,11 +43,16 @@ _BY_ERROR: tuple[tuple[type[QueryBaseError], ExitCode], ...] = (
     (SourceUnavailableError, ExitCode.SOURCE_UNAVAILABLE),
     (RateLimitedError, ExitCode.RATE_LIMITED),
     (QueryBaseConnectionError, ExitCode.SERVER_UNREACHABLE),
-    (BadRequestError, ExitCode.USAGE),
 )
+
+# 400s that mean "what you typed is wrong"; other 400s (a refused dry-run, a write kind the
+# source forbids) are refusals, not usage errors.
+_INPUT_CODES = frozenset({"invalid_request", "malformed_body", "invalid_parameters", "empty_query"})
 
 
 def exit_code_for(error: QueryBaseError) -> ExitCode:
+    if isinstance(error, BadRequestError) and error.code in _INPUT_CODES:
+        return ExitCode.USAGE
     for error_type, code in _BY_ERROR:
         if isinstance(error, error_type):
             return code

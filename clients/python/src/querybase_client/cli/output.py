@@ -125,7 +125,7 @@ def print_request(request: ApprovalRequest) -> None:
         line = f"Review: {review.reviewer} {DECISION_WORDS.get(review.decision, review.decision)}"
         console.print(Text(line + (f": {review.comment}" if review.comment else "")))
     if request.dry_run_result is not None:
-        console.print(Text(f"Dry run: {json.dumps(request.dry_run_result, ensure_ascii=False)}"))
+        print_dry_run(request.dry_run_result)
     if request.execution:
         console.print(Text(f"Execution: {json.dumps(request.execution, ensure_ascii=False)}"))
 
@@ -141,6 +141,24 @@ def _print_statements(request: ApprovalRequest) -> None:
             line.append(" — " + "; ".join(statement.reasons))
         console.print(line)
         console.print(Text("     " + excerpt(statement.visible_text, 200), style="dim"))
+
+
+def print_dry_run(outcome: Any) -> None:
+    """What the rolled-back run did: rows affected per statement, or why it failed."""
+    if not isinstance(outcome, dict):
+        console.print(Text(f"Dry run: {json.dumps(outcome, ensure_ascii=False)}"))
+        return
+    if not outcome.get("ok"):
+        error = outcome.get("error") or {}
+        console.print(Text(f"Dry run failed: {error.get('message', '')} ({error.get('code', '')})", style="red"))
+        return
+    took = f" in {outcome['took_ms']} ms" if outcome.get("took_ms") is not None else ""
+    console.print(Text(f"Dry run (rolled back){took}:", style="bold"))
+    for number, statement in enumerate(outcome.get("statements", []), start=1):
+        rows = statement.get("affected_rows")
+        console.print(
+            Text(f"  {number}. {rows} row{'s' if rows != 1 else ''}: {excerpt(statement.get('statement', ''))}")
+        )
 
 
 def print_created_request(request: ApprovalRequest) -> None:

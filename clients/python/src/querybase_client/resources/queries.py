@@ -46,6 +46,7 @@ class Queries(Resource):
         request_approval: bool = True,
         reason: str = "",
         timeout: float | None = None,
+        on_job: Callable[[str], None] | None = None,
     ) -> QueryResult | ApprovalRequest:
         """Run `sql` on `source` and return its rows, waiting for the job if the server
         hands one back. SQL that is not a read returns the ApprovalRequest it became (or,
@@ -55,7 +56,8 @@ class Queries(Resource):
 
         `params`: a list for `$1, $2…`, a dict for `:name`. `max_age=0` forces a fresh
         run instead of a cached result. `wait`: seconds the server may hold the first
-        answer before handing back a job (its default if None).
+        answer before handing back a job (its default if None). `on_job(run_id)` is
+        called when the server hands back a job, so a caller can cancel it.
         """
         body: dict[str, Any] = {
             "datasource": self._datasources.id_of(source),
@@ -71,6 +73,8 @@ class Queries(Resource):
             return ApprovalRequest.from_api(answer["approval"])
         if "result" in answer:
             return QueryResult.from_api(answer)
+        if on_job is not None:
+            on_job(answer["id"])
         return self.wait(answer["id"], timeout=timeout)
 
     def wait(self, run_id: str, *, timeout: float | None = None) -> QueryResult | ApprovalRequest:

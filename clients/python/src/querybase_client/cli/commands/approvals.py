@@ -64,6 +64,21 @@ def show(request_id: RequestArgument, json_output: JsonFlag = False) -> None:
         output.print_request(request)
 
 
+def dry_run(request_id: RequestArgument, json_output: JsonFlag = False) -> None:
+    """Dry-run a request: its statements in a rolled-back transaction, rows affected by each.
+
+    Only where the source allows it and a rollback undoes every effect; the server
+    refuses anything else.
+    """
+    use_json(json_output)
+    with session.client_for_profile() as client:
+        request = client.approvals.dry_run(request_id)
+    if json_output:
+        output.print_json(request.dry_run_result)
+    else:
+        output.print_dry_run(request.dry_run_result)
+
+
 def approve(
     request_id: RequestArgument,
     comment: Annotated[str, typer.Option("-m", "--message", help="A comment for the requester.")] = "",
@@ -126,5 +141,6 @@ def _report_decision(request: ApprovalRequest, json_output: bool) -> None:
 def register(app: typer.Typer) -> None:
     app.command()(requests)
     app.command()(show)
+    app.command(name="dry-run")(dry_run)
     app.command()(approve)
     app.command()(reject)

@@ -13,6 +13,7 @@ from rich.text import Text
 from querybase_client.cli import output, session
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, NamedParams, PositionalParams, SqlFile, parameters, read_sql, use_json
+from querybase_client.errors import QueryBaseError
 from querybase_client.models import ApprovalRequest
 
 SourceArgument = Annotated[str, typer.Argument(help="Source name or id.")]
@@ -44,25 +45,43 @@ def run(
     no_request: Annotated[
         bool, typer.Option("--no-request", help="Fail (exit 5) on a write instead of creating a request.")
     ] = False,
+    wait: Annotated[
+        float | None, typer.Option(help="Seconds the server may hold the answer before making it a job.")
+    ] = None,
     timeout: Annotated[float | None, typer.Option(help="Stop waiting after this many seconds (exit 5).")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5)."""
+    """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5).
+
+    Ctrl-C while a job runs cancels it on the server, in the database too.
+    """
     if json_output:
         output_format = ResultFormat.json
     use_json(output_format == ResultFormat.json)
     text = read_sql(sql, sql_file)
     params = parameters(positional, named)
+    jobs: list[str] = []
+
+    def remember_job(run_id: str) -> None:
+        jobs.append(run_id)
+        output.err_console.print(Text(f"Run {run_id} is running as a job; waiting (Ctrl-C cancels it).", style="dim"))
+
     with session.client_for_profile() as client:
-        outcome = client.queries.run(
-            client.datasources.resolve(source),
-            text,
-            params,
-            max_age=max_age,
-            reason=reason,
-            request_approval=not no_request,
-            timeout=timeout,
-        )
+        try:
+            outcome = client.queries.run(
+                client.datasources.resolve(source),
+                text,
+                params,
+                wait=wait,
+                max_age=max_age,
+                reason=reason,
+                request_approval=not no_request,
+                timeout=timeout,
+                on_job=remember_job,
+            )
+        except KeyboardInterrupt:
+            _cancel_jobs(client, jobs)
+            raise
     if isinstance(outcome, ApprovalRequest):
         if output_format == ResultFormat.json:
             output.print_json({"approval": outcome.raw})
@@ -70,6 +89,18 @@ def run(
             output.print_created_request(outcome)
         raise typer.Exit(ExitCode.APPROVAL)
     output.print_result(outcome, output_format.value)
+
+
+def _cancel_jobs(client, jobs: list[str]) -> None:
+    """The user gave up on the run: stop it on the server too, rather than leave a query
+    running against the source for nobody."""
+    for run_id in jobs:
+        try:
+            client.queries.cancel(run_id)
+        except QueryBaseError as error:
+            output.err_console.print(Text(f"Could not cancel run {run_id}: {error}"))
+            continue
+        output.err_console.print(Text(f"Cancelled run {run_id}."))
 
 
 def export(
