@@ -13,6 +13,7 @@ from rich.text import Text
 from querybase_client.cli import output, session
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, NamedParams, PositionalParams, SqlFile, parameters, read_sql, use_json
+from querybase_client.client import QueryBaseClient
 from querybase_client.errors import QueryBaseError
 from querybase_client.models import ApprovalRequest
 
@@ -91,7 +92,7 @@ def run(
     output.print_result(outcome, output_format.value)
 
 
-def _cancel_jobs(client, jobs: list[str]) -> None:
+def _cancel_jobs(client: QueryBaseClient, jobs: list[str]) -> None:
     """The user gave up on the run: stop it on the server too, rather than leave a query
     running against the source for nobody."""
     for run_id in jobs:
