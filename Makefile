@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt clients/python/pyproject.toml | sha1sum | cut -c1-12)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Test services; the test suite's own database lives on PostgreSQL.
@@ -55,10 +55,13 @@ assets: node_modules/.package-lock.json
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The SDK and the `querybase` CLI (clients/python) go in editable: the tests run the
+# installed console script.
+$(STAMP): requirements.txt requirements-dev.txt clients/python/pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q -e clients/python
 	@rm -f $(VENV)/.installed-*; touch $@
 
 venv: system-deps $(STAMP) assets

@@ -1,0 +1,69 @@
+"""Python SDK for QueryBase, the approval-gated SQL query broker."""
+
+__version__ = "0.1.0"
+
+from querybase_client.auth import Tokens
+from querybase_client.client import QueryBaseClient
+from querybase_client.errors import (
+    ApprovalRequiredError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    QueryBaseAPIError,
+    QueryBaseConnectionError,
+    QueryBaseError,
+    QueryFailedError,
+    RateLimitedError,
+    ServerError,
+    SourceUnavailableError,
+)
+from querybase_client.models import (
+    Analysis,
+    ApiKey,
+    ApprovalRequest,
+    Classification,
+    Column,
+    DataSource,
+    ExportSummary,
+    Profile,
+    QueryResult,
+    QueryRun,
+    SavedQuery,
+    StatementVerdict,
+    Table,
+)
+from querybase_client.resources.queries import RunStillPending
+
+__all__ = [
+    "Analysis",
+    "ApiKey",
+    "ApprovalRequest",
+    "ApprovalRequiredError",
+    "AuthenticationError",
+    "BadRequestError",
+    "Classification",
+    "Column",
+    "ConflictError",
+    "DataSource",
+    "ExportSummary",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Profile",
+    "QueryBaseAPIError",
+    "QueryBaseClient",
+    "QueryBaseConnectionError",
+    "QueryBaseError",
+    "QueryFailedError",
+    "QueryResult",
+    "QueryRun",
+    "RateLimitedError",
+    "RunStillPending",
+    "SavedQuery",
+    "ServerError",
+    "SourceUnavailableError",
+    "StatementVerdict",
+    "Table",
+    "Tokens",
+]

@@ -1,0 +1,1 @@
+"""The `querybase` command line, built on the SDK."""

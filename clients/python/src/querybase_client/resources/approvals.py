@@ -1,0 +1,57 @@
+"""Approval requests: list, show, decide, cancel, dry-run."""
+
+from __future__ import annotations
+
+from querybase_client.models import ApprovalRequest
+from querybase_client.resources.base import Resource
+from querybase_client.resources.datasources import DataSources, SourceRef
+from querybase_client.transport import Transport
+
+
+class Approvals(Resource):
+    def __init__(self, transport: Transport, datasources: DataSources):
+        super().__init__(transport)
+        self._datasources = datasources
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        datasource: SourceRef | None = None,
+        requester: str | None = None,
+        awaiting_my_review: bool = False,
+        limit: int | None = 50,
+    ) -> list[ApprovalRequest]:
+        """Requests the user may see, newest first. `awaiting_my_review`: only those the
+        user may still decide."""
+        params = {
+            "status": status,
+            "datasource": self._datasources.id_of(datasource) if datasource is not None else None,
+            "requester": requester,
+            "awaiting_my_review": awaiting_my_review or None,
+        }
+        items = self._transport.paginate("/approvals", params=params, limit=limit)
+        return [ApprovalRequest.from_api(item) for item in items]
+
+    def get(self, request_id: int) -> ApprovalRequest:
+        """The request with its classification, reviews, execution and dry-run."""
+        return ApprovalRequest.from_api(self._transport.request("GET", f"/approvals/{request_id}"))
+
+    def review(self, request_id: int, decision: str, comment: str = "") -> ApprovalRequest:
+        body = {"decision": decision, "comment": comment}
+        return ApprovalRequest.from_api(self._transport.request("POST", f"/approvals/{request_id}/review", json=body))
+
+    def approve(self, request_id: int, comment: str = "") -> ApprovalRequest:
+        return self.review(request_id, "approve", comment)
+
+    def reject(self, request_id: int, comment: str) -> ApprovalRequest:
+        return self.review(request_id, "reject", comment)
+
+    def cancel(self, request_id: int) -> ApprovalRequest:
+        """Withdraw one's own pending request."""
+        return ApprovalRequest.from_api(self._transport.request("POST", f"/approvals/{request_id}/cancel"))
+
+    def dry_run(self, request_id: int) -> ApprovalRequest:
+        """Run the request's statements in a transaction that is rolled back, where the
+        source makes that safe; the outcome is in `dry_run_result`."""
+        return ApprovalRequest.from_api(self._transport.request("POST", f"/approvals/{request_id}/dry-run"))
