@@ -20,6 +20,7 @@ from apps.queries import result_store
 from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
+from apps.queries.state import RUN_STATUS
 from apps.sandboxes.connectors import sandbox_connector
 from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import SandboxNotReady, SandboxOfAnotherSource, SandboxWriteRefused
@@ -160,13 +161,14 @@ def _start_run(user, sandbox: Sandbox, sql: str, params: Params, classification:
 
 def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None, **fields) -> None:
     finished = timezone.now()
-    fields.update(status=status, finished_at=finished, duration_ms=(finished - run.started_at).total_seconds() * 1000)
+    fields.update(finished_at=finished, duration_ms=(finished - run.started_at).total_seconds() * 1000)
     if result is not None:
         fields.update(
             row_count=result["row_count"],
             truncated=result["truncated"],
             result_location=result_store.store_result(run, result),
         )
-    QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(**fields)
+    RUN_STATUS.move(run.pk, status, from_={RunStatus.RUNNING}, **fields)
+    run.status = status
     for name, value in fields.items():
         setattr(run, name, value)

@@ -118,6 +118,16 @@ def test_csv_rows_are_counted_by_record_not_by_line_across_chunks():
 
 def test_json_rows_come_from_the_trailer():
     counter = JsonRowCounter()
-    for chunk in (b'{"columns":[],"rows":[[1],[2]', b'],"row_count":', b"2}"):
+    for chunk in (b'{"columns":[],"rows":[[1],[2]', b'],"row_count":', b'2,"truncated":false,"row_cap":10}'):
         counter.feed(chunk)
-    assert counter.rows == 2
+    assert (counter.rows, counter.truncated) == (2, False)
+
+
+def test_an_export_cut_at_the_row_cap_says_so_and_its_marker_is_no_row():
+    csv = CsvRowCounter()
+    for chunk in (b"id\n1\n2\n", b"#querybase:truncated row_cap=2\n"):
+        csv.feed(chunk)
+    assert (csv.rows, csv.truncated) == (2, True)
+    json_counter = JsonRowCounter()
+    json_counter.feed(b'{"columns":[],"rows":[[1],[2]],"row_count":2,"truncated":true,"row_cap":2}')
+    assert (json_counter.rows, json_counter.truncated) == (2, True)

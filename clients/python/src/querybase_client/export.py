@@ -17,7 +17,11 @@ from querybase_client.models import ExportSummary
 
 ProgressCallback = Callable[[int, int], None]  # (bytes written, rows counted so far)
 
-_JSON_ROW_COUNT = re.compile(rb'"row_count":(\d+)\}\s*$')
+_JSON_ROW_COUNT = re.compile(rb'"row_count":\s*(\d+)')
+_JSON_TRUNCATED = re.compile(rb'"truncated":\s*true')
+# The last line of a CSV export that stopped at the source's row cap (a comment, not a row).
+_CSV_TRUNCATED = b"#querybase:truncated"
+_TAIL_BYTES = 256
 
 
 class CsvRowCounter:
@@ -27,8 +31,10 @@ class CsvRowCounter:
     def __init__(self) -> None:
         self.lines = 0
         self._in_quotes = False
+        self._tail = b""
 
     def feed(self, chunk: bytes) -> None:
+        self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
         if b'"' not in chunk:
             if not self._in_quotes:
                 self.lines += chunk.count(b"\n")
@@ -42,22 +48,30 @@ class CsvRowCounter:
                 self.lines += part.count(b"\n")
 
     @property
+    def truncated(self) -> bool:
+        return self._tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].startswith(_CSV_TRUNCATED)
+
+    @property
     def rows(self) -> int:
-        return max(self.lines - 1, 0)  # the header is not a row
+        # Neither the header nor the row-cap line is a row.
+        return max(self.lines - 1 - self.truncated, 0)
 
 
 class JsonRowCounter:
-    """The JSON export ends with `"row_count": n`; until then, rows are not known."""
+    """The JSON export ends with `"row_count": n, "truncated": …, "row_cap": n`; until
+    then, rows are not known."""
 
     def __init__(self) -> None:
         self._tail = b""
         self.rows = 0
+        self.truncated = False
 
     def feed(self, chunk: bytes) -> None:
-        self._tail = (self._tail + chunk)[-64:]
-        found = _JSON_ROW_COUNT.search(self._tail)
+        self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+        found = _JSON_ROW_COUNT.findall(self._tail)
         if found:
-            self.rows = int(found.group(1))
+            self.rows = int(found[-1])
+            self.truncated = bool(_JSON_TRUNCATED.search(self._tail))
 
 
 def write_export(
@@ -79,4 +93,10 @@ def write_export(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return ExportSummary(path=str(target), format=export_format, bytes_written=written, rows=counter.rows)
+    return ExportSummary(
+        path=str(target),
+        format=export_format,
+        bytes_written=written,
+        rows=counter.rows,
+        truncated=counter.truncated,
+    )

@@ -363,3 +363,5 @@ class ExportSummary:
     format: str
     bytes_written: int
     rows: int
+    #: The export stopped at the source's row cap: more rows exist than the file holds.
+    truncated: bool = False

@@ -145,10 +145,18 @@ def export(
         )
     if json_output:
         output.print_json(
-            {"path": summary.path, "format": summary.format, "bytes": summary.bytes_written, "rows": summary.rows}
+            {
+                "path": summary.path,
+                "format": summary.format,
+                "bytes": summary.bytes_written,
+                "rows": summary.rows,
+                "truncated": summary.truncated,
+            }
         )
         return
     output.err_console.print(Text(f"Exported {summary.rows} rows ({summary.bytes_written} bytes) to {summary.path}"))
+    if summary.truncated:
+        output.err_console.print(Text("The export stopped at the source's row cap: more rows exist."))
 
 
 def history(
