@@ -12,11 +12,11 @@ from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from apps.demo.shop import build_shop_database
-from querybase.worker_process import stop_worker
 from tests.support import databases
 from tests.support.approvals import Team, ledger_source
 from tests.support.factories import make_user
 from tests.support.worker import start_test_worker
+from tests.support.worker_process import stop_worker
 
 # Sources, sweeps and checksums for sandbox tests (tests/sandboxes and tests/security).
 pytest_plugins = ["tests.support.sandboxes"]

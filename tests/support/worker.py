@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 
 from querybase.celery import app
-from querybase.worker_process import QUEUES, start_worker
+from tests.support.worker_process import QUEUES, start_worker
 
 # Two idle looks in a row: a message the worker has just taken off a queue may not yet be
 # listed as reserved by it.

@@ -9,7 +9,7 @@ from typing import IO
 
 from querybase.celery import app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUEUES = "queries,notifications,maintenance"
 
 

@@ -40,7 +40,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource, DataSourcePermission
 from apps.sqlcore.classification import classify_sql
-from querybase.worker_process import start_worker, stop_worker
+from tests.support.worker_process import start_worker, stop_worker
 
 BENCH_DB = "qb_bench"
 ROWS = 1_000_000
