@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from apps.accounts.exceptions import ApiKeyNotFound
 from apps.accounts.models import ApiKey
 from apps.audit.services import record_event
-from querybase.errors import QueryBaseError
 
 API_KEY_PREFIX = "qb_"
-
-
-class ApiKeyNotFound(QueryBaseError):
-    code = "not_found"
-    status = 404
 
 
 @dataclass(frozen=True)

@@ -15,20 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from querybase.errors import QueryBaseError
-
-
-class LoginThrottled(QueryBaseError):
-    code = "too_many_login_attempts"
-    status = 429
-
-    def __init__(self, retry_after: int):
-        minutes = max(1, math.ceil(retry_after / 60))
-        super().__init__(
-            f"Too many failed logins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
-            details={"retry_after": retry_after},
-        )
-        self.retry_after = retry_after
+from apps.accounts.exceptions import LoginThrottled
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from apps.accounts import services
+from apps.accounts.exceptions import LoginThrottled
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import user_profile
 from apps.accounts.serializers import ApiKeySerializer, IssuedApiKeySerializer, ProfileSerializer
-from apps.accounts.throttling import LoginThrottle, LoginThrottled
+from apps.accounts.throttling import LoginThrottle
 from apps.audit.services import client_ip
 
 

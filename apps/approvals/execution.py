@@ -147,7 +147,7 @@ def _run(approval: ApprovalRequest) -> None:
         finish(
             approval,
             ApprovalStatus.FAILED,
-            error_code="credentials_unreadable",
+            error_code=CredentialDecryptionError.code,
             error_message=str(error),
             started=started,
         )

@@ -4,6 +4,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.datasources import credential_audit, services
 from apps.datasources.credential_audit import high_finding_warning, stored_audit_summary
+from apps.datasources.exceptions import DataSourceUnavailable
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource, DataSourcePermission, WriteKind
 
 LEAST_PRIVILEGE_NOTE = (
@@ -296,7 +297,7 @@ class DataSourceAdmin(admin.ModelAdmin):
         for datasource in queryset:
             try:
                 audit = credential_audit.audit_credentials(datasource, actor=request.user, request=request)
-            except services.DataSourceUnavailable as error:
+            except DataSourceUnavailable as error:
                 self._report_audit(request, datasource, None, error.message)
             else:
                 self._report_audit(request, datasource, audit, "")

@@ -21,16 +21,8 @@ from apps.datasources import services
 from apps.datasources.connectors import ConnectionTestResult, ConnectorError, CredentialRole, connector_for
 from apps.datasources.credential_findings import Finding, Severity, highest_severity, judge
 from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.exceptions import CredentialsNotLeastPrivilege, DataSourceUnavailable
 from apps.datasources.models import DataSource
-from apps.datasources.services import DataSourceUnavailable
-from querybase.errors import QueryBaseError
-
-
-class CredentialsNotLeastPrivilege(QueryBaseError):
-    """The source requires least-privilege read credentials and they are not proven so."""
-
-    code = "credentials_not_least_privilege"
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ def audit_credentials(datasource: DataSource, *, actor=None, request=None) -> Cr
             f"Could not audit the credentials: {error.message}", details={"reason": error.code}
         ) from error
     except CredentialDecryptionError as error:
-        raise DataSourceUnavailable(str(error), details={"reason": "credentials_unreadable"}) from error
+        raise DataSourceUnavailable(str(error), details={"reason": CredentialDecryptionError.code}) from error
     audit = CredentialAudit(
         datasource_id=datasource.pk,
         datasource_name=datasource.name,

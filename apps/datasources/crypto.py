@@ -17,12 +17,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from querybase.errors import QueryBaseError
+
 FORMAT_VERSION = "v1"
 NONCE_BYTES = 12
 
 
-class CredentialDecryptionError(Exception):
+class CredentialDecryptionError(QueryBaseError):
     """A stored secret cannot be decrypted: unknown key id, wrong key or tampered data."""
+
+    code = "credentials_unreadable"
+
+    def __init__(self, message: str):
+        super().__init__(message)
 
 
 @dataclass(frozen=True)

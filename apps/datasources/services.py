@@ -21,6 +21,7 @@ from apps.datasources.crypto import (
     encrypt_secret,
     needs_rotation,
 )
+from apps.datasources.exceptions import DataSourceHasHistory, DataSourceUnavailable
 from apps.datasources.models import (
     NEVER_IN_SANDBOXES,
     PASSWORD_PURPOSE,
@@ -30,7 +31,7 @@ from apps.datasources.models import (
     DataSourcePermission,
 )
 from apps.notifications.chat import webhook_refusal
-from querybase.errors import NotAllowed, QueryBaseError
+from querybase.errors import NotAllowed
 
 # Fields that hold secrets: set through the model's setters, never stored as given.
 SECRET_FIELDS = {
@@ -41,13 +42,6 @@ SECRET_FIELDS = {
 SCHEMA_CACHE_SECONDS = 60
 # Fields (as the services take them) whose change makes the stored credential audit stale.
 AUDITED_FIELDS = {"engine", "host", "port", "database", "username", "password", "read_username", "read_password"}
-
-
-class DataSourceUnavailable(QueryBaseError):
-    """The data source could not be reached or answered with an error."""
-
-    code = "datasource_unavailable"
-    status = 502
 
 
 def config_errors(
@@ -126,13 +120,6 @@ def _columns_but_audit() -> list[str]:
     return [field.name for field in DataSource._meta.concrete_fields if field.name not in kept]
 
 
-class DataSourceHasHistory(QueryBaseError):
-    """Deleting the source would take its query runs and approval requests with it."""
-
-    code = "datasource_has_history"
-    status = 409
-
-
 @transaction.atomic
 def delete_datasource(datasource: DataSource, *, actor, request=None) -> None:
     """Delete a source that was never used. One with runs or approval requests keeps them:
@@ -162,7 +149,9 @@ def test_datasource(datasource: DataSource, *, actor, request=None) -> Connectio
                     message=f"Read-only credentials: {read_result.message}",
                 )
     except CredentialDecryptionError as error:
-        result = ConnectionTestResult(ok=False, took_ms=0.0, error_code="credentials_unreadable", message=str(error))
+        result = ConnectionTestResult(
+            ok=False, took_ms=0.0, error_code=CredentialDecryptionError.code, message=str(error)
+        )
     record_event(
         "datasource.test",
         actor=actor,

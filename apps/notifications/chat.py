@@ -2,7 +2,8 @@
 
 import html
 
-from apps.notifications.webhooks import WebhookRefused, check_webhook_url
+from apps.notifications.exceptions import WebhookRefused
+from apps.notifications.webhooks import check_webhook_url
 from apps.sqlcore import invisible
 
 SQL_EXCERPT_CHARS = 600

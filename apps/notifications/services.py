@@ -7,17 +7,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.notifications.chat import webhook_refusal
+from apps.notifications.exceptions import NotificationNotFound, WebhookRefused
 from apps.notifications.models import Channel, DeliveryStatus, Notification
 from apps.notifications.state import DELIVERY_STATUS
-from apps.notifications.webhooks import WebhookRefused, WebhookUnreachable, post_json
+from apps.notifications.webhooks import WebhookUnreachable, post_json
 from querybase.celery import enqueue_on_commit
-from querybase.errors import QueryBaseError
-
-
-class NotificationNotFound(QueryBaseError):
-    code = "not_found"
-    status = 404
-
 
 # Attempts at posting one delivery: the first and five retries with backoff.
 MAX_ATTEMPTS = 6

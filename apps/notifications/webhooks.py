@@ -24,7 +24,7 @@ from django.conf import settings
 from urllib3.exceptions import HTTPError, LocationParseError
 from urllib3.util import parse_url
 
-from querybase.errors import QueryBaseError
+from apps.notifications.exceptions import WebhookRefused
 
 MAX_URL_CHARS = 2048
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -33,13 +33,6 @@ _DNS_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-)
 _ALLOWLIST_MISS = "is not in QUERYBASE_WEBHOOK_ALLOWLIST"
 
 Resolver = Callable[..., list]
-
-
-class WebhookRefused(QueryBaseError):
-    """The URL may not be called: malformed, ambiguous, or outside the allowlist."""
-
-    code = "webhook_refused"
-    status = 400
 
 
 class WebhookUnreachable(Exception):

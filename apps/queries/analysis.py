@@ -7,15 +7,10 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.queries.exceptions import TooLongToAnalyze
 from apps.queries.plan import classify_for_source, source_to_query
 from apps.sqlcore.classification import Classification
 from apps.sqlcore.sqltext import find_placeholders
-from querybase.errors import QueryBaseError
-
-
-class TooLongToAnalyze(QueryBaseError):
-    code = "sql_too_long"
-    status = 413
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What reading SQL refuses or fails with: each error carries its stable code and HTTP status."""
+"""What reading SQL refuses or fails with; each code's HTTP status is in querybase/errors.py."""
 
 from apps.datasources.connectors.base import (
     ConnectionFailed,
@@ -6,76 +6,54 @@ from apps.datasources.connectors.base import (
     ConnectorError,
 )
 from apps.queries.models import QueryRun
-from querybase.errors import NotAllowed, QueryBaseError
+from querybase.errors import NotFound, QueryBaseError
 
 
-class DataSourceNotFound(QueryBaseError):
-    code = "not_found"
-    status = 404
+class DataSourceNotFound(NotFound):
+    """No such source, or none the user has any right on."""
 
 
-class RunNotFound(QueryBaseError):
-    code = "not_found"
-    status = 404
+class RunNotFound(NotFound):
+    """No such run, or none the user may see."""
 
 
 class EmptyQuery(QueryBaseError):
     code = "empty_query"
-    status = 400
 
 
 class ApprovalRequired(QueryBaseError):
     """The SQL is not provably a read: it can only run through an approval request."""
 
     code = "approval_required"
-    status = 409
 
 
 class InvalidParameters(QueryBaseError):
     code = "invalid_parameters"
-    status = 400
 
 
 class CredentialMaterialRefused(QueryBaseError):
     code = "credential_material"
-    status = 403
 
 
 class ResultNotVisible(QueryBaseError):
     code = "result_not_visible"
-    status = 403
 
 
 class RunNotCancellable(QueryBaseError):
     code = "not_cancellable"
-    status = 409
 
 
 # Failures of the data source itself rather than of the SQL: the gateway's fault, 502.
 DATASOURCE_UNAVAILABLE = "datasource_unavailable"
 
 
-_UPSTREAM_CODES = {DATASOURCE_UNAVAILABLE, "authentication_failed", "credentials_unreadable"}
-
-
-# A run the worker refused answers with the status the API gives the same refusal.
-_REFUSAL_STATUS = {
-    error.code: error.status for error in (NotAllowed, EmptyQuery, ApprovalRequired, CredentialMaterialRefused)
-}
-
-
 class QueryError(QueryBaseError):
-    """A query the database failed, refused, timed out or cancelled, with the database's message."""
+    """A query the database failed, refused, timed out or cancelled, with the database's
+    message; or a refusal a worker met, under the code the API gives the same refusal."""
 
     def __init__(self, code: str, message: str, *, details=None):
         super().__init__(message, details=details)
         self.code = code
-        if code in _UPSTREAM_CODES:
-            self.status = 502
-        elif code == "query_cancelled":
-            self.status = 409
-        else:
-            self.status = _REFUSAL_STATUS.get(code, 400)
 
     @classmethod
     def of_run(cls, run: QueryRun) -> "QueryError":
@@ -96,3 +74,11 @@ def error_code_of(error: ConnectorError) -> str:
 
 class TransientSourceError(Exception):
     """Raised to the task so it retries a read that failed to reach its source."""
+
+
+class TooLongToAnalyze(QueryBaseError):
+    code = "sql_too_long"
+
+
+class SavedQueryNotFound(NotFound):
+    """No such saved query, or none the user may see."""

@@ -56,7 +56,7 @@ def export_stream(
     try:
         connector = connector_for(prepared.datasource, CredentialRole.READ)
     except CredentialDecryptionError as error:
-        raise QueryError("credentials_unreadable", str(error)) from error
+        raise QueryError(CredentialDecryptionError.code, str(error)) from error
     limits = limits_for(prepared.datasource)
     # One row beyond the cap is asked for, to tell a cut result from one of exactly that size.
     probe = replace(limits, max_rows=limits.max_rows + 1)

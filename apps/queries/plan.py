@@ -83,7 +83,7 @@ def classify_for_source(datasource: DataSource, sql: str) -> Classification:
     except ConnectorError as error:
         raise QueryError.of_connector(error) from error
     except CredentialDecryptionError as error:
-        raise QueryError("credentials_unreadable", str(error)) from error
+        raise QueryError(CredentialDecryptionError.code, str(error)) from error
     return classify_sql(sql, datasource.engine, unsafe_functions=unsafe) if unsafe else classification
 
 

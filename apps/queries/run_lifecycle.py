@@ -79,7 +79,7 @@ def attempt(
     except ConnectorError as error:
         finish_failed(run, error.code, error.message)
     except CredentialDecryptionError as error:
-        finish_failed(run, "credentials_unreadable", str(error))
+        finish_failed(run, CredentialDecryptionError.code, str(error))
     except Exception:
         # A bug, not the source: still, the run must not stay `running` for ever.
         logger.exception("read of run %s failed unexpectedly", run.pk)

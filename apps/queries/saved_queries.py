@@ -7,13 +7,9 @@ from django.db import transaction
 from apps.accounts import policy
 from apps.audit.services import record_event
 from apps.datasources.access import datasources_visible_to
+from apps.queries.exceptions import SavedQueryNotFound
 from apps.queries.models import SavedQuery, new_share_token
-from querybase.errors import InvalidInput, NotAllowed, QueryBaseError
-
-
-class SavedQueryNotFound(QueryBaseError):
-    code = "not_found"
-    status = 404
+from querybase.errors import InvalidInput, NotAllowed
 
 
 def _check_fields(owner, fields: dict[str, Any], saved: SavedQuery | None = None) -> None:

@@ -5,34 +5,28 @@ from querybase.errors import QueryBaseError
 
 class SandboxError(QueryBaseError):
     code = "sandbox_error"
-    status = 400
 
 
 class SandboxNotFound(SandboxError):
     code = "sandbox_not_found"
-    status = 404
 
 
 class SandboxesDisabled(SandboxError):
     code = "sandboxes_disabled"
-    status = 409
 
 
 class NotSandboxOwner(SandboxError):
     """Only the owner runs SQL in, resets or shares their sandbox."""
 
     code = "not_sandbox_owner"
-    status = 403
 
 
 class SandboxNotReady(SandboxError):
     code = "sandbox_not_ready"
-    status = 409
 
 
 class SandboxOfAnotherSource(SandboxError):
     code = "sandbox_of_another_source"
-    status = 400
 
 
 class SandboxWriteRefused(SandboxError):
@@ -40,11 +34,9 @@ class SandboxWriteRefused(SandboxError):
     beyond the copy."""
 
     code = "sandbox_write_refused"
-    status = 403
 
 
 class SandboxUnavailable(SandboxError):
     """The sandbox server or the source failed while a copy was made or dropped."""
 
     code = "sandbox_unavailable"
-    status = 502

@@ -102,7 +102,7 @@ def _refuse(sandbox: Sandbox, datasource: DataSource, sql: str, classification: 
     try:
         others = copies_for(datasource).other_databases(sandbox.database_name)
     except CredentialDecryptionError as error:
-        raise QueryError("credentials_unreadable", str(error)) from error
+        raise QueryError(CredentialDecryptionError.code, str(error)) from error
     except ConnectorError as error:
         raise QueryError(error.code, error.message) from error
     reason = outside_reach(sql, datasource.engine, other_databases=others)

@@ -57,7 +57,7 @@ def test_mariadb_wrong_password_is_an_authentication_error(admin_client, mysql_s
     )
     result = run_test(admin_client, source)
     assert result["ok"] is False
-    assert result["error_code"] == "authentication_failed"
+    assert result["error_code"] == "datasource_authentication_failed"
     assert "Access denied" in result["message"]
     assert "not-the-password" not in str(result)
 
@@ -85,7 +85,7 @@ def test_postgresql_wrong_password_is_an_authentication_error(admin_client):
         assert run_test(admin_client, right)["ok"] is True
         result = run_test(admin_client, wrong)
     assert result["ok"] is False
-    assert result["error_code"] == "authentication_failed"
+    assert result["error_code"] == "datasource_authentication_failed"
     assert "password authentication failed" in result["message"]
     assert "the-wrong-one" not in str(result)
 
@@ -145,7 +145,7 @@ def test_separate_read_credentials_are_tested_too(admin_client, mysql_server):
     source.save()
     result = run_test(admin_client, source)
     assert result["ok"] is False
-    assert result["error_code"] == "authentication_failed"
+    assert result["error_code"] == "datasource_authentication_failed"
     assert result["message"].startswith("Read-only credentials:")
 
 

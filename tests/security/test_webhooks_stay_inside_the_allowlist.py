@@ -11,8 +11,9 @@ when an admin saves it, and refused when a delivery is attempted.
 import pytest
 
 from apps.notifications import services
+from apps.notifications.exceptions import WebhookRefused
 from apps.notifications.models import Notification
-from apps.notifications.webhooks import WebhookRefused, post_json
+from apps.notifications.webhooks import post_json
 from tests.support.factories import make_datasource
 from tests.support.webhook import RecordingWebhook
 

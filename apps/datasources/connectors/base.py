@@ -13,6 +13,7 @@ from django.conf import settings
 
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.sqlcore.statements import BoundStatement, ParamStyle
+from querybase.errors import QueryBaseError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,14 +41,13 @@ class ConnectionSettings:
     statement_timeout_ms: int
 
 
-class ConnectorError(Exception):
+class ConnectorError(QueryBaseError):
     """A failure talking to a data source, with a stable code and a message safe to show."""
 
     code = "datasource_error"
 
     def __init__(self, message: str):
         super().__init__(message)
-        self.message = message
 
 
 class ConnectionFailed(ConnectorError):
@@ -63,7 +63,10 @@ class ConnectionLost(ConnectionFailed):
 
 
 class AuthenticationFailed(ConnectorError):
-    code = "authentication_failed"
+    """The source refused QueryBase's credentials (not the user's login to QueryBase,
+    which is `authentication_failed`, 401)."""
+
+    code = "datasource_authentication_failed"
 
 
 class ConnectionTimedOut(ConnectorError):

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.datasources.credential_audit import audit_credentials
 from apps.datasources.credential_findings import Severity
+from apps.datasources.exceptions import DataSourceUnavailable
 from apps.datasources.models import DataSource
-from apps.datasources.services import DataSourceUnavailable
 
 EXIT_CLEAN = 0
 EXIT_HIGH_FINDING = 1

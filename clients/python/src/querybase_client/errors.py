@@ -156,7 +156,7 @@ _RUN_ERROR_STATUS = {
     "credential_material": 403,
     "connection_failed": 502,
     "connection_timeout": 502,
-    "authentication_failed": 502,
+    "datasource_authentication_failed": 502,
     "credentials_unreadable": 502,
 }
 
