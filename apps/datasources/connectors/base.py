@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
+from types import ModuleType
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -399,17 +400,35 @@ class Connector(ABC):
         row is inserted after the last statement, in the same transaction. Returns the rows
         affected per statement (-1 where the engine does not say)."""
 
+    # Engines that keep outcome markers name their module (with `prepare(connection)` and
+    # `settle(connection, marker, wait_ms)`) and their driver's error class, which their
+    # `_query_error` turns into a ConnectorError.
+    outcome_markers: ModuleType | None = None
+    driver_error: type[Exception] = Exception
+
     def prepare_outcome_marker(self) -> str | None:
         """Create OUTCOME_TABLE where the owner's connection puts new tables, unless it is
         there; return that schema, or None if these credentials cannot keep markers there."""
-        return None
+        if self.outcome_markers is None:
+            return None
+        with self.connect() as connection:
+            try:
+                return self.outcome_markers.prepare(connection)
+            except self.driver_error as error:
+                raise self._query_error(error) from error
 
     def write_outcome(self, marker: WriteMarker, wait_ms: int) -> WriteOutcome:
         """Settle the outcome of the write `marker` belongs to: a "not applied" marker is
         inserted unless the write's own is there. The key is unique, so this waits (up to
         `wait_ms`) for a write transaction still holding it, and once it is in, that
         transaction can no longer commit."""
-        return WriteOutcome.UNKNOWABLE
+        if self.outcome_markers is None:
+            return WriteOutcome.UNKNOWABLE
+        with self.connect() as connection:
+            try:
+                return self.outcome_markers.settle(connection, marker, wait_ms)
+            except self.driver_error as error:
+                raise self._query_error(error) from error
 
     def dry_run(self, statements: list[BoundStatement], timeout_ms: int) -> list[int]:
         """Run `statements` in a transaction that is rolled back, and return the rows each

@@ -30,7 +30,6 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     WriteMarker,
-    WriteOutcome,
     group_columns,
     joined_text,
     refuse_unsafe_dry_run,
@@ -73,6 +72,8 @@ _QUOTING_SQL_MODE = (
 
 
 class MySQLConnector(Connector):
+    outcome_markers = mysql_outcome
+    driver_error = MySQLdb.Error
     engine = "mysql"
     param_style = ParamStyle.FORMAT
     # DDL, SET autocommit and transaction control commit by themselves: only DML (and
@@ -263,20 +264,6 @@ class MySQLConnector(Connector):
                 connection.rollback()
                 raise self._query_error(error) from error
         return affected
-
-    def prepare_outcome_marker(self) -> str | None:
-        with self.connect() as connection:
-            try:
-                return mysql_outcome.prepare(connection)
-            except MySQLdb.Error as error:
-                raise self._query_error(error) from error
-
-    def write_outcome(self, marker: WriteMarker, wait_ms: int) -> WriteOutcome:
-        with self.connect() as connection:
-            try:
-                return mysql_outcome.settle(connection, marker, wait_ms)
-            except MySQLdb.Error as error:
-                raise self._query_error(error) from error
 
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:

@@ -34,7 +34,6 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     WriteMarker,
-    WriteOutcome,
     group_columns,
     joined_text,
     once_more_if_connection_lost,
@@ -116,6 +115,8 @@ def _connection_lost(error: psycopg.Error) -> bool:
 
 
 class PostgreSQLConnector(Connector):
+    outcome_markers = postgresql_outcome
+    driver_error = psycopg.Error
     engine = "postgresql"
     param_style = ParamStyle.DOLLAR_NUMERIC
     has_volatility_catalog = True
@@ -403,20 +404,6 @@ class PostgreSQLConnector(Connector):
             except psycopg.Error as error:
                 raise self._query_error(error) from error
         return affected
-
-    def prepare_outcome_marker(self) -> str | None:
-        with self.connect() as connection:
-            try:
-                return postgresql_outcome.prepare(connection)
-            except psycopg.Error as error:
-                raise self._query_error(error) from error
-
-    def write_outcome(self, marker: WriteMarker, wait_ms: int) -> WriteOutcome:
-        with self.connect() as connection:
-            try:
-                return postgresql_outcome.settle(connection, marker, wait_ms)
-            except psycopg.Error as error:
-                raise self._query_error(error) from error
 
     def volatile_functions(self, names: list[str]) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are
