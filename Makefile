@@ -89,6 +89,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: venv browser services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static

@@ -39,7 +39,7 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         set_current_request(request)
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # read by the error pages
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         match = request.resolver_match

@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
@@ -263,7 +264,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "querybase.sqlite3",
+            "NAME": str(DATA_DIR / "querybase.sqlite3"),
             "OPTIONS": {
                 # Several dashboard users write at once. WAL lets readers go on while one
                 # writes; IMMEDIATE takes the write lock when a transaction begins, so a
@@ -380,7 +381,7 @@ STATICFILES_DIRS = [
 # Request bodies beyond this are refused with 413 (SQL scripts are text; 5 MB is ample).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("QUERYBASE_MAX_BODY_BYTES", 5 * 1024 * 1024)
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     # JWT first: its WWW-Authenticate header makes a missing credential a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",

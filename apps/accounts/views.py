@@ -35,7 +35,7 @@ class AuditedTokenObtainPairView(TokenObtainPairView):
         except exceptions.AuthenticationFailed:
             services.record_failed_login(str(username or ""), request=request, method="jwt")
             raise
-        services.record_login(serializer.user, request=request, method="jwt")
+        services.record_login(serializer.user, request=request, method="jwt")  # type: ignore[attr-defined]
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 

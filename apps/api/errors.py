@@ -90,10 +90,12 @@ def json_error_handler(exc: Exception, context: dict) -> Response | None:
         set_rollback()
         message, details = _message_and_details(exc)
         headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        # Only some of DRF's exceptions carry these (NotAuthenticated, Throttled).
+        auth_header, wait = getattr(exc, "auth_header", None), getattr(exc, "wait", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        if wait:
+            headers["Retry-After"] = str(int(wait))
         return Response(error_body(_drf_code(exc), message, details), status=exc.status_code, headers=headers)
 
     return None

@@ -1,6 +1,8 @@
 """Use cases: review (approve or reject), cancel and expire requests. An approved
 request is queued for execution."""
 
+from functools import partial
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -95,7 +97,7 @@ def expire_pending_requests() -> int:
             ApprovalStatus.PENDING,
             ApprovalStatus.EXPIRED,
             decided_at=timezone.now(),
-            then=lambda approval=approval: record_event("approval.expired", target=approval),
+            then=partial(record_event, "approval.expired", target=approval),
         ):
             approval.status = ApprovalStatus.EXPIRED
             notify_decision(approval, reviewer=None, decision="expire", comment="")

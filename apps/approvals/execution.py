@@ -6,6 +6,7 @@ workers, a duplicate delivery or a double click cannot run it twice
 (docs/architecture.md §2)."""
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ def verified_statements(approval: ApprovalRequest):
     return bind_statements(approval.datasource, approval.sql, approval.params, classification)
 
 
-def statement_results(approval: ApprovalRequest, affected: list[int]) -> list[dict[str, Any]]:
+def statement_results(approval: ApprovalRequest, affected: Sequence[int | None]) -> list[dict[str, Any]]:
     texts = [statement["text"] for statement in approval.classification.get("statements", [])]
     return [
         {"statement": texts[index] if index < len(texts) else "", "affected_rows": count}

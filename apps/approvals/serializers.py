@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from apps.accounts import policy
-from apps.approvals.models import ApprovalRequest, ApprovalReview, Decision
+from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.sqlcore import invisible
 
 
@@ -98,7 +98,7 @@ class ReviewInputSerializer(serializers.Serializer):
 
 
 class ApprovalFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ApprovalRequest._meta.get_field("status").choices, required=False)
+    status = serializers.ChoiceField(choices=ApprovalStatus.choices, required=False)
     datasource = serializers.IntegerField(required=False, min_value=1)
     requester = serializers.CharField(required=False)
     awaiting_my_review = serializers.BooleanField(required=False, default=False)

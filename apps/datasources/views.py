@@ -1,8 +1,11 @@
+from typing import cast
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from apps.accounts import policy
 from apps.datasources import credential_audit, services
@@ -53,14 +56,17 @@ class DataSourceViewSet(viewsets.ModelViewSet):
             return DataSourceSummarySerializer
         return DataSourceSerializer
 
-    def perform_create(self, serializer: DataSourceSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.create_datasource(
             actor=self.request.user, fields=serializer.validated_data, request=self.request
         )
 
-    def perform_update(self, serializer: DataSourceSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.update_datasource(
-            serializer.instance, actor=self.request.user, fields=serializer.validated_data, request=self.request
+            cast(DataSource, serializer.instance),
+            actor=self.request.user,
+            fields=serializer.validated_data,
+            request=self.request,
         )
 
     def perform_destroy(self, instance: DataSource) -> None:

@@ -126,7 +126,8 @@ def _products(rng: random.Random) -> list[tuple]:
 
 
 def _orders(rng: random.Random, start: datetime, products: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    orders, items = [], []
+    orders: list[tuple] = []
+    items: list[tuple] = []
     for order_id in range(1, ORDERS + 1):
         ordered = start + timedelta(days=rng.randint(30, 730), minutes=rng.randint(0, 1439))
         total = 0.0

@@ -214,7 +214,12 @@ def post_json(url: str, payload: Any, *, timeout: float, resolver: Resolver = so
 
 
 def _pool(target: WebhookTarget, address: str, timeout: float) -> urllib3.HTTPConnectionPool:
-    common = {"port": target.effective_port, "timeout": urllib3.Timeout(timeout), "maxsize": 1, "retries": False}
+    common: dict[str, Any] = {
+        "port": target.effective_port,
+        "timeout": urllib3.Timeout(timeout),
+        "maxsize": 1,
+        "retries": False,
+    }
     if target.scheme == "http":
         return urllib3.HTTPConnectionPool(address, **common)
     # TLS to the pinned address, but SNI and certificate checked for the original name.

@@ -55,7 +55,7 @@ def store_result(run: QueryRun, result: dict[str, Any]) -> str:
 
 def load_result(run: QueryRun) -> dict[str, Any] | None:
     """The stored result of `run` (or of the run it was answered from), None if expired."""
-    origin = run.source_run if run.from_cache and run.source_run_id else run
+    origin = run.source_run if run.from_cache and run.source_run is not None else run
     if origin.result_location == ResultLocation.CACHE:
         encoded = cache.get(_RESULT_KEY.format(origin.pk))
         return json.loads(encoded) if encoded is not None else None
@@ -78,7 +78,7 @@ def remember_for_cache(run: QueryRun, result: dict[str, Any], location: str, ttl
         return
     entry = {
         "run": str(run.pk),
-        "computed_at": run.finished_at.isoformat(),
+        "computed_at": (run.finished_at or timezone.now()).isoformat(),
         "result": result if location == ResultLocation.CACHE else None,
     }
     cache.set(_INDEX_KEY.format(run.cache_key), entry, ttl_seconds)

@@ -121,7 +121,7 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
 def finish_failed(run: QueryRun, code: str, message: str) -> None:
     finished = timezone.now()
     status = RunStatus.CANCELLED if code == "query_cancelled" else RunStatus.FAILED
-    fields = {
+    fields: dict[str, Any] = {
         "finished_at": finished,
         "duration_ms": (finished - run.started_at).total_seconds() * 1000 if run.started_at else None,
         "error_code": code,

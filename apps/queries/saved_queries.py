@@ -15,7 +15,9 @@ from querybase.errors import InvalidInput, NotAllowed
 def _check_fields(owner, fields: dict[str, Any], saved: SavedQuery | None = None) -> None:
     name = fields.get("name")
     if name is not None:
-        clash = SavedQuery.objects.filter(owner=owner, name=name).exclude(pk=saved.pk if saved else None)
+        clash = SavedQuery.objects.filter(owner=owner, name=name)
+        if saved is not None:
+            clash = clash.exclude(pk=saved.pk)
         if clash.exists():
             raise InvalidInput("You already have a saved query with this name.", details={"name": ["Already used."]})
     datasource = fields.get("datasource")

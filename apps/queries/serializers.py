@@ -59,7 +59,7 @@ class QueryAnalyzeSerializer(serializers.Serializer):
 
 class PlaceholderSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="As written: $1 or :name.")
-    style = serializers.ChoiceField(choices=["positional", "named"])
+    style = serializers.ChoiceField(choices=["positional", "named"])  # type: ignore[assignment]  # the API's name
     occurrences = serializers.ListField(
         child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
         help_text="[start, end) of each occurrence, in Unicode code points of `sql`.",
@@ -76,7 +76,9 @@ class QueryExportSerializer(serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()
     params = ParamsField(required=False, allow_null=True, default=None)
-    format = serializers.ChoiceField(choices=["csv", "json"], default="csv")
+    format = serializers.ChoiceField(  # type: ignore[assignment]  # the API's own field name
+        choices=["csv", "json"], default="csv"
+    )
 
 
 class QueryRunSerializer(serializers.ModelSerializer):
@@ -84,7 +86,7 @@ class QueryRunSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     datasource_name = serializers.CharField(source="datasource.name")
     verdict = serializers.SerializerMethodField()
-    approval = serializers.PrimaryKeyRelatedField(
+    approval: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(
         source="approval_request",
         read_only=True,
         allow_null=True,

@@ -103,6 +103,7 @@ class QuerySubmitView(APIView):
         if submitted.approval is not None:
             return approval_accepted(submitted.approval)
         run = submitted.run
+        assert run is not None  # a submission is a run unless it became an approval request
         if submitted.result is not None:
             return Response({**QueryRunSerializer(run).data, "result": submitted.result})
         if not run.is_finished:

@@ -1,6 +1,7 @@
 """Making and dropping one sandbox's copy, with the state moves around it."""
 
 import logging
+from typing import Any
 
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
         drop_copy(sandbox)
         raise SandboxUnavailable(f"The sandbox could not be copied: {message}") from error
     now = timezone.now()
-    fields = {"size_bytes": size, "copied_at": now}
+    fields: dict[str, Any] = {"size_bytes": size, "copied_at": now}
     if target == SandboxState.ACTIVE:
         fields.update(assigned_at=now, last_used_at=now)
     move(sandbox, target, **fields)

@@ -161,7 +161,7 @@ def _start_run(user, sandbox: Sandbox, sql: str, params: Params, classification:
 
 def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None, **fields) -> None:
     finished = timezone.now()
-    fields.update(finished_at=finished, duration_ms=(finished - run.started_at).total_seconds() * 1000)
+    fields.update(finished_at=finished, duration_ms=(finished - (run.started_at or finished)).total_seconds() * 1000)
     if result is not None:
         fields.update(
             row_count=result["row_count"],

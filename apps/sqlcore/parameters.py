@@ -63,7 +63,7 @@ def _match(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]
 def _match_positional(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]:
     if not isinstance(params, list):
         raise ParameterError("The SQL uses $n placeholders: params must be a list.")
-    used = {placeholder.key for placeholder in placeholders}
+    used = {int(placeholder.key) for placeholder in placeholders}
     expected = max(used)
     if expected > MAX_PLACEHOLDER_NUMBER:
         raise ParameterError(f"Placeholder numbers go up to ${MAX_PLACEHOLDER_NUMBER}; this SQL uses a higher one.")
@@ -74,19 +74,19 @@ def _match_positional(placeholders: list[Placeholder], params: Params) -> list[_
         raise ParameterError(
             f"The SQL uses {expected} parameter(s) ($1…${expected}) but {len(params)} value(s) were given."
         )
-    return [_Occurrence(placeholder, params[placeholder.key - 1]) for placeholder in placeholders]
+    return [_Occurrence(placeholder, params[int(placeholder.key) - 1]) for placeholder in placeholders]
 
 
 def _match_named(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]:
     if not isinstance(params, dict):
         raise ParameterError("The SQL uses :name placeholders: params must be an object.")
-    used = {placeholder.key for placeholder in placeholders}
+    used = {str(placeholder.key) for placeholder in placeholders}
     missing, extra = sorted(used - params.keys()), sorted(params.keys() - used)
     if missing or extra:
         raise ParameterError(
             "The parameters do not match the placeholders.", details={"missing": missing, "unexpected": extra}
         )
-    return [_Occurrence(placeholder, params[placeholder.key]) for placeholder in placeholders]
+    return [_Occurrence(placeholder, params[str(placeholder.key)]) for placeholder in placeholders]
 
 
 def _rewrite(sql: str, occurrences: list[_Occurrence], style: ParamStyle) -> BoundStatement:

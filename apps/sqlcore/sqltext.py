@@ -169,6 +169,7 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
     in_executable_comment = False
     while position < length:
         match = pattern.match(sql, position)
+        assert match is not None  # the pattern's last alternative matches any character
         kind, start, end = match.lastgroup, match.start(), match.end()
         if kind in ("ws", "comment", "block"):
             if kind == "block" and dialect == "postgresql":

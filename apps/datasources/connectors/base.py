@@ -115,6 +115,13 @@ def refuse_unsafe_dry_run(reasons: list[str]) -> None:
         raise DryRunUnsafe(f"A rollback would not undo everything this does: {shown}.", reasons)
 
 
+def the_row(row: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    """The row a query that always answers one returned (a catalog lookup, SHOW …)."""
+    if row is None:
+        raise QueryFailed("The database answered no row where it always answers one.")
+    return row
+
+
 def joined_text(statements: "list[BoundStatement]") -> str:
     """The statements as one script, for inspecting what they name."""
     return ";\n".join(statement.sql for statement in statements)
@@ -405,6 +412,7 @@ class Connector(ABC):
     # `_query_error` turns into a ConnectorError.
     outcome_markers: ModuleType | None = None
     driver_error: type[Exception] = Exception
+    _query_error: Callable[..., ConnectorError]
 
     def prepare_outcome_marker(self) -> str | None:
         """Create OUTCOME_TABLE where the owner's connection puts new tables, unless it is
@@ -464,7 +472,7 @@ class Connector(ABC):
         fresh: bool,
     ) -> tuple[list[ResultColumn], list[list[Any]], bool]:
         with self.open_read_stream(statements, limits, on_backend, fresh=fresh) as stream:
-            rows = []
+            rows: list[list[Any]] = []
             truncated = False
             for row in stream.rows:
                 if len(rows) == limits.max_rows:

@@ -124,7 +124,9 @@ def parse_privileges(privileges: str, on: str, kind: str | None = None) -> list[
 
 
 def _split_top_level(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
     for char in text:
         if char == "(":
             depth += 1

@@ -38,6 +38,7 @@ from apps.datasources.connectors.base import (
     joined_text,
     once_more_if_connection_lost,
     refuse_unsafe_dry_run,
+    the_row,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
@@ -169,7 +170,7 @@ class PostgreSQLConnector(Connector):
         return ConnectionFailed(f"Could not connect to PostgreSQL: {message}")
 
     def server_version(self, connection: psycopg.Connection) -> str:
-        return connection.execute("SHOW server_version").fetchone()[0]
+        return the_row(connection.execute("SHOW server_version").fetchone())[0]
 
     def schema(self) -> list[Table]:
         with self.connect() as connection:
@@ -267,7 +268,7 @@ class PostgreSQLConnector(Connector):
                 yield self._row_stream(cursor, raw_rows, last.sql)
             finally:
                 # Stops the server sending the rest when the reader stopped early.
-                raw_rows.close()
+                raw_rows.close()  # type: ignore[attr-defined]  # a generator, typed as an iterator
 
     @staticmethod
     def _arm(cursor: psycopg.RawCursor, deadline: ReadDeadline) -> None:
@@ -334,7 +335,9 @@ class PostgreSQLConnector(Connector):
     def _copy_lines(self, copy: psycopg.Copy) -> Iterator[bytes]:
         """COPY TO STDOUT sends one message per row (the header first): one bytes each."""
         try:
-            yield from copy
+            # psycopg hands out buffers (bytes or memoryview); consumers only concatenate
+            # them, so they pass without a copy each.
+            yield from copy  # type: ignore[misc]
         except psycopg.Error as error:
             raise self._query_error(error) from error
 

@@ -8,7 +8,7 @@ the approved text runs byte for byte as if the marker were not there.
 import psycopg
 from psycopg import sql
 
-from apps.datasources.connectors.base import OUTCOME_TABLE, WriteMarker, WriteOutcome
+from apps.datasources.connectors.base import OUTCOME_TABLE, WriteMarker, WriteOutcome, the_row
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS {} (
@@ -31,7 +31,7 @@ def _table(schema: str) -> sql.Identifier:
 def prepare(connection: psycopg.Connection) -> str | None:
     """The schema holding the marker table (created here on first use), or None where
     the credentials may not create it or write to it."""
-    schema = connection.execute("SELECT current_schema()").fetchone()[0]
+    schema = the_row(connection.execute("SELECT current_schema()").fetchone())[0]
     if schema is None:
         return None
     table = _table(schema)
@@ -39,10 +39,10 @@ def prepare(connection: psycopg.Connection) -> str | None:
     try:
         # Checked first: CREATE ... IF NOT EXISTS needs CREATE on the schema even when
         # the table is there, and an owner may have been given only the table.
-        if connection.execute("SELECT to_regclass(%s)", [qualified]).fetchone()[0] is None:
+        if the_row(connection.execute("SELECT to_regclass(%s)", [qualified]).fetchone())[0] is None:
             connection.execute(sql.SQL(_CREATE).format(table))
             connection.execute(sql.SQL(_COMMENT).format(table))
-        insertable = connection.execute("SELECT has_table_privilege(%s, 'INSERT')", [qualified]).fetchone()[0]
+        insertable = the_row(connection.execute("SELECT has_table_privilege(%s, 'INSERT')", [qualified]).fetchone())[0]
         connection.commit()
     except psycopg.errors.InsufficientPrivilege:
         connection.rollback()
@@ -70,5 +70,7 @@ def settle(connection: psycopg.Connection, marker: WriteMarker, wait_ms: int) ->
         return WriteOutcome.STILL_OPEN  # the write's transaction holds the key: not decided yet
     except psycopg.errors.UndefinedTable:
         return WriteOutcome.UNKNOWABLE
-    row = connection.execute(sql.SQL(_APPLIED).format(table), [marker.request_id, marker.sql_sha256]).fetchone()
+    row = the_row(
+        connection.execute(sql.SQL(_APPLIED).format(table), [marker.request_id, marker.sql_sha256]).fetchone()
+    )
     return WriteOutcome.COMMITTED if row[0] else WriteOutcome.NOT_APPLIED

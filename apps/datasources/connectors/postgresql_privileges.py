@@ -6,6 +6,7 @@ grants through PUBLIC, through role membership and through ownership all count.
 
 import psycopg
 
+from apps.datasources.connectors.base import the_row
 from apps.datasources.connectors.privileges import PrivilegeFact, PrivilegeReport
 
 # Predefined roles whose members can do more than read the data they were given.
@@ -128,7 +129,7 @@ FROM pg_database d WHERE d.datname = current_database()
 
 def audit_privileges(connection: psycopg.Connection) -> PrivilegeReport:
     """What the login of `connection` can do in its database and on its server."""
-    login, database, *attributes = connection.execute(_IDENTITY_SQL).fetchone()
+    login, database, *attributes = the_row(connection.execute(_IDENTITY_SQL).fetchone())
     report = PrivilegeReport(login=login, grantee_sql=_quote(connection, login), database=database)
     if attributes[0]:
         # A superuser bypasses every check below: one finding says it all.
@@ -145,7 +146,7 @@ def audit_privileges(connection: psycopg.Connection) -> PrivilegeReport:
 
 
 def _membership_facts(connection: psycopg.Connection) -> list[PrivilegeFact]:
-    facts = []
+    facts: list[PrivilegeFact] = []
     vias: dict[str, list[str]] = {}
     for role, quoted_role, via, *attributes in connection.execute(_MEMBERSHIPS_SQL).fetchall():
         vias.setdefault(role, []).append("" if via == quoted_role else via)
@@ -211,7 +212,7 @@ def _schema_and_database_facts(connection: psycopg.Connection) -> list[Privilege
         PrivilegeFact("pg_schema_create", subject="CREATE", objects=(schema,), grantees=tuple(grantees))
         for schema, grantees in connection.execute(_SCHEMAS_SQL).fetchall()
     ]
-    database, create, create_grantees, temp, temp_grantees = connection.execute(_DATABASE_SQL).fetchone()
+    database, create, create_grantees, temp, temp_grantees = the_row(connection.execute(_DATABASE_SQL).fetchone())
     if create:
         facts.append(
             PrivilegeFact("pg_database_create", subject="CREATE", objects=(database,), grantees=tuple(create_grantees))
@@ -224,4 +225,4 @@ def _schema_and_database_facts(connection: psycopg.Connection) -> list[Privilege
 
 
 def _quote(connection: psycopg.Connection, name: str) -> str:
-    return connection.execute("SELECT quote_ident(%s)", [name]).fetchone()[0]
+    return the_row(connection.execute("SELECT quote_ident(%s)", [name]).fetchone())[0]

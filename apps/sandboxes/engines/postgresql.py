@@ -28,6 +28,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from apps.datasources.connectors.base import the_row
 from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
 from apps.sandboxes.guard import reaches_outside, routine_reason
 
@@ -159,7 +160,7 @@ class PostgreSQLCopies(CopyEngine):
         with tempfile.TemporaryDirectory(prefix="qb-golden-") as workdir:
             dump = Path(workdir) / "schema.dump"
             with self._source_snapshot() as source:
-                snapshot = source.execute("SELECT pg_export_snapshot()").fetchone()[0]
+                snapshot = the_row(source.execute("SELECT pg_export_snapshot()").fetchone())[0]
                 self._pg_dump(snapshot, dump)
                 self._pg_restore(dump, name, "pre-data")
                 tables = source.execute(_TABLES_SQL).fetchall()
@@ -265,7 +266,7 @@ class PostgreSQLCopies(CopyEngine):
         differ between the two databases."""
         # `table` and `columns` are quoted by the source's own format()/quote_ident().
         column_list = ", ".join(columns)
-        more = source.execute(f"SELECT EXISTS (SELECT 1 FROM {table} OFFSET {int(max_rows)})").fetchone()[0]
+        more = the_row(source.execute(f"SELECT EXISTS (SELECT 1 FROM {table} OFFSET {int(max_rows)})").fetchone())[0]
         select = f"SELECT {column_list} FROM {table} LIMIT {int(max_rows)}"
         with (
             source.cursor().copy(f"COPY ({select}) TO STDOUT") as rows_out,

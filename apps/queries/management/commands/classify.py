@@ -54,6 +54,7 @@ def classify_line(line: str, dialect: str | None, source: DataSource | None = No
     if not isinstance(payload, dict) or not isinstance(payload.get("sql"), str):
         return {"error": 'each line must be an object with a string "sql"'}
     if source is None:
+        assert dialect is not None  # the command takes one of --dialect and --datasource
         return classify_sql(payload["sql"], dialect).as_dict()
     try:
         return classify_for_source(source, payload["sql"]).as_dict()
