@@ -25,7 +25,7 @@ from apps.queries.serializers import (
     SavedQuerySerializer,
 )
 from apps.sandboxes.execution import run_in_sandbox
-from querybase.errors import QueryBaseError
+from querybase.errors import InvalidInput
 
 # Announced before the body: an export holds at most this many rows (see apps/queries/renderers.py
 # for how a capped one says it was cut).
@@ -221,7 +221,7 @@ class QueryRunExportView(APIView):
         run = runs.get_run(request.user, run_id)
         export_format = request.query_params.get("format", "csv")
         if export_format not in RENDERERS:
-            raise QueryBaseError("format must be csv or json.")
+            raise InvalidInput("format must be csv or json.")
         return streaming_export(
             request, datasource_id=run.datasource_id, sql=run.sql, params=run.params, export_format=export_format
         )
@@ -282,7 +282,7 @@ def _float_param(request: Request, name: str) -> float:
     try:
         value = float(raw)
     except ValueError as error:
-        raise QueryBaseError(f"{name} must be a number of seconds.", details={name: raw}) from error
+        raise InvalidInput(f"{name} must be a number of seconds.", details={name: raw}) from error
     if value < 0:
-        raise QueryBaseError(f"{name} must not be negative.", details={name: raw})
+        raise InvalidInput(f"{name} must not be negative.", details={name: raw})
     return value

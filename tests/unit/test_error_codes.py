@@ -48,3 +48,22 @@ def test_a_source_refusing_our_credentials_is_not_a_failed_login():
 
 def test_the_table_speaks_http():
     assert all(400 <= status <= 599 for status in STATUS_OF_CODE.values())
+
+
+def test_the_root_error_is_never_raised_as_it_is():
+    """QueryBaseError itself means "QueryBase failed" (500): refusing bad input raises a
+    subclass with its own code (InvalidInput is 400)."""
+    import ast
+    from pathlib import Path
+
+    raised = []
+    for path in Path(apps.__path__[0]).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Raise)
+                and isinstance(node.exc, ast.Call)
+                and isinstance(node.exc.func, ast.Name)
+                and node.exc.func.id == "QueryBaseError"
+            ):
+                raised.append(f"{path.name}:{node.lineno}")
+    assert raised == []
