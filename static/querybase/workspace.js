@@ -127,11 +127,12 @@
   }
 
   // Running ----------------------------------------------------------------------------------
-  async function submit(requestApproval) {
+  async function submit(requestApproval, { fresh = false } = {}) {
     errorBox.hidden = true;
     $("write-panel").hidden = requestApproval ? $("write-panel").hidden : true;
     const body = { datasource: Number(picker.value), sql: editor.getValue(), params: paramValues(), wait: 30,
                    request_approval: requestApproval, reason: $("reason").value };
+    if (fresh) body.max_age = 0; // Refresh: never an answer from the cache
     $("run").disabled = true;
     $("run").classList.add("busy");
     try {
@@ -186,10 +187,24 @@
     $("result-meta").textContent = `${data.row_count} row${data.row_count === 1 ? "" : "s"} · ${data.took_ms} ms`;
     $("badge-cached").hidden = !run.cached;
     $("badge-cached").title = run.cached ? "computed at " + run.computed_at : "";
+    showCachedAge();
     $("badge-truncated").hidden = !data.truncated;
     $("badge-truncated").title = data.truncated ? "more rows exist than the source's row limit" : "";
     $("results").hidden = false;
     renderPage();
+  }
+
+  function showCachedAge() {
+    if (result && result.cached) $("cached-age").textContent = "cached " + age(result.computed_at);
+  }
+  setInterval(showCachedAge, 30000); // a result left on screen grows older
+
+  function age(timestamp) {
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(timestamp)) / 1000));
+    if (seconds < 5) return "just now";
+    if (seconds < 60) return `${seconds} s ago`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    return `${Math.floor(seconds / 3600)} h ago`;
   }
 
   function cell(value) {
@@ -249,6 +264,7 @@
 
   // Wiring -----------------------------------------------------------------------------------
   $("run").addEventListener("click", run);
+  $("refresh").addEventListener("click", () => submit(false, { fresh: true }));
   // Enter in a parameter field runs the query, as in the editor; it must not submit the form
   // (which reloaded the page and lost the SQL and the results).
   $("params").addEventListener("submit", (event) => { event.preventDefault(); run(); });
