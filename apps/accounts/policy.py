@@ -52,6 +52,23 @@ def may_administer_sources(user) -> bool:
     return _active(user) and user.has_perm("datasources.change_datasource")
 
 
+def source_administrators() -> QuerySet:
+    """Who grants rights on data sources: the people to ask for access. Superusers hold every
+    permission; others hold the change permission through themselves or a group."""
+    change = {"codename": "change_datasource", "content_type__app_label": "datasources"}
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(**{f"user_permissions__{name}": value for name, value in change.items()})
+            | Q(**{f"groups__permissions__{name}": value for name, value in change.items()})
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
 def may_share_with_any_group(user) -> bool:
     """Share saved queries with groups the user is not in."""
     return is_admin(user)

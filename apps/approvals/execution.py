@@ -21,6 +21,7 @@ from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import Connector, ConnectorError, WriteMarker, WriteOutcome
 from apps.datasources.crypto import CredentialDecryptionError
+from apps.queries import result_store
 from apps.queries.plan import bind_statements, sha256_of
 from apps.sqlcore.classification import classify_sql
 from apps.sqlcore.function_effects import WAIT, effect_of
@@ -137,9 +138,13 @@ def _run(approval: ApprovalRequest) -> None:
     try:
         statements = verified_statements(approval)
         connector = connector_for(approval.datasource, CredentialRole.OWNER)
-        affected = connector.run_write(
-            statements, approval.datasource.statement_timeout_ms, marker=_outcome_marker(approval, connector)
-        )
+        marker = _outcome_marker(approval, connector)
+        try:
+            affected = connector.run_write(statements, approval.datasource.statement_timeout_ms, marker=marker)
+        finally:
+            # Even a failed write may have changed something (a statement that commits by
+            # itself, a script of several transactions): cached reads of the source go.
+            result_store.forget_results_of(approval.datasource_id)
     except HashMismatch as error:
         finish(approval, ApprovalStatus.FAILED, error_code="hash_mismatch", error_message=str(error), started=started)
     except (ConnectorError, QueryBaseError) as error:
@@ -222,6 +227,9 @@ def settle_interrupted(approval: ApprovalRequest) -> str:
     one, failed with its outcome unknown, for a human. Returns the status it is in after:
     still `executing` while its transaction is open in the source, or the source is down."""
     outcome = _interrupted_outcome(approval)
+    if outcome in (WriteOutcome.COMMITTED, WriteOutcome.UNKNOWABLE):
+        # Its worker died before it could drop the source's cached reads.
+        result_store.forget_results_of(approval.datasource_id)
     if outcome is WriteOutcome.COMMITTED:
         # What committed is known; the affected row counts died with the worker.
         results = statement_results(approval, [None] * len(approval.classification.get("statements", [])))

@@ -3,10 +3,16 @@
 Two separate things are kept: the *result of a run* (so the job's client can fetch
 it, for QUERYBASE_RESULT_RETENTION_SECONDS), and the *cache index* (cache key → the
 run whose result may answer the same question again, for the source's cache TTL).
+
+A write that ran on a source makes every cached result of that source stale at once: the
+source's *results generation* is part of each cache key, and the write replaces it
+(`forget_results_of`), so entries read before the write are never found again and simply
+expire.
 """
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,22 +27,48 @@ from querybase import metrics
 
 _RESULT_KEY = "query-result:{}"
 _INDEX_KEY = "query-cache:{}"
+_GENERATION_KEY = "query-cache-generation:{}"
 
 
 def cache_key_for(datasource: DataSource, sql: str, params: Any) -> str:
-    """Same source, same database user, same settings, same SQL and params → same key.
+    """Same source, same database user, same settings, same SQL and params, and no write
+    on the source since → same key.
 
     The database user is part of the key: results read with one set of grants must
     not answer a question asked under another.
     """
     identity = [
         datasource.pk,
+        results_generation(datasource.pk),
         datasource.updated_at.isoformat(),
         datasource.read_username or datasource.username,
         normalise_sql(sql),
         params,
     ]
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def results_generation(datasource_id: int) -> str:
+    """The source's current results generation. Random rather than a counter: should the
+    cache lose it (flushed, evicted), the next one is new, so a result cached before a
+    write can never match again by the counter starting over."""
+    key = _GENERATION_KEY.format(datasource_id)
+    generation = cache.get(key)
+    if generation is not None:
+        return generation
+    fresh = uuid.uuid4().hex
+    if cache.add(key, fresh, timeout=None):
+        return fresh
+    # Another process set one meanwhile (or it was lost again: then this read alone uses
+    # the fresh value, which only costs a cache miss).
+    return cache.get(key) or fresh
+
+
+def forget_results_of(datasource_id: int) -> None:
+    """A write ran on the source (or may have): no result cached before it answers again.
+    Called before the write's request reports its end, so whoever sees it finished and
+    reads again gets what the source holds now."""
+    cache.set(_GENERATION_KEY.format(datasource_id), uuid.uuid4().hex, timeout=None)
 
 
 def normalise_sql(sql: str) -> str:

@@ -1,9 +1,16 @@
-"""Read-side queries: history and saved queries a user may see."""
+"""Read-side queries: history and saved queries a user may see, and what the workspace opens."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
 
 from apps.accounts import policy
+from apps.datasources.access import Action, rights_on
+from apps.datasources.models import DataSource
+from apps.queries import saved_queries
 from apps.queries.models import QueryRun, RunStatus, SavedQuery
 
 
@@ -34,3 +41,82 @@ def saved_queries_for(user) -> QuerySet[SavedQuery]:
         .select_related("owner", "datasource")
         .prefetch_related("shared_with_groups")
     )
+
+
+@dataclass(frozen=True)
+class SourceAccess:
+    """What a user may do with one source's SQL in the workspace, and whom to ask for more."""
+
+    datasource: DataSource
+    may_read: bool
+    # In the workspace's source picker: may read, or may request writes.
+    may_query: bool
+    administrators: list = field(default_factory=list)
+
+    @property
+    def administrator_emails(self) -> str:
+        """For one mailto: link to all of them."""
+        return ",".join(admin.email for admin in self.administrators if admin.email)
+
+
+def source_access(user, datasource: DataSource) -> SourceAccess:
+    _, rights = rights_on(user, datasource.pk)
+    may_read = Action.READ in rights
+    return SourceAccess(
+        datasource=datasource,
+        may_read=may_read,
+        may_query=bool({Action.READ, Action.WRITE} & rights),
+        # Only asked when someone needs them: the page says whom to ask for access.
+        administrators=[] if may_read else list(policy.source_administrators()),
+    )
+
+
+@dataclass(frozen=True)
+class QueryToOpen:
+    """What the workspace opens from a link: a past run (re-run), a saved query, or a query
+    shared by link. When it cannot be opened, `missing` or `access` says why, so the page
+    never falls back to the default query silently."""
+
+    initial: dict[str, Any] | None = None
+    access: SourceAccess | None = None
+    missing: str = ""
+
+
+def query_to_open(user, *, run_id: str | None, saved_id: str | None, share_token: str | None) -> QueryToOpen:
+    if run_id:
+        run = history_for(user).filter(pk=run_id).first() if _is_uuid(run_id) else None
+        if run is None:
+            return QueryToOpen(missing="This run is not in your history.")
+        return _opening(user, run.datasource, {"sql": run.sql, "params": run.params})
+    if saved_id:
+        query = saved_queries_for(user).filter(pk=saved_id).first() if saved_id.isdigit() else None
+        if query is None:
+            return QueryToOpen(missing="This saved query does not exist or is not shared with you.")
+        return _opening(user, query.datasource, _saved(query))
+    if share_token:
+        try:
+            query = saved_queries.saved_query_by_token(share_token)
+        except saved_queries.SavedQueryNotFound as error:
+            return QueryToOpen(missing=error.message)
+        return _opening(user, query.datasource, _saved(query))
+    return QueryToOpen()
+
+
+def _saved(query: SavedQuery) -> dict[str, Any]:
+    return {"sql": query.sql, "params": query.default_params, "name": query.name}
+
+
+def _opening(user, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:
+    access = source_access(user, datasource)
+    # SQL for a source that is not in the picker stays out of the editor: it would run on
+    # whichever source the picker shows.
+    initial = {"datasource": datasource.pk, **fields} if access.may_query else None
+    return QueryToOpen(initial=initial, access=access)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,7 +1,5 @@
 """Dashboard pages: server-rendered shells; actions go through the REST API (session auth)."""
 
-import uuid
-
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -36,40 +34,16 @@ def _sources_for(user) -> list[dict]:
     ]
 
 
-def _initial_query(request) -> dict | None:
-    """A run (re-run from history) or a saved query to open in the editor."""
-    run_id, saved_id = request.GET.get("run"), request.GET.get("saved")
-    if run_id:
-        run = selectors.history_for(request.user).filter(pk=run_id).first() if _is_uuid(run_id) else None
-        if run is not None:
-            return {"datasource": run.datasource_id, "sql": run.sql, "params": run.params}
-    if saved_id and saved_id.isdigit():
-        query = selectors.saved_queries_for(request.user).filter(pk=saved_id).first()
-        if query is not None:
-            return {
-                "datasource": query.datasource_id,
-                "sql": query.sql,
-                "params": query.default_params,
-                "name": query.name,
-            }
-    return None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 @login_required
 def workspace(request):
-    return render(
-        request,
-        "web/workspace.html",
-        {"sources": _sources_for(request.user), "initial": _initial_query(request), "nav": "workspace"},
+    opening = selectors.query_to_open(
+        request.user,
+        run_id=request.GET.get("run"),
+        saved_id=request.GET.get("saved"),
+        share_token=request.GET.get("shared"),
     )
+    context = {"sources": _sources_for(request.user), "initial": opening.initial, "opening": opening}
+    return render(request, "web/workspace.html", {**context, "nav": "workspace"})
 
 
 @login_required
@@ -101,7 +75,8 @@ def shared(request, token: str):
         query = saved_queries.saved_query_by_token(token)
     except QueryBaseError as error:
         raise Http404(error.message) from error
-    return render(request, "web/shared.html", {"query": query, "nav": "saved"})
+    access = selectors.source_access(request.user, query.datasource)
+    return render(request, "web/shared.html", {"query": query, "access": access, "nav": "saved"})
 
 
 @login_required

@@ -127,13 +127,22 @@
   }
 
   // Running ----------------------------------------------------------------------------------
-  async function submit(requestApproval) {
+  // The first answer comes after about a second at most: a read that finishes within the
+  // server's inline budget comes back with its rows, a longer one as a job id, which is what
+  // Stop needs to reach it. The job is then followed with long polls.
+  const FIRST_WAIT_SECONDS = 1;
+  const POLL_WAIT_SECONDS = 10;
+  let running = null; // the submission in flight: { id, stopRequested, started, ticker }
+
+  async function submit(requestApproval, { fresh = false } = {}) {
+    if (running) return;
     errorBox.hidden = true;
+    $("run-note").hidden = true;
     $("write-panel").hidden = requestApproval ? $("write-panel").hidden : true;
-    const body = { datasource: Number(picker.value), sql: editor.getValue(), params: paramValues(), wait: 30,
-                   request_approval: requestApproval, reason: $("reason").value };
-    $("run").disabled = true;
-    $("run").classList.add("busy");
+    const body = { datasource: Number(picker.value), sql: editor.getValue(), params: paramValues(),
+                   wait: FIRST_WAIT_SECONDS, request_approval: requestApproval, reason: $("reason").value };
+    if (fresh) body.max_age = 0; // Refresh: never an answer from the cache
+    startRunning();
     try {
       let answer = await api("POST", "/api/v1/queries", body);
       if (answer.status === 202 && answer.data.approval) {
@@ -141,14 +150,20 @@
         return;
       }
       while (answer.status === 202) {
-        // A long read became a job: follow it until it finishes.
-        answer = await api("GET", `/api/v1/queries/${answer.data.id}?wait=10`);
+        // A long read became a job: follow it until it finishes, or stop it.
+        running.id = answer.data.id;
+        if (running.stopRequested) await cancelRun(running.id);
+        answer = await api("GET", `/api/v1/queries/${running.id}?wait=${POLL_WAIT_SECONDS}`);
         if (!answer.ok) break;
         if (["queued", "running"].includes(answer.data.status)) {
           answer = { status: 202, ok: true, data: answer.data };
         } else if (answer.data.approval) {
           // Long SQL is classified by a worker, which made this write a request.
           window.location.href = `/approvals/${answer.data.approval}`;
+          return;
+        } else if (answer.data.status === "cancelled") {
+          const previous = $("results").hidden ? "" : " The results below are from the previous run.";
+          showNote(`Stopped after ${elapsedText()}.${previous}`);
           return;
         } else if (answer.data.status !== "succeeded") {
           showError(errorBox, answer.data.error ? answer.data.error.message : `The query ${answer.data.status}.`);
@@ -166,9 +181,59 @@
     } catch (failure) {
       showError(errorBox, "Could not reach QueryBase: " + failure);
     } finally {
-      $("run").disabled = false;
-      $("run").classList.remove("busy");
+      stopRunning();
     }
+  }
+
+  function startRunning() {
+    running = { id: null, stopRequested: false, started: performance.now() };
+    $("run").disabled = true;
+    $("run").classList.add("busy");
+    $("stop").hidden = false;
+    $("stop").disabled = false;
+    $("elapsed").hidden = false;
+    // The previous result stays readable, but must not look current while a new run is in flight.
+    $("results").classList.add("stale");
+    $("results").setAttribute("aria-busy", "true");
+    const tick = () => { $("elapsed").textContent = (running.stopRequested ? "Stopping… " : "Running… ") + elapsedText(); };
+    tick();
+    running.ticker = setInterval(tick, 100);
+  }
+
+  function stopRunning() {
+    clearInterval(running.ticker);
+    running = null;
+    $("run").disabled = false;
+    $("run").classList.remove("busy");
+    $("stop").hidden = true;
+    $("elapsed").hidden = true;
+    $("results").classList.remove("stale");
+    $("results").removeAttribute("aria-busy");
+  }
+
+  function elapsedText() {
+    const seconds = (performance.now() - running.started) / 1000;
+    if (seconds < 60) return `${seconds.toFixed(1)} s`;
+    return `${Math.floor(seconds / 60)}:${String(Math.floor(seconds % 60)).padStart(2, "0")} min`;
+  }
+
+  async function stop() {
+    if (!running || running.stopRequested) return;
+    running.stopRequested = true;
+    $("stop").disabled = true;
+    // Before the job id is known, the submission loop cancels it as soon as it arrives.
+    if (running.id) await cancelRun(running.id);
+  }
+
+  async function cancelRun(id) {
+    const answer = await api("POST", `/api/v1/queries/${id}/cancel`);
+    // 409: it finished meanwhile; what it found is shown as usual.
+    if (!answer.ok && answer.status !== 409) showError(errorBox, answer);
+  }
+
+  function showNote(text) {
+    $("run-note").textContent = text;
+    $("run-note").hidden = false;
   }
 
   function showWritePanel(classification) {
@@ -186,10 +251,24 @@
     $("result-meta").textContent = `${data.row_count} row${data.row_count === 1 ? "" : "s"} · ${data.took_ms} ms`;
     $("badge-cached").hidden = !run.cached;
     $("badge-cached").title = run.cached ? "computed at " + run.computed_at : "";
+    showCachedAge();
     $("badge-truncated").hidden = !data.truncated;
     $("badge-truncated").title = data.truncated ? "more rows exist than the source's row limit" : "";
     $("results").hidden = false;
     renderPage();
+  }
+
+  function showCachedAge() {
+    if (result && result.cached) $("cached-age").textContent = "cached " + age(result.computed_at);
+  }
+  setInterval(showCachedAge, 30000); // a result left on screen grows older
+
+  function age(timestamp) {
+    const seconds = Math.max(0, Math.round((Date.now() - Date.parse(timestamp)) / 1000));
+    if (seconds < 5) return "just now";
+    if (seconds < 60) return `${seconds} s ago`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+    return `${Math.floor(seconds / 3600)} h ago`;
   }
 
   function cell(value) {
@@ -249,6 +328,12 @@
 
   // Wiring -----------------------------------------------------------------------------------
   $("run").addEventListener("click", run);
+  $("stop").addEventListener("click", stop);
+  $("refresh").addEventListener("click", () => submit(false, { fresh: true }));
+  // Escape stops a running query, unless something else used it (the completion list closing).
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && running && !event.defaultPrevented) stop();
+  });
   // Enter in a parameter field runs the query, as in the editor; it must not submit the form
   // (which reloaded the page and lost the SQL and the results).
   $("params").addEventListener("submit", (event) => { event.preventDefault(); run(); });
