@@ -2,6 +2,8 @@
 after the documented mapping (docs/architecture.md §3)."""
 
 import base64
+import decimal
+import json
 
 import psycopg
 import pytest
@@ -37,7 +39,7 @@ def test_postgresql_values_survive_the_api(postgres_server):
         connection.adapters.register_loader("interval", psycopg.types.string.TextLoader)
         cursor = connection.execute(TYPED_SQL)
         driver_row = {
-            column.name: to_json_value(value)
+            column.name: value if column.name == "j" else to_json_value(value)
             for column, value in zip(cursor.description, cursor.fetchone(), strict=True)
         }
     assert api_row == driver_row
@@ -48,13 +50,56 @@ def test_postgresql_values_survive_the_api(postgres_server):
     assert api_row["naive"] == "2025-03-01T12:00:00"
     assert api_row["iv"] == "1 year 2 mons 3 days 04:05:06"
     assert api_row["b"] == base64.b64encode(bytes.fromhex("deadbeef")).decode()
-    assert api_row["j"] == {"k": [1, 2.5, None], "big": "12345678901234567890"}
+    assert api_row["j"] == {"k": [1, 2.5, None], "big": 12345678901234567890}
     assert api_row["arr"] == [1, None, 3]
     assert api_row["arr2"] == [["a", "b"], ["c", "d"]]
     assert api_row["nothing"] is None and api_row["yes"] is True
     assert api_row["s"] == "ünïcode ✓"
     types = {c["name"]: c["type"] for c in body["result"]["columns"]}
     assert types["dec"] == "numeric" and types["ts"] == "timestamptz" and types["arr"] == "int4[]"
+
+
+DOCUMENTS_SQL = """
+SELECT '{"big": 12345678901234567890, "huge": 1e400, "f": 0.1000000000000000055511151231257827}'::json AS j,
+       '[1e400, 9007199254740993, 1.50]'::jsonb AS jb, ARRAY['{"a": 1}'::jsonb, NULL] AS ja, NULL::json AS nothing
+"""
+
+
+def exact(content: bytes):
+    """The response as JSON with its numbers kept exactly (json.loads would make floats)."""
+    return json.loads(content, parse_float=decimal.Decimal)
+
+
+def test_json_documents_come_through_unchanged(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        server_text = connection.execute("SELECT jb::text FROM (" + DOCUMENTS_SQL + ") AS d").fetchone()[0]
+
+    fresh = client.post("/api/v1/queries", {"datasource": pg.id, "sql": DOCUMENTS_SQL}, format="json")
+    cached = client.post("/api/v1/queries", {"datasource": pg.id, "sql": DOCUMENTS_SQL}, format="json")
+    exported = client.post(
+        "/api/v1/queries/export", {"datasource": pg.id, "sql": DOCUMENTS_SQL, "format": "json"}, format="json"
+    )
+
+    assert cached.json()["cached"] is True
+    expected = [
+        {
+            "big": 12345678901234567890,
+            "huge": decimal.Decimal("1e400"),
+            "f": decimal.Decimal("0.1000000000000000055511151231257827"),
+        },
+        exact(server_text.encode()),
+        [{"a": 1}, None],
+        None,
+    ]
+    for response in (fresh, cached):
+        assert b'"huge": 1e400' in response.content  # json keeps the text as written
+        assert exact(response.content)["result"]["rows"] == [expected]
+    assert exact(b"".join(exported.streaming_content))["rows"] == [expected]
+    assert [column["type"] for column in fresh.json()["result"]["columns"]] == ["json", "jsonb", "jsonb[]", "json"]
 
 
 def test_mariadb_values_survive_the_api(mysql_server):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from apps.datasources.connectors.values import iso_duration, to_json_value
+from apps.datasources.connectors.values import iso_duration, json_rows_encoder, to_json_value
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,18 @@ def test_mapping_rules(value, expected):
 
 def test_iso_duration_microseconds():
     assert iso_duration(datetime.timedelta(microseconds=1500)) == "PT0.0015S"
+
+
+def test_documents_are_written_as_the_engine_wrote_them():
+    encode = json_rows_encoder(["int8", "jsonb", "json[]", "text"])
+    rows = [[1, '{"n": 1e400, "big": 12345678901234567890}', ['{"a": 1.50}', None], "x"], [2, None, None, "é"]]
+    assert encode(rows) == ('[[1,{"n": 1e400, "big": 12345678901234567890},[{"a": 1.50},null],"x"],[2,null,null,"é"]]')
+
+
+def test_a_value_shaped_like_the_token_cannot_misplace_documents():
+    rows = [["[1]", '"querybase-document-"']]
+    assert json_rows_encoder(["json", "text"])(rows) == '[[[1],"\\"querybase-document-\\""]]'
+
+
+def test_rows_without_documents_take_the_plain_path():
+    assert json_rows_encoder(["int4", "text"])([[1, "a"]]) == '[[1,"a"]]'

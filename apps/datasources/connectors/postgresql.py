@@ -73,6 +73,10 @@ def _configure(connection: psycopg.Connection) -> None:
     # Intervals keep PostgreSQL's own text ("1 year 2 mons"): a timedelta would
     # silently turn months into 30 days.
     connection.adapters.register_loader("interval", TextLoader)
+    # JSON documents stay the server's text, written into the API's JSON as they are
+    # (values.json_rows_encoder): parsed, 1e400 would become a float's inf.
+    for document_type in ("json", "jsonb"):
+        connection.adapters.register_loader(document_type, TextLoader)
 
 
 def _hung_up(connection: psycopg.Connection) -> bool:
