@@ -102,6 +102,19 @@ def test_json_documents_come_through_unchanged(postgres_server):
     assert [column["type"] for column in fresh.json()["result"]["columns"]] == ["json", "jsonb", "jsonb[]", "json"]
 
 
+def test_nan_and_infinities_have_one_spelling(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    sql = (
+        "SELECT 'NaN'::float8 AS f_nan, 'Infinity'::float4 AS f_inf, '-Infinity'::float8 AS f_ninf, "
+        "'NaN'::numeric AS n_nan, 'Infinity'::numeric AS n_inf, '-Infinity'::numeric AS n_ninf, "
+        "ARRAY['NaN'::float8, 1.5] AS arr"
+    )
+    body = (
+        client_for(reader("ana", pg)).post("/api/v1/queries", {"datasource": pg.id, "sql": sql}, format="json").json()
+    )
+    assert body["result"]["rows"] == [["NaN", "Infinity", "-Infinity", "NaN", "Infinity", "-Infinity", ["NaN", 1.5]]]
+
+
 def test_mariadb_values_survive_the_api(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
     sql = (

@@ -1,6 +1,7 @@
 """Driver values to JSON values, keeping their meaning (docs/architecture.md §3).
 
-Decimals and integers beyond 2**53 become strings (JSON numbers would round them),
+Decimals and integers beyond 2**53 become strings (JSON numbers would round them), NaN
+and infinities of floats and decimals alike the strings "NaN", "Infinity", "-Infinity",
 timestamps ISO 8601 with their offset, dates/times/intervals/UUIDs strings, bytes
 base64, arrays as arrays, NULL as null.
 
@@ -21,6 +22,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 MAX_SAFE_INTEGER = 2**53
+# JSON has no NaN or infinities: a float's and a numeric's (Decimal's) are both spelled
+# the way PostgreSQL writes them, so one comparison finds them whatever the column type.
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 # Column types whose values are JSON documents in the engine's text (arrays of them too).
 JSON_DOCUMENT_TYPES = frozenset({"json", "jsonb"})
 
@@ -31,9 +35,9 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, int):
         return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else str(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+        return value if math.isfinite(value) else _NON_FINITE[str(value)]
     if isinstance(value, decimal.Decimal):
-        return str(value)
+        return str(value)  # NaN, Infinity, -Infinity already
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
