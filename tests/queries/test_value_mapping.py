@@ -115,6 +115,34 @@ def test_nan_and_infinities_have_one_spelling(postgres_server):
     assert body["result"]["rows"] == [["NaN", "Infinity", "-Infinity", "NaN", "Infinity", "-Infinity", ["NaN", 1.5]]]
 
 
+OUT_OF_PYTHON_RANGE_SQL = """
+SELECT 'infinity'::date AS d_inf, '-infinity'::timestamptz AS tstz_ninf, 'infinity'::timestamp AS ts_inf,
+       '0044-03-15 BC'::date AS d_bc, '0044-03-15 12:00 BC'::timestamp AS ts_bc,
+       '12000-01-01'::date AS d_far, '10000-01-01 00:00:01+00'::timestamptz AS tstz_far,
+       TIME '24:00:00' AS t_end, '24:00:00+02'::timetz AS ttz_end,
+       ARRAY['2025-01-01'::date, 'infinity'] AS arr, DATE '2025-01-01' AS d_ok
+"""
+
+
+def test_dates_beyond_python_come_in_postgresqls_text(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    body = (
+        client_for(reader("ana", pg))
+        .post("/api/v1/queries", {"datasource": pg.id, "sql": OUT_OF_PYTHON_RANGE_SQL}, format="json")
+        .json()
+    )
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        names = [column["name"] for column in body["result"]["columns"]]
+        as_text = ", ".join(f"{name}::text" for name in names[:-2])
+        server_text = connection.execute(f"SELECT {as_text} FROM ({OUT_OF_PYTHON_RANGE_SQL}) AS v").fetchone()
+
+    assert body["result"]["rows"][0][:-2] == list(server_text)
+    assert body["result"]["rows"][0][:4] == ["infinity", "-infinity", "infinity", "0044-03-15 BC"]
+    assert body["result"]["rows"][0][7:] == ["24:00:00", "24:00:00+02", ["2025-01-01", "infinity"], "2025-01-01"]
+
+
 def test_mariadb_values_survive_the_api(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
     sql = (

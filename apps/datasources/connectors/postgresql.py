@@ -9,10 +9,9 @@ from contextlib import ExitStack, contextmanager
 from itertools import chain
 
 import psycopg
-from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from apps.datasources.connectors import postgresql_outcome, postgresql_privileges
+from apps.datasources.connectors import postgresql_outcome, postgresql_privileges, postgresql_types
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -70,13 +69,7 @@ _SESSION_ENDED_STATES = {"57P01", "57P02", "57P03"}
 
 
 def _configure(connection: psycopg.Connection) -> None:
-    # Intervals keep PostgreSQL's own text ("1 year 2 mons"): a timedelta would
-    # silently turn months into 30 days.
-    connection.adapters.register_loader("interval", TextLoader)
-    # JSON documents stay the server's text, written into the API's JSON as they are
-    # (values.json_rows_encoder): parsed, 1e400 would become a float's inf.
-    for document_type in ("json", "jsonb"):
-        connection.adapters.register_loader(document_type, TextLoader)
+    postgresql_types.configure_loaders(connection)
 
 
 def _hung_up(connection: psycopg.Connection) -> bool:
