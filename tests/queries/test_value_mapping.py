@@ -143,6 +143,45 @@ def test_dates_beyond_python_come_in_postgresqls_text(postgres_server):
     assert body["result"]["rows"][0][7:] == ["24:00:00", "24:00:00+02", ["2025-01-01", "infinity"], "2025-01-01"]
 
 
+def test_postgresql_types_by_their_names_and_ranges_in_postgresqls_text(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    with psycopg.connect(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user="postgres",
+        dbname=postgres_server.database,
+        autocommit=True,
+    ) as connection:
+        connection.execute(
+            "DROP TYPE IF EXISTS mpaa_rating, film_pair; CREATE TYPE mpaa_rating AS ENUM ('G', 'PG-13'); "
+            "CREATE TYPE film_pair AS (id int, title text)"
+        )
+    sql = (
+        "SELECT 'PG-13'::mpaa_rating AS rating, ROW(1, 'Alien')::film_pair AS pair, int4range(1, 6) AS r, "
+        "'(,6)'::int4range AS open_r, numrange(1.5, 2.5, '(]') AS nr, '{[1,3), [5,7)}'::int4multirange AS mr, "
+        "ARRAY[int4range(1, 2)] AS ra, 'empty'::daterange AS e"
+    )
+    client = client_for(reader("ana", pg))
+    body = client.post("/api/v1/queries", {"datasource": pg.id, "sql": sql}, format="json").json()
+    empty = client.post("/api/v1/queries", {"datasource": pg.id, "sql": sql + " WHERE false"}, format="json").json()
+
+    types = [
+        "mpaa_rating",
+        "film_pair",
+        "int4range",
+        "int4range",
+        "numrange",
+        "int4multirange",
+        "int4range[]",
+        "daterange",
+    ]
+    assert [column["type"] for column in body["result"]["columns"]] == types
+    assert [column["type"] for column in empty["result"]["columns"]] == types
+    assert body["result"]["rows"] == [
+        ["PG-13", "(1,Alien)", "[1,6)", "(,6)", "(1.5,2.5]", "{[1,3),[5,7)}", ["[1,2)"], "empty"]
+    ]
+
+
 def test_mariadb_values_survive_the_api(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
     sql = (

@@ -340,8 +340,7 @@ class PostgreSQLConnector(Connector):
             # stream() does not keep the description of an empty result: ask the server
             # to describe the statement (parsed, not run again).
             return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
-        columns = [ResultColumn(name=column.name, type=column.type_display) for column in cursor.description or []]
-        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows)))
+        return RowStream(columns=self._columns(cursor), rows=self._json_rows(chain([first], rows)))
 
     def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
         pgconn = cursor.connection.pgconn
@@ -352,7 +351,15 @@ class PostgreSQLConnector(Connector):
         if description.status != psycopg.pq.ExecStatus.COMMAND_OK:
             return []
         cursor.pgresult = description
-        return [ResultColumn(name=column.name, type=column.type_display) for column in cursor.description or []]
+        return self._columns(cursor)
+
+    def _columns(self, cursor: psycopg.RawCursor) -> list[ResultColumn]:
+        description = cursor.description or []
+        database = (self.settings.host, self.settings.port, self.settings.database)
+        types = postgresql_types.column_type_names(description, database, self.connect)
+        return [
+            ResultColumn(name=column.name, type=type_name) for column, type_name in zip(description, types, strict=True)
+        ]
 
     def _json_rows(self, rows) -> Iterator[list]:
         try:

@@ -4,6 +4,9 @@ psycopg turns each value into a Python object; where no Python object can hold t
 value, or holding it would change it, the server's own text is kept instead.
 """
 
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from functools import cache
 
 import psycopg
@@ -12,10 +15,21 @@ from psycopg.adapt import Loader
 from psycopg.pq import Format
 from psycopg.types.string import TextLoader
 
+from apps.datasources.connectors.base import ConnectorError
+
 # Intervals: a timedelta would silently turn months into 30 days ("1 year 2 mons").
 # JSON documents: parsed, 1e400 would become a float's inf and come out changed; as
 # text they are written into the API's JSON as they are (values.json_rows_encoder).
-TEXT_TYPES = ("interval", "json", "jsonb")
+# Ranges: psycopg's Range objects print as Python ("(None, 6)"), not as PostgreSQL's
+# "(,6)" / "[1,6)", which is what users write and compare with.
+RANGE_TYPES = ("int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange")
+TEXT_TYPES = (
+    "interval",
+    "json",
+    "jsonb",
+    *RANGE_TYPES,
+    *(name.replace("range", "multirange") for name in RANGE_TYPES),
+)
 
 # Python's dates hold years 1 to 9999 and times up to 23:59:59.999999; PostgreSQL also
 # has infinity, BC years, years beyond 9999 and 24:00:00, which psycopg refuses with a
@@ -53,3 +67,37 @@ def _text_when_out_of_range(loader: type[Loader]) -> type[Loader]:
 
     TextWhenOutOfRange.__name__ = f"{loader.__name__}OrText"
     return TextWhenOutOfRange
+
+
+# Type names of user-defined types (enums, composites, domains over them, their arrays),
+# which psycopg only knows by OID, per database. An OID names one type for the type's
+# life, so a name once read is kept for the process's life.
+_TYPE_NAMES_SQL = "SELECT oid::int8, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid = ANY(%s)"
+_type_names: dict[tuple, dict[int, str]] = {}
+_type_names_lock = threading.Lock()
+
+
+def column_type_names(
+    description: Iterable[psycopg.Column],
+    database: tuple,
+    connect: Callable[[], AbstractContextManager[psycopg.Connection]],
+) -> list[str]:
+    """The type of each column by its PostgreSQL name (`mpaa_rating`, `mpaa_rating[]`).
+
+    Names psycopg does not know are read from pg_type on a connection of their own (the
+    read's own connection is busy streaming its rows), once per database and process;
+    if that fails, the OID is all there is to show, and the read goes on."""
+    columns = list(description)
+    unknown = {column.type_code for column in columns if column.type_display == str(column.type_code)}
+    with _type_names_lock:
+        known = _type_names.setdefault(database, {})
+        missing = unknown - known.keys()
+    if missing:
+        try:
+            with connect() as connection:
+                found = dict(connection.execute(_TYPE_NAMES_SQL, [list(missing)]).fetchall())
+        except (ConnectorError, psycopg.Error):
+            found = {}  # a name is a nicety: the read must not fail for it
+        with _type_names_lock:
+            known.update(found)
+    return [known.get(column.type_code, column.type_display) for column in columns]
