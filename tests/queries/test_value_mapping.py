@@ -5,6 +5,7 @@ import base64
 import decimal
 import json
 
+import MySQLdb
 import psycopg
 import pytest
 
@@ -194,3 +195,60 @@ def test_mariadb_values_survive_the_api(mysql_server):
         .json()
     )
     assert body["result"]["rows"][0] == ["9007199254740993", "1.250", "2025-01-02T03:04:05", "-838:59:59", "AP8=", None]
+
+
+def test_mariadb_json_and_type_names(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server)
+    connection = MySQLdb.connect(
+        host=mysql_server.host,
+        port=mysql_server.port,
+        user=mysql_server.username,
+        password=mysql_server.password,
+        database=mysql_server.database,
+        charset="utf8mb4",
+    )
+    try:
+        cursor = connection.cursor()
+        cursor.execute("DROP TABLE IF EXISTS qb_value_types")
+        cursor.execute(
+            "CREATE TABLE qb_value_types (doc JSON, flag BOOLEAN, tiny TINYINT, word VARCHAR(5) COLLATE utf8mb4_bin, "
+            "raw VARBINARY(4), note TEXT, mood ENUM('happy', 'sad'), tags SET('a', 'b'))"
+        )
+        cursor.execute(
+            "INSERT INTO qb_value_types VALUES "
+            "('{\"big\": 12345678901234567890, \"huge\": 1e400}', TRUE, 7, 'w', x'00ff', 'n', 'sad', 'a,b')"
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    sql = "SELECT doc, flag, tiny, word, raw, note, mood, tags, JSON_OBJECT('k', 1) AS made FROM qb_value_types"
+
+    response = client_for(reader("ana", maria)).post(
+        "/api/v1/queries", {"datasource": maria.id, "sql": sql}, format="json"
+    )
+
+    result = exact(response.content)["result"]
+    assert [column["type"] for column in result["columns"]] == [
+        "json",
+        "tinyint",
+        "tinyint",
+        "varchar",
+        "varbinary",
+        "text",
+        "enum",
+        "set",
+        "json",
+    ]
+    assert result["rows"] == [
+        [
+            {"big": 12345678901234567890, "huge": decimal.Decimal("1e400")},
+            1,
+            7,
+            "w",
+            "AP8=",
+            "n",
+            "sad",
+            "a,b",
+            {"k": 1},
+        ]
+    ]

@@ -8,9 +8,9 @@ from typing import Any
 
 import MySQLdb
 import MySQLdb.cursors
-from MySQLdb.constants import FIELD_TYPE
+from MySQLdb.constants import FIELD_TYPE, FLAG
 
-from apps.datasources.connectors import mysql_outcome, mysql_privileges
+from apps.datasources.connectors import mariadb_metadata, mysql_outcome, mysql_privileges
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -48,12 +48,44 @@ _INTERRUPTED = {1317}  # KILL QUERY
 # Server gone away, lost during a query, MariaDB's "connection was killed" (KILL), MySQL's
 # "disconnected by the server", the server shutting down.
 _CONNECTION_LOST = {2006, 2013, 1927, 4031, 1053}
+# The engine's own names for the protocol's type codes (the FIELD_TYPE constants alias:
+# CHAR is TINY, INTERVAL is ENUM). BOOLEAN is TINYINT(1) to the server itself.
 _TYPE_NAMES = {
-    value: name.lower() for name, value in vars(FIELD_TYPE).items() if name.isupper() and isinstance(value, int)
+    FIELD_TYPE.DECIMAL: "decimal",
+    FIELD_TYPE.NEWDECIMAL: "decimal",
+    FIELD_TYPE.TINY: "tinyint",
+    FIELD_TYPE.SHORT: "smallint",
+    FIELD_TYPE.INT24: "mediumint",
+    FIELD_TYPE.LONG: "int",
+    FIELD_TYPE.LONGLONG: "bigint",
+    FIELD_TYPE.FLOAT: "float",
+    FIELD_TYPE.DOUBLE: "double",
+    FIELD_TYPE.NULL: "null",
+    FIELD_TYPE.TIMESTAMP: "timestamp",
+    FIELD_TYPE.DATE: "date",
+    14: "date",  # NEWDATE, internal to the server; FIELD_TYPE has no name for it
+    FIELD_TYPE.TIME: "time",
+    FIELD_TYPE.DATETIME: "datetime",
+    FIELD_TYPE.YEAR: "year",
+    FIELD_TYPE.BIT: "bit",
+    FIELD_TYPE.JSON: "json",
+    FIELD_TYPE.ENUM: "enum",
+    FIELD_TYPE.SET: "set",
+    FIELD_TYPE.GEOMETRY: "geometry",
+}
+# String types: (name for text, name for bytes). The BINARY flag also marks text with a
+# binary collation (utf8mb4_bin), so the values themselves say which (bytes or str).
+_STRING_TYPE_NAMES = {
+    FIELD_TYPE.VARCHAR: ("varchar", "varbinary"),
+    FIELD_TYPE.VAR_STRING: ("varchar", "varbinary"),
+    FIELD_TYPE.STRING: ("char", "binary"),
+    FIELD_TYPE.TINY_BLOB: ("tinytext", "tinyblob"),
+    FIELD_TYPE.MEDIUM_BLOB: ("mediumtext", "mediumblob"),
+    FIELD_TYPE.LONG_BLOB: ("longtext", "longblob"),
+    FIELD_TYPE.BLOB: ("text", "blob"),
 }
 # Column types whose driver values need a different JSON mapping than the generic one.
 _TIME_TYPES = {FIELD_TYPE.TIME}
-_JSON_TYPES = {FIELD_TYPE.JSON}
 
 _SCHEMA_SQL = """
 SELECT c.TABLE_SCHEMA, c.TABLE_NAME,
@@ -200,22 +232,34 @@ class MySQLConnector(Connector):
 
     def _row_stream(self, cursor) -> RowStream:
         description = cursor.description or ()
+        documents = mariadb_metadata.json_columns(cursor) | {
+            index for index, column in enumerate(description) if column[1] == FIELD_TYPE.JSON
+        }
+        # The first rows come before the column types: they say whether a string column
+        # holds text or bytes.
+        first = self._fetch(cursor)
+        flags = getattr(cursor, "description_flags", None) or (0,) * len(description)
         columns = [
-            ResultColumn(name=column[0], type=_TYPE_NAMES.get(column[1], str(column[1]))) for column in description
+            ResultColumn(name=column[0], type=_type_name(index, column[1], flag, documents, first))
+            for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
-        converters = [_converter_for(column[1]) for column in description]
-        return RowStream(columns=columns, rows=self._json_rows(cursor, converters))
+        converters = [
+            _json_document if index in documents else _converter_for(column[1])
+            for index, column in enumerate(description)
+        ]
+        return RowStream(columns=columns, rows=self._json_rows(cursor, first, converters))
 
-    def _json_rows(self, cursor, converters: list[Callable[[Any], Any]]) -> Iterator[list]:
+    def _fetch(self, cursor) -> list:
         try:
-            while True:
-                chunk = cursor.fetchmany(1000)
-                if not chunk:
-                    return
-                for row in chunk:
-                    yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+            return list(cursor.fetchmany(1000))
         except MySQLdb.Error as error:
             raise self._query_error(error) from error
+
+    def _json_rows(self, cursor, chunk: list, converters: list[Callable[[Any], Any]]) -> Iterator[list]:
+        while chunk:
+            for row in chunk:
+                yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+            chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:
         number = error.args[0] if error.args else None
@@ -307,15 +351,37 @@ def _mysql_time(value: Any) -> Any:
     return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
 
 
-def _mysql_json(value: Any) -> Any:
-    if isinstance(value, (str, bytes)):
-        return to_json_value(json.loads(value))
-    return to_json_value(value)
+def _json_document(value: Any) -> Any:
+    """A JSON document stays the server's text, written into the API's JSON as it is
+    (values.json_rows_encoder); parsed, numbers beyond a float's would change. Text that
+    does not parse (a JSON column whose JSON_VALID check was dropped) goes out as a JSON
+    string of itself, so it cannot break, or reach outside, the response."""
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+    try:
+        json.loads(text)
+    except ValueError:
+        return json.dumps(text)
+    return text
+
+
+def _type_name(index: int, type_code: int, flag: int, documents: frozenset[int] | set[int], rows: list) -> str:
+    if index in documents:
+        return "json"
+    if flag & FLAG.ENUM:
+        return "enum"
+    if flag & FLAG.SET:
+        return "set"
+    if type_code in _STRING_TYPE_NAMES:
+        text_name, bytes_name = _STRING_TYPE_NAMES[type_code]
+        sample = next((row[index] for row in rows if row[index] is not None), None)
+        binary = isinstance(sample, bytes) if sample is not None else bool(flag & FLAG.BINARY)
+        return bytes_name if binary else text_name
+    return _TYPE_NAMES.get(type_code, str(type_code))
 
 
 def _converter_for(type_code: int) -> Callable[[Any], Any]:
     if type_code in _TIME_TYPES:
         return _mysql_time
-    if type_code in _JSON_TYPES:
-        return _mysql_json
     return to_json_value
