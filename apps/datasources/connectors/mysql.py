@@ -360,10 +360,15 @@ def _json_document(value: Any) -> Any:
         return None
     text = value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
     try:
-        json.loads(text)
-    except ValueError:
+        # Python's parser also takes NaN and Infinity, which no JSON parser does.
+        json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return json.dumps(text)
     return text
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _type_name(index: int, type_code: int, flag: int, documents: frozenset[int] | set[int], rows: list) -> str:
