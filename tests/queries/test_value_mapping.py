@@ -160,7 +160,8 @@ def test_postgresql_types_by_their_names_and_ranges_in_postgresqls_text(postgres
     sql = (
         "SELECT 'PG-13'::mpaa_rating AS rating, ROW(1, 'Alien')::film_pair AS pair, int4range(1, 6) AS r, "
         "'(,6)'::int4range AS open_r, numrange(1.5, 2.5, '(]') AS nr, '{[1,3), [5,7)}'::int4multirange AS mr, "
-        "ARRAY[int4range(1, 2)] AS ra, 'empty'::daterange AS e"
+        "ARRAY[int4range(1, 2)] AS ra, 'empty'::daterange AS e, ARRAY['G', NULL]::mpaa_rating[] AS ratings, "
+        "ARRAY[ROW(1, 'a \"q\"')::film_pair] AS pairs"
     )
     client = client_for(reader("ana", pg))
     body = client.post("/api/v1/queries", {"datasource": pg.id, "sql": sql}, format="json").json()
@@ -175,11 +176,24 @@ def test_postgresql_types_by_their_names_and_ranges_in_postgresqls_text(postgres
         "int4multirange",
         "int4range[]",
         "daterange",
+        "mpaa_rating[]",
+        "film_pair[]",
     ]
     assert [column["type"] for column in body["result"]["columns"]] == types
     assert [column["type"] for column in empty["result"]["columns"]] == types
     assert body["result"]["rows"] == [
-        ["PG-13", "(1,Alien)", "[1,6)", "(,6)", "(1.5,2.5]", "{[1,3),[5,7)}", ["[1,2)"], "empty"]
+        [
+            "PG-13",
+            "(1,Alien)",
+            "[1,6)",
+            "(,6)",
+            "(1.5,2.5]",
+            "{[1,3),[5,7)}",
+            ["[1,2)"],
+            "empty",
+            ["G", None],
+            ['(1,"a ""q""")'],
+        ]
     ]
 
 

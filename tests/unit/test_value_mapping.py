@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from apps.datasources.connectors.postgresql_types import array_from_text
 from apps.datasources.connectors.values import iso_duration, json_rows_encoder, to_json_value
 
 
@@ -53,3 +54,19 @@ def test_a_value_shaped_like_the_token_cannot_misplace_documents():
 
 def test_rows_without_documents_take_the_plain_path():
     assert json_rows_encoder(["int4", "text"])([[1, "a"]]) == '[[1,"a"]]'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{}", []),
+        ("{happy,sad}", ["happy", "sad"]),
+        ('{"a b",NULL,"NULL","x\\"y"}', ["a b", None, "NULL", 'x"y']),
+        ('{{a,b},{c,"d,e"}}', [["a", "b"], ["c", "d,e"]]),
+        ('{"(1,\\"a \\"\\"q\\"\\"\\")"}', ['(1,"a ""q""")']),
+        ("[0:1]={x,y}", ["x", "y"]),
+        ("{unterminated", "{unterminated"),
+    ],
+)
+def test_arrays_psycopg_does_not_know_are_read_from_their_text(text, expected):
+    assert array_from_text(text) == expected

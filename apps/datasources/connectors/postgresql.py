@@ -340,7 +340,9 @@ class PostgreSQLConnector(Connector):
             # stream() does not keep the description of an empty result: ask the server
             # to describe the statement (parsed, not run again).
             return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
-        return RowStream(columns=self._columns(cursor), rows=self._json_rows(chain([first], rows)))
+        columns = self._columns(cursor)
+        arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
+        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), arrays))
 
     def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
         pgconn = cursor.connection.pgconn
@@ -361,10 +363,14 @@ class PostgreSQLConnector(Connector):
             ResultColumn(name=column.name, type=type_name) for column, type_name in zip(description, types, strict=True)
         ]
 
-    def _json_rows(self, rows) -> Iterator[list]:
+    def _json_rows(self, rows, text_arrays: list[int]) -> Iterator[list]:
         try:
             for row in rows:
-                yield [to_json_value(value) for value in row]
+                mapped = [to_json_value(value) for value in row]
+                for index in text_arrays:
+                    if mapped[index] is not None:
+                        mapped[index] = postgresql_types.array_from_text(mapped[index])
+                yield mapped
         except psycopg.Error as error:
             raise self._query_error(error) from error
 

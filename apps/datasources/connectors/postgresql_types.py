@@ -101,3 +101,57 @@ def column_type_names(
         with _type_names_lock:
             known.update(found)
     return [known.get(column.type_code, column.type_display) for column in columns]
+
+
+def text_array_columns(description: Iterable[psycopg.Column], type_names: list[str]) -> list[int]:
+    """Columns holding arrays psycopg does not know (of enums, composites…): it hands
+    them over as the server's text, `{happy,sad}`, which `array_from_text` reads."""
+    return [
+        index
+        for index, (column, type_name) in enumerate(zip(description, type_names, strict=True))
+        if column.type_display == str(column.type_code) and type_name.endswith("[]")
+    ]
+
+
+def array_from_text(text: str) -> list | str:
+    """PostgreSQL's array output (`{a,"b c",NULL,{d}}`) as nested lists of the elements'
+    text; anything else is returned as it came."""
+    if text.startswith("["):  # explicit bounds, `[0:1]={a,b}`: the elements are the same
+        text = text[text.find("=") + 1 :]
+    if not text.startswith("{"):
+        return text
+    try:
+        items, _ = _array_items(text, 0)
+    except IndexError:
+        return text
+    return items
+
+
+def _array_items(text: str, position: int) -> tuple[list, int]:
+    """The elements of the array whose `{` is at `position`, and where it ends."""
+    items: list = []
+    position += 1
+    if text[position] == "}":
+        return items, position + 1
+    while True:
+        if text[position] == "{":
+            item, position = _array_items(text, position)
+        elif text[position] == '"':
+            characters = []
+            position += 1
+            while text[position] != '"':
+                if text[position] == "\\":
+                    position += 1
+                characters.append(text[position])
+                position += 1
+            item, position = "".join(characters), position + 1
+        else:
+            end = position
+            while text[end] not in ",}":
+                end += 1
+            bare = text[position:end]
+            item, position = (None if bare == "NULL" else bare), end
+        items.append(item)
+        if text[position] == "}":
+            return items, position + 1
+        position += 1  # the comma
