@@ -1,16 +1,14 @@
 """MySQL and MariaDB through mysqlclient."""
 
-import datetime
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import MySQLdb
 import MySQLdb.cursors
-from MySQLdb.constants import FIELD_TYPE, FLAG
+from MySQLdb.constants import FIELD_TYPE
 
-from apps.datasources.connectors import mariadb_metadata, mysql_outcome, mysql_privileges
+from apps.datasources.connectors import mariadb_metadata, mysql_outcome, mysql_privileges, mysql_types
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -37,7 +35,6 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.connectors.mysql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
-from apps.datasources.connectors.values import to_json_value
 
 # Client error numbers (errmsg.h / mysqld_error.h) that we translate.
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -48,45 +45,6 @@ _INTERRUPTED = {1317}  # KILL QUERY
 # Server gone away, lost during a query, MariaDB's "connection was killed" (KILL), MySQL's
 # "disconnected by the server", the server shutting down.
 _CONNECTION_LOST = {2006, 2013, 1927, 4031, 1053}
-# The engine's own names for the protocol's type codes (the FIELD_TYPE constants alias:
-# CHAR is TINY, INTERVAL is ENUM). BOOLEAN is TINYINT(1) to the server itself.
-_TYPE_NAMES = {
-    FIELD_TYPE.DECIMAL: "decimal",
-    FIELD_TYPE.NEWDECIMAL: "decimal",
-    FIELD_TYPE.TINY: "tinyint",
-    FIELD_TYPE.SHORT: "smallint",
-    FIELD_TYPE.INT24: "mediumint",
-    FIELD_TYPE.LONG: "int",
-    FIELD_TYPE.LONGLONG: "bigint",
-    FIELD_TYPE.FLOAT: "float",
-    FIELD_TYPE.DOUBLE: "double",
-    FIELD_TYPE.NULL: "null",
-    FIELD_TYPE.TIMESTAMP: "timestamp",
-    FIELD_TYPE.DATE: "date",
-    14: "date",  # NEWDATE, internal to the server; FIELD_TYPE has no name for it
-    FIELD_TYPE.TIME: "time",
-    FIELD_TYPE.DATETIME: "datetime",
-    FIELD_TYPE.YEAR: "year",
-    FIELD_TYPE.BIT: "bit",
-    FIELD_TYPE.JSON: "json",
-    FIELD_TYPE.ENUM: "enum",
-    FIELD_TYPE.SET: "set",
-    FIELD_TYPE.GEOMETRY: "geometry",
-}
-# String types: (name for text, name for bytes). The BINARY flag also marks text with a
-# binary collation (utf8mb4_bin), so the values themselves say which (bytes or str).
-_STRING_TYPE_NAMES = {
-    FIELD_TYPE.VARCHAR: ("varchar", "varbinary"),
-    FIELD_TYPE.VAR_STRING: ("varchar", "varbinary"),
-    FIELD_TYPE.STRING: ("char", "binary"),
-    FIELD_TYPE.TINY_BLOB: ("tinytext", "tinyblob"),
-    FIELD_TYPE.MEDIUM_BLOB: ("mediumtext", "mediumblob"),
-    FIELD_TYPE.LONG_BLOB: ("longtext", "longblob"),
-    FIELD_TYPE.BLOB: ("text", "blob"),
-}
-# Column types whose driver values need a different JSON mapping than the generic one.
-_TIME_TYPES = {FIELD_TYPE.TIME}
-
 _SCHEMA_SQL = """
 SELECT c.TABLE_SCHEMA, c.TABLE_NAME,
        CASE WHEN t.TABLE_TYPE = 'VIEW' THEN 'view' ELSE 'table' END,
@@ -240,11 +198,11 @@ class MySQLConnector(Connector):
         first = self._fetch(cursor)
         flags = getattr(cursor, "description_flags", None) or (0,) * len(description)
         columns = [
-            ResultColumn(name=column[0], type=_type_name(index, column[1], flag, documents, first))
+            ResultColumn(name=column[0], type=mysql_types.type_name(index, column[1], flag, documents, first))
             for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
         converters = [
-            _json_document if index in documents else _converter_for(column[1])
+            mysql_types.json_document if index in documents else mysql_types.converter_for(column[1])
             for index, column in enumerate(description)
         ]
         return RowStream(columns=columns, rows=self._json_rows(cursor, first, converters))
@@ -337,56 +295,3 @@ class MySQLConnector(Connector):
             except MySQLdb.OperationalError:
                 return False  # the session is gone: nothing left to stop
             return True
-
-
-def _mysql_time(value: Any) -> Any:
-    """MySQL TIME arrives as a timedelta (it may exceed 24h or be negative): keep MySQL's text."""
-    if not isinstance(value, datetime.timedelta):
-        return to_json_value(value)
-    sign = "-" if value < datetime.timedelta(0) else ""
-    total = abs(value)
-    hours, rest = divmod(total.days * 86400 + total.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    fraction = f".{total.microseconds:06d}" if total.microseconds else ""
-    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
-
-
-def _json_document(value: Any) -> Any:
-    """A JSON document stays the server's text, written into the API's JSON as it is
-    (values.json_rows_encoder); parsed, numbers beyond a float's would change. Text that
-    does not parse (a JSON column whose JSON_VALID check was dropped) goes out as a JSON
-    string of itself, so it cannot break, or reach outside, the response."""
-    if value is None:
-        return None
-    text = value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
-    try:
-        # Python's parser also takes NaN and Infinity, which no JSON parser does.
-        json.loads(text, parse_constant=_not_json)
-    except (ValueError, RecursionError):
-        return json.dumps(text)
-    return text
-
-
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _type_name(index: int, type_code: int, flag: int, documents: frozenset[int] | set[int], rows: list) -> str:
-    if index in documents:
-        return "json"
-    if flag & FLAG.ENUM:
-        return "enum"
-    if flag & FLAG.SET:
-        return "set"
-    if type_code in _STRING_TYPE_NAMES:
-        text_name, bytes_name = _STRING_TYPE_NAMES[type_code]
-        sample = next((row[index] for row in rows if row[index] is not None), None)
-        binary = isinstance(sample, bytes) if sample is not None else bool(flag & FLAG.BINARY)
-        return bytes_name if binary else text_name
-    return _TYPE_NAMES.get(type_code, str(type_code))
-
-
-def _converter_for(type_code: int) -> Callable[[Any], Any]:
-    if type_code in _TIME_TYPES:
-        return _mysql_time
-    return to_json_value
