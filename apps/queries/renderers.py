@@ -19,6 +19,7 @@ from itertools import islice
 from typing import Any
 
 from apps.datasources.connectors.base import ResultColumn
+from apps.datasources.connectors.values import json_rows_encoder
 
 ROWS_PER_CHUNK = 2000
 CSV_BLOCK_BYTES = 64 * 1024
@@ -95,16 +96,23 @@ def json_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes
     "row_cap": n}`, written as it is read. The opening goes out with the first rows, so
     a read failing among them is still answered with an error status."""
     described = json.dumps([{"name": column.name, "type": column.type} for column in columns])
+    encode = json_rows_encoder([column.type for column in columns])
     count = 0
-    parts: list[str] = [f'{{"columns":{described},"rows":[']
+    opening = f'{{"columns":{described},"rows":['
+    batch: list[Any] = []
     for row in rows:
-        parts.append(("," if count else "") + json.dumps(row, separators=(",", ":")))
-        count += 1
-        if count % ROWS_PER_CHUNK == 0:
-            yield "".join(parts).encode()
-            parts.clear()
+        batch.append(row)
+        if len(batch) == ROWS_PER_CHUNK:
+            # Each batch is encoded as an array at once; its brackets come off.
+            yield (opening + ("," if count else "") + encode(batch)[1:-1]).encode()
+            count += len(batch)
+            opening = ""
+            batch.clear()
+    count += len(batch)
+    rest = encode(batch)[1:-1] if batch else ""
+    comma = "," if rest and count > len(batch) else ""
     ending = f'],"row_count":{count},"truncated":{json.dumps(rows.truncated)},"row_cap":{rows.row_cap}}}'
-    yield ("".join(parts) + ending).encode()
+    yield (opening + comma + rest + ending).encode()
 
 
 RENDERERS = {"csv": ("text/csv; charset=utf-8", csv_chunks), "json": ("application/json", json_chunks)}

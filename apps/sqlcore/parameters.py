@@ -4,8 +4,14 @@ The API takes `$1, $2 …` with a list, or `:name` with an object. Values are ne
 into the SQL text: placeholders are rewritten to what the driver expects ($n, %s, ?)
 and the values travel separately. Placeholders inside strings, quoted identifiers and
 comments are left alone (the scanner knows where code is).
+
+On PostgreSQL a value may itself be a list of scalars of one kind: it binds as an array
+(`WHERE id = ANY($1)`), one value however long the list. The other engines have no
+array to bind it to, and splicing a list into the text as `IN (…)` would make the SQL
+run differ from the SQL classified, so it is refused there.
 """
 
+import decimal
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +24,7 @@ Params = list[Any] | dict[str, Any] | None
 # only be a mistake or an attempt to make us count to it.
 MAX_PLACEHOLDER_NUMBER = 65_535
 _SCALARS = (str, int, float, bool, type(None))
+ARRAY_DIALECTS = frozenset({"postgresql"})
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class _Occurrence:
 def bind(sql: str, params: Params, *, dialect: str, style: ParamStyle) -> BoundStatement:
     """Check `params` against the placeholders of `sql` and rewrite it for the driver."""
     placeholders = find_placeholders(sql, dialect)
-    _check_values(params)
+    params = _checked_values(params, dialect)
     if not placeholders:
         if params:
             raise ParameterError("Parameters were given, but the SQL has no $n or :name placeholder.")
@@ -38,17 +45,50 @@ def bind(sql: str, params: Params, *, dialect: str, style: ParamStyle) -> BoundS
     return _rewrite(sql, occurrences, style)
 
 
-def _check_values(params: Params) -> None:
+def _checked_values(params: Params, dialect: str) -> Params:
+    """`params` as the driver takes them, or ParameterError saying what does not fit."""
     if params is None:
-        return
+        return None
     if not isinstance(params, (list, dict)):
         raise ParameterError("params must be a list (for $1, $2 …) or an object (for :name).")
     values = params.values() if isinstance(params, dict) else params
-    bad = [repr(value)[:40] for value in values if not isinstance(value, _SCALARS)]
+    bad = [
+        repr(value)[:40]
+        for value in values
+        if not isinstance(value, _SCALARS) and not (isinstance(value, list) and dialect in ARRAY_DIALECTS)
+    ]
     if bad:
+        arrays = " or (on PostgreSQL, as arrays) lists of them" if dialect in ARRAY_DIALECTS else ""
         raise ParameterError(
-            "Parameter values must be strings, numbers, booleans or null.", details={"invalid_values": bad}
+            f"Parameter values must be strings, numbers, booleans or null{arrays}.", details={"invalid_values": bad}
         )
+    if isinstance(params, dict):
+        return {name: _array(value) if isinstance(value, list) else value for name, value in params.items()}
+    return [_array(value) if isinstance(value, list) else value for value in params]
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "other"
+
+
+def _array(items: list[Any]) -> list[Any]:
+    """A list bound as one PostgreSQL array: flat, its elements of one kind. Integers
+    mixed with fractions become decimals (numeric[]), which hold both exactly: the
+    driver refuses an int and float mix, and floats would round big integers."""
+    kinds = {_kind(item) for item in items if item is not None}
+    if "other" in kinds or len(kinds) > 1:
+        raise ParameterError(
+            "A list binds as an array: its values must be all strings, all numbers or all booleans (null allowed).",
+            details={"invalid_values": [repr(items)[:40]]},
+        )
+    numbers = {type(item) for item in items if item is not None}
+    if kinds == {"number"} and len(numbers) > 1:
+        return [None if item is None else decimal.Decimal(repr(item)) for item in items]
+    return items
 
 
 def _match(placeholders: list[Placeholder], params: Params) -> list[_Occurrence]:

@@ -12,8 +12,9 @@ the two things regexes cannot do: nested comments and `$tag$` quotes.
 Rules per dialect (what each server does, which is what matters):
 - PostgreSQL: `--` and nested `/* */` comments; '…' strings with '' (backslash is not an
   escape: the connector pins standard_conforming_strings=on); E'…' strings with backslash
-  escapes; "…" identifiers; $tag$…$tag$ quotes; `::` casts; U&"…" identifiers and U&'…'
-  strings whose `\XXXX`, `\+XXXXXX` escapes (or another escape character named by
+  escapes; "…" identifiers; $tag$…$tag$ quotes; `::` casts; the colon of an array
+  slice `a[x:y]` (in brackets, after an operand), which is no `:y` placeholder; U&"…"
+  identifiers and U&'…' strings whose `\XXXX`, `\+XXXXXX` escapes (or another escape character named by
   UESCAPE 'c') are resolved here, so `U&"dblink_exe\0063"` reaches the rules as the name
   the server will call: dblink_exec.
 - MySQL/MariaDB: `#`, `-- ` (dash dash *space*) and `/* */` comments, not nested;
@@ -167,6 +168,8 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
     length = len(sql)
     position = 0
     in_executable_comment = False
+    brackets = 0  # depth of PostgreSQL subscripts, where `x:y` is a slice
+    slices = dialect == "postgresql"
     while position < length:
         match = pattern.match(sql, position)
         assert match is not None  # the pattern's last alternative matches any character
@@ -188,8 +191,18 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
             append(Token(WORD, start, end, word))
             position = end
         elif kind == "punct":
-            append(Token(PUNCT, start, end, sql[start]))
+            character = sql[start]
+            if character == "[":
+                brackets += 1
+            elif character == "]" and brackets:
+                brackets -= 1
+            append(Token(PUNCT, start, end, character))
             position = end
+        elif kind == "named" and brackets and slices and tokens and _ends_operand(tokens[-1]):
+            # `a[x:y]`: the colon of an array slice, after its lower bound; `y` is the
+            # upper bound, scanned next as a word, not a placeholder. (`a[:lo]` is one.)
+            append(Token(PUNCT, start, start + 1, ":"))
+            position = start + 1
         elif kind == "string":
             append(Token(STRING, start, end, ""))
             position = end
@@ -237,6 +250,13 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
     if in_executable_comment:
         append(Token(ERROR, length, length, "unterminated executable comment"))
     return tokens
+
+
+_OPERAND_KINDS = frozenset({WORD, QIDENT, STRING, NUMBER, PARAM})
+
+
+def _ends_operand(token: Token) -> bool:
+    return token.kind in _OPERAND_KINDS or (token.kind == PUNCT and token.value in ")]")
 
 
 # What may stand between a U& literal and its UESCAPE clause: whitespace and comments

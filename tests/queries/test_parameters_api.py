@@ -66,3 +66,51 @@ def test_parameter_mistakes_are_clear_400s(shop_sqlite_path, sql, params, fragme
     error = response.json()["error"]
     assert error["code"] == "invalid_parameters"
     assert fragment in error["message"] or fragment in str(error["details"])
+
+
+def test_a_list_binds_as_an_array_on_postgresql(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    sql = "SELECT n FROM generate_series(1, 6) AS n WHERE n = ANY($1) ORDER BY n"
+    assert run(client, pg, sql, [[2, 5, 9]]).json()["result"]["rows"] == [[2], [5]]
+    assert run(client, pg, sql, [[]]).json()["result"]["rows"] == []
+    named = run(client, pg, "SELECT 'b' = ANY(:words) AS found, :words AS words", {"words": ["a", "b", None]})
+    assert named.json()["result"]["rows"] == [[True, ["a", "b", None]]]
+    # Integers beside fractions bind as numeric[], exact for both.
+    mixed = run(client, pg, "SELECT $1 AS mixed", [[1, 2.5, 12345678901234567890]]).json()
+    assert mixed["result"]["rows"] == [[["1", "2.5", "12345678901234567890"]]]
+    assert mixed["result"]["columns"][0]["type"] == "numeric[]"
+
+
+def test_an_array_slice_is_not_a_named_parameter(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    body = run(
+        client_for(reader("ana", pg)),
+        pg,
+        "SELECT a[lo:hi] AS part, a[:first] AS one FROM (SELECT ARRAY[10, 20, 30, 40] AS a, 2 AS lo, 3 AS hi) AS s",
+        {"first": 1},
+    ).json()
+    assert body["result"]["rows"] == [[[20, 30], 10]]
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ([[1, "a"]], "all strings, all numbers or all booleans"),
+        ([[True, 1]], "all strings, all numbers or all booleans"),
+        ([[[1], [2]]], "all strings, all numbers or all booleans"),
+        ([[{"x": 1}]], "all strings, all numbers or all booleans"),
+    ],
+)
+def test_lists_that_are_no_array_are_clear_400s(postgres_server, params, fragment):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    response = run(client_for(reader("ana", pg)), pg, "SELECT $1", params)
+    assert response.status_code == 400, response.content
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_a_list_is_refused_where_there_are_no_arrays(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server)
+    response = run(client_for(reader("ana", maria)), maria, "SELECT 1 FROM DUAL WHERE 1 IN ($1)", [[1, 2]])
+    assert response.status_code == 400, response.content
+    assert "strings, numbers, booleans or null." in response.json()["error"]["message"]

@@ -2,7 +2,10 @@
 after the documented mapping (docs/architecture.md §3)."""
 
 import base64
+import decimal
+import json
 
+import MySQLdb
 import psycopg
 import pytest
 
@@ -37,7 +40,7 @@ def test_postgresql_values_survive_the_api(postgres_server):
         connection.adapters.register_loader("interval", psycopg.types.string.TextLoader)
         cursor = connection.execute(TYPED_SQL)
         driver_row = {
-            column.name: to_json_value(value)
+            column.name: value if column.name == "j" else to_json_value(value)
             for column, value in zip(cursor.description, cursor.fetchone(), strict=True)
         }
     assert api_row == driver_row
@@ -48,13 +51,150 @@ def test_postgresql_values_survive_the_api(postgres_server):
     assert api_row["naive"] == "2025-03-01T12:00:00"
     assert api_row["iv"] == "1 year 2 mons 3 days 04:05:06"
     assert api_row["b"] == base64.b64encode(bytes.fromhex("deadbeef")).decode()
-    assert api_row["j"] == {"k": [1, 2.5, None], "big": "12345678901234567890"}
+    assert api_row["j"] == {"k": [1, 2.5, None], "big": 12345678901234567890}
     assert api_row["arr"] == [1, None, 3]
     assert api_row["arr2"] == [["a", "b"], ["c", "d"]]
     assert api_row["nothing"] is None and api_row["yes"] is True
     assert api_row["s"] == "ünïcode ✓"
     types = {c["name"]: c["type"] for c in body["result"]["columns"]}
     assert types["dec"] == "numeric" and types["ts"] == "timestamptz" and types["arr"] == "int4[]"
+
+
+DOCUMENTS_SQL = """
+SELECT '{"big": 12345678901234567890, "huge": 1e400, "f": 0.1000000000000000055511151231257827}'::json AS j,
+       '[1e400, 9007199254740993, 1.50]'::jsonb AS jb, ARRAY['{"a": 1}'::jsonb, NULL] AS ja, NULL::json AS nothing
+"""
+
+
+def exact(content: bytes):
+    """The response as JSON with its numbers kept exactly (json.loads would make floats)."""
+    return json.loads(content, parse_float=decimal.Decimal)
+
+
+def test_json_documents_come_through_unchanged(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        server_text = connection.execute("SELECT jb::text FROM (" + DOCUMENTS_SQL + ") AS d").fetchone()[0]
+
+    fresh = client.post("/api/v1/queries", {"datasource": pg.id, "sql": DOCUMENTS_SQL}, format="json")
+    cached = client.post("/api/v1/queries", {"datasource": pg.id, "sql": DOCUMENTS_SQL}, format="json")
+    exported = client.post(
+        "/api/v1/queries/export", {"datasource": pg.id, "sql": DOCUMENTS_SQL, "format": "json"}, format="json"
+    )
+
+    assert cached.json()["cached"] is True
+    expected = [
+        {
+            "big": 12345678901234567890,
+            "huge": decimal.Decimal("1e400"),
+            "f": decimal.Decimal("0.1000000000000000055511151231257827"),
+        },
+        exact(server_text.encode()),
+        [{"a": 1}, None],
+        None,
+    ]
+    for response in (fresh, cached):
+        assert b'"huge": 1e400' in response.content  # json keeps the text as written
+        assert exact(response.content)["result"]["rows"] == [expected]
+    assert exact(b"".join(exported.streaming_content))["rows"] == [expected]
+    assert [column["type"] for column in fresh.json()["result"]["columns"]] == ["json", "jsonb", "jsonb[]", "json"]
+
+
+def test_nan_and_infinities_have_one_spelling(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    sql = (
+        "SELECT 'NaN'::float8 AS f_nan, 'Infinity'::float4 AS f_inf, '-Infinity'::float8 AS f_ninf, "
+        "'NaN'::numeric AS n_nan, 'Infinity'::numeric AS n_inf, '-Infinity'::numeric AS n_ninf, "
+        "ARRAY['NaN'::float8, 1.5] AS arr"
+    )
+    body = (
+        client_for(reader("ana", pg)).post("/api/v1/queries", {"datasource": pg.id, "sql": sql}, format="json").json()
+    )
+    assert body["result"]["rows"] == [["NaN", "Infinity", "-Infinity", "NaN", "Infinity", "-Infinity", ["NaN", 1.5]]]
+
+
+OUT_OF_PYTHON_RANGE_SQL = """
+SELECT 'infinity'::date AS d_inf, '-infinity'::timestamptz AS tstz_ninf, 'infinity'::timestamp AS ts_inf,
+       '0044-03-15 BC'::date AS d_bc, '0044-03-15 12:00 BC'::timestamp AS ts_bc,
+       '12000-01-01'::date AS d_far, '10000-01-01 00:00:01+00'::timestamptz AS tstz_far,
+       TIME '24:00:00' AS t_end, '24:00:00+02'::timetz AS ttz_end,
+       ARRAY['2025-01-01'::date, 'infinity'] AS arr, DATE '2025-01-01' AS d_ok
+"""
+
+
+def test_dates_beyond_python_come_in_postgresqls_text(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    body = (
+        client_for(reader("ana", pg))
+        .post("/api/v1/queries", {"datasource": pg.id, "sql": OUT_OF_PYTHON_RANGE_SQL}, format="json")
+        .json()
+    )
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        names = [column["name"] for column in body["result"]["columns"]]
+        as_text = ", ".join(f"{name}::text" for name in names[:-2])
+        server_text = connection.execute(f"SELECT {as_text} FROM ({OUT_OF_PYTHON_RANGE_SQL}) AS v").fetchone()
+
+    assert body["result"]["rows"][0][:-2] == list(server_text)
+    assert body["result"]["rows"][0][:4] == ["infinity", "-infinity", "infinity", "0044-03-15 BC"]
+    assert body["result"]["rows"][0][7:] == ["24:00:00", "24:00:00+02", ["2025-01-01", "infinity"], "2025-01-01"]
+
+
+def test_postgresql_types_by_their_names_and_ranges_in_postgresqls_text(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    with psycopg.connect(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user="postgres",
+        dbname=postgres_server.database,
+        autocommit=True,
+    ) as connection:
+        connection.execute(
+            "DROP TYPE IF EXISTS mpaa_rating, film_pair; CREATE TYPE mpaa_rating AS ENUM ('G', 'PG-13'); "
+            "CREATE TYPE film_pair AS (id int, title text)"
+        )
+    sql = (
+        "SELECT 'PG-13'::mpaa_rating AS rating, ROW(1, 'Alien')::film_pair AS pair, int4range(1, 6) AS r, "
+        "'(,6)'::int4range AS open_r, numrange(1.5, 2.5, '(]') AS nr, '{[1,3), [5,7)}'::int4multirange AS mr, "
+        "ARRAY[int4range(1, 2)] AS ra, 'empty'::daterange AS e, ARRAY['G', NULL]::mpaa_rating[] AS ratings, "
+        "ARRAY[ROW(1, 'a \"q\"')::film_pair] AS pairs"
+    )
+    client = client_for(reader("ana", pg))
+    body = client.post("/api/v1/queries", {"datasource": pg.id, "sql": sql}, format="json").json()
+    empty = client.post("/api/v1/queries", {"datasource": pg.id, "sql": sql + " WHERE false"}, format="json").json()
+
+    types = [
+        "mpaa_rating",
+        "film_pair",
+        "int4range",
+        "int4range",
+        "numrange",
+        "int4multirange",
+        "int4range[]",
+        "daterange",
+        "mpaa_rating[]",
+        "film_pair[]",
+    ]
+    assert [column["type"] for column in body["result"]["columns"]] == types
+    assert [column["type"] for column in empty["result"]["columns"]] == types
+    assert body["result"]["rows"] == [
+        [
+            "PG-13",
+            "(1,Alien)",
+            "[1,6)",
+            "(,6)",
+            "(1.5,2.5]",
+            "{[1,3),[5,7)}",
+            ["[1,2)"],
+            "empty",
+            ["G", None],
+            ['(1,"a ""q""")'],
+        ]
+    ]
 
 
 def test_mariadb_values_survive_the_api(mysql_server):
@@ -69,3 +209,60 @@ def test_mariadb_values_survive_the_api(mysql_server):
         .json()
     )
     assert body["result"]["rows"][0] == ["9007199254740993", "1.250", "2025-01-02T03:04:05", "-838:59:59", "AP8=", None]
+
+
+def test_mariadb_json_and_type_names(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server)
+    connection = MySQLdb.connect(
+        host=mysql_server.host,
+        port=mysql_server.port,
+        user=mysql_server.username,
+        password=mysql_server.password,
+        database=mysql_server.database,
+        charset="utf8mb4",
+    )
+    try:
+        cursor = connection.cursor()
+        cursor.execute("DROP TABLE IF EXISTS qb_value_types")
+        cursor.execute(
+            "CREATE TABLE qb_value_types (doc JSON, flag BOOLEAN, tiny TINYINT, word VARCHAR(5) COLLATE utf8mb4_bin, "
+            "raw VARBINARY(4), note TEXT, mood ENUM('happy', 'sad'), tags SET('a', 'b'))"
+        )
+        cursor.execute(
+            "INSERT INTO qb_value_types VALUES "
+            "('{\"big\": 12345678901234567890, \"huge\": 1e400}', TRUE, 7, 'w', x'00ff', 'n', 'sad', 'a,b')"
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    sql = "SELECT doc, flag, tiny, word, raw, note, mood, tags, JSON_OBJECT('k', 1) AS made FROM qb_value_types"
+
+    response = client_for(reader("ana", maria)).post(
+        "/api/v1/queries", {"datasource": maria.id, "sql": sql}, format="json"
+    )
+
+    result = exact(response.content)["result"]
+    assert [column["type"] for column in result["columns"]] == [
+        "json",
+        "tinyint",
+        "tinyint",
+        "varchar",
+        "varbinary",
+        "text",
+        "enum",
+        "set",
+        "json",
+    ]
+    assert result["rows"] == [
+        [
+            {"big": 12345678901234567890, "huge": decimal.Decimal("1e400")},
+            1,
+            7,
+            "w",
+            "AP8=",
+            "n",
+            "sad",
+            "a,b",
+            {"k": 1},
+        ]
+    ]

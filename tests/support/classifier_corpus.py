@@ -255,6 +255,7 @@ POSTGRESQL_ONLY: list[Case] = [
     read("pg-cte-read-materialized", "WITH x AS MATERIALIZED (SELECT 1 AS n) SELECT n FROM x"),
     read("pg-cte-read-keyword-names", 'WITH "delete" AS (SELECT 1 AS "update") SELECT "update" FROM "delete"'),
     read("pg-cte-read-table", "WITH x AS (SELECT 1) TABLE x"),
+    read("pg-array-slice-named-bound", "SELECT (ARRAY[1, 2, 3])[1:x] FROM (SELECT 2 AS x) AS s"),
     read("pg-cte-read-dollar-body", "WITH x AS (SELECT $$) DELETE FROM t; ($$ AS s) SELECT s FROM x"),
     # SELECT ... INTO creates a table.
     write("pg-into", "SELECT * INTO t2 FROM t"),
@@ -445,6 +446,8 @@ POSTGRESQL_ONLY: list[Case] = [
     write("pg-fn-setval-quoted-schema", 'SELECT "pg_catalog"."setval"(\'s\', 1)'),
     write("pg-fn-terminate-backend", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'"),
     write("pg-fn-cancel-backend", "SELECT pg_cancel_backend(12345)"),
+    # The colon of an array slice is no `:name` placeholder: what follows it is code.
+    write("pg-fn-in-array-slice", "SELECT (ARRAY[1, 2, 3])[1:pg_cancel_backend(12345)::int]"),
     write("pg-fn-set-config", "SELECT set_config('search_path', 'evil', false)"),
     write("pg-fn-dblink", "SELECT * FROM dblink('dbname=prod', 'DELETE FROM t RETURNING 1') AS r(x int)"),
     write("pg-fn-dblink-exec", "SELECT dblink_exec('dbname=prod', 'DROP TABLE t')"),

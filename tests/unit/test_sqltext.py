@@ -46,6 +46,22 @@ def test_placeholder_lookalikes_outside_code_are_left_alone(sql, dialect):
     assert keys(sql, dialect) == []
 
 
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT a[x:y] FROM t", []),
+        ("SELECT a[1:hi], a[lo:hi][2:n] FROM t", []),
+        ('SELECT (f(a))[i:j], a[x::int:y], a["lo":up], a[$1:y] FROM t', [1]),
+        ("SELECT a[:lo], a[:lo:hi] FROM t", ["lo", "lo"]),  # a subscript that is a placeholder
+        ("SELECT a[x : :hi] FROM t", ["hi"]),
+        ("SELECT a[x:y] FROM t WHERE b = :y", ["y"]),
+        ("SELECT a[f(x, :p):y] FROM t", ["p"]),
+    ],
+)
+def test_an_array_slice_is_no_named_placeholder(sql, expected):
+    assert keys(sql) == expected
+
+
 def test_a_repeated_placeholder_is_reported_at_each_use():
     assert keys("SELECT * FROM t WHERE a = :x OR b = :x") == ["x", "x"]
 

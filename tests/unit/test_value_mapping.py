@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from apps.datasources.connectors.values import iso_duration, to_json_value
+from apps.datasources.connectors.postgresql_types import array_from_text
+from apps.datasources.connectors.values import iso_duration, json_rows_encoder, to_json_value
 
 
 @pytest.mark.parametrize(
@@ -17,7 +18,13 @@ from apps.datasources.connectors.values import iso_duration, to_json_value
         (2**53 + 1, "9007199254740993"),
         (-(2**53) - 1, "-9007199254740993"),
         (decimal.Decimal("1.10"), "1.10"),
-        (float("inf"), "inf"),
+        (float("inf"), "Infinity"),
+        (float("-inf"), "-Infinity"),
+        (float("nan"), "NaN"),
+        (decimal.Decimal("NaN"), "NaN"),
+        (decimal.Decimal("Infinity"), "Infinity"),
+        (decimal.Decimal("-Infinity"), "-Infinity"),
+        ([float("nan"), 1.5], ["NaN", 1.5]),
         (datetime.timedelta(days=1, hours=2, seconds=3.5), "P1DT2H3.5S"),
         (datetime.timedelta(0), "PT0S"),
         (-datetime.timedelta(seconds=1), "-PT1S"),
@@ -32,3 +39,34 @@ def test_mapping_rules(value, expected):
 
 def test_iso_duration_microseconds():
     assert iso_duration(datetime.timedelta(microseconds=1500)) == "PT0.0015S"
+
+
+def test_documents_are_written_as_the_engine_wrote_them():
+    encode = json_rows_encoder(["int8", "jsonb", "json[]", "text"])
+    rows = [[1, '{"n": 1e400, "big": 12345678901234567890}', ['{"a": 1.50}', None], "x"], [2, None, None, "é"]]
+    assert encode(rows) == ('[[1,{"n": 1e400, "big": 12345678901234567890},[{"a": 1.50},null],"x"],[2,null,null,"é"]]')
+
+
+def test_a_value_shaped_like_the_token_cannot_misplace_documents():
+    rows = [["[1]", '"querybase-document-"']]
+    assert json_rows_encoder(["json", "text"])(rows) == '[[[1],"\\"querybase-document-\\""]]'
+
+
+def test_rows_without_documents_take_the_plain_path():
+    assert json_rows_encoder(["int4", "text"])([[1, "a"]]) == '[[1,"a"]]'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{}", []),
+        ("{happy,sad}", ["happy", "sad"]),
+        ('{"a b",NULL,"NULL","x\\"y"}', ["a b", None, "NULL", 'x"y']),
+        ('{{a,b},{c,"d,e"}}', [["a", "b"], ["c", "d,e"]]),
+        ('{"(1,\\"a \\"\\"q\\"\\"\\")"}', ['(1,"a ""q""")']),
+        ("[0:1]={x,y}", ["x", "y"]),
+        ("{unterminated", "{unterminated"),
+    ],
+)
+def test_arrays_psycopg_does_not_know_are_read_from_their_text(text, expected):
+    assert array_from_text(text) == expected

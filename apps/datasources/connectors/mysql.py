@@ -1,7 +1,5 @@
 """MySQL and MariaDB through mysqlclient."""
 
-import datetime
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +8,7 @@ import MySQLdb
 import MySQLdb.cursors
 from MySQLdb.constants import FIELD_TYPE
 
-from apps.datasources.connectors import mysql_outcome, mysql_privileges
+from apps.datasources.connectors import mariadb_metadata, mysql_outcome, mysql_privileges, mysql_types
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -36,7 +34,6 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.connectors.mysql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
-from apps.datasources.connectors.values import to_json_value
 
 # Client error numbers (errmsg.h / mysqld_error.h) that we translate.
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -47,13 +44,6 @@ _INTERRUPTED = {1317}  # KILL QUERY
 # Server gone away, lost during a query, MariaDB's "connection was killed" (KILL), MySQL's
 # "disconnected by the server", the server shutting down.
 _CONNECTION_LOST = {2006, 2013, 1927, 4031, 1053}
-_TYPE_NAMES = {
-    value: name.lower() for name, value in vars(FIELD_TYPE).items() if name.isupper() and isinstance(value, int)
-}
-# Column types whose driver values need a different JSON mapping than the generic one.
-_TIME_TYPES = {FIELD_TYPE.TIME}
-_JSON_TYPES = {FIELD_TYPE.JSON}
-
 _SCHEMA_SQL = """
 SELECT c.TABLE_SCHEMA, c.TABLE_NAME,
        CASE WHEN t.TABLE_TYPE = 'VIEW' THEN 'view' ELSE 'table' END,
@@ -201,22 +191,34 @@ class MySQLConnector(Connector):
 
     def _row_stream(self, cursor) -> RowStream:
         description = cursor.description or ()
+        documents = mariadb_metadata.json_columns(cursor) | {
+            index for index, column in enumerate(description) if column[1] == FIELD_TYPE.JSON
+        }
+        # The first rows come before the column types: they say whether a string column
+        # holds text or bytes.
+        first = self._fetch(cursor)
+        flags = getattr(cursor, "description_flags", None) or (0,) * len(description)
         columns = [
-            ResultColumn(name=column[0], type=_TYPE_NAMES.get(column[1], str(column[1]))) for column in description
+            ResultColumn(name=column[0], type=mysql_types.type_name(index, column[1], flag, documents, first))
+            for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
-        converters = [_converter_for(column[1]) for column in description]
-        return RowStream(columns=columns, rows=self._json_rows(cursor, converters))
+        converters = [
+            mysql_types.json_document if index in documents else mysql_types.converter_for(column[1])
+            for index, column in enumerate(description)
+        ]
+        return RowStream(columns=columns, rows=self._json_rows(cursor, first, converters))
 
-    def _json_rows(self, cursor, converters: list[Callable[[Any], Any]]) -> Iterator[list]:
+    def _fetch(self, cursor) -> list:
         try:
-            while True:
-                chunk = cursor.fetchmany(1000)
-                if not chunk:
-                    return
-                for row in chunk:
-                    yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+            return list(cursor.fetchmany(1000))
         except MySQLdb.Error as error:
             raise self._query_error(error) from error
+
+    def _json_rows(self, cursor, chunk: list, converters: list[Callable[[Any], Any]]) -> Iterator[list]:
+        while chunk:
+            for row in chunk:
+                yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+            chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:
         number = error.args[0] if error.args else None
@@ -280,29 +282,3 @@ class MySQLConnector(Connector):
             except MySQLdb.OperationalError:
                 return False  # the session is gone: nothing left to stop
             return True
-
-
-def _mysql_time(value: Any) -> Any:
-    """MySQL TIME arrives as a timedelta (it may exceed 24h or be negative): keep MySQL's text."""
-    if not isinstance(value, datetime.timedelta):
-        return to_json_value(value)
-    sign = "-" if value < datetime.timedelta(0) else ""
-    total = abs(value)
-    hours, rest = divmod(total.days * 86400 + total.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    fraction = f".{total.microseconds:06d}" if total.microseconds else ""
-    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
-
-
-def _mysql_json(value: Any) -> Any:
-    if isinstance(value, (str, bytes)):
-        return to_json_value(json.loads(value))
-    return to_json_value(value)
-
-
-def _converter_for(type_code: int) -> Callable[[Any], Any]:
-    if type_code in _TIME_TYPES:
-        return _mysql_time
-    if type_code in _JSON_TYPES:
-        return _mysql_json
-    return to_json_value

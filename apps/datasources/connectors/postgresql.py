@@ -9,10 +9,9 @@ from contextlib import ExitStack, contextmanager
 from itertools import chain
 
 import psycopg
-from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from apps.datasources.connectors import postgresql_outcome, postgresql_privileges
+from apps.datasources.connectors import postgresql_outcome, postgresql_privileges, postgresql_types
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -70,9 +69,7 @@ _SESSION_ENDED_STATES = {"57P01", "57P02", "57P03"}
 
 
 def _configure(connection: psycopg.Connection) -> None:
-    # Intervals keep PostgreSQL's own text ("1 year 2 mons"): a timedelta would
-    # silently turn months into 30 days.
-    connection.adapters.register_loader("interval", TextLoader)
+    postgresql_types.configure_loaders(connection)
 
 
 def _hung_up(connection: psycopg.Connection) -> bool:
@@ -347,8 +344,9 @@ class PostgreSQLConnector(Connector):
             # stream() does not keep the description of an empty result: ask the server
             # to describe the statement (parsed, not run again).
             return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
-        columns = [ResultColumn(name=column.name, type=column.type_display) for column in cursor.description or []]
-        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows)))
+        columns = self._columns(cursor)
+        arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
+        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), arrays))
 
     def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
         pgconn = cursor.connection.pgconn
@@ -359,12 +357,24 @@ class PostgreSQLConnector(Connector):
         if description.status != psycopg.pq.ExecStatus.COMMAND_OK:
             return []
         cursor.pgresult = description
-        return [ResultColumn(name=column.name, type=column.type_display) for column in cursor.description or []]
+        return self._columns(cursor)
 
-    def _json_rows(self, rows) -> Iterator[list]:
+    def _columns(self, cursor: psycopg.RawCursor) -> list[ResultColumn]:
+        description = cursor.description or []
+        database = (self.settings.host, self.settings.port, self.settings.database)
+        types = postgresql_types.column_type_names(description, database, self.connect)
+        return [
+            ResultColumn(name=column.name, type=type_name) for column, type_name in zip(description, types, strict=True)
+        ]
+
+    def _json_rows(self, rows, text_arrays: list[int]) -> Iterator[list]:
         try:
             for row in rows:
-                yield [to_json_value(value) for value in row]
+                mapped = [to_json_value(value) for value in row]
+                for index in text_arrays:
+                    if mapped[index] is not None:
+                        mapped[index] = postgresql_types.array_from_text(mapped[index])
+                yield mapped
         except psycopg.Error as error:
             raise self._query_error(error) from error
 

@@ -1,0 +1,34 @@
+"""The API's JSON renderer: DRF's, except that a query result's JSON documents go out
+as the engine wrote them (see apps/datasources/connectors/values.py)."""
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.renderers import JSONRenderer
+
+from apps.datasources.connectors.values import is_json_document_type, json_rows_encoder
+
+
+class ResultJSONRenderer(JSONRenderer):
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
+    ) -> bytes:
+        result = data.get("result") if isinstance(data, dict) else None
+        column_types = _document_result_types(result)
+        if column_types is None or result is None:
+            return super().render(data, accepted_media_type, renderer_context)
+        # Everything but the rows goes through DRF as usual; the rows replace a token no
+        # value can contain (a fresh UUID), written with their documents raw.
+        token = f"querybase-rows-{uuid.uuid4().hex}"
+        outer = super().render({**data, "result": {**result, "rows": token}}, accepted_media_type, renderer_context)
+        rows = json_rows_encoder(column_types)(result["rows"])
+        return outer.replace(f'"{token}"'.encode(), rows.encode(), 1)
+
+
+def _document_result_types(result: Any) -> list[str] | None:
+    """The column types of a result holding JSON documents; None for anything else."""
+    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
+        return None
+    types = [column.get("type", "") for column in result.get("columns") or () if isinstance(column, dict)]
+    return types if any(is_json_document_type(type_name) for type_name in types) else None

@@ -1,0 +1,103 @@
+"""How MySQL and MariaDB values and column types are read for results
+(docs/architecture.md §3)."""
+
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+
+from MySQLdb.constants import FIELD_TYPE, FLAG
+
+from apps.datasources.connectors.values import to_json_value
+
+# The engine's own names for the protocol's type codes (the FIELD_TYPE constants alias:
+# CHAR is TINY, INTERVAL is ENUM). BOOLEAN is TINYINT(1) to the server itself.
+_TYPE_NAMES = {
+    FIELD_TYPE.DECIMAL: "decimal",
+    FIELD_TYPE.NEWDECIMAL: "decimal",
+    FIELD_TYPE.TINY: "tinyint",
+    FIELD_TYPE.SHORT: "smallint",
+    FIELD_TYPE.INT24: "mediumint",
+    FIELD_TYPE.LONG: "int",
+    FIELD_TYPE.LONGLONG: "bigint",
+    FIELD_TYPE.FLOAT: "float",
+    FIELD_TYPE.DOUBLE: "double",
+    FIELD_TYPE.NULL: "null",
+    FIELD_TYPE.TIMESTAMP: "timestamp",
+    FIELD_TYPE.DATE: "date",
+    14: "date",  # NEWDATE, internal to the server; FIELD_TYPE has no name for it
+    FIELD_TYPE.TIME: "time",
+    FIELD_TYPE.DATETIME: "datetime",
+    FIELD_TYPE.YEAR: "year",
+    FIELD_TYPE.BIT: "bit",
+    FIELD_TYPE.JSON: "json",
+    FIELD_TYPE.ENUM: "enum",
+    FIELD_TYPE.SET: "set",
+    FIELD_TYPE.GEOMETRY: "geometry",
+}
+# String types: (name for text, name for bytes). The BINARY flag also marks text with a
+# binary collation (utf8mb4_bin), so the values themselves say which (bytes or str).
+_STRING_TYPE_NAMES = {
+    FIELD_TYPE.VARCHAR: ("varchar", "varbinary"),
+    FIELD_TYPE.VAR_STRING: ("varchar", "varbinary"),
+    FIELD_TYPE.STRING: ("char", "binary"),
+    FIELD_TYPE.TINY_BLOB: ("tinytext", "tinyblob"),
+    FIELD_TYPE.MEDIUM_BLOB: ("mediumtext", "mediumblob"),
+    FIELD_TYPE.LONG_BLOB: ("longtext", "longblob"),
+    FIELD_TYPE.BLOB: ("text", "blob"),
+}
+# Column types whose driver values need a different JSON mapping than the generic one.
+_TIME_TYPES = {FIELD_TYPE.TIME}
+
+
+def mysql_time(value: Any) -> Any:
+    """MySQL TIME arrives as a timedelta (it may exceed 24h or be negative): keep MySQL's text."""
+    if not isinstance(value, datetime.timedelta):
+        return to_json_value(value)
+    sign = "-" if value < datetime.timedelta(0) else ""
+    total = abs(value)
+    hours, rest = divmod(total.days * 86400 + total.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    fraction = f".{total.microseconds:06d}" if total.microseconds else ""
+    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
+
+
+def json_document(value: Any) -> Any:
+    """A JSON document stays the server's text, written into the API's JSON as it is
+    (values.json_rows_encoder); parsed, numbers beyond a float's would change. Text that
+    does not parse (a JSON column whose JSON_VALID check was dropped) goes out as a JSON
+    string of itself, so it cannot break, or reach outside, the response."""
+    if value is None:
+        return None
+    text = value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+    try:
+        # Python's parser also takes NaN and Infinity, which no JSON parser does.
+        json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return json.dumps(text)
+    return text
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def type_name(index: int, type_code: int, flag: int, documents: frozenset[int] | set[int], rows: list) -> str:
+    if index in documents:
+        return "json"
+    if flag & FLAG.ENUM:
+        return "enum"
+    if flag & FLAG.SET:
+        return "set"
+    if type_code in _STRING_TYPE_NAMES:
+        text_name, bytes_name = _STRING_TYPE_NAMES[type_code]
+        sample = next((row[index] for row in rows if row[index] is not None), None)
+        binary = isinstance(sample, bytes) if sample is not None else bool(flag & FLAG.BINARY)
+        return bytes_name if binary else text_name
+    return _TYPE_NAMES.get(type_code, str(type_code))
+
+
+def converter_for(type_code: int) -> Callable[[Any], Any]:
+    if type_code in _TIME_TYPES:
+        return mysql_time
+    return to_json_value

@@ -1,0 +1,159 @@
+"""How PostgreSQL values are read off the wire for results (docs/architecture.md §3).
+
+psycopg turns each value into a Python object; where no Python object can hold the
+value, or holding it would change it, the server's own text is kept instead.
+"""
+
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from functools import cache
+from typing import Any
+
+import psycopg
+from psycopg.abc import AdaptContext, Buffer
+from psycopg.adapt import Loader
+from psycopg.pq import Format
+from psycopg.types.string import TextLoader
+
+from apps.datasources.connectors.base import ConnectorError
+
+# Intervals: a timedelta would silently turn months into 30 days ("1 year 2 mons").
+# JSON documents: parsed, 1e400 would become a float's inf and come out changed; as
+# text they are written into the API's JSON as they are (values.json_rows_encoder).
+# Ranges: psycopg's Range objects print as Python ("(None, 6)"), not as PostgreSQL's
+# "(,6)" / "[1,6)", which is what users write and compare with.
+RANGE_TYPES = ("int4range", "int8range", "numrange", "daterange", "tsrange", "tstzrange")
+TEXT_TYPES = (
+    "interval",
+    "json",
+    "jsonb",
+    *RANGE_TYPES,
+    *(name.replace("range", "multirange") for name in RANGE_TYPES),
+)
+
+# Python's dates hold years 1 to 9999 and times up to 23:59:59.999999; PostgreSQL also
+# has infinity, BC years, years beyond 9999 and 24:00:00, which psycopg refuses with a
+# DataError that fails the whole read. Those values keep the server's text.
+DATETIME_TYPES = ("date", "time", "timetz", "timestamp", "timestamptz")
+
+
+def configure_loaders(connection: psycopg.Connection) -> None:
+    for type_name in TEXT_TYPES:
+        connection.adapters.register_loader(type_name, TextLoader)
+    for type_name in DATETIME_TYPES:
+        oid = connection.adapters.types[type_name].oid
+        connection.adapters.register_loader(
+            type_name, _text_when_out_of_range(connection.adapters.get_loader(oid, Format.TEXT))
+        )
+
+
+@cache
+def _text_when_out_of_range(loader: type[Loader]) -> type[Loader]:
+    """`loader` (psycopg's C loader, fast), with the server's text where it gives up.
+
+    A wrapper rather than a subclass: psycopg calls a C loader's C entry point directly,
+    so a Python subclass's `load` would never run."""
+
+    class TextWhenOutOfRange(Loader):
+        def __init__(self, oid: int, context: AdaptContext | None = None):
+            super().__init__(oid, context)
+            self._load = loader(oid, context).load
+
+        def load(self, data: Buffer) -> object:
+            try:
+                return self._load(data)
+            except psycopg.DataError:
+                return bytes(data).decode()
+
+    TextWhenOutOfRange.__name__ = f"{loader.__name__}OrText"
+    return TextWhenOutOfRange
+
+
+# Type names of user-defined types (enums, composites, domains over them, their arrays),
+# which psycopg only knows by OID, per database. An OID names one type for the type's
+# life, so a name once read is kept for the process's life.
+_TYPE_NAMES_SQL = "SELECT oid::int8, format_type(oid, NULL) FROM pg_catalog.pg_type WHERE oid = ANY(%s)"
+_type_names: dict[tuple, dict[int, str]] = {}
+_type_names_lock = threading.Lock()
+
+
+def column_type_names(
+    description: Iterable[psycopg.Column],
+    database: tuple,
+    connect: Callable[[], AbstractContextManager[psycopg.Connection]],
+) -> list[str]:
+    """The type of each column by its PostgreSQL name (`mpaa_rating`, `mpaa_rating[]`).
+
+    Names psycopg does not know are read from pg_type on a connection of their own (the
+    read's own connection is busy streaming its rows), once per database and process;
+    if that fails, the OID is all there is to show, and the read goes on."""
+    columns = list(description)
+    unknown = {column.type_code for column in columns if column.type_display == str(column.type_code)}
+    with _type_names_lock:
+        known = _type_names.setdefault(database, {})
+        missing = unknown - known.keys()
+    if missing:
+        try:
+            with connect() as connection:
+                found: dict[int, str] = dict(connection.execute(_TYPE_NAMES_SQL, [list(missing)]).fetchall())
+        except (ConnectorError, psycopg.Error):
+            found = {}  # a name is a nicety: the read must not fail for it
+        with _type_names_lock:
+            known.update(found)
+    return [known.get(column.type_code, column.type_display) for column in columns]
+
+
+def text_array_columns(description: Iterable[psycopg.Column], type_names: list[str]) -> list[int]:
+    """Columns holding arrays psycopg does not know (of enums, composites…): it hands
+    them over as the server's text, `{happy,sad}`, which `array_from_text` reads."""
+    return [
+        index
+        for index, (column, type_name) in enumerate(zip(description, type_names, strict=True))
+        if column.type_display == str(column.type_code) and type_name.endswith("[]")
+    ]
+
+
+def array_from_text(text: str) -> list | str:
+    """PostgreSQL's array output (`{a,"b c",NULL,{d}}`) as nested lists of the elements'
+    text; anything else is returned as it came."""
+    if text.startswith("["):  # explicit bounds, `[0:1]={a,b}`: the elements are the same
+        text = text[text.find("=") + 1 :]
+    if not text.startswith("{"):
+        return text
+    try:
+        items, _ = _array_items(text, 0)
+    except IndexError:
+        return text
+    return items
+
+
+def _array_items(text: str, position: int) -> tuple[list, int]:
+    """The elements of the array whose `{` is at `position`, and where it ends."""
+    items: list = []
+    position += 1
+    if text[position] == "}":
+        return items, position + 1
+    while True:
+        item: Any
+        if text[position] == "{":
+            item, position = _array_items(text, position)
+        elif text[position] == '"':
+            characters = []
+            position += 1
+            while text[position] != '"':
+                if text[position] == "\\":
+                    position += 1
+                characters.append(text[position])
+                position += 1
+            item, position = "".join(characters), position + 1
+        else:
+            end = position
+            while text[end] not in ",}":
+                end += 1
+            bare = text[position:end]
+            item, position = (None if bare == "NULL" else bare), end
+        items.append(item)
+        if text[position] == "}":
+            return items, position + 1
+        position += 1  # the comma
