@@ -132,6 +132,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 QUERYBASE_VERSION = "0.1.0"
 QUERYBASE_GIT_REVISION = os.environ.get("QUERYBASE_GIT_REVISION", "")
+QUERYBASE_GIT_BRANCH = os.environ.get("QUERYBASE_GIT_BRANCH", "")
 # Where the dashboard lives, used in links sent out of the app (Chat cards).
 QUERYBASE_BASE_URL = os.environ.get("QUERYBASE_BASE_URL", "http://127.0.0.1:8000")
 # SQLite data sources may only point at files below these directories: an admin

@@ -42,11 +42,22 @@ def health(request) -> JsonResponse:
 @memoize
 def git_revision() -> str:
     """The deployed revision: from the environment (images), else from git (checkouts)."""
-    if settings.QUERYBASE_GIT_REVISION:
-        return settings.QUERYBASE_GIT_REVISION
+    return settings.QUERYBASE_GIT_REVISION or _git("rev-parse", "HEAD")
+
+
+@memoize
+def git_branch() -> str:
+    """The branch it was built from: from the environment (images), else from git. A
+    detached checkout has none."""
+    branch = settings.QUERYBASE_GIT_BRANCH or _git("rev-parse", "--abbrev-ref", "HEAD")
+    return "" if branch == "HEAD" else branch
+
+
+def _git(*args: str) -> str:
+    """What `git` prints for this checkout, or "" where there is no git or no checkout."""
     try:
         completed = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607  (git from PATH, when there is one)
+            ["git", *args],  # noqa: S607  (git from PATH, when there is one)
             cwd=settings.BASE_DIR,
             capture_output=True,
             text=True,
@@ -58,4 +69,10 @@ def git_revision() -> str:
 
 
 def version(request) -> JsonResponse:
-    return JsonResponse({"version": settings.QUERYBASE_VERSION, "git_revision": git_revision() or None})
+    return JsonResponse(
+        {
+            "version": settings.QUERYBASE_VERSION,
+            "git_revision": git_revision() or None,
+            "git_branch": git_branch() or None,
+        }
+    )
