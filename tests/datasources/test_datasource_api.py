@@ -4,22 +4,9 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.datasources.models import DataSource
-from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
+from tests.support.factories import client_for, grant, make_datasource, make_group, make_user, postgres_payload
 
 pytestmark = pytest.mark.django_db
-
-
-def postgres_payload(**overrides) -> dict:
-    return {
-        "name": "warehouse",
-        "engine": "postgresql",
-        "host": "db.internal",
-        "port": 5432,
-        "database": "dwh",
-        "username": "qb",
-        "password": "pw-1",
-        **overrides,
-    }
 
 
 def test_admin_creates_reads_updates_and_deletes_a_source(admin_client, admin_user):

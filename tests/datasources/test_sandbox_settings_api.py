@@ -3,22 +3,9 @@
 import pytest
 
 from apps.datasources.models import DataSource
-from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
+from tests.support.factories import client_for, grant, make_datasource, make_group, make_user, postgres_payload
 
 pytestmark = pytest.mark.django_db
-
-
-def postgres_payload(**overrides) -> dict:
-    return {
-        "name": "warehouse",
-        "engine": "postgresql",
-        "host": "db.internal",
-        "port": 5432,
-        "database": "dwh",
-        "username": "qb",
-        "password": "pw-1",
-        **overrides,
-    }
 
 
 def test_sandboxes_are_off_by_default_with_safe_defaults(admin_client):

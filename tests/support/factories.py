@@ -62,3 +62,17 @@ def reader(name: str, *sources: DataSource, write: bool = False, approve: bool =
     for source in sources:
         grant(group, source, read=True, write=write, approve=approve)
     return make_user(name, groups=(group,))
+
+
+def postgres_payload(**overrides) -> dict:
+    """The API body of a PostgreSQL data source, as an admin would send it."""
+    return {
+        "name": "warehouse",
+        "engine": "postgresql",
+        "host": "db.internal",
+        "port": 5432,
+        "database": "dwh",
+        "username": "qb",
+        "password": "pw-1",
+        **overrides,
+    }
