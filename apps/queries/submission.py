@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.approvals.creation import create_request
 from apps.approvals.models import ApprovalRequest
 from apps.audit.services import record_event
+from apps.datasources.models import DataSource
 from apps.queries import result_store
 from apps.queries.exceptions import ApprovalRequired
 from apps.queries.locks import run_lock
@@ -96,15 +97,21 @@ def submit_query(
 
 
 def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
-    run = QueryRun.objects.create(
-        user=user,
-        datasource=prepared.datasource,
-        sql=prepared.sql,
-        sql_sha256=sha256_of(prepared.sql),
-        params=prepared.params,
-        classification=prepared.classification.as_dict(),
+    return _create_run(
+        user,
+        prepared.datasource,
+        prepared.sql,
+        prepared.params,
         cache_key=cache_key,
+        classification=prepared.classification.as_dict(),
         **fields,
+    )
+
+
+def _create_run(user, datasource: DataSource, sql: str, params: Params, **fields) -> QueryRun:
+    """The one place a submission's run row is made (and named in the log context)."""
+    run = QueryRun.objects.create(
+        user=user, datasource=datasource, sql=sql, sql_sha256=sha256_of(sql), params=params, **fields
     )
     bind_context(run_id=run.pk)
     return run
@@ -120,17 +127,15 @@ def _defer(
     on the classification."""
     datasource, _, _ = source_to_query(user, datasource_id)
     with transaction.atomic():
-        run = QueryRun.objects.create(
-            user=user,
-            datasource=datasource,
-            sql=sql,
-            sql_sha256=sha256_of(sql),
-            params=params,
+        run = _create_run(
+            user,
+            datasource,
+            sql,
+            params,
             cache_key=result_store.cache_key_for(datasource, sql, params),
             request_approval=request_approval,
             reason=reason,
         )
-        bind_context(run_id=run.pk)
         _audit_submission(run, request)
         enqueue(run)
     return run
