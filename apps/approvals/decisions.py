@@ -6,7 +6,7 @@ from functools import partial
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts import policy
+from apps.approvals import policy
 from apps.approvals.exceptions import AlreadyReviewed, RequestClosed
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.approvals.notify import notify_decision

@@ -5,7 +5,7 @@ import time
 
 from django.utils import timezone
 
-from apps.accounts import policy
+from apps.approvals import policy
 from apps.approvals.exceptions import DryRunNotAllowed, DryRunRefused
 from apps.approvals.execution import statement_results, verified_statements
 from apps.approvals.models import ApprovalRequest

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.accounts import policy
+from apps.approvals import policy
 from apps.approvals.locks import execution_lock
 from apps.approvals.models import ApprovalRequest, ApprovalStatus
 from apps.approvals.notify import notify_executed

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from apps.accounts import policy
+from apps.approvals import policy
 from apps.approvals.exceptions import RequestNotFound
 from apps.approvals.models import ApprovalRequest
 from apps.datasources.models import DataSource

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.accounts import policy
+from apps.approvals import policy
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.sqlcore import invisible
 

@@ -4,7 +4,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts import policy
 from apps.approvals import decisions, dry_runs, selectors
 from apps.approvals.serializers import (
     ApprovalFilterSerializer,
@@ -13,6 +12,7 @@ from apps.approvals.serializers import (
     ApproverSerializer,
     ReviewInputSerializer,
 )
+from apps.datasources import access
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import DataSourceNotFound
@@ -83,7 +83,7 @@ class DataSourceApproversView(APIView):
     def get(self, request: Request, datasource_id: int) -> Response:
         sources = (
             DataSource.objects.all()
-            if policy.may_administer_sources(request.user)
+            if access.may_administer_sources(request.user)
             else datasources_visible_to(request.user)
         )
         datasource = sources.filter(pk=datasource_id).first()

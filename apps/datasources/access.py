@@ -8,6 +8,7 @@ nothing.
 
 from enum import StrEnum
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from apps.datasources.models import DataSource, DataSourcePermission
@@ -22,9 +23,13 @@ class Action(StrEnum):
 _FLAG = {Action.READ: "can_read", Action.WRITE: "can_write", Action.APPROVE: "can_approve"}
 
 
+def _active(user) -> bool:
+    return user is not None and user.is_authenticated and user.is_active
+
+
 def _grants(user) -> QuerySet[DataSourcePermission]:
     """The permission rows that apply to `user`: their groups, on active sources."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    if not _active(user):
         return DataSourcePermission.objects.none()
     return DataSourcePermission.objects.filter(group__user=user, datasource__is_active=True)
 
@@ -66,3 +71,28 @@ def datasources_visible_to(user) -> QuerySet[DataSource]:
     """Sources a user may see at all: any right on them."""
     any_right = Q(can_read=True) | Q(can_write=True) | Q(can_approve=True)
     return DataSource.objects.filter(id__in=_grants(user).filter(any_right).values("datasource_id"))
+
+
+# Administration of sources ------------------------------------------------------------------
+
+
+def may_administer_sources(user) -> bool:
+    """Create, change and grant rights on data sources (a Django model permission)."""
+    return _active(user) and user.has_perm("datasources.change_datasource")
+
+
+def source_administrators() -> QuerySet:
+    """Who grants rights on data sources: the people to ask for access. Superusers hold every
+    permission; others hold the change permission through themselves or a group."""
+    change = {"codename": "change_datasource", "content_type__app_label": "datasources"}
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(**{f"user_permissions__{name}": value for name, value in change.items()})
+            | Q(**{f"groups__permissions__{name}": value for name, value in change.items()})
+        )
+        .distinct()
+        .order_by("username")
+    )

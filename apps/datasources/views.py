@@ -7,8 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from apps.accounts import policy
-from apps.datasources import credential_audit, services
+from apps.datasources import access, credential_audit, services
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
 from apps.datasources.serializers import (
@@ -26,7 +25,7 @@ PERMISSIONS_RESPONSE = inline_serializer("Permissions", {"permissions": Permissi
 
 def is_datasource_admin(user) -> bool:
     """Administering sources is a Django model permission (superusers have it)."""
-    return policy.may_administer_sources(user)
+    return access.may_administer_sources(user)
 
 
 class IsDataSourceAdmin(permissions.BasePermission):

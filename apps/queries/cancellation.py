@@ -4,13 +4,12 @@ import time
 
 from django.utils import timezone
 
-from apps.accounts import policy
 from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import (
     ConnectorError,
 )
-from apps.queries import run_finished_signal
+from apps.queries import policy, run_finished_signal
 from apps.queries.exceptions import RunNotCancellable
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.runs import get_run

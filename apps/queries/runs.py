@@ -4,8 +4,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.accounts import policy
-from apps.queries import result_store, run_finished_signal
+from apps.queries import policy, result_store, run_finished_signal
 from apps.queries.exceptions import ResultNotVisible, RunNotFound
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 

@@ -7,10 +7,10 @@ from typing import Any
 import django_filters
 from django.db.models import Q, QuerySet
 
-from apps.accounts import policy
+from apps.datasources import access
 from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
-from apps.queries import saved_queries
+from apps.queries import policy, saved_queries
 from apps.queries.models import QueryRun, RunStatus, SavedQuery
 
 
@@ -67,7 +67,7 @@ def source_access(user, datasource: DataSource) -> SourceAccess:
         may_read=may_read,
         may_query=bool({Action.READ, Action.WRITE} & rights),
         # Only asked when someone needs them: the page says whom to ask for access.
-        administrators=[] if may_read else list(policy.source_administrators()),
+        administrators=[] if may_read else list(access.source_administrators()),
     )
 
 

@@ -5,8 +5,8 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts import policy
 from apps.audit.services import record_event
+from apps.datasources import access
 from apps.datasources.access import Action, rights_on
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
@@ -143,7 +143,7 @@ def delete_sandbox(user, sandbox_id: int, *, request=None) -> None:
     sandbox = Sandbox.objects.select_related("datasource").filter(pk=sandbox_id).first()
     if sandbox is None or sandbox.state == SandboxState.DELETED:
         raise SandboxNotFound("No sandbox with this id.")
-    if sandbox.owner_id != user.pk and not policy.may_administer_sources(user):
+    if sandbox.owner_id != user.pk and not access.may_administer_sources(user):
         raise NotSandboxOwner("Only the owner of a sandbox, or an administrator, may delete it.")
     if sandbox.state == SandboxState.CREATING:
         raise SandboxNotReady("The sandbox is still being copied; delete it once it is ready.")

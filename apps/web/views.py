@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
-from apps.accounts import policy
+from apps.approvals import policy as request_policy
 from apps.approvals import selectors as approval_selectors
 from apps.approvals.models import ApprovalStatus
 from apps.datasources.access import Action, rights_by_datasource
@@ -104,10 +104,10 @@ def approval_detail(request, request_id: int):
     context = {
         "approval": approval,
         "reviews": reviews,
-        "approvals_count": policy.counted_approvals(approval).count(),
-        "may_review": policy.may_review(request.user, approval),
-        "may_dry_run": policy.may_dry_run(request.user, approval),
-        "may_cancel": pending and policy.may_cancel_request(request.user, approval),
+        "approvals_count": request_policy.counted_approvals(approval).count(),
+        "may_review": request_policy.may_review(request.user, approval),
+        "may_dry_run": request_policy.may_dry_run(request.user, approval),
+        "may_cancel": pending and request_policy.may_cancel_request(request.user, approval),
         "is_requester": approval.requester_id == request.user.pk,
         "nav": "approvals",
     }

@@ -223,7 +223,8 @@ def test_a_read_slower_than_the_inline_budget_is_handed_to_the_worker(postgres_s
     # it too), so it leaves room for those on a busy machine.
     settings.QUERYBASE_INLINE_BUDGET_MS = 300
     pg = source_from_server("pg", "postgresql", postgres_server)
-    response = submit(client_for(reader("ana", pg)), pg, "SELECT count(*) FROM generate_series(1, 30000000)")
+    # The longest wait the API allows: the worker's full count takes seconds, more on a busy machine.
+    response = submit(client_for(reader("ana", pg)), pg, "SELECT count(*) FROM generate_series(1, 30000000)", wait=60)
     assert response.status_code == 200, response.content
     assert response.json()["result"]["rows"] == [[30000000]]
     run = QueryRun.objects.get(pk=response.json()["id"])

@@ -6,7 +6,10 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts import policy
+from apps.approvals import policy as request_policy
 from apps.approvals.models import ApprovalRequest, ApprovalReview
+from apps.datasources import access
+from apps.queries import policy as run_policy
 from apps.queries.models import QueryRun
 from tests.support.factories import grant, make_datasource, make_group, make_user
 
@@ -69,15 +72,15 @@ class World:
 
 QUESTIONS = {
     "is_admin": lambda world, user: policy.is_admin(user),
-    "may_review": lambda world, user: policy.may_review(user, world.request),
-    "may_dry_run": lambda world, user: policy.may_dry_run(user, world.request),
-    "may_view_request": lambda world, user: policy.may_view_request(user, world.request),
-    "may_cancel_request": lambda world, user: policy.may_cancel_request(user, world.request),
-    "may_request_write": lambda world, user: policy.may_request_write(user, world.source),
-    "may_view_reader_run": lambda world, user: policy.may_view_run(user, world.reader_run),
-    "may_view_reader_result": lambda world, user: policy.may_view_result(user, world.reader_run),
-    "may_view_revoked_run": lambda world, user: policy.may_view_run(user, world.revoked_owner_run),
-    "may_view_revoked_result": lambda world, user: policy.may_view_result(user, world.run),
+    "may_review": lambda world, user: request_policy.may_review(user, world.request),
+    "may_dry_run": lambda world, user: request_policy.may_dry_run(user, world.request),
+    "may_view_request": lambda world, user: request_policy.may_view_request(user, world.request),
+    "may_cancel_request": lambda world, user: request_policy.may_cancel_request(user, world.request),
+    "may_request_write": lambda world, user: access.user_may(user, access.Action.WRITE, world.source),
+    "may_view_reader_run": lambda world, user: run_policy.may_view_run(user, world.reader_run),
+    "may_view_reader_result": lambda world, user: run_policy.may_view_result(user, world.reader_run),
+    "may_view_revoked_run": lambda world, user: run_policy.may_view_run(user, world.revoked_owner_run),
+    "may_view_revoked_result": lambda world, user: run_policy.may_view_result(user, world.run),
 }
 World.revoked_owner_run = property(lambda self: self.run)
 
@@ -146,14 +149,14 @@ def test_only_reviews_of_still_eligible_reviewers_count(change, counted):
         approver.save()
     elif change == "source_inactive":
         world.set_state("source_inactive")
-    assert policy.counted_approvals(world.request).count() == counted
+    assert request_policy.counted_approvals(world.request).count() == counted
 
 
 def test_execution_refusal_names_the_reason():
     world = World()
     ApprovalReview.objects.create(request=world.request, reviewer=world.users["approver"], decision="approve")
-    assert policy.execution_refusal(world.request) is None
+    assert request_policy.execution_refusal(world.request) is None
     world.users["approver"].groups.clear()
-    assert policy.execution_refusal(world.request)[0] == "approvals_withdrawn"
+    assert request_policy.execution_refusal(world.request)[0] == "approvals_withdrawn"
     world.set_state("source_inactive")
-    assert policy.execution_refusal(world.request)[0] == "datasource_inactive"
+    assert request_policy.execution_refusal(world.request)[0] == "datasource_inactive"

@@ -1,0 +1,160 @@
+"""Who may see, review, dry-run, cancel and execute approval requests. (The rules on
+requests; see `apps.accounts.policy` for where the other rules live.)
+
+A reviewer is an active user, not the requester, in a group with can_approve on the
+request's (active) source. Reviews count only while their reviewer is still a reviewer:
+a review by someone since demoted or deactivated stays on the record and counts for nothing.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.accounts.policy import is_active_user, is_admin
+from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
+from apps.datasources.access import Action, datasources_user_may
+from apps.datasources.models import DataSource
+
+
+def requests_visible_to(user) -> QuerySet[ApprovalRequest]:
+    """Own requests, and requests on sources the user may approve; admins see all."""
+    requests_ = ApprovalRequest.objects.all()
+    if is_admin(user):
+        return requests_
+    if not is_active_user(user):
+        return requests_.none()
+    approvable = datasources_user_may(user, Action.APPROVE).values("pk")
+    return requests_.filter(Q(requester=user) | Q(datasource__in=approvable))
+
+
+def requests_awaiting_review_by(user) -> QuerySet[ApprovalRequest]:
+    """Pending requests the user may still decide on: the queryset form of `may_review`."""
+    if not is_active_user(user):
+        return ApprovalRequest.objects.none()
+    approvable = datasources_user_may(user, Action.APPROVE).values("pk")
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING, datasource__in=approvable)
+        .exclude(requester=user)
+        .exclude(reviews__reviewer=user)
+    )
+
+
+def may_view_request(user, approval: ApprovalRequest) -> bool:
+    return requests_visible_to(user).filter(pk=approval.pk).exists()
+
+
+def approvers_of(datasource: DataSource) -> QuerySet:
+    """Active members of groups with can_approve on an active source."""
+    if not datasource.is_active:
+        return get_user_model().objects.none()
+    return (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            groups__datasource_permissions__datasource=datasource,
+            groups__datasource_permissions__can_approve=True,
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def eligible_reviewers(approval: ApprovalRequest) -> QuerySet:
+    """Who may review this request now: approvers of its source, minus the requester."""
+    return approvers_of(approval.datasource).exclude(pk=approval.requester_id)
+
+
+def is_eligible_reviewer(user, approval: ApprovalRequest) -> bool:
+    return is_active_user(user) and eligible_reviewers(approval).filter(pk=user.pk).exists()
+
+
+def counted_approvals(approval: ApprovalRequest) -> QuerySet[ApprovalReview]:
+    """The approving reviews that still count: their reviewer is still eligible. A review by
+    someone since demoted or deactivated is kept for the record but counts for nothing."""
+    return approval.reviews.filter(decision=Decision.APPROVE, reviewer__in=eligible_reviewers(approval))
+
+
+class RefusalKind(StrEnum):
+    FORBIDDEN = "forbidden"  # the user may not, whatever the request's state
+    CLOSED = "closed"  # the request's state does not allow it any more
+    UNSUPPORTED = "unsupported"  # the source or the SQL does not allow it
+
+
+@dataclass(frozen=True)
+class Refusal:
+    kind: RefusalKind
+    message: str
+
+
+def review_refusal(user, approval: ApprovalRequest) -> Refusal | None:
+    """Why `user` may not review `approval` now (None: they may)."""
+    if approval.status != ApprovalStatus.PENDING:
+        return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; it can no longer be reviewed.")
+    if approval.expires_at <= timezone.now():
+        return Refusal(RefusalKind.CLOSED, "The request has expired.")
+    return _reviewer_refusal(user, approval)
+
+
+def _reviewer_refusal(user, approval: ApprovalRequest) -> Refusal | None:
+    if is_active_user(user) and user.pk == approval.requester_id:
+        return Refusal(RefusalKind.FORBIDDEN, "You cannot review your own request.")
+    if not is_eligible_reviewer(user, approval):
+        return Refusal(RefusalKind.FORBIDDEN, "You may not approve requests on this data source.")
+    return None
+
+
+def may_review(user, approval: ApprovalRequest) -> bool:
+    """May decide now, and has not decided yet (the decision buttons)."""
+    if review_refusal(user, approval) is not None:
+        return False
+    return not approval.reviews.filter(reviewer=user).exists()
+
+
+def dry_run_refusal(user, approval: ApprovalRequest) -> Refusal | None:
+    """Why `user` may not dry-run `approval` now (None: they may, as far as rights, state
+    and the source's settings go; whether the SQL is safe to dry-run is checked after)."""
+    refusal = _reviewer_refusal(user, approval)
+    if refusal is not None:
+        return refusal
+    if approval.status != ApprovalStatus.PENDING:
+        return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; only pending requests can be dry-run.")
+    if approval.expires_at <= timezone.now():
+        return Refusal(RefusalKind.CLOSED, "The request has expired; it can no longer be dry-run.")
+    if not approval.datasource.dry_run_enabled:
+        return Refusal(RefusalKind.UNSUPPORTED, "Dry-runs are turned off for this data source.")
+    if set(approval.write_kinds) != {"dml"}:
+        return Refusal(
+            RefusalKind.UNSUPPORTED, "Only data changes (INSERT/UPDATE/DELETE) can be dry-run; DDL and others cannot."
+        )
+    return None
+
+
+def may_dry_run(user, approval: ApprovalRequest) -> bool:
+    return dry_run_refusal(user, approval) is None
+
+
+def may_cancel_request(user, approval: ApprovalRequest) -> bool:
+    """Only the requester withdraws a request (whether it is still pending is the state
+    machine's business: cancelling a decided request is a conflict, not a refusal)."""
+    return is_active_user(user) and approval.requester_id == user.pk
+
+
+def execution_refusal(approval: ApprovalRequest) -> tuple[str, str] | None:
+    """Why an approved request must not run now, as (error code, message); None: it may.
+    Asked by the worker just before it runs: rights are those at execution time."""
+    if not approval.datasource.is_active:
+        return (
+            "datasource_inactive",
+            f"The data source {approval.datasource.name} was deactivated after approval; the request did not run.",
+        )
+    counted = counted_approvals(approval).count()
+    if counted < approval.required_approvals:
+        return (
+            "approvals_withdrawn",
+            f"Only {counted} of the {approval.required_approvals} required approvals are still from eligible "
+            "reviewers (a reviewer lost the right to approve or was deactivated); the request did not run.",
+        )
+    return None
