@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.accounts.models import ApiKey
 
@@ -13,5 +14,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ("user", "name", "prefix", "created_at", "last_used_at")
     fields = ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest):
         return False

@@ -2,6 +2,7 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from apps.accounts.services import user_for_api_key
 
@@ -9,7 +10,7 @@ KEYWORD = "Api-Key"
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request):
+    def authenticate(self, request: Request):
         header = authentication.get_authorization_header(request).decode("latin-1")
         keyword, _, secret = header.partition(" ")
         if keyword != KEYWORD:
@@ -19,7 +20,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         return user, None
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return KEYWORD
 
 

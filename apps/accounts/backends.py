@@ -7,13 +7,14 @@ first themselves, to answer 429 with a clear message instead of a plain failure.
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
 from apps.accounts.throttling import LoginThrottle
 from apps.audit.services import client_ip
 
 
 class ThrottledModelBackend(ModelBackend):
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(self, request: HttpRequest | None, username=None, password=None, **kwargs):
         throttle = LoginThrottle.from_settings()
         if throttle.retry_after(username, client_ip(request)) is not None:
             # PermissionDenied stops every backend and counts as a failed login.

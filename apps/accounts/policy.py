@@ -18,17 +18,23 @@ run's metadata and every request. Being an admin grants no right on data: rows a
 reviews need group rights like anyone else's (separation of duties).
 """
 
+from typing import TypeGuard
 
-def is_active_user(user) -> bool:
+from django.contrib.auth.models import User
+
+from querybase.types import AnyUser
+
+
+def is_active_user(user: AnyUser | None) -> TypeGuard[User]:
     """Signed in and not deactivated: the precondition of every right."""
     return user is not None and user.is_authenticated and user.is_active
 
 
-def is_admin(user) -> bool:
+def is_admin(user: AnyUser) -> bool:
     """An active staff member: administers the product, holds no right on data by that."""
     return is_active_user(user) and user.is_staff
 
 
-def may_share_with_any_group(user) -> bool:
+def may_share_with_any_group(user: AnyUser) -> bool:
     """Share saved queries with groups the user is not in."""
     return is_admin(user)

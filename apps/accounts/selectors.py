@@ -2,12 +2,14 @@
 
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from apps.accounts import policy
 from apps.datasources.access import rights_by_datasource
 from apps.datasources.models import DataSource
 
 
-def user_profile(user) -> dict[str, Any]:
+def user_profile(user: User) -> dict[str, Any]:
     """The user, their groups and their effective rights on each data source."""
     rights = rights_by_datasource(user)
     sources = DataSource.objects.filter(id__in=rights.keys()).order_by("name")

@@ -4,12 +4,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.accounts.exceptions import ApiKeyNotFound
 from apps.accounts.models import ApiKey
 from apps.audit.services import record_event
+from querybase.types import ClientRequest
 
 API_KEY_PREFIX = "qb_"
 
@@ -24,14 +26,14 @@ def hash_api_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def issue_api_key(user, *, name: str, request=None) -> IssuedApiKey:
+def issue_api_key(user: User, *, name: str, request: ClientRequest | None = None) -> IssuedApiKey:
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(user=user, name=name, prefix=secret[:10], key_hash=hash_api_key(secret))
     record_event("api_key.create", actor=user, target=api_key, request=request, detail={"name": name})
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
-def revoke_api_key(user, *, api_key_id: int, request=None) -> ApiKey:
+def revoke_api_key(user: User, *, api_key_id: int, request: ClientRequest | None = None) -> ApiKey:
     api_key = ApiKey.objects.filter(user=user, id=api_key_id, revoked_at__isnull=True).first()
     if api_key is None:
         raise ApiKeyNotFound("You have no active API key with this id.")
@@ -56,15 +58,15 @@ def user_for_api_key(secret: str):
     return api_key.user
 
 
-def record_login(user, *, request=None, method: str) -> None:
+def record_login(user: User, *, request: ClientRequest | None = None, method: str) -> None:
     record_event("auth.login", actor=user, target=user, request=request, detail={"method": method})
 
 
-def record_failed_login(username: str, *, request=None, method: str) -> None:
+def record_failed_login(username: str, *, request: ClientRequest | None = None, method: str) -> None:
     record_event("auth.login_failed", actor_username=username[:150], request=request, detail={"method": method})
 
 
-def revoke_refresh_tokens(user) -> int:
+def revoke_refresh_tokens(user: User) -> int:
     """Blacklist every unexpired refresh token issued to `user`; returns how many."""
     outstanding = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now()).exclude(
         blacklistedtoken__isnull=False

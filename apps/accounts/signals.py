@@ -1,25 +1,25 @@
 """Dashboard (session) logins reach the audit log through Django's auth signals; every
 failed login is counted for throttling; a new password revokes the old refresh tokens."""
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from apps.accounts.services import record_failed_login, record_login, revoke_refresh_tokens
 from apps.accounts.throttling import LoginThrottle
 from apps.audit.services import client_ip
-
-User = get_user_model()
+from querybase.types import ClientRequest
 
 
 @receiver(user_logged_in)
-def audit_login(sender, request, user, **kwargs) -> None:
+def audit_login(sender, request: HttpRequest, user: User, **kwargs) -> None:
     record_login(user, request=request, method="session")
 
 
 @receiver(user_login_failed)
-def audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
+def audit_failed_login(sender, credentials, request: ClientRequest | None = None, **kwargs) -> None:
     # Only session logins are recorded here; the JWT view records its own, with its method.
     if request is not None and request.path.startswith("/api/"):
         return
@@ -27,7 +27,7 @@ def audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
 
 
 @receiver(user_login_failed)
-def count_failed_login(sender, credentials, request=None, **kwargs) -> None:
+def count_failed_login(sender, credentials, request: ClientRequest | None = None, **kwargs) -> None:
     # Every way in (JWT, dashboard, admin) fails through authenticate(), which sends this.
     LoginThrottle.from_settings().failed(credentials.get("username") or None, client_ip(request))
 

@@ -1,5 +1,5 @@
 from django.contrib.auth.views import LoginView
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
@@ -14,11 +14,12 @@ from apps.accounts.selectors import user_profile
 from apps.accounts.serializers import ApiKeySerializer, IssuedApiKeySerializer, ProfileSerializer
 from apps.accounts.throttling import LoginThrottle
 from apps.audit.services import client_ip
+from querybase.types import SignedInRequest, signed_in_user
 
 
 class MeView(APIView):
     @extend_schema(responses=ProfileSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInRequest) -> Response:
         return Response(ProfileSerializer(user_profile(request.user)).data)
 
 
@@ -45,20 +46,22 @@ class ApiKeyListCreateView(generics.ListCreateAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no user
             return ApiKey.objects.none()
-        return ApiKey.objects.filter(user=self.request.user)
+        return ApiKey.objects.filter(user=signed_in_user(self.request))
 
     @extend_schema(request=ApiKeySerializer, responses={201: IssuedApiKeySerializer})
     def post(self, request: Request, *args, **kwargs) -> Response:
         serializer = ApiKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        issued = services.issue_api_key(request.user, name=serializer.validated_data["name"], request=request)
+        issued = services.issue_api_key(
+            signed_in_user(request), name=serializer.validated_data["name"], request=request
+        )
         body = {**ApiKeySerializer(issued.api_key).data, "key": issued.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyRevokeView(APIView):
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, api_key_id: int) -> Response:
+    def delete(self, request: SignedInRequest, api_key_id: int) -> Response:
         services.revoke_api_key(request.user, api_key_id=api_key_id, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -66,7 +69,7 @@ class ApiKeyRevokeView(APIView):
 class ThrottledLoginView(LoginView):
     """The dashboard login page, saying so (429) while the account or address is locked out."""
 
-    def post(self, request, *args, **kwargs) -> HttpResponse:
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             LoginThrottle.from_settings().check(request.POST.get("username") or None, client_ip(request))
         except LoginThrottled as throttled:

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -101,11 +101,11 @@ def json_error_handler(exc: Exception, context: dict) -> Response | None:
     return None
 
 
-def _is_api(request) -> bool:
+def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception=None):
     """handler404: JSON for the API, Django's page elsewhere."""
     if _is_api(request):
         return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
@@ -114,7 +114,7 @@ def not_found(request, exception=None):
     return page_not_found(request, exception)
 
 
-def bad_request(request, exception=None):
+def bad_request(request: HttpRequest, exception=None):
     """handler400: Django refuses some requests before any view runs (bad Host, huge body)."""
     if isinstance(exception, RequestDataTooBig):
         body, code = error_body("payload_too_large", "The request body is larger than this server accepts."), 413
@@ -127,7 +127,7 @@ def bad_request(request, exception=None):
     return default_bad_request(request, exception)
 
 
-def server_error(request):
+def server_error(request: HttpRequest):
     """handler500: still the JSON shape for API clients; the traceback goes to the log."""
     if _is_api(request):
         return JsonResponse(

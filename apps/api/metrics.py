@@ -108,10 +108,10 @@ class _AnyAccept(BaseContentNegotiation):
     """Scrapers ask for text formats DRF has no renderer for: errors are JSON whatever
     they accept, and the metrics pick their own format (`choose_encoder`)."""
 
-    def select_parser(self, request, parsers):
+    def select_parser(self, request: Request, parsers):
         return parsers[0] if parsers else None
 
-    def select_renderer(self, request, renderers, format_suffix=None):
+    def select_renderer(self, request: Request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
 
 

@@ -7,7 +7,7 @@ from functools import cache as memoize
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 
 
 def _check(probe) -> dict:
@@ -31,7 +31,7 @@ def _probe_cache() -> None:
         raise RuntimeError("cache did not return what was stored")
 
 
-def health(request) -> JsonResponse:
+def health(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check(_probe_database), "cache": _check(_probe_cache)}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse(
@@ -68,7 +68,7 @@ def _git(*args: str) -> str:
     return completed.stdout.strip() if completed.returncode == 0 else ""
 
 
-def version(request) -> JsonResponse:
+def version(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "version": settings.QUERYBASE_VERSION,

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.approvals.models import ApprovalRequest, ApprovalReview
 
@@ -9,7 +10,7 @@ class ReviewInline(admin.TabularInline):
     can_delete = False
     readonly_fields = ("reviewer", "decision", "comment", "created_at")
 
-    def has_add_permission(self, request, obj=None):
+    def has_add_permission(self, request: HttpRequest, obj=None):
         return False
 
 
@@ -23,8 +24,8 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     inlines = [ReviewInline]
     readonly_fields = [field.name for field in ApprovalRequest._meta.fields]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest):
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj=None):
         return False

@@ -4,6 +4,7 @@ source's rules on write kinds, then the parameters; then the approvers are told.
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,10 +21,17 @@ from apps.sqlcore.classification import Classification
 from apps.sqlcore.parameters import Params
 from querybase.errors import NotAllowed
 from querybase.logs import bind_context
+from querybase.types import ClientRequest
 
 
 def create_request(
-    user, *, datasource_id: int, sql: str, params: Params = None, reason: str = "", request=None
+    user: User,
+    *,
+    datasource_id: int,
+    sql: str,
+    params: Params = None,
+    reason: str = "",
+    request: ClientRequest | None = None,
 ) -> ApprovalRequest:
     """A write request for approval: rights first, then classification and the source's
     rules on write kinds, then the parameters."""

@@ -3,6 +3,7 @@ request is queued for execution."""
 
 from functools import partial
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,9 +17,12 @@ from apps.audit.services import record_event
 from querybase.celery import enqueue_on_commit
 from querybase.errors import InvalidInput, NotAllowed
 from querybase.logs import bind_context
+from querybase.types import ClientRequest
 
 
-def review_request(user, request_id: int, *, decision: str, comment: str = "", request=None) -> ApprovalRequest:
+def review_request(
+    user: User, request_id: int, *, decision: str, comment: str = "", request: ClientRequest | None = None
+) -> ApprovalRequest:
     """Record one reviewer's decision. A reject ends the request; the Nth approval approves
     it and queues its execution. The row is locked, so concurrent reviews are serialised."""
     bind_context(approval_id=request_id)
@@ -71,7 +75,7 @@ def queue_execution(request_id: int) -> None:
     enqueue_on_commit("queries.execute_approved_request", request_id)
 
 
-def cancel_request(user, request_id: int, *, request=None) -> ApprovalRequest:
+def cancel_request(user: User, request_id: int, *, request: ClientRequest | None = None) -> ApprovalRequest:
     bind_context(approval_id=request_id)
     approval = get_request(user, request_id)
     if not policy.may_cancel_request(user, approval):

@@ -3,6 +3,7 @@ only where the rollback undoes every effect."""
 
 import time
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.approvals import policy
@@ -15,9 +16,10 @@ from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import ConnectorError, DryRunUnsafe
 from apps.sqlcore.classification import side_effect_calls
 from querybase.logs import bind_context
+from querybase.types import ClientRequest
 
 
-def dry_run(user, request_id: int, *, request=None) -> ApprovalRequest:
+def dry_run(user: User, request_id: int, *, request: ClientRequest | None = None) -> ApprovalRequest:
     """Run the DML in a transaction that is rolled back, and keep the affected row counts.
 
     Only when every effect is undone by the rollback (security invariant 10): no call of a
@@ -48,7 +50,7 @@ def dry_run(user, request_id: int, *, request=None) -> ApprovalRequest:
     return approval
 
 
-def _refuse_dry_run(user, approval: ApprovalRequest, reasons: list[str], request) -> None:
+def _refuse_dry_run(user: User, approval: ApprovalRequest, reasons: list[str], request: ClientRequest | None) -> None:
     record_event(
         "approval.dry_run_refused", actor=user, target=approval, request=request, detail={"reasons": reasons[:20]}
     )

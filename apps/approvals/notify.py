@@ -2,6 +2,7 @@
 decision and on the execution result."""
 
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from apps.approvals.models import ApprovalRequest
 from apps.notifications.chat import request_card
@@ -44,7 +45,7 @@ def notify_new_request(approval: ApprovalRequest, approvers) -> None:
 _DECISION_WORDS = {"approve": "approved", "reject": "rejected", "expire": "expired"}
 
 
-def notify_decision(approval: ApprovalRequest, *, reviewer, decision: str, comment: str) -> None:
+def notify_decision(approval: ApprovalRequest, *, reviewer: User | None, decision: str, comment: str) -> None:
     who = reviewer.get_username() if reviewer is not None else "QueryBase"
     body = f"Now {approval.status}." + (f" Comment: {comment}" if comment else "")
     notify_in_app(

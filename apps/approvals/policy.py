@@ -17,9 +17,10 @@ from apps.accounts.policy import is_active_user, is_admin
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.datasources.access import Action, datasources_user_may
 from apps.datasources.models import DataSource
+from querybase.types import AnyUser
 
 
-def requests_visible_to(user) -> QuerySet[ApprovalRequest]:
+def requests_visible_to(user: AnyUser) -> QuerySet[ApprovalRequest]:
     """Own requests, and requests on sources the user may approve; admins see all."""
     requests_ = ApprovalRequest.objects.all()
     if is_admin(user):
@@ -30,7 +31,7 @@ def requests_visible_to(user) -> QuerySet[ApprovalRequest]:
     return requests_.filter(Q(requester=user) | Q(datasource__in=approvable))
 
 
-def requests_awaiting_review_by(user) -> QuerySet[ApprovalRequest]:
+def requests_awaiting_review_by(user: AnyUser) -> QuerySet[ApprovalRequest]:
     """Pending requests the user may still decide on: the queryset form of `may_review`."""
     if not is_active_user(user):
         return ApprovalRequest.objects.none()
@@ -42,7 +43,7 @@ def requests_awaiting_review_by(user) -> QuerySet[ApprovalRequest]:
     )
 
 
-def may_view_request(user, approval: ApprovalRequest) -> bool:
+def may_view_request(user: AnyUser, approval: ApprovalRequest) -> bool:
     return requests_visible_to(user).filter(pk=approval.pk).exists()
 
 
@@ -67,7 +68,7 @@ def eligible_reviewers(approval: ApprovalRequest) -> QuerySet:
     return approvers_of(approval.datasource).exclude(pk=approval.requester_id)
 
 
-def is_eligible_reviewer(user, approval: ApprovalRequest) -> bool:
+def is_eligible_reviewer(user: AnyUser, approval: ApprovalRequest) -> bool:
     return is_active_user(user) and eligible_reviewers(approval).filter(pk=user.pk).exists()
 
 
@@ -89,7 +90,7 @@ class Refusal:
     message: str
 
 
-def review_refusal(user, approval: ApprovalRequest) -> Refusal | None:
+def review_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
     """Why `user` may not review `approval` now (None: they may)."""
     if approval.status != ApprovalStatus.PENDING:
         return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; it can no longer be reviewed.")
@@ -98,7 +99,7 @@ def review_refusal(user, approval: ApprovalRequest) -> Refusal | None:
     return _reviewer_refusal(user, approval)
 
 
-def _reviewer_refusal(user, approval: ApprovalRequest) -> Refusal | None:
+def _reviewer_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
     if is_active_user(user) and user.pk == approval.requester_id:
         return Refusal(RefusalKind.FORBIDDEN, "You cannot review your own request.")
     if not is_eligible_reviewer(user, approval):
@@ -106,14 +107,14 @@ def _reviewer_refusal(user, approval: ApprovalRequest) -> Refusal | None:
     return None
 
 
-def may_review(user, approval: ApprovalRequest) -> bool:
+def may_review(user: AnyUser, approval: ApprovalRequest) -> bool:
     """May decide now, and has not decided yet (the decision buttons)."""
     if review_refusal(user, approval) is not None:
         return False
-    return not approval.reviews.filter(reviewer=user).exists()
+    return not approval.reviews.filter(reviewer_id=user.pk).exists()
 
 
-def dry_run_refusal(user, approval: ApprovalRequest) -> Refusal | None:
+def dry_run_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
     """Why `user` may not dry-run `approval` now (None: they may, as far as rights, state
     and the source's settings go; whether the SQL is safe to dry-run is checked after)."""
     refusal = _reviewer_refusal(user, approval)
@@ -132,11 +133,11 @@ def dry_run_refusal(user, approval: ApprovalRequest) -> Refusal | None:
     return None
 
 
-def may_dry_run(user, approval: ApprovalRequest) -> bool:
+def may_dry_run(user: AnyUser, approval: ApprovalRequest) -> bool:
     return dry_run_refusal(user, approval) is None
 
 
-def may_cancel_request(user, approval: ApprovalRequest) -> bool:
+def may_cancel_request(user: AnyUser, approval: ApprovalRequest) -> bool:
     """Only the requester withdraws a request (whether it is still pending is the state
     machine's business: cancelling a decided request is a conflict, not a refusal)."""
     return is_active_user(user) and approval.requester_id == user.pk

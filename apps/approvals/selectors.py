@@ -7,6 +7,7 @@ from apps.approvals.exceptions import RequestNotFound
 from apps.approvals.models import ApprovalRequest
 from apps.datasources.models import DataSource
 from querybase.errors import NotAllowed, QueryBaseError
+from querybase.types import AnyUser
 
 
 def approvers_of(datasource: DataSource) -> QuerySet:
@@ -19,17 +20,17 @@ def eligible_approvers(approval: ApprovalRequest) -> QuerySet:
     return policy.eligible_reviewers(approval)
 
 
-def visible_requests(user) -> QuerySet[ApprovalRequest]:
+def visible_requests(user: AnyUser) -> QuerySet[ApprovalRequest]:
     """Own requests, and requests on sources the user may approve; admins see all."""
     return policy.requests_visible_to(user).select_related("datasource", "requester")
 
 
-def awaiting_review_by(user) -> QuerySet[ApprovalRequest]:
+def awaiting_review_by(user: AnyUser) -> QuerySet[ApprovalRequest]:
     """Pending requests the user may still decide on."""
     return policy.requests_awaiting_review_by(user).select_related("datasource", "requester")
 
 
-def get_request(user, request_id: int) -> ApprovalRequest:
+def get_request(user: AnyUser, request_id: int) -> ApprovalRequest:
     approval = visible_requests(user).filter(pk=request_id).first()
     if approval is None:
         raise RequestNotFound("No approval request with this id.")

@@ -16,6 +16,7 @@ from apps.datasources import access
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import DataSourceNotFound
+from querybase.types import SignedInRequest
 
 
 class ApprovalListView(generics.ListAPIView):
@@ -45,13 +46,13 @@ class ApprovalListView(generics.ListAPIView):
 
 class ApprovalDetailView(APIView):
     @extend_schema(responses=ApprovalRequestDetailSerializer)
-    def get(self, request: Request, request_id: int) -> Response:
+    def get(self, request: SignedInRequest, request_id: int) -> Response:
         return Response(ApprovalRequestDetailSerializer(selectors.get_request(request.user, request_id)).data)
 
 
 class ApprovalReviewView(APIView):
     @extend_schema(request=ReviewInputSerializer, responses=ApprovalRequestDetailSerializer)
-    def post(self, request: Request, request_id: int) -> Response:
+    def post(self, request: SignedInRequest, request_id: int) -> Response:
         payload = ReviewInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         approval = decisions.review_request(
@@ -66,21 +67,21 @@ class ApprovalReviewView(APIView):
 
 class ApprovalCancelView(APIView):
     @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
-    def post(self, request: Request, request_id: int) -> Response:
+    def post(self, request: SignedInRequest, request_id: int) -> Response:
         approval = decisions.cancel_request(request.user, request_id, request=request)
         return Response(ApprovalRequestDetailSerializer(approval).data)
 
 
 class ApprovalDryRunView(APIView):
     @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
-    def post(self, request: Request, request_id: int) -> Response:
+    def post(self, request: SignedInRequest, request_id: int) -> Response:
         approval = dry_runs.dry_run(request.user, request_id, request=request)
         return Response(ApprovalRequestDetailSerializer(approval).data)
 
 
 class DataSourceApproversView(APIView):
     @extend_schema(responses=inline_serializer("Approvers", {"approvers": ApproverSerializer(many=True)}))
-    def get(self, request: Request, datasource_id: int) -> Response:
+    def get(self, request: SignedInRequest, datasource_id: int) -> Response:
         sources = (
             DataSource.objects.all()
             if access.may_administer_sources(request.user)

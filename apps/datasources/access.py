@@ -7,11 +7,14 @@ nothing.
 """
 
 from enum import StrEnum
+from typing import TypeGuard
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from apps.datasources.models import DataSource, DataSourcePermission
+from querybase.types import AnyUser
 
 
 class Action(StrEnum):
@@ -23,23 +26,23 @@ class Action(StrEnum):
 _FLAG = {Action.READ: "can_read", Action.WRITE: "can_write", Action.APPROVE: "can_approve"}
 
 
-def _active(user) -> bool:
+def _active(user: AnyUser | None) -> TypeGuard[User]:
     return user is not None and user.is_authenticated and user.is_active
 
 
-def _grants(user) -> QuerySet[DataSourcePermission]:
+def _grants(user: AnyUser) -> QuerySet[DataSourcePermission]:
     """The permission rows that apply to `user`: their groups, on active sources."""
     if not _active(user):
         return DataSourcePermission.objects.none()
     return DataSourcePermission.objects.filter(group__user=user, datasource__is_active=True)
 
 
-def user_may(user, action: Action, datasource: DataSource) -> bool:
+def user_may(user: AnyUser, action: Action, datasource: DataSource) -> bool:
     """May `user` do `action` on `datasource`?"""
     return _grants(user).filter(datasource=datasource, **{_FLAG[Action(action)]: True}).exists()
 
 
-def rights_on(user, datasource_id: int) -> tuple[DataSource | None, set[Action]]:
+def rights_on(user: AnyUser, datasource_id: int) -> tuple[DataSource | None, set[Action]]:
     """The source (if the user has any right on it) and the user's rights there, in one query."""
     datasource, rights = None, set()
     # No ORDER BY: the default ordering would join auth_group only to sort the rows.
@@ -53,7 +56,7 @@ def _granted(row: DataSourcePermission) -> set[Action]:
     return {Action(name) for name, granted in row.rights().items() if granted}
 
 
-def rights_by_datasource(user) -> dict[int, set[Action]]:
+def rights_by_datasource(user: AnyUser) -> dict[int, set[Action]]:
     """Every source the user has any right on, with the union of rights over their groups."""
     rights: dict[int, set[Action]] = {}
     for row in _grants(user):
@@ -61,13 +64,13 @@ def rights_by_datasource(user) -> dict[int, set[Action]]:
     return {datasource_id: actions for datasource_id, actions in rights.items() if actions}
 
 
-def datasources_user_may(user, action: Action) -> QuerySet[DataSource]:
+def datasources_user_may(user: AnyUser, action: Action) -> QuerySet[DataSource]:
     """The active sources on which `user` may do `action`."""
     source_ids = _grants(user).filter(**{_FLAG[Action(action)]: True}).values("datasource_id")
     return DataSource.objects.filter(id__in=source_ids)
 
 
-def datasources_visible_to(user) -> QuerySet[DataSource]:
+def datasources_visible_to(user: AnyUser) -> QuerySet[DataSource]:
     """Sources a user may see at all: any right on them."""
     any_right = Q(can_read=True) | Q(can_write=True) | Q(can_approve=True)
     return DataSource.objects.filter(id__in=_grants(user).filter(any_right).values("datasource_id"))
@@ -76,7 +79,7 @@ def datasources_visible_to(user) -> QuerySet[DataSource]:
 # Administration of sources ------------------------------------------------------------------
 
 
-def may_administer_sources(user) -> bool:
+def may_administer_sources(user: AnyUser) -> bool:
     """Create, change and grant rights on data sources (a Django model permission)."""
     return _active(user) and user.has_perm("datasources.change_datasource")
 

@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from apps.datasources import credential_audit, services
 from apps.datasources.credential_audit import high_finding_warning, stored_audit_summary
 from apps.datasources.exceptions import DataSourceUnavailable
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource, DataSourcePermission, WriteKind
+from querybase.types import signed_in_user
 
 LEAST_PRIVILEGE_NOTE = (
     "Give QueryBase least-privilege credentials: reads use the read-only user when one "
@@ -112,7 +114,8 @@ class DataSourceAdminForm(forms.ModelForm):
             self.fields[name].required = False
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in self.SANDBOX_DEFAULTED:
             if cleaned.get(name) is None:
                 cleaned[name] = getattr(self.instance, name)
@@ -245,7 +248,7 @@ class DataSourceAdmin(admin.ModelAdmin):
         alert = format_html("<p style='color:#ba2121'><strong>{}</strong></p>", warning) if warning else ""
         return format_html("{}{}{}{}", alert, header, body, notes)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
         datasource = self.get_object(request, object_id)
         if datasource is not None and request.method == "GET":
             warning = high_finding_warning(datasource.credential_audit)
@@ -253,34 +256,34 @@ class DataSourceAdmin(admin.ModelAdmin):
                 self.message_user(request, warning, messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request, obj: DataSource, form: DataSourceAdminForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: DataSource, form: DataSourceAdminForm, change: bool) -> None:
         fields = form.datasource_fields()
         if change:
             # The form has already copied its values onto `obj`; compare against the stored row.
             stored = DataSource.objects.get(pk=obj.pk)
-            services.update_datasource(stored, actor=request.user, fields=fields, request=request)
+            services.update_datasource(stored, actor=signed_in_user(request), fields=fields, request=request)
         else:
-            obj.created_by = request.user
-            services.create_datasource(actor=request.user, fields=fields, request=request, datasource=obj)
+            obj.created_by = signed_in_user(request)
+            services.create_datasource(actor=signed_in_user(request), fields=fields, request=request, datasource=obj)
 
-    def delete_model(self, request, obj: DataSource) -> None:
-        services.delete_datasource(obj, actor=request.user, request=request)
+    def delete_model(self, request: HttpRequest, obj: DataSource) -> None:
+        services.delete_datasource(obj, actor=signed_in_user(request), request=request)
 
-    def delete_queryset(self, request, queryset) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for datasource in queryset:
-            services.delete_datasource(datasource, actor=request.user, request=request)
+            services.delete_datasource(datasource, actor=signed_in_user(request), request=request)
 
-    def save_formset(self, request, form, formset, change) -> None:
+    def save_formset(self, request: HttpRequest, form, formset, change) -> None:
         super().save_formset(request, form, formset, change)
         for permission in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
-            services.record_permission_change(permission, actor=request.user, request=request)
+            services.record_permission_change(permission, actor=signed_in_user(request), request=request)
         for permission in formset.deleted_objects:
-            services.record_permission_change(permission, actor=request.user, request=request, deleted=True)
+            services.record_permission_change(permission, actor=signed_in_user(request), request=request, deleted=True)
 
     @admin.action(description="Test connection")
-    def test_connections(self, request, queryset) -> None:
+    def test_connections(self, request: HttpRequest, queryset) -> None:
         for datasource in queryset:
-            check = credential_audit.test_and_audit(datasource, actor=request.user, request=request)
+            check = credential_audit.test_and_audit(datasource, actor=signed_in_user(request), request=request)
             result = check.result
             if result.ok:
                 self.message_user(
@@ -293,16 +296,16 @@ class DataSourceAdmin(admin.ModelAdmin):
             self._report_audit(request, datasource, check.audit, check.audit_error)
 
     @admin.action(description="Audit read credentials")
-    def audit_credentials(self, request, queryset) -> None:
+    def audit_credentials(self, request: HttpRequest, queryset) -> None:
         for datasource in queryset:
             try:
-                audit = credential_audit.audit_credentials(datasource, actor=request.user, request=request)
+                audit = credential_audit.audit_credentials(datasource, actor=signed_in_user(request), request=request)
             except DataSourceUnavailable as error:
                 self._report_audit(request, datasource, None, error.message)
             else:
                 self._report_audit(request, datasource, audit, "")
 
-    def _report_audit(self, request, datasource: DataSource, audit, error: str) -> None:
+    def _report_audit(self, request: HttpRequest, datasource: DataSource, audit, error: str) -> None:
         if error:
             self.message_user(request, f"{datasource}: credential audit failed: {error}", messages.ERROR)
         elif audit is not None:
@@ -319,10 +322,10 @@ class DataSourcePermissionAdmin(admin.ModelAdmin):
     list_display = ("datasource", "group", "can_read", "can_write", "can_approve")
     list_filter = ("datasource", "group", "can_read", "can_write", "can_approve")
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        services.record_permission_change(obj, actor=request.user, request=request)
+        services.record_permission_change(obj, actor=signed_in_user(request), request=request)
 
-    def delete_model(self, request, obj) -> None:
-        services.record_permission_change(obj, actor=request.user, request=request, deleted=True)
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        services.record_permission_change(obj, actor=signed_in_user(request), request=request, deleted=True)
         super().delete_model(request, obj)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from apps.datasources.credential_findings import Finding, Severity, highest_seve
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.exceptions import CredentialsNotLeastPrivilege, DataSourceUnavailable
 from apps.datasources.models import DataSource
+from querybase.types import ClientRequest
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ def audited_credentials(datasource: DataSource) -> str:
     return "read" if datasource.has_read_credentials else "main"
 
 
-def audit_credentials(datasource: DataSource, *, actor=None, request=None) -> CredentialAudit:
+def audit_credentials(
+    datasource: DataSource, *, actor: User | None = None, request: ClientRequest | None = None
+) -> CredentialAudit:
     """Connect with the credentials reads use, judge what they can do, store the result
     on the source and audit the event. An unreachable source is DataSourceUnavailable (502)."""
     snapshot = _credential_snapshot(datasource)
@@ -135,7 +139,9 @@ class ConnectionCheck:
         }
 
 
-def test_and_audit(datasource: DataSource, *, actor=None, request=None) -> ConnectionCheck:
+def test_and_audit(
+    datasource: DataSource, *, actor: User | None = None, request: ClientRequest | None = None
+) -> ConnectionCheck:
     """Test the connection, then audit the credentials reads use (an admin who has just
     set credentials tests them: that is when the audit is due)."""
     result = services.test_datasource(datasource, actor=actor, request=request)

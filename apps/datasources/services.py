@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
 
@@ -32,6 +33,7 @@ from apps.datasources.models import (
 )
 from apps.notifications.chat import webhook_refusal
 from querybase.errors import NotAllowed
+from querybase.types import ClientRequest
 
 # Fields that hold secrets: set through the model's setters, never stored as given.
 SECRET_FIELDS = {
@@ -83,7 +85,11 @@ def _apply(datasource: DataSource, fields: dict[str, Any]) -> list[str]:
 
 @transaction.atomic
 def create_datasource(
-    *, actor, fields: dict[str, Any], request=None, datasource: DataSource | None = None
+    *,
+    actor: User | None,
+    fields: dict[str, Any],
+    request: ClientRequest | None = None,
+    datasource: DataSource | None = None,
 ) -> DataSource:
     """Create a source from `fields`; `datasource` is an unsaved instance to start from (admin form)."""
     if datasource is None:
@@ -101,7 +107,9 @@ def create_datasource(
 
 
 @transaction.atomic
-def update_datasource(datasource: DataSource, *, actor, fields: dict[str, Any], request=None) -> DataSource:
+def update_datasource(
+    datasource: DataSource, *, actor: User | None, fields: dict[str, Any], request: ClientRequest | None = None
+) -> DataSource:
     changed = _apply(datasource, fields)
     if AUDITED_FIELDS.intersection(changed):
         # The stored credential audit described other credentials: fail closed until re-run.
@@ -121,7 +129,7 @@ def _columns_but_audit() -> list[str]:
 
 
 @transaction.atomic
-def delete_datasource(datasource: DataSource, *, actor, request=None) -> None:
+def delete_datasource(datasource: DataSource, *, actor: User | None, request: ClientRequest | None = None) -> None:
     """Delete a source that was never used. One with runs or approval requests keeps them:
     those are the record of what was read and written, so the source is deactivated instead."""
     runs, requests = datasource.runs.count(), datasource.approval_requests.count()
@@ -135,7 +143,9 @@ def delete_datasource(datasource: DataSource, *, actor, request=None) -> None:
     datasource.delete()
 
 
-def test_datasource(datasource: DataSource, *, actor, request=None) -> ConnectionTestResult:
+def test_datasource(
+    datasource: DataSource, *, actor: User | None, request: ClientRequest | None = None
+) -> ConnectionTestResult:
     """Really connect with the owner credentials (and the read ones, if separate)."""
     try:
         result = connector_for(datasource, CredentialRole.OWNER).test_connection()
@@ -162,7 +172,7 @@ def test_datasource(datasource: DataSource, *, actor, request=None) -> Connectio
     return result
 
 
-def datasource_schema(datasource: DataSource, *, user) -> list[Table]:
+def datasource_schema(datasource: DataSource, *, user: User) -> list[Table]:
     """Tables and columns, for users who may read the source.
 
     The permission check comes before the cache, so a cache never answers someone
@@ -183,7 +193,7 @@ def datasource_schema(datasource: DataSource, *, user) -> list[Table]:
 
 @transaction.atomic
 def set_permissions(
-    datasource: DataSource, *, actor, grants: list[dict[str, Any]], request=None
+    datasource: DataSource, *, actor: User | None, grants: list[dict[str, Any]], request: ClientRequest | None = None
 ) -> list[DataSourcePermission]:
     """Replace the group rights on a source by `grants` ({group, can_read, can_write, can_approve})."""
     before = _describe_permissions(datasource)
@@ -210,7 +220,9 @@ def set_permissions(
     return list(datasource.permissions.select_related("group"))
 
 
-def record_permission_change(permission: DataSourcePermission, *, actor, request=None, deleted: bool = False) -> None:
+def record_permission_change(
+    permission: DataSourcePermission, *, actor: User | None, request: ClientRequest | None = None, deleted: bool = False
+) -> None:
     """Audit a single row changed from Django admin (the API goes through set_permissions)."""
     record_event(
         "datasource.permissions_change",

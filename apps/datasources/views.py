@@ -19,11 +19,12 @@ from apps.datasources.serializers import (
     PermissionSetSerializer,
     TableSerializer,
 )
+from querybase.types import AnyUser, SignedInRequest, signed_in_user
 
 PERMISSIONS_RESPONSE = inline_serializer("Permissions", {"permissions": PermissionSerializer(many=True)})
 
 
-def is_datasource_admin(user) -> bool:
+def is_datasource_admin(user: AnyUser) -> bool:
     """Administering sources is a Django model permission (superusers have it)."""
     return access.may_administer_sources(user)
 
@@ -31,7 +32,7 @@ def is_datasource_admin(user) -> bool:
 class IsDataSourceAdmin(permissions.BasePermission):
     message = "Only data source administrators may do this."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view) -> bool:
         return is_datasource_admin(request.user)
 
 
@@ -57,42 +58,42 @@ class DataSourceViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.create_datasource(
-            actor=self.request.user, fields=serializer.validated_data, request=self.request
+            actor=signed_in_user(self.request), fields=serializer.validated_data, request=self.request
         )
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.update_datasource(
             cast(DataSource, serializer.instance),
-            actor=self.request.user,
+            actor=signed_in_user(self.request),
             fields=serializer.validated_data,
             request=self.request,
         )
 
     def perform_destroy(self, instance: DataSource) -> None:
-        services.delete_datasource(instance, actor=self.request.user, request=self.request)
+        services.delete_datasource(instance, actor=signed_in_user(self.request), request=self.request)
 
     @extend_schema(request=None, responses=ConnectionTestSerializer)
     @action(detail=True, methods=["post"], url_path="test")
-    def test_connection(self, request: Request, pk=None) -> Response:
+    def test_connection(self, request: SignedInRequest, pk=None) -> Response:
         check = credential_audit.test_and_audit(self.get_object(), actor=request.user, request=request)
         return Response(ConnectionTestSerializer(check.as_dict()).data)
 
     @extend_schema(responses=CredentialAuditSerializer)
     @action(detail=True, methods=["get"], url_path="credential-audit")
-    def credential_audit(self, request: Request, pk=None) -> Response:
+    def credential_audit(self, request: SignedInRequest, pk=None) -> Response:
         audit = credential_audit.audit_credentials(self.get_object(), actor=request.user, request=request)
         return Response(CredentialAuditSerializer(audit.as_dict()).data)
 
     @extend_schema(responses=inline_serializer("DataSourceSchema", {"tables": TableSerializer(many=True)}))
     @action(detail=True, methods=["get"], url_path="schema")
-    def table_schema(self, request: Request, pk=None) -> Response:
+    def table_schema(self, request: SignedInRequest, pk=None) -> Response:
         tables = services.datasource_schema(self.get_object(), user=request.user)
         return Response({"tables": TableSerializer(tables, many=True).data})
 
     @extend_schema(methods=["GET"], responses=PERMISSIONS_RESPONSE)
     @extend_schema(methods=["PUT"], request=PermissionSetSerializer, responses=PERMISSIONS_RESPONSE)
     @action(detail=True, methods=["get", "put"], url_path="permissions")
-    def group_permissions(self, request: Request, pk=None) -> Response:
+    def group_permissions(self, request: SignedInRequest, pk=None) -> Response:
         datasource = self.get_object()
         if request.method == "PUT":
             payload = PermissionSetSerializer(data=request.data)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.notifications.models import Notification
 
@@ -12,5 +13,5 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ("title", "recipient__username", "last_error")
     readonly_fields = [field.name for field in Notification._meta.fields]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest):
         return False

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -155,15 +156,15 @@ def requeue_stalled_deliveries() -> int:
     return len(notification_ids)
 
 
-def inbox(user):
+def inbox(user: User):
     return Notification.objects.filter(recipient=user, channel=Channel.IN_APP)
 
 
-def unread_count(user) -> int:
+def unread_count(user: User) -> int:
     return inbox(user).filter(read_at__isnull=True).count()
 
 
-def mark_read(user, notification_id: int) -> Notification:
+def mark_read(user: User, notification_id: int) -> Notification:
     notification = inbox(user).filter(pk=notification_id).first()
     if notification is None:
         raise NotificationNotFound("No notification with this id.")
@@ -173,5 +174,5 @@ def mark_read(user, notification_id: int) -> Notification:
     return notification
 
 
-def mark_all_read(user) -> int:
+def mark_all_read(user: User) -> int:
     return inbox(user).filter(read_at__isnull=True).update(read_at=timezone.now())

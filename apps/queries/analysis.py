@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from apps.queries.exceptions import TooLongToAnalyze
 from apps.queries.plan import classify_for_source, source_to_query
@@ -21,7 +22,7 @@ class Analysis:
     classification: Classification
 
 
-def analyze_sql(user, *, datasource_id: int, sql: str) -> Analysis:
+def analyze_sql(user: User, *, datasource_id: int, sql: str) -> Analysis:
     """Placeholders and classification of `sql` on a source the user may query.
 
     The classification is the one a submission gets (the source's catalog included).

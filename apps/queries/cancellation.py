@@ -2,6 +2,7 @@
 
 import time
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.audit.services import record_event
@@ -16,11 +17,12 @@ from apps.queries.runs import get_run
 from apps.queries.state import RUN_STATUS
 from querybase.errors import NotAllowed
 from querybase.logs import bind_context, get_logger
+from querybase.types import ClientRequest
 
 logger = get_logger(__name__)
 
 
-def cancel_run(user, run_id, *, request=None) -> QueryRun:
+def cancel_run(user: User, run_id, *, request: ClientRequest | None = None) -> QueryRun:
     """Cancel a queued run, or stop a running one in the database itself."""
     bind_context(run_id=run_id)
     run = get_run(user, run_id)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import (
@@ -19,6 +21,7 @@ from apps.queries.renderers import RENDERERS, CappedRows, failure_trailer, serve
 from apps.sqlcore.parameters import Params
 from apps.sqlcore.sqltext import single_query_text
 from querybase.logs import get_logger
+from querybase.types import ClientRequest
 
 logger = get_logger(__name__)
 
@@ -32,7 +35,13 @@ class Export:
 
 
 def export_stream(
-    user, *, datasource_id: int, sql: str, params: Params, export_format: str, request=None
+    user: User,
+    *,
+    datasource_id: int,
+    sql: str,
+    params: Params,
+    export_format: str,
+    request: ClientRequest | None = None,
 ) -> AbstractContextManager[Export]:
     """A context manager giving the export of a read as byte chunks, every row up to the
     source's row cap (a capped export says so: see apps/queries/renderers.py). Nothing is

@@ -7,6 +7,8 @@ before the rights are known, and nothing runs that was not classified."""
 import hashlib
 from dataclasses import dataclass
 
+from django.contrib.auth.models import User
+
 from apps.datasources.access import Action, rights_on
 from apps.datasources.connectors import connector_class
 from apps.datasources.connectors.base import (
@@ -42,7 +44,7 @@ class PreparedRead:
     statements: list[BoundStatement]
 
 
-def source_to_query(user, datasource_id: int) -> tuple[DataSource, bool, bool]:
+def source_to_query(user: User, datasource_id: int) -> tuple[DataSource, bool, bool]:
     """The source, and whether `user` may read it and request writes on it; raises unless either."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
@@ -53,7 +55,7 @@ def source_to_query(user, datasource_id: int) -> tuple[DataSource, bool, bool]:
     return datasource, may_read, may_write
 
 
-def prepare_read(user, *, datasource_id: int, sql: str, params: Params) -> PreparedRead:
+def prepare_read(user: User, *, datasource_id: int, sql: str, params: Params) -> PreparedRead:
     """Rights, classification and parameters, in that order; raises unless this is a read `user` may run."""
     datasource, may_read, may_write = source_to_query(user, datasource_id)
     classification = classify_for_source(datasource, sql)

@@ -10,9 +10,10 @@ from django.db.models import QuerySet
 from apps.accounts.policy import is_active_user, is_admin
 from apps.datasources.access import Action, user_may
 from apps.queries.models import QueryRun
+from querybase.types import AnyUser
 
 
-def runs_visible_to(user) -> QuerySet[QueryRun]:
+def runs_visible_to(user: AnyUser) -> QuerySet[QueryRun]:
     """Runs whose metadata (SQL, status, timings) the user may see: their own; admins all."""
     runs = QueryRun.objects.all()
     if is_admin(user):
@@ -22,14 +23,14 @@ def runs_visible_to(user) -> QuerySet[QueryRun]:
     return runs.filter(user=user)
 
 
-def may_view_run(user, run: QueryRun) -> bool:
+def may_view_run(user: AnyUser, run: QueryRun) -> bool:
     return is_admin(user) or (is_active_user(user) and run.user_id == user.pk)
 
 
-def may_view_result(user, run: QueryRun) -> bool:
+def may_view_result(user: AnyUser, run: QueryRun) -> bool:
     """The rows: only to whoever may see the run *and* may read its source now."""
     return may_view_run(user, run) and user_may(user, Action.READ, run.datasource)
 
 
-def may_cancel_run(user, run: QueryRun) -> bool:
+def may_cancel_run(user: AnyUser, run: QueryRun) -> bool:
     return is_active_user(user) and run.user_id == user.pk

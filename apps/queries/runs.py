@@ -3,13 +3,14 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from apps.queries import policy, result_store, run_finished_signal
 from apps.queries.exceptions import ResultNotVisible, RunNotFound
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 
 
-def get_run(user, run_id) -> QueryRun:
+def get_run(user: User, run_id) -> QueryRun:
     """A run whose metadata the user may see: their own (admins: every run)."""
     run = policy.runs_visible_to(user).select_related("datasource", "source_run").filter(pk=run_id).first()
     if run is None:
@@ -17,7 +18,7 @@ def get_run(user, run_id) -> QueryRun:
     return run
 
 
-def get_run_with_result(user, run_id) -> QueryRun:
+def get_run_with_result(user: User, run_id) -> QueryRun:
     """A run whose rows the user may see: besides seeing the run, they must be able to read
     its source *now*. A result is data of the source: a revoked right, or a staff member
     without group rights, sees no row of it (nor the database's error text, which can

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from apps.accounts import policy
@@ -10,9 +11,10 @@ from apps.datasources.access import datasources_visible_to
 from apps.queries.exceptions import SavedQueryNotFound
 from apps.queries.models import SavedQuery, new_share_token
 from querybase.errors import InvalidInput, NotAllowed
+from querybase.types import ClientRequest
 
 
-def _check_fields(owner, fields: dict[str, Any], saved: SavedQuery | None = None) -> None:
+def _check_fields(owner: User, fields: dict[str, Any], saved: SavedQuery | None = None) -> None:
     name = fields.get("name")
     if name is not None:
         clash = SavedQuery.objects.filter(owner=owner, name=name)
@@ -33,7 +35,7 @@ def _check_fields(owner, fields: dict[str, Any], saved: SavedQuery | None = None
 
 
 @transaction.atomic
-def save_query(owner, *, fields: dict[str, Any], request=None) -> SavedQuery:
+def save_query(owner: User, *, fields: dict[str, Any], request: ClientRequest | None = None) -> SavedQuery:
     _check_fields(owner, fields)
     groups = fields.pop("shared_with_groups", [])
     saved = SavedQuery.objects.create(owner=owner, **fields)
@@ -43,7 +45,9 @@ def save_query(owner, *, fields: dict[str, Any], request=None) -> SavedQuery:
 
 
 @transaction.atomic
-def update_saved_query(saved: SavedQuery, *, user, fields: dict[str, Any], request=None) -> SavedQuery:
+def update_saved_query(
+    saved: SavedQuery, *, user: User, fields: dict[str, Any], request: ClientRequest | None = None
+) -> SavedQuery:
     _require_owner(saved, user)
     _check_fields(user, fields, saved)
     groups = fields.pop("shared_with_groups", None)
@@ -57,13 +61,13 @@ def update_saved_query(saved: SavedQuery, *, user, fields: dict[str, Any], reque
 
 
 @transaction.atomic
-def delete_saved_query(saved: SavedQuery, *, user, request=None) -> None:
+def delete_saved_query(saved: SavedQuery, *, user: User, request: ClientRequest | None = None) -> None:
     _require_owner(saved, user)
     record_event("saved_query.delete", actor=user, target=saved, request=request, detail={"name": saved.name})
     saved.delete()
 
 
-def create_share_link(saved: SavedQuery, *, user, request=None) -> SavedQuery:
+def create_share_link(saved: SavedQuery, *, user: User, request: ClientRequest | None = None) -> SavedQuery:
     """A new unguessable link; an older one stops working."""
     _require_owner(saved, user)
     saved.share_token = new_share_token()
@@ -72,7 +76,7 @@ def create_share_link(saved: SavedQuery, *, user, request=None) -> SavedQuery:
     return saved
 
 
-def revoke_share_link(saved: SavedQuery, *, user, request=None) -> SavedQuery:
+def revoke_share_link(saved: SavedQuery, *, user: User, request: ClientRequest | None = None) -> SavedQuery:
     _require_owner(saved, user)
     saved.share_token = None
     saved.save(update_fields=["share_token", "updated_at"])
@@ -87,6 +91,6 @@ def saved_query_by_token(token: str) -> SavedQuery:
     return saved
 
 
-def _require_owner(saved: SavedQuery, user) -> None:
+def _require_owner(saved: SavedQuery, user: User) -> None:
     if saved.owner_id != user.pk:
         raise NotAllowed("Only the owner may change this saved query.")

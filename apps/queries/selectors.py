@@ -12,6 +12,7 @@ from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
 from apps.queries import policy, saved_queries
 from apps.queries.models import QueryRun, RunStatus, SavedQuery
+from querybase.types import AnyUser
 
 
 class HistoryFilter(django_filters.FilterSet):
@@ -27,12 +28,12 @@ class HistoryFilter(django_filters.FilterSet):
         fields = ["datasource", "status", "created_after", "created_before", "cached", "user"]
 
 
-def history_for(user) -> QuerySet[QueryRun]:
+def history_for(user: AnyUser) -> QuerySet[QueryRun]:
     """A user's own runs; admins see everyone's (and may filter by user)."""
     return policy.runs_visible_to(user).select_related("datasource").order_by("-created_at")
 
 
-def saved_queries_for(user) -> QuerySet[SavedQuery]:
+def saved_queries_for(user: AnyUser) -> QuerySet[SavedQuery]:
     """Queries the user owns or that are shared with one of their groups."""
     shared = Q(shared_with_groups__in=user.groups.all())
     return (
@@ -59,7 +60,7 @@ class SourceAccess:
         return ",".join(admin.email for admin in self.administrators if admin.email)
 
 
-def source_access(user, datasource: DataSource) -> SourceAccess:
+def source_access(user: AnyUser, datasource: DataSource) -> SourceAccess:
     _, rights = rights_on(user, datasource.pk)
     may_read = Action.READ in rights
     return SourceAccess(
@@ -82,7 +83,7 @@ class QueryToOpen:
     missing: str = ""
 
 
-def query_to_open(user, *, run_id: str | None, saved_id: str | None, share_token: str | None) -> QueryToOpen:
+def query_to_open(user: AnyUser, *, run_id: str | None, saved_id: str | None, share_token: str | None) -> QueryToOpen:
     if run_id:
         run = history_for(user).filter(pk=run_id).first() if _is_uuid(run_id) else None
         if run is None:
@@ -106,7 +107,7 @@ def _saved(query: SavedQuery) -> dict[str, Any]:
     return {"sql": query.sql, "params": query.default_params, "name": query.name}
 
 
-def _opening(user, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:
+def _opening(user: AnyUser, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:
     access = source_access(user, datasource)
     # SQL for a source that is not in the picker stays out of the editor: it would run on
     # whichever source the picker shows.

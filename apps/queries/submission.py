@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +24,7 @@ from apps.queries.run_lifecycle import attempt, claim
 from apps.sqlcore.parameters import Params
 from querybase.celery import enqueue_on_commit
 from querybase.logs import bind_context
+from querybase.types import ClientRequest
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Submission:
 
 
 def submit_query(
-    user,
+    user: User,
     *,
     datasource_id: int,
     sql: str,
@@ -45,7 +47,7 @@ def submit_query(
     wait: float = 0.0,
     request_approval: bool = False,
     reason: str = "",
-    request=None,
+    request: ClientRequest | None = None,
 ) -> Submission:
     """Answer a read from the cache when allowed; else run it. SQL that is not a read
     becomes an approval request when `request_approval` (rights re-checked there), else
@@ -96,7 +98,7 @@ def submit_query(
     return Submission(run=run, result=None)
 
 
-def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
+def _new_run(user: User, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
     return _create_run(
         user,
         prepared.datasource,
@@ -108,7 +110,7 @@ def _new_run(user, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun
     )
 
 
-def _create_run(user, datasource: DataSource, sql: str, params: Params, **fields) -> QueryRun:
+def _create_run(user: User, datasource: DataSource, sql: str, params: Params, **fields) -> QueryRun:
     """The one place a submission's run row is made (and named in the log context)."""
     run = QueryRun.objects.create(
         user=user, datasource=datasource, sql=sql, sql_sha256=sha256_of(sql), params=params, **fields
@@ -118,7 +120,14 @@ def _create_run(user, datasource: DataSource, sql: str, params: Params, **fields
 
 
 def _defer(
-    user, datasource_id: int, sql: str, params: Params, *, request_approval: bool, reason: str, request
+    user: User,
+    datasource_id: int,
+    sql: str,
+    params: Params,
+    *,
+    request_approval: bool,
+    reason: str,
+    request: ClientRequest | None,
 ) -> QueryRun:
     """Queue SQL too long to classify within the inline budget, unclassified: the worker
     classifies it first (`execute_run`) and runs it, refuses it, or turns it into an
@@ -142,7 +151,7 @@ def _defer(
 
 
 def _record_cache_hit(
-    user, prepared: PreparedRead, cache_key: str, answer: result_store.CachedAnswer, request
+    user: User, prepared: PreparedRead, cache_key: str, answer: result_store.CachedAnswer, request: ClientRequest | None
 ) -> QueryRun:
     now = timezone.now()
     with transaction.atomic():
@@ -168,7 +177,7 @@ def enqueue(run: QueryRun) -> None:
     enqueue_on_commit("queries.execute_read", str(run.pk))
 
 
-def _audit_submission(run: QueryRun, request) -> None:
+def _audit_submission(run: QueryRun, request: ClientRequest | None) -> None:
     record_event(
         "query.run",
         actor=run.user,

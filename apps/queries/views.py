@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -26,6 +25,7 @@ from apps.queries.serializers import (
 )
 from apps.sandboxes.execution import run_in_sandbox
 from querybase.errors import InvalidInput
+from querybase.types import SignedInRequest, signed_in_user
 
 # Announced before the body: an export holds at most this many rows (see apps/queries/renderers.py
 # for how a capped one says it was cut).
@@ -72,7 +72,7 @@ class QuerySubmitView(APIView):
     throttle_classes = [QuerySubmitThrottle]
 
     @extend_schema(request=QuerySubmitSerializer, responses={200: QueryRunSerializer, 202: SUBMIT_ACCEPTED})
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInRequest) -> Response:
         payload = QuerySubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -130,7 +130,7 @@ class QueryAnalyzeView(APIView):
     throttle_classes = [QueryAnalyzeThrottle]
 
     @extend_schema(request=QueryAnalyzeSerializer, responses=QueryAnalysisSerializer)
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInRequest) -> Response:
         payload = QueryAnalyzeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -149,7 +149,7 @@ class QueryRunView(APIView):
         parameters=[OpenApiParameter("wait", float, description="Seconds to block until the run finishes.")],
         responses=QueryRunSerializer,
     )
-    def get(self, request: Request, run_id) -> Response:
+    def get(self, request: SignedInRequest, run_id) -> Response:
         run = runs.get_run_with_result(request.user, run_id)
         wait = _float_param(request, "wait")
         if wait:
@@ -162,11 +162,11 @@ class QueryRunView(APIView):
 
 class QueryCancelView(APIView):
     @extend_schema(request=None, responses=QueryRunSerializer)
-    def post(self, request: Request, run_id) -> Response:
+    def post(self, request: SignedInRequest, run_id) -> Response:
         return Response(QueryRunSerializer(cancellation.cancel_run(request.user, run_id, request=request)).data)
 
 
-def streaming_export(request: Request, *, datasource_id: int, sql: str, params, export_format: str):
+def streaming_export(request: SignedInRequest, *, datasource_id: int, sql: str, params, export_format: str):
     """Open the read and render its first chunk before answering, so errors until then
     still get a proper status and the JSON error shape; then stream.
 
@@ -200,7 +200,7 @@ class QueryExportView(APIView):
     throttle_classes = [QuerySubmitThrottle]
 
     @extend_schema(request=QueryExportSerializer, responses=EXPORT_RESPONSES)
-    def post(self, request: Request):
+    def post(self, request: SignedInRequest):
         payload = QueryExportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
@@ -217,7 +217,7 @@ class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitThrottle]
 
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=EXPORT_RESPONSES)
-    def get(self, request: Request, run_id):
+    def get(self, request: SignedInRequest, run_id):
         run = runs.get_run(request.user, run_id)
         export_format = request.query_params.get("format", "csv")
         if export_format not in RENDERERS:
@@ -246,20 +246,23 @@ class SavedQueryViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.instance = saved_queries.save_query(
-            self.request.user, fields=dict(serializer.validated_data), request=self.request
+            signed_in_user(self.request), fields=dict(serializer.validated_data), request=self.request
         )
 
     def perform_update(self, serializer):
         serializer.instance = saved_queries.update_saved_query(
-            serializer.instance, user=self.request.user, fields=dict(serializer.validated_data), request=self.request
+            serializer.instance,
+            user=signed_in_user(self.request),
+            fields=dict(serializer.validated_data),
+            request=self.request,
         )
 
     def perform_destroy(self, instance):
-        saved_queries.delete_saved_query(instance, user=self.request.user, request=self.request)
+        saved_queries.delete_saved_query(instance, user=signed_in_user(self.request), request=self.request)
 
     @extend_schema(request=None, responses=SavedQuerySerializer)
     @action(detail=True, methods=["post", "delete"], url_path="share-link")
-    def share_link(self, request: Request, pk=None) -> Response:
+    def share_link(self, request: SignedInRequest, pk=None) -> Response:
         query = self.get_object()
         if request.method == "DELETE":
             query = saved_queries.revoke_share_link(query, user=request.user, request=request)
@@ -270,12 +273,12 @@ class SavedQueryViewSet(viewsets.ModelViewSet):
 
 class SharedSavedQueryView(APIView):
     @extend_schema(responses=SavedQuerySerializer)
-    def get(self, request: Request, token: str) -> Response:
+    def get(self, request: SignedInRequest, token: str) -> Response:
         query = saved_queries.saved_query_by_token(token)
         return Response(SavedQuerySerializer(query, context={"request": request}).data)
 
 
-def _float_param(request: Request, name: str) -> float:
+def _float_param(request: SignedInRequest, name: str) -> float:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return 0.0

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.audit.services import record_event
@@ -30,6 +31,7 @@ from apps.sandboxes.models import USABLE_STATES, Sandbox
 from apps.sqlcore.classification import Classification, classify_sql
 from apps.sqlcore.credential_reads import credential_material_read
 from apps.sqlcore.parameters import Params
+from querybase.types import ClientRequest
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,13 @@ class SandboxRun:
 
 
 def run_in_sandbox(
-    user, *, sandbox_id: int, datasource_id: int, sql: str, params: Params = None, request=None
+    user: User,
+    *,
+    sandbox_id: int,
+    datasource_id: int,
+    sql: str,
+    params: Params = None,
+    request: ClientRequest | None = None,
 ) -> SandboxRun:
     """Run `sql` in the caller's own sandbox and answer with rows (a read) or the rows
     each statement affected (writes). Only the owner may; raises otherwise."""
@@ -130,7 +138,14 @@ def write_result(classification: Classification, affected: list[int], *, took_ms
     }
 
 
-def _start_run(user, sandbox: Sandbox, sql: str, params: Params, classification: Classification, request) -> QueryRun:
+def _start_run(
+    user: User,
+    sandbox: Sandbox,
+    sql: str,
+    params: Params,
+    classification: Classification,
+    request: ClientRequest | None,
+) -> QueryRun:
     run = QueryRun.objects.create(
         user=user,
         datasource=sandbox.datasource,

@@ -2,6 +2,7 @@
 
 import time
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -29,7 +30,7 @@ def golden_for_copying(datasource: DataSource) -> GoldenCopy:
     return current_golden(datasource) or refresh_golden(datasource)
 
 
-def refresh_golden(datasource: DataSource, *, actor=None) -> GoldenCopy:
+def refresh_golden(datasource: DataSource, *, actor: User | None = None) -> GoldenCopy:
     """Build a new golden copy from the source and make it current. Copies already made
     keep their data; pooled copies of the old one are expired, so the pool refills with
     fresh ones. If another process is refreshing the source, wait for its result."""
@@ -53,7 +54,7 @@ def _wait_for_other_refresh(datasource: DataSource) -> GoldenCopy:
     return golden
 
 
-def _refresh(datasource: DataSource, actor) -> GoldenCopy:
+def _refresh(datasource: DataSource, actor: User | None) -> GoldenCopy:
     name = golden_name(datasource)
     try:
         copies = copies_for(datasource)

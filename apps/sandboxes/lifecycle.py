@@ -2,6 +2,7 @@
 
 import logging
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,11 +26,12 @@ from apps.sandboxes.naming import sandbox_name
 from apps.sandboxes.pool import claim_pooled
 from apps.sandboxes.state import move
 from querybase.errors import NotAllowed
+from querybase.types import ClientRequest
 
 logger = logging.getLogger(__name__)
 
 
-def sandbox_source(user, datasource_id: int) -> DataSource:
+def sandbox_source(user: User, datasource_id: int) -> DataSource:
     """The source, if `user` may read it and it has sandboxes on; raises otherwise."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
@@ -41,7 +43,7 @@ def sandbox_source(user, datasource_id: int) -> DataSource:
     return datasource
 
 
-def sandbox_for(user, datasource_id: int, *, request=None) -> tuple[Sandbox, bool]:
+def sandbox_for(user: User, datasource_id: int, *, request: ClientRequest | None = None) -> tuple[Sandbox, bool]:
     """The caller's sandbox on a source: theirs if they have one, else a pooled copy,
     else one copied now from the golden copy (shown as `creating` meanwhile). Returns the
     sandbox and whether it was newly assigned or made."""
@@ -57,11 +59,11 @@ def sandbox_for(user, datasource_id: int, *, request=None) -> tuple[Sandbox, boo
     return sandbox, True
 
 
-def _owned_by(user, datasource: DataSource) -> Sandbox | None:
+def _owned_by(user: User, datasource: DataSource) -> Sandbox | None:
     return Sandbox.objects.filter(owner=user, datasource=datasource, state__in=OWNED_STATES).first()
 
 
-def _copy_on_demand(user, datasource: DataSource) -> Sandbox:
+def _copy_on_demand(user: User, datasource: DataSource) -> Sandbox:
     golden = golden_for_copying(datasource)
     try:
         with transaction.atomic():
@@ -88,7 +90,7 @@ def touch(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
-def owned_sandbox(user, sandbox_id: int) -> Sandbox:
+def owned_sandbox(user: User, sandbox_id: int) -> Sandbox:
     """A sandbox only its owner may use; raises for anyone else."""
     sandbox = Sandbox.objects.select_related("datasource").filter(pk=sandbox_id).first()
     if sandbox is None or sandbox.state == SandboxState.DELETED:
@@ -98,7 +100,7 @@ def owned_sandbox(user, sandbox_id: int) -> Sandbox:
     return sandbox
 
 
-def reset_sandbox(user, sandbox_id: int, *, request=None) -> Sandbox:
+def reset_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None = None) -> Sandbox:
     """Replace the sandbox's copy with a fresh one of the current golden copy. The new
     copy gets a new name, so nothing still connected to the old one can reach the new."""
     sandbox = owned_sandbox(user, sandbox_id)
@@ -138,7 +140,7 @@ def _drop_quietly(copies, name: str) -> None:
         logger.warning("copy %s could not be dropped: %s", name, error.message)
 
 
-def delete_sandbox(user, sandbox_id: int, *, request=None) -> None:
+def delete_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None = None) -> None:
     """Drop the sandbox's copy for real. Its owner may; so may a sources administrator."""
     sandbox = Sandbox.objects.select_related("datasource").filter(pk=sandbox_id).first()
     if sandbox is None or sandbox.state == SandboxState.DELETED:

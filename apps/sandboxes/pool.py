@@ -1,6 +1,7 @@
 """The pool of ready, unassigned copies per source: refilled by the maintenance schedule,
 claimed by users."""
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -35,7 +36,7 @@ def refill_pool(datasource: DataSource) -> int:
     return len(rows)
 
 
-def claim_pooled(user, datasource: DataSource) -> Sandbox | None:
+def claim_pooled(user: User, datasource: DataSource) -> Sandbox | None:
     """Give `user` the oldest ready copy of `datasource`, or None if the pool is empty.
 
     Two users asking at once get two different copies: the row is locked with SKIP LOCKED

@@ -1,7 +1,6 @@
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -10,6 +9,7 @@ from apps.sandboxes import lifecycle, selectors
 from apps.sandboxes.exceptions import SandboxNotFound
 from apps.sandboxes.models import Sandbox
 from apps.sandboxes.serializers import SandboxSerializer
+from querybase.types import SignedInRequest
 
 
 class SandboxCopyThrottle(UserRateThrottle):
@@ -25,7 +25,7 @@ class DataSourceSandboxView(APIView):
     throttle_classes = [SandboxCopyThrottle]
 
     @extend_schema(request=None, responses={200: SandboxSerializer, 201: SandboxSerializer})
-    def post(self, request: Request, datasource_id: int) -> Response:
+    def post(self, request: SignedInRequest, datasource_id: int) -> Response:
         """The caller's sandbox on this source: theirs, a pooled copy, or one copied now."""
         sandbox, made = lifecycle.sandbox_for(request.user, datasource_id, request=request)
         return Response(SandboxSerializer(sandbox).data, status=status.HTTP_201_CREATED if made else status.HTTP_200_OK)
@@ -45,14 +45,14 @@ class SandboxListView(generics.ListAPIView):
 
 class SandboxDetailView(APIView):
     @extend_schema(responses=SandboxSerializer)
-    def get(self, request: Request, sandbox_id: int) -> Response:
+    def get(self, request: SignedInRequest, sandbox_id: int) -> Response:
         sandbox = selectors.sandboxes_visible_to(request.user).filter(pk=sandbox_id).first()
         if sandbox is None:
             raise SandboxNotFound("No sandbox with this id.")
         return Response(SandboxSerializer(sandbox).data)
 
     @extend_schema(request=None, responses={204: None})
-    def delete(self, request: Request, sandbox_id: int) -> Response:
+    def delete(self, request: SignedInRequest, sandbox_id: int) -> Response:
         lifecycle.delete_sandbox(request.user, sandbox_id, request=request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -61,5 +61,5 @@ class SandboxResetView(APIView):
     throttle_classes = [SandboxCopyThrottle]
 
     @extend_schema(request=None, responses=SandboxSerializer)
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         return Response(SandboxSerializer(lifecycle.reset_sandbox(request.user, sandbox_id, request=request)).data)

@@ -1,6 +1,7 @@
 """Dashboard pages: server-rendered shells; actions go through the REST API (session auth)."""
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
@@ -14,11 +15,12 @@ from apps.notifications import services as notifications
 from apps.queries import saved_queries, selectors
 from apps.queries.models import QueryRun
 from querybase.errors import QueryBaseError
+from querybase.types import SignedInHttpRequest
 
 PAGE_SIZE = 50
 
 
-def _sources_for(user) -> list[dict]:
+def _sources_for(user: User) -> list[dict]:
     """Sources the user may query (read, or request writes), with their rights, for the picker."""
     rights = rights_by_datasource(user)
     usable = {pk: actions for pk, actions in rights.items() if {Action.READ, Action.WRITE} & actions}
@@ -35,7 +37,7 @@ def _sources_for(user) -> list[dict]:
 
 
 @login_required
-def workspace(request):
+def workspace(request: SignedInHttpRequest):
     opening = selectors.query_to_open(
         request.user,
         run_id=request.GET.get("run"),
@@ -47,7 +49,7 @@ def workspace(request):
 
 
 @login_required
-def history(request):
+def history(request: SignedInHttpRequest):
     filters = selectors.HistoryFilter(request.GET, queryset=selectors.history_for(request.user))
     page = Paginator(filters.qs if filters.is_valid() else QueryRun.objects.none(), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -60,7 +62,7 @@ def history(request):
 
 
 @login_required
-def saved(request):
+def saved(request: SignedInHttpRequest):
     queries = selectors.saved_queries_for(request.user)
     return render(
         request,
@@ -70,7 +72,7 @@ def saved(request):
 
 
 @login_required
-def shared(request, token: str):
+def shared(request: SignedInHttpRequest, token: str):
     try:
         query = saved_queries.saved_query_by_token(token)
     except QueryBaseError as error:
@@ -80,7 +82,7 @@ def shared(request, token: str):
 
 
 @login_required
-def approvals_inbox(request):
+def approvals_inbox(request: SignedInHttpRequest):
     tab = request.GET.get("tab", "awaiting")
     if tab == "awaiting":
         requests_ = approval_selectors.awaiting_review_by(request.user)
@@ -94,7 +96,7 @@ def approvals_inbox(request):
 
 
 @login_required
-def approval_detail(request, request_id: int):
+def approval_detail(request: SignedInHttpRequest, request_id: int):
     try:
         approval = approval_selectors.get_request(request.user, request_id)
     except QueryBaseError as error:
@@ -115,6 +117,6 @@ def approval_detail(request, request_id: int):
 
 
 @login_required
-def notifications_page(request):
+def notifications_page(request: SignedInHttpRequest):
     page = Paginator(notifications.inbox(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/notifications.html", {"page": page, "nav": "notifications"})

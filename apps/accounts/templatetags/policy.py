@@ -3,10 +3,11 @@
 from django import template
 
 from apps.accounts import policy
+from querybase.types import AnyUser
 
 register = template.Library()
 
 
 @register.filter
-def is_admin(user) -> bool:
+def is_admin(user: AnyUser) -> bool:
     return policy.is_admin(user)
