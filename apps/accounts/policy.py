@@ -18,6 +18,8 @@ Rules:
   and reviews need group rights like anyone else's (separation of duties).
 - A result's rows are shown only to the run's owner, or an admin, who may read its
   source now.
+- An auditor (admin, or member of a group with the auditor right) reads every user's
+  audit events; anyone else only their own.
 - A reviewer is an active user, not the requester, in a group with can_approve on the
   request's (active) source. Reviews count only while their reviewer is still a reviewer.
 """
@@ -67,6 +69,12 @@ def source_administrators() -> QuerySet:
         .distinct()
         .order_by("username")
     )
+
+
+def may_audit(user) -> bool:
+    """Search the audit log and see every user's events: admins, and members of a group
+    with the auditor right (GroupRights.can_audit). Others see only their own events."""
+    return is_admin(user) or (_active(user) and user.groups.filter(rights__can_audit=True).exists())
 
 
 def may_share_with_any_group(user) -> bool:

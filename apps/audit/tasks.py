@@ -1,0 +1,20 @@
+"""Celery entry points of the audit app; the work is in apps/audit/indexer.py."""
+
+import time
+
+from celery import shared_task
+
+from apps.audit import indexer
+
+# Beat runs this every few seconds; one run stops before the next is due to start, and runs
+# that overlap share the outbox safely (SKIP LOCKED).
+INDEX_BUDGET_SECONDS = 50
+
+
+@shared_task(name="maintenance.index_audit_outbox")
+def index_audit_outbox(budget_seconds: float = INDEX_BUDGET_SECONDS) -> int:
+    return indexer.index_until_empty(
+        indexer.default_owner("celery"),
+        deadline=time.monotonic() + min(budget_seconds, INDEX_BUDGET_SECONDS),
+        wait_for_leases=False,
+    )
