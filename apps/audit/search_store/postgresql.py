@@ -91,9 +91,15 @@ class PostgresSearchStore:
     def pool(self) -> ConnectionPool:
         if self._pool is None:
             # Opened on first use, so a process that forks (Celery's prefork pool) never
-            # shares the parent's sockets.
+            # shares the parent's sockets. A connection the server hung up (a restart) is
+            # dropped when taken, not handed out to fail.
             self._pool = ConnectionPool(
-                self.url, min_size=0, max_size=self._max_connections, open=True, kwargs={"autocommit": False}
+                self.url,
+                min_size=0,
+                max_size=self._max_connections,
+                open=True,
+                kwargs={"autocommit": False},
+                check=ConnectionPool.check_connection,
             )
         return self._pool
 
