@@ -2,10 +2,8 @@
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from apps.audit import reports
@@ -13,24 +11,22 @@ from apps.audit.search_store import AuditQuery
 from apps.audit.serializers import AuditPageSerializer, EventsParameters, RecordsParameters, SearchParameters
 
 
-class CSVRenderer(BaseRenderer):
-    """Lets `?format=csv` through content negotiation; the view streams the CSV itself."""
-
-    media_type = "text/csv"
-    format = "csv"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else str(data).encode()
-
-
 def _responses():
     return {(200, "application/json"): AuditPageSerializer, (200, "text/csv"): bytes}
 
 
 class _AuditReportView(APIView):
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]  # type: ignore[list-item]
     parameters_class: type = EventsParameters
     export_name = "audit"
+
+    def perform_content_negotiation(self, request, force=False):
+        """`format=csv` asks for the CSV export, whatever the Accept header says (DRF would
+        look for a renderer named csv and answer 404 or 406). The export is streamed by the
+        view itself; errors stay JSON."""
+        if request.query_params.get("format") == "csv":
+            renderer = self.get_renderers()[0]
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     def query_of(self, data: dict) -> AuditQuery:
         raise NotImplementedError

@@ -142,6 +142,7 @@ def test_analysts_see_only_their_own_events(team, history):
     assert {event["actor"] for event in own.json()["results"]} == {team.analyst.username}
     for path, params in (
         ("/api/v1/audit/events", {"user": team.approver.username}),
+        ("/api/v1/audit/events", {"user": team.approver.username, "format": "csv"}),
         ("/api/v1/audit/events", {}),
         ("/api/v1/audit/search", {"q": "ledger"}),
         ("/api/v1/audit/records", {"datasource": history["source"], "table": "ledger"}),

@@ -39,6 +39,12 @@ def _show(events: list[AuditEvent], json_output: bool) -> None:
     )
 
 
+def _source(text: str) -> int | str:
+    """A source id as it is (an auditor may have no right on the source, so cannot look
+    its name up); a name is looked up among the sources the user can see."""
+    return int(text) if text.isdigit() else text
+
+
 def _print_csv(report: str, **params) -> None:
     with session.client_for_profile() as client:
         body = client.audit.export_csv(report, **params)
@@ -47,7 +53,7 @@ def _print_csv(report: str, **params) -> None:
 
 @audit_app.command()
 def records(
-    source: Annotated[str, typer.Argument(help="Source name or id.")],
+    source: Annotated[str, typer.Argument(help="Source id (or name, if you have rights on it).")],
     table: Annotated[str, typer.Argument(help="Table name (plain or schema-qualified).")],
     key: Annotated[str | None, typer.Option(help="A key value of the row.")] = None,
     limit: Limit = 200,
@@ -56,13 +62,13 @@ def records(
 ) -> None:
     """A record's lifetime: every run, request, review and execution that touched it."""
     use_json(json_output)
+    with session.client_for_profile() as client:
+        source_id = client.datasources.id_of(_source(source))
+        if not csv:
+            found = client.audit.records(source_id, table, key=key, limit=limit)
     if csv:
-        with session.client_for_profile() as client:
-            source_id = client.datasources.resolve(source).id
         _print_csv("records", datasource=source_id, table=table, key=key)
         return
-    with session.client_for_profile() as client:
-        found = client.audit.records(client.datasources.resolve(source), table, key=key, limit=limit)
     _show(found, json_output)
 
 
@@ -71,7 +77,9 @@ def events(
     user: Annotated[str | None, typer.Option(help="Events of this user.")] = None,
     after: Annotated[str | None, typer.Option(help="From this moment (ISO 8601).")] = None,
     before: Annotated[str | None, typer.Option(help="Up to this moment (ISO 8601).")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source (name or id).")] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this source (id, or name if you have rights).")
+    ] = None,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. query.run.")] = None,
     limit: Limit = 200,
     csv: Csv = False,
@@ -80,15 +88,10 @@ def events(
     """A user's actions with their outcomes, or what happened in a time window."""
     use_json(json_output)
     with session.client_for_profile() as client:
-        datasource = client.datasources.resolve(source) if source else None
+        datasource = client.datasources.id_of(_source(source)) if source else None
         if csv:
             body = client.audit.export_csv(
-                "events",
-                user=user,
-                after=after,
-                before=before,
-                datasource=datasource.id if datasource else None,
-                action=action,
+                "events", user=user, after=after, before=before, datasource=datasource, action=action
             )
         else:
             found = client.audit.events(
