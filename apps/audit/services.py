@@ -33,16 +33,17 @@ def redact_sql(sql: str) -> str:
     return _SQL_SECRET_OPTION.sub(lambda match: f"{match.group(1)}{REDACTED}", sql)
 
 
+def _redact_entry(key: str, item: Any) -> Any:
+    if any(marker in key.lower() for marker in _SECRET_MARKERS):
+        return REDACTED
+    if key == "sql" and isinstance(item, str):
+        return redact_sql(item)
+    return _redact(item)
+
+
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            key: REDACTED
-            if any(marker in str(key).lower() for marker in _SECRET_MARKERS)
-            else redact_sql(item)
-            if key == "sql" and isinstance(item, str)
-            else _redact(item)
-            for key, item in value.items()
-        }
+        return {key: _redact_entry(str(key), item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact(item) for item in value]
     return value
