@@ -18,6 +18,7 @@ QB_TEST_REDIS_DB ?= 15
 QB_TEST_REDIS_CACHE_DB ?= $(shell echo $$(( ($(QB_TEST_REDIS_DB) + 8) % 16 )))
 QB_TEST_PORTS ?=
 TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST_NS) \
+	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_audit$(QB_TEST_NS) \
 	REDIS_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_DB) \
 	QUERYBASE_CACHE_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_CACHE_DB) \
 	QUERYBASE_TEST_NAMESPACE=$(QB_TEST_NS) \
@@ -32,6 +33,7 @@ TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST
 	QUERYBASE_HTTPS=false
 
 BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench \
+	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench_audit \
 	QUERYBASE_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test test-unit lint bench system-deps browser assets venv services migrate clean
@@ -91,8 +93,13 @@ lint: venv
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
+# The audit search store's own database (AUDIT_SEARCH_URL), made if missing.
+audit-search-db = psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = '$(1)'" | grep -q 1 || \
+	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(1)"
+
 test: venv browser services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static
+	@$(call audit-search-db,querybase_audit$(QB_TEST_NS))
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # The fast tier alone: scanner, classifier, binding, value mapping, policy, error shape. It
@@ -110,6 +117,7 @@ bench: venv services
 	@mkdir -p var/test/static
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench'" | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench"
+	@$(call audit-search-db,querybase_bench_audit)
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(BENCH_ENV) $(BIN)/python -m tests.bench
 

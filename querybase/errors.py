@@ -26,6 +26,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "query_timeout": 400,
     # Known user, missing right.
     "permission_denied": 403,
+    "audit_not_allowed": 403,
     "result_not_visible": 403,
     "credential_material": 403,
     "credentials_not_least_privilege": 403,
@@ -58,6 +59,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "datasource_authentication_failed": 502,
     "credentials_unreadable": 502,
     "sandbox_unavailable": 502,
+    "audit_search_unavailable": 503,
 }
 
 

@@ -279,6 +279,22 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The audit search store (apps/audit/search_store): never the metadata database, so the
+# audit reports never load it. With PostgreSQL metadata it defaults to a database of its
+# own on the same server (<name>_audit, created by `migrate` if it may); the embedded
+# default keeps an SQLite FTS5 file next to its database.
+AUDIT_SEARCH_URL = os.environ.get("AUDIT_SEARCH_URL", "")
+if not AUDIT_SEARCH_URL:
+    if DATABASE_URL and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        _parts = urlsplit(DATABASE_URL)
+        AUDIT_SEARCH_URL = urlunsplit(_parts._replace(scheme="postgresql", path=f"{_parts.path}_audit"))
+    else:
+        AUDIT_SEARCH_URL = f"sqlite:///{DATA_DIR / 'audit_search.sqlite3'}"
+# Indexers: events per batch, and how long a claimed batch stays theirs (a killed
+# indexer's batch is taken over by another once its lease has run out).
+AUDIT_INDEX_BATCH_SIZE = env_int("QUERYBASE_AUDIT_INDEX_BATCH_SIZE", 500)
+AUDIT_INDEX_LEASE_SECONDS = env_int("QUERYBASE_AUDIT_INDEX_LEASE_SECONDS", 60)
+
 # Our apps' migrations live at the top level, one package per app; third-party apps
 # (token_blacklist) keep the migrations their package ships.
 MIGRATION_MODULES = {
@@ -323,6 +339,9 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stalled-deliveries": {"task": "maintenance.requeue_stalled_deliveries", "schedule": 60.0},
     # Sandboxes: idle marks, expiry, golden refresh and pool refill, per source.
     "sandbox-upkeep": {"task": "maintenance.sandbox_upkeep", "schedule": 60.0},
+    # Audit search: the outbox into the search store (`manage.py audit_indexer` does the same
+    # continuously, for a shorter lag).
+    "index-audit-outbox": {"task": "maintenance.index_audit_outbox", "schedule": 5.0},
 }
 # Time limits: the soft one raises in the task (a write's transaction rolls back, its lock
 # is released and the sweeper settles it); the hard one kills the worker process. Queries
@@ -339,6 +358,7 @@ CELERY_TASK_ANNOTATIONS = {
     "maintenance.settle_approval_requests": _SHORT_TASK_LIMITS,
     "maintenance.requeue_stalled_deliveries": _SHORT_TASK_LIMITS,
     "maintenance.expire_approval_requests": {"soft_time_limit": 240, "time_limit": 270},
+    "maintenance.index_audit_outbox": {"soft_time_limit": 55, "time_limit": 58},
 }
 CELERY_TASK_ROUTES = {
     "queries.*": {"queue": "queries"},

@@ -1,6 +1,8 @@
-"""Per-user API keys for scripts. Users and groups are Django's own."""
+"""Per-user API keys for scripts, and the product's own rights of a group. Users and groups
+are Django's own."""
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 
 
@@ -25,3 +27,20 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class GroupRights(models.Model):
+    """Rights a group gives its members beyond data sources (those are
+    DataSourcePermission). `can_audit`: read every user's audit events and reports."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="rights")
+    can_audit = models.BooleanField(
+        default=False, help_text="Members may search the audit log and see every user's events."
+    )
+
+    class Meta:
+        verbose_name = "group rights"
+        verbose_name_plural = "group rights"
+
+    def __str__(self) -> str:
+        return f"rights of {self.group}"

@@ -15,7 +15,9 @@ user deactivated or a source switched off takes effect at the next question.
 
 An admin (active staff member) administers the product: opens Django admin, sees every
 run's metadata and every request. Being an admin grants no right on data: rows and
-reviews need group rights like anyone else's (separation of duties).
+reviews need group rights like anyone else's (separation of duties). An auditor (an admin,
+or a member of a group with the auditor right) reads every user's audit events; anyone
+else only their own.
 """
 
 from typing import TypeGuard
@@ -33,6 +35,12 @@ def is_active_user(user: AnyUser | None) -> TypeGuard[User]:
 def is_admin(user: AnyUser) -> bool:
     """An active staff member: administers the product, holds no right on data by that."""
     return is_active_user(user) and user.is_staff
+
+
+def may_audit(user: AnyUser) -> bool:
+    """Search the audit log and see every user's events: admins, and members of a group
+    with the auditor right (GroupRights.can_audit). Others see only their own events."""
+    return is_admin(user) or (is_active_user(user) and user.groups.filter(rights__can_audit=True).exists())
 
 
 def may_share_with_any_group(user: AnyUser) -> bool:

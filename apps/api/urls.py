@@ -7,6 +7,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from apps.accounts.views import ApiKeyListCreateView, ApiKeyRevokeView, AuditedTokenObtainPairView, MeView
 from apps.api.metrics import MetricsView
 from apps.approvals import views as approval_views
+from apps.audit import views as audit_views
 from apps.datasources.views import DataSourceViewSet
 from apps.notifications import views as notification_views
 from apps.queries import views as query_views
@@ -58,6 +59,9 @@ urlpatterns = [
     path(
         "notifications/<int:notification_id>/read", notification_views.MarkReadView.as_view(), name="notification-read"
     ),
+    path("audit/events", audit_views.AuditEventsView.as_view(), name="audit-events"),
+    path("audit/records", audit_views.AuditRecordsView.as_view(), name="audit-records"),
+    path("audit/search", audit_views.AuditSearchView.as_view(), name="audit-search"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include(router.urls)),
 ]

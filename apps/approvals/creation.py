@@ -67,7 +67,14 @@ def create_request(
             actor=user,
             target=approval,
             request=request,
-            detail={"datasource": datasource.pk, "risk": approval.risk, "write_kinds": approval.write_kinds},
+            detail={
+                "datasource": datasource.pk,
+                "risk": approval.risk,
+                "write_kinds": approval.write_kinds,
+                "sql": approval.sql,
+                "sql_sha256": approval.sql_sha256,
+                "reason": approval.reason,
+            },
         )
         notify_new_request(approval, eligible_approvers(approval))
     return approval

@@ -174,7 +174,13 @@ def finish(
     # One transaction: whoever sees the final status also finds its audit event and the
     # requester's notification.
     def record() -> None:
-        detail = {"error_code": fields.get("error_code", ""), **(audit or {})}
+        detail = {
+            "error_code": fields.get("error_code", ""),
+            "error_message": fields.get("error_message", ""),
+            **(audit or {}),
+        }
+        if "statement_results" in fields:
+            detail["affected_rows"] = [result.get("affected_rows") for result in fields["statement_results"]]
         record_event(f"approval.{status}", target=approval, detail=detail)
         logger.info(
             "approval request executed", status=status, duration_ms=duration, error_code=fields.get("error_code")

@@ -71,6 +71,11 @@ class ApprovalRequest(models.Model):
     def __str__(self) -> str:
         return f"request #{self.pk} on {self.datasource} ({self.status})"
 
+    @property
+    def audit_label(self) -> str:
+        """The request's name in the audit log: no status, which changes after the event."""
+        return f"request #{self.pk} on {self.datasource}"
+
 
 class Decision(models.TextChoices):
     APPROVE = "approve"

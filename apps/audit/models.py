@@ -39,6 +39,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True, db_index=True)
     object_repr = models.CharField(max_length=200, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # The API request (X-Request-ID) the event came from; empty for workers' own events
+    # unless the task carried the request's log context.
+    request_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
@@ -57,3 +60,28 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("audit events are never deleted")
+
+
+class OutboxEntry(models.Model):
+    """An audit event waiting to be copied into the search store (apps/audit/search_store).
+
+    Written in the event's own transaction, so an event exists exactly when its entry does:
+    nothing is lost while the indexers are down. Indexers claim unprocessed entries (not
+    "ids above the last one seen": transactions commit out of order, so a smaller id may
+    appear after a larger one was read) with FOR UPDATE SKIP LOCKED and take a lease; an
+    entry whose lease ran out (its indexer died) is claimed again. Entries are deleted once
+    their documents are in the store; indexing twice is harmless (upsert by event id).
+    """
+
+    event = models.OneToOneField(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "audit outbox entry"
+        verbose_name_plural = "audit outbox"
+
+    def __str__(self) -> str:
+        return f"outbox entry for event {self.event_id}"

@@ -1,24 +1,49 @@
 """Writing to the audit log. Every state change in QueryBase calls `record_event`."""
 
 import ipaddress
+import re
 from typing import Any
 
+import structlog
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditEvent, OutboxEntry
+from querybase.celery import enqueue_on_commit
 
 # Keys whose values never reach the log, whatever a caller passes in.
 _SECRET_MARKERS = ("password", "secret", "token", "api_key", "ciphertext")
 REDACTED = "[redacted]"
+EMBEDDED_INDEX_BUDGET_SECONDS = 2
+
+
+# SQL is kept in full (the audit search indexes it), except the literals that set or carry
+# a password: `PASSWORD 'x'`, `IDENTIFIED [WITH plugin] BY 'x'`, and `password=x` inside a
+# connection string (dblink).
+_SQL_SECRET_LITERAL = re.compile(
+    r"""(\b(?:PASSWORD|IDENTIFIED\s+(?:WITH\s+\S+\s+)?BY)\s*(?:=\s*)?)('(?:[^']|'')*'|"(?:[^"]|"")*")""",
+    re.IGNORECASE,
+)
+_SQL_SECRET_OPTION = re.compile(r"(\bpassword\s*=\s*)([^\s'\"]+)", re.IGNORECASE)
+
+
+def redact_sql(sql: str) -> str:
+    """SQL text with the credentials it would carry replaced by '[redacted]'."""
+    sql = _SQL_SECRET_LITERAL.sub(lambda match: f"{match.group(1)}'{REDACTED}'", sql)
+    return _SQL_SECRET_OPTION.sub(lambda match: f"{match.group(1)}{REDACTED}", sql)
+
+
+def _redact_entry(key: str, item: Any) -> Any:
+    if any(marker in key.lower() for marker in _SECRET_MARKERS):
+        return REDACTED
+    if key == "sql" and isinstance(item, str):
+        return redact_sql(item)
+    return _redact(item)
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            key: REDACTED if any(marker in str(key).lower() for marker in _SECRET_MARKERS) else _redact(item)
-            for key, item in value.items()
-        }
+        return {key: _redact_entry(str(key), item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_redact(item) for item in value]
     return value
@@ -74,15 +99,48 @@ def record_event(
     detail: dict[str, Any] | None = None,
     actor_username: str = "",
 ) -> AuditEvent:
-    """Append one event. `actor_username` names an actor that is not a user row (a failed login)."""
+    """Append one event, and its outbox entry in the same transaction (the search store's
+    indexers copy it from there). `actor_username` names an actor that is not a user row
+    (a failed login). The event's data source is taken from the target when the caller
+    does not name it, so every report can filter by source."""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
-        actor=actor if is_user else None,
-        actor_username=actor.get_username() if is_user else actor_username,
-        action=action,
-        object_type=target._meta.label_lower if target is not None else "",
-        object_id=str(target.pk) if target is not None else "",
-        object_repr=str(target)[:200] if target is not None else "",
-        ip_address=client_ip(request),
-        detail=_redact(detail or {}),
-    )
+    detail = dict(detail or {})
+    datasource_id = _datasource_of(target)
+    if datasource_id is not None:
+        detail.setdefault("datasource", datasource_id)
+    request_id = getattr(request, "request_id", None) or structlog.contextvars.get_contextvars().get("request_id", "")
+    with transaction.atomic():
+        event = AuditEvent.objects.create(
+            actor=actor if is_user else None,
+            actor_username=actor.get_username() if is_user else actor_username,
+            action=action,
+            object_type=target._meta.label_lower if target is not None else "",
+            object_id=str(target.pk) if target is not None else "",
+            object_repr=_label_of(target),
+            ip_address=client_ip(request),
+            request_id=str(request_id)[:64],
+            detail=_redact(detail),
+        )
+        OutboxEntry.objects.create(event=event)
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # The embedded default has no beat and no worker: index right after the commit,
+            # briefly (whatever is left waits for the next event or `manage.py audit_indexer`).
+            enqueue_on_commit("maintenance.index_audit_outbox", EMBEDDED_INDEX_BUDGET_SECONDS)
+    return event
+
+
+def _label_of(target: models.Model | None) -> str:
+    """How the log names the object: its `audit_label` where it has one (a run's or a
+    request's plain str() carries its status at the time, which reads as the outcome)."""
+    if target is None:
+        return ""
+    return str(getattr(target, "audit_label", None) or target)[:200]
+
+
+def _datasource_of(target: models.Model | None) -> int | None:
+    if target is None:
+        return None
+    if target._meta.label_lower == "datasources.datasource":
+        return target.pk
+    value = getattr(target, "datasource_id", None)
+    return value if isinstance(value, int) else None

@@ -1,6 +1,8 @@
 """Maintenance: settle the runs a dead process left behind (the sweeper, every minute)."""
 
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -8,6 +10,7 @@ from django.utils import timezone
 from apps.queries import run_finished_signal
 from apps.queries.locks import runs_with_live_process
 from apps.queries.models import QueryRun, RunStatus
+from apps.queries.run_audit import record_run_end
 from apps.queries.run_lifecycle import MAX_RUN_ATTEMPTS, requeue
 from apps.queries.state import RUN_STATUS
 from apps.queries.submission import enqueue
@@ -44,19 +47,26 @@ def settle_abandoned_runs() -> int:
             if moved:
                 enqueue(QueryRun(pk=pk))
         else:
-            now = timezone.now()
+            fields = {
+                "finished_at": timezone.now(),
+                "error_code": "worker_lost",
+                "error_message": WORKER_LOST_MESSAGE.format(attempts=attempts),
+            }
             moved = RUN_STATUS.move(
                 pk,
                 RunStatus.FAILED,
                 from_={RunStatus.RUNNING},
-                finished_at=now,
-                error_code="worker_lost",
-                error_message=WORKER_LOST_MESSAGE.format(attempts=attempts),
+                then=partial(_record_worker_lost, pk, fields),
+                **fields,
             )
             if moved:
                 run_finished_signal.announce_finished(str(pk))
         settled += moved
     return settled + _resend_stale_queued_runs()
+
+
+def _record_worker_lost(pk: Any, fields: dict[str, Any]) -> None:
+    record_run_end(QueryRun.objects.select_related("user").get(pk=pk), RunStatus.FAILED, fields)
 
 
 def _resend_stale_queued_runs() -> int:

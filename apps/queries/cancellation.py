@@ -13,6 +13,7 @@ from apps.datasources.connectors.base import (
 from apps.queries import policy, run_finished_signal
 from apps.queries.exceptions import RunNotCancellable
 from apps.queries.models import QueryRun, RunStatus
+from apps.queries.run_audit import record_run_end
 from apps.queries.runs import get_run
 from apps.queries.state import RUN_STATUS
 from querybase.errors import NotAllowed
@@ -32,11 +33,15 @@ def cancel_run(user: User, run_id, *, request: ClientRequest | None = None) -> Q
     def audit() -> None:
         record_event("query.cancel", actor=user, target=run, request=request)
 
+    def audit_end() -> None:
+        audit()
+        record_run_end(run, RunStatus.CANCELLED, {"error_code": "query_cancelled", "error_message": "Cancelled."})
+
     if RUN_STATUS.move(
         run.pk,
         RunStatus.CANCELLED,
         from_={RunStatus.QUEUED},
-        then=audit,
+        then=audit_end,
         finished_at=timezone.now(),
         error_code="query_cancelled",
         error_message="Cancelled.",

@@ -90,6 +90,11 @@ class QueryRun(models.Model):
         return f"run {self.id} ({self.status})"
 
     @property
+    def audit_label(self) -> str:
+        """The run's name in the audit log: no status, which changes after the event."""
+        return f"run {self.id}"
+
+    @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 

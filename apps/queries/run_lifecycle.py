@@ -21,6 +21,7 @@ from apps.queries import result_store, run_finished_signal
 from apps.queries.exceptions import TransientSourceError, error_code_of
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import PreparedRead
+from apps.queries.run_audit import record_run_end
 from apps.queries.state import RUN_STATUS
 from querybase.logs import get_logger
 
@@ -109,7 +110,13 @@ def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
         "result_location": location,
         "computed_at": finished,
     }
-    if RUN_STATUS.move(run.pk, RunStatus.SUCCEEDED, from_={RunStatus.RUNNING}, **fields):
+    if RUN_STATUS.move(
+        run.pk,
+        RunStatus.SUCCEEDED,
+        from_={RunStatus.RUNNING},
+        then=lambda: record_run_end(run, RunStatus.SUCCEEDED, fields),
+        **fields,
+    ):
         run.status = RunStatus.SUCCEEDED
         for name, value in fields.items():
             setattr(run, name, value)
@@ -127,7 +134,9 @@ def finish_failed(run: QueryRun, code: str, message: str) -> None:
         "error_code": code,
         "error_message": message,
     }
-    if RUN_STATUS.move(run.pk, status, from_={RunStatus.RUNNING}, **fields):
+    if RUN_STATUS.move(
+        run.pk, status, from_={RunStatus.RUNNING}, then=lambda: record_run_end(run, status, fields), **fields
+    ):
         run.status = status
         for name, value in fields.items():
             setattr(run, name, value)

@@ -30,7 +30,7 @@ class HistoryFilter(django_filters.FilterSet):
 
 def history_for(user: AnyUser) -> QuerySet[QueryRun]:
     """A user's own runs; admins see everyone's (and may filter by user)."""
-    return policy.runs_visible_to(user).select_related("datasource").order_by("-created_at")
+    return policy.runs_visible_to(user).select_related("datasource", "user").order_by("-created_at")
 
 
 def saved_queries_for(user: AnyUser) -> QuerySet[SavedQuery]:

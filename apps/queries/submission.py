@@ -183,5 +183,12 @@ def _audit_submission(run: QueryRun, request: ClientRequest | None) -> None:
         actor=run.user,
         target=run,
         request=request,
-        detail={"datasource": run.datasource_id, "sql_sha256": run.sql_sha256, "from_cache": run.from_cache},
+        detail={
+            "datasource": run.datasource_id,
+            "sql_sha256": run.sql_sha256,
+            "sql": run.sql,
+            "from_cache": run.from_cache,
+            # A cache hit is born succeeded; any other run says how it ended in query.finished.
+            "status": run.status,
+        },
     )

@@ -21,6 +21,7 @@ from apps.queries import result_store
 from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
+from apps.queries.run_audit import record_run_end
 from apps.queries.state import RUN_STATUS
 from apps.sandboxes.connectors import sandbox_connector
 from apps.sandboxes.engines import CopyFailed, copies_for
@@ -167,6 +168,7 @@ def _start_run(
             "datasource": sandbox.datasource_id,
             "sandbox": sandbox.pk,
             "sql_sha256": run.sql_sha256,
+            "sql": run.sql,
             "verdict": classification.verdict.value,
             "write_kinds": sorted(classification.write_kinds),
         },
@@ -183,7 +185,9 @@ def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None,
             truncated=result["truncated"],
             result_location=result_store.store_result(run, result),
         )
-    RUN_STATUS.move(run.pk, status, from_={RunStatus.RUNNING}, **fields)
+    RUN_STATUS.move(
+        run.pk, status, from_={RunStatus.RUNNING}, then=lambda: record_run_end(run, status, fields), **fields
+    )
     run.status = status
     for name, value in fields.items():
         setattr(run, name, value)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("approvals/", views.approvals_inbox, name="approvals"),
     path("approvals/<int:request_id>", views.approval_detail, name="approval-detail"),
     path("notifications/", views.notifications_page, name="notifications"),
+    path("audit/", views.audit_search, name="audit"),
 ]

@@ -1,19 +1,26 @@
 """Dashboard pages: server-rendered shells; actions go through the REST API (session auth)."""
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
+from apps.accounts import policy
 from apps.approvals import policy as request_policy
 from apps.approvals import selectors as approval_selectors
 from apps.approvals.models import ApprovalStatus
+from apps.audit import reports
+from apps.audit.exceptions import AuditSearchUnavailable
 from apps.datasources.access import Action, rights_by_datasource
 from apps.datasources.models import DataSource
 from apps.notifications import services as notifications
 from apps.queries import saved_queries, selectors
 from apps.queries.models import QueryRun
+from apps.web.forms import AuditSearchForm
 from querybase.errors import QueryBaseError
 from querybase.types import SignedInHttpRequest
 
@@ -120,3 +127,49 @@ def approval_detail(request: SignedInHttpRequest, request_id: int):
 def notifications_page(request: SignedInHttpRequest):
     page = Paginator(notifications.inbox(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/notifications.html", {"page": page, "nav": "notifications"})
+
+
+@login_required
+def audit_search(request: SignedInHttpRequest):
+    """The audit reports for auditors and admins. Reads the search store only: the
+    metadata database is asked nothing but who the user is and whether they audit."""
+    if not policy.may_audit(request.user):
+        raise PermissionDenied("Only admins and auditors may search the audit log.")
+    form = AuditSearchForm(request.GET or None)
+    context: dict = {"form": form, "nav": "audit", "documents": None}
+    if form.is_bound and form.is_valid() and form.has_filters():
+        kind, query = form.report()
+        page_number = _page_number(request.GET.get("page"))
+        try:
+            found = reports.run_report(query, page=page_number, page_size=PAGE_SIZE)
+        except AuditSearchUnavailable as error:
+            context["unavailable"] = error.message
+        else:
+            others = {key: value for key, value in request.GET.items() if key != "page" and value}
+            context.update(
+                kind=kind,
+                documents=found.documents,
+                page_number=page_number,
+                previous_url=f"?{urlencode({**others, 'page': page_number - 1})}" if page_number > 1 else None,
+                next_url=f"?{urlencode({**others, 'page': page_number + 1})}" if found.has_more else None,
+                csv_url=f"/api/v1/audit/{kind}?{urlencode(_api_parameters(kind, form.cleaned_data))}",
+            )
+    return render(request, "web/audit.html", context)
+
+
+def _page_number(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < int(text) <= 100_000 else 1
+
+
+def _api_parameters(kind: str, data: dict) -> dict[str, str]:
+    """The same report's CSV export, from the API."""
+    names = {
+        "records": ("datasource", "table", "key"),
+        "search": ("q", "user", "datasource", "action", "after", "before"),
+    }
+    wanted = names.get(kind, ("user", "datasource", "action", "after", "before"))
+    parameters = {name: data[name] for name in wanted if data.get(name)}
+    for moment in ("after", "before"):
+        if moment in parameters:
+            parameters[moment] = parameters[moment].isoformat()
+    return {**{name: str(value) for name, value in parameters.items()}, "format": "csv"}

@@ -8,6 +8,8 @@
    against `psql \\copy`.
 4. Small reads per second through the shipped server from 16 concurrent clients,
    uncached and cached, against pgbench running the same SELECT with 16 clients.
+5. The audit search: index lag with 1, 2 and 4 indexers, and search latency over
+   1,000,000 indexed events (tests/bench/audit_bench.py).
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
 
@@ -40,6 +42,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource, DataSourcePermission
 from apps.sqlcore.classification import classify_sql
+from tests.bench import audit_bench
 from tests.support.worker_process import start_worker, stop_worker
 
 BENCH_DB = "qb_bench"
@@ -63,10 +66,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
         parser.add_argument("--iterations", type=int, default=300)
+        parser.add_argument("--audit-only", action="store_true", help="Only the audit search figures (part 5).")
 
-    def handle(self, *args, postgres: str, iterations: int, **options):
+    def handle(self, *args, postgres: str, iterations: int, audit_only: bool = False, **options):
         if not postgres or not settings.REDIS_URL:
             raise CommandError("Run through `make bench` (needs QUERYBASE_BENCH_POSTGRES_URL and REDIS_URL).")
+        if audit_only:
+            figures = audit_bench.audit_figures(self.stdout)
+            self.stdout.write("\n".join(audit_bench.report_lines(figures)))
+            self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
+            return
         source_url = self._prepare_source_database(postgres)
         datasource, token = self._prepare_app(source_url)
         worker = self._start_worker()
@@ -78,6 +87,7 @@ class Command(BaseCommand):
         with self._shipped_server() as (base, server_pid):
             figures.update(self._large_csv(source_url, base, server_pid, datasource, token))
             figures.update(self._throughput(source_url, base, datasource, token))
+        figures.update(audit_bench.audit_figures(self.stdout))
         self._report(figures)
 
     # Set-up -----------------------------------------------------------------------------
@@ -309,6 +319,7 @@ class Command(BaseCommand):
             f"  small reads over HTTP, {CLIENTS} clients, cached   {f['http_cached_rps']:8.0f} /s   "
             f"({100 * f['http_cached_rps'] / f['pgbench_tps']:.1f}% of pgbench)   target: >= 4%",
         ]
+        lines.extend(audit_bench.report_lines(f))
         self.stdout.write("\n".join(lines))
         self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
 

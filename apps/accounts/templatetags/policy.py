@@ -11,3 +11,8 @@ register = template.Library()
 @register.filter
 def is_admin(user: AnyUser) -> bool:
     return policy.is_admin(user)
+
+
+@register.filter
+def may_audit(user) -> bool:
+    return policy.may_audit(user)

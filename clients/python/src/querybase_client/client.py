@@ -12,6 +12,7 @@ from querybase_client.auth import ApiKeyAuth, JWTAuth, Tokens, obtain_tokens
 from querybase_client.errors import QueryBaseConnectionError, QueryBaseError
 from querybase_client.resources.account import Account
 from querybase_client.resources.approvals import Approvals
+from querybase_client.resources.audit import Audit
 from querybase_client.resources.datasources import DataSources
 from querybase_client.resources.queries import Queries
 from querybase_client.resources.saved_queries import SavedQueries
@@ -65,6 +66,7 @@ class QueryBaseClient:
         self.queries = Queries(self.transport, self.datasources)
         self.saved_queries = SavedQueries(self.transport, self.datasources)
         self.approvals = Approvals(self.transport, self.datasources)
+        self.audit = Audit(self.transport, self.datasources)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options) -> tuple[QueryBaseClient, Tokens]:

@@ -365,3 +365,38 @@ class ExportSummary:
     rows: int
     #: The export stopped at the source's row cap: more rows exist than the file holds.
     truncated: bool = False
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One entry of an audit report: who did what, on which object, how it ended."""
+
+    event_id: int
+    created_at: str
+    actor: str
+    action: str
+    object_repr: str
+    datasource_id: int | None
+    outcome: str
+    error: str
+    sql: str
+    tables: list[str]
+    text: str
+    raw: JSON = field(repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, body: JSON) -> AuditEvent:
+        return cls(
+            event_id=body["event_id"],
+            created_at=body.get("created_at", ""),
+            actor=body.get("actor", ""),
+            action=body.get("action", ""),
+            object_repr=body.get("object_repr", ""),
+            datasource_id=body.get("datasource_id"),
+            outcome=body.get("outcome", ""),
+            error=body.get("error", ""),
+            sql=body.get("sql", ""),
+            tables=list(body.get("tables", [])),
+            text=body.get("text", ""),
+            raw=body,
+        )

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from querybase_client import __version__
 from querybase_client.cli import config, output, session
-from querybase_client.cli.commands import account, approvals, queries, sources
+from querybase_client.cli.commands import account, approvals, audit, queries, sources
 from querybase_client.cli.exit_codes import ExitCode, exit_code_for
 from querybase_client.errors import QueryBaseAPIError, QueryBaseError
 
@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (account, sources, queries, approvals):
+for module in (account, sources, queries, approvals, audit):
     module.register(app)
 
 

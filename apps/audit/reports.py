@@ -1,0 +1,107 @@
+"""The audit reports: a record's lifetime, a user's impact, a time window, full text.
+
+They read the search store only (apps/audit/search_store), never the metadata database:
+a heavy audit search must not slow the product down. Who may ask is decided first
+(`authorise`), from the user's rights; the report itself makes no query on the metadata
+database, and a test keeps it so.
+"""
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import psycopg
+import psycopg_pool
+
+from apps.accounts import policy
+from apps.audit.exceptions import AuditNotAllowed, AuditSearchUnavailable
+from apps.audit.search_store import AuditPage, AuditQuery, get_store
+
+MAX_PAGE_SIZE = 500
+# A CSV export walks the report page by page, up to this many rows.
+EXPORT_PAGE_SIZE = 1000
+EXPORT_MAX_ROWS = 100_000
+
+CSV_COLUMNS = (
+    "event_id",
+    "created_at",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "datasource_id",
+    "ip_address",
+    "request_id",
+    "outcome",
+    "error",
+    "tables",
+    "sql",
+    "text",
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks, as far as the reports care: decided once, before the store is read."""
+
+    username: str
+    is_auditor: bool
+
+
+def authorise(user, query: AuditQuery) -> Viewer:
+    """Auditors (admins and members of a group with the auditor right) see every event;
+    anyone else only their own events, and only by asking for them by name."""
+    viewer = Viewer(username=user.get_username(), is_auditor=policy.may_audit(user))
+    if viewer.is_auditor:
+        return viewer
+    if query.actor != viewer.username or query.table is not None or query.key is not None or query.text:
+        raise AuditNotAllowed("Only admins and auditors may see other users' events or search the audit log.")
+    return viewer
+
+
+def run_report(query: AuditQuery, *, page: int, page_size: int) -> AuditPage:
+    try:
+        return get_store().search(query, offset=(page - 1) * page_size, limit=page_size)
+    except (psycopg.Error, psycopg_pool.PoolTimeout, OSError) as error:
+        raise AuditSearchUnavailable("The audit search store does not answer; try again shortly.") from error
+
+
+def csv_lines(query: AuditQuery) -> Iterator[str]:
+    """The whole report as CSV, header first, page after page."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flush()
+    written = 0
+    page = 1
+    while written < EXPORT_MAX_ROWS:
+        found = run_report(query, page=page, page_size=EXPORT_PAGE_SIZE)
+        for document in found.documents:
+            row = document.as_dict()
+            row["tables"] = " ".join(document.tables)
+            writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
+        written += len(found.documents)
+        yield flush()
+        if not found.has_more:
+            return
+        page += 1
+
+
+def _cell(value) -> str:
+    """A cell a spreadsheet shows as text: a leading =, +, - or @ would run as a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+
+
+def timeline(query: AuditQuery) -> AuditQuery:
+    """A record's lifetime reads oldest first."""
+    return replace(query, oldest_first=True)

@@ -1,0 +1,69 @@
+"""The audit search store (AUDIT_SEARCH_URL: its own PostgreSQL database in the suite),
+emptied around each test, and the people who may read it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts.models import GroupRights
+from apps.audit import indexer
+from apps.audit.models import AuditEvent, OutboxEntry
+from apps.audit.search_store import get_store
+
+# The CLI's and the dashboard's fixtures, for the audit commands and pages.
+from tests.clients.conftest import cli, server_url, shop_world  # noqa: F401
+from tests.support.factories import make_group, make_user
+from tests.support.worker import suite_database_url
+from tests.web.conftest import browser, log_in, page  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store():
+    store = get_store()
+    store.clear()
+    yield store
+    store.clear()
+
+
+@pytest.fixture
+def auditor(db):
+    group = make_group("auditors")
+    GroupRights.objects.create(group=group, can_audit=True)
+    return make_user("audrey", groups=(group,))
+
+
+def index_everything() -> int:
+    return indexer.index_until_empty("test-indexer", lease_seconds=30)
+
+
+def bulk_events(count: int, *, action: str = "bulk.event", actor: str = "bulk") -> list[int]:
+    """`count` events with their outbox entries, written fast (as a burst of activity would)."""
+    now = timezone.now()
+    events = AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(created_at=now, actor_username=actor, action=action, detail={"n": number})
+            for number in range(count)
+        ],
+        batch_size=5000,
+    )
+    OutboxEntry.objects.bulk_create([OutboxEntry(event_id=event.pk) for event in events], batch_size=5000)
+    return [event.pk for event in events]
+
+
+def start_indexer(*args: str) -> subprocess.Popen:
+    """`manage.py audit_indexer` as a process of its own, on the suite's database."""
+    env = {**os.environ, "DATABASE_URL": suite_database_url()}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "audit_indexer", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
