@@ -385,7 +385,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("QUERYBASE_MAX_BODY_BYTES", 5 * 1024 * 102
 REST_FRAMEWORK: dict[str, Any] = {
     # JWT first: its WWW-Authenticate header makes a missing credential a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.authentication.CachedUserJWTAuthentication",
         "apps.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
