@@ -106,7 +106,9 @@ test-unit: venv
 		$(BIN)/pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Not part of `make test`: figures, not pass/fail (see README).
+# wrk (Debian's) is the closed-loop load generator of the HTTP throughput figures.
 bench: venv services
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	@mkdir -p var/test/static
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench$(QB_TEST_NS)'" | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench$(QB_TEST_NS)"

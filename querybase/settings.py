@@ -294,7 +294,7 @@ MIGRATION_MODULES = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "querybase.cache.SharedClientRedisCache",
             "LOCATION": QUERYBASE_CACHE_URL,
             "KEY_PREFIX": os.environ.get("QUERYBASE_CACHE_PREFIX", "qb"),
         }

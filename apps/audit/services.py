@@ -75,8 +75,24 @@ def record_event(
     actor_username: str = "",
 ) -> AuditEvent:
     """Append one event. `actor_username` names an actor that is not a user row (a failed login)."""
+    event = new_event(action, actor=actor, target=target, request=request, detail=detail, actor_username=actor_username)
+    event.save(force_insert=True)
+    return event
+
+
+def new_event(
+    action: str,
+    *,
+    actor=None,
+    target: models.Model | None = None,
+    request=None,
+    detail: dict[str, Any] | None = None,
+    actor_username: str = "",
+) -> AuditEvent:
+    """The event `record_event` appends, not yet saved: for a caller that writes it in one
+    statement with the row it is about (querybase.inserts)."""
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if is_user else None,
         actor_username=actor.get_username() if is_user else actor_username,
         action=action,
