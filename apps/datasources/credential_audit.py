@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.services import record_event
-from apps.datasources import rights_cache, services
+from apps.datasources import services
 from apps.datasources.connectors import ConnectionTestResult, ConnectorError, CredentialRole, connector_for
 from apps.datasources.credential_findings import Finding, Severity, highest_severity, judge
 from apps.datasources.crypto import CredentialDecryptionError
@@ -99,8 +99,6 @@ def audit_credentials(datasource: DataSource, *, actor=None, request=None) -> Cr
         )
         if stored:
             datasource.credential_audit, datasource.credential_audited_at = audit.as_dict(), audit.audited_at
-            # An update sends no signal; reads are allowed or refused by this audit.
-            rights_cache.forget_all()
         record_event(
             "datasource.credential_audit",
             actor=actor,

@@ -6,7 +6,6 @@ from django.core.cache import cache
 from django.db import transaction
 
 from apps.audit.services import record_event
-from apps.datasources import rights_cache
 from apps.datasources.access import Action, user_may
 from apps.datasources.connectors import (
     ConnectionTestResult,
@@ -200,7 +199,6 @@ def set_permissions(
         for grant in grants
     ]
     DataSourcePermission.objects.bulk_create(rows)
-    rights_cache.forget_all()  # bulk_create sends no post_save
     after = _describe_permissions(datasource)
     record_event(
         "datasource.permissions_change",

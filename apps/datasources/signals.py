@@ -8,7 +8,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from apps.datasources import rights_cache
-from apps.datasources.models import DataSource, DataSourcePermission
+from apps.datasources.models import DataSource, DataSourcePermission, rows_changed_in_bulk
 
 User = get_user_model()
 # Saving only these fields of a user changes nothing a right depends on (a login).
@@ -29,6 +29,7 @@ def user_saved(sender, instance, update_fields=None, **kwargs) -> None:
 @receiver(post_delete, sender=Group, dispatch_uid="rights_cache.group_deleted")
 @receiver(post_delete, sender=DataSourcePermission, dispatch_uid="rights_cache.permission_deleted")
 @receiver(post_delete, sender=DataSource, dispatch_uid="rights_cache.source_deleted")
+@receiver(rows_changed_in_bulk, dispatch_uid="rights_cache.bulk_change")
 def rights_changed(sender, **kwargs) -> None:
     rights_cache.forget_all()
 

@@ -158,3 +158,11 @@ def test_an_edited_source_is_read_again(shop, analysts):
     # A changed source is a new cache key (its updated_at) and a new row cap.
     assert body["cached"] is False
     assert body["result"]["row_count"] == 1 and body["result"]["truncated"] is True
+
+
+def test_a_bulk_update_of_permissions_applies_at_once(shop, analysts):
+    """QuerySet.update sends no post_save: the permissions' queryset says so itself."""
+    client = jwt_client(make_user("ana", groups=(analysts,)))
+    assert read(client, shop).status_code == 200
+    DataSourcePermission.objects.filter(group=analysts).update(can_read=False)
+    assert read(client, shop).status_code == 404
