@@ -32,8 +32,8 @@ TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST
 	QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1 \
 	QUERYBASE_HTTPS=false
 
-BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench \
-	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench_audit \
+BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench$(QB_TEST_NS) \
+	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench_audit$(QB_TEST_NS) \
 	QUERYBASE_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test test-unit lint bench system-deps browser assets venv services migrate clean
@@ -113,11 +113,13 @@ test-unit: venv
 		$(BIN)/pytest tests/unit -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Not part of `make test`: figures, not pass/fail (see README).
+# wrk (Debian's) is the closed-loop load generator of the HTTP throughput figures.
 bench: venv services
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	@mkdir -p var/test/static
-	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench'" | grep -q 1 || \
-		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench"
-	@$(call audit-search-db,querybase_bench_audit)
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench$(QB_TEST_NS)'" | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench$(QB_TEST_NS)"
+	@$(call audit-search-db,querybase_bench_audit$(QB_TEST_NS))
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(BENCH_ENV) $(BIN)/python -m tests.bench
 

@@ -310,7 +310,7 @@ MIGRATION_MODULES = {
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "querybase.cache.SharedClientRedisCache",
             "LOCATION": QUERYBASE_CACHE_URL,
             "KEY_PREFIX": os.environ.get("QUERYBASE_CACHE_PREFIX", "qb"),
         }
@@ -405,7 +405,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("QUERYBASE_MAX_BODY_BYTES", 5 * 1024 * 102
 REST_FRAMEWORK: dict[str, Any] = {
     # JWT first: its WWW-Authenticate header makes a missing credential a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "apps.accounts.authentication.CachedUserJWTAuthentication",
         "apps.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -47,10 +47,12 @@ class StateMachine:
         if illegal or not sources:
             name = self.model.__name__
             raise IllegalTransition(f"{name}: {', '.join(sorted(illegal)) or '∅'} → {target} is not an allowed move")
+        rows = self.model._default_manager.filter(pk=pk, **{f"{self.field}__in": sources})
+        if then is None:
+            # One UPDATE is atomic by itself: no BEGIN and COMMIT round trips around it.
+            return rows.update(**{self.field: target}, **fields) == 1
         with transaction.atomic():
-            moved = self.model._default_manager.filter(pk=pk, **{f"{self.field}__in": sources}).update(
-                **{self.field: target}, **fields
-            )
-            if moved and then is not None:
+            moved = rows.update(**{self.field: target}, **fields)
+            if moved:
                 then()
         return moved == 1

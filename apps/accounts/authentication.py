@@ -1,10 +1,16 @@
-"""API key authentication for scripts: `Authorization: Api-Key qb_…`."""
+"""API key authentication for scripts (`Authorization: Api-Key qb_…`), and JWT with the
+user from the cache."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import Token
 
 from apps.accounts.services import user_for_api_key
+from apps.datasources import rights_cache
 
 KEYWORD = "Api-Key"
 
@@ -32,3 +38,23 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema) -> dict:
         return {"type": "apiKey", "in": "header", "name": "Authorization", "description": f"{KEYWORD} qb_…"}
+
+
+class CachedUserJWTAuthentication(JWTAuthentication):
+    """simplejwt's JWT authentication with the user read from the rights map in the cache
+    (apps/datasources/rights_cache.py), not from the database on every request: the
+    rights map carries the user row, and any change to a user replaces it."""
+
+    def get_user(self, validated_token: Token):
+        try:
+            user_id = validated_token[jwt_settings.USER_ID_CLAIM]
+        except KeyError as error:
+            raise InvalidToken("Token contained no recognizable user identification") from error
+        if jwt_settings.USER_ID_FIELD != "id" or jwt_settings.CHECK_REVOKE_TOKEN:
+            return super().get_user(validated_token)  # the map holds neither
+        user = rights_cache.cached_user(user_id)
+        if user is None:
+            raise exceptions.AuthenticationFailed("User not found", code="user_not_found")
+        if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
+        return user

@@ -1,5 +1,6 @@
 """How the OpenAPI schema describes our own authentication (drf-spectacular)."""
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from apps.accounts.authentication import KEYWORD
@@ -16,3 +17,9 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": f"`{KEYWORD} qb_…`: a key from POST /api/v1/auth/api-keys.",
         }
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """JWT as simplejwt describes it: only where the user comes from differs."""
+
+    target_class = "apps.accounts.authentication.CachedUserJWTAuthentication"

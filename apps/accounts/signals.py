@@ -34,7 +34,9 @@ def count_failed_login(sender, credentials, request: ClientRequest | None = None
 
 @receiver(post_init, sender=User)
 def remember_password_hash(sender, instance, **kwargs) -> None:
-    instance._loaded_password_hash = instance.password
+    # Not `instance.password`: a user from the rights cache defers the hash, and reading it
+    # here would cost every such user a query (None then counts as "changed" on save).
+    instance._loaded_password_hash = instance.__dict__.get("password")
 
 
 @receiver(post_save, sender=User)

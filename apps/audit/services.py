@@ -6,10 +6,12 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.db import models, transaction
+from django.contrib.auth.models import User
+from django.db import models
 
-from apps.audit.models import AuditEvent, OutboxEntry
+from apps.audit.models import AuditEvent
 from querybase.celery import enqueue_on_commit
+from querybase.types import AnyUser, ClientRequest
 
 # Keys whose values never reach the log, whatever a caller passes in.
 _SECRET_MARKERS = ("password", "secret", "token", "api_key", "ciphertext")
@@ -49,7 +51,7 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: ClientRequest | None) -> str | None:
     """The address a request came from, trusting X-Forwarded-For only when configured.
 
     Only the entries our own proxies appended are believed: each trusted proxy appends the
@@ -93,40 +95,60 @@ def _ip_address(text: str) -> str | None:
 def record_event(
     action: str,
     *,
-    actor=None,
+    actor: AnyUser | None = None,
     target: models.Model | None = None,
-    request=None,
+    request: ClientRequest | None = None,
     detail: dict[str, Any] | None = None,
     actor_username: str = "",
 ) -> AuditEvent:
-    """Append one event, and its outbox entry in the same transaction (the search store's
-    indexers copy it from there). `actor_username` names an actor that is not a user row
-    (a failed login). The event's data source is taken from the target when the caller
-    does not name it, so every report can filter by source."""
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    """Append one event. `actor_username` names an actor that is not a user row (a failed
+    login). The database writes the event's outbox entry in the same statement (a trigger,
+    migrations/audit/0004), so the search store's indexers find every event, however it was
+    inserted."""
+    event = new_event(action, actor=actor, target=target, request=request, detail=detail, actor_username=actor_username)
+    event.save(force_insert=True)
+    events_written()
+    return event
+
+
+def new_event(
+    action: str,
+    *,
+    actor: AnyUser | None = None,
+    target: models.Model | None = None,
+    request: ClientRequest | None = None,
+    detail: dict[str, Any] | None = None,
+    actor_username: str = "",
+) -> AuditEvent:
+    """The event `record_event` appends, not yet saved: for a caller that writes it in one
+    statement with the row it is about (querybase.inserts; call `events_written` after).
+    The event's data source is taken from the target when the caller does not name it, so
+    every report can filter by source."""
+    user = actor if isinstance(actor, User) else None  # an anonymous actor is named, not linked
     detail = dict(detail or {})
     datasource_id = _datasource_of(target)
     if datasource_id is not None:
         detail.setdefault("datasource", datasource_id)
     request_id = getattr(request, "request_id", None) or structlog.contextvars.get_contextvars().get("request_id", "")
-    with transaction.atomic():
-        event = AuditEvent.objects.create(
-            actor=actor if is_user else None,
-            actor_username=actor.get_username() if is_user else actor_username,
-            action=action,
-            object_type=target._meta.label_lower if target is not None else "",
-            object_id=str(target.pk) if target is not None else "",
-            object_repr=_label_of(target),
-            ip_address=client_ip(request),
-            request_id=str(request_id)[:64],
-            detail=_redact(detail),
-        )
-        OutboxEntry.objects.create(event=event)
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            # The embedded default has no beat and no worker: index right after the commit,
-            # briefly (whatever is left waits for the next event or `manage.py audit_indexer`).
-            enqueue_on_commit("maintenance.index_audit_outbox", EMBEDDED_INDEX_BUDGET_SECONDS)
-    return event
+    return AuditEvent(
+        actor=user,
+        actor_username=user.get_username() if user is not None else actor_username,
+        action=action,
+        object_type=target._meta.label_lower if target is not None else "",
+        object_id=str(target.pk) if target is not None else "",
+        object_repr=_label_of(target),
+        ip_address=client_ip(request),
+        request_id=str(request_id)[:64],
+        detail=_redact(detail),
+    )
+
+
+def events_written() -> None:
+    """After events were appended. The embedded default has no beat and no worker: index
+    right after the commit, briefly (whatever is left waits for the next event or
+    `manage.py audit_indexer`)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        enqueue_on_commit("maintenance.index_audit_outbox", EMBEDDED_INDEX_BUDGET_SECONDS)
 
 
 def _label_of(target: models.Model | None) -> str:

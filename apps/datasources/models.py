@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.dispatch import Signal
 
 from apps.datasources.crypto import decrypt_secret, encrypt_secret
 from apps.sqlcore.dialect import Dialect
@@ -38,6 +39,30 @@ NEVER_IN_SANDBOXES = frozenset({WriteKind.DCL.value})
 PASSWORD_PURPOSE = "datasource.password"  # noqa: S105  (a label, not a secret)
 READ_PASSWORD_PURPOSE = "datasource.read_password"  # noqa: S105
 SANDBOX_PASSWORD_PURPOSE = "datasource.sandbox_password"  # noqa: S105
+
+
+# Rows that rights derive from changed in bulk (no post_save is sent): cached rights are
+# stale (apps/datasources/signals.py).
+rows_changed_in_bulk = Signal()
+
+
+class RightsQuerySet(models.QuerySet):
+    """Bulk changes of sources or permissions say so, as their saves do through post_save."""
+
+    def update(self, **kwargs):
+        changed = super().update(**kwargs)
+        rows_changed_in_bulk.send(sender=self.model)
+        return changed
+
+    def bulk_create(self, *args, **kwargs):
+        created = super().bulk_create(*args, **kwargs)
+        rows_changed_in_bulk.send(sender=self.model)
+        return created
+
+    def bulk_update(self, *args, **kwargs):
+        changed = super().bulk_update(*args, **kwargs)
+        rows_changed_in_bulk.send(sender=self.model)
+        return changed
 
 
 class DataSource(models.Model):
@@ -134,6 +159,8 @@ class DataSource(models.Model):
         "read_password_encrypted",
     )
 
+    objects = RightsQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -191,6 +218,8 @@ class DataSourcePermission(models.Model):
     can_read = models.BooleanField(default=False)
     can_write = models.BooleanField(default=False, help_text="May request writes (they still need approval).")
     can_approve = models.BooleanField(default=False)
+
+    objects = RightsQuerySet.as_manager()
 
     class Meta:
         constraints = [

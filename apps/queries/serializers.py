@@ -1,3 +1,5 @@
+import copy
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -81,7 +83,21 @@ class QueryExportSerializer(serializers.Serializer):
     )
 
 
-class QueryRunSerializer(serializers.ModelSerializer):
+class FieldsBuiltOnce:
+    """A ModelSerializer builds its fields from the model again for every object it
+    serializes, which was a large part of answering a cached read. Built once per class
+    and copied for each serializer, as DRF itself copies declared fields."""
+
+    _built_fields: dict | None = None
+
+    def get_fields(self):
+        cls = type(self)
+        if cls.__dict__.get("_built_fields") is None:
+            cls._built_fields = super().get_fields()  # type: ignore[misc]
+        return copy.deepcopy(cls._built_fields)
+
+
+class QueryRunSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     cached = serializers.BooleanField(source="from_cache")
     error = serializers.SerializerMethodField()
     datasource_name = serializers.CharField(source="datasource.name")

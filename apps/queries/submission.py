@@ -3,26 +3,28 @@ else the read runs in this process within the inline budget, else it becomes a j
 the workers (apps/queries/execution.py)."""
 
 import time
+import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.utils import timezone
 
 from apps.approvals.creation import create_request
 from apps.approvals.models import ApprovalRequest
-from apps.audit.services import record_event
+from apps.audit.models import AuditEvent
+from apps.audit.services import events_written, new_event
 from apps.datasources.models import DataSource
-from apps.queries import result_store
+from apps.queries import result_store, single_flight
 from apps.queries.exceptions import ApprovalRequired
 from apps.queries.locks import run_lock
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import PreparedRead, limits_for, prepare_read, sha256_of, source_to_query
-from apps.queries.run_lifecycle import attempt, claim
+from apps.queries.run_lifecycle import attempt
 from apps.sqlcore.parameters import Params
 from querybase.celery import enqueue_on_commit
+from querybase.inserts import insert_together
 from querybase.logs import bind_context
 from querybase.types import ClientRequest
 
@@ -78,43 +80,76 @@ def submit_query(
         return Submission(run=None, result=None, approval=approval)
     datasource = prepared.datasource
     cache_key = result_store.cache_key_for(datasource, sql, params)
-    if datasource.cache_ttl_seconds > 0 and max_age != 0:
+    cacheable = datasource.cache_ttl_seconds > 0 and max_age != 0
+    if cacheable:
         answer = result_store.cached_answer(cache_key, max_age)
         if answer is not None:
             return Submission(run=_record_cache_hit(user, prepared, cache_key, answer, request), result=answer.result)
-    with transaction.atomic():
-        run = _new_run(user, prepared, cache_key)
-        _audit_submission(run, request)
     budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS) - (time.monotonic() - started) * 1000
-    if budget_ms >= 1:
-        with run_lock(run.pk):
-            if claim(run):
-                limits = limits_for(datasource)
-                inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
-                inline = attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
-                if inline.finished:
-                    return Submission(run=run, result=inline.result)
+    if budget_ms < 1:
+        run = _new_run(user, prepared, cache_key, request)
+        enqueue(run)
+        return Submission(run=run, result=None)
+    run_id = str(uuid.uuid4())
+    if cacheable:
+        leader = single_flight.take(cache_key, run_id, datasource.statement_timeout_ms)
+        if leader is not None:
+            answer = single_flight.follow(leader, cache_key, wait - (time.monotonic() - started))
+            if answer is not None:
+                hit = _record_cache_hit(user, prepared, cache_key, answer, request)
+                return Submission(run=hit, result=answer.result)
+            # The read in flight ended without a result for us: this one runs, if time is left.
+            budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS) - (time.monotonic() - started) * 1000
+            if budget_ms < 1:
+                run = _new_run(user, prepared, cache_key, request)
+                enqueue(run)
+                return Submission(run=run, result=None)
+    with run_lock(run_id):
+        # Claimed as it is made (running, first attempt), under its lock: nobody else can
+        # have it yet, and a process dying from here on leaves a run the sweeper requeues.
+        run = _new_run(
+            user,
+            prepared,
+            cache_key,
+            request,
+            id=run_id,
+            status=RunStatus.RUNNING,
+            started_at=timezone.now(),
+            attempts=1,
+        )
+        limits = limits_for(datasource)
+        inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
+        inline = attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
+        if inline.finished:
+            # Its result (if any) is cached by now: followers and later submissions find it.
+            single_flight.release(cache_key, run_id)
+            return Submission(run=run, result=inline.result)
+    # Handed to a worker, the flight stays taken: followers wait for the worker's result.
     enqueue(run)
     return Submission(run=run, result=None)
 
 
-def _new_run(user: User, prepared: PreparedRead, cache_key: str, **fields) -> QueryRun:
+def _new_run(user: User, prepared: PreparedRead, cache_key: str, request: ClientRequest | None, **fields) -> QueryRun:
     return _create_run(
         user,
         prepared.datasource,
         prepared.sql,
         prepared.params,
+        request,
         cache_key=cache_key,
         classification=prepared.classification.as_dict(),
         **fields,
     )
 
 
-def _create_run(user: User, datasource: DataSource, sql: str, params: Params, **fields) -> QueryRun:
-    """The one place a submission's run row is made (and named in the log context)."""
-    run = QueryRun.objects.create(
-        user=user, datasource=datasource, sql=sql, sql_sha256=sha256_of(sql), params=params, **fields
-    )
+def _create_run(
+    user: User, datasource: DataSource, sql: str, params: Params, request: ClientRequest | None, **fields
+) -> QueryRun:
+    """The one place a submission's run row is made, with its audit event in the same
+    statement (querybase.inserts: one round trip), and named in the log context."""
+    run = QueryRun(user=user, datasource=datasource, sql=sql, sql_sha256=sha256_of(sql), params=params, **fields)
+    insert_together(run, _submission_event(run, request))
+    events_written()
     bind_context(run_id=run.pk)
     return run
 
@@ -135,18 +170,17 @@ def _defer(
     cost nothing); the cache is not consulted, since what may be served from it depends
     on the classification."""
     datasource, _, _ = source_to_query(user, datasource_id)
-    with transaction.atomic():
-        run = _create_run(
-            user,
-            datasource,
-            sql,
-            params,
-            cache_key=result_store.cache_key_for(datasource, sql, params),
-            request_approval=request_approval,
-            reason=reason,
-        )
-        _audit_submission(run, request)
-        enqueue(run)
+    run = _create_run(
+        user,
+        datasource,
+        sql,
+        params,
+        request,
+        cache_key=result_store.cache_key_for(datasource, sql, params),
+        request_approval=request_approval,
+        reason=reason,
+    )
+    enqueue(run)
     return run
 
 
@@ -154,31 +188,29 @@ def _record_cache_hit(
     user: User, prepared: PreparedRead, cache_key: str, answer: result_store.CachedAnswer, request: ClientRequest | None
 ) -> QueryRun:
     now = timezone.now()
-    with transaction.atomic():
-        run = _new_run(
-            user,
-            prepared,
-            cache_key,
-            from_cache=True,
-            source_run_id=answer.run_id,
-            computed_at=answer.computed_at,
-            status=RunStatus.SUCCEEDED,
-            started_at=now,
-            finished_at=now,
-            duration_ms=0.0,
-            row_count=answer.result["row_count"],
-            truncated=answer.result["truncated"],
-        )
-        _audit_submission(run, request)
-    return run
+    return _new_run(
+        user,
+        prepared,
+        cache_key,
+        request,
+        from_cache=True,
+        source_run_id=answer.run_id,
+        computed_at=answer.computed_at,
+        status=RunStatus.SUCCEEDED,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0.0,
+        row_count=answer.result["row_count"],
+        truncated=answer.result["truncated"],
+    )
 
 
 def enqueue(run: QueryRun) -> None:
     enqueue_on_commit("queries.execute_read", str(run.pk))
 
 
-def _audit_submission(run: QueryRun, request: ClientRequest | None) -> None:
-    record_event(
+def _submission_event(run: QueryRun, request: ClientRequest | None) -> AuditEvent:
+    return new_event(
         "query.run",
         actor=run.user,
         target=run,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.audit import indexer
-from apps.audit.models import AuditEvent, OutboxEntry
+from apps.audit.models import AuditEvent
 from apps.audit.search_store import get_store
 from apps.audit.search_store.postgresql import PostgresSearchStore
 
@@ -85,7 +85,6 @@ def _index_lag(store: PostgresSearchStore, consumers: int) -> tuple[float, float
                 [AuditEvent(created_at=now, actor_username="bench", action="bench.burst") for _ in range(BURST)],
                 batch_size=5000,
             )
-            OutboxEntry.objects.bulk_create([OutboxEntry(event_id=event.pk) for event in events], batch_size=5000)
         committed = time.perf_counter()
         first = events[0].pk
         reached: list[float] = []  # reached[k]: seconds until k+1 events were in the store

@@ -11,7 +11,12 @@ from itertools import chain
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from apps.datasources.connectors import postgresql_outcome, postgresql_privileges, postgresql_types
+from apps.datasources.connectors import (
+    postgresql_outcome,
+    postgresql_prepared,
+    postgresql_privileges,
+    postgresql_types,
+)
 from apps.datasources.connectors.base import (
     AuthenticationFailed,
     BoundStatement,
@@ -70,6 +75,7 @@ _SESSION_ENDED_STATES = {"57P01", "57P02", "57P03"}
 
 def _configure(connection: psycopg.Connection) -> None:
     postgresql_types.configure_loaders(connection)
+    postgresql_prepared.configure(connection)
 
 
 def _hung_up(connection: psycopg.Connection) -> bool:
@@ -254,7 +260,8 @@ class PostgreSQLConnector(Connector):
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         with self._read_only_transaction(deadline, on_backend, fresh=fresh) as connection:
-            cursor = psycopg.RawCursor(connection)
+            # Repeated parameterised statements run prepared (postgresql_prepared).
+            cursor = postgresql_prepared.PreparingCursor(connection)
             for statement in statements[:-1]:
                 self._arm(cursor, deadline)
                 cursor.execute(statement.sql, statement.args)

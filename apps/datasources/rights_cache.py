@@ -1,0 +1,153 @@
+"""Each user's rights, kept in the cache (Redis) so that deciding them costs no SQL query.
+
+A *rights map* holds what the read path needs to know about a user: the user row (less
+the password hash) for authentication, and the actions granted on each active source.
+It is kept for RIGHTS_TTL_SECONDS under the *rights epoch* current when it was read from
+the database; one MGET fetches the map with the current epoch, and a map of another epoch
+is not used. Any change to what rights derive from (a user, a group, a membership, a
+permission, a source) replaces the epoch (`forget_all`, called by the signals in
+apps/datasources/signals.py): every map is stale at once.
+
+The epoch is replaced when the change is made *and* again when its transaction commits:
+a request that read the database between the two would otherwise store the old rights
+under the new epoch. A map is stored under the epoch read *before* the database, so a
+change committed meanwhile always makes it stale.
+
+Sources are kept per process, not in the cache (their rows hold encrypted credentials,
+which stay in the database): a source object is reused while the epoch it was read under
+is current, so an edited source is read again after any change.
+"""
+
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+
+from apps.datasources.models import DataSource, DataSourcePermission
+
+RIGHTS_TTL_SECONDS = 15 * 60
+_EPOCH_KEY = "rights-epoch"
+_MAP_KEY = "rights:{}"
+# The user row as authentication needs it; the password hash stays in the database (read
+# on demand, as a deferred field, by whatever needs it).
+_USER_FIELDS = (
+    "id",
+    "last_login",
+    "is_superuser",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_staff",
+    "is_active",
+    "date_joined",
+)
+# What a request already looked up, on the user object it authenticated.
+_ATTACHED = "_querybase_rights_map"
+
+
+@dataclass(frozen=True)
+class RightsMap:
+    epoch: str
+    user: dict[str, Any]
+    rights: dict[int, frozenset[str]]
+
+    def on(self, datasource_id: int) -> frozenset[str]:
+        return self.rights.get(datasource_id, frozenset())
+
+
+def forget_all() -> None:
+    """What rights derive from changed: no map read before now is used again."""
+    _new_epoch()
+    # on_commit runs at once outside a transaction; inside one, again after COMMIT.
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(_new_epoch)
+
+
+def _new_epoch() -> None:
+    cache.set(_EPOCH_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def _current_epoch(found: str | None) -> str:
+    if found is not None:
+        return found
+    # Lost (flushed, evicted): a new one, so no map stored before can match it.
+    fresh = uuid.uuid4().hex
+    return fresh if cache.add(_EPOCH_KEY, fresh, timeout=None) else (cache.get(_EPOCH_KEY) or fresh)
+
+
+def rights_map(user_id: int) -> RightsMap | None:
+    """The user's rights map: one cache round trip when warm, else read from the database
+    and kept. None if there is no such user."""
+    found = cache.get_many([_MAP_KEY.format(user_id), _EPOCH_KEY])
+    epoch = _current_epoch(found.get(_EPOCH_KEY))
+    stored = found.get(_MAP_KEY.format(user_id))
+    if stored is not None and stored.epoch == epoch:
+        return stored
+    fresh = _read_rights_map(user_id, epoch)
+    if fresh is not None:
+        cache.set(_MAP_KEY.format(user_id), fresh, RIGHTS_TTL_SECONDS)
+    return fresh
+
+
+def _read_rights_map(user_id: int, epoch: str) -> RightsMap | None:
+    row = get_user_model().objects.filter(pk=user_id).values(*_USER_FIELDS).first()
+    if row is None:
+        return None
+    rights: dict[int, set[str]] = {}
+    if row["is_active"]:
+        grants = DataSourcePermission.objects.filter(group__user=user_id, datasource__is_active=True).order_by()
+        for datasource_id, *flags in grants.values_list("datasource_id", "can_read", "can_write", "can_approve"):
+            granted = {name for name, on in zip(("read", "write", "approve"), flags, strict=True) if on}
+            rights.setdefault(datasource_id, set()).update(granted)
+    return RightsMap(
+        epoch=epoch,
+        user=row,
+        rights={datasource_id: frozenset(actions) for datasource_id, actions in rights.items() if actions},
+    )
+
+
+def cached_user(user_id: int):
+    """The user row from the rights map (the password hash deferred), with the map attached
+    so the request's rights need no second look; None if there is no such user."""
+    found = rights_map(user_id)
+    if found is None:
+        return None
+    model = get_user_model()
+    user = model.from_db("default", list(found.user), list(found.user.values()))
+    setattr(user, _ATTACHED, found)
+    return user
+
+
+def rights_of(user) -> RightsMap | None:
+    """The rights map of an authenticated `user`: the one fetched with the user when the
+    request authenticated (`cached_user`, an object that lives as long as its request),
+    else from the cache. Never kept on other user objects: they may outlive a change."""
+    attached = getattr(user, _ATTACHED, None)
+    return attached if attached is not None else rights_map(user.pk)
+
+
+# Source id → (epoch, its column values): one row per source, whatever the users.
+_sources: dict[int, tuple[str, dict[str, Any]]] = {}
+_sources_lock = threading.Lock()
+
+
+def datasource(datasource_id: int, epoch: str) -> DataSource | None:
+    """The active source, read from the database at most once per rights epoch in this
+    process; each caller gets an object of its own (callers may set attributes on it)."""
+    with _sources_lock:
+        kept = _sources.get(datasource_id)
+    if kept is None or kept[0] != epoch:
+        row = DataSource.objects.filter(pk=datasource_id, is_active=True).values().first()
+        if row is None:
+            return None
+        values: dict[str, Any] = dict(row)
+        with _sources_lock:
+            _sources[datasource_id] = (epoch, values)
+    else:
+        values = kept[1]
+    return DataSource.from_db("default", list(values), list(values.values()))
