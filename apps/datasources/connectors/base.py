@@ -444,6 +444,25 @@ class Connector(ABC):
         same connection, and raise DryRunUnsafe with the reasons (SQLite undoes all)."""
         return self.run_write(statements, timeout_ms, dry_run=True)
 
+    def read_with(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        consume: Callable[[list[ResultColumn], Iterator[list[Any]]], T],
+        on_backend: Callable[[str], None] | None = None,
+    ) -> T:
+        """`read_stream`, handed to `consume(columns, rows)` while it is open; what it returns.
+
+        `consume` sees every row before anything of it is answered, so a connection lost
+        at any point is retried once on a fresh connection, with `consume` called again
+        from the first row: it must start over (the result store drops what it wrote)."""
+
+        def one_attempt(attempt_limits: QueryLimits, fresh: bool) -> T:
+            with self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh) as stream:
+                return consume(stream.columns, stream.rows)
+
+        return once_more_if_connection_lost(limits, one_attempt)
+
     def run_read(
         self,
         statements: list[BoundStatement],
