@@ -72,7 +72,7 @@ def export_stream(
             )
     _, render = RENDERERS[export_format]
     return _export(
-        connector.read_stream(prepared.statements, probe),
+        connector.read_stream(prepared.statements, probe, text=export_format == "csv"),
         export_format,
         limits.max_rows,
         lambda stream: render(stream.columns, CappedRows(stream.rows, limits.max_rows)),

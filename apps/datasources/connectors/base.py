@@ -336,10 +336,12 @@ class Connector(ABC):
         on_backend: Callable[[str], None] | None = None,
         *,
         fresh: bool = False,
+        text: bool = False,
     ) -> AbstractContextManager[RowStream]:
         """One attempt at `read_stream`, without its retry. `fresh` asks for a new
         connection rather than a pooled one (engines without a pool always use a new one).
-        A connection found dead under the read raises ConnectionLost."""
+        A connection found dead under the read raises ConnectionLost. `text`: values as
+        the CSV dialect spells them (see `read_stream`)."""
 
     @contextmanager
     def read_stream(
@@ -347,9 +349,13 @@ class Connector(ABC):
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
+        *,
+        text: bool = False,
     ) -> Iterator[RowStream]:
         """Run `statements` in one read-only transaction with the statement timeout, and
-        stream the rows of the last one. The transaction is rolled back on exit, so even
+        stream the rows of the last one. Values are JSON values (values.py), or with `text`
+        the CSV export's (csv_text.py): strings in the engine's own spelling, None for
+        NULL, and numbers the CSV writer spells itself. The transaction is rolled back on exit, so even
         a statement the classifier missed cannot leave a change behind.
 
         `on_backend` receives the server-side id of the session as soon as it is known,
@@ -362,7 +368,7 @@ class Connector(ABC):
             yield once_more_if_connection_lost(
                 limits,
                 lambda attempt_limits, fresh: stack.enter_context(
-                    self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh)
+                    self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh, text=text)
                 ),
             )
 

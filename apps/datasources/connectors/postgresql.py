@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from itertools import chain
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -251,10 +252,15 @@ class PostgreSQLConnector(Connector):
         on_backend: Callable[[str], None] | None = None,
         *,
         fresh: bool = False,
+        text: bool = False,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         with self._read_only_transaction(deadline, on_backend, fresh=fresh) as connection:
             cursor = psycopg.RawCursor(connection)
+            if text:
+                # The CSV dialect is PostgreSQL's own text (as COPY writes it): every value
+                # is read as that text, with no Python object in between.
+                postgresql_types.load_everything_as_text(cursor)
             for statement in statements[:-1]:
                 self._arm(cursor, deadline)
                 cursor.execute(statement.sql, statement.args)
@@ -262,7 +268,7 @@ class PostgreSQLConnector(Connector):
             self._arm(cursor, deadline)
             raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
             try:
-                yield self._row_stream(cursor, raw_rows, last.sql)
+                yield self._row_stream(cursor, raw_rows, last.sql, text=text)
             finally:
                 # Stops the server sending the rest when the reader stopped early.
                 raw_rows.close()  # type: ignore[attr-defined]  # a generator, typed as an iterator
@@ -338,13 +344,15 @@ class PostgreSQLConnector(Connector):
         except psycopg.Error as error:
             raise self._query_error(error) from error
 
-    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str) -> RowStream:
+    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str, *, text: bool) -> RowStream:
         first = next(rows, None)  # the description is known once the first rows arrive
         if first is None:
             # stream() does not keep the description of an empty result: ask the server
             # to describe the statement (parsed, not run again).
             return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
         columns = self._columns(cursor)
+        if text:
+            return RowStream(columns=columns, rows=self._translated(chain([first], rows)))
         arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
         return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), arrays))
 
@@ -375,6 +383,12 @@ class PostgreSQLConnector(Connector):
                     if mapped[index] is not None:
                         mapped[index] = postgresql_types.array_from_text(mapped[index])
                 yield mapped
+        except psycopg.Error as error:
+            raise self._query_error(error) from error
+
+    def _translated(self, rows: Iterator[Any]) -> Iterator[Any]:
+        try:
+            yield from rows
         except psycopg.Error as error:
             raise self._query_error(error) from error
 

@@ -48,6 +48,19 @@ def configure_loaders(connection: psycopg.Connection) -> None:
         )
 
 
+def load_everything_as_text(cursor: psycopg.RawCursor) -> None:
+    """Have `cursor` read every value as PostgreSQL's text for it (user-defined types
+    already are: psycopg reads types it does not know as text)."""
+    for oid in _builtin_oids():
+        cursor.adapters.register_loader(oid, TextLoader)
+
+
+@cache
+def _builtin_oids() -> tuple[int, ...]:
+    oids = {info.oid for info in psycopg.postgres.types} | {info.array_oid for info in psycopg.postgres.types}
+    return tuple(sorted(oid for oid in oids if oid))
+
+
 @cache
 def _text_when_out_of_range(loader: type[Loader]) -> type[Loader]:
     """`loader` (psycopg's C loader, fast), with the server's text where it gives up.
