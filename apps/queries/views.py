@@ -1,5 +1,6 @@
 import time
 from contextlib import ExitStack
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
@@ -218,7 +219,12 @@ def streaming_export(request: Request, *, datasource_id: int, sql: str, params, 
             yield from export.chunks
 
     response = StreamingHttpResponse(body(), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="querybase-export.{export_format}"'
+    # Both forms: `filename*` (RFC 6266) keeps the name as it is, `filename` is for
+    # clients that read only plain ASCII.
+    response["Content-Disposition"] = (
+        f'attachment; filename="{exports.ascii_file_name(export.file_name)}"; '
+        f"filename*=UTF-8''{quote(export.file_name, safe='')}"
+    )
     response[ROW_CAP_HEADER] = str(export.row_cap)
     return response
 
@@ -242,6 +248,11 @@ class QueryExportView(APIView):
 
 class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitThrottle]
+
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=` names the export's format here, not DRF's override of the response's
+        # (which answered 404 for "csv"): errors are JSON whatever it says.
+        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=EXPORT_RESPONSES)
     def get(self, request: Request, run_id):

@@ -36,7 +36,7 @@ POSTGRES_TYPES = (
 )
 POSTGRES_TYPES_CSV = (
     b"yes,no,at,at_india,day,midnight,span,list,doc,nan,inf,tenth,range,id\n"
-    b't,f,2020-09-10 16:46:03.905795+00,2020-09-10 11:16:03+00,2020-09-10,24:00:00,1 mon 2 days 03:00:00.5,'
+    b"t,f,2020-09-10 16:46:03.905795+00,2020-09-10 11:16:03+00,2020-09-10,24:00:00,1 mon 2 days 03:00:00.5,"
     b'"{""a b"",NULL,""""}","{""n"": 1e400}",NaN,Infinity,0.1,"[1,6)",7c7e5c24-93a0-4ab5-b6a4-2f8d0c2f3c1e\n'
 )
 
