@@ -54,8 +54,14 @@
               column.name, el("span", { class: "type" }, column.type))
           )
         );
-        const name = el("span", { class: "table-name", onclick: () => (columns.hidden = !columns.hidden) },
-          (table.kind === "view" ? "◇ " : "▸ ") + table.name);
+        // Views and materialized views ◇; a partitioned table says how many partitions it
+        // has (they are not listed as tables), each named in the tooltip with its bound.
+        const parts = table.partitions || [];
+        const name = el("span", {
+          class: "table-name", title: `${table.kind}` + parts.map((p) => `\n${p.name}: ${p.bound}`).join(""),
+          onclick: () => (columns.hidden = !columns.hidden),
+        }, (table.kind.endsWith("view") ? "◇ " : "▸ ") + table.name,
+        parts.length ? el("span", { class: "type partitions" }, ` ${parts.length} partitions`) : "");
         const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
         return el("li", { class: "table", "data-table": table.name }, name, add, columns);
       })

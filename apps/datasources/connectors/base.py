@@ -261,11 +261,25 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Partition:
+    """A partition of a partitioned table (PostgreSQL): its columns are the table's."""
+
+    schema: str
+    name: str
+    parent: str  # the table it is a partition of (itself a partition, for sub-partitions)
+    bound: str  # PostgreSQL's text: FOR VALUES FROM (…) TO (…), DEFAULT, …
+
+
+@dataclass(frozen=True)
 class Table:
     schema: str
     name: str
-    kind: str  # "table" or "view"
+    kind: str  # "table", "view", "materialized view", "partitioned table", "foreign table"
     columns: list[Column]
+    # Every partition below a partitioned table, sub-partitions included, listed here
+    # rather than as tables of their own. A tuple: the class default also serves schemas
+    # cached before the field existed.
+    partitions: tuple[Partition, ...] = ()
 
 
 def group_columns(rows) -> list[Table]:
@@ -276,6 +290,28 @@ def group_columns(rows) -> list[Table]:
             tables.append(Table(schema=schema, name=name, kind=kind, columns=[]))
         tables[-1].columns.append(Column(name=column, type=column_type, nullable=bool(nullable)))
     return tables
+
+
+def group_partitions(tables: list[Table], parents: dict[tuple[str, str], tuple[str, str, str]]) -> list[Table]:
+    """Move each partition (key (schema, name) in `parents`, with its parent's schema and
+    name and its bound) from the list of tables into its top-level table's `partitions`."""
+
+    def root(key: tuple[str, str]) -> tuple[str, str]:
+        seen = set()
+        while key in parents and key not in seen:
+            seen.add(key)
+            key = parents[key][:2]
+        return key
+
+    below: dict[tuple[str, str], list[Partition]] = {}
+    for key, (parent_schema, parent_name, bound) in parents.items():
+        parent = parent_name if parent_schema == key[0] else f"{parent_schema}.{parent_name}"
+        below.setdefault(root(key), []).append(Partition(schema=key[0], name=key[1], parent=parent, bound=bound))
+    return [
+        replace(table, partitions=tuple(below.get((table.schema, table.name), ())))
+        for table in tables
+        if (table.schema, table.name) not in parents
+    ]
 
 
 class Connector(ABC):

@@ -35,6 +35,7 @@ from apps.datasources.connectors.base import (
     Table,
     WriteMarker,
     group_columns,
+    group_partitions,
     joined_text,
     once_more_if_connection_lost,
     refuse_unsafe_dry_run,
@@ -45,16 +46,26 @@ from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import to_json_value
 
+# From the catalog rather than information_schema, which has no materialized views,
+# names types USER-DEFINED and ARRAY, and lists partitions as plain tables. The rights
+# filter is information_schema's: a table shows if the login has any right on a column.
 _SCHEMA_SQL = """
-SELECT c.table_schema, c.table_name,
-       CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END,
-       c.column_name, c.data_type, c.is_nullable = 'YES'
-FROM information_schema.columns c
-JOIN information_schema.tables t
-  ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema')
-  AND c.table_schema NOT LIKE 'pg\\_toast%%'
-ORDER BY c.table_schema, c.table_name, c.ordinal_position
+SELECT n.nspname, c.relname,
+       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                      WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'table' END,
+       a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       parent_namespace.nspname, parent.relname, pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
+LEFT JOIN pg_catalog.pg_class parent ON parent.oid = i.inhparent
+LEFT JOIN pg_catalog.pg_namespace parent_namespace ON parent_namespace.oid = parent.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+  AND pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')
+ORDER BY n.nspname, c.relname, a.attnum
 """
 
 # Rows fetched per network round trip while streaming (libpq chunked-rows mode).
@@ -176,7 +187,8 @@ class PostgreSQLConnector(Connector):
                 rows = connection.execute(_SCHEMA_SQL).fetchall()
             except psycopg.Error as error:
                 raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
-        return group_columns(rows)
+        parents = {(row[0], row[1]): (row[6], row[7], row[8] or "") for row in rows if row[7] is not None}
+        return group_partitions(group_columns(row[:6] for row in rows), parents)
 
     def audit_privileges(self) -> PrivilegeReport:
         with self.connect() as connection:
