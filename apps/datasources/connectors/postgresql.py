@@ -44,7 +44,6 @@ from apps.datasources.connectors.base import (
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
-from apps.datasources.connectors.values import to_json_value
 
 # From the catalog rather than information_schema, which has no materialized views,
 # names types USER-DEFINED and ARRAY, and lists partitions as plain tables. The rights
@@ -366,7 +365,8 @@ class PostgreSQLConnector(Connector):
         if text:
             return RowStream(columns=columns, rows=self._translated(chain([first], rows)))
         arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
-        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), arrays))
+        converters = postgresql_types.json_converters(cursor.description or [])
+        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), converters, arrays))
 
     def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
         pgconn = cursor.connection.pgconn
@@ -387,10 +387,15 @@ class PostgreSQLConnector(Connector):
             ResultColumn(name=column.name, type=type_name) for column, type_name in zip(description, types, strict=True)
         ]
 
-    def _json_rows(self, rows, text_arrays: list[int]) -> Iterator[list]:
+    def _json_rows(
+        self, rows, converters: list[tuple[int, Callable[[Any], Any]]], text_arrays: list[int]
+    ) -> Iterator[list]:
         try:
             for row in rows:
-                mapped = [to_json_value(value) for value in row]
+                mapped = list(row)
+                for index, convert in converters:
+                    if mapped[index] is not None:
+                        mapped[index] = convert(mapped[index])
                 for index in text_arrays:
                     if mapped[index] is not None:
                         mapped[index] = postgresql_types.array_from_text(mapped[index])
