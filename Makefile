@@ -31,7 +31,7 @@ TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST
 	QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1 \
 	QUERYBASE_HTTPS=false
 
-BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench \
+BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench$(QB_TEST_NS) \
 	QUERYBASE_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres
 
 .PHONY: run test test-unit lint bench system-deps browser assets venv services migrate clean
@@ -108,10 +108,10 @@ test-unit: venv
 # Not part of `make test`: figures, not pass/fail (see README).
 bench: venv services
 	@mkdir -p var/test/static
-	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench'" | grep -q 1 || \
-		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench"
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench$(QB_TEST_NS)'" | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench$(QB_TEST_NS)"
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
-	$(BENCH_ENV) $(BIN)/python -m tests.bench
+	$(BENCH_ENV) $(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

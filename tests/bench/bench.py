@@ -8,6 +8,9 @@
    against `psql \\copy`.
 4. Small reads per second through the shipped server from 16 concurrent clients,
    uncached and cached, against pgbench running the same SELECT with 16 clients.
+5. Large results (tests/bench/large_results.py): memory while a 1M-row result is stored,
+   read back page by page and exported; the row path's CSV and the JSON export against
+   `psql \\copy`, `mariadb --batch` and the CSV (`--only large-results` runs it alone).
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
 
@@ -40,9 +43,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource, DataSourcePermission
 from apps.sqlcore.classification import classify_sql
+from tests.bench import large_results
 from tests.support.worker_process import start_worker, stop_worker
 
-BENCH_DB = "qb_bench"
+BENCH_DB = f"qb_bench{os.environ.get('QUERYBASE_TEST_NAMESPACE', '')}"
 ROWS = 1_000_000
 ONE_ROW_SQL = "SELECT id, name, amount, created, flag FROM bench_rows WHERE id = 4242"
 ALL_ROWS_SQL = "SELECT id, name, amount, created, flag FROM bench_rows ORDER BY id"
@@ -63,12 +67,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
         parser.add_argument("--iterations", type=int, default=300)
+        parser.add_argument("--only", choices=["large-results"], help="Run one part alone (its figures only).")
 
-    def handle(self, *args, postgres: str, iterations: int, **options):
+    def handle(self, *args, postgres: str, iterations: int, only: str | None = None, **options):
         if not postgres or not settings.REDIS_URL:
             raise CommandError("Run through `make bench` (needs QUERYBASE_BENCH_POSTGRES_URL and REDIS_URL).")
         source_url = self._prepare_source_database(postgres)
         datasource, token = self._prepare_app(source_url)
+        if only == "large-results":
+            figures = large_results.figures(self, source_url, datasource, token)
+            self.stdout.write(large_results.report(figures))
+            self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
+            return
         worker = self._start_worker()
         try:
             figures = self._small_read(source_url, datasource, token, iterations)
@@ -78,6 +88,7 @@ class Command(BaseCommand):
         with self._shipped_server() as (base, server_pid):
             figures.update(self._large_csv(source_url, base, server_pid, datasource, token))
             figures.update(self._throughput(source_url, base, datasource, token))
+        figures.update(large_results.figures(self, source_url, datasource, token))
         self._report(figures)
 
     # Set-up -----------------------------------------------------------------------------
@@ -310,6 +321,7 @@ class Command(BaseCommand):
             f"({100 * f['http_cached_rps'] / f['pgbench_tps']:.1f}% of pgbench)   target: >= 4%",
         ]
         self.stdout.write("\n".join(lines))
+        self.stdout.write(large_results.report(f))
         self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
 
 
