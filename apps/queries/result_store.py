@@ -44,6 +44,7 @@ from querybase import metrics
 _RESULT_KEY = "query-result:{}"
 _INDEX_KEY = "query-cache:{}"
 _GENERATION_KEY = "query-cache-generation:{}"
+_PAGE_KEYS = frozenset({"columns", "rows", "row_count", "truncated", "took_ms", "page", "page_count"})
 # Rows encoded by one json.dumps while a page is filled (see `_pages`).
 _ENCODE_SLICE = 100
 
@@ -126,9 +127,11 @@ def store_result(run: QueryRun, result: dict[str, Any]) -> str:
     """Keep a result already in memory (a sandbox's, always small); returns its ResultLocation."""
     started = time.monotonic() - result.get("took_ms", 0) / 1000
     rows = result["rows"]
+    # What a sandbox adds (affected_rows) is kept with a result that fits the cache.
+    extra = {key: value for key, value in result.items() if key not in _PAGE_KEYS}
     # The rows are all there: a cap of their number keeps them all, `truncated` as it was.
-    stored = store_rows(run, result["columns"], rows, len(rows), started, truncated=result.get("truncated", False))
-    return stored.location
+    truncated = result.get("truncated", False)
+    return store_rows(run, result["columns"], rows, len(rows), started, truncated=truncated, extra=extra).location
 
 
 def store_rows(
@@ -139,6 +142,7 @@ def store_rows(
     started: float,
     *,
     truncated: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> StoredRows:
     """Keep `rows` (up to `row_cap`) as the result of `run`. A result of one page that fits
     QUERYBASE_CACHE_MAX_BYTES goes to the cache whole; anything larger is written to the
@@ -150,6 +154,7 @@ def store_rows(
     second = next(pages, None)
     if second is None and len(first_text) <= settings.QUERYBASE_CACHE_MAX_BYTES:
         result = _page_body(columns, first_rows, len(first_rows), truncated or capped.truncated, started, 1, 1)
+        result.update(extra or {})
         cache.set(_RESULT_KEY.format(run.pk), dump_json(result), settings.QUERYBASE_RESULT_RETENTION_SECONDS)
         return StoredRows(location=ResultLocation.CACHE, first_page=result)
     stored = StoredResult.objects.create(run=run, columns=columns, page_rows=settings.QUERYBASE_RESULT_PAGE_ROWS)
