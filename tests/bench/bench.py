@@ -370,7 +370,7 @@ def _wait_for(url: str) -> None:
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to answer on a busy machine
             pass
         time.sleep(0.2)
     raise CommandError(f"{url} did not come up")
