@@ -147,7 +147,6 @@ def store_rows(
     """Keep `rows` (up to `row_cap`) as the result of `run`. A result of one page that fits
     QUERYBASE_CACHE_MAX_BYTES goes to the cache whole; anything larger is written to the
     database a page at a time (StoredResult, ResultPage)."""
-    StoredResult.objects.filter(run_id=run.pk).delete()  # a retried read starts over
     capped = CappedRows(rows, row_cap)
     pages = _pages(capped)
     first_rows, first_text = next(pages, ([], "[]"))
@@ -157,6 +156,9 @@ def store_rows(
         result.update(extra or {})
         cache.set(_RESULT_KEY.format(run.pk), dump_json(result), settings.QUERYBASE_RESULT_RETENTION_SECONDS)
         return StoredRows(location=ResultLocation.CACHE, first_page=result)
+    # What a process that died while writing this run's result left (the sweeper queued
+    # the run again) goes first; a small result above never costs this query.
+    StoredResult.objects.filter(run_id=run.pk).delete()
     stored = StoredResult.objects.create(run=run, columns=columns, page_rows=settings.QUERYBASE_RESULT_PAGE_ROWS)
     try:
         written = _write_pages(stored, chain([(first_rows, first_text)], [second] if second else [], pages))
