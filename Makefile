@@ -121,7 +121,7 @@ bench: venv services
 		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench$(QB_TEST_NS)"
 	@$(call audit-search-db,querybase_bench_audit$(QB_TEST_NS))
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
-	$(BENCH_ENV) $(BIN)/python -m tests.bench
+	$(BENCH_ENV) $(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

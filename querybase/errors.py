@@ -45,6 +45,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "datasource_has_history": 409,
     "sandbox_not_ready": 409,
     "sandboxes_disabled": 409,
+    # It was there, and is no more.
+    "result_expired": 410,
     "sql_too_long": 413,
     "too_many_login_attempts": 429,
     # QueryBase itself failed.

@@ -145,6 +145,12 @@ QUERYBASE_CONNECT_TIMEOUT = env_int("QUERYBASE_CONNECT_TIMEOUT", 5)
 # Query results: small ones go to the cache, larger ones to the database.
 QUERYBASE_CACHE_MAX_BYTES = env_int("QUERYBASE_CACHE_MAX_BYTES", 1024 * 1024)
 QUERYBASE_RESULT_RETENTION_SECONDS = env_int("QUERYBASE_RESULT_RETENTION_SECONDS", 24 * 3600)
+# Results are kept and served in pages of at most this many rows and about this many bytes
+# of JSON: the API answers with the first page and a link to the next.
+QUERYBASE_RESULT_PAGE_ROWS = env_int("QUERYBASE_RESULT_PAGE_ROWS", 1000)
+QUERYBASE_RESULT_PAGE_BYTES = env_int("QUERYBASE_RESULT_PAGE_BYTES", 1024 * 1024)
+# Results kept in the database beyond this many bytes are pruned, oldest first.
+QUERYBASE_RESULT_STORE_MAX_BYTES = env_int("QUERYBASE_RESULT_STORE_MAX_BYTES", 2 * 1024**3)
 # How long POST /api/v1/queries blocks for a result by default, and at most.
 QUERYBASE_DEFAULT_WAIT_SECONDS = env_int("QUERYBASE_DEFAULT_WAIT_SECONDS", 10)
 QUERYBASE_MAX_WAIT_SECONDS = env_int("QUERYBASE_MAX_WAIT_SECONDS", 60)
@@ -335,6 +341,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-approval-requests": {"task": "maintenance.expire_approval_requests", "schedule": 300.0},
     # The sweeper: what dead processes left behind is settled within a minute or two.
     "settle-abandoned-runs": {"task": "maintenance.settle_abandoned_runs", "schedule": 60.0},
+    # Stored results past their retention or beyond the store's size bound.
+    "prune-results": {"task": "maintenance.prune_results", "schedule": 600.0},
     "settle-approval-requests": {"task": "maintenance.settle_approval_requests", "schedule": 60.0},
     "requeue-stalled-deliveries": {"task": "maintenance.requeue_stalled_deliveries", "schedule": 60.0},
     # Sandboxes: idle marks, expiry, golden refresh and pool refill, per source.

@@ -14,14 +14,19 @@ class ResultJSONRenderer(JSONRenderer):
     def render(
         self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
     ) -> bytes:
-        result = data.get("result") if isinstance(data, dict) else None
+        # A run's answer holds its result; a page of results (GET …/results) is one itself.
+        top_level = isinstance(data, dict) and "result" not in data
+        result = data if top_level else data.get("result") if isinstance(data, dict) else None
         column_types = _document_result_types(result)
         if column_types is None or result is None:
             return super().render(data, accepted_media_type, renderer_context)
         # Everything but the rows goes through DRF as usual; the rows replace a token no
         # value can contain (a fresh UUID), written with their documents raw.
         token = f"querybase-rows-{uuid.uuid4().hex}"
-        outer = super().render({**data, "result": {**result, "rows": token}}, accepted_media_type, renderer_context)
+        tokenised = {**result, "rows": token}
+        outer = super().render(
+            tokenised if top_level else {**data, "result": tokenised}, accepted_media_type, renderer_context
+        )
         rows = json_rows_encoder(column_types)(result["rows"])
         return outer.replace(f'"{token}"'.encode(), rows.encode(), 1)
 

@@ -32,6 +32,7 @@ urlpatterns = [
     path("queries/export", query_views.QueryExportView.as_view(), name="query-export"),
     path("queries/history", query_views.HistoryView.as_view(), name="query-history"),
     path("queries/<uuid:run_id>", query_views.QueryRunView.as_view(), name="query-run"),
+    path("queries/<uuid:run_id>/results", query_views.QueryResultsView.as_view(), name="query-results"),
     path("queries/<uuid:run_id>/cancel", query_views.QueryCancelView.as_view(), name="query-cancel"),
     path("queries/<uuid:run_id>/export", query_views.QueryRunExportView.as_view(), name="query-run-export"),
     path("saved-queries/shared/<str:token>", query_views.SharedSavedQueryView.as_view(), name="saved-query-shared"),

@@ -191,11 +191,23 @@ class ColumnSerializer(serializers.Serializer):
     nullable = serializers.BooleanField()
 
 
+class PartitionSerializer(serializers.Serializer):
+    schema = serializers.CharField()
+    name = serializers.CharField()
+    parent = serializers.CharField(  # type: ignore[assignment]  # the API's name; DRF takes it off the class
+        help_text="The table it is a partition of (schema-qualified if elsewhere)."
+    )
+    bound = serializers.CharField(help_text="PostgreSQL's partition bound: FOR VALUES …, DEFAULT.")
+
+
 class TableSerializer(serializers.Serializer):
     schema = serializers.CharField()
     name = serializers.CharField()
-    kind = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["table", "view", "materialized view", "partitioned table", "foreign table"])
     columns = ColumnSerializer(many=True)
+    partitions = PartitionSerializer(
+        many=True, help_text="A partitioned table's partitions, sub-partitions included; they are not listed as tables."
+    )
 
 
 class ConnectionTestSerializer(serializers.Serializer):

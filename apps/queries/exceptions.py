@@ -17,6 +17,16 @@ class RunNotFound(NotFound):
     """No such run, or none the user may see."""
 
 
+class ResultPageNotFound(NotFound):
+    """A page beyond the last of a result."""
+
+
+class ResultExpired(QueryBaseError):
+    """The run succeeded, but its result is no longer kept (retention, or the store's size bound)."""
+
+    code = "result_expired"
+
+
 class EmptyQuery(QueryBaseError):
     code = "empty_query"
 

@@ -1,6 +1,8 @@
 """Use case: export a read as CSV or JSON, streamed with flat memory, saying so when it
 fails part-way or stops at the row cap."""
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -15,11 +17,14 @@ from apps.datasources.connectors.base import (
     ConnectorError,
 )
 from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.models import DataSource
 from apps.queries.exceptions import QueryError, error_code_of
 from apps.queries.plan import limits_for, prepare_read, sha256_of
 from apps.queries.renderers import RENDERERS, CappedRows, failure_trailer, server_csv_chunks
+from apps.queries.selectors import saved_queries_for
 from apps.sqlcore.parameters import Params
 from apps.sqlcore.sqltext import single_query_text
+from apps.sqlcore.tables import referenced_tables
 from querybase.logs import get_logger
 from querybase.types import ClientRequest
 
@@ -32,6 +37,36 @@ class Export:
 
     chunks: Iterator[bytes]
     row_cap: int
+    file_name: str = ""
+
+
+# Longest file name offered (without its extension); browsers and file systems cut longer.
+_FILE_NAME_CHARS = 100
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_NOT_PLAIN_ASCII = re.compile(r"[^A-Za-z0-9.-]+")
+
+
+def export_file_name(user, datasource: DataSource, sql: str, export_format: str) -> str:
+    """What the export's file is called: after the user's saved query of this SQL on this
+    source (their own or shared with them), else after the first table the SQL reads,
+    else `querybase-export`. Without path separators or control characters."""
+    text = sql.strip()
+    saved = next(
+        (query.name for query in saved_queries_for(user).filter(datasource=datasource) if query.sql.strip() == text),
+        None,
+    )
+    if saved is None:
+        tables = referenced_tables(sql, datasource.engine)
+        saved = tables[0].name if tables else ""
+    name = _UNSAFE_IN_FILE_NAMES.sub("_", saved).strip(" ._")[:_FILE_NAME_CHARS] or "querybase-export"
+    return f"{name}.{export_format}"
+
+
+def ascii_file_name(file_name: str) -> str:
+    """The name for clients that only read `filename=`: ASCII letters, digits, `._-`."""
+    stem, _, extension = file_name.rpartition(".")
+    folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    return f"{_NOT_PLAIN_ASCII.sub('_', folded).strip('._') or 'querybase-export'}.{extension}"
 
 
 def export_stream(
@@ -55,6 +90,7 @@ def export_stream(
     body has gone out: the caller must then end the response as broken, not cleanly.
     """
     prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
+    file_name = export_file_name(user, prepared.datasource, sql, export_format)
     record_event(
         "query.export",
         actor=user,
@@ -78,25 +114,29 @@ def export_stream(
                 export_format,
                 limits.max_rows,
                 lambda csv: server_csv_chunks(csv.header, CappedRows(csv.rows, limits.max_rows)),
+                file_name,
             )
     _, render = RENDERERS[export_format]
     return _export(
-        connector.read_stream(prepared.statements, probe),
+        connector.read_stream(prepared.statements, probe, text=export_format == "csv"),
         export_format,
         limits.max_rows,
         lambda stream: render(stream.columns, CappedRows(stream.rows, limits.max_rows)),
+        file_name,
     )
 
 
 @contextmanager
 def _export(
-    source_context, export_format: str, row_cap: int, render: Callable[[Any], Iterator[bytes]]
+    source_context, export_format: str, row_cap: int, render: Callable[[Any], Iterator[bytes]], file_name: str
 ) -> Iterator[Export]:
     """Open the source, render it, and read the first chunk before anything is answered."""
     with _query_errors(source_context) as source:
         chunks = render(source)
         first = next(chunks, b"")
-        yield Export(chunks=_saying_why_it_stopped(chain([first], chunks), export_format), row_cap=row_cap)
+        yield Export(
+            chunks=_saying_why_it_stopped(chain([first], chunks), export_format), row_cap=row_cap, file_name=file_name
+        )
 
 
 def _saying_why_it_stopped(chunks: Iterator[bytes], export_format: str) -> Iterator[bytes]:

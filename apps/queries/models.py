@@ -100,14 +100,41 @@ class QueryRun(models.Model):
 
 
 class StoredResult(models.Model):
-    """A result too large for the cache; kept with its run."""
+    """A result too large for the cache: its description here, its rows in ResultPage rows,
+    written page by page as they are read (apps/queries/result_store.py), so no process
+    ever holds the whole of it."""
 
     run = models.OneToOneField(QueryRun, on_delete=models.CASCADE, primary_key=True, related_name="stored_result")
-    payload = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    columns = models.JSONField(default=list)
+    row_count = models.PositiveIntegerField(default=0)
+    truncated = models.BooleanField(default=False)
+    took_ms = models.FloatField(default=0.0)
+    page_rows = models.PositiveIntegerField(default=0)
+    page_count = models.PositiveIntegerField(default=0)
+    # Bytes of the pages' JSON, for the store's size bound (QUERYBASE_RESULT_STORE_MAX_BYTES).
+    size_bytes = models.BigIntegerField(default=0)
+    # Null while the pages are still being written: an unfinished result is never read.
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
         return f"result of run {self.run_id}"
+
+
+class ResultPage(models.Model):
+    """Rows `(number - 1) * page_rows + 1` onwards of a stored result, as one JSON array (the
+    rows as the API writes them), kept as text: a page goes out without being rebuilt."""
+
+    result = models.ForeignKey(StoredResult, on_delete=models.CASCADE, related_name="pages")
+    number = models.PositiveIntegerField()
+    rows = models.TextField()
+    row_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["result", "number"], name="result_page_number_unique")]
+
+    def __str__(self) -> str:
+        return f"page {self.number} of the result of run {self.result_id}"
 
 
 def new_share_token() -> str:

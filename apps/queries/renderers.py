@@ -14,6 +14,7 @@ a JSON export stays unterminated, which no JSON parser accepts.
 import csv
 import io
 import json
+import uuid
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -50,16 +51,43 @@ def csv_truncation_line(rows: CappedRows) -> bytes:
 
 
 def csv_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]:
+    """The CSV dialect (README, "Values in results"; PostgreSQL's CSV, as COPY writes it) of
+    rows read as text (`read_stream(text=True)`): a header line, then RFC 4180 quoting,
+    lines ending in LF, NULL an empty field and the empty string `""`.
+
+    Python's csv writer spells both NULL and '' as nothing, so an empty string goes in as a
+    token no value contains (a fresh UUID) and comes out as `""`; and it leaves a carriage
+    return unquoted, so a block that holds one is written again row by row, quoting it."""
+    empty = f"querybase{uuid.uuid4().hex}"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([column.name for column in columns])
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_cell(value) for value in row])
-        if count % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode() + csv_truncation_line(rows)
+    header = buffer.getvalue()
+    batch: list[Any] = []
+    for row in rows:
+        batch.append([empty if value == "" else value for value in row] if "" in row else row)
+        if len(batch) == ROWS_PER_CHUNK:
+            yield (header + _csv_block(batch, empty)).encode()
+            header = ""
+            batch.clear()
+    yield (header + _csv_block(batch, empty)).encode() + csv_truncation_line(rows)
+
+
+def _csv_block(rows: list[Any], empty: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    text = buffer.getvalue()
+    if "\r" in text:
+        text = "".join(_csv_line_quoting_cr(row) for row in rows)
+    return text.replace(empty, '""')
+
+
+def _csv_line_quoting_cr(row: Any) -> str:
+    """One row, with a value holding a carriage return quoted (a line terminator of CRLF
+    makes the writer quote CR; the line itself then ends in LF like the others)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue()[:-2] + "\n"
 
 
 def server_csv_chunks(header: bytes, rows: CappedRows) -> Iterator[bytes]:
@@ -81,14 +109,6 @@ def failure_trailer(export_format: str, code: str, message: str) -> bytes:
     one_line = " ".join(message.split())
     # Chunks end where rows end, so this starts a line of its own.
     return f"{CSV_ERROR_MARKER} code={code} {one_line}\n".encode()
-
-
-def _csv_cell(value) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return value
 
 
 def json_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]:

@@ -1,4 +1,11 @@
-"""Where results live: small ones in the cache (Redis), large ones in the database.
+"""Where results live: small ones in the cache (Redis), large ones in the database, in pages.
+
+A result is written as it is read, a page at a time (`read_into_store`), and read back a
+page at a time (`load_page`): the API answers a run with its first page and a link to the
+next, so no process holds a large result whole. Results are kept for
+QUERYBASE_RESULT_RETENTION_SECONDS; the cache forgets its own, and the beat task
+`maintenance.prune_results` deletes the database's (`prune_stored_results`), oldest
+first as well once they hold more than QUERYBASE_RESULT_STORE_MAX_BYTES.
 
 Two separate things are kept: the *result of a run* (so the job's client can fetch
 it, for QUERYBASE_RESULT_RETENTION_SECONDS), and the *cache index* (cache key → the
@@ -12,22 +19,34 @@ expire.
 
 import hashlib
 import json
+import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.validators import MaxValueValidator
+from django.db.models import Q
 from django.utils import timezone
 
+from apps.datasources.connectors.base import BoundStatement, Connector, QueryLimits
+from apps.datasources.connectors.values import dump_json
 from apps.datasources.models import DataSource
-from apps.queries.models import QueryRun, ResultLocation, StoredResult
+from apps.queries.exceptions import ResultPageNotFound
+from apps.queries.models import QueryRun, ResultLocation, ResultPage, StoredResult
+from apps.queries.renderers import CappedRows
 from querybase import metrics
 
 _RESULT_KEY = "query-result:{}"
 _INDEX_KEY = "query-cache:{}"
 _GENERATION_KEY = "query-cache-generation:{}"
+_PAGE_KEYS = frozenset({"columns", "rows", "row_count", "truncated", "took_ms", "page", "page_count"})
+# Rows encoded by one json.dumps while a page is filled (see `_pages`).
+_ENCODE_SLICE = 100
 
 
 def cache_key_for(datasource: DataSource, sql: str, params: Any) -> str:
@@ -75,25 +94,195 @@ def normalise_sql(sql: str) -> str:
     return sql.strip().rstrip(";").strip()
 
 
+@dataclass(frozen=True)
+class StoredRows:
+    """A result now kept: where (ResultLocation), and its first page as the API shows it."""
+
+    location: str
+    first_page: dict[str, Any]
+
+
+def read_into_store(
+    run: QueryRun,
+    connector: Connector,
+    statements: list[BoundStatement],
+    limits: QueryLimits,
+    on_backend: Callable[[str], None] | None = None,
+) -> StoredRows:
+    """Run the read and keep its rows (at most `limits.max_rows`, `truncated` beyond), page
+    by page as they arrive: a process holds one page, never the whole result.
+
+    A connection lost part-way is retried once on a fresh connection; the pages already
+    written are dropped and the result is written again from its first row."""
+    started = time.monotonic()
+    return connector.read_with(
+        statements,
+        limits,
+        lambda columns, rows: store_rows(run, [asdict(column) for column in columns], rows, limits.max_rows, started),
+        on_backend,
+    )
+
+
 def store_result(run: QueryRun, result: dict[str, Any]) -> str:
-    """Keep a run's result; returns where it went (ResultLocation)."""
-    encoded = json.dumps(result, separators=(",", ":"))
-    if len(encoded) <= settings.QUERYBASE_CACHE_MAX_BYTES:
-        cache.set(_RESULT_KEY.format(run.pk), encoded, settings.QUERYBASE_RESULT_RETENTION_SECONDS)
-        return ResultLocation.CACHE
-    StoredResult.objects.update_or_create(run=run, defaults={"payload": result})
-    return ResultLocation.DATABASE
+    """Keep a result already in memory (a sandbox's, always small); returns its ResultLocation."""
+    started = time.monotonic() - result.get("took_ms", 0) / 1000
+    rows = result["rows"]
+    # What a sandbox adds (affected_rows) is kept with a result that fits the cache.
+    extra = {key: value for key, value in result.items() if key not in _PAGE_KEYS}
+    # The rows are all there: a cap of their number keeps them all, `truncated` as it was.
+    truncated = result.get("truncated", False)
+    return store_rows(run, result["columns"], rows, len(rows), started, truncated=truncated, extra=extra).location
+
+
+def store_rows(
+    run: QueryRun,
+    columns: list[dict[str, str]],
+    rows: Iterable[list[Any]],
+    row_cap: int,
+    started: float,
+    *,
+    truncated: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> StoredRows:
+    """Keep `rows` (up to `row_cap`) as the result of `run`. A result of one page that fits
+    QUERYBASE_CACHE_MAX_BYTES goes to the cache whole; anything larger is written to the
+    database a page at a time (StoredResult, ResultPage)."""
+    capped = CappedRows(rows, row_cap)
+    pages = _pages(capped)
+    first_rows, first_text = next(pages, ([], "[]"))
+    second = next(pages, None)
+    if second is None and len(first_text) <= settings.QUERYBASE_CACHE_MAX_BYTES:
+        result = _page_body(columns, first_rows, len(first_rows), truncated or capped.truncated, started, 1, 1)
+        result.update(extra or {})
+        cache.set(_RESULT_KEY.format(run.pk), dump_json(result), settings.QUERYBASE_RESULT_RETENTION_SECONDS)
+        return StoredRows(location=ResultLocation.CACHE, first_page=result)
+    # What a process that died while writing this run's result left (the sweeper queued
+    # the run again) goes first; a small result above never costs this query.
+    StoredResult.objects.filter(run_id=run.pk).delete()
+    stored = StoredResult.objects.create(run=run, columns=columns, page_rows=settings.QUERYBASE_RESULT_PAGE_ROWS)
+    try:
+        written = _write_pages(stored, chain([(first_rows, first_text)], [second] if second else [], pages))
+    except BaseException:
+        StoredResult.objects.filter(pk=stored.pk).delete()  # never half a result
+        raise
+    stored.row_count, stored.page_count, stored.size_bytes = written
+    stored.truncated = truncated or capped.truncated
+    stored.took_ms = _ms_since(started)
+    stored.completed_at = timezone.now()
+    stored.save(update_fields=["row_count", "page_count", "size_bytes", "truncated", "took_ms", "completed_at"])
+    first_page = _page_body(columns, first_rows, stored.row_count, stored.truncated, started, 1, stored.page_count)
+    first_page["took_ms"] = stored.took_ms
+    return StoredRows(location=ResultLocation.DATABASE, first_page=first_page)
+
+
+def _pages(rows: Iterable[list[Any]]) -> Iterator[tuple[list[list[Any]], str]]:
+    """The rows in pages: (rows, their JSON array), each at most QUERYBASE_RESULT_PAGE_ROWS
+    rows and about QUERYBASE_RESULT_PAGE_BYTES of JSON (wide rows make shorter pages).
+
+    Rows are encoded a slice at a time (one json.dumps per slice, C code), which is what
+    lets a page be measured in bytes without a dumps per row."""
+    max_rows = settings.QUERYBASE_RESULT_PAGE_ROWS
+    max_bytes = settings.QUERYBASE_RESULT_PAGE_BYTES
+    page: list[list[Any]] = []
+    pieces: list[str] = []
+    size = 0
+    start = 0
+    for row in rows:
+        page.append(row)
+        if len(page) - start == _ENCODE_SLICE or len(page) == max_rows:
+            text = dump_json(page[start:])[1:-1]
+            pieces.append(text)
+            size += len(text) + 1
+            start = len(page)
+            if len(page) == max_rows or size >= max_bytes:
+                yield page, "[" + ",".join(pieces) + "]"
+                page, pieces, size, start = [], [], 0, 0
+    if page:
+        if start < len(page):
+            pieces.append(dump_json(page[start:])[1:-1])
+        yield page, "[" + ",".join(pieces) + "]"
+
+
+def _write_pages(stored: StoredResult, pages: Iterable[tuple[list[list[Any]], str]]) -> tuple[int, int, int]:
+    """Insert each page as it comes; (rows, pages, bytes) written."""
+    rows = number = size = 0
+    for page_rows, text in pages:
+        number += 1
+        ResultPage.objects.create(result=stored, number=number, rows=text, row_count=len(page_rows))
+        rows += len(page_rows)
+        size += len(text)
+    return rows, number, size
+
+
+def _page_body(
+    columns: list[dict[str, str]],
+    rows: list[list[Any]],
+    row_count: int,
+    truncated: bool,
+    started: float,
+    page: int,
+    page_count: int,
+) -> dict[str, Any]:
+    return {
+        "columns": columns,
+        "rows": rows,
+        "row_count": row_count,
+        "truncated": truncated,
+        "took_ms": _ms_since(started),
+        "page": page,
+        "page_count": page_count,
+    }
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+def _origin(run: QueryRun) -> QueryRun:
+    """The run whose result answers for `run`: itself, or for a cache hit the run it was answered from."""
+    return run.source_run if run.from_cache and run.source_run is not None else run
 
 
 def load_result(run: QueryRun) -> dict[str, Any] | None:
-    """The stored result of `run` (or of the run it was answered from), None if expired."""
-    origin = run.source_run if run.from_cache and run.source_run is not None else run
+    """The first page of the kept result of `run`, None if it is no longer kept."""
+    return load_page(run, 1)
+
+
+def load_page(run: QueryRun, number: int) -> dict[str, Any] | None:
+    """Page `number` (from 1) of the kept result of `run` (or of the run it was answered
+    from); None if the result is no longer kept. A page beyond the last raises
+    ResultPageNotFound."""
+    origin = _origin(run)
     if origin.result_location == ResultLocation.CACHE:
         encoded = cache.get(_RESULT_KEY.format(origin.pk))
-        return json.loads(encoded) if encoded is not None else None
+        if encoded is None:
+            return None
+        if number != 1:
+            raise ResultPageNotFound("This result has 1 page.")
+        return {"page": 1, "page_count": 1, **json.loads(encoded)}
     if origin.result_location == ResultLocation.DATABASE:
-        return StoredResult.objects.filter(run_id=origin.pk).values_list("payload", flat=True).first()
+        return _database_page(origin.pk, number)
     return None
+
+
+def _database_page(run_id: Any, number: int) -> dict[str, Any] | None:
+    stored = StoredResult.objects.filter(run_id=run_id, completed_at__isnull=False).first()
+    if stored is None:
+        return None
+    if number > stored.page_count:
+        raise ResultPageNotFound(f"This result has {stored.page_count} pages.")
+    text = ResultPage.objects.filter(result_id=run_id, number=number).values_list("rows", flat=True).first()
+    if text is None:
+        return None
+    return {
+        "columns": stored.columns,
+        "rows": json.loads(text),
+        "row_count": stored.row_count,
+        "truncated": stored.truncated,
+        "took_ms": stored.took_ms,
+        "page": number,
+        "page_count": stored.page_count,
+    }
 
 
 @dataclass(frozen=True)
@@ -105,7 +294,8 @@ class CachedAnswer:
 
 def remember_for_cache(run: QueryRun, result: dict[str, Any], location: str, ttl_seconds: int) -> None:
     """Let later identical questions be answered by `run`. A small result travels inside
-    the index entry itself, so a cache hit costs one cache round trip."""
+    the index entry itself, so a cache hit costs one cache round trip; a large one is
+    answered with its first page, read from the database."""
     if ttl_seconds <= 0 or not run.cache_key:
         return
     entry = {
@@ -133,7 +323,46 @@ def _cached_answer(cache_key: str, max_age_seconds: int | None) -> CachedAnswer 
         return None
     result = entry["result"]
     if result is None:
-        result = StoredResult.objects.filter(run_id=entry["run"]).values_list("payload", flat=True).first()
+        try:
+            result = _database_page(entry["run"], 1)
+        except ResultPageNotFound:
+            result = None
     if result is None:
         return None
     return CachedAnswer(run_id=entry["run"], computed_at=computed_at, result=result)
+
+
+def prune_stored_results(now: datetime | None = None) -> int:
+    """Delete stored results past their retention, then the oldest ones beyond the store's
+    size bound, and any left unfinished by a process that died while writing one; returns
+    how many went. Their runs then answer `result_expired`."""
+    now = now or timezone.now()
+    expired = now - timedelta(seconds=settings.QUERYBASE_RESULT_RETENTION_SECONDS)
+    # An unfinished result older than any read may run was left by a dead process.
+    abandoned = now - timedelta(milliseconds=_longest_read_ms()) - timedelta(minutes=5)
+    doomed = set(
+        StoredResult.objects.filter(
+            Q(created_at__lt=expired) | Q(completed_at__isnull=True, created_at__lt=abandoned)
+        ).values_list("pk", flat=True)
+    )
+    kept = 0
+    newest_first = StoredResult.objects.filter(completed_at__isnull=False).exclude(pk__in=doomed)
+    for pk, size in newest_first.order_by("-created_at").values_list("pk", "size_bytes").iterator():
+        kept += size
+        if kept > settings.QUERYBASE_RESULT_STORE_MAX_BYTES:
+            doomed.add(pk)
+    for batch in _batches(sorted(doomed, key=str), 100):
+        ResultPage.objects.filter(result_id__in=batch).delete()
+        StoredResult.objects.filter(pk__in=batch).delete()
+    return len(doomed)
+
+
+def _longest_read_ms() -> int:
+    """The longest time limit a source may have (DataSource.statement_timeout_ms's bound)."""
+    validators = DataSource._meta.get_field("statement_timeout_ms").validators
+    return max(int(v.limit_value) for v in validators if isinstance(v, MaxValueValidator))
+
+
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

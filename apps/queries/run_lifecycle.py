@@ -52,7 +52,7 @@ def requeue(run: QueryRun) -> bool:
 @dataclass(frozen=True)
 class _Attempt:
     finished: bool
-    result: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None  # the first page of a finished read's result
 
 
 def attempt(
@@ -63,7 +63,7 @@ def attempt(
     retried by the task (worker attempts but the last)."""
     try:
         connector = connector_for(prepared.datasource, CredentialRole.READ)
-        result = connector.run_read(prepared.statements, limits, _backend_recorder(run.pk)).as_dict()
+        stored = result_store.read_into_store(run, connector, prepared.statements, limits, _backend_recorder(run.pk))
     except QueryTimedOut as error:
         if hand_over:
             requeue(run)
@@ -87,8 +87,8 @@ def attempt(
         finish_failed(run, "internal_error", "The read failed unexpectedly; the error has been logged.")
         raise
     else:
-        _finish_succeeded(run, result)
-        return _Attempt(finished=True, result=result)
+        _finish_succeeded(run, stored)
+        return _Attempt(finished=True, result=stored.first_page)
     return _Attempt(finished=True)
 
 
@@ -99,8 +99,8 @@ def _backend_recorder(run_id):
     return record
 
 
-def _finish_succeeded(run: QueryRun, result: dict[str, Any]) -> None:
-    location = result_store.store_result(run, result)
+def _finish_succeeded(run: QueryRun, stored: result_store.StoredRows) -> None:
+    result, location = stored.first_page, stored.location
     finished = timezone.now()
     fields = {
         "finished_at": finished,

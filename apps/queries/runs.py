@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from apps.queries import policy, result_store, run_finished_signal
-from apps.queries.exceptions import ResultNotVisible, RunNotFound
+from apps.queries.exceptions import ResultExpired, ResultNotVisible, RunNotFound
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 
 
@@ -40,3 +40,15 @@ def wait_for_run(run: QueryRun, seconds: float) -> QueryRun:
 
 def run_result(run: QueryRun) -> dict[str, Any] | None:
     return result_store.load_result(run) if run.status == RunStatus.SUCCEEDED else None
+
+
+def result_page(user, run_id, number: int) -> tuple[QueryRun, dict[str, Any]]:
+    """Page `number` (from 1) of a run's result, which the user may see now. A run not
+    (yet) succeeded has no pages; one whose result is gone says so (result_expired)."""
+    run = get_run_with_result(user, run_id)
+    if run.status != RunStatus.SUCCEEDED:
+        raise RunNotFound("This run has no result: it has not succeeded (see its status).")
+    page = result_store.load_page(run, number)
+    if page is None:
+        raise ResultExpired("The result is no longer kept; run it again.")
+    return run, page

@@ -97,6 +97,25 @@ class FieldsBuiltOnce:
         return copy.deepcopy(cls._built_fields)
 
 
+class ResultColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="The engine's own type name.")
+
+
+class QueryResultPageSerializer(serializers.Serializer):
+    """One page of a run's result (documents the shape; the service builds it)."""
+
+    columns = ResultColumnSerializer(many=True)
+    rows = serializers.ListField(child=serializers.ListField(), help_text="This page's rows, in the result's order.")
+    row_count = serializers.IntegerField(help_text="Rows in the whole result, every page.")
+    truncated = serializers.BooleanField(help_text="The source's row cap cut the result.")
+    took_ms = serializers.FloatField()
+    page = serializers.IntegerField(help_text="This page's number, from 1.")
+    page_count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True, help_text="The next page, null on the last.")  # type: ignore[assignment]
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, null on the first.")
+
+
 class QueryRunSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     cached = serializers.BooleanField(source="from_cache")
     error = serializers.SerializerMethodField()

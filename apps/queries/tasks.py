@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from apps.queries import abandoned_runs, exceptions, execution, run_lifecycle
+from apps.queries import abandoned_runs, exceptions, execution, result_store, run_lifecycle
 
 READ_RETRIES = run_lifecycle.MAX_RUN_ATTEMPTS - 1
 
@@ -21,3 +21,8 @@ def execute_read(self, run_id: str) -> None:
 @shared_task(name="maintenance.settle_abandoned_runs")
 def settle_abandoned_runs() -> int:
     return abandoned_runs.settle_abandoned_runs()
+
+
+@shared_task(name="maintenance.prune_results")
+def prune_results() -> int:
+    return result_store.prune_stored_results()

@@ -1,12 +1,15 @@
 import time
 from contextlib import ExitStack
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -19,6 +22,7 @@ from apps.queries.serializers import (
     QueryAnalysisSerializer,
     QueryAnalyzeSerializer,
     QueryExportSerializer,
+    QueryResultPageSerializer,
     QueryRunSerializer,
     QuerySubmitSerializer,
     SavedQuerySerializer,
@@ -41,18 +45,32 @@ class QuerySubmitThrottle(UserRateThrottle):
         return settings.QUERYBASE_QUERY_RATE
 
 
-def run_body(run: QueryRun) -> dict:
+def run_body(run: QueryRun, request: Request) -> dict:
     body = QueryRunSerializer(run).data
-    body["result"] = runs.run_result(run)
+    body["result"] = with_page_links(runs.run_result(run), run, request)
     return body
 
 
-def finished_or_pending(run: QueryRun) -> Response:
+def with_page_links(page: dict | None, run: QueryRun, request: Request) -> dict | None:
+    """A page of a result with links to the next and previous ones (null at either end)."""
+    if page is None:
+        return None
+
+    def link(number: int) -> str | None:
+        if not 1 <= number <= page["page_count"]:
+            return None
+        path = reverse("api:query-results", kwargs={"run_id": run.pk})
+        return request.build_absolute_uri(f"{path}?page={number}")
+
+    return {**page, "next": link(page["page"] + 1), "previous": link(page["page"] - 1)}
+
+
+def finished_or_pending(run: QueryRun, request: Request) -> Response:
     if not run.is_finished:
         return Response(QueryRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
     if run.status != RunStatus.SUCCEEDED:
         raise exceptions.QueryError.of_run(run)
-    return Response(run_body(run))
+    return Response(run_body(run, request))
 
 
 # 202 is either a run still going, or (for SQL that is not a read) the approval request made of it.
@@ -105,12 +123,12 @@ class QuerySubmitView(APIView):
         run = submitted.run
         assert run is not None  # a submission is a run unless it became an approval request
         if submitted.result is not None:
-            return Response({**QueryRunSerializer(run).data, "result": submitted.result})
+            return Response({**QueryRunSerializer(run).data, "result": with_page_links(submitted.result, run, request)})
         if not run.is_finished:
             run = runs.wait_for_run(run, wait - (time.monotonic() - started))
         if run.approval_request is not None:  # long SQL the worker found to be a write
             return approval_accepted(run.approval_request)
-        return finished_or_pending(run)
+        return finished_or_pending(run, request)
 
 
 def approval_accepted(approval) -> Response:
@@ -154,10 +172,21 @@ class QueryRunView(APIView):
         wait = _float_param(request, "wait")
         if wait:
             run = runs.wait_for_run(run, wait)
-        body = run_body(run)
+        body = run_body(run, request)
         if run.status == RunStatus.SUCCEEDED and body["result"] is None:
             body["error"] = {"code": "result_expired", "message": "The result is no longer kept; run it again."}
         return Response(body)
+
+
+class QueryResultsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int, description="Page number, from 1 (the run's answer holds page 1).")],
+        responses=QueryResultPageSerializer,
+    )
+    def get(self, request: SignedInRequest, run_id) -> Response:
+        number = _page_param(request)
+        run, page = runs.result_page(request.user, run_id, number)
+        return Response(with_page_links(page, run, request))
 
 
 class QueryCancelView(APIView):
@@ -191,7 +220,12 @@ def streaming_export(request: SignedInRequest, *, datasource_id: int, sql: str, 
             yield from export.chunks
 
     response = StreamingHttpResponse(body(), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="querybase-export.{export_format}"'
+    # Both forms: `filename*` (RFC 6266) keeps the name as it is, `filename` is for
+    # clients that read only plain ASCII.
+    response["Content-Disposition"] = (
+        f'attachment; filename="{exports.ascii_file_name(export.file_name)}"; '
+        f"filename*=UTF-8''{quote(export.file_name, safe='')}"
+    )
     response[ROW_CAP_HEADER] = str(export.row_cap)
     return response
 
@@ -215,6 +249,11 @@ class QueryExportView(APIView):
 
 class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitThrottle]
+
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=` names the export's format here, not DRF's override of the response's
+        # (which answered 404 for "csv"): errors are JSON whatever it says.
+        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=EXPORT_RESPONSES)
     def get(self, request: SignedInRequest, run_id):
@@ -276,6 +315,13 @@ class SharedSavedQueryView(APIView):
     def get(self, request: SignedInRequest, token: str) -> Response:
         query = saved_queries.saved_query_by_token(token)
         return Response(SavedQuerySerializer(query, context={"request": request}).data)
+
+
+def _page_param(request: SignedInRequest) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000_000:
+        raise InvalidInput("page must be a page number, from 1.", details={"page": raw})
+    return int(raw)
 
 
 def _float_param(request: SignedInRequest, name: str) -> float:

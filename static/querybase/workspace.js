@@ -54,8 +54,14 @@
               column.name, el("span", { class: "type" }, column.type))
           )
         );
-        const name = el("span", { class: "table-name", onclick: () => (columns.hidden = !columns.hidden) },
-          (table.kind === "view" ? "◇ " : "▸ ") + table.name);
+        // Views and materialized views ◇; a partitioned table says how many partitions it
+        // has (they are not listed as tables), each named in the tooltip with its bound.
+        const parts = table.partitions || [];
+        const name = el("span", {
+          class: "table-name", title: `${table.kind}` + parts.map((p) => `\n${p.name}: ${p.bound}`).join(""),
+          onclick: () => (columns.hidden = !columns.hidden),
+        }, (table.kind.endsWith("view") ? "◇ " : "▸ ") + table.name,
+        parts.length ? el("span", { class: "type partitions" }, ` ${parts.length} partitions`) : "");
         const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
         return el("li", { class: "table", "data-table": table.name }, name, add, columns);
       })
@@ -285,7 +291,8 @@
     const body = el("tbody", {}, rows.map((row) => el("tr", {}, row.map(cell))));
     $("grid").replaceChildren(head, body);
     $("grid").parentElement.scrollTop = 0; // a new result or page starts at its first row
-    const pages = Math.max(1, Math.ceil(data.rows.length / PAGE_ROWS));
+    // The server sends a large result a page at a time (`next`): count pages over every row.
+    const pages = Math.max(1, Math.ceil(Math.max(data.rows.length, data.row_count) / PAGE_ROWS));
     $("page-info").textContent = `Page ${page + 1} of ${pages}`;
     $("prev-page").disabled = page === 0;
     $("next-page").disabled = page + 1 >= pages;
@@ -311,10 +318,16 @@
       showError(errorBox, "The export failed part-way through; nothing was saved. Run it again, or run the query to see the error.");
       return;
     }
-    const link = el("a", { href: URL.createObjectURL(file), download: `querybase-export.${format}` });
+    const link = el("a", { href: URL.createObjectURL(file), download: exportFileName(answer, format) });
     document.body.append(link);
     link.click();
     link.remove();
+  }
+
+  // The server names the file (after the saved query or the first table): RFC 6266's filename*.
+  function exportFileName(answer, format) {
+    const named = /filename\*=UTF-8''([^;]+)/i.exec(answer.headers.get("Content-Disposition") || "");
+    return named ? decodeURIComponent(named[1]) : `querybase-export.${format}`;
   }
 
   async function save() {
@@ -343,7 +356,19 @@
   $("download-csv").addEventListener("click", () => download("csv"));
   $("download-json").addEventListener("click", () => download("json"));
   $("prev-page").addEventListener("click", () => { page -= 1; renderPage(); });
-  $("next-page").addEventListener("click", () => { page += 1; renderPage(); });
+  $("next-page").addEventListener("click", async () => {
+    $("next-page").disabled = true; // until the rows are there (renderPage decides again)
+    page += 1;
+    const data = result.result;
+    // Past the rows loaded so far: fetch the server's next page of this result first.
+    while (data.next && (page + 1) * PAGE_ROWS > data.rows.length) {
+      const answer = await api("GET", data.next);
+      if (!answer.ok) { showError(errorBox, answer); break; }
+      data.rows.push(...answer.data.rows);
+      data.next = answer.data.next;
+    }
+    renderPage();
+  });
   $("schema-filter").addEventListener("input", filterSchema);
   picker.addEventListener("change", () => { loadSchema(); renderParams(); });
   let timer = null;

@@ -12,8 +12,11 @@
    clients.
 5. Server-side prepared statements: a parameterised one-row read repeated on a pooled
    connection, run by name against sent as text each time (the connector alone).
-6. The audit search: index lag with 1, 2 and 4 indexers, and search latency over
-   1,000,000 indexed events (tests/bench/audit_bench.py).
+6. Large results (tests/bench/large_results.py): memory while a 1M-row result is stored,
+   read back page by page and exported; the row path's CSV and the JSON export against
+   `psql \\copy`, `mariadb --batch` and the CSV (`--only large-results` runs it alone).
+7. The audit search: index lag with 1, 2 and 4 indexers, and search latency over
+   1,000,000 indexed events (tests/bench/audit_bench.py; `--only audit` runs it alone).
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
 
@@ -47,10 +50,10 @@ from apps.datasources.connectors import CredentialRole, connector_for, postgresq
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
 from apps.datasources.models import DataSource, DataSourcePermission
 from apps.sqlcore.classification import classify_sql
-from tests.bench import audit_bench
+from tests.bench import audit_bench, large_results
 from tests.support.worker_process import start_worker, stop_worker
 
-BENCH_DB = "qb_bench"
+BENCH_DB = f"qb_bench{os.environ.get('QUERYBASE_TEST_NAMESPACE', '')}"
 ROWS = 1_000_000
 ONE_ROW_SQL = "SELECT id, name, amount, created, flag FROM bench_rows WHERE id = 4242"
 ALL_ROWS_SQL = "SELECT id, name, amount, created, flag FROM bench_rows ORDER BY id"
@@ -73,18 +76,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
         parser.add_argument("--iterations", type=int, default=300)
-        parser.add_argument("--audit-only", action="store_true", help="Only the audit search figures (part 5).")
+        parser.add_argument("--only", choices=["large-results", "audit"], help="Run one part alone (its figures only).")
 
-    def handle(self, *args, postgres: str, iterations: int, audit_only: bool = False, **options):
+    def handle(self, *args, postgres: str, iterations: int, only: str | None = None, **options):
         if not postgres or not settings.REDIS_URL:
             raise CommandError("Run through `make bench` (needs QUERYBASE_BENCH_POSTGRES_URL and REDIS_URL).")
-        if audit_only:
+        if only == "audit":
             figures = audit_bench.audit_figures(self.stdout)
             self.stdout.write("\n".join(audit_bench.report_lines(figures)))
             self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
             return
         source_url = self._prepare_source_database(postgres)
         datasource, token = self._prepare_app(source_url)
+        if only == "large-results":
+            figures = large_results.figures(self, source_url, datasource, token)
+            self.stdout.write(large_results.report(figures))
+            self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
+            return
         # The worker stays up throughout: a read that outlasts the inline budget (a loaded
         # machine) is handed to it, as in a deployment.
         worker = self._start_worker()
@@ -101,6 +109,7 @@ class Command(BaseCommand):
             raise
         finally:
             stop_worker(worker)
+        figures.update(large_results.figures(self, source_url, datasource, token))
         figures.update(audit_bench.audit_figures(self.stdout))
         self._report(figures)
 
@@ -380,6 +389,7 @@ class Command(BaseCommand):
         ]
         lines.extend(audit_bench.report_lines(f))
         self.stdout.write("\n".join(lines))
+        self.stdout.write(large_results.report(f))
         # Stable names for the figures the issue tracks, beside the keys of earlier runs.
         f.update(
             small_read_raw_ms=f["raw_p50_ms"],

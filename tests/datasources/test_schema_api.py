@@ -1,8 +1,13 @@
 """GET /api/v1/datasources/{id}/schema: tables and columns, for readers only."""
 
+import os
+from dataclasses import replace
+
+import psycopg
 import pytest
 
-from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
+from tests.support import databases
+from tests.support.factories import client_for, grant, make_datasource, make_group, make_user, source_from_server
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +38,8 @@ def test_postgresql_schema(postgres_server):
     assert tables["customers"]["schema"] == "public"
     assert tables["customers"]["columns"] == [
         {"name": "id", "type": "integer", "nullable": False},
-        {"name": "name", "type": "character varying", "nullable": False},
-        {"name": "country", "type": "character", "nullable": True},
+        {"name": "name", "type": "character varying(100)", "nullable": False},
+        {"name": "country", "type": "character(2)", "nullable": True},
     ]
 
 
@@ -96,3 +101,66 @@ def test_revoked_right_is_not_answered_from_the_cache(shop_sqlite_path):
     permission.can_write = True
     permission.save()
     assert client.get(f"/api/v1/datasources/{source.id}/schema").status_code == 403
+
+
+@pytest.fixture
+def film_database(postgres_server):
+    """A PostgreSQL database of its own with partitions, a materialized view, an enum and
+    arrays, so the shared source's tables stay as the other tests expect them."""
+    name = f"qb_film{os.environ.get('QUERYBASE_TEST_NAMESPACE', '')}"
+    admin = psycopg.connect(databases.postgres_admin_url(), autocommit=True)
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=name) as db:
+        db.execute("CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'R')")
+        db.execute("CREATE TABLE film (id int PRIMARY KEY, rating mpaa_rating, tags text[], price numeric(5,2))")
+        db.execute("CREATE TABLE payment (id int, paid_on date NOT NULL, amount numeric) PARTITION BY RANGE (paid_on)")
+        for month in range(1, 4):
+            db.execute(
+                f"CREATE TABLE payment_p2024_0{month} PARTITION OF payment "
+                f"FOR VALUES FROM ('2024-0{month}-01') TO ('2024-0{month + 1}-01')"
+            )
+        db.execute("CREATE TABLE payment_rest PARTITION OF payment DEFAULT PARTITION BY LIST (id)")
+        db.execute("CREATE TABLE payment_rest_one PARTITION OF payment_rest FOR VALUES IN (1)")
+        db.execute("CREATE MATERIALIZED VIEW rating_counts AS SELECT rating, count(*) AS n FROM film GROUP BY rating")
+    yield replace(postgres_server, database=name)
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+def test_postgresql_partitions_materialized_views_and_type_names(film_database):
+    source = source_from_server("film", "postgresql", film_database)
+    tables = tables_by_name(reader_of(source).get(f"/api/v1/datasources/{source.id}/schema"))
+    # Partitions are not tables of their own: they are listed under the table they split.
+    assert set(tables) == {"film", "payment", "rating_counts"}
+    payment = tables["payment"]
+    assert payment["kind"] == "partitioned table"
+    assert [column["name"] for column in payment["columns"]] == ["id", "paid_on", "amount"]
+    partitions = {partition["name"]: partition for partition in payment["partitions"]}
+    assert set(partitions) == {
+        "payment_p2024_01",
+        "payment_p2024_02",
+        "payment_p2024_03",
+        "payment_rest",
+        "payment_rest_one",
+    }
+    assert partitions["payment_p2024_01"] == {
+        "schema": "public",
+        "name": "payment_p2024_01",
+        "parent": "payment",
+        "bound": "FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')",
+    }
+    assert partitions["payment_rest"]["bound"] == "DEFAULT"
+    assert (partitions["payment_rest_one"]["parent"], partitions["payment_rest_one"]["bound"]) == (
+        "payment_rest",
+        "FOR VALUES IN (1)",
+    )
+    assert tables["rating_counts"]["kind"] == "materialized view"
+    assert tables["film"]["partitions"] == []
+    assert tables["film"]["columns"] == [
+        {"name": "id", "type": "integer", "nullable": False},
+        {"name": "rating", "type": "mpaa_rating", "nullable": True},
+        {"name": "tags", "type": "text[]", "nullable": True},
+        {"name": "price", "type": "numeric(5,2)", "nullable": True},
+    ]
+    assert tables["rating_counts"]["columns"][0]["type"] == "mpaa_rating"

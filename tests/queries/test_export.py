@@ -199,3 +199,37 @@ def test_an_export_whose_session_is_terminated_midway_raises_out_of_the_body(pos
     assert raised.value.code == "datasource_unavailable"  # not retried: rows had gone out
     if export_format == "csv":
         assert b"".join(received).decode().splitlines()[-1].startswith("#querybase:error code=datasource_unavailable")
+
+
+def _disposition(response) -> str:
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    return response["Content-Disposition"]
+
+
+def test_the_file_is_named_after_the_saved_query_else_the_first_table(shop_sqlite_path):
+    shop = make_datasource("shop", database=str(shop_sqlite_path))
+    ana = reader("ana", shop)
+    client = client_for(ana)
+    sql = "SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id"
+    assert _disposition(post_export(client, shop, sql)) == (
+        "attachment; filename=\"orders.csv\"; filename*=UTF-8''orders.csv"
+    )
+    assert _disposition(post_export(client, shop, "SELECT 1 AS one", "json")) == (
+        "attachment; filename=\"querybase-export.json\"; filename*=UTF-8''querybase-export.json"
+    )
+    saved = client.post(
+        "/api/v1/saved-queries", {"name": "Ventes/été: top 10", "datasource": shop.id, "sql": sql}, format="json"
+    )
+    assert saved.status_code == 201, saved.content
+    assert _disposition(post_export(client, shop, sql + "\n")) == (
+        "attachment; filename=\"Ventes_ete_top_10.csv\"; filename*=UTF-8''Ventes_%C3%A9t%C3%A9_%20top%2010.csv"
+    )
+    # Exporting a run of that SQL later gives the same name.
+    run = client.post("/api/v1/queries", {"datasource": shop.id, "sql": sql}, format="json").json()
+    assert "Ventes_ete_top_10.csv" in _disposition(client.get(f"/api/v1/queries/{run['id']}/export?format=csv"))
+    refused = client.get(f"/api/v1/queries/{run['id']}/export?format=xml")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_request"
+    # Somebody else's saved query does not name your export.
+    bob = client_for(reader("bob", shop))
+    assert 'filename="orders.csv"' in _disposition(post_export(bob, shop, sql))

@@ -42,6 +42,8 @@ def test_an_analyst_writes_in_their_sandbox_at_once_and_reads_the_effect(engine,
     assert body["sandbox"] == sandbox["id"] and body["verdict"] == "write"
     assert body["result"]["affected_rows"][0] == 3
     assert [row[1] for row in body["result"]["rows"]] == ["dml", "dml"]
+    kept = client.get(f"/api/v1/queries/{body['id']}").json()["result"]
+    assert kept["affected_rows"] == body["result"]["affected_rows"] and kept["rows"] == body["result"]["rows"]
 
     read = run(client, source, sandbox["id"], "SELECT count(*) FROM customers WHERE name = 'renamed'")
     assert read.status_code == 200, read.content

@@ -261,11 +261,25 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Partition:
+    """A partition of a partitioned table (PostgreSQL): its columns are the table's."""
+
+    schema: str
+    name: str
+    parent: str  # the table it is a partition of (itself a partition, for sub-partitions)
+    bound: str  # PostgreSQL's text: FOR VALUES FROM (…) TO (…), DEFAULT, …
+
+
+@dataclass(frozen=True)
 class Table:
     schema: str
     name: str
-    kind: str  # "table" or "view"
+    kind: str  # "table", "view", "materialized view", "partitioned table", "foreign table"
     columns: list[Column]
+    # Every partition below a partitioned table, sub-partitions included, listed here
+    # rather than as tables of their own. A tuple: the class default also serves schemas
+    # cached before the field existed.
+    partitions: tuple[Partition, ...] = ()
 
 
 def group_columns(rows) -> list[Table]:
@@ -276,6 +290,28 @@ def group_columns(rows) -> list[Table]:
             tables.append(Table(schema=schema, name=name, kind=kind, columns=[]))
         tables[-1].columns.append(Column(name=column, type=column_type, nullable=bool(nullable)))
     return tables
+
+
+def group_partitions(tables: list[Table], parents: dict[tuple[str, str], tuple[str, str, str]]) -> list[Table]:
+    """Move each partition (key (schema, name) in `parents`, with its parent's schema and
+    name and its bound) from the list of tables into its top-level table's `partitions`."""
+
+    def root(key: tuple[str, str]) -> tuple[str, str]:
+        seen = set()
+        while key in parents and key not in seen:
+            seen.add(key)
+            key = parents[key][:2]
+        return key
+
+    below: dict[tuple[str, str], list[Partition]] = {}
+    for key, (parent_schema, parent_name, bound) in parents.items():
+        parent = parent_name if parent_schema == key[0] else f"{parent_schema}.{parent_name}"
+        below.setdefault(root(key), []).append(Partition(schema=key[0], name=key[1], parent=parent, bound=bound))
+    return [
+        replace(table, partitions=tuple(below.get((table.schema, table.name), ())))
+        for table in tables
+        if (table.schema, table.name) not in parents
+    ]
 
 
 class Connector(ABC):
@@ -336,10 +372,12 @@ class Connector(ABC):
         on_backend: Callable[[str], None] | None = None,
         *,
         fresh: bool = False,
+        text: bool = False,
     ) -> AbstractContextManager[RowStream]:
         """One attempt at `read_stream`, without its retry. `fresh` asks for a new
         connection rather than a pooled one (engines without a pool always use a new one).
-        A connection found dead under the read raises ConnectionLost."""
+        A connection found dead under the read raises ConnectionLost. `text`: values as
+        the CSV dialect spells them (see `read_stream`)."""
 
     @contextmanager
     def read_stream(
@@ -347,9 +385,13 @@ class Connector(ABC):
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
+        *,
+        text: bool = False,
     ) -> Iterator[RowStream]:
         """Run `statements` in one read-only transaction with the statement timeout, and
-        stream the rows of the last one. The transaction is rolled back on exit, so even
+        stream the rows of the last one. Values are JSON values (values.py), or with `text`
+        the CSV export's (csv_text.py): strings in the engine's own spelling, None for
+        NULL, and numbers the CSV writer spells itself. The transaction is rolled back on exit, so even
         a statement the classifier missed cannot leave a change behind.
 
         `on_backend` receives the server-side id of the session as soon as it is known,
@@ -362,7 +404,7 @@ class Connector(ABC):
             yield once_more_if_connection_lost(
                 limits,
                 lambda attempt_limits, fresh: stack.enter_context(
-                    self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh)
+                    self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh, text=text)
                 ),
             )
 
@@ -443,6 +485,25 @@ class Connector(ABC):
         affected. Engines where a rollback may not undo everything check first, in the
         same connection, and raise DryRunUnsafe with the reasons (SQLite undoes all)."""
         return self.run_write(statements, timeout_ms, dry_run=True)
+
+    def read_with(
+        self,
+        statements: list[BoundStatement],
+        limits: QueryLimits,
+        consume: Callable[[list[ResultColumn], Iterator[list[Any]]], T],
+        on_backend: Callable[[str], None] | None = None,
+    ) -> T:
+        """`read_stream`, handed to `consume(columns, rows)` while it is open; what it returns.
+
+        `consume` sees every row before anything of it is answered, so a connection lost
+        at any point is retried once on a fresh connection, with `consume` called again
+        from the first row: it must start over (the result store drops what it wrote)."""
+
+        def one_attempt(attempt_limits: QueryLimits, fresh: bool) -> T:
+            with self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh) as stream:
+                return consume(stream.columns, stream.rows)
+
+        return once_more_if_connection_lost(limits, one_attempt)
 
     def run_read(
         self,

@@ -144,6 +144,7 @@ class MySQLConnector(Connector):
         on_backend: Callable[[str], None] | None = None,
         *,
         fresh: bool = False,
+        text: bool = False,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         # mysqlclient has no pool, so every read has a fresh connection; one per read also
@@ -165,7 +166,7 @@ class MySQLConnector(Connector):
                 cursor = connection.cursor(MySQLdb.cursors.SSCursor)
                 last = statements[-1]
                 cursor.execute(last.sql, last.args)
-                yield self._row_stream(cursor)
+                yield self._row_stream(cursor, text=text)
             except MySQLdb.Error as error:
                 raise self._query_error(error) from error
 
@@ -189,7 +190,7 @@ class MySQLConnector(Connector):
             return f"SET SESSION max_statement_time = {timeout_ms / 1000:.3f}"
         return f"SET SESSION max_execution_time = {int(timeout_ms)}"
 
-    def _row_stream(self, cursor) -> RowStream:
+    def _row_stream(self, cursor, *, text: bool) -> RowStream:
         description = cursor.description or ()
         documents = mariadb_metadata.json_columns(cursor) | {
             index for index, column in enumerate(description) if column[1] == FIELD_TYPE.JSON
@@ -202,6 +203,9 @@ class MySQLConnector(Connector):
             ResultColumn(name=column[0], type=mysql_types.type_name(index, column[1], flag, documents, first))
             for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
+        if text:
+            spellings = mysql_types.csv_converters(description, columns, documents)
+            return RowStream(columns=columns, rows=self._text_rows(cursor, first, spellings))
         converters = [
             mysql_types.json_document if index in documents else mysql_types.converter_for(column[1])
             for index, column in enumerate(description)
@@ -218,6 +222,20 @@ class MySQLConnector(Connector):
         while chunk:
             for row in chunk:
                 yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+            chunk = self._fetch(cursor)
+
+    def _text_rows(self, cursor, chunk: list, spellings: list[mysql_types.Spelling]) -> Iterator[Any]:
+        """Rows for the CSV export: only the columns whose values the CSV writer cannot
+        spell itself (dates, bytes, …) are converted, so most rows pass untouched."""
+        while chunk:
+            if not spellings:
+                yield from chunk
+            for row in chunk if spellings else ():
+                spelled = list(row)
+                for index, spell in spellings:
+                    if spelled[index] is not None:
+                        spelled[index] = spell(spelled[index])
+                yield spelled
             chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:

@@ -8,6 +8,7 @@ from typing import Any
 
 from MySQLdb.constants import FIELD_TYPE, FLAG
 
+from apps.datasources.connectors.csv_text import csv_text
 from apps.datasources.connectors.values import to_json_value
 
 # The engine's own names for the protocol's type codes (the FIELD_TYPE constants alias:
@@ -101,3 +102,40 @@ def converter_for(type_code: int) -> Callable[[Any], Any]:
     if type_code in _TIME_TYPES:
         return mysql_time
     return to_json_value
+
+
+# Types whose driver values the CSV writer spells as the dialect does by itself (numbers,
+# text): their columns pass through the CSV export unconverted.
+_CSV_AS_IS = {
+    FIELD_TYPE.DECIMAL,
+    FIELD_TYPE.NEWDECIMAL,
+    FIELD_TYPE.TINY,
+    FIELD_TYPE.SHORT,
+    FIELD_TYPE.INT24,
+    FIELD_TYPE.LONG,
+    FIELD_TYPE.LONGLONG,
+    FIELD_TYPE.FLOAT,
+    FIELD_TYPE.DOUBLE,
+    FIELD_TYPE.YEAR,
+}
+_TEXT_NAMES = {text_name for text_name, _ in _STRING_TYPE_NAMES.values()} | {"enum", "set"}
+
+
+Spelling = tuple[int, Callable[[Any], Any]]
+
+
+def csv_converters(description, columns, documents: frozenset[int] | set[int]) -> list[Spelling]:
+    """(column index, conversion) for the columns the CSV export must spell (csv_text.py)."""
+    converters: list[Spelling] = []
+    for index, (column, described) in enumerate(zip(columns, description, strict=True)):
+        if index in documents:
+            converters.append((index, _document_text))
+        elif described[1] in _TIME_TYPES:
+            converters.append((index, mysql_time))
+        elif described[1] not in _CSV_AS_IS and column.type not in _TEXT_NAMES:
+            converters.append((index, csv_text))
+    return converters
+
+
+def _document_text(value: Any) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)

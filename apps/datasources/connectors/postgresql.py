@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from itertools import chain
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -39,6 +40,7 @@ from apps.datasources.connectors.base import (
     Table,
     WriteMarker,
     group_columns,
+    group_partitions,
     joined_text,
     once_more_if_connection_lost,
     refuse_unsafe_dry_run,
@@ -47,18 +49,27 @@ from apps.datasources.connectors.base import (
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
-from apps.datasources.connectors.values import to_json_value
 
+# From the catalog rather than information_schema, which has no materialized views,
+# names types USER-DEFINED and ARRAY, and lists partitions as plain tables. The rights
+# filter is information_schema's: a table shows if the login has any right on a column.
 _SCHEMA_SQL = """
-SELECT c.table_schema, c.table_name,
-       CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END,
-       c.column_name, c.data_type, c.is_nullable = 'YES'
-FROM information_schema.columns c
-JOIN information_schema.tables t
-  ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema')
-  AND c.table_schema NOT LIKE 'pg\\_toast%%'
-ORDER BY c.table_schema, c.table_name, c.ordinal_position
+SELECT n.nspname, c.relname,
+       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                      WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' ELSE 'table' END,
+       a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       parent_namespace.nspname, parent.relname, pg_catalog.pg_get_expr(c.relpartbound, c.oid)
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
+LEFT JOIN pg_catalog.pg_class parent ON parent.oid = i.inhparent
+LEFT JOIN pg_catalog.pg_namespace parent_namespace ON parent_namespace.oid = parent.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+  AND pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')
+ORDER BY n.nspname, c.relname, a.attnum
 """
 
 # Rows fetched per network round trip while streaming (libpq chunked-rows mode).
@@ -181,7 +192,8 @@ class PostgreSQLConnector(Connector):
                 rows = connection.execute(_SCHEMA_SQL).fetchall()
             except psycopg.Error as error:
                 raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
-        return group_columns(rows)
+        parents = {(row[0], row[1]): (row[6], row[7], row[8] or "") for row in rows if row[7] is not None}
+        return group_partitions(group_columns(row[:6] for row in rows), parents)
 
     def audit_privileges(self) -> PrivilegeReport:
         with self.connect() as connection:
@@ -257,11 +269,16 @@ class PostgreSQLConnector(Connector):
         on_backend: Callable[[str], None] | None = None,
         *,
         fresh: bool = False,
+        text: bool = False,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         with self._read_only_transaction(deadline, on_backend, fresh=fresh) as connection:
             # Repeated parameterised statements run prepared (postgresql_prepared).
             cursor = postgresql_prepared.PreparingCursor(connection)
+            if text:
+                # The CSV dialect is PostgreSQL's own text (as COPY writes it): every value
+                # is read as that text, with no Python object in between.
+                postgresql_types.load_everything_as_text(cursor)
             for statement in statements[:-1]:
                 self._arm(cursor, deadline)
                 cursor.execute(statement.sql, statement.args)
@@ -269,7 +286,7 @@ class PostgreSQLConnector(Connector):
             self._arm(cursor, deadline)
             raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
             try:
-                yield self._row_stream(cursor, raw_rows, last.sql)
+                yield self._row_stream(cursor, raw_rows, last.sql, text=text)
             finally:
                 # Stops the server sending the rest when the reader stopped early.
                 raw_rows.close()  # type: ignore[attr-defined]  # a generator, typed as an iterator
@@ -345,15 +362,18 @@ class PostgreSQLConnector(Connector):
         except psycopg.Error as error:
             raise self._query_error(error) from error
 
-    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str) -> RowStream:
+    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str, *, text: bool) -> RowStream:
         first = next(rows, None)  # the description is known once the first rows arrive
         if first is None:
             # stream() does not keep the description of an empty result: ask the server
             # to describe the statement (parsed, not run again).
             return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
         columns = self._columns(cursor)
+        if text:
+            return RowStream(columns=columns, rows=self._translated(chain([first], rows)))
         arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
-        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), arrays))
+        converters = postgresql_types.json_converters(cursor.description or [])
+        return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), converters, arrays))
 
     def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
         pgconn = cursor.connection.pgconn
@@ -374,14 +394,25 @@ class PostgreSQLConnector(Connector):
             ResultColumn(name=column.name, type=type_name) for column, type_name in zip(description, types, strict=True)
         ]
 
-    def _json_rows(self, rows, text_arrays: list[int]) -> Iterator[list]:
+    def _json_rows(
+        self, rows, converters: list[tuple[int, Callable[[Any], Any]]], text_arrays: list[int]
+    ) -> Iterator[list]:
         try:
             for row in rows:
-                mapped = [to_json_value(value) for value in row]
+                mapped = list(row)
+                for index, convert in converters:
+                    if mapped[index] is not None:
+                        mapped[index] = convert(mapped[index])
                 for index in text_arrays:
                     if mapped[index] is not None:
                         mapped[index] = postgresql_types.array_from_text(mapped[index])
                 yield mapped
+        except psycopg.Error as error:
+            raise self._query_error(error) from error
+
+    def _translated(self, rows: Iterator[Any]) -> Iterator[Any]:
+        try:
+            yield from rows
         except psycopg.Error as error:
             raise self._query_error(error) from error
 

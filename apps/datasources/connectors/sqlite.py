@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,6 +31,7 @@ from apps.datasources.connectors.base import (
     WriteMarker,
     group_columns,
 )
+from apps.datasources.connectors.csv_text import csv_text
 from apps.datasources.connectors.privileges import PrivilegeReport
 from apps.datasources.connectors.values import sqlite_type_of, to_json_value
 
@@ -129,6 +131,7 @@ class SQLiteConnector(Connector):
         on_backend: Callable[[str], None] | None = None,
         *,
         fresh: bool = False,
+        text: bool = False,
     ) -> Iterator[RowStream]:
         # A file opened per read: nothing to lose between reads, so `fresh` changes nothing.
         backend_id = uuid.uuid4().hex
@@ -146,14 +149,14 @@ class SQLiteConnector(Connector):
                 stop.check_between_statements()
                 last = statements[-1]
                 cursor = connection.execute(last.sql, last.args or ())
-                yield self._row_stream(cursor, stop)
+                yield self._row_stream(cursor, stop, csv_text if text else to_json_value)
             except sqlite3.Error as error:
                 raise self._query_error(error, stop) from error
             finally:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
 
-    def _row_stream(self, cursor: sqlite3.Cursor, stop: "_Stopwatch") -> RowStream:
+    def _row_stream(self, cursor: sqlite3.Cursor, stop: "_Stopwatch", spell: Callable[[Any], Any]) -> RowStream:
         names = [column[0] for column in cursor.description or ()]
         try:
             first = cursor.fetchone()
@@ -162,12 +165,12 @@ class SQLiteConnector(Connector):
         types = [sqlite_type_of(value) for value in first] if first is not None else [""] * len(names)
         columns = [ResultColumn(name=name, type=kind) for name, kind in zip(names, types, strict=True)]
         rows = chain([first], cursor) if first is not None else iter(())
-        return RowStream(columns=columns, rows=self._json_rows(rows, stop))
+        return RowStream(columns=columns, rows=self._rows(rows, stop, spell))
 
-    def _json_rows(self, rows, stop: "_Stopwatch") -> Iterator[list]:
+    def _rows(self, rows, stop: "_Stopwatch", spell: Callable[[Any], Any]) -> Iterator[list]:
         try:
             for row in rows:
-                yield [to_json_value(value) for value in row]
+                yield [spell(value) for value in row]
         except sqlite3.Error as error:
             raise self._query_error(error, stop) from error
 
