@@ -20,6 +20,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_configuration": 400,
     "sandbox_error": 400,
     "sandbox_of_another_source": 400,
+    "promotion_refused": 400,
     # The database refused or failed the SQL (its own message is shown).
     "query_failed": 400,
     "read_only_violation": 400,
@@ -44,6 +45,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "datasource_has_history": 409,
     "sandbox_not_ready": 409,
     "sandboxes_disabled": 409,
+    "nothing_to_promote": 409,
     "sql_too_long": 413,
     "too_many_login_attempts": 429,
     # QueryBase itself failed.

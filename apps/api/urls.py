@@ -52,6 +52,7 @@ urlpatterns = [
     path("sandboxes", sandbox_views.SandboxListView.as_view(), name="sandboxes"),
     path("sandboxes/<int:sandbox_id>", sandbox_views.SandboxDetailView.as_view(), name="sandbox"),
     path("sandboxes/<int:sandbox_id>/reset", sandbox_views.SandboxResetView.as_view(), name="sandbox-reset"),
+    path("sandboxes/<int:sandbox_id>/promote", sandbox_views.SandboxPromoteView.as_view(), name="sandbox-promote"),
     path("notifications", notification_views.NotificationListView.as_view(), name="notifications"),
     path("notifications/unread-count", notification_views.UnreadCountView.as_view(), name="notifications-unread"),
     path("notifications/read-all", notification_views.MarkAllReadView.as_view(), name="notifications-read-all"),

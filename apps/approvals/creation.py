@@ -2,6 +2,7 @@
 source's rules on write kinds, then the parameters; then the approvers are told."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -23,10 +24,18 @@ from querybase.logs import bind_context
 
 
 def create_request(
-    user, *, datasource_id: int, sql: str, params: Params = None, reason: str = "", request=None
+    user,
+    *,
+    datasource_id: int,
+    sql: str,
+    params: Params = None,
+    reason: str = "",
+    request=None,
+    sandbox_evidence: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
     """A write request for approval: rights first, then classification and the source's
-    rules on write kinds, then the parameters."""
+    rules on write kinds, then the parameters. `sandbox_evidence`: what the same writes
+    did in the requester's sandbox, when the request is promoted from one."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
         raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
@@ -52,6 +61,7 @@ def create_request(
             write_kinds=sorted(classification.write_kinds),
             required_approvals=datasource.approvals_required,
             expires_at=timezone.now() + timedelta(hours=settings.QUERYBASE_APPROVAL_TTL_HOURS),
+            sandbox_evidence=sandbox_evidence,
         )
         bind_context(approval_id=approval.pk)
         record_event(
@@ -59,7 +69,12 @@ def create_request(
             actor=user,
             target=approval,
             request=request,
-            detail={"datasource": datasource.pk, "risk": approval.risk, "write_kinds": approval.write_kinds},
+            detail={
+                "datasource": datasource.pk,
+                "risk": approval.risk,
+                "write_kinds": approval.write_kinds,
+                **({"from_sandbox": sandbox_evidence.get("sandbox")} if sandbox_evidence else {}),
+            },
         )
         notify_new_request(approval, eligible_approvers(approval))
     return approval

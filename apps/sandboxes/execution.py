@@ -22,11 +22,12 @@ from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.state import RUN_STATUS
 from apps.sandboxes.connectors import sandbox_connector
+from apps.sandboxes.effects import watch_changes
 from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import SandboxNotReady, SandboxOfAnotherSource, SandboxWriteRefused
 from apps.sandboxes.guard import outside_reach
 from apps.sandboxes.lifecycle import owned_sandbox, sandbox_source, touch
-from apps.sandboxes.models import USABLE_STATES, Sandbox
+from apps.sandboxes.models import USABLE_STATES, Sandbox, SandboxRunEffect
 from apps.sqlcore.classification import Classification, classify_sql
 from apps.sqlcore.credential_reads import credential_material_read
 from apps.sqlcore.parameters import Params
@@ -53,26 +54,49 @@ def run_in_sandbox(
     _refuse(sandbox, datasource, sql, classification)
     statements = bind_statements(datasource, sql, params, classification)
     run = _start_run(user, sandbox, sql, params, classification, request)
-    settings = copies_for(datasource).connection_settings(
-        sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
-    )
+    copies = copies_for(datasource)
+    settings = copies.connection_settings(sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
     connector = sandbox_connector(datasource.engine, settings)
-    started = time.monotonic()
+    watch = None
     try:
         if classification.is_read:
             limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
             result = connector.run_read(statements, limits).as_dict()
         else:
+            watch = watch_changes(copies, connector, sandbox.database_name, sql, datasource.engine)
+            started = time.monotonic()
             affected = connector.run_write(statements, datasource.statement_timeout_ms)
             result = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
     except ConnectorError as error:
         _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
         raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
+    if watch is not None:
+        result["changes"] = _keep_effect(run, classification, result["affected_rows"], watch)
     _finish(run, status=RunStatus.SUCCEEDED, result=result)
     touch(sandbox)
     if not classification.is_read:
         _measure(sandbox)
     return SandboxRun(run=run, result=result)
+
+
+def _keep_effect(run: QueryRun, classification: Classification, affected: list[int], watch) -> dict[str, Any]:
+    """What the write did, kept with its run for a later promotion; answered too."""
+    changes = watch.changes()
+    SandboxRunEffect.objects.create(
+        run=run,
+        statements=[
+            {
+                "text": statement.text,
+                "kind": statement.kind.value,
+                "verdict": statement.verdict.value,
+                "affected_rows": count,
+            }
+            for statement, count in zip(classification.statements, affected, strict=False)
+        ],
+        tables=changes["tables"],
+        notes=changes["notes"],
+    )
+    return changes
 
 
 def _measure(sandbox: Sandbox) -> None:

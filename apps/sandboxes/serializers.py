@@ -37,3 +37,14 @@ class SandboxSerializer(serializers.ModelSerializer):
         if sandbox.last_used_at is None:
             return None
         return sandbox.last_used_at + timedelta(hours=sandbox.datasource.sandbox_idle_ttl_hours)
+
+
+class PromoteInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    runs = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="The runs to request, by id; all the sandbox's writes since it was made or reset if left out.",
+    )

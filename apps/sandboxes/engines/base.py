@@ -80,6 +80,14 @@ class CopyEngine(ABC):
     def database_of(self, name: str) -> str:
         """What a connector's `database` setting is for copy `name` (a database, schema or file)."""
 
+    @abstractmethod
+    def quote_table(self, schema: str, table: str) -> str:
+        """`table` (of `schema`, as the connector's schema lists it) written for a statement in a copy."""
+
+    @abstractmethod
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        """The primary key's columns of a table in copy `name`, in key order; empty if it has none."""
+
     def other_databases(self, name: str) -> set[str]:
         """Names a statement in copy `name` could qualify to reach beyond it (MySQL's
         schemas share one namespace with the source's); empty where names cannot cross."""

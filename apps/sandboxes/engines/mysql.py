@@ -211,6 +211,20 @@ class MySQLCopies(CopyEngine):
             )
             return int(cursor.fetchone()[0])
 
+    def quote_table(self, schema: str, table: str) -> str:
+        # Unqualified: a sandbox's connection is in its own schema.
+        return quoted(table)
+
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        with self._connect() as server:
+            cursor = server.cursor()
+            cursor.execute(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
+                "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+                [name, table],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
     def database_of(self, name: str) -> str:
         return name
 

@@ -88,6 +88,15 @@ JOIN pg_class p ON p.oid = f.confrelid JOIN pg_namespace pn ON pn.oid = p.relnam
 WHERE f.contype = 'f'
 """
 
+_KEY_COLUMNS_SQL = """
+SELECT a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indisprimary AND n.nspname = %s AND c.relname = %s
+ORDER BY array_position(i.indkey::int2[], a.attnum)
+"""
+
 
 class PostgreSQLCopies(CopyEngine):
     engine = "postgresql"
@@ -328,6 +337,14 @@ class PostgreSQLCopies(CopyEngine):
                 "SELECT pg_database_size(datname) FROM pg_database WHERE datname = %s", [name]
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def quote_table(self, schema: str, table: str) -> str:
+        return sql.Identifier(schema, table).as_string()
+
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        with self._server(name) as connection:
+            rows = connection.execute(_KEY_COLUMNS_SQL, [schema, table]).fetchall()
+        return [row[0] for row in rows]
 
     def database_of(self, name: str) -> str:
         return name

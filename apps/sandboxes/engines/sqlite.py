@@ -111,5 +111,18 @@ class SQLiteCopies(CopyEngine):
         path = self._path(name)
         return path.stat().st_size if path.is_file() else 0
 
+    def quote_table(self, schema: str, table: str) -> str:
+        return _quoted(table)
+
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        connection = sqlite3.connect(f"{self._path(name).as_uri()}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(f"PRAGMA table_info({_quoted(table)})").fetchall()
+        except sqlite3.Error as error:
+            raise CopyFailed(f"Reading the copy failed: {error}") from error
+        finally:
+            connection.close()
+        return [row[1] for row in sorted(rows, key=lambda row: row[5]) if row[5]]
+
     def database_of(self, name: str) -> str:
         return str(self._path(name))
