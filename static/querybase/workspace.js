@@ -144,6 +144,7 @@
     if (fresh) body.max_age = 0; // Refresh: never an answer from the cache
     startRunning();
     try {
+      if (!(await sandbox.prepare(body))) return;
       let answer = await api("POST", "/api/v1/queries", body);
       if (answer.status === 202 && answer.data.approval) {
         window.location.href = `/approvals/${answer.data.approval.id}`;
@@ -172,11 +173,13 @@
       }
       if (answer.status === 409 && answer.data.error.code === "approval_required") {
         showWritePanel(answer.data.error.details.classification);
+        sandbox.offer(answer.data.error.details.sandbox);
       } else if (!answer.ok) {
         showError(errorBox, answer);
         $("results").hidden = true;
       } else {
         showResult(answer.data);
+        sandbox.ran(answer.data);
       }
     } catch (failure) {
       showError(errorBox, "Could not reach QueryBase: " + failure);
@@ -326,6 +329,71 @@
     else $("classification").textContent = `Saved as “${answer.data.name}”.`;
   }
 
+  // Sandboxes (the one-click path) -----------------------------------------------------------
+  // "<source> — my sandbox" in the picker has the source's id and data-sandbox: SQL then runs
+  // in the caller's own copy (got or made with POST /datasources/{id}/sandbox), writes at
+  // once. A refused write offers it; writes that ran there can be promoted to one request.
+  const sandbox = (function () {
+    let current = null; // { id, datasource } of the caller's sandbox on the picked source
+
+    const chosen = () => picker.selectedOptions[0] && picker.selectedOptions[0].dataset.sandbox === "1";
+
+    function picked() {
+      $("sandbox-bar").hidden = !chosen();
+      $("sandbox-promote").hidden = true;
+      $("run-in-sandbox").hidden = true;
+    }
+
+    // Adds the sandbox to a submission when one is picked; false if none could be had.
+    async function prepare(body) {
+      if (!chosen()) return true;
+      body.request_approval = false;
+      if (!current || current.datasource !== body.datasource) {
+        $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
+        const answer = await api("POST", `/api/v1/datasources/${body.datasource}/sandbox`);
+        if (!answer.ok) {
+          showError(errorBox, answer);
+          return false;
+        }
+        current = { id: answer.data.id, datasource: body.datasource };
+        const sampled = answer.data.sampled_tables.length ? ` Sampled tables: ${answer.data.sampled_tables.join(", ")}.` : "";
+        $("sandbox-state").textContent = `Your sandbox #${answer.data.id}: a private copy where writes run at once; the real source is not touched.${sampled}`;
+      }
+      body.sandbox = current.id;
+      return true;
+    }
+
+    function offer(hint) {
+      $("run-in-sandbox").hidden = !hint;
+    }
+
+    function ran(run) {
+      if (chosen() && run.verdict === "write" && source().can_write) $("sandbox-promote").hidden = false;
+    }
+
+    async function runThere() {
+      const option = [...picker.options].find((item) => item.value === picker.value && item.dataset.sandbox === "1");
+      if (!option) return;
+      option.selected = true;
+      picked();
+      $("write-panel").hidden = true;
+      await submit(false);
+    }
+
+    async function promote() {
+      errorBox.hidden = true;
+      const reason = window.prompt("Why is this change needed? (The approver sees it with the SQL.)", $("reason").value);
+      if (reason === null) return;
+      const answer = await api("POST", `/api/v1/sandboxes/${current.id}/promote`, { reason });
+      if (!answer.ok) showError(errorBox, answer);
+      else window.location.href = `/approvals/${answer.data.id}`;
+    }
+
+    $("run-in-sandbox").addEventListener("click", runThere);
+    $("sandbox-promote").addEventListener("click", promote);
+    return { picked, prepare, offer, ran };
+  })();
+
   // Wiring -----------------------------------------------------------------------------------
   $("run").addEventListener("click", run);
   $("stop").addEventListener("click", stop);
@@ -345,7 +413,7 @@
   $("prev-page").addEventListener("click", () => { page -= 1; renderPage(); });
   $("next-page").addEventListener("click", () => { page += 1; renderPage(); });
   $("schema-filter").addEventListener("input", filterSchema);
-  picker.addEventListener("change", () => { loadSchema(); renderParams(); });
+  picker.addEventListener("change", () => { sandbox.picked(); loadSchema(); renderParams(); });
   let timer = null;
   editor.on("change", () => { clearTimeout(timer); timer = setTimeout(renderParams, 200); });
 
