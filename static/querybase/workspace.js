@@ -324,7 +324,7 @@
     const name = window.prompt("Name for this query:");
     if (!name) return;
     const answer = await api("POST", "/api/v1/saved-queries",
-      { name, datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues() });
+      { name, datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues(), ...sandbox.savedFields() });
     if (!answer.ok) showError(errorBox, answer);
     else $("classification").textContent = `Saved as “${answer.data.name}”.`;
   }
@@ -336,7 +336,8 @@
   const sandbox = (function () {
     let current = null; // { id, datasource } of the caller's sandbox on the picked source
 
-    const chosen = () => picker.selectedOptions[0] && picker.selectedOptions[0].dataset.sandbox === "1";
+    const chosen = () => picker.selectedOptions[0] && Boolean(picker.selectedOptions[0].dataset.sandbox);
+    const sharedChosen = () => chosen() && picker.selectedOptions[0].dataset.sandbox === "shared";
 
     function picked() {
       $("sandbox-bar").hidden = !chosen();
@@ -348,6 +349,13 @@
     async function prepare(body) {
       if (!chosen()) return true;
       body.request_approval = false;
+      if (sharedChosen()) {
+        // Someone's sandbox, shared with me by a saved query: reads only.
+        const option = picker.selectedOptions[0];
+        body.sandbox = Number(option.dataset.sandboxId);
+        body.share_token = option.dataset.shareToken || "";
+        return true;
+      }
       if (!current || current.datasource !== body.datasource) {
         $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
         const answer = await api("POST", `/api/v1/datasources/${body.datasource}/sandbox`);
@@ -361,6 +369,25 @@
       }
       body.sandbox = current.id;
       return true;
+    }
+
+    // A saved query (or share link) pointing at a sandbox opens there.
+    function restore(initial) {
+      const shared = initial && initial.sandbox;
+      if (!shared) return;
+      const own = [...picker.options].find((item) => item.value === String(initial.datasource) && item.dataset.sandbox === "1");
+      if (shared.mine && own) {
+        own.selected = true;
+      } else if (!shared.mine) {
+        const name = source() ? source().name : "";
+        const option = el("option", { value: String(initial.datasource), "data-sandbox": "shared",
+          "data-sandbox-id": String(shared.id), "data-share-token": shared.share_token || "" },
+          `${name} — ${shared.owner}'s sandbox (read-only)`);
+        picker.append(option);
+        option.selected = true;
+      }
+      picked();
+      if (!shared.mine) $("sandbox-state").textContent = `${shared.owner}'s sandbox, shared with you: you can run reads here; the real source is not used.`;
     }
 
     function offer(hint) {
@@ -391,7 +418,10 @@
 
     $("run-in-sandbox").addEventListener("click", runThere);
     $("sandbox-promote").addEventListener("click", promote);
-    return { picked, prepare, offer, ran };
+    // Saved from my sandbox, a query runs there (and can be shared to be read there).
+    const savedFields = () => (chosen() && !sharedChosen() && current ? { sandbox: current.id } : {});
+
+    return { picked, prepare, offer, ran, restore, savedFields };
   })();
 
   // Wiring -----------------------------------------------------------------------------------
@@ -419,6 +449,7 @@
 
   async function restore(initial) {
     if (sources.some((item) => item.id === initial.datasource)) picker.value = String(initial.datasource);
+    sandbox.restore(initial);
     editor.setValue(initial.sql);
     await renderParams();
     const values = initial.params;
