@@ -191,11 +191,19 @@ class ColumnSerializer(serializers.Serializer):
     nullable = serializers.BooleanField()
 
 
+class IndexSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField())
+    unique = serializers.BooleanField()
+    primary = serializers.BooleanField()
+
+
 class TableSerializer(serializers.Serializer):
     schema = serializers.CharField()
     name = serializers.CharField()
     kind = serializers.CharField()
     columns = ColumnSerializer(many=True)
+    indexes = IndexSerializer(many=True)
 
 
 class ConnectionTestSerializer(serializers.Serializer):

@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -7,10 +7,12 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
-from apps.sandboxes import lifecycle, promotion, selectors
+from apps.datasources.serializers import TableSerializer
+from apps.queries.serializers import QueryRunSerializer
+from apps.sandboxes import indexes, lifecycle, promotion, selectors
 from apps.sandboxes.exceptions import SandboxNotFound
 from apps.sandboxes.models import Sandbox
-from apps.sandboxes.serializers import PromoteInputSerializer, SandboxSerializer
+from apps.sandboxes.serializers import IndexInputSerializer, PromoteInputSerializer, SandboxSerializer
 
 
 class SandboxCopyThrottle(UserRateThrottle):
@@ -81,3 +83,22 @@ class SandboxPromoteView(APIView):
             request=request,
         )
         return Response(ApprovalRequestDetailSerializer(approval).data, status=status.HTTP_201_CREATED)
+
+
+class SandboxSchemaView(APIView):
+    @extend_schema(responses=inline_serializer("SandboxSchema", {"tables": TableSerializer(many=True)}))
+    def get(self, request: Request, sandbox_id: int) -> Response:
+        """The copy's tables, columns and indexes (its owner's changes included)."""
+        token = str(request.query_params.get("share_token", ""))[:64]
+        tables = indexes.sandbox_schema(request.user, sandbox_id, share_token=token)
+        return Response({"tables": TableSerializer(tables, many=True).data})
+
+
+class SandboxIndexView(APIView):
+    @extend_schema(request=IndexInputSerializer, responses={200: QueryRunSerializer})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """ "+ index": CREATE INDEX in the caller's sandbox, built from checked names; a run like any other."""
+        payload = IndexInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        outcome = indexes.create_index(request.user, sandbox_id, **payload.validated_data, request=request)
+        return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})

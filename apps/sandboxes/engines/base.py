@@ -81,6 +81,10 @@ class CopyEngine(ABC):
         """What a connector's `database` setting is for copy `name` (a database, schema or file)."""
 
     @abstractmethod
+    def quote_name(self, name: str) -> str:
+        """`name` as a quoted identifier of the engine."""
+
+    @abstractmethod
     def quote_table(self, schema: str, table: str) -> str:
         """`table` (of `schema`, as the connector's schema lists it) written for a statement in a copy."""
 

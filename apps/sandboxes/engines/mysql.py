@@ -211,6 +211,9 @@ class MySQLCopies(CopyEngine):
             )
             return int(cursor.fetchone()[0])
 
+    def quote_name(self, name: str) -> str:
+        return quoted(name)
+
     def quote_table(self, schema: str, table: str) -> str:
         # Unqualified: a sandbox's connection is in its own schema.
         return quoted(table)

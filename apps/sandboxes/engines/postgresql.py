@@ -338,6 +338,9 @@ class PostgreSQLCopies(CopyEngine):
             ).fetchone()
         return int(row[0]) if row else 0
 
+    def quote_name(self, name: str) -> str:
+        return sql.Identifier(name).as_string()
+
     def quote_table(self, schema: str, table: str) -> str:
         return sql.Identifier(schema, table).as_string()
 

@@ -111,6 +111,9 @@ class SQLiteCopies(CopyEngine):
         path = self._path(name)
         return path.stat().st_size if path.is_file() else 0
 
+    def quote_name(self, name: str) -> str:
+        return _quoted(name)
+
     def quote_table(self, schema: str, table: str) -> str:
         return _quoted(table)
 
