@@ -37,7 +37,7 @@
       list.replaceChildren(el("li", { class: "muted" }, "You may request writes here, but not read it."));
       return;
     }
-    const answer = await api("GET", `/api/v1/datasources/${picker.value}/schema`);
+    const answer = await api("GET", sandbox.schemaUrl() || `/api/v1/datasources/${picker.value}/schema`);
     if (!answer.ok) {
       list.replaceChildren(el("li", { class: "alert error" }, errorMessage(answer)));
       return;
@@ -57,6 +57,7 @@
         const name = el("span", { class: "table-name", onclick: () => (columns.hidden = !columns.hidden) },
           (table.kind === "view" ? "◇ " : "▸ ") + table.name);
         const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
+        sandbox.addIndexes(table, columns);
         return el("li", { class: "table", "data-table": table.name }, name, add, columns);
       })
     );
@@ -339,10 +340,26 @@
     const chosen = () => picker.selectedOptions[0] && Boolean(picker.selectedOptions[0].dataset.sandbox);
     const sharedChosen = () => chosen() && picker.selectedOptions[0].dataset.sandbox === "shared";
 
-    function picked() {
+    async function picked() {
       $("sandbox-bar").hidden = !chosen();
       $("sandbox-promote").hidden = true;
       $("run-in-sandbox").hidden = true;
+      if (chosen() && !sharedChosen()) await ensure(Number(picker.value));
+    }
+
+    // The caller's sandbox on `datasource`: theirs, a pooled copy, or one made now.
+    async function ensure(datasource) {
+      if (current && current.datasource === datasource) return true;
+      $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
+      const answer = await api("POST", `/api/v1/datasources/${datasource}/sandbox`);
+      if (!answer.ok) {
+        showError(errorBox, answer);
+        return false;
+      }
+      current = { id: answer.data.id, datasource };
+      const sampled = answer.data.sampled_tables.length ? ` Sampled tables: ${answer.data.sampled_tables.join(", ")}.` : "";
+      $("sandbox-state").textContent = `Your sandbox #${answer.data.id}: a private copy where writes run at once; the real source is not touched.${sampled}`;
+      return true;
     }
 
     // Adds the sandbox to a submission when one is picked; false if none could be had.
@@ -356,19 +373,61 @@
         body.share_token = option.dataset.shareToken || "";
         return true;
       }
-      if (!current || current.datasource !== body.datasource) {
-        $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
-        const answer = await api("POST", `/api/v1/datasources/${body.datasource}/sandbox`);
-        if (!answer.ok) {
-          showError(errorBox, answer);
-          return false;
-        }
-        current = { id: answer.data.id, datasource: body.datasource };
-        const sampled = answer.data.sampled_tables.length ? ` Sampled tables: ${answer.data.sampled_tables.join(", ")}.` : "";
-        $("sandbox-state").textContent = `Your sandbox #${answer.data.id}: a private copy where writes run at once; the real source is not touched.${sampled}`;
-      }
+      if (!(await ensure(body.datasource))) return false;
       body.sandbox = current.id;
       return true;
+    }
+
+    // The schema of the picked sandbox (its own tables and indexes), if one is picked.
+    function schemaUrl() {
+      if (!chosen()) return null;
+      if (sharedChosen()) {
+        const option = picker.selectedOptions[0];
+        return `/api/v1/sandboxes/${option.dataset.sandboxId}/schema?share_token=${encodeURIComponent(option.dataset.shareToken || "")}`;
+      }
+      return current && current.datasource === Number(picker.value) ? `/api/v1/sandboxes/${current.id}/schema` : null;
+    }
+
+    // Under each table: its indexes; in my own sandbox, "+ index".
+    function addIndexes(table, columns) {
+      const indexes = (table.indexes || []).map((index) =>
+        el("li", { class: "column index", title: index.primary ? "primary key" : index.unique ? "unique index" : "index" },
+          `${index.primary ? "🔑" : "⚡"} ${index.name}`, el("span", { class: "type" }, index.columns.join(", "))));
+      if (chosen() && !sharedChosen() && table.kind === "table") {
+        indexes.push(el("li", {}, el("button", { type: "button", class: "link add-index", "data-table": table.name,
+          onclick: () => indexDialog(table) }, "+ index")));
+      }
+      columns.append(...indexes);
+    }
+
+    function indexDialog(table) {
+      const error = el("p", { class: "alert error", hidden: "" });
+      const order = []; // the key's columns in the order they were ticked
+      const tick = (event) => {
+        const at = order.indexOf(event.target.value);
+        if (event.target.checked && at < 0) order.push(event.target.value);
+        if (!event.target.checked && at >= 0) order.splice(at, 1);
+      };
+      const boxes = table.columns.map((column) => el("label", { class: "check" },
+        el("input", { type: "checkbox", value: column.name, name: "index-column", onchange: tick }), " ", column.name));
+      const unique = el("input", { type: "checkbox", id: "index-unique" });
+      const name = el("input", { type: "text", id: "index-name", placeholder: "made from the table and columns" });
+      const dialog = el("dialog", { id: "index-dialog", class: "card" },
+        el("h3", {}, `New index on ${table.name}`), el("p", { class: "small muted" }, "Runs CREATE INDEX in your sandbox; the real source is not touched."),
+        el("fieldset", {}, el("legend", {}, "Columns, in the order you tick them"), ...boxes),
+        el("label", { class: "check" }, unique, " unique"), el("label", { for: "index-name" }, "Name"), name, error,
+        el("div", { class: "actions" },
+          el("button", { type: "button", class: "primary", id: "index-create", onclick: async () => {
+            const answer = await api("POST", `/api/v1/sandboxes/${current.id}/indexes`,
+              { table: table.name, schema: table.schema, columns: order, unique: unique.checked, name: name.value.trim() });
+            if (!answer.ok) { showError(error, answer); return; }
+            dialog.close(); dialog.remove();
+            $("sandbox-promote").hidden = !source().can_write;
+            loadSchema();
+          } }, "Create index"),
+          el("button", { type: "button", onclick: () => { dialog.close(); dialog.remove(); } }, "Cancel")));
+      document.body.append(dialog);
+      dialog.showModal();
     }
 
     // A saved query (or share link) pointing at a sandbox opens there.
@@ -402,7 +461,8 @@
       const option = [...picker.options].find((item) => item.value === picker.value && item.dataset.sandbox === "1");
       if (!option) return;
       option.selected = true;
-      picked();
+      await picked();
+      loadSchema();
       $("write-panel").hidden = true;
       await submit(false);
     }
@@ -421,7 +481,7 @@
     // Saved from my sandbox, a query runs there (and can be shared to be read there).
     const savedFields = () => (chosen() && !sharedChosen() && current ? { sandbox: current.id } : {});
 
-    return { picked, prepare, offer, ran, restore, savedFields };
+    return { picked, prepare, offer, ran, restore, savedFields, schemaUrl, addIndexes };
   })();
 
   // Wiring -----------------------------------------------------------------------------------
@@ -443,7 +503,7 @@
   $("prev-page").addEventListener("click", () => { page -= 1; renderPage(); });
   $("next-page").addEventListener("click", () => { page += 1; renderPage(); });
   $("schema-filter").addEventListener("input", filterSchema);
-  picker.addEventListener("change", () => { sandbox.picked(); loadSchema(); renderParams(); });
+  picker.addEventListener("change", async () => { await sandbox.picked(); loadSchema(); renderParams(); });
   let timer = null;
   editor.on("change", () => { clearTimeout(timer); timer = setTimeout(renderParams, 200); });
 

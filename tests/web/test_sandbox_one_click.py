@@ -77,3 +77,33 @@ def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_e
     assert "Renamed In Sandbox" not in evidence.locator("tr.before").first.inner_text()
     screenshot(page, "sandbox-03-approver-sees-effect")
     assert file_digest(shop.path) == before
+
+
+def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
+    shop = sandboxed_shop
+    before = file_digest(shop.path)
+    log_in(page, "ana", DEFAULT_PASSWORD)
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    page.select_option("#datasource", label="Shop — my sandbox")
+    page.wait_for_selector("#sandbox-bar:not([hidden])")
+    page.wait_for_selector("#schema li.table[data-table=customers] .add-index", state="attached")
+    page.click("#schema li.table[data-table=customers] .table-name")
+    page.click("#schema li.table[data-table=customers] .add-index")
+    page.check("#index-dialog input[value=country]")
+    page.check("#index-dialog input[value=name]")
+    page.fill("#index-name", "by_country_and_name")
+    screenshot(page, "sandbox-04-index-dialog")
+    page.click("#index-create")
+    page.wait_for_selector(
+        "#schema li.table[data-table=customers] li.index:has-text('by_country_and_name')", state="attached"
+    )
+    assert not page.locator("#index-dialog").count()
+    assert "country, name" in page.locator("li.index", has_text="by_country_and_name").inner_text()
+
+    # The real source's schema has no such index, and its file is unchanged.
+    page.select_option("#datasource", label="Shop")
+    page.wait_for_selector("#schema li.table[data-table=customers]", state="attached")
+    page.wait_for_selector("#schema li.index", state="attached")  # the source's own indexes
+    assert page.locator("li.index", has_text="by_country_and_name").count() == 0
+    assert page.locator(".add-index").count() == 0
+    assert file_digest(shop.path) == before
