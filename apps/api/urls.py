@@ -54,6 +54,12 @@ urlpatterns = [
     path("sandboxes/<int:sandbox_id>/reset", sandbox_views.SandboxResetView.as_view(), name="sandbox-reset"),
     path("sandboxes/<int:sandbox_id>/schema", sandbox_views.SandboxSchemaView.as_view(), name="sandbox-schema"),
     path("sandboxes/<int:sandbox_id>/indexes", sandbox_views.SandboxIndexView.as_view(), name="sandbox-indexes"),
+    path(
+        "sandboxes/<int:sandbox_id>/uploads/preview",
+        sandbox_views.SandboxUploadPreviewView.as_view(),
+        name="sandbox-upload-preview",
+    ),
+    path("sandboxes/<int:sandbox_id>/uploads", sandbox_views.SandboxUploadView.as_view(), name="sandbox-uploads"),
     path("sandboxes/<int:sandbox_id>/promote", sandbox_views.SandboxPromoteView.as_view(), name="sandbox-promote"),
     path("notifications", notification_views.NotificationListView.as_view(), name="notifications"),
     path("notifications/unread-count", notification_views.UnreadCountView.as_view(), name="notifications-unread"),

@@ -52,3 +52,13 @@ class PromotionRefused(SandboxError):
     """The writes named cannot become one approval request as they are."""
 
     code = "promotion_refused"
+
+
+class UploadRefused(SandboxError):
+    """A file that cannot become a table as it is (not UTF-8 CSV, no header, rows that do not load)."""
+
+    code = "upload_refused"
+
+
+class UploadTooLarge(SandboxError):
+    code = "upload_too_large"

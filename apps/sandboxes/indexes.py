@@ -25,10 +25,10 @@ def sandbox_schema(user, sandbox_id: int, *, share_token: str = "") -> list[Tabl
     """Tables, columns and indexes of the copy, for its owner or those it is shared with."""
     sandbox, _ = sandbox_to_run_in(user, sandbox_id, share_token=share_token)
     sandbox_source(user, sandbox.datasource_id)
-    return _catalog(sandbox)
+    return copy_catalog(sandbox)
 
 
-def _catalog(sandbox: Sandbox) -> list[Table]:
+def copy_catalog(sandbox: Sandbox) -> list[Table]:
     if sandbox.state not in USABLE_STATES:
         raise SandboxNotReady(f"The sandbox is {sandbox.state}.")
     datasource = sandbox.datasource
@@ -54,7 +54,7 @@ def create_index(
     """CREATE [UNIQUE] INDEX on `table` (`columns` in order) in the owner's sandbox."""
     sandbox = owned_sandbox(user, sandbox_id)
     sandbox_source(user, sandbox.datasource_id)
-    catalog = _catalog(sandbox)
+    catalog = copy_catalog(sandbox)
     target = _table(catalog, table, schema)
     _check_columns(target, columns)
     # PostgreSQL names indexes per schema, not per table.

@@ -1,6 +1,8 @@
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -9,10 +11,11 @@ from rest_framework.views import APIView
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
 from apps.datasources.serializers import TableSerializer
 from apps.queries.serializers import QueryRunSerializer
-from apps.sandboxes import indexes, lifecycle, promotion, selectors
-from apps.sandboxes.exceptions import SandboxNotFound
+from apps.sandboxes import indexes, lifecycle, promotion, selectors, uploads
+from apps.sandboxes.exceptions import SandboxNotFound, UploadTooLarge
 from apps.sandboxes.models import Sandbox
 from apps.sandboxes.serializers import IndexInputSerializer, PromoteInputSerializer, SandboxSerializer
+from querybase.errors import InvalidInput
 
 
 class SandboxCopyThrottle(UserRateThrottle):
@@ -102,3 +105,48 @@ class SandboxIndexView(APIView):
         payload.is_valid(raise_exception=True)
         outcome = indexes.create_index(request.user, sandbox_id, **payload.validated_data, request=request)
         return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})
+
+
+def _upload(request: Request):
+    """The uploaded file and its size; a body far above the bound is refused before it is read."""
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > settings.QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES + 65536:
+        raise UploadTooLarge(
+            f"The file is larger than {settings.QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES} bytes.",
+            details={"max_bytes": settings.QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES},
+        )
+    file = request.FILES.get("file")
+    if file is None:
+        raise InvalidInput("Send the CSV as the multipart field `file`.", details={"file": ["Required."]})
+    return file
+
+
+UPLOAD_REQUEST = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary"}, "table": {"type": "string"}},
+        "required": ["file"],
+    }
+}
+
+
+class SandboxUploadPreviewView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=UPLOAD_REQUEST, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """The columns and types a CSV would make, its first rows, and the lines it would leave out."""
+        file = _upload(request)
+        return Response(uploads.preview_upload(request.user, sandbox_id, file, file.size))
+
+
+class SandboxUploadView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=UPLOAD_REQUEST, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """A CSV into the caller's sandbox as the new table `table`."""
+        file = _upload(request)
+        table = str(request.POST.get("table", ""))[:200]
+        summary = uploads.import_upload(request.user, sandbox_id, file, file.size, table=table, request=request)
+        return Response(summary, status=status.HTTP_201_CREATED)

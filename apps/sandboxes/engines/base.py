@@ -33,6 +33,15 @@ class SandboxServer:
 
 
 @dataclass(frozen=True)
+class UploadColumn:
+    """A column of an uploaded table: its name and one of integer, decimal, boolean, date,
+    timestamp, text (apps/sandboxes/uploads.py)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
 class GoldenReport:
     """What refreshing a golden copy made: which tables hold only a sample, and what was
     left out (objects the engine or the credentials could not copy), in words."""
@@ -79,6 +88,11 @@ class CopyEngine(ABC):
     @abstractmethod
     def database_of(self, name: str) -> str:
         """What a connector's `database` setting is for copy `name` (a database, schema or file)."""
+
+    @abstractmethod
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: list[list]) -> None:
+        """Create `table` in copy `name` and load `rows` with the engine's bulk path, in one
+        transaction where the engine allows; on failure the table is not left behind."""
 
     @abstractmethod
     def quote_name(self, name: str) -> str:

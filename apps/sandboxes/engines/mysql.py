@@ -24,13 +24,23 @@ from contextlib import contextmanager
 import MySQLdb
 import MySQLdb.cursors
 
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
 from apps.sandboxes.guard import outside_reach
 
 _INSERT_BATCH_ROWS = 500
 _DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
 # Schemas a sandbox may name: information_schema only describes, and only what the login sees.
 _DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
+
+# DECIMAL(65, 20): 45 digits before the point and 20 after; more after it are rounded.
+_UPLOAD_TYPES = {
+    "integer": "BIGINT",
+    "decimal": "DECIMAL(65, 20)",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "DATETIME(6)",
+    "text": "LONGTEXT",
+}
 
 
 def quoted(name: str) -> str:
@@ -210,6 +220,27 @@ class MySQLCopies(CopyEngine):
                 [name],
             )
             return int(cursor.fetchone()[0])
+
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: list[list]) -> None:
+        definition = ", ".join(f"{quoted(column.name)} {_UPLOAD_TYPES[column.type]}" for column in columns)
+        insert = (
+            f"INSERT INTO {quoted(table)} ({', '.join(quoted(column.name) for column in columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))})"
+        )
+        with self._connect(database=name) as connection:
+            cursor = connection.cursor()
+            cursor.execute(f"CREATE TABLE {quoted(table)} ({definition})")  # DDL commits by itself
+            try:
+                connection.autocommit(False)
+                # mysqlclient sends each batch as one multi-row INSERT.
+                for start in range(0, len(rows), _INSERT_BATCH_ROWS):
+                    cursor.executemany(insert, rows[start : start + _INSERT_BATCH_ROWS])
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                connection.autocommit(True)
+                cursor.execute(f"DROP TABLE IF EXISTS {quoted(table)}")
+                raise
 
     def quote_name(self, name: str) -> str:
         return quoted(name)
