@@ -111,7 +111,7 @@ bench: venv services
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench'" | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench"
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
-	$(BENCH_ENV) $(BIN)/python -m tests.bench
+	$(BENCH_ENV) $(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

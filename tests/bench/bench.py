@@ -8,6 +8,8 @@
    against `psql \\copy`.
 4. Small reads per second through the shipped server from 16 concurrent clients,
    uncached and cached, against pgbench running the same SELECT with 16 clients.
+5. Sandboxes of the 1M-row table: assigning a pooled copy, and making one on demand
+   through the use case, against the raw `CREATE DATABASE … TEMPLATE golden`.
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
 
@@ -39,6 +41,11 @@ from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource, DataSourcePermission
+from apps.sandboxes import lifecycle
+from apps.sandboxes.engines import copies_for
+from apps.sandboxes.golden import refresh_golden
+from apps.sandboxes.models import GoldenCopy, Sandbox
+from apps.sandboxes.pool import refill_pool
 from apps.sqlcore.classification import classify_sql
 from tests.support.worker_process import start_worker, stop_worker
 
@@ -63,12 +70,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
         parser.add_argument("--iterations", type=int, default=300)
+        parser.add_argument("--only", choices=["sandboxes"], help="Measure one group of figures only.")
 
-    def handle(self, *args, postgres: str, iterations: int, **options):
+    def handle(self, *args, postgres: str, iterations: int, only: str | None = None, **options):
         if not postgres or not settings.REDIS_URL:
             raise CommandError("Run through `make bench` (needs QUERYBASE_BENCH_POSTGRES_URL and REDIS_URL).")
         source_url = self._prepare_source_database(postgres)
         datasource, token = self._prepare_app(source_url)
+        if only == "sandboxes":
+            self._report(self._sandboxes(source_url, datasource))
+            return
         worker = self._start_worker()
         try:
             figures = self._small_read(source_url, datasource, token, iterations)
@@ -78,6 +89,7 @@ class Command(BaseCommand):
         with self._shipped_server() as (base, server_pid):
             figures.update(self._large_csv(source_url, base, server_pid, datasource, token))
             figures.update(self._throughput(source_url, base, datasource, token))
+        figures.update(self._sandboxes(source_url, datasource))
         self._report(figures)
 
     # Set-up -----------------------------------------------------------------------------
@@ -280,10 +292,81 @@ class Command(BaseCommand):
         cached = _requests_per_second(base, token, {"datasource": datasource.pk, "sql": ONE_ROW_SQL})
         return {"pgbench_tps": pgbench_tps, "http_uncached_rps": uncached, "http_cached_rps": cached}
 
+    # 5. Sandboxes ----------------------------------------------------------------------------------
+
+    def _sandboxes(self, source_url: str, datasource: DataSource) -> dict:
+        """Copies of the whole 1M-row table (the sample bound above it): the raw template
+        copy, an on-demand copy through the use case (copy, size, state moves, audit), and
+        assigning pooled copies (what a user waits for when the pool has one)."""
+        settings.QUERYBASE_SANDBOX_NAME_PREFIX = "qb_bench_sb_"
+        DataSource.objects.filter(pk=datasource.pk).update(
+            sandbox_enabled=True, sandbox_max_rows_per_table=ROWS, sandbox_pool_size=0
+        )
+        datasource.refresh_from_db()
+        copies = copies_for(datasource)
+        users = [get_user_model().objects.get_or_create(username=f"bench-sandbox-{n}")[0] for n in range(4)]
+        group = Group.objects.get(name="bench")
+        for user in users:
+            user.groups.add(group)
+        try:
+            self.stdout.write("Building the sandbox golden copy of bench_rows…")
+            started = time.perf_counter()
+            golden = refresh_golden(datasource)
+            golden_s = time.perf_counter() - started
+
+            started = time.perf_counter()
+            copies.copy(golden.database_name, "qb_bench_sb_raw")
+            raw_s = time.perf_counter() - started
+            copies.drop("qb_bench_sb_raw")
+
+            started = time.perf_counter()
+            sandbox, made = lifecycle.sandbox_for(users[0], datasource.pk)
+            on_demand_s = time.perf_counter() - started
+            assert made and sandbox.state == "active"
+
+            DataSource.objects.filter(pk=datasource.pk).update(sandbox_pool_size=3)
+            datasource.refresh_from_db()
+            refill_pool(datasource)
+            assign = []
+            for user in users[1:]:
+                started = time.perf_counter()
+                _, made = lifecycle.sandbox_for(user, datasource.pk)
+                assign.append(time.perf_counter() - started)
+                assert made
+        finally:
+            for copy in [
+                *Sandbox.objects.filter(datasource=datasource),
+                *GoldenCopy.objects.filter(datasource=datasource),
+            ]:
+                copies.drop(copy.database_name)
+            Sandbox.objects.filter(datasource=datasource).delete()
+            GoldenCopy.objects.filter(datasource=datasource).delete()
+            DataSource.objects.filter(pk=datasource.pk).update(sandbox_enabled=False, sandbox_pool_size=0)
+        return {
+            "sandbox_golden_build_s": golden_s,
+            "raw_template_copy_s": raw_s,
+            "sandbox_copy_1m_s": on_demand_s,
+            "sandbox_assign_ms": _p50_ms(assign),
+        }
+
     # Report ------------------------------------------------------------------------------------
 
     def _report(self, f: dict) -> None:
-        lines = [
+        lines = self._main_lines(f) if "raw_p50_ms" in f else ["QueryBase benchmark (sandboxes only)"]
+        lines += [
+            f"  sandbox golden copy of 1M rows, built  {f['sandbox_golden_build_s']:8.2f} s    "
+            "(pg_dump + COPY, once per refresh)",
+            f"  raw CREATE DATABASE … TEMPLATE golden  {f['raw_template_copy_s']:8.2f} s",
+            f"  sandbox copied on demand (use case)    {f['sandbox_copy_1m_s']:8.2f} s    "
+            f"({f['sandbox_copy_1m_s'] / f['raw_template_copy_s']:.2f}x raw template copy)",
+            f"  sandbox assigned from the pool, p50    {f['sandbox_assign_ms']:8.1f} ms   "
+            f"({f['sandbox_assign_ms'] / 1000 / f['raw_template_copy_s']:.3f}x raw template copy)   target: < 1 s",
+        ]
+        self.stdout.write("\n".join(lines))
+        self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
+
+    def _main_lines(self, f: dict) -> list[str]:
+        return [
             "QueryBase benchmark (one run; ratios against the raw driver on the same machine)",
             f"  small read, raw psycopg p50            {f['raw_p50_ms']:8.3f} ms",
             f"  small read via API, uncached p50       {f['uncached_p50_ms']:8.3f} ms   "
@@ -309,8 +392,6 @@ class Command(BaseCommand):
             f"  small reads over HTTP, {CLIENTS} clients, cached   {f['http_cached_rps']:8.0f} /s   "
             f"({100 * f['http_cached_rps'] / f['pgbench_tps']:.1f}% of pgbench)   target: >= 4%",
         ]
-        self.stdout.write("\n".join(lines))
-        self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
 
 
 def _requests_per_second(base: str, token: str, body: dict) -> float:
