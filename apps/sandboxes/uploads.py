@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from typing import IO, Any
 
 from django.conf import settings
@@ -43,16 +44,29 @@ _TYPES = ("integer", "decimal", "boolean", "date", "timestamp", "text")
 
 @dataclass
 class ParsedCsv:
+    """What the first pass over a CSV found. The rows are not kept: `rows()` reads the text
+    again and converts them one at a time, so loading a large file streams."""
+
+    text: str
+    dialect: Any
     columns: list[UploadColumn]
-    rows: list[list[Any]]  # converted to the columns' types
+    row_count: int
     errors: list[dict[str, Any]] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)
+
+    def rows(self) -> Iterator[list[Any]]:
+        reader = csv.reader(io.StringIO(self.text, newline=""), dialect=self.dialect)
+        next(reader)  # the header
+        kinds = [column.type for column in self.columns]
+        for _, fields in _lines(reader, []):
+            if len(fields) == len(kinds):
+                yield [_converted(value, kind) for value, kind in zip(fields, kinds, strict=True)]
 
     def preview(self) -> dict[str, Any]:
         return {
             "columns": [{"name": column.name, "type": column.type} for column in self.columns],
-            "rows": [[_shown(value) for value in row] for row in self.rows[:PREVIEW_ROWS]],
-            "row_count": len(self.rows),
+            "rows": [[_shown(value) for value in row] for row in islice(self.rows(), PREVIEW_ROWS)],
+            "row_count": self.row_count,
             "errors": self.errors[:REPORTED_ERRORS],
             "error_count": len(self.errors),
             "renamed": self.renamed,
@@ -78,11 +92,11 @@ def import_upload(user, sandbox_id: int, file: IO[bytes], size: int, *, table: s
     parsed = parse_csv(_text(file, size))
     copies = copies_for(sandbox.datasource)
     try:
-        copies.load_table(sandbox.database_name, table, parsed.columns, parsed.rows)
+        copies.load_table(sandbox.database_name, table, parsed.columns, parsed.rows())
     except CopyFailed as error:
         raise UploadRefused(f"The rows could not be loaded: {error.message}") from error
     touch(sandbox)
-    summary = parsed.preview() | {"sandbox": sandbox.pk, "table": table, "rows_loaded": len(parsed.rows)}
+    summary = parsed.preview() | {"sandbox": sandbox.pk, "table": table, "rows_loaded": parsed.row_count}
     record_event(
         "sandbox.upload",
         actor=user,
@@ -90,7 +104,7 @@ def import_upload(user, sandbox_id: int, file: IO[bytes], size: int, *, table: s
         request=request,
         detail={
             "table": table,
-            "rows": len(parsed.rows),
+            "rows": parsed.row_count,
             "columns": summary["columns"],
             "lines_left_out": len(parsed.errors),
         },
@@ -123,7 +137,8 @@ def parse_csv(text: str) -> ParsedCsv:
     """Header, typed rows and per-line errors of a CSV text."""
     if "\x00" in text:
         raise UploadRefused("The file holds NUL characters: it is not a CSV text.")
-    reader = csv.reader(io.StringIO(text, newline=""), dialect=_dialect(text))
+    dialect = _dialect(text)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=dialect)
     try:
         header = next(reader)
     except StopIteration:
@@ -131,20 +146,31 @@ def parse_csv(text: str) -> ParsedCsv:
     except csv.Error as error:
         raise UploadRefused(f"The header line cannot be read: {error}") from error
     names, renamed = _column_names(header)
-    raw: list[list[str]] = []
+    # One pass keeps, per column, the types all its values so far still fit.
+    candidates = [list(_TYPES[:-1]) for _ in names]
+    has_value = [False] * len(names)
     errors: list[dict[str, Any]] = []
+    row_count = 0
     max_rows = settings.QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS
     for line, fields in _lines(reader, errors):
         if len(fields) != len(names):
             errors.append({"line": line, "message": f"{len(fields)} fields where the header has {len(names)}"})
             continue
-        if len(raw) >= max_rows:
+        row_count += 1
+        if row_count > max_rows:
             raise UploadTooLarge(f"The file has more than {max_rows} rows.", details={"max_rows": max_rows})
-        raw.append(fields)
-    types = [_column_type([row[index] for row in raw]) for index in range(len(names))]
-    columns = [UploadColumn(name, kind) for name, kind in zip(names, types, strict=True)]
-    rows = [[_converted(value, kind) for value, kind in zip(row, types, strict=True)] for row in raw]
-    return ParsedCsv(columns=columns, rows=rows, errors=errors, renamed=renamed)
+        for index, value in enumerate(fields):
+            value = value.strip()
+            if value:
+                has_value[index] = True
+                if candidates[index]:
+                    candidates[index] = [kind for kind in candidates[index] if _fits(value, kind)]
+    # The first type every value fit; text when none did, or the column has no value at all.
+    columns = [
+        UploadColumn(name, kinds[0] if kinds and present else "text")
+        for name, kinds, present in zip(names, candidates, has_value, strict=True)
+    ]
+    return ParsedCsv(text, dialect, columns, row_count, errors, renamed)
 
 
 def _lines(reader, errors: list[dict[str, Any]]) -> Iterator[tuple[int, list[str]]]:
@@ -185,16 +211,6 @@ def _column_names(header: list[str]) -> tuple[list[str], list[str]]:
     if not names:
         raise UploadRefused("The header line names no column.")
     return names, renamed
-
-
-def _column_type(values: list[str]) -> str:
-    present = [value.strip() for value in values if value.strip() != ""]
-    if not present:
-        return "text"
-    for kind in _TYPES[:-1]:
-        if all(_fits(value, kind) for value in present):
-            return kind
-    return "text"
 
 
 def _fits(value: str, kind: str) -> bool:

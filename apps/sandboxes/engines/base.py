@@ -7,6 +7,7 @@ by a user, and are quoted as identifiers all the same.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from apps.datasources.connectors.base import ConnectionSettings, CredentialRole
@@ -90,7 +91,7 @@ class CopyEngine(ABC):
         """What a connector's `database` setting is for copy `name` (a database, schema or file)."""
 
     @abstractmethod
-    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: list[list]) -> None:
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
         """Create `table` in copy `name` and load `rows` with the engine's bulk path, in one
         transaction where the engine allows; on failure the table is not left behind."""
 

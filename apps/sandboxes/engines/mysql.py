@@ -18,8 +18,9 @@ the golden copy's notes name what was left out.
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 
 import MySQLdb
 import MySQLdb.cursors
@@ -221,7 +222,7 @@ class MySQLCopies(CopyEngine):
             )
             return int(cursor.fetchone()[0])
 
-    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: list[list]) -> None:
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
         definition = ", ".join(f"{quoted(column.name)} {_UPLOAD_TYPES[column.type]}" for column in columns)
         insert = (
             f"INSERT INTO {quoted(table)} ({', '.join(quoted(column.name) for column in columns)}) "
@@ -233,8 +234,9 @@ class MySQLCopies(CopyEngine):
             try:
                 connection.autocommit(False)
                 # mysqlclient sends each batch as one multi-row INSERT.
-                for start in range(0, len(rows), _INSERT_BATCH_ROWS):
-                    cursor.executemany(insert, rows[start : start + _INSERT_BATCH_ROWS])
+                pending = iter(rows)
+                while batch := list(islice(pending, _INSERT_BATCH_ROWS)):
+                    cursor.executemany(insert, batch)
                 connection.commit()
             except BaseException:
                 connection.rollback()

@@ -21,7 +21,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -347,7 +347,7 @@ class PostgreSQLCopies(CopyEngine):
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: list[list]) -> None:
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
         definition = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(_UPLOAD_TYPES[column.type]))
             for column in columns

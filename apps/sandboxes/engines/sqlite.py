@@ -6,6 +6,7 @@ first rows by rowid; a WITHOUT ROWID table keeps its first rows by primary key o
 """
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -134,18 +135,23 @@ class SQLiteCopies(CopyEngine):
         path = self._path(name)
         return path.stat().st_size if path.is_file() else 0
 
-    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: list[list]) -> None:
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
         definition = ", ".join(f"{_quoted(column.name)} {_UPLOAD_TYPES[column.type]}" for column in columns)
         insert = (
             f"INSERT INTO {_quoted(table)} ({', '.join(_quoted(column.name) for column in columns)}) "
             f"VALUES ({', '.join(['?'] * len(columns))})"
         )
-        connection = sqlite3.connect(self._path(name))
+        # Autocommit mode with an explicit BEGIN: the module would otherwise commit before
+        # the CREATE TABLE, and a failed load would leave the table behind.
+        connection = sqlite3.connect(self._path(name), isolation_level=None)
         try:
-            with connection:  # one transaction: the table and its rows, or neither
-                connection.execute(f"CREATE TABLE {_quoted(table)} ({definition})")
-                connection.executemany(insert, ([_sqlite_value(value) for value in row] for row in rows))
+            connection.execute("BEGIN")
+            connection.execute(f"CREATE TABLE {_quoted(table)} ({definition})")
+            connection.executemany(insert, ([_sqlite_value(value) for value in row] for row in rows))
+            connection.execute("COMMIT")
         except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise CopyFailed(f"Loading the rows failed: {error}") from error
         finally:
             connection.close()
