@@ -20,6 +20,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_configuration": 400,
     "sandbox_error": 400,
     "sandbox_of_another_source": 400,
+    "promotion_refused": 400,
+    "upload_refused": 400,
     # The database refused or failed the SQL (its own message is shown).
     "query_failed": 400,
     "read_only_violation": 400,
@@ -47,7 +49,9 @@ STATUS_OF_CODE: dict[str, int] = {
     "sandboxes_disabled": 409,
     # It was there, and is no more.
     "result_expired": 410,
+    "nothing_to_promote": 409,
     "sql_too_long": 413,
+    "upload_too_large": 413,
     "too_many_login_attempts": 429,
     # QueryBase itself failed.
     "internal_error": 500,

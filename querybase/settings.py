@@ -189,6 +189,9 @@ QUERYBASE_SANDBOX_NAME_PREFIX = os.environ.get("QUERYBASE_SANDBOX_NAME_PREFIX", 
 QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES = env_int("QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES", 60)
 QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS = env_int("QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS", 24)
 QUERYBASE_SANDBOX_STALE_CREATING_MINUTES = env_int("QUERYBASE_SANDBOX_STALE_CREATING_MINUTES", 120)
+# CSV uploads into a sandbox (apps/sandboxes/uploads.py): the file and its rows are bounded.
+QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES = env_int("QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS = env_int("QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS", 1_000_000)
 # Per-user rate of sandbox requests and resets, each of which may make a copy.
 QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.

@@ -2,6 +2,7 @@
 source's rules on write kinds, then the parameters; then the approvers are told."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -32,9 +33,11 @@ def create_request(
     params: Params = None,
     reason: str = "",
     request: ClientRequest | None = None,
+    sandbox_evidence: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
     """A write request for approval: rights first, then classification and the source's
-    rules on write kinds, then the parameters."""
+    rules on write kinds, then the parameters. `sandbox_evidence`: what the same writes
+    did in the requester's sandbox, when the request is promoted from one."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
         raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
@@ -60,6 +63,7 @@ def create_request(
             write_kinds=sorted(classification.write_kinds),
             required_approvals=datasource.approvals_required,
             expires_at=timezone.now() + timedelta(hours=settings.QUERYBASE_APPROVAL_TTL_HOURS),
+            sandbox_evidence=sandbox_evidence,
         )
         bind_context(approval_id=approval.pk)
         record_event(
@@ -74,6 +78,7 @@ def create_request(
                 "sql": approval.sql,
                 "sql_sha256": approval.sql_sha256,
                 "reason": approval.reason,
+                **({"from_sandbox": sandbox_evidence.get("sandbox")} if sandbox_evidence else {}),
             },
         )
         notify_new_request(approval, eligible_approvers(approval))

@@ -62,6 +62,10 @@ class ApprovalRequest(models.Model):
     outcome_marker_schema = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
 
+    # Set when the request was promoted from a sandbox: the runs it replays and what each
+    # did there (apps/sandboxes/promotion.py), shown to the approver beside the SQL.
+    sandbox_evidence = models.JSONField(null=True, blank=True)
+
     dry_run_result = models.JSONField(null=True, blank=True)
     dry_run_at = models.DateTimeField(null=True, blank=True)
 

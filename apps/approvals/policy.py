@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.accounts.policy import is_active_user, is_admin
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.datasources.access import Action, datasources_user_may
-from apps.datasources.models import DataSource
+from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from querybase.types import AnyUser
 
 
@@ -124,7 +124,14 @@ def dry_run_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
         return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; only pending requests can be dry-run.")
     if approval.expires_at <= timezone.now():
         return Refusal(RefusalKind.CLOSED, "The request has expired; it can no longer be dry-run.")
-    if not approval.datasource.dry_run_enabled:
+    datasource = approval.datasource
+    if datasource.sandbox_enabled:
+        # Tried in a fresh sandbox copy (apps/sandboxes/dry_runs.py): the source is not
+        # touched, so any kind the sandboxes run may be tried.
+        if set(approval.write_kinds) - (set(datasource.sandbox_write_kinds) - NEVER_IN_SANDBOXES):
+            return Refusal(RefusalKind.UNSUPPORTED, "This source's sandboxes do not run these kinds of statement.")
+        return None
+    if not datasource.dry_run_enabled:
         return Refusal(RefusalKind.UNSUPPORTED, "Dry-runs are turned off for this data source.")
     if set(approval.write_kinds) != {"dml"}:
         return Refusal(

@@ -65,6 +65,7 @@ class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
             "classification",
             "reviews",
             "execution",
+            "sandbox_evidence",
             "dry_run_result",
             "dry_run_at",
         ]

@@ -200,6 +200,13 @@ class PartitionSerializer(serializers.Serializer):
     bound = serializers.CharField(help_text="PostgreSQL's partition bound: FOR VALUES …, DEFAULT.")
 
 
+class IndexSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField())
+    unique = serializers.BooleanField()
+    primary = serializers.BooleanField()
+
+
 class TableSerializer(serializers.Serializer):
     schema = serializers.CharField()
     name = serializers.CharField()
@@ -208,6 +215,7 @@ class TableSerializer(serializers.Serializer):
     partitions = PartitionSerializer(
         many=True, help_text="A partitioned table's partitions, sub-partitions included; they are not listed as tables."
     )
+    indexes = IndexSerializer(many=True)
 
 
 class ConnectionTestSerializer(serializers.Serializer):

@@ -180,7 +180,8 @@ def datasource_schema(datasource: DataSource, *, user: User) -> list[Table]:
     """
     if not user_may(user, Action.READ, datasource):
         raise NotAllowed("You may not read this data source.")
-    key = f"datasource-schema:{datasource.pk}:{datasource.updated_at.timestamp()}"
+    # v2: tables carry their indexes; entries cached before them are not read back.
+    key = f"datasource-schema-v2:{datasource.pk}:{datasource.updated_at.timestamp()}"
     tables = cache.get(key)
     if tables is None:
         try:

@@ -149,6 +149,11 @@ class SavedQuery(models.Model):
     sql = models.TextField()
     default_params = models.JSONField(null=True, blank=True)
     shared_with_groups = models.ManyToManyField(Group, blank=True, related_name="shared_queries")
+    # Runs in the owner's sandbox of `datasource` instead of the source; those it is shared
+    # with may run reads there (apps/sandboxes/sharing.py), never writes.
+    sandbox = models.ForeignKey(
+        "sandboxes.Sandbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_queries"
+    )
     # Anyone logged in who has the link may open it (running it still needs read rights).
     share_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -17,7 +17,7 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.credential_audit import refuse_reads_unless_least_privilege
 from apps.datasources.crypto import CredentialDecryptionError
-from apps.datasources.models import DataSource
+from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import function_catalog
 from apps.queries.exceptions import (
     ApprovalRequired,
@@ -62,7 +62,7 @@ def prepare_read(user: User, *, datasource_id: int, sql: str, params: Params) ->
     if classification.is_empty:
         raise EmptyQuery("The SQL contains no statement.")
     if not classification.is_read:
-        _refuse_write(classification, may_write)
+        _refuse_write(classification, may_write, sandbox=_sandbox_offer(datasource, classification, may_read))
     if not may_read:
         raise NotAllowed("You may not read this data source.")
     refuse_reads_unless_least_privilege(datasource)
@@ -89,8 +89,19 @@ def classify_for_source(datasource: DataSource, sql: str) -> Classification:
     return classify_sql(sql, datasource.engine, unsafe_functions=unsafe) if unsafe else classification
 
 
-def _refuse_write(classification: Classification, may_write: bool) -> None:
-    details = {"classification": classification.as_dict()}
+def _sandbox_offer(datasource: DataSource, classification: Classification, may_read: bool) -> dict | None:
+    """The one-click path: where the caller could run this write in their own sandbox of
+    the source at once (sandboxes on, the caller may read, kinds the sandboxes run)."""
+    allowed = set(datasource.sandbox_write_kinds) - NEVER_IN_SANDBOXES
+    if not (datasource.sandbox_enabled and may_read) or classification.write_kinds - allowed:
+        return None
+    return {"datasource": datasource.pk, "url": f"/api/v1/datasources/{datasource.pk}/sandbox"}
+
+
+def _refuse_write(classification: Classification, may_write: bool, *, sandbox: dict | None) -> None:
+    details: dict = {"classification": classification.as_dict()}
+    if sandbox is not None:
+        details["sandbox"] = sandbox
     if not may_write:
         raise NotAllowed("This SQL writes, and you may not request writes on this data source.", details=details)
     raise ApprovalRequired("This SQL is not a read: it needs an approval request before it can run.", details=details)

@@ -25,6 +25,7 @@ def _check_fields(owner: User, fields: dict[str, Any], saved: SavedQuery | None 
     datasource = fields.get("datasource")
     if datasource is not None and not datasources_visible_to(owner).filter(pk=datasource.pk).exists():
         raise InvalidInput("You have no rights on this data source.", details={"datasource": ["Not available."]})
+    _check_sandbox(owner, fields, saved)
     groups = fields.get("shared_with_groups")
     if groups and not policy.may_share_with_any_group(owner):
         own_groups = set(owner.groups.values_list("pk", flat=True))
@@ -32,6 +33,20 @@ def _check_fields(owner: User, fields: dict[str, Any], saved: SavedQuery | None 
             raise InvalidInput(
                 "You can share only with groups you belong to.", details={"shared_with_groups": ["Not your group."]}
             )
+
+
+def _check_sandbox(owner, fields: dict[str, Any], saved: SavedQuery | None) -> None:
+    """A saved query may point only at its owner's own sandbox, of its own source."""
+    sandbox = fields.get("sandbox", saved.sandbox if saved else None)
+    if sandbox is None:
+        return
+    datasource = fields.get("datasource") or (saved.datasource if saved else None)
+    if sandbox.owner_id != owner.pk or sandbox.state in ("deleted", "expired", "failed"):
+        raise InvalidInput("You can point a saved query only at your own sandbox.", details={"sandbox": ["Not yours."]})
+    if datasource is not None and sandbox.datasource_id != datasource.pk:
+        raise InvalidInput(
+            "This sandbox is a copy of another data source.", details={"sandbox": ["Of another data source."]}
+        )
 
 
 @transaction.atomic

@@ -93,18 +93,27 @@ def query_to_open(user: AnyUser, *, run_id: str | None, saved_id: str | None, sh
         query = saved_queries_for(user).filter(pk=saved_id).first() if saved_id.isdigit() else None
         if query is None:
             return QueryToOpen(missing="This saved query does not exist or is not shared with you.")
-        return _opening(user, query.datasource, _saved(query))
+        return _opening(user, query.datasource, _saved(query, user))
     if share_token:
         try:
             query = saved_queries.saved_query_by_token(share_token)
         except saved_queries.SavedQueryNotFound as error:
             return QueryToOpen(missing=error.message)
-        return _opening(user, query.datasource, _saved(query))
+        return _opening(user, query.datasource, _saved(query, user, share_token=share_token))
     return QueryToOpen()
 
 
-def _saved(query: SavedQuery) -> dict[str, Any]:
-    return {"sql": query.sql, "params": query.default_params, "name": query.name}
+def _saved(query: SavedQuery, user, *, share_token: str = "") -> dict[str, Any]:
+    fields: dict[str, Any] = {"sql": query.sql, "params": query.default_params, "name": query.name}
+    if query.sandbox is not None and query.sandbox.state not in ("expired", "deleted", "failed"):
+        # Runs in the owner's sandbox; someone else runs reads there with the link's token.
+        fields["sandbox"] = {
+            "id": query.sandbox_id,
+            "owner": query.owner.username,
+            "mine": query.sandbox.owner_id == user.pk,
+            "share_token": share_token,
+        }
+    return fields
 
 
 def _opening(user: AnyUser, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:

@@ -47,6 +47,13 @@ class QuerySubmitSerializer(serializers.Serializer):
         min_value=1,
         help_text="Run in this sandbox (yours, a copy of `datasource`): reads and allowed writes run at once.",
     )
+    share_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="With `sandbox`: the share link's token of a saved query pointing at someone else's sandbox.",
+    )
     request_approval = serializers.BooleanField(
         default=True,
         help_text="For SQL that is not a read: create an approval request (default), or answer 409 "
@@ -174,6 +181,7 @@ class SavedQuerySerializer(serializers.ModelSerializer):
             "name",
             "description",
             "datasource",
+            "sandbox",
             "sql",
             "default_params",
             "shared_with_groups",

@@ -102,6 +102,7 @@ class QuerySubmitView(APIView):
                 datasource_id=data["datasource"],
                 sql=data["sql"],
                 params=data["params"],
+                share_token=data["share_token"],
                 request=request,
             )
             return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})

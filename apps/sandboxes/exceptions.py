@@ -40,3 +40,25 @@ class SandboxUnavailable(SandboxError):
     """The sandbox server or the source failed while a copy was made or dropped."""
 
     code = "sandbox_unavailable"
+
+
+class NothingToPromote(SandboxError):
+    """A promotion of a sandbox with no successful writes since it was made or reset."""
+
+    code = "nothing_to_promote"
+
+
+class PromotionRefused(SandboxError):
+    """The writes named cannot become one approval request as they are."""
+
+    code = "promotion_refused"
+
+
+class UploadRefused(SandboxError):
+    """A file that cannot become a table as it is (not UTF-8 CSV, no header, rows that do not load)."""
+
+    code = "upload_refused"
+
+
+class UploadTooLarge(SandboxError):
+    code = "upload_too_large"

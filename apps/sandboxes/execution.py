@@ -24,11 +24,18 @@ from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.run_audit import record_run_end
 from apps.queries.state import RUN_STATUS
 from apps.sandboxes.connectors import sandbox_connector
+from apps.sandboxes.effects import watch_changes
 from apps.sandboxes.engines import CopyFailed, copies_for
-from apps.sandboxes.exceptions import SandboxNotReady, SandboxOfAnotherSource, SandboxWriteRefused
+from apps.sandboxes.exceptions import (
+    NotSandboxOwner,
+    SandboxNotReady,
+    SandboxOfAnotherSource,
+    SandboxWriteRefused,
+)
 from apps.sandboxes.guard import outside_reach
-from apps.sandboxes.lifecycle import owned_sandbox, sandbox_source, touch
-from apps.sandboxes.models import USABLE_STATES, Sandbox
+from apps.sandboxes.lifecycle import sandbox_source, touch
+from apps.sandboxes.models import USABLE_STATES, Sandbox, SandboxRunEffect
+from apps.sandboxes.sharing import sandbox_to_run_in
 from apps.sqlcore.classification import Classification, classify_sql
 from apps.sqlcore.credential_reads import credential_material_read
 from apps.sqlcore.parameters import Params
@@ -48,40 +55,68 @@ def run_in_sandbox(
     datasource_id: int,
     sql: str,
     params: Params = None,
+    share_token: str = "",
     request: ClientRequest | None = None,
 ) -> SandboxRun:
     """Run `sql` in the caller's own sandbox and answer with rows (a read) or the rows
-    each statement affected (writes). Only the owner may; raises otherwise."""
-    sandbox = owned_sandbox(user, sandbox_id)
+    each statement affected (writes). Someone the owner shared a saved query in it with
+    may run reads (apps/sandboxes/sharing.py); raises otherwise."""
+    sandbox, is_owner = sandbox_to_run_in(user, sandbox_id, share_token=share_token)
     if sandbox.datasource_id != datasource_id:
         raise SandboxOfAnotherSource("This sandbox is a copy of another data source.")
     datasource = sandbox_source(user, datasource_id)
     if sandbox.state not in USABLE_STATES:
         raise SandboxNotReady(f"The sandbox is {sandbox.state}.")
     classification = classify_sql(sql, datasource.engine)
+    if not is_owner and not classification.is_empty and not classification.is_read:
+        raise NotSandboxOwner("This sandbox is shared with you to read: only its owner writes in it.")
     _refuse(sandbox, datasource, sql, classification)
     statements = bind_statements(datasource, sql, params, classification)
     run = _start_run(user, sandbox, sql, params, classification, request)
-    settings = copies_for(datasource).connection_settings(
-        sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
-    )
+    copies = copies_for(datasource)
+    settings = copies.connection_settings(sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
     connector = sandbox_connector(datasource.engine, settings)
-    started = time.monotonic()
+    watch = None
     try:
         if classification.is_read:
             limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
             result = connector.run_read(statements, limits).as_dict()
         else:
+            watch = watch_changes(copies, connector, sandbox.database_name, sql, datasource.engine)
+            started = time.monotonic()
             affected = connector.run_write(statements, datasource.statement_timeout_ms)
             result = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
     except ConnectorError as error:
         _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
         raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
+    if watch is not None:
+        result["changes"] = _keep_effect(run, classification, result["affected_rows"], watch)
     _finish(run, status=RunStatus.SUCCEEDED, result=result)
-    touch(sandbox)
+    if is_owner:
+        touch(sandbox)
     if not classification.is_read:
         _measure(sandbox)
     return SandboxRun(run=run, result=result)
+
+
+def _keep_effect(run: QueryRun, classification: Classification, affected: list[int], watch) -> dict[str, Any]:
+    """What the write did, kept with its run for a later promotion; answered too."""
+    changes = watch.changes()
+    SandboxRunEffect.objects.create(
+        run=run,
+        statements=[
+            {
+                "text": statement.text,
+                "kind": statement.kind.value,
+                "verdict": statement.verdict.value,
+                "affected_rows": count,
+            }
+            for statement, count in zip(classification.statements, affected, strict=False)
+        ],
+        tables=changes["tables"],
+        notes=changes["notes"],
+    )
+    return changes
 
 
 def _measure(sandbox: Sandbox) -> None:

@@ -19,7 +19,10 @@ class SandboxState(models.TextChoices):
 
 # The moves a sandbox can make; apps.sandboxes.state applies them with conditional updates.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    SandboxState.CREATING: frozenset({SandboxState.POOLED, SandboxState.ACTIVE, SandboxState.FAILED}),
+    # creating → expired: a dry-run copy, dropped as soon as the dry-run is over.
+    SandboxState.CREATING: frozenset(
+        {SandboxState.POOLED, SandboxState.ACTIVE, SandboxState.FAILED, SandboxState.EXPIRED}
+    ),
     SandboxState.POOLED: frozenset({SandboxState.ACTIVE, SandboxState.EXPIRED}),
     SandboxState.ACTIVE: frozenset({SandboxState.ACTIVE, SandboxState.IDLE, SandboxState.EXPIRED}),
     SandboxState.IDLE: frozenset({SandboxState.ACTIVE, SandboxState.EXPIRED}),
@@ -81,6 +84,9 @@ class Sandbox(models.Model):
     sampled_tables = models.JSONField(default=list, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     error_message = models.TextField(blank=True)
+    # A copy made to dry-run an approval request (apps/sandboxes/dry_runs.py): never
+    # pooled or assigned; it has a row so that upkeep drops it if its process dies.
+    for_dry_run = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     copied_at = models.DateTimeField(null=True, blank=True)
@@ -101,3 +107,18 @@ class Sandbox(models.Model):
 
     def __str__(self) -> str:
         return f"sandbox {self.pk} of {self.datasource} ({self.state})"
+
+
+class SandboxRunEffect(models.Model):
+    """What a write run in a sandbox did there, captured when it ran
+    (apps/sandboxes/effects.py): rows affected per statement, and per table the counts and
+    a before/after sample of changed rows. A promotion copies it into the approval request."""
+
+    run = models.OneToOneField("queries.QueryRun", on_delete=models.CASCADE, related_name="sandbox_effect")
+    statements = models.JSONField(default=list)
+    tables = models.JSONField(default=list)
+    notes = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"effect of run {self.run_id}"

@@ -20,7 +20,10 @@ def refill_pool(datasource: DataSource) -> int:
     with transaction.atomic():
         DataSource.objects.select_for_update().filter(pk=datasource.pk).first()
         waiting = Sandbox.objects.filter(
-            datasource=datasource, owner=None, state__in=[SandboxState.CREATING, SandboxState.POOLED]
+            datasource=datasource,
+            owner=None,
+            for_dry_run=False,
+            state__in=[SandboxState.CREATING, SandboxState.POOLED],
         ).count()
         rows = [
             Sandbox.objects.create(

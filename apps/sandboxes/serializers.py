@@ -37,3 +37,28 @@ class SandboxSerializer(serializers.ModelSerializer):
         if sandbox.last_used_at is None:
             return None
         return sandbox.last_used_at + timedelta(hours=sandbox.datasource.sandbox_idle_ttl_hours)
+
+
+class IndexInputSerializer(serializers.Serializer):
+    table = serializers.CharField(max_length=200)
+    schema = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    columns = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=16)
+    unique = serializers.BooleanField(required=False, default=False)
+    name = serializers.CharField(
+        max_length=63,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Made from table and columns if left out.",
+    )
+
+
+class PromoteInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    runs = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="The runs to request, by id; all the sandbox's writes since it was made or reset if left out.",
+    )

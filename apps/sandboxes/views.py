@@ -1,14 +1,21 @@
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from apps.sandboxes import lifecycle, selectors
-from apps.sandboxes.exceptions import SandboxNotFound
+from apps.approvals.serializers import ApprovalRequestDetailSerializer
+from apps.datasources.serializers import TableSerializer
+from apps.queries.serializers import QueryRunSerializer
+from apps.sandboxes import indexes, lifecycle, promotion, selectors, uploads
+from apps.sandboxes.exceptions import SandboxNotFound, UploadTooLarge
 from apps.sandboxes.models import Sandbox
-from apps.sandboxes.serializers import SandboxSerializer
+from apps.sandboxes.serializers import IndexInputSerializer, PromoteInputSerializer, SandboxSerializer
+from querybase.errors import InvalidInput
 from querybase.types import SignedInRequest
 
 
@@ -63,3 +70,84 @@ class SandboxResetView(APIView):
     @extend_schema(request=None, responses=SandboxSerializer)
     def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         return Response(SandboxSerializer(lifecycle.reset_sandbox(request.user, sandbox_id, request=request)).data)
+
+
+class SandboxPromoteView(APIView):
+    @extend_schema(request=PromoteInputSerializer, responses={201: ApprovalRequestDetailSerializer})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """Request the sandbox's writes, in order, on the real source: one approval request."""
+        payload = PromoteInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        runs = payload.validated_data.get("runs")
+        approval = promotion.promote(
+            request.user,
+            sandbox_id,
+            run_ids=[str(run) for run in runs] if runs is not None else None,
+            reason=payload.validated_data["reason"],
+            request=request,
+        )
+        return Response(ApprovalRequestDetailSerializer(approval).data, status=status.HTTP_201_CREATED)
+
+
+class SandboxSchemaView(APIView):
+    @extend_schema(responses=inline_serializer("SandboxSchema", {"tables": TableSerializer(many=True)}))
+    def get(self, request: Request, sandbox_id: int) -> Response:
+        """The copy's tables, columns and indexes (its owner's changes included)."""
+        token = str(request.query_params.get("share_token", ""))[:64]
+        tables = indexes.sandbox_schema(request.user, sandbox_id, share_token=token)
+        return Response({"tables": TableSerializer(tables, many=True).data})
+
+
+class SandboxIndexView(APIView):
+    @extend_schema(request=IndexInputSerializer, responses={200: QueryRunSerializer})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """ "+ index": CREATE INDEX in the caller's sandbox, built from checked names; a run like any other."""
+        payload = IndexInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        outcome = indexes.create_index(request.user, sandbox_id, **payload.validated_data, request=request)
+        return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})
+
+
+def _upload(request: Request):
+    """The uploaded file and its size; a body far above the bound is refused before it is read."""
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > settings.QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES + 65536:
+        raise UploadTooLarge(
+            f"The file is larger than {settings.QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES} bytes.",
+            details={"max_bytes": settings.QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES},
+        )
+    file = request.FILES.get("file")
+    if file is None:
+        raise InvalidInput("Send the CSV as the multipart field `file`.", details={"file": ["Required."]})
+    return file
+
+
+UPLOAD_REQUEST = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary"}, "table": {"type": "string"}},
+        "required": ["file"],
+    }
+}
+
+
+class SandboxUploadPreviewView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=UPLOAD_REQUEST, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """The columns and types a CSV would make, its first rows, and the lines it would leave out."""
+        file = _upload(request)
+        return Response(uploads.preview_upload(request.user, sandbox_id, file, file.size))
+
+
+class SandboxUploadView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request=UPLOAD_REQUEST, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, sandbox_id: int) -> Response:
+        """A CSV into the caller's sandbox as the new table `table`."""
+        file = _upload(request)
+        table = str(request.POST.get("table", ""))[:200]
+        summary = uploads.import_upload(request.user, sandbox_id, file, file.size, table=table, request=request)
+        return Response(summary, status=status.HTTP_201_CREATED)

@@ -38,6 +38,8 @@ def _sources_for(user: User) -> list[dict]:
             "engine": source.engine,
             "can_read": Action.READ in usable[source.pk],
             "can_write": Action.WRITE in usable[source.pk],
+            # A reader of a source with sandboxes gets "<source> — my sandbox" in the picker.
+            "sandbox": source.sandbox_enabled and Action.READ in usable[source.pk],
         }
         for source in DataSource.objects.filter(pk__in=usable).order_by("name")
     ]

@@ -37,7 +37,7 @@
       list.replaceChildren(el("li", { class: "muted" }, "You may request writes here, but not read it."));
       return;
     }
-    const answer = await api("GET", `/api/v1/datasources/${picker.value}/schema`);
+    const answer = await api("GET", sandbox.schemaUrl() || `/api/v1/datasources/${picker.value}/schema`);
     if (!answer.ok) {
       list.replaceChildren(el("li", { class: "alert error" }, errorMessage(answer)));
       return;
@@ -63,6 +63,7 @@
         }, (table.kind.endsWith("view") ? "◇ " : "▸ ") + table.name,
         parts.length ? el("span", { class: "type partitions" }, ` ${parts.length} partitions`) : "");
         const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
+        sandbox.addIndexes(table, columns);
         return el("li", { class: "table", "data-table": table.name }, name, add, columns);
       })
     );
@@ -150,6 +151,7 @@
     if (fresh) body.max_age = 0; // Refresh: never an answer from the cache
     startRunning();
     try {
+      if (!(await sandbox.prepare(body))) return;
       let answer = await api("POST", "/api/v1/queries", body);
       if (answer.status === 202 && answer.data.approval) {
         window.location.href = `/approvals/${answer.data.approval.id}`;
@@ -178,11 +180,13 @@
       }
       if (answer.status === 409 && answer.data.error.code === "approval_required") {
         showWritePanel(answer.data.error.details.classification);
+        sandbox.offer(answer.data.error.details.sandbox);
       } else if (!answer.ok) {
         showError(errorBox, answer);
         $("results").hidden = true;
       } else {
         showResult(answer.data);
+        sandbox.ran(answer.data);
       }
     } catch (failure) {
       showError(errorBox, "Could not reach QueryBase: " + failure);
@@ -334,10 +338,164 @@
     const name = window.prompt("Name for this query:");
     if (!name) return;
     const answer = await api("POST", "/api/v1/saved-queries",
-      { name, datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues() });
+      { name, datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues(), ...sandbox.savedFields() });
     if (!answer.ok) showError(errorBox, answer);
     else $("classification").textContent = `Saved as “${answer.data.name}”.`;
   }
+
+  // Sandboxes (the one-click path) -----------------------------------------------------------
+  // "<source> — my sandbox" in the picker has the source's id and data-sandbox: SQL then runs
+  // in the caller's own copy (got or made with POST /datasources/{id}/sandbox), writes at
+  // once. A refused write offers it; writes that ran there can be promoted to one request.
+  const sandbox = (function () {
+    let current = null; // { id, datasource } of the caller's sandbox on the picked source
+
+    const chosen = () => picker.selectedOptions[0] && Boolean(picker.selectedOptions[0].dataset.sandbox);
+    const sharedChosen = () => chosen() && picker.selectedOptions[0].dataset.sandbox === "shared";
+
+    async function picked() {
+      $("sandbox-bar").hidden = !chosen();
+      $("sandbox-promote").hidden = true;
+      $("run-in-sandbox").hidden = true;
+      if (chosen() && !sharedChosen()) await ensure(Number(picker.value));
+    }
+
+    // The caller's sandbox on `datasource`: theirs, a pooled copy, or one made now.
+    async function ensure(datasource) {
+      if (current && current.datasource === datasource) return true;
+      $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
+      const answer = await api("POST", `/api/v1/datasources/${datasource}/sandbox`);
+      if (!answer.ok) {
+        showError(errorBox, answer);
+        return false;
+      }
+      current = { id: answer.data.id, datasource };
+      const sampled = answer.data.sampled_tables.length ? ` Sampled tables: ${answer.data.sampled_tables.join(", ")}.` : "";
+      $("sandbox-state").textContent = `Your sandbox #${answer.data.id}: a private copy where writes run at once; the real source is not touched.${sampled}`;
+      return true;
+    }
+
+    // Adds the sandbox to a submission when one is picked; false if none could be had.
+    async function prepare(body) {
+      if (!chosen()) return true;
+      body.request_approval = false;
+      if (sharedChosen()) {
+        // Someone's sandbox, shared with me by a saved query: reads only.
+        const option = picker.selectedOptions[0];
+        body.sandbox = Number(option.dataset.sandboxId);
+        body.share_token = option.dataset.shareToken || "";
+        return true;
+      }
+      if (!(await ensure(body.datasource))) return false;
+      body.sandbox = current.id;
+      return true;
+    }
+
+    // The schema of the picked sandbox (its own tables and indexes), if one is picked.
+    function schemaUrl() {
+      if (!chosen()) return null;
+      if (sharedChosen()) {
+        const option = picker.selectedOptions[0];
+        return `/api/v1/sandboxes/${option.dataset.sandboxId}/schema?share_token=${encodeURIComponent(option.dataset.shareToken || "")}`;
+      }
+      return current && current.datasource === Number(picker.value) ? `/api/v1/sandboxes/${current.id}/schema` : null;
+    }
+
+    // Under each table: its indexes; in my own sandbox, "+ index".
+    function addIndexes(table, columns) {
+      const indexes = (table.indexes || []).map((index) =>
+        el("li", { class: "column index", title: index.primary ? "primary key" : index.unique ? "unique index" : "index" },
+          `${index.primary ? "🔑" : "⚡"} ${index.name}`, el("span", { class: "type" }, index.columns.join(", "))));
+      if (chosen() && !sharedChosen() && table.kind === "table") {
+        indexes.push(el("li", {}, el("button", { type: "button", class: "link add-index", "data-table": table.name,
+          onclick: () => indexDialog(table) }, "+ index")));
+      }
+      columns.append(...indexes);
+    }
+
+    function indexDialog(table) {
+      const error = el("p", { class: "alert error", hidden: "" });
+      const order = []; // the key's columns in the order they were ticked
+      const tick = (event) => {
+        const at = order.indexOf(event.target.value);
+        if (event.target.checked && at < 0) order.push(event.target.value);
+        if (!event.target.checked && at >= 0) order.splice(at, 1);
+      };
+      const boxes = table.columns.map((column) => el("label", { class: "check" },
+        el("input", { type: "checkbox", value: column.name, name: "index-column", onchange: tick }), " ", column.name));
+      const unique = el("input", { type: "checkbox", id: "index-unique" });
+      const name = el("input", { type: "text", id: "index-name", placeholder: "made from the table and columns" });
+      const dialog = el("dialog", { id: "index-dialog", class: "card" },
+        el("h3", {}, `New index on ${table.name}`), el("p", { class: "small muted" }, "Runs CREATE INDEX in your sandbox; the real source is not touched."),
+        el("fieldset", {}, el("legend", {}, "Columns, in the order you tick them"), ...boxes),
+        el("label", { class: "check" }, unique, " unique"), el("label", { for: "index-name" }, "Name"), name, error,
+        el("div", { class: "actions" },
+          el("button", { type: "button", class: "primary", id: "index-create", onclick: async () => {
+            const answer = await api("POST", `/api/v1/sandboxes/${current.id}/indexes`,
+              { table: table.name, schema: table.schema, columns: order, unique: unique.checked, name: name.value.trim() });
+            if (!answer.ok) { showError(error, answer); return; }
+            dialog.close(); dialog.remove();
+            $("sandbox-promote").hidden = !source().can_write;
+            loadSchema();
+          } }, "Create index"),
+          el("button", { type: "button", onclick: () => { dialog.close(); dialog.remove(); } }, "Cancel")));
+      document.body.append(dialog);
+      dialog.showModal();
+    }
+
+    // A saved query (or share link) pointing at a sandbox opens there.
+    function restore(initial) {
+      const shared = initial && initial.sandbox;
+      if (!shared) return;
+      const own = [...picker.options].find((item) => item.value === String(initial.datasource) && item.dataset.sandbox === "1");
+      if (shared.mine && own) {
+        own.selected = true;
+      } else if (!shared.mine) {
+        const name = source() ? source().name : "";
+        const option = el("option", { value: String(initial.datasource), "data-sandbox": "shared",
+          "data-sandbox-id": String(shared.id), "data-share-token": shared.share_token || "" },
+          `${name} — ${shared.owner}'s sandbox (read-only)`);
+        picker.append(option);
+        option.selected = true;
+      }
+      picked();
+      if (!shared.mine) $("sandbox-state").textContent = `${shared.owner}'s sandbox, shared with you: you can run reads here; the real source is not used.`;
+    }
+
+    function offer(hint) {
+      $("run-in-sandbox").hidden = !hint;
+    }
+
+    function ran(run) {
+      if (chosen() && run.verdict === "write" && source().can_write) $("sandbox-promote").hidden = false;
+    }
+
+    async function runThere() {
+      const option = [...picker.options].find((item) => item.value === picker.value && item.dataset.sandbox === "1");
+      if (!option) return;
+      option.selected = true;
+      await picked();
+      loadSchema();
+      $("write-panel").hidden = true;
+      await submit(false);
+    }
+
+    async function promote() {
+      errorBox.hidden = true;
+      const reason = window.prompt("Why is this change needed? (The approver sees it with the SQL.)", $("reason").value);
+      if (reason === null) return;
+      const answer = await api("POST", `/api/v1/sandboxes/${current.id}/promote`, { reason });
+      if (!answer.ok) showError(errorBox, answer);
+      else window.location.href = `/approvals/${answer.data.id}`;
+    }
+
+    $("run-in-sandbox").addEventListener("click", runThere);
+    $("sandbox-promote").addEventListener("click", promote);
+    // Saved from my sandbox, a query runs there (and can be shared to be read there).
+    const savedFields = () => (chosen() && !sharedChosen() && current ? { sandbox: current.id } : {});
+
+    return { picked, prepare, offer, ran, restore, savedFields, schemaUrl, addIndexes };
+  })();
 
   // Wiring -----------------------------------------------------------------------------------
   $("run").addEventListener("click", run);
@@ -370,12 +528,13 @@
     renderPage();
   });
   $("schema-filter").addEventListener("input", filterSchema);
-  picker.addEventListener("change", () => { loadSchema(); renderParams(); });
+  picker.addEventListener("change", async () => { await sandbox.picked(); loadSchema(); renderParams(); });
   let timer = null;
   editor.on("change", () => { clearTimeout(timer); timer = setTimeout(renderParams, 200); });
 
   async function restore(initial) {
     if (sources.some((item) => item.id === initial.datasource)) picker.value = String(initial.datasource);
+    sandbox.restore(initial);
     editor.setValue(initial.sql);
     await renderParams();
     const values = initial.params;

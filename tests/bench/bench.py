@@ -17,6 +17,9 @@
    `psql \\copy`, `mariadb --batch` and the CSV (`--only large-results` runs it alone).
 7. The audit search: index lag with 1, 2 and 4 indexers, and search latency over
    1,000,000 indexed events (tests/bench/audit_bench.py; `--only audit` runs it alone).
+8. Sandboxes of the 1M-row table: assigning a pooled copy, and making one on demand
+   through the use case, against the raw `CREATE DATABASE … TEMPLATE golden`
+   (`--only sandboxes` runs it alone).
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
 
@@ -49,6 +52,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 from apps.datasources.connectors import CredentialRole, connector_for, postgresql_prepared
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
 from apps.datasources.models import DataSource, DataSourcePermission
+from apps.sandboxes import lifecycle
+from apps.sandboxes.engines import copies_for
+from apps.sandboxes.golden import refresh_golden
+from apps.sandboxes.models import GoldenCopy, Sandbox
+from apps.sandboxes.pool import refill_pool
 from apps.sqlcore.classification import classify_sql
 from tests.bench import audit_bench, large_results
 from tests.support.worker_process import start_worker, stop_worker
@@ -76,7 +84,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
         parser.add_argument("--iterations", type=int, default=300)
-        parser.add_argument("--only", choices=["large-results", "audit"], help="Run one part alone (its figures only).")
+        parser.add_argument(
+            "--only", choices=["large-results", "audit", "sandboxes"], help="Run one part alone (its figures only)."
+        )
 
     def handle(self, *args, postgres: str, iterations: int, only: str | None = None, **options):
         if not postgres or not settings.REDIS_URL:
@@ -88,6 +98,11 @@ class Command(BaseCommand):
             return
         source_url = self._prepare_source_database(postgres)
         datasource, token = self._prepare_app(source_url)
+        if only == "sandboxes":
+            figures = self._sandboxes(source_url, datasource)
+            self.stdout.write("\n".join(_sandbox_lines(figures)))
+            self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
+            return
         if only == "large-results":
             figures = large_results.figures(self, source_url, datasource, token)
             self.stdout.write(large_results.report(figures))
@@ -111,6 +126,7 @@ class Command(BaseCommand):
             stop_worker(worker)
         figures.update(large_results.figures(self, source_url, datasource, token))
         figures.update(audit_bench.audit_figures(self.stdout))
+        figures.update(self._sandboxes(source_url, datasource))
         self._report(figures)
 
     # Set-up -----------------------------------------------------------------------------
@@ -356,6 +372,63 @@ class Command(BaseCommand):
         prepared, text = _p50_ms(samples[True]), _p50_ms(samples[False])
         return {"prepared_p50_ms": prepared, "unprepared_p50_ms": text, "prepared_speedup": text / prepared}
 
+    # 5. Sandboxes ----------------------------------------------------------------------------------
+
+    def _sandboxes(self, source_url: str, datasource: DataSource) -> dict:
+        """Copies of the whole 1M-row table (the sample bound above it): the raw template
+        copy, an on-demand copy through the use case (copy, size, state moves, audit), and
+        assigning pooled copies (what a user waits for when the pool has one)."""
+        settings.QUERYBASE_SANDBOX_NAME_PREFIX = "qb_bench_sb_"
+        DataSource.objects.filter(pk=datasource.pk).update(
+            sandbox_enabled=True, sandbox_max_rows_per_table=ROWS, sandbox_pool_size=0
+        )
+        datasource.refresh_from_db()
+        copies = copies_for(datasource)
+        users = [get_user_model().objects.get_or_create(username=f"bench-sandbox-{n}")[0] for n in range(4)]
+        group = Group.objects.get(name="bench")
+        for user in users:
+            user.groups.add(group)
+        try:
+            self.stdout.write("Building the sandbox golden copy of bench_rows…")
+            started = time.perf_counter()
+            golden = refresh_golden(datasource)
+            golden_s = time.perf_counter() - started
+
+            started = time.perf_counter()
+            copies.copy(golden.database_name, "qb_bench_sb_raw")
+            raw_s = time.perf_counter() - started
+            copies.drop("qb_bench_sb_raw")
+
+            started = time.perf_counter()
+            sandbox, made = lifecycle.sandbox_for(users[0], datasource.pk)
+            on_demand_s = time.perf_counter() - started
+            assert made and sandbox.state == "active"
+
+            DataSource.objects.filter(pk=datasource.pk).update(sandbox_pool_size=3)
+            datasource.refresh_from_db()
+            refill_pool(datasource)
+            assign = []
+            for user in users[1:]:
+                started = time.perf_counter()
+                _, made = lifecycle.sandbox_for(user, datasource.pk)
+                assign.append(time.perf_counter() - started)
+                assert made
+        finally:
+            for copy in [
+                *Sandbox.objects.filter(datasource=datasource),
+                *GoldenCopy.objects.filter(datasource=datasource),
+            ]:
+                copies.drop(copy.database_name)
+            Sandbox.objects.filter(datasource=datasource).delete()
+            GoldenCopy.objects.filter(datasource=datasource).delete()
+            DataSource.objects.filter(pk=datasource.pk).update(sandbox_enabled=False, sandbox_pool_size=0)
+        return {
+            "sandbox_golden_build_s": golden_s,
+            "raw_template_copy_s": raw_s,
+            "sandbox_copy_1m_s": on_demand_s,
+            "sandbox_assign_ms": _p50_ms(assign),
+        }
+
     # Report ------------------------------------------------------------------------------------
 
     def _report(self, f: dict) -> None:
@@ -388,6 +461,7 @@ class Command(BaseCommand):
             f"(as text each time {f['unprepared_p50_ms']:.3f} ms: {f['prepared_speedup']:.2f}x)",
         ]
         lines.extend(audit_bench.report_lines(f))
+        lines.extend(_sandbox_lines(f))
         self.stdout.write("\n".join(lines))
         self.stdout.write(large_results.report(f))
         # Stable names for the figures the issue tracks, beside the keys of earlier runs.
@@ -398,6 +472,18 @@ class Command(BaseCommand):
             load_average=os.getloadavg()[0],
         )
         self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
+
+
+def _sandbox_lines(f: dict) -> list[str]:
+    return [
+        f"  sandbox golden copy of 1M rows, built  {f['sandbox_golden_build_s']:8.2f} s    "
+        "(pg_dump + COPY, once per refresh)",
+        f"  raw CREATE DATABASE … TEMPLATE golden  {f['raw_template_copy_s']:8.2f} s",
+        f"  sandbox copied on demand (use case)    {f['sandbox_copy_1m_s']:8.2f} s    "
+        f"({f['sandbox_copy_1m_s'] / f['raw_template_copy_s']:.2f}x raw template copy)",
+        f"  sandbox assigned from the pool, p50    {f['sandbox_assign_ms']:8.1f} ms   "
+        f"({f['sandbox_assign_ms'] / 1000 / f['raw_template_copy_s']:.3f}x raw template copy)   target: < 1 s",
+    ]
 
 
 def _wrk(base: str, token: str, body: dict) -> float:

@@ -271,6 +271,14 @@ class Partition:
 
 
 @dataclass(frozen=True)
+class Index:
+    name: str
+    columns: list[str]  # in key order; an expression index shows its expressions
+    unique: bool
+    primary: bool
+
+
+@dataclass(frozen=True)
 class Table:
     schema: str
     name: str
@@ -280,6 +288,22 @@ class Table:
     # rather than as tables of their own. A tuple: the class default also serves schemas
     # cached before the field existed.
     partitions: tuple[Partition, ...] = ()
+    indexes: list[Index] = field(default_factory=list)
+
+
+def with_indexes(tables: list[Table], rows) -> list[Table]:
+    """Attach (schema, table, index, unique, primary, column) rows, ordered by index and
+    key position, to the tables they belong to."""
+    by_table: dict[tuple[str, str], dict[str, Index]] = {}
+    for schema, table, name, unique, primary, column in rows:
+        indexes = by_table.setdefault((schema, table), {})
+        if name not in indexes:
+            indexes[name] = Index(name=name, columns=[], unique=bool(unique), primary=bool(primary))
+        if column is not None:
+            indexes[name].columns.append(str(column))
+    for table in tables:
+        table.indexes.extend(by_table.get((table.schema, table.name), {}).values())
+    return tables
 
 
 def group_columns(rows) -> list[Table]:

@@ -31,6 +31,7 @@ from apps.datasources.connectors.base import (
     group_columns,
     joined_text,
     refuse_unsafe_dry_run,
+    with_indexes,
 )
 from apps.datasources.connectors.mysql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
@@ -53,6 +54,14 @@ JOIN information_schema.TABLES t
   ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 WHERE c.TABLE_SCHEMA = DATABASE()
 ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION
+"""
+
+# Each index's columns in key order (an expression index has NULL for its expression).
+_INDEXES_SQL = """
+SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE = 0, INDEX_NAME = 'PRIMARY', COLUMN_NAME
+FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE()
+ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
 """
 
 
@@ -121,11 +130,13 @@ class MySQLConnector(Connector):
             try:
                 cursor.execute(_SCHEMA_SQL)
                 rows = cursor.fetchall()
+                cursor.execute(_INDEXES_SQL)
+                index_rows = cursor.fetchall()
             except MySQLdb.Error as error:
                 raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
             finally:
                 cursor.close()
-        return group_columns(rows)
+        return with_indexes(group_columns(rows), index_rows)
 
     def audit_privileges(self) -> PrivilegeReport:
         with self.connect() as connection:

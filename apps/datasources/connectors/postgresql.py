@@ -45,6 +45,7 @@ from apps.datasources.connectors.base import (
     once_more_if_connection_lost,
     refuse_unsafe_dry_run,
     the_row,
+    with_indexes,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
@@ -70,6 +71,18 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
   AND pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES')
 ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+# Each index's key columns (or expressions), one row per key position.
+_INDEXES_SQL = """
+SELECT n.nspname, t.relname, i.relname, ix.indisunique, ix.indisprimary, pg_get_indexdef(ix.indexrelid, k.n, true)
+FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_class t ON t.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+CROSS JOIN LATERAL generate_series(1, ix.indnkeyatts) AS k(n)
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%'
+ORDER BY n.nspname, t.relname, i.relname, k.n
 """
 
 # Rows fetched per network round trip while streaming (libpq chunked-rows mode).
@@ -190,10 +203,11 @@ class PostgreSQLConnector(Connector):
         with self.connect() as connection:
             try:
                 rows = connection.execute(_SCHEMA_SQL).fetchall()
+                index_rows = connection.execute(_INDEXES_SQL).fetchall()
             except psycopg.Error as error:
                 raise ConnectorError(self.scrub(f"Could not read the schema: {error}")) from error
         parents = {(row[0], row[1]): (row[6], row[7], row[8] or "") for row in rows if row[7] is not None}
-        return group_partitions(group_columns(row[:6] for row in rows), parents)
+        return group_partitions(with_indexes(group_columns(row[:6] for row in rows), index_rows), parents)
 
     def audit_privileges(self) -> PrivilegeReport:
         with self.connect() as connection:

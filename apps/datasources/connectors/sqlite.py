@@ -30,6 +30,7 @@ from apps.datasources.connectors.base import (
     Table,
     WriteMarker,
     group_columns,
+    with_indexes,
 )
 from apps.datasources.connectors.csv_text import csv_text
 from apps.datasources.connectors.privileges import PrivilegeReport
@@ -46,6 +47,14 @@ SELECT 'main', m.name, m.type, p.name, p.type, p."notnull" = 0
 FROM sqlite_master m JOIN pragma_table_info(m.name) p
 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
 ORDER BY m.name, p.cid
+"""
+
+# Indexes SQLite keeps (an INTEGER PRIMARY KEY is the rowid, no index); origin 'pk' marks a primary key.
+_INDEXES_SQL = """
+SELECT 'main', m.name, il.name, il."unique", il.origin = 'pk', ii.name
+FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+ORDER BY m.name, il.name, ii.seqno
 """
 
 
@@ -103,9 +112,10 @@ class SQLiteConnector(Connector):
         with self.connect() as connection:
             try:
                 rows = connection.execute(_SCHEMA_SQL).fetchall()
+                index_rows = connection.execute(_INDEXES_SQL).fetchall()
             except sqlite3.Error as error:
                 raise ConnectorError(f"Could not read the schema: {error}") from error
-        return group_columns(rows)
+        return with_indexes(group_columns(rows), index_rows)
 
     def audit_privileges(self) -> PrivilegeReport:
         # SQLite has no logins or grants: what a read can do is what the connector opens.

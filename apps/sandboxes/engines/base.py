@@ -7,6 +7,7 @@ by a user, and are quoted as identifiers all the same.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from apps.datasources.connectors.base import ConnectionSettings, CredentialRole
@@ -30,6 +31,15 @@ class SandboxServer:
     username: str
     password: str = field(repr=False)
     connect_timeout: int = 5
+
+
+@dataclass(frozen=True)
+class UploadColumn:
+    """A column of an uploaded table: its name and one of integer, decimal, boolean, date,
+    timestamp, text (apps/sandboxes/uploads.py)."""
+
+    name: str
+    type: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,23 @@ class CopyEngine(ABC):
     @abstractmethod
     def database_of(self, name: str) -> str:
         """What a connector's `database` setting is for copy `name` (a database, schema or file)."""
+
+    @abstractmethod
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
+        """Create `table` in copy `name` and load `rows` with the engine's bulk path, in one
+        transaction where the engine allows; on failure the table is not left behind."""
+
+    @abstractmethod
+    def quote_name(self, name: str) -> str:
+        """`name` as a quoted identifier of the engine."""
+
+    @abstractmethod
+    def quote_table(self, schema: str, table: str) -> str:
+        """`table` (of `schema`, as the connector's schema lists it) written for a statement in a copy."""
+
+    @abstractmethod
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        """The primary key's columns of a table in copy `name`, in key order; empty if it has none."""
 
     def other_databases(self, name: str) -> set[str]:
         """Names a statement in copy `name` could qualify to reach beyond it (MySQL's

@@ -18,19 +18,30 @@ the golden copy's notes name what was left out.
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 
 import MySQLdb
 import MySQLdb.cursors
 
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
 from apps.sandboxes.guard import outside_reach
 
 _INSERT_BATCH_ROWS = 500
 _DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
 # Schemas a sandbox may name: information_schema only describes, and only what the login sees.
 _DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
+
+# DECIMAL(65, 20): 45 digits before the point and 20 after; more after it are rounded.
+_UPLOAD_TYPES = {
+    "integer": "BIGINT",
+    "decimal": "DECIMAL(65, 20)",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "DATETIME(6)",
+    "text": "LONGTEXT",
+}
 
 
 def quoted(name: str) -> str:
@@ -210,6 +221,45 @@ class MySQLCopies(CopyEngine):
                 [name],
             )
             return int(cursor.fetchone()[0])
+
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
+        definition = ", ".join(f"{quoted(column.name)} {_UPLOAD_TYPES[column.type]}" for column in columns)
+        insert = (
+            f"INSERT INTO {quoted(table)} ({', '.join(quoted(column.name) for column in columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))})"
+        )
+        with self._connect(database=name) as connection:
+            cursor = connection.cursor()
+            cursor.execute(f"CREATE TABLE {quoted(table)} ({definition})")  # DDL commits by itself
+            try:
+                connection.autocommit(False)
+                # mysqlclient sends each batch as one multi-row INSERT.
+                pending = iter(rows)
+                while batch := list(islice(pending, _INSERT_BATCH_ROWS)):
+                    cursor.executemany(insert, batch)
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                connection.autocommit(True)
+                cursor.execute(f"DROP TABLE IF EXISTS {quoted(table)}")
+                raise
+
+    def quote_name(self, name: str) -> str:
+        return quoted(name)
+
+    def quote_table(self, schema: str, table: str) -> str:
+        # Unqualified: a sandbox's connection is in its own schema.
+        return quoted(table)
+
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        with self._connect() as server:
+            cursor = server.cursor()
+            cursor.execute(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = %s "
+                "AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+                [name, table],
+            )
+            return [row[0] for row in cursor.fetchall()]
 
     def database_of(self, name: str) -> str:
         return name

@@ -21,7 +21,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from apps.datasources.connectors.base import the_row
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
 from apps.sandboxes.guard import reaches_outside, routine_reason
 
 # Objects a template copy waits for: CREATE DATABASE refuses while a session is still
@@ -87,6 +87,24 @@ JOIN pg_class c ON c.oid = f.conrelid JOIN pg_namespace cn ON cn.oid = c.relname
 JOIN pg_class p ON p.oid = f.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace
 WHERE f.contype = 'f'
 """
+
+_KEY_COLUMNS_SQL = """
+SELECT a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indisprimary AND n.nspname = %s AND c.relname = %s
+ORDER BY array_position(i.indkey::int2[], a.attnum)
+"""
+
+_UPLOAD_TYPES = {
+    "integer": "bigint",
+    "decimal": "numeric",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+    "text": "text",
+}
 
 
 class PostgreSQLCopies(CopyEngine):
@@ -328,6 +346,31 @@ class PostgreSQLCopies(CopyEngine):
                 "SELECT pg_database_size(datname) FROM pg_database WHERE datname = %s", [name]
             ).fetchone()
         return int(row[0]) if row else 0
+
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
+        definition = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(column.name), sql.SQL(_UPLOAD_TYPES[column.type]))
+            for column in columns
+        )
+        names = sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
+        with self._server(name) as connection, connection.transaction():
+            connection.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
+            with connection.cursor().copy(
+                sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def quote_name(self, name: str) -> str:
+        return sql.Identifier(name).as_string()
+
+    def quote_table(self, schema: str, table: str) -> str:
+        return sql.Identifier(schema, table).as_string()
+
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        with self._server(name) as connection:
+            rows = connection.execute(_KEY_COLUMNS_SQL, [schema, table]).fetchall()
+        return [row[0] for row in rows]
 
     def database_of(self, name: str) -> str:
         return name

@@ -6,12 +6,15 @@ first rows by rowid; a WITHOUT ROWID table keeps its first rows by primary key o
 """
 
 import sqlite3
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 
 from apps.datasources.connectors.sqlite import resolve_database_path
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
 
 
 def sandbox_directory() -> Path:
@@ -24,6 +27,27 @@ def sandbox_directory() -> Path:
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+_UPLOAD_TYPES = {
+    "integer": "INTEGER",
+    "decimal": "NUMERIC",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "text": "TEXT",
+}
+
+
+def _sqlite_value(value):
+    """SQLite stores decimals (NUMERIC affinity converts them), dates and times as text."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 class SQLiteCopies(CopyEngine):
@@ -110,6 +134,43 @@ class SQLiteCopies(CopyEngine):
     def size_bytes(self, name: str) -> int:
         path = self._path(name)
         return path.stat().st_size if path.is_file() else 0
+
+    def load_table(self, name: str, table: str, columns: list[UploadColumn], rows: Iterable[list]) -> None:
+        definition = ", ".join(f"{_quoted(column.name)} {_UPLOAD_TYPES[column.type]}" for column in columns)
+        insert = (
+            f"INSERT INTO {_quoted(table)} ({', '.join(_quoted(column.name) for column in columns)}) "
+            f"VALUES ({', '.join(['?'] * len(columns))})"
+        )
+        # Autocommit mode with an explicit BEGIN: the module would otherwise commit before
+        # the CREATE TABLE, and a failed load would leave the table behind.
+        connection = sqlite3.connect(self._path(name), isolation_level=None)
+        try:
+            connection.execute("BEGIN")
+            connection.execute(f"CREATE TABLE {_quoted(table)} ({definition})")
+            connection.executemany(insert, ([_sqlite_value(value) for value in row] for row in rows))
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise CopyFailed(f"Loading the rows failed: {error}") from error
+        finally:
+            connection.close()
+
+    def quote_name(self, name: str) -> str:
+        return _quoted(name)
+
+    def quote_table(self, schema: str, table: str) -> str:
+        return _quoted(table)
+
+    def key_columns(self, name: str, schema: str, table: str) -> list[str]:
+        connection = sqlite3.connect(f"{self._path(name).as_uri()}?mode=ro", uri=True)
+        try:
+            rows = connection.execute(f"PRAGMA table_info({_quoted(table)})").fetchall()
+        except sqlite3.Error as error:
+            raise CopyFailed(f"Reading the copy failed: {error}") from error
+        finally:
+            connection.close()
+        return [row[1] for row in sorted(rows, key=lambda row: row[5]) if row[5]]
 
     def database_of(self, name: str) -> str:
         return str(self._path(name))

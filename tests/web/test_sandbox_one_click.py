@@ -1,0 +1,109 @@
+"""The one-click path in headless Chromium: a write the workspace refuses runs in the
+analyst's sandbox at once, and is then requested on the real source, whose request page
+shows the approver what it did in the sandbox."""
+
+import hashlib
+
+import pytest
+
+from apps.approvals.models import ApprovalRequest
+from apps.sandboxes.engines import copies_for
+from apps.sandboxes.models import GoldenCopy, Sandbox
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.web.conftest import log_in, log_out, screenshot
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def set_sql(page, sql: str) -> None:
+    page.evaluate("sql => window.qbEditor.setValue(sql)", sql)
+
+
+def file_digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def sandboxed_shop(shop):
+    shop.source.sandbox_enabled = True
+    shop.source.sandbox_pool_size = 0
+    shop.source.save()
+    yield shop
+    for copy in [*Sandbox.objects.all(), *GoldenCopy.objects.all()]:
+        copies_for(shop.source).drop(copy.database_name)
+
+
+def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_effect(page, sandboxed_shop):
+    shop = sandboxed_shop
+    before = file_digest(shop.path)
+    log_in(page, "ana", DEFAULT_PASSWORD)
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    assert page.locator("#datasource option", has_text="Shop — my sandbox").count() == 1
+
+    set_sql(page, "UPDATE customers SET name = 'Renamed In Sandbox' WHERE id = 1")
+    page.click("#run")
+    page.wait_for_selector("#write-panel:not([hidden])")
+    assert page.is_visible("#run-in-sandbox")
+    screenshot(page, "sandbox-01-refused-write")
+
+    page.click("#run-in-sandbox")
+    page.wait_for_selector("#results:not([hidden]) #grid tbody tr")
+    assert page.locator("#datasource option:checked").inner_text() == "Shop — my sandbox"
+    assert page.is_visible("#sandbox-bar")
+    # One row per statement: number, kind, rows affected.
+    assert page.locator("#grid tbody tr").first.inner_text().split("\t") == ["1", "dml", "1"]
+    assert page.is_visible("#sandbox-promote")
+    screenshot(page, "sandbox-02-ran-in-sandbox")
+
+    set_sql(page, "SELECT name FROM customers WHERE id = 1")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#grid tbody tr')?.innerText === 'Renamed In Sandbox'")
+    assert file_digest(shop.path) == before  # the real source is untouched
+
+    page.once("dialog", lambda dialog: dialog.accept("rename customer 1"))
+    page.click("#sandbox-promote")
+    page.wait_for_url("**/approvals/*")
+    approval = ApprovalRequest.objects.get()
+    assert approval.sql == "UPDATE customers SET name = 'Renamed In Sandbox' WHERE id = 1;"
+    assert approval.reason == "rename customer 1"
+    log_out(page)
+
+    log_in(page, "pat", DEFAULT_PASSWORD)
+    page.goto(f"/approvals/{approval.pk}")
+    evidence = page.locator("#sandbox-evidence")
+    assert "1 row(s)" in evidence.inner_text()
+    assert "1 updated" in evidence.inner_text()
+    assert "Renamed In Sandbox" in evidence.locator("tr.after").first.inner_text()
+    assert "Renamed In Sandbox" not in evidence.locator("tr.before").first.inner_text()
+    screenshot(page, "sandbox-03-approver-sees-effect")
+    assert file_digest(shop.path) == before
+
+
+def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
+    shop = sandboxed_shop
+    before = file_digest(shop.path)
+    log_in(page, "ana", DEFAULT_PASSWORD)
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    page.select_option("#datasource", label="Shop — my sandbox")
+    page.wait_for_selector("#sandbox-bar:not([hidden])")
+    page.wait_for_selector("#schema li.table[data-table=customers] .add-index", state="attached")
+    page.click("#schema li.table[data-table=customers] .table-name")
+    page.click("#schema li.table[data-table=customers] .add-index")
+    page.check("#index-dialog input[value=country]")
+    page.check("#index-dialog input[value=name]")
+    page.fill("#index-name", "by_country_and_name")
+    screenshot(page, "sandbox-04-index-dialog")
+    page.click("#index-create")
+    page.wait_for_selector(
+        "#schema li.table[data-table=customers] li.index:has-text('by_country_and_name')", state="attached"
+    )
+    assert not page.locator("#index-dialog").count()
+    assert "country, name" in page.locator("li.index", has_text="by_country_and_name").inner_text()
+
+    # The real source's schema has no such index, and its file is unchanged.
+    page.select_option("#datasource", label="Shop")
+    page.wait_for_selector("#schema li.table[data-table=customers]", state="attached")
+    page.wait_for_selector("#schema li.index", state="attached")  # the source's own indexes
+    assert page.locator("li.index", has_text="by_country_and_name").count() == 0
+    assert page.locator(".add-index").count() == 0
+    assert file_digest(shop.path) == before
