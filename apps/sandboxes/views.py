@@ -1,28 +1,18 @@
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.sandboxes import lifecycle, selectors
 from apps.sandboxes.exceptions import SandboxNotFound
 from apps.sandboxes.models import Sandbox
 from apps.sandboxes.serializers import SandboxSerializer
-
-
-class SandboxCopyThrottle(UserRateThrottle):
-    """Making a copy costs the sandbox server a database: per-user, in the shared cache."""
-
-    scope = "sandbox_copy"
-
-    def get_rate(self) -> str:
-        return settings.QUERYBASE_SANDBOX_COPY_RATE
+from querybase.rate_limits import SandboxCopyRateLimit
 
 
 class DataSourceSandboxView(APIView):
-    throttle_classes = [SandboxCopyThrottle]
+    throttle_classes = [SandboxCopyRateLimit]
 
     @extend_schema(request=None, responses={200: SandboxSerializer, 201: SandboxSerializer})
     def post(self, request: Request, datasource_id: int) -> Response:
@@ -58,7 +48,7 @@ class SandboxDetailView(APIView):
 
 
 class SandboxResetView(APIView):
-    throttle_classes = [SandboxCopyThrottle]
+    throttle_classes = [SandboxCopyRateLimit]
 
     @extend_schema(request=None, responses=SandboxSerializer)
     def post(self, request: Request, sandbox_id: int) -> Response:
