@@ -58,6 +58,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "datasource_authentication_failed": 502,
     "credentials_unreadable": 502,
     "sandbox_unavailable": 502,
+    # A part of QueryBase this deployment does not run.
+    "live_updates_unavailable": 503,
 }
 
 

@@ -155,7 +155,8 @@ QUERYBASE_MAX_SQL_CHARS = env_int("QUERYBASE_MAX_SQL_CHARS", 1_000_000)
 # a microsecond or more per character (`make bench` prints it), and the inline budget
 # above is wall time.
 QUERYBASE_INLINE_CLASSIFY_CHARS = env_int("QUERYBASE_INLINE_CLASSIFY_CHARS", 100_000)
-# Per-user rate of query submissions (DRF throttle syntax, counted in the shared cache).
+# Per-user rates, one per kind of endpoint (querybase/rate_limits.py: DRF's syntax, counted
+# atomically in Redis over a sliding window). Query submissions and exports:
 QUERYBASE_QUERY_RATE = os.environ.get("QUERYBASE_QUERY_RATE", "120/min")
 # Per-user rate of POST /api/v1/queries/analyze, which editors call as the user types.
 QUERYBASE_ANALYZE_RATE = os.environ.get("QUERYBASE_ANALYZE_RATE", "600/min")
@@ -185,6 +186,8 @@ QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS = env_int("QUERYBASE_SANDBOX_GOLDEN_REFRE
 QUERYBASE_SANDBOX_STALE_CREATING_MINUTES = env_int("QUERYBASE_SANDBOX_STALE_CREATING_MINUTES", 120)
 # Per-user rate of sandbox requests and resets, each of which may make a copy.
 QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
+# Per-user rate of event-stream connections and presence heartbeats (apps/live).
+QUERYBASE_LIVE_RATE = os.environ.get("QUERYBASE_LIVE_RATE", "120/min")
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 # How many proxies of ours append to X-Forwarded-For: the client is that many from the right.
@@ -212,6 +215,7 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.sandboxes",
     "apps.notifications",
+    "apps.live",
     "apps.web",
     "apps.api",
     "apps.demo",

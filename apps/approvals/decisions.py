@@ -11,8 +11,9 @@ from apps.approvals.exceptions import AlreadyReviewed, RequestClosed
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.approvals.notify import notify_decision
 from apps.approvals.selectors import get_request, refuse
-from apps.approvals.state import transition
+from apps.approvals.state import audience, transition
 from apps.audit.services import record_event
+from apps.live.bus import publish_on_commit
 from querybase.celery import enqueue_on_commit
 from querybase.errors import InvalidInput, NotAllowed
 from querybase.logs import bind_context
@@ -37,6 +38,11 @@ def review_request(user, request_id: int, *, decision: str, comment: str = "", r
             target=approval,
             request=request,
             detail={"decision": decision, "comment": comment[:500]},
+        )
+        publish_on_commit(
+            partial(audience, approval),
+            "approval.reviewed",
+            {"request": approval.pk, "decision": decision, "reviewer": user.username},
         )
         _decide(approval, decision)
     approval.refresh_from_db()
