@@ -21,6 +21,8 @@ from apps.live.bus import publish
 from querybase.redis_connection import shared_redis
 
 PRESENCE_SECONDS = 60
+#: The clock (epoch seconds); tests replace it instead of sleeping.
+clock = time.time
 
 # KEYS[1] the set; ARGV: now, user id, expiry (or '' to leave). Drops expired viewers,
 # adds (or removes) this one, and returns whether the membership changed, then the viewers.
@@ -48,7 +50,7 @@ def _key(request_id: int) -> str:
 
 
 def _touch(request_id: int, user_id: int, expires: float | None) -> tuple[bool, list[int]]:
-    now = time.time()
+    now = clock()
     client = shared_redis()
     if client is None:
         with _local_lock:
@@ -82,7 +84,7 @@ def viewers_of(approval: ApprovalRequest, user_ids: list[int]) -> list[dict]:
 
 def heartbeat(approval: ApprovalRequest, user) -> list[dict]:
     """`user` has the request's page open: keep them listed for PRESENCE_SECONDS more."""
-    changed, user_ids = _touch(approval.pk, user.pk, time.time() + PRESENCE_SECONDS)
+    changed, user_ids = _touch(approval.pk, user.pk, clock() + PRESENCE_SECONDS)
     viewers = viewers_of(approval, user_ids)
     if changed:
         _announce(approval, user_ids, viewers)
@@ -100,7 +102,7 @@ def leave(approval: ApprovalRequest, user) -> list[dict]:
 
 def current_viewers(approval: ApprovalRequest) -> list[dict]:
     client = shared_redis()
-    now = time.time()
+    now = clock()
     if client is None:
         with _local_lock:
             user_ids = [uid for uid, until in _local_sets.get(approval.pk, {}).items() if until > now]

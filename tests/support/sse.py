@@ -26,7 +26,9 @@ class EventStream:
             stream=True,
             timeout=(5, 40),
         )
-        self.lines = self.response.iter_lines(decode_unicode=True)
+        # Byte by byte: a server without chunked encoding (Django's test server) sends a
+        # body that only ends with the connection, and a bigger read would wait to fill up.
+        self.lines = self.response.iter_lines(chunk_size=1, decode_unicode=True)
         self.ready = False
 
     def wait_ready(self) -> "EventStream":
