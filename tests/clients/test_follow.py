@@ -3,7 +3,6 @@ script follows a request live (the server's event stream) while someone else dec
 and exits with how it ended."""
 
 import json
-import threading
 
 import pytest
 
@@ -52,13 +51,10 @@ def test_run_follow_creates_the_request_and_follows_it_to_its_rejection(cli, sho
         # The CLI says which request the write became, then waits for its decision.
         created = next(line for line in follower.stderr if "approval request #" in line)
         request_id = int(created.split("#")[1].split()[0])
-        reviewer = threading.Thread(
-            target=lambda: client_for(shop_world.approver).post(
-                f"/api/v1/approvals/{request_id}/review", {"decision": "reject", "comment": "no"}, format="json"
-            )
+        rejected = client_for(shop_world.approver).post(
+            f"/api/v1/approvals/{request_id}/review", {"decision": "reject", "comment": "no"}, format="json"
         )
-        reviewer.start()
-        reviewer.join()
+        assert rejected.status_code == 200, rejected.content
         out, err = follower.communicate(timeout=60)
     finally:
         follower.kill()
