@@ -66,6 +66,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "credentials_unreadable": 502,
     "sandbox_unavailable": 502,
     "audit_search_unavailable": 503,
+    # A part of QueryBase this deployment does not run.
+    "live_updates_unavailable": 503,
 }
 
 

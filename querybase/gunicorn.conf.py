@@ -11,6 +11,9 @@ TIMEOUT", a 500 text/html page) once a request outlasts `timeout` (30 s by defau
 - a timeout above the longest wait and the longest query an export may run, so even a
   worker whose main loop is busy is never killed under a request that is allowed to last.
 
+Live event streams are the exception: they last as long as a page stays open, so they are
+served by a second process in the "events" role (below), on an event loop.
+
 Read from the same environment as the app (querybase/settings.py); flags on the command
 line (e.g. `--bind`) still win over these values.
 
@@ -41,9 +44,22 @@ from querybase.logs import logging_config  # noqa: E402
 LONGEST_EXPORT_SECONDS = 3600
 LONGEST_REQUEST_SECONDS = max(querybase_settings.QUERYBASE_MAX_WAIT_SECONDS, LONGEST_EXPORT_SECONDS)
 
-wsgi_app = "querybase.wsgi:application"
-bind = [os.environ.get("QUERYBASE_BIND", "127.0.0.1:8000")]
-worker_class = "gthread"
+# Two roles under this one configuration. "web" (the default) serves everything on
+# threads. "events" serves the live event streams (GET /api/v1/events, querybase/asgi.py)
+# on an event loop: an open stream lasts as long as the page that opened it, and on
+# threads each would hold one for its whole life. A deployment routes /api/v1/events to
+# the events process (docker/compose.yml, README).
+SERVER_ROLE = os.environ.get("QUERYBASE_SERVER_ROLE", "web")
+if SERVER_ROLE not in ("web", "events"):
+    raise ValueError(f"QUERYBASE_SERVER_ROLE must be web or events, not {SERVER_ROLE!r}")
+if SERVER_ROLE == "events":
+    wsgi_app = "querybase.asgi:application"
+    bind = [os.environ.get("QUERYBASE_EVENTS_BIND", "127.0.0.1:8001")]
+    worker_class = "querybase.events_worker.EventsWorker"
+else:
+    wsgi_app = "querybase.wsgi:application"
+    bind = [os.environ.get("QUERYBASE_BIND", "127.0.0.1:8000")]
+    worker_class = "gthread"
 workers = querybase_settings.env_int("QUERYBASE_WEB_WORKERS", 2)
 threads = querybase_settings.env_int("QUERYBASE_WEB_THREADS", 8)
 timeout = LONGEST_REQUEST_SECONDS + 30

@@ -161,7 +161,8 @@ QUERYBASE_MAX_SQL_CHARS = env_int("QUERYBASE_MAX_SQL_CHARS", 1_000_000)
 # a microsecond or more per character (`make bench` prints it), and the inline budget
 # above is wall time.
 QUERYBASE_INLINE_CLASSIFY_CHARS = env_int("QUERYBASE_INLINE_CLASSIFY_CHARS", 100_000)
-# Per-user rate of query submissions (DRF throttle syntax, counted in the shared cache).
+# Per-user rates, one per kind of endpoint (querybase/rate_limits.py: DRF's syntax, counted
+# atomically in Redis over a sliding window). Query submissions and exports:
 QUERYBASE_QUERY_RATE = os.environ.get("QUERYBASE_QUERY_RATE", "120/min")
 # Per-user rate of POST /api/v1/queries/analyze, which editors call as the user types.
 QUERYBASE_ANALYZE_RATE = os.environ.get("QUERYBASE_ANALYZE_RATE", "600/min")
@@ -194,6 +195,8 @@ QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES = env_int("QUERYBASE_SANDBOX_UPLOAD_MAX_BYTES
 QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS = env_int("QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS", 1_000_000)
 # Per-user rate of sandbox requests and resets, each of which may make a copy.
 QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
+# Per-user rate of event-stream connections and presence heartbeats (apps/live).
+QUERYBASE_LIVE_RATE = os.environ.get("QUERYBASE_LIVE_RATE", "120/min")
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 # How many proxies of ours append to X-Forwarded-For: the client is that many from the right.
@@ -221,6 +224,7 @@ INSTALLED_APPS = [
     "apps.approvals",
     "apps.sandboxes",
     "apps.notifications",
+    "apps.live",
     "apps.web",
     "apps.api",
     "apps.demo",

@@ -5,11 +5,14 @@ and changes the status only through `StateMachine.move`. The move is one conditi
 UPDATE (`WHERE status IN <allowed sources>`): of two workers, clicks, deliveries or
 sweepers racing for the same move, exactly one gets True. Whatever must be recorded with
 the move (an audit event, a notification) runs in the same transaction through `then`,
-so whoever sees the new status also finds its record.
+so whoever sees the new status also finds its record. A machine may also name who hears
+of its moves (`announce`, e.g. the live events of apps/live): called after the commit,
+so nobody hears of a move that was rolled back.
 """
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.db import models, transaction
@@ -24,6 +27,8 @@ class StateMachine:
     model: type[models.Model]
     transitions: Mapping[str, frozenset[str]]
     field: str = "status"
+    #: Called with (pk, target) once a move commits; its failures never undo the move.
+    announce: Callable[[Any, str], None] | None = None
 
     def sources_of(self, target: str) -> frozenset[str]:
         """Every status from which `target` may be reached."""
@@ -55,4 +60,6 @@ class StateMachine:
             moved = rows.update(**{self.field: target}, **fields)
             if moved:
                 then()
+            if moved and self.announce is not None:
+                transaction.on_commit(partial(self.announce, pk, target), robust=True)
         return moved == 1

@@ -9,6 +9,7 @@ from apps.api.metrics import MetricsView
 from apps.approvals import views as approval_views
 from apps.audit import views as audit_views
 from apps.datasources.views import DataSourceViewSet
+from apps.live import views as live_views
 from apps.notifications import views as notification_views
 from apps.queries import views as query_views
 from apps.sandboxes import views as sandbox_views
@@ -40,6 +41,7 @@ urlpatterns = [
     path("approvals/<int:request_id>", approval_views.ApprovalDetailView.as_view(), name="approval"),
     path("approvals/<int:request_id>/review", approval_views.ApprovalReviewView.as_view(), name="approval-review"),
     path("approvals/<int:request_id>/cancel", approval_views.ApprovalCancelView.as_view(), name="approval-cancel"),
+    path("approvals/<int:request_id>/presence", live_views.PresenceView.as_view(), name="approval-presence"),
     path("approvals/<int:request_id>/dry-run", approval_views.ApprovalDryRunView.as_view(), name="approval-dry-run"),
     path(
         "datasources/<int:datasource_id>/approvers",
@@ -72,6 +74,7 @@ urlpatterns = [
     path("audit/events", audit_views.AuditEventsView.as_view(), name="audit-events"),
     path("audit/records", audit_views.AuditRecordsView.as_view(), name="audit-records"),
     path("audit/search", audit_views.AuditSearchView.as_view(), name="audit-search"),
+    path("events", live_views.EventStreamView.as_view(), name="events"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", include(router.urls)),
 ]

@@ -2,6 +2,7 @@
 source's rules on write kinds, then the parameters; then the approvers are told."""
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -13,9 +14,11 @@ from apps.approvals.exceptions import NotAWrite, WriteKindForbidden
 from apps.approvals.models import ApprovalRequest
 from apps.approvals.notify import notify_new_request
 from apps.approvals.selectors import eligible_approvers
+from apps.approvals.state import audience
 from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
+from apps.live.bus import publish_on_commit
 from apps.queries.exceptions import DataSourceNotFound, EmptyQuery
 from apps.queries.plan import bind_statements, classify_for_source, sha256_of
 from apps.sqlcore.classification import Classification
@@ -82,6 +85,9 @@ def create_request(
             },
         )
         notify_new_request(approval, eligible_approvers(approval))
+        publish_on_commit(
+            partial(audience, approval), "approval.created", {"request": approval.pk, "status": "pending"}
+        )
     return approval
 
 

@@ -12,8 +12,9 @@ from apps.approvals.exceptions import AlreadyReviewed, RequestClosed
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.approvals.notify import notify_decision
 from apps.approvals.selectors import get_request, refuse
-from apps.approvals.state import transition
+from apps.approvals.state import audience, transition
 from apps.audit.services import record_event
+from apps.live.bus import publish_on_commit
 from querybase.celery import enqueue_on_commit
 from querybase.errors import InvalidInput, NotAllowed
 from querybase.logs import bind_context
@@ -41,6 +42,11 @@ def review_request(
             target=approval,
             request=request,
             detail={"decision": decision, "comment": comment[:500]},
+        )
+        publish_on_commit(
+            partial(audience, approval),
+            "approval.reviewed",
+            {"request": approval.pk, "decision": decision, "reviewer": user.username},
         )
         _decide(approval, decision)
     approval.refresh_from_db()

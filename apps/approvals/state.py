@@ -1,15 +1,31 @@
-"""Moving a request from one status to another: checked against TRANSITIONS, atomically."""
+"""Moving a request from one status to another: checked against TRANSITIONS, atomically,
+and announced live (apps/live) to its requester and reviewers once committed."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.utils import timezone
 
+from apps.approvals import policy
 from apps.approvals.models import TRANSITIONS, ApprovalRequest
+from apps.live.bus import publish
 from querybase.state_machine import IllegalTransition, StateMachine
 
-__all__ = ["REQUEST_STATUS", "IllegalTransition", "transition"]
+__all__ = ["REQUEST_STATUS", "IllegalTransition", "audience", "transition"]
 
-REQUEST_STATUS = StateMachine(ApprovalRequest, TRANSITIONS)
+
+def audience(approval: ApprovalRequest) -> list[int]:
+    """Who hears live of a request: its requester and whoever may review it."""
+    return [approval.requester_id, *policy.eligible_reviewers(approval).values_list("pk", flat=True)]
+
+
+def announce_request_status(pk: Any, status: str) -> None:
+    approval = ApprovalRequest.objects.filter(pk=pk).select_related("datasource").first()
+    if approval is not None:
+        publish(audience(approval), "approval.status", {"request": approval.pk, "status": status})
+
+
+REQUEST_STATUS = StateMachine(ApprovalRequest, TRANSITIONS, announce=announce_request_status)
 
 
 def transition(

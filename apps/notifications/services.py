@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.live.bus import publish_on_commit
 from apps.notifications.chat import webhook_refusal
 from apps.notifications.exceptions import NotificationNotFound, WebhookRefused
 from apps.notifications.models import Channel, DeliveryStatus, Notification
@@ -34,7 +35,7 @@ def retry_delay(attempts: int) -> float:
 def notify_in_app(recipients, *, event: str, title: str, body: str = "", link: str = "") -> list[Notification]:
     """In-app messages are delivered by being stored."""
     now = timezone.now()
-    return Notification.objects.bulk_create(
+    created = Notification.objects.bulk_create(
         [
             Notification(
                 channel=Channel.IN_APP,
@@ -49,6 +50,12 @@ def notify_in_app(recipients, *, event: str, title: str, body: str = "", link: s
             for user in recipients
         ]
     )
+    for notification in created:
+        # The bell counts again when it hears of one (apps/live).
+        publish_on_commit(
+            [notification.recipient_id], "notification", {"notification": notification.pk, "event": event}
+        )
+    return created
 
 
 def post_to_chat(webhook_url: str, *, event: str, title: str, payload: dict, link: str = "") -> Notification:

@@ -11,7 +11,6 @@ from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
@@ -29,20 +28,12 @@ from apps.queries.serializers import (
 )
 from apps.sandboxes.execution import run_in_sandbox
 from querybase.errors import InvalidInput
+from querybase.rate_limits import QueryAnalyzeRateLimit, QuerySubmitRateLimit
 from querybase.types import SignedInRequest, signed_in_user
 
 # Announced before the body: an export holds at most this many rows (see apps/queries/renderers.py
 # for how a capped one says it was cut).
 ROW_CAP_HEADER = "X-QueryBase-Row-Cap"
-
-
-class QuerySubmitThrottle(UserRateThrottle):
-    """Per-user submissions, counted in the shared cache (Redis in production)."""
-
-    scope = "query_submit"
-
-    def get_rate(self) -> str:
-        return settings.QUERYBASE_QUERY_RATE
 
 
 def run_body(run: QueryRun, request: Request) -> dict:
@@ -87,7 +78,7 @@ EXPORT_RESPONSES = {(200, "text/csv"): bytes, (200, "application/json"): OpenApi
 
 
 class QuerySubmitView(APIView):
-    throttle_classes = [QuerySubmitThrottle]
+    throttle_classes = [QuerySubmitRateLimit]
 
     @extend_schema(request=QuerySubmitSerializer, responses={200: QueryRunSerializer, 202: SUBMIT_ACCEPTED})
     def post(self, request: SignedInRequest) -> Response:
@@ -136,17 +127,8 @@ def approval_accepted(approval) -> Response:
     return Response({"approval": ApprovalRequestDetailSerializer(approval).data}, status=status.HTTP_202_ACCEPTED)
 
 
-class QueryAnalyzeThrottle(UserRateThrottle):
-    """Editors call analyze as the user types: a rate of its own, well above submissions'."""
-
-    scope = "query_analyze"
-
-    def get_rate(self) -> str:
-        return settings.QUERYBASE_ANALYZE_RATE
-
-
 class QueryAnalyzeView(APIView):
-    throttle_classes = [QueryAnalyzeThrottle]
+    throttle_classes = [QueryAnalyzeRateLimit]
 
     @extend_schema(request=QueryAnalyzeSerializer, responses=QueryAnalysisSerializer)
     def post(self, request: SignedInRequest) -> Response:
@@ -232,7 +214,7 @@ def streaming_export(request: SignedInRequest, *, datasource_id: int, sql: str, 
 
 
 class QueryExportView(APIView):
-    throttle_classes = [QuerySubmitThrottle]
+    throttle_classes = [QuerySubmitRateLimit]
 
     @extend_schema(request=QueryExportSerializer, responses=EXPORT_RESPONSES)
     def post(self, request: SignedInRequest):
@@ -249,7 +231,7 @@ class QueryExportView(APIView):
 
 
 class QueryRunExportView(APIView):
-    throttle_classes = [QuerySubmitThrottle]
+    throttle_classes = [QuerySubmitRateLimit]
 
     def perform_content_negotiation(self, request, force=False):
         # `?format=` names the export's format here, not DRF's override of the response's

@@ -5,7 +5,6 @@ from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
@@ -16,20 +15,12 @@ from apps.sandboxes.exceptions import SandboxNotFound, UploadTooLarge
 from apps.sandboxes.models import Sandbox
 from apps.sandboxes.serializers import IndexInputSerializer, PromoteInputSerializer, SandboxSerializer
 from querybase.errors import InvalidInput
+from querybase.rate_limits import SandboxCopyRateLimit
 from querybase.types import SignedInRequest
 
 
-class SandboxCopyThrottle(UserRateThrottle):
-    """Making a copy costs the sandbox server a database: per-user, in the shared cache."""
-
-    scope = "sandbox_copy"
-
-    def get_rate(self) -> str:
-        return settings.QUERYBASE_SANDBOX_COPY_RATE
-
-
 class DataSourceSandboxView(APIView):
-    throttle_classes = [SandboxCopyThrottle]
+    throttle_classes = [SandboxCopyRateLimit]
 
     @extend_schema(request=None, responses={200: SandboxSerializer, 201: SandboxSerializer})
     def post(self, request: SignedInRequest, datasource_id: int) -> Response:
@@ -65,7 +56,7 @@ class SandboxDetailView(APIView):
 
 
 class SandboxResetView(APIView):
-    throttle_classes = [SandboxCopyThrottle]
+    throttle_classes = [SandboxCopyRateLimit]
 
     @extend_schema(request=None, responses=SandboxSerializer)
     def post(self, request: SignedInRequest, sandbox_id: int) -> Response:

@@ -46,16 +46,30 @@ class Cli:
         self.config_dir = config_dir
         self.url = url
 
-    def __call__(self, *args: str, input: str | None = None, env: dict | None = None) -> CliResult:
+    def environment(self, env: dict | None = None) -> dict[str, str]:
         # The suite's own QUERYBASE_* settings are the server's, not the CLI's.
         inherited = {name: value for name, value in os.environ.items() if not name.startswith("QUERYBASE_")}
-        environment = {
+        return {
             **inherited,
             "QUERYBASE_CONFIG_DIR": str(self.config_dir),
             "COLUMNS": "200",
             "NO_COLOR": "1",
             **(env or {}),
         }
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """`querybase …` left running (a command that follows something), its output piped."""
+        return subprocess.Popen(
+            [querybase_executable(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.environment(),
+        )
+
+    def __call__(self, *args: str, input: str | None = None, env: dict | None = None) -> CliResult:
+        environment = self.environment(env)
         completed = subprocess.run(
             [querybase_executable(), *args],
             input=input if input is not None else "",

@@ -19,6 +19,7 @@ from querybase_client.errors import (
     ServerError,
     SourceUnavailableError,
 )
+from querybase_client.events import LiveEvent
 from querybase_client.models import (
     Analysis,
     ApiKey,
@@ -50,6 +51,7 @@ __all__ = [
     "ConflictError",
     "DataSource",
     "ExportSummary",
+    "LiveEvent",
     "NotFoundError",
     "PermissionDeniedError",
     "Profile",

@@ -10,6 +10,7 @@ import httpx
 from querybase_client import __version__
 from querybase_client.auth import ApiKeyAuth, JWTAuth, Tokens, obtain_tokens
 from querybase_client.errors import QueryBaseConnectionError, QueryBaseError
+from querybase_client.events import Events
 from querybase_client.resources.account import Account
 from querybase_client.resources.approvals import Approvals
 from querybase_client.resources.audit import Audit
@@ -29,7 +30,8 @@ class QueryBaseClient:
         with QueryBaseClient("https://querybase.example", api_key="qb_…") as qb:
             result = qb.queries.run("shop", "SELECT count(*) FROM orders")
 
-    Groups: `account`, `datasources`, `queries`, `saved_queries`, `approvals`.
+    Groups: `account`, `datasources`, `queries`, `saved_queries`, `approvals`, `events`
+    (live events; `queries.follow` and `approvals.follow` use them).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class QueryBaseClient:
         self.saved_queries = SavedQueries(self.transport, self.datasources)
         self.approvals = Approvals(self.transport, self.datasources)
         self.audit = Audit(self.transport, self.datasources)
+        self.events = Events(self.transport)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **options) -> tuple[QueryBaseClient, Tokens]:

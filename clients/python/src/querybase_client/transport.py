@@ -47,10 +47,18 @@ class Transport:
         return response
 
     @contextmanager
-    def stream(self, method: str, path: str, *, json: Any = None) -> Iterator[httpx.Response]:
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: TimeoutValue = WAITING_TIMEOUT,
+    ) -> Iterator[httpx.Response]:
         """A response whose body is read chunk by chunk by the caller."""
         try:
-            with self.http.stream(method, API_PREFIX + path, json=json, timeout=WAITING_TIMEOUT) as response:
+            with self.http.stream(method, API_PREFIX + path, json=json, headers=headers, timeout=timeout) as response:
                 if response.is_error:
                     response.read()
                     raise error_from_response(response)

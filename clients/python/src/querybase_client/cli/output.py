@@ -40,6 +40,13 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+def print_json_line(value: Any) -> None:
+    """Machine output for what follows something: one JSON document per line, written
+    out at once (a script reads each as it comes)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def plain(value: Any) -> Text:
     if value is None:
         return Text("NULL", style="dim")

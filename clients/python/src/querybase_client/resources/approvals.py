@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from querybase_client.events import Events
 from querybase_client.models import ApprovalRequest
 from querybase_client.resources.base import Resource
 from querybase_client.resources.datasources import DataSources, SourceRef
 from querybase_client.transport import Transport
+
+# A request in one of these will not change again.
+SETTLED = frozenset({"succeeded", "failed", "rejected", "cancelled", "expired"})
+# Live events that mean a request changed (apps/live on the server).
+_CHANGES = frozenset({"approval.status", "approval.reviewed"})
 
 
 class Approvals(Resource):
     def __init__(self, transport: Transport, datasources: DataSources):
         super().__init__(transport)
         self._datasources = datasources
+        self._events = Events(transport)
+
+    def follow(self, request_id: int) -> Iterator[ApprovalRequest]:
+        """The request now, then again each time it changes (a review, a decision, its
+        execution), live, until it is settled. For requests the user made or may review:
+        those are the ones whose changes reach the user's event stream."""
+        with self._events.open() as events:  # listening before the first look: nothing is missed
+            request = self.get(request_id)
+            yield request
+            if request.status in SETTLED:
+                return
+            for event in events:
+                if event.kind in _CHANGES and event.data.get("request") == request_id:
+                    request = self.get(request_id)
+                    yield request
+                    if request.status in SETTLED:
+                        return
 
     def list(
         self,

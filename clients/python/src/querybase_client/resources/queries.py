@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from querybase_client.errors import QueryBaseAPIError, QueryBaseError, error_from_run
+from querybase_client.events import Events
 from querybase_client.export import ProgressCallback, write_export
 from querybase_client.models import Analysis, ApprovalRequest, ExportSummary, QueryResult, QueryRun
 from querybase_client.resources.base import Resource
@@ -34,6 +35,21 @@ class Queries(Resource):
         super().__init__(transport)
         self._datasources = datasources
         self._clock = clock
+        self._events = Events(transport)
+
+    def follow(self, run_id: str) -> Iterator[QueryRun]:
+        """The run now, then again at each change of status, live, until it finishes."""
+        with self._events.open() as events:  # listening before the first look
+            run = self.get(run_id)
+            yield run
+            if run.is_finished:
+                return
+            for event in events:
+                if event.kind == "run.status" and event.data.get("run") == run_id:
+                    run = self.get(run_id)
+                    yield run
+                    if run.is_finished:
+                        return
 
     def run(
         self,
@@ -47,6 +63,7 @@ class Queries(Resource):
         reason: str = "",
         timeout: float | None = None,
         on_job: Callable[[str], None] | None = None,
+        on_status: Callable[[QueryRun], None] | None = None,
     ) -> QueryResult | ApprovalRequest:
         """Run `sql` on `source` and return its rows, waiting for the job if the server
         hands one back. SQL that is not a read returns the ApprovalRequest it became (or,
@@ -57,7 +74,9 @@ class Queries(Resource):
         `params`: a list for `$1, $2…`, a dict for `:name`. `max_age=0` forces a fresh
         run instead of a cached result. `wait`: seconds the server may hold the first
         answer before handing back a job (its default if None). `on_job(run_id)` is
-        called when the server hands back a job, so a caller can cancel it.
+        called when the server hands back a job, so a caller can cancel it. With
+        `on_status`, a job is followed live (`follow`), called with each change of status,
+        instead of polled.
         """
         body: dict[str, Any] = {
             "datasource": self._datasources.id_of(source),
@@ -75,6 +94,9 @@ class Queries(Resource):
             return QueryResult.from_api(answer)
         if on_job is not None:
             on_job(answer["id"])
+        if on_status is not None:
+            for run in self.follow(answer["id"]):
+                on_status(run)
         return self.wait(answer["id"], timeout=timeout)
 
     def wait(self, run_id: str, *, timeout: float | None = None) -> QueryResult | ApprovalRequest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.text import Text
 from querybase_client.cli import output, session
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, use_json
+from querybase_client.client import QueryBaseClient
 from querybase_client.models import ApprovalRequest
 
 RequestArgument = Annotated[int, typer.Argument(help="The request's number.")]
@@ -53,15 +55,51 @@ def requests(
     )
 
 
-def show(request_id: RequestArgument, json_output: JsonFlag = False) -> None:
+FollowFlag = Annotated[
+    bool, typer.Option("--follow", "-f", help="Then follow it live until it is settled (exit status says how).")
+]
+
+
+def show(request_id: RequestArgument, follow: FollowFlag = False, json_output: JsonFlag = False) -> None:
     """A request in full: exact SQL, statements and risk, reviews, execution."""
     use_json(json_output)
     with session.client_for_profile() as client:
+        if follow:
+            follow_request(client, request_id, json_output, full=True)
+            return
         request = client.approvals.get(request_id)
     if json_output:
         output.print_json(request.raw)
     else:
         output.print_request(request)
+
+
+# How a followed request ended, as an exit status.
+_SETTLED_EXIT = {"succeeded": ExitCode.OK, "failed": ExitCode.QUERY_FAILED}
+
+
+def follow_request(client: QueryBaseClient, request_id: int, json_output: bool, *, full: bool) -> None:
+    """Print the request as it changes (one line each, or one JSON object per line), and
+    exit with how it ended: 0 succeeded, 7 failed, 1 rejected, cancelled or expired."""
+    last = None
+    request = None
+    for request in client.approvals.follow(request_id):
+        state = (request.status, request.approvals)
+        if state == last:
+            continue
+        if json_output:
+            output.print_json_line(request.raw)
+        elif last is None and full:
+            output.print_request(request)
+        else:
+            output.console.print(
+                Text(f"Request #{request.id} is {request.status} ({request.approvals}/{request.required_approvals}).")
+            )
+        last = state
+    if request is not None and request.execution and not json_output:
+        output.console.print(Text(f"Execution: {json.dumps(request.execution, ensure_ascii=False)}"))
+    status = request.status if request is not None else ""
+    raise typer.Exit(_SETTLED_EXIT.get(status, ExitCode.ERROR))
 
 
 def dry_run(request_id: RequestArgument, json_output: JsonFlag = False) -> None:

@@ -11,11 +11,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from rich.text import Text
 
 from querybase_client.cli import output, session
+from querybase_client.cli.commands.approvals import follow_request
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, NamedParams, PositionalParams, SqlFile, parameters, read_sql, use_json
 from querybase_client.client import QueryBaseClient
 from querybase_client.errors import QueryBaseError
-from querybase_client.models import ApprovalRequest
+from querybase_client.models import ApprovalRequest, QueryRun
 
 SourceArgument = Annotated[str, typer.Argument(help="Source name or id.")]
 SqlArgument = Annotated[str | None, typer.Argument(help="The SQL ('-' or nothing: read stdin).")]
@@ -50,9 +51,16 @@ def run(
         float | None, typer.Option(help="Seconds the server may hold the answer before making it a job.")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Stop waiting after this many seconds (exit 5).")] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Follow a job's status, or the request a write becomes until it is settled, live."
+        ),
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5).
+    """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5;
+    with --follow, the exit status of `show --follow`).
 
     Ctrl-C while a job runs cancels it on the server, in the database too.
     """
@@ -67,6 +75,9 @@ def run(
         jobs.append(run_id)
         output.err_console.print(Text(f"Run {run_id} is running as a job; waiting (Ctrl-C cancels it).", style="dim"))
 
+    def report_status(run: QueryRun) -> None:
+        output.err_console.print(Text(f"Run {run.id} is {run.status}.", style="dim"))
+
     with session.client_for_profile() as client:
         try:
             outcome = client.queries.run(
@@ -79,16 +90,19 @@ def run(
                 request_approval=not no_request,
                 timeout=timeout,
                 on_job=remember_job,
+                on_status=report_status if follow else None,
             )
         except KeyboardInterrupt:
             _cancel_jobs(client, jobs)
             raise
-    if isinstance(outcome, ApprovalRequest):
-        if output_format == ResultFormat.json:
-            output.print_json({"approval": outcome.raw})
-        else:
-            output.print_created_request(outcome)
-        raise typer.Exit(ExitCode.APPROVAL)
+        if isinstance(outcome, ApprovalRequest):
+            if output_format == ResultFormat.json:
+                output.print_json({"approval": outcome.raw})
+            else:
+                output.print_created_request(outcome)
+            if follow:
+                follow_request(client, outcome.id, output_format == ResultFormat.json, full=False)
+            raise typer.Exit(ExitCode.APPROVAL)
     output.print_result(outcome, output_format.value)
 
 

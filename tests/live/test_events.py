@@ -1,0 +1,184 @@
+"""GET /api/v1/events: each user's live events, from the events process (the shipped
+configuration's "events" role, uvicorn), as a browser or the CLI reads them."""
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+import requests
+from django.test import Client
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.accounts.services import issue_api_key
+from apps.live.bus import publish
+from tests.support.approvals import ledger, settle
+from tests.support.factories import client_for, reader
+from tests.support.servers import shipped_server
+from tests.support.sse import EventStream
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def events_server(tmp_path_factory, django_db_setup, django_db_blocker):
+    log = tmp_path_factory.mktemp("events") / "events.log"
+    with shipped_server(log, role="events", env={"QUERYBASE_LIVE_RATE": "1000/min"}) as base:
+        yield base
+
+
+def process_figures(base: str) -> list[tuple[int, int, str]]:
+    """(pid, threads, resident memory) of the events process's master and worker."""
+    port = base.rsplit(":", 1)[1]
+    pids = subprocess.run(["fuser", f"{port}/tcp"], capture_output=True, text=True).stdout.split()
+    figures = []
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        figures.append((int(pid), int(fields["Threads"]), fields["VmRSS"].strip()))
+    return figures
+
+
+def stream_of(base: str, user) -> EventStream:
+    key = issue_api_key(user, name=f"events-{user.pk}").secret
+    return EventStream(f"{base}/api/v1/events", {"Authorization": f"Api-Key {key}"}).wait_ready()
+
+
+def test_a_user_hears_of_their_runs_and_nobody_else_does(events_server, shop):
+    source = shop
+    ana, bob = reader("ana", source), reader("bob", source)
+    ana_stream, bob_stream = stream_of(events_server, ana), stream_of(events_server, bob)
+    try:
+        response = client_for(ana).post("/api/v1/queries", {"datasource": source.pk, "sql": "SELECT 1"}, format="json")
+        run_id = response.json()["id"]
+        finished, before = ana_stream.until(
+            lambda event: event.event == "run.status" and event.data["status"] == "succeeded"
+        )
+        assert finished.data["run"] == run_id
+        assert [event.data["run"] for event in before] == [run_id] * len(before)
+        # Bob's stream was open all along; the first thing it carries is Bob's own event.
+        publish([bob.pk], "test.marker", {"for": "bob"})
+        assert bob_stream.next_event().data == {"for": "bob"}
+    finally:
+        ana_stream.close()
+        bob_stream.close()
+
+
+def test_last_event_id_resumes_after_a_reconnect(events_server, shop):
+    ana = reader("ana", shop)
+    stream = stream_of(events_server, ana)
+    publish([ana.pk], "test.step", {"step": 1})
+    first = stream.next_event()
+    stream.close()
+    publish([ana.pk], "test.step", {"step": 2})
+    publish([ana.pk], "test.step", {"step": 3})
+    key = issue_api_key(ana, name="again").secret
+    resumed = EventStream(
+        f"{events_server}/api/v1/events", {"Authorization": f"Api-Key {key}", "Last-Event-ID": first.id}
+    ).wait_ready()
+    try:
+        assert [resumed.next_event().data["step"] for _ in range(2)] == [2, 3]
+        publish([ana.pk], "test.step", {"step": 4})  # and then live again, nothing twice
+        assert resumed.next_event().data["step"] == 4
+    finally:
+        resumed.close()
+
+
+def test_the_stream_takes_jwt_sessions_and_api_keys_and_refuses_strangers(events_server, shop):
+    ana = reader("ana", shop)
+    url = f"{events_server}/api/v1/events"
+    refused = requests.get(url, timeout=10)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    jwt = EventStream(url, {"Authorization": f"Bearer {AccessToken.for_user(ana)}"}).wait_ready()
+    browser = Client()
+    browser.force_login(ana)
+    session = EventStream(url, cookies={"sessionid": browser.cookies["sessionid"].value}).wait_ready()
+    try:
+        publish([ana.pk], "test.hello", {"n": 1})
+        assert jwt.next_event().data == {"n": 1}
+        assert session.next_event().data == {"n": 1}
+    finally:
+        jwt.close()
+        session.close()
+    # The events process serves event streams only; the rest is the web server's.
+    assert requests.get(f"{events_server}/api/v1/datasources", timeout=10).status_code == 404
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_an_approval_is_followed_live_by_requester_and_reviewers(events_server, team, postgres_server):
+    analyst, approver = stream_of(events_server, team.analyst), stream_of(events_server, team.approver)
+    outsider = stream_of(events_server, team.outsider)
+    try:
+        request_id = team.request_write("UPDATE ledger SET amount = 11 WHERE id = 1")["id"]
+        created, _ = approver.until(lambda event: event.event == "approval.created")
+        assert created.data == {"request": request_id, "status": "pending"}
+        assert team.review(request_id, "approve").status_code == 200
+        reviewed, _ = analyst.until(lambda event: event.event == "approval.reviewed")
+        assert reviewed.data == {"request": request_id, "decision": "approve", "reviewer": team.approver.username}
+        statuses = [analyst.until(lambda event: event.event == "approval.status")[0].data["status"] for _ in range(3)]
+        assert statuses == ["approved", "executing", "succeeded"]
+        assert settle(request_id).status == "succeeded"
+        assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 1") == (11,)
+        publish([team.outsider.pk], "test.marker", {})
+        assert outsider.next_event().event == "test.marker"  # heard nothing of the request
+    finally:
+        for stream in (analyst, approver, outsider):
+            stream.close()
+
+
+def test_200_open_streams_while_reads_are_answered(events_server, tmp_path, shop):
+    """The events process holds 200 streams on one worker (an event loop, no thread each),
+    delivers an event to all of them, and both servers go on answering meanwhile."""
+    source = shop
+    ana = reader("ana", source)
+    key = issue_api_key(ana, name="many").secret
+    headers = {"Authorization": f"Api-Key {key}", "Accept": "text/event-stream"}
+
+    async def hold_streams(web: str) -> tuple:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            ready = 0
+            opened: list = []
+
+            async def open_one():
+                nonlocal ready
+                context = client.stream("GET", f"{events_server}/api/v1/events", headers=headers)
+                response = await context.__aenter__()
+                lines = response.aiter_lines()
+                async for line in lines:
+                    if line.startswith("retry:"):
+                        ready += 1
+                        break
+                opened.append((context, lines))
+                return lines
+
+            streams = await asyncio.gather(*(open_one() for _ in range(200)))
+            # With all 200 open: a read on the web server, and the events process's health.
+            read = await client.post(
+                f"{web}/api/v1/queries",
+                json={"datasource": source.pk, "sql": "SELECT 42"},
+                headers={"Authorization": f"Api-Key {key}"},
+            )
+            health = await client.get(f"{events_server}/health")
+            await asyncio.to_thread(publish, [ana.pk], "test.broadcast", {"to": "all"})
+
+            async def received(lines) -> bool:
+                async for line in lines:  # the read's own run.status events come first
+                    if line.startswith("data:") and '"to":"all"' in line:
+                        return True
+                return False
+
+            delivered = sum(await asyncio.wait_for(asyncio.gather(*(received(lines) for lines in streams)), 60))
+            figures = await asyncio.to_thread(process_figures, events_server)
+            print(f"events process with 200 streams open (pid, threads, rss): {figures}")
+            for context, _ in opened:
+                await context.__aexit__(None, None, None)
+            return ready, read.status_code, health.status_code, delivered, figures
+
+    with shipped_server(tmp_path / "web.log") as web:
+        ready, read_status, health_status, delivered, figures = asyncio.run(hold_streams(web))
+    assert (ready, read_status, health_status, delivered) == (200, 200, 200, 200)
+    # No thread per stream: the worker runs them all on its event loop.
+    assert max(threads for _, threads, _ in figures) < 20
