@@ -92,18 +92,25 @@ def query_to_open(user, *, run_id: str | None, saved_id: str | None, share_token
         query = saved_queries_for(user).filter(pk=saved_id).first() if saved_id.isdigit() else None
         if query is None:
             return QueryToOpen(missing="This saved query does not exist or is not shared with you.")
-        return _opening(user, query.datasource, _saved(query))
+        return _opening(user, query.datasource, _saved(query, user))
     if share_token:
         try:
             query = saved_queries.saved_query_by_token(share_token)
         except saved_queries.SavedQueryNotFound as error:
             return QueryToOpen(missing=error.message)
-        return _opening(user, query.datasource, _saved(query))
+        return _opening(user, query.datasource, _saved(query, user))
     return QueryToOpen()
 
 
-def _saved(query: SavedQuery) -> dict[str, Any]:
-    return {"sql": query.sql, "params": query.default_params, "name": query.name}
+def _saved(query: SavedQuery, user) -> dict[str, Any]:
+    # The workspace opens it as a document: its id and whether Save may update it.
+    return {
+        "sql": query.sql,
+        "params": query.default_params,
+        "name": query.name,
+        "saved_id": query.pk,
+        "mine": query.owner_id == user.pk,
+    }
 
 
 def _opening(user, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:

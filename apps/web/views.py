@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.templatetags.static import static
 
 from apps.accounts import policy
 from apps.approvals import selectors as approval_selectors
@@ -42,8 +43,21 @@ def workspace(request):
         saved_id=request.GET.get("saved"),
         share_token=request.GET.get("shared"),
     )
-    context = {"sources": _sources_for(request.user), "initial": opening.initial, "opening": opening}
+    context = {
+        "sources": _sources_for(request.user),
+        "initial": opening.initial,
+        "opening": opening,
+        "bundles": _bundles_on_demand(),
+    }
     return render(request, "web/workspace.html", {**context, "nav": "workspace"})
+
+
+def _bundles_on_demand() -> dict[str, dict[str, str]]:
+    """The workspace's bundles loaded on first use (frontend/build.mjs), by their hashed URLs:
+    the first load of the page carries only the editor."""
+    return {
+        "format": {"script": static("querybase/workspace-format.js")},
+    }
 
 
 @login_required

@@ -24,7 +24,7 @@ def test_read_then_write_request_then_approval_and_execution(page, shop):
     # A read: rows in the grid, with types, count and timing.
     page.wait_for_selector("#schema li.table[data-table=customers]")
     set_sql(page, "SELECT id, name, country FROM customers ORDER BY id LIMIT 5")
-    page.click(".CodeMirror")
+    page.click("#editor .cm-content")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#grid tbody tr")
     assert page.locator("#grid tbody tr").count() == 5
@@ -112,8 +112,9 @@ def test_history_rerun_saved_queries_and_notifications(page, shop):
     assert page.evaluate("window.qbEditor.getValue()") == "SELECT count(*) AS n FROM orders WHERE status = $1"
     assert page.input_value("#param-fields [data-key='$1'] input") == "delivered"
 
-    page.once("dialog", lambda dialog: dialog.accept("Delivered orders"))
     page.click("#save")
+    page.fill("#save-dialog #save-name", "Delivered orders")
+    page.click("#save-confirm")
     page.wait_for_selector("text=Saved as")
     page.goto("/saved/")
     assert "Delivered orders" in page.inner_text("table.list")
@@ -197,7 +198,7 @@ def test_a_new_page_of_results_starts_at_its_first_row_and_the_editor_keeps_its_
     page.wait_for_function("document.querySelector('#page-info').textContent.startsWith('Page 2')")
     assert page.eval_on_selector(".grid-wrap", "wrap => wrap.scrollTop") == 0
     assert page.inner_text("#grid tbody tr >> nth=0") == "101"
-    assert page.eval_on_selector(".CodeMirror", "editor => editor.getBoundingClientRect().height") >= 250
+    assert page.eval_on_selector("#editor", "editor => editor.getBoundingClientRect().height") >= 250
 
 
 def test_the_timeline_says_rejected(page, shop):
