@@ -23,6 +23,7 @@ const run = () => submit(false);
 const editor = createEditor($("sql"), {
   keys: { run, runStatement: () => submit(false, { statement: true }), format: formatSql },
   onChange: () => {
+    if (switching) return; // another tab put on screen: showTab analyses it
     drafts.update({ sql: editor.getValue() });
     editor.clearErrors();
     renderTabs();
@@ -77,11 +78,12 @@ async function showTab() {
   if (!tab.datasource) drafts.update({ datasource: Number(picker.value) });
   if (editor.getValue() !== tab.sql) editor.setValue(tab.sql);
   switching = false;
+  editor.clearErrors();
   renderTabs();
   clearResult();
   if (sourceChanged || !schemaLoaded) loadSchema();
+  $("param-fields").replaceChildren(); // the new rows take the tab's values (paramRow)
   await renderParams();
-  restoreParams(tab.params);
 }
 
 $("new-tab").addEventListener("click", () => {
@@ -225,7 +227,8 @@ async function renderParams() {
   }
   const fields = $("param-fields");
   const previous = Object.fromEntries([...fields.querySelectorAll("[data-key]")].map((row) => [row.dataset.key, row]));
-  fields.replaceChildren(...keys.map((key) => previous[key] || paramRow(key)));
+  const kept = drafts.active.params || {};
+  fields.replaceChildren(...keys.map((key) => previous[key] || paramRow(key, kept[key])));
   $("params").hidden = keys.length === 0;
   $("verdict").textContent = verdict;
 }
@@ -239,13 +242,16 @@ function parseProblems(classification) {
 }
 const unparseable = (classification) => parseProblems(classification).length > 0;
 
-function paramRow(key, value) {
-  return el("div", { class: "param", "data-key": key },
+/** A parameter's row, holding what the tab's draft kept for it ({ value, type }), if anything. */
+function paramRow(key, draft) {
+  const row = el("div", { class: "param", "data-key": key },
     el("label", {}, key),
-    el("input", { type: "text", value: value === undefined || value === null ? "" : String(value), "aria-label": key }),
+    el("input", { type: "text", value: draft ? draft.value : "", "aria-label": key }),
     el("select", { "aria-label": key + " type" },
       el("option", { value: "text" }, "text"), el("option", { value: "number" }, "number"),
       el("option", { value: "boolean" }, "true/false"), el("option", { value: "null" }, "NULL")));
+  if (draft) row.querySelector("select").value = draft.type;
+  return row;
 }
 
 function paramValues() {
@@ -270,14 +276,6 @@ function paramDraft() {
     [row.dataset.key, { value: row.querySelector("input").value, type: row.querySelector("select").value }]));
 }
 
-function restoreParams(draft) {
-  $("param-fields").querySelectorAll("[data-key]").forEach((row) => {
-    const saved = draft && draft[row.dataset.key];
-    if (!saved) return;
-    row.querySelector("input").value = saved.value;
-    row.querySelector("select").value = saved.type;
-  });
-}
 $("params").addEventListener("input", () => drafts.update({ params: paramDraft() }));
 $("params").addEventListener("change", () => drafts.update({ params: paramDraft() }));
 
@@ -359,12 +357,19 @@ async function submit(requestApproval, { fresh = false, statement = false, again
   }
 }
 
+const TITLES = {
+  query_failed: "The database refused this query",
+  query_timeout: "The query ran out of time",
+  invalid_sql: "Could not parse this SQL",
+  empty_query: "Nothing to run",
+  invalid_parameters: "The parameters do not fit this SQL",
+  permission_denied: "Not allowed",
+  datasource_unavailable: "The data source cannot be reached",
+  connection_failed: "The data source cannot be reached",
+  connection_timeout: "The data source cannot be reached",
+};
 function failureTitle(error) {
-  const code = error && error.code;
-  if (code === "query_failed" || code === "query_error") return "The database refused this query";
-  if (code === "validation_error") return "This request is not valid";
-  if (code && code.startsWith("permission")) return "Not allowed";
-  return "The query failed";
+  return (error && TITLES[error.code]) || "The query failed";
 }
 
 /** The titled error panel. A "near …" from the database is underlined in the editor. */
