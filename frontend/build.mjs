@@ -19,6 +19,7 @@ const out = join(root, "build", "static", "querybase");
 const BUNDLES = {
   workspace: "static/querybase/workspace.js",
   "workspace-format": "frontend/format.js",
+  "workspace-grid": "frontend/grid.js",
 };
 
 const common = {

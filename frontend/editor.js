@@ -14,6 +14,19 @@ import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } f
 
 const DIALECTS = { postgresql: PostgreSQL, mysql: MySQL, sqlite: SQLite };
 
+/** How many statements `text` holds, as the SQL grammar splits them. */
+export function countStatements(text, engine) {
+  const tree = (DIALECTS[engine] || PostgreSQL).language.parser.parse(text);
+  let count = 0;
+  const cursor = tree.topNode.cursor();
+  if (cursor.firstChild()) {
+    do {
+      if (cursor.name === "Statement" && text.slice(cursor.from, cursor.to).replace(/;\s*$/, "").trim()) count += 1;
+    } while (cursor.nextSibling());
+  }
+  return count;
+}
+
 /**
  * Replace `textarea` with an editor. `keys` maps actions to callbacks: run (Ctrl/Cmd+Enter),
  * runStatement (Ctrl/Cmd+Shift+Enter), format (Ctrl/Cmd+Shift+F); `onChange` hears every edit.

@@ -3,7 +3,7 @@
  * An ES module bundled by esbuild (frontend/build.mjs) into build/static/querybase/workspace.js,
  * which is the file the page loads. Heavy parts come on first use: the SQL formatter and the
  * charts are bundles of their own (see bundle()). */
-import { createEditor } from "@querybase/editor.js";
+import { countStatements, createEditor } from "@querybase/editor.js";
 import { Drafts, titleOf, unsaved } from "@querybase/tabs.js";
 
 const { api, errorMessage, el } = window.QB;
@@ -11,12 +11,11 @@ const $ = (id) => document.getElementById(id);
 const sources = JSON.parse($("sources-data").textContent);
 const initial = JSON.parse($("initial-data").textContent);
 const bundles = JSON.parse($("bundle-urls").textContent);
-const PAGE_ROWS = 100;
 const DEFAULT_SQL = "SELECT * FROM customers LIMIT 50;";
 const picker = $("datasource");
 const errorBox = $("error");
 let result = null; // the run on screen, with what was sent for it (export reads that)
-let page = 0;
+let grid = null; // its Tabulator
 
 // Editor and tabs ----------------------------------------------------------------------------
 const run = () => submit(false);
@@ -348,7 +347,7 @@ async function submit(requestApproval, { fresh = false, statement = false, again
       showFailure(failureTitle(answer.data && answer.data.error), errorMessage(answer));
       $("results").hidden = true;
     } else {
-      showResult(answer.data, sent);
+      await showResult(answer.data, sent);
     }
   } catch (failure) {
     showFailure("Could not reach QueryBase", String(failure));
@@ -456,19 +455,56 @@ function clearResult() {
   $("write-panel").hidden = true;
 }
 
-function showResult(run, sent) {
+async function showResult(run, sent) {
   result = { ...run, sent };
-  page = 0;
   const data = run.result;
-  $("result-meta").textContent = `${data.row_count} row${data.row_count === 1 ? "" : "s"} · ${data.took_ms} ms`;
+  $("result-meta").textContent = `${data.row_count.toLocaleString("en-US")} row${data.row_count === 1 ? "" : "s"} · ${data.took_ms} ms`;
   $("badge-cached").hidden = !run.cached;
   $("badge-cached").title = run.cached ? "computed at " + run.computed_at : "";
   showCachedAge();
   $("badge-truncated").hidden = !data.truncated;
   $("badge-truncated").title = data.truncated ? "more rows exist than the source's row limit" : "";
+  // The API answers with the last statement's rows only: say so rather than let the grid
+  // pass for the whole script's result.
+  const statements = countStatements(sent.sql, source().engine);
+  $("statements-note").hidden = statements < 2;
+  $("statements-note").textContent = `The SQL has ${statements} statements: this is the result of the last one. Select a statement, or put the cursor in it and press Ctrl+Shift+Enter, to see its own result.`;
   $("results").hidden = false;
-  renderPage();
+  try {
+    await bundle("grid");
+  } catch (failure) {
+    showFailure("Could not show the result", String(failure));
+    return;
+  }
+  if (grid) grid.destroy();
+  // A new grid for each result: it starts at its first row, with no sort left over.
+  grid = window.QBGrid.render($("grid"), data, { onCell: showCell });
+  $("results").dataset.shown = String(Date.now());
 }
+
+/** A cell's whole value (long text, a JSON document, bytes as hex), to read and copy. */
+function showCell({ column, kind, value }) {
+  $("cell-dialog-title").textContent = `${column.name} (${column.type || kind})`;
+  $("cell-value").textContent = window.QBGrid.fullText(value, kind);
+  $("cell-copied").textContent = "";
+  $("cell-dialog").showModal();
+}
+
+$("cell-copy").addEventListener("click", async () => {
+  const text = $("cell-value").textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (ignored) {
+    // No clipboard API (an insecure origin): copy the selected text the old way.
+    const range = document.createRange();
+    range.selectNodeContents($("cell-value"));
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+    document.execCommand("copy");
+  }
+  $("cell-copied").textContent = "Copied.";
+});
+$("cell-close").addEventListener("click", () => $("cell-dialog").close());
 
 function showCachedAge() {
   if (result && result.cached) $("cached-age").textContent = "cached " + age(result.computed_at);
@@ -481,26 +517,6 @@ function age(timestamp) {
   if (seconds < 60) return `${seconds} s ago`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
   return `${Math.floor(seconds / 3600)} h ago`;
-}
-
-function cell(value) {
-  if (value === null) return el("td", { class: "null" }, "NULL");
-  if (typeof value === "object") return el("td", { class: "json" }, JSON.stringify(value));
-  return el("td", { class: typeof value === "number" ? "num" : "" }, String(value));
-}
-
-function renderPage() {
-  const data = result.result;
-  const rows = data.rows.slice(page * PAGE_ROWS, (page + 1) * PAGE_ROWS);
-  const head = el("thead", {}, el("tr", {}, data.columns.map((column) =>
-    el("th", {}, column.name, el("span", { class: "type" }, column.type || "")))));
-  const body = el("tbody", {}, rows.map((row) => el("tr", {}, row.map(cell))));
-  $("grid").replaceChildren(head, body);
-  $("grid").parentElement.scrollTop = 0; // a new result or page starts at its first row
-  const pages = Math.max(1, Math.ceil(data.rows.length / PAGE_ROWS));
-  $("page-info").textContent = `Page ${page + 1} of ${pages}`;
-  $("prev-page").disabled = page === 0;
-  $("next-page").disabled = page + 1 >= pages;
 }
 
 /** A file name from the saved query's name, else a neutral one. */
@@ -642,8 +658,6 @@ $("save").addEventListener("click", save);
 $("save-as").addEventListener("click", saveAs);
 $("download-csv").addEventListener("click", () => download("csv"));
 $("download-json").addEventListener("click", () => download("json"));
-$("prev-page").addEventListener("click", () => { page -= 1; renderPage(); });
-$("next-page").addEventListener("click", () => { page += 1; renderPage(); });
 $("schema-filter").addEventListener("input", filterSchema);
 picker.addEventListener("change", () => {
   if (!switching) drafts.update({ datasource: Number(picker.value) });

@@ -61,6 +61,25 @@ def page(browser, live_server):
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
+# The results grid (Tabulator) draws rows as divs, and only those in view.
+GRID_ROWS = "#grid .tabulator-row"
+
+
+def grid_rows(page) -> list[list[str]]:
+    """The text of each cell of each row drawn in the results grid."""
+    page.wait_for_selector(GRID_ROWS)
+    return page.locator(GRID_ROWS).evaluate_all(
+        "rows => rows.map(row => [...row.querySelectorAll('.tabulator-cell')].map(cell => cell.textContent))"
+    )
+
+
+def grid_header(page) -> list[str]:
+    """The column names of the results grid (without their types)."""
+    return page.locator("#grid .tabulator-col-title").evaluate_all(
+        "titles => titles.map(title => title.firstChild.textContent)"
+    )
+
+
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -10,7 +10,7 @@ import pytest
 
 from apps.queries.models import SavedQuery
 from apps.queries.saved_queries import save_query
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, screenshot
 from tests.web.test_dashboard import set_sql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -23,10 +23,6 @@ def open_workspace(page, user: str = "ana") -> None:
 
 def editor_text(page) -> str:
     return page.evaluate("window.qbEditor.getValue()")
-
-
-def header(page) -> list[str]:
-    return page.locator("#grid thead th").evaluate_all("cells => cells.map(c => c.firstChild.textContent)")
 
 
 def run_key(page, key: str) -> None:
@@ -58,14 +54,14 @@ def test_run_the_selection_or_the_statement_under_the_cursor(page, shop):
     page.keyboard.press("Control+Home")
     page.keyboard.press("ArrowDown")
     run_key(page, "Control+Shift+Enter")
-    assert header(page) == ["second"]
-    assert page.inner_text("#grid tbody tr >> nth=0") == "2"
+    assert grid_header(page) == ["second"]
+    assert grid_rows(page) == [["2"]]
 
     # A selection (the first line) is what Ctrl+Enter runs.
     page.keyboard.press("Control+Home")
     page.keyboard.press("Shift+End")
     run_key(page, "Control+Enter")
-    assert header(page) == ["first"]
+    assert grid_header(page) == ["first"]
 
 
 def test_format_sql_with_ctrl_shift_f_keeps_placeholders(page, shop):
@@ -201,7 +197,7 @@ def test_the_export_holds_the_result_on_screen_and_is_named_after_the_query(page
     page.goto(f"/?saved={saved.pk}")
     page.wait_for_selector("#schema li.table")
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     set_sql(page, "SELECT sku, price FROM products")  # edited after the run, not run
     with page.expect_download() as download:
         page.click("#download-csv")
