@@ -20,6 +20,7 @@ const BUNDLES = {
   workspace: "static/querybase/workspace.js",
   "workspace-format": "frontend/format.js",
   "workspace-grid": "frontend/grid.js",
+  "workspace-charts": "frontend/charts.js",
 };
 
 const common = {

@@ -110,6 +110,7 @@ def _saved(query: SavedQuery, user) -> dict[str, Any]:
         "name": query.name,
         "saved_id": query.pk,
         "mine": query.owner_id == user.pk,
+        "chart": query.chart,
     }
 
 

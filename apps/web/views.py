@@ -57,6 +57,7 @@ def _bundles_on_demand() -> dict[str, dict[str, str]]:
     the first load of the page carries only the editor."""
     return {
         "format": {"script": static("querybase/workspace-format.js")},
+        "charts": {"script": static("querybase/workspace-charts.js")},
         "grid": {"script": static("querybase/workspace-grid.js"), "style": static("querybase/workspace-grid.css")},
     }
 

@@ -449,6 +449,7 @@ function showWritePanel(classification) {
 // Results ------------------------------------------------------------------------------------
 function clearResult() {
   result = null;
+  showChart();
   $("results").hidden = true;
   hideFailure();
   $("run-note").hidden = true;
@@ -479,8 +480,62 @@ async function showResult(run, sent) {
   if (grid) grid.destroy();
   // A new grid for each result: it starts at its first row, with no sort left over.
   grid = window.QBGrid.render($("grid"), data, { onCell: showCell });
-  $("results").dataset.shown = String(Date.now());
+  await showChart();
 }
+
+// Charts: the tab's chart settings ({ type, x, y }) drawn from the result on screen, and
+// saved with the query --------------------------------------------------------------------
+let chart = null; // its Chart.js object
+
+async function showChart() {
+  const config = drafts.active.chart;
+  $("toggle-chart").setAttribute("aria-expanded", String(Boolean(config)));
+  $("chart-panel").hidden = !config || !result;
+  if (chart) {
+    chart.destroy();
+    chart = null;
+  }
+  if (!config || !result) return;
+  const names = result.result.columns.map((column) => column.name);
+  const options = (chosen) => names.map((name) => {
+    const option = el("option", { value: name }, name);
+    option.selected = chosen(name);
+    return option;
+  });
+  $("chart-type").value = config.type;
+  $("chart-x").replaceChildren(...options((name) => name === config.x));
+  $("chart-y").replaceChildren(...options((name) => config.y.includes(name)));
+  try {
+    await bundle("charts");
+  } catch (failure) {
+    showFailure("Could not draw the chart", String(failure));
+    return;
+  }
+  chart = window.QBCharts.draw($("chart-canvas"), config, result.result);
+}
+
+/** A first chart of a result: the first column along x, the first numeric other one up. */
+function firstChart() {
+  const { columns, rows } = result.result;
+  const numeric = (index) => rows.length > 0 && rows.slice(0, 20).every((row) => row[index] === null || !Number.isNaN(Number(row[index])));
+  const y = columns.findIndex((_, index) => index > 0 && numeric(index));
+  return { type: "bar", x: columns[0].name, y: [columns[y > 0 ? y : Math.min(1, columns.length - 1)].name] };
+}
+
+function chartChanged() {
+  const y = [...$("chart-y").selectedOptions].map((option) => option.value).slice(0, 5);
+  drafts.update({ chart: { type: $("chart-type").value, x: $("chart-x").value, y: y.length ? y : drafts.active.chart.y } });
+  renderTabs();
+  showChart();
+}
+
+$("toggle-chart").addEventListener("click", () => {
+  if (!result) return;
+  drafts.update({ chart: drafts.active.chart ? null : firstChart() });
+  renderTabs();
+  showChart();
+});
+["chart-type", "chart-x", "chart-y"].forEach((id) => $(id).addEventListener("change", chartChanged));
 
 /** A cell's whole value (long text, a JSON document, bytes as hex), to read and copy. */
 function showCell({ column, kind, value }) {
@@ -558,11 +613,11 @@ async function download(format) {
 // Saving: the tab is a document. Save updates the saved query it is a copy of (when it is
 // the user's own); Save as… (a dialog) makes a new one -----------------------------------------
 function savedFields() {
-  return { datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues() };
+  return { datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues(), chart: drafts.active.chart || null };
 }
 
 function remember(saved) {
-  drafts.update({ saved: { id: saved.id, name: saved.name, sql: saved.sql, mine: true, chart: drafts.active.chart || null } });
+  drafts.update({ saved: { id: saved.id, name: saved.name, sql: saved.sql, mine: true, chart: saved.chart } });
   renderTabs();
 }
 
