@@ -50,7 +50,9 @@ def test_a_chart_is_saved_with_the_query_changed_and_removed(shop):
 def test_a_chart_that_is_not_one_is_refused(shop, chart):
     client = client_for(reader("ana", shop))
     answer = client.post(
-        "/api/v1/saved-queries", {"name": "Bad", "datasource": shop.id, "sql": "SELECT 1", "chart": chart}, format="json"
+        "/api/v1/saved-queries",
+        {"name": "Bad", "datasource": shop.id, "sql": "SELECT 1", "chart": chart},
+        format="json",
     )
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_request"

@@ -60,9 +60,7 @@ def test_sort_by_a_header_and_resize_a_column(page, shop):
     assert [row[0] for row in grid_rows(page)][:3] == ["1", "2", "3"]
     page.click("#grid .tabulator-col[tabulator-field=c0] .tabulator-col-title")
     page.click("#grid .tabulator-col[tabulator-field=c0] .tabulator-col-title")
-    page.wait_for_function(
-        "document.querySelector('#grid .tabulator-row .tabulator-cell').textContent === '12'"
-    )
+    page.wait_for_function("document.querySelector('#grid .tabulator-row .tabulator-cell').textContent === '12'")
     assert [row[0] for row in grid_rows(page)][:3] == ["12", "11", "10"]
 
     column = page.locator("#grid .tabulator-col[tabulator-field=c0]")

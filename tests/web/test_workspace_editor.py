@@ -113,8 +113,10 @@ def test_the_schema_filter_matches_columns_too(page, shop):
     assert page.locator("#schema > li.table:visible").evaluate_all("items => items.map(i => i.dataset.table)") == [
         "customers"
     ]
-    assert page.locator("#schema li.table[data-table=customers] li.column:visible").all_inner_texts()[0].startswith(
-        "email"
+    assert (
+        page.locator("#schema li.table[data-table=customers] li.column:visible")
+        .all_inner_texts()[0]
+        .startswith("email")
     )
     screenshot(page, "schema-filter-by-column")
     page.fill("#schema-filter", "order")
@@ -202,7 +204,7 @@ def test_the_export_holds_the_result_on_screen_and_is_named_after_the_query(page
     with page.expect_download() as download:
         page.click("#download-csv")
     assert download.value.suggested_filename == "customer-names.csv"
-    rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
     assert rows[0] == ["id", "name"]
 
 
