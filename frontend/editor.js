@@ -98,13 +98,13 @@ export function createEditor(textarea, { keys, onChange }) {
       schema = tables;
       configure();
     },
-    /** The selected text, or null when nothing is selected. */
+    /** The selected text and where it starts, or null when nothing is selected. */
     selection() {
       const range = view.state.selection.main;
-      return range.empty ? null : view.state.sliceDoc(range.from, range.to);
+      return range.empty ? null : { text: view.state.sliceDoc(range.from, range.to), from: range.from };
     },
-    /** The statement the cursor is in (or just after), as the SQL grammar splits them:
-     * a `;` inside a string or a comment splits nothing. */
+    /** The statement the cursor is in (or just after) and where it starts, as the SQL
+     * grammar splits them: a `;` inside a string or a comment splits nothing. */
     statementAtCursor() {
       const state = view.state;
       const head = state.selection.main.head;
@@ -115,11 +115,11 @@ export function createEditor(textarea, { keys, onChange }) {
       if (cursor.firstChild()) {
         do {
           if (cursor.name !== "Statement") continue;
-          if (cursor.from <= head && head <= cursor.to) return state.sliceDoc(cursor.from, cursor.to);
+          if (cursor.from <= head && head <= cursor.to) return { text: state.sliceDoc(cursor.from, cursor.to), from: cursor.from };
           if (cursor.to <= head) before = { from: cursor.from, to: cursor.to };
         } while (cursor.nextSibling());
       }
-      return before ? state.sliceDoc(before.from, before.to) : null;
+      return before ? { text: state.sliceDoc(before.from, before.to), from: before.from } : null;
     },
     /** Underline [from, to) with `message`; from/to are offsets into the text. */
     markError(from, to, message) {

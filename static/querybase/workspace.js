@@ -129,7 +129,7 @@ async function formatSql() {
   }
   const selected = editor.selection();
   try {
-    const formatted = window.QBFormat.format(selected || editor.getValue(), source().engine);
+    const formatted = window.QBFormat.format(selected ? selected.text : editor.getValue(), source().engine);
     if (selected) editor.replaceSelection(formatted);
     else editor.setValue(formatted);
   } catch (failure) {
@@ -286,13 +286,13 @@ const FIRST_WAIT_SECONDS = 1;
 const POLL_WAIT_SECONDS = 10;
 let running = null; // the submission in flight: { id, stopRequested, started, ticker }
 
-/** The text a run sends: the selection if there is one; with `statement`, the statement
- * under the cursor; else the whole editor. */
+/** The text a run sends and where it starts in the editor: the selection if there is one;
+ * with `statement`, the statement under the cursor; else the whole editor. */
 function textToRun(statement) {
   const selected = editor.selection();
-  if (selected && selected.trim()) return selected;
-  if (statement) return editor.statementAtCursor() || editor.getValue();
-  return editor.getValue();
+  if (selected && selected.text.trim()) return selected;
+  const found = statement && editor.statementAtCursor();
+  return found || { text: editor.getValue(), from: 0 };
 }
 
 async function submit(requestApproval, { fresh = false, statement = false, again = null } = {}) {
@@ -300,8 +300,11 @@ async function submit(requestApproval, { fresh = false, statement = false, again
   hideFailure();
   $("run-note").hidden = true;
   $("write-panel").hidden = requestApproval ? $("write-panel").hidden : true;
-  const sent = again || { datasource: Number(picker.value), sql: textToRun(statement), params: paramValues() };
+  const piece = again ? null : textToRun(statement);
+  const sent = again || { datasource: Number(picker.value), sql: piece.text, params: paramValues() };
+  errorOrigin = piece ? { sql: piece.text, from: piece.from } : null;
   if (!sent.sql.trim()) {
+    errorOrigin = null;
     showFailure("Nothing to run", "The editor is empty: write a query first.");
     return;
   }
@@ -371,15 +374,50 @@ function failureTitle(error) {
   return (error && TITLES[error.code]) || "The query failed";
 }
 
-/** The titled error panel. A "near …" from the database is underlined in the editor. */
+let errorOrigin = null; // the SQL of the last run and where it starts in the editor
+
+/** Where in the SQL sent the database's message points, as { line, column, length }
+ * (1-based line, 0-based column): PostgreSQL's "LINE n:" context with its caret, MySQL's
+ * "near '…' at line n", SQLite's `near "…"`. Null when it names no place. */
+function errorPlace(message, sql) {
+  const lines = sql.split("\n");
+  const context = /LINE (\d+): (.*)\n( *)\^/.exec(message);
+  if (context) {
+    // The line number is the failing statement's own (several statements run one by one),
+    // and a long line is shown cut ("...") around the error: find the line shown instead.
+    const caret = context[3].length - `LINE ${context[1]}: `.length;
+    const shown = context[2];
+    const word = (/^[\w$."]+/.exec(shown.slice(caret)) || [shown.charAt(caret) || " "])[0];
+    const cut = shown.startsWith("...") ? 3 : 0;
+    const core = shown.slice(cut).replace(/\.\.\.$/, "");
+    const from = Number(context[1]) - 1;
+    const index = (lines[from] || "").includes(core) ? from : lines.findIndex((text, i) => i >= from && text.includes(core));
+    if (index >= 0) return { line: index + 1, column: lines[index].indexOf(core) + caret - cut, length: word.length };
+  }
+  const near = /near "([^"]*)"|near '([\s\S]*?)' at line (\d+)/.exec(message);
+  if (near) {
+    const line = near[3] ? Number(near[3]) : 1 + sql.slice(0, Math.max(0, sql.indexOf(near[1]))).split("\n").length - 1;
+    const word = (near[1] !== undefined ? near[1] : near[2]).split(/\s/)[0];
+    const column = word ? (lines[line - 1] || "").indexOf(word) : -1;
+    if (column >= 0) return { line, column, length: word.length };
+  }
+  return null;
+}
+
+/** The titled error panel; where the database's message points is named and underlined. */
 function showFailure(title, message) {
   $("error-title").textContent = title;
   $("error-message").textContent = message;
+  $("error-place").hidden = true;
   errorBox.hidden = false;
-  const near = /near "([^"]+)"|near '([^']+)'/.exec(message);
-  const token = near && (near[1] || near[2]);
-  const at = token ? editor.getValue().indexOf(token) : -1;
-  if (at >= 0) editor.markError(at, at + token.length, message);
+  const place = errorOrigin && errorPlace(message, errorOrigin.sql);
+  if (!place) return;
+  const lines = errorOrigin.sql.split("\n").slice(0, place.line - 1);
+  const at = errorOrigin.from + lines.reduce((sum, text) => sum + text.length + 1, 0) + place.column;
+  const editorLine = editor.getValue().slice(0, at).split("\n").length;
+  $("error-place").textContent = `Line ${editorLine}, column ${place.column + 1}`;
+  $("error-place").hidden = false;
+  editor.markError(at, at + Math.max(1, place.length), message);
 }
 
 function hideFailure() {

@@ -10,6 +10,7 @@ import pytest
 
 from apps.queries.models import SavedQuery
 from apps.queries.saved_queries import save_query
+from tests.support.factories import reader, source_from_server
 from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, screenshot
 from tests.web.test_dashboard import set_sql
 
@@ -232,3 +233,22 @@ def test_errors_are_titled_and_in_plain_words(page, shop):
     page.wait_for_selector("#editor .cm-lintRange-error")
     assert page.inner_text("#editor .cm-lintRange-error") == "customers"
     screenshot(page, "error-panel-underlined")
+
+
+def test_a_postgresql_error_names_its_line_and_column_and_is_underlined(page, postgres_server):
+    source = source_from_server("Warehouse", "postgresql", postgres_server)
+    reader("ana", source)
+    open_workspace(page)
+    set_sql(page, "SELECT 1 AS fine;\nSELECT relname,\n       nope FROM pg_class")
+    page.click("#run")
+    page.wait_for_selector("#error-title:text('The database refused this query')")
+    assert 'column "nope" does not exist' in page.inner_text("#error-message")
+    assert page.inner_text("#error-place") == "Line 3, column 8"
+    assert page.inner_text("#editor .cm-lintRange-error") == "nope"
+
+    # Run alone, the statement still points at the editor's own line.
+    page.click("#editor .cm-content")
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Control+Shift+Enter")
+    page.wait_for_selector("#error-place:text('Line 3, column 8')")
+    screenshot(page, "error-postgresql-line-and-column")
