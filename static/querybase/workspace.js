@@ -43,7 +43,7 @@ function renderTabs() {
       const selected = tab.id === active.id;
       const title = titleOf(tab, index) + (unsaved(tab) ? " •" : "");
       return el("div", { class: "qtab" + (selected ? " active" : ""), "data-tab": tab.id },
-        el("button", { type: "button", role: "tab", class: "qtab-open", "aria-selected": String(selected),
+        el("button", { type: "button", class: "qtab-open", "aria-current": String(selected),
                        title: tab.saved ? `Saved query “${tab.saved.name}”` : "Draft", onclick: () => openTab(tab.id) }, title),
         el("button", { type: "button", class: "qtab-close", "aria-label": `Close ${title}`, title: "Close tab",
                        onclick: () => closeTab(tab.id) }, "×"));
