@@ -51,7 +51,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
 
+# esbuild (frontend/build.mjs): minified scripts and style sheets and the workspace's bundles
+# in build/static. It takes well under a second, so it always runs.
 assets: node_modules/.package-lock.json
+	node frontend/build.mjs
 
 # Debian's Chromium for the end-to-end tests (Playwright drives it; it downloads no browser).
 browser:
@@ -97,9 +100,12 @@ lint: venv
 audit-search-db = psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = '$(1)'" | grep -q 1 || \
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(1)"
 
+# collectstatic: the live test servers serve what a deployment serves (hashed names,
+# compressed copies), through WhiteNoise.
 test: venv browser services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static
 	@$(call audit-search-db,querybase_audit$(QB_TEST_NS))
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 # The fast tier alone: scanner, classifier, binding, value mapping, policy, error shape. It
@@ -121,6 +127,7 @@ bench: venv services
 		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench$(QB_TEST_NS)"
 	@$(call audit-search-db,querybase_bench_audit$(QB_TEST_NS))
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v0
+	$(BENCH_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(BENCH_ENV) $(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:

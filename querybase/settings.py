@@ -404,9 +404,18 @@ STATIC_ROOT = DATA_DIR / "static"
 # what collectstatic gathered (the Docker image runs it).
 WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-# Vendor assets are installed from npm by `make run`/`make test` (package.json).
+# Hashed names, compressed copies, long cache lifetimes: querybase/staticfiles.py.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "querybase.staticfiles.HashedStaticFilesStorage"},
+}
+# Vendor assets are installed from npm by `make run`/`make test` (package.json), and
+# `make assets` (esbuild, frontend/build.mjs) writes the minified scripts and style sheets
+# and the workspace's bundles into build/static, which is found first: its
+# querybase/workspace.js is the bundle made from static/querybase/workspace.js.
 _NPM = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
+    BASE_DIR / "build" / "static",
     BASE_DIR / "static",
     ("vendor/codemirror/lib", _NPM / "codemirror/lib"),
     ("vendor/codemirror/mode/sql", _NPM / "codemirror/mode/sql"),

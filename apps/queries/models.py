@@ -148,6 +148,9 @@ class SavedQuery(models.Model):
     datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="saved_queries")
     sql = models.TextField()
     default_params = models.JSONField(null=True, blank=True)
+    # How the workspace charts its result: {"type": "bar", "x": column, "y": [columns]}
+    # (checked by ChartSerializer); null when it has no chart.
+    chart = models.JSONField(null=True, blank=True)
     shared_with_groups = models.ManyToManyField(Group, blank=True, related_name="shared_queries")
     # Runs in the owner's sandbox of `datasource` instead of the source; those it is shared
     # with may run reads there (apps/sandboxes/sharing.py), never writes.

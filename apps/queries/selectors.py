@@ -103,8 +103,16 @@ def query_to_open(user: AnyUser, *, run_id: str | None, saved_id: str | None, sh
     return QueryToOpen()
 
 
-def _saved(query: SavedQuery, user, *, share_token: str = "") -> dict[str, Any]:
-    fields: dict[str, Any] = {"sql": query.sql, "params": query.default_params, "name": query.name}
+def _saved(query: SavedQuery, user: AnyUser, *, share_token: str = "") -> dict[str, Any]:
+    # The workspace opens it as a document: its id and whether Save may update it.
+    fields: dict[str, Any] = {
+        "sql": query.sql,
+        "params": query.default_params,
+        "name": query.name,
+        "saved_id": query.pk,
+        "mine": query.owner_id == user.pk,
+        "chart": query.chart,
+    }
     if query.sandbox is not None and query.sandbox.state not in ("expired", "deleted", "failed"):
         # Runs in the owner's sandbox; someone else runs reads there with the link's token.
         fields["sandbox"] = {

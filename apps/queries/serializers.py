@@ -168,10 +168,22 @@ class QueryRunSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
         return run.classification.get("verdict", "")
 
 
+CHART_TYPES = ("bar", "line", "scatter", "pie")
+
+
+class ChartSerializer(serializers.Serializer):
+    """A saved query's chart: its kind, the column along x, and one to five columns plotted."""
+
+    type = serializers.ChoiceField(choices=CHART_TYPES)
+    x = serializers.CharField(max_length=200)
+    y = serializers.ListField(child=serializers.CharField(max_length=200), min_length=1, max_length=5)
+
+
 class SavedQuerySerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     sql = SqlField()
     default_params = ParamsField(required=False, allow_null=True)
+    chart = ChartSerializer(required=False, allow_null=True)
     share_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -184,6 +196,7 @@ class SavedQuerySerializer(serializers.ModelSerializer):
             "sandbox",
             "sql",
             "default_params",
+            "chart",
             "shared_with_groups",
             "owner",
             "share_url",

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.templatetags.static import static
 
 from apps.accounts import policy
 from apps.approvals import policy as request_policy
@@ -53,8 +54,23 @@ def workspace(request: SignedInHttpRequest):
         saved_id=request.GET.get("saved"),
         share_token=request.GET.get("shared"),
     )
-    context = {"sources": _sources_for(request.user), "initial": opening.initial, "opening": opening}
+    context = {
+        "sources": _sources_for(request.user),
+        "initial": opening.initial,
+        "opening": opening,
+        "bundles": _bundles_on_demand(),
+    }
     return render(request, "web/workspace.html", {**context, "nav": "workspace"})
+
+
+def _bundles_on_demand() -> dict[str, dict[str, str]]:
+    """The workspace's bundles loaded on first use (frontend/build.mjs), by their hashed URLs:
+    the first load of the page carries only the editor."""
+    return {
+        "format": {"script": static("querybase/workspace-format.js")},
+        "charts": {"script": static("querybase/workspace-charts.js")},
+        "grid": {"script": static("querybase/workspace-grid.js"), "style": static("querybase/workspace-grid.css")},
+    }
 
 
 @login_required

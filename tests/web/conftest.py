@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
+from pytest_django.live_server_helper import LiveServer
 
 from tests.support.factories import DEFAULT_PASSWORD, grant, make_datasource, make_group, make_user
 
@@ -24,6 +25,18 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, but serving static files the way a deployment does:
+    through WhiteNoise, from what collectstatic gathered (`make test` runs it), under their
+    hashed names and with their compressed copies, rather than from the source folders."""
+    server = LiveServer(request.config.getvalue("liveserver") or "localhost", start=False)
+    server.thread.static_handler = lambda application: application
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +59,25 @@ def page(browser, live_server):
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+# The results grid (Tabulator) draws rows as divs, and only those in view.
+GRID_ROWS = "#grid .tabulator-row"
+
+
+def grid_rows(page) -> list[list[str]]:
+    """The text of each cell of each row drawn in the results grid."""
+    page.wait_for_selector(GRID_ROWS)
+    return page.locator(GRID_ROWS).evaluate_all(
+        "rows => rows.map(row => [...row.querySelectorAll('.tabulator-cell')].map(cell => cell.textContent))"
+    )
+
+
+def grid_header(page) -> list[str]:
+    """The column names of the results grid (without their types)."""
+    return page.locator("#grid .tabulator-col-title").evaluate_all(
+        "titles => titles.map(title => title.firstChild.textContent)"
+    )
 
 
 def screenshot(page, name: str) -> None:

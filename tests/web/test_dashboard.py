@@ -6,7 +6,7 @@ import pytest
 
 from apps.approvals.creation import create_request
 from tests.support.factories import grant, make_datasource, make_group, make_user
-from tests.web.conftest import log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, log_out, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -24,12 +24,12 @@ def test_read_then_write_request_then_approval_and_execution(page, shop):
     # A read: rows in the grid, with types, count and timing.
     page.wait_for_selector("#schema li.table[data-table=customers]")
     set_sql(page, "SELECT id, name, country FROM customers ORDER BY id LIMIT 5")
-    page.click(".CodeMirror")
+    page.click("#editor .cm-content")
     page.keyboard.press("Control+Enter")
-    page.wait_for_selector("#grid tbody tr")
-    assert page.locator("#grid tbody tr").count() == 5
-    assert page.locator("#grid thead th").first.inner_text().startswith("id")
-    assert page.locator("#grid tbody tr").first.inner_text().split("\t")[:2] == ["1", "Uma Nguyen"]
+    page.wait_for_selector(GRID_ROWS)
+    assert page.locator(GRID_ROWS).count() == 5
+    assert grid_header(page) == ["id", "name", "country"]
+    assert grid_rows(page)[0][:2] == ["1", "Uma Nguyen"]
     assert "5 rows" in page.inner_text("#result-meta")
     screenshot(page, "02-workspace-read")
 
@@ -102,7 +102,7 @@ def test_history_rerun_saved_queries_and_notifications(page, shop):
     page.wait_for_selector("#param-fields [data-key='$1']")
     page.fill("#param-fields [data-key='$1'] input", "delivered")
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
 
     page.goto("/history/")
     assert "SELECT count(*) AS n FROM orders" in page.inner_text("table.list")
@@ -112,8 +112,9 @@ def test_history_rerun_saved_queries_and_notifications(page, shop):
     assert page.evaluate("window.qbEditor.getValue()") == "SELECT count(*) AS n FROM orders WHERE status = $1"
     assert page.input_value("#param-fields [data-key='$1'] input") == "delivered"
 
-    page.once("dialog", lambda dialog: dialog.accept("Delivered orders"))
     page.click("#save")
+    page.fill("#save-dialog #save-name", "Delivered orders")
+    page.click("#save-confirm")
     page.wait_for_selector("text=Saved as")
     page.goto("/saved/")
     assert "Delivered orders" in page.inner_text("table.list")
@@ -175,12 +176,12 @@ def test_enter_in_a_parameter_runs_the_query_and_keeps_the_page(page, shop):
     page.wait_for_selector("#param-fields [data-key=':status']")
     page.fill("#param-fields [data-key=':status'] input", "delivered")
     page.press("#param-fields [data-key=':status'] input", "Enter")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     assert page.url.endswith("/")  # no reload to "/?"
     assert page.evaluate("window.qbEditor.getValue()").endswith(":status")
 
 
-def test_a_new_page_of_results_starts_at_its_first_row_and_the_editor_keeps_its_height(page, shop):
+def test_a_new_result_starts_at_its_first_row_and_the_editor_keeps_its_height(page, shop):
     log_in(page, "ana")
     page.wait_for_selector("#schema li.table")
     set_sql(
@@ -191,13 +192,16 @@ def test_a_new_page_of_results_starts_at_its_first_row_and_the_editor_keeps_its_
     page.fill("#param-fields [data-key=':low'] input", "0")
     page.select_option("#param-fields [data-key=':low'] select", "number")
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
-    page.eval_on_selector(".grid-wrap", "wrap => { wrap.scrollTop = wrap.scrollHeight; }")
-    page.click("#next-page")
-    page.wait_for_function("document.querySelector('#page-info').textContent.startsWith('Page 2')")
-    assert page.eval_on_selector(".grid-wrap", "wrap => wrap.scrollTop") == 0
-    assert page.inner_text("#grid tbody tr >> nth=0") == "101"
-    assert page.eval_on_selector(".CodeMirror", "editor => editor.getBoundingClientRect().height") >= 250
+    page.wait_for_selector(GRID_ROWS)
+    holder = "#grid .tabulator-tableholder"
+    page.eval_on_selector(holder, "holder => { holder.scrollTop = holder.scrollHeight; }")
+    page.wait_for_function(f"document.querySelector('{holder}').scrollTop > 1000")
+    page.fill("#param-fields [data-key=':low'] input", "100")
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#result-meta').textContent.startsWith('150 rows')")
+    assert page.eval_on_selector(holder, "holder => holder.scrollTop") == 0
+    assert grid_rows(page)[0] == ["101"]
+    assert page.eval_on_selector("#editor", "editor => editor.getBoundingClientRect().height") >= 250
 
 
 def test_the_timeline_says_rejected(page, shop):

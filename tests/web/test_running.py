@@ -8,7 +8,7 @@ import pytest
 from apps.queries.models import QueryRun, RunStatus
 from tests.support.approvals import settle
 from tests.support.factories import client_for
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import grid_rows, log_in, screenshot
 from tests.web.test_dashboard import set_sql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -23,7 +23,7 @@ def run_and_wait(page) -> None:
 
 
 def first_cell(page) -> str:
-    return page.inner_text("#grid tbody tr >> nth=0")
+    return grid_rows(page)[0][0]
 
 
 def test_a_running_query_shows_its_time_dims_the_old_result_and_stops(page, shop):

@@ -4,7 +4,7 @@ import pytest
 
 from apps.queries.saved_queries import create_share_link, save_query
 from tests.support.factories import make_group, make_user, reader
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import GRID_ROWS, log_in, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -30,8 +30,8 @@ def test_a_link_recipient_who_may_read_the_source_opens_the_query_itself(page, s
     assert page.evaluate("window.qbEditor.getValue()") == SQL
     assert page.input_value("#param-fields [data-key=':country'] input") == "DE"
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
-    assert page.locator("#grid tbody tr").count() >= 1
+    page.wait_for_selector(GRID_ROWS)
+    assert page.locator(GRID_ROWS).count() >= 1
     screenshot(page, "shared-link-opened-by-a-reader")
 
 

@@ -1,0 +1,120 @@
+// The results grid (Tabulator): sort by header, resizable columns, virtual scrolling, values
+// shown as a database person reads them (NULL apart, numbers right-aligned with thousands
+// separators, bytes as hex, JSON as text), a click on a cell to see and copy all of it.
+// A bundle of its own, loaded with the first result (the workspace's first load stays light).
+import "tabulator-tables/dist/css/tabulator_simple.min.css";
+import {
+  FormatModule,
+  InteractionModule,
+  ResizeColumnsModule,
+  SortModule,
+  Tabulator,
+} from "tabulator-tables";
+
+Tabulator.registerModule([FormatModule, InteractionModule, ResizeColumnsModule, SortModule]);
+
+const NUMERIC = /^(tiny|small|medium|big)?int|integer|numeric|decimal|real|double|float|money|serial|number|^oid$/i;
+const BYTES = /bytea|blob|binary|bytes/i;
+const DECIMAL_TEXT = /^-?\d+(\.\d+)?$/;
+
+/** What a column holds, from its engine type and, failing that, its first values. */
+function kindOf(column, index, rows) {
+  const type = column.type || "";
+  if (BYTES.test(type)) return "bytes";
+  if (NUMERIC.test(type)) return "number";
+  const sample = rows.slice(0, 50).map((row) => row[index]).filter((value) => value !== null);
+  if (sample.length && sample.every((value) => typeof value === "number")) return "number";
+  return "text";
+}
+
+/** Thousands separators on the integer part only, as text: big integers and decimals come
+ * as exact strings and must not pass through a float. */
+function groupDigits(text) {
+  const [whole, fraction] = text.split(".");
+  const sign = whole.startsWith("-") ? "-" : "";
+  const digits = sign ? whole.slice(1) : whole;
+  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return sign + grouped + (fraction === undefined ? "" : "." + fraction);
+}
+
+/** Bytes (base64 in the API's JSON) as PostgreSQL writes them: \x followed by hex. */
+export function hexOf(base64) {
+  try {
+    const raw = atob(base64);
+    let hex = "\\x";
+    for (let i = 0; i < raw.length; i++) hex += raw.charCodeAt(i).toString(16).padStart(2, "0");
+    return hex;
+  } catch (ignored) {
+    return String(base64);
+  }
+}
+
+/** The full text of a value, as the cell dialog shows it. */
+export function fullText(value, kind) {
+  if (value === null) return "NULL";
+  if (typeof value === "object") return JSON.stringify(value, null, 2);
+  if (kind === "bytes") return hexOf(value);
+  return String(value);
+}
+
+function display(value, kind) {
+  if (value === null) return null;
+  if (typeof value === "object") return JSON.stringify(value);
+  if (kind === "bytes") return hexOf(value);
+  if (kind === "number" && (typeof value === "number" || DECIMAL_TEXT.test(value))) {
+    return typeof value === "number" && !Number.isInteger(value) ? value.toLocaleString("en-US", { maximumFractionDigits: 20 }) : groupDigits(String(value));
+  }
+  return String(value);
+}
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function numericSorter(a, b) {
+  if (a === null || b === null) return (a === null) - (b === null);
+  return Number(a) - Number(b);
+}
+
+function render(element, data, { onCell }) {
+  const kinds = data.columns.map((column, index) => kindOf(column, index, data.rows));
+  const columns = data.columns.map((column, index) => {
+    const kind = kinds[index];
+    const field = `c${index}`;
+    return {
+      title: column.name,
+      field,
+      titleFormatter: () =>
+        `${escapeHtml(column.name)}<span class="type">${escapeHtml(column.type || "")}</span>`,
+      hozAlign: kind === "number" ? "right" : "left",
+      headerHozAlign: kind === "number" ? "right" : "left",
+      sorter: kind === "number" ? numericSorter : "string",
+      resizable: true,
+      maxInitialWidth: 420,
+      formatter: (cell) => {
+        const shown = display(cell.getValue(), kind);
+        const node = cell.getElement();
+        node.classList.toggle("null", shown === null);
+        node.classList.toggle("num", kind === "number");
+        node.dataset.kind = kind;
+        return shown === null ? "NULL" : escapeHtml(shown);
+      },
+      cellClick: (event, cell) => onCell({ column, kind, value: cell.getValue() }),
+    };
+  });
+  const rows = data.rows.map((row) => Object.fromEntries(row.map((value, index) => [`c${index}`, value])));
+  element.replaceChildren();
+  return new Tabulator(element, {
+    data: rows,
+    columns,
+    layout: "fitDataFill",
+    // A fixed height makes Tabulator draw only the rows in view (virtual scrolling).
+    height: rows.length > 15 ? "min(55vh, 560px)" : false,
+    renderVertical: "virtual",
+    headerSortClickElement: "header",
+    columnHeaderVertAlign: "bottom",
+    placeholder: "No rows",
+  });
+}
+
+window.QBGrid = { render, fullText };
