@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from apps.accounts import policy
@@ -29,7 +30,21 @@ class HistoryFilter(django_filters.FilterSet):
 
 def history_for(user) -> QuerySet[QueryRun]:
     """A user's own runs; admins see everyone's (and may filter by user)."""
-    return policy.runs_visible_to(user).select_related("datasource").order_by("-created_at")
+    return policy.runs_visible_to(user).select_related("datasource", "user").order_by("-created_at")
+
+
+def usernames_in_history(viewer) -> list[str]:
+    """Whose runs the viewer may pick in the history's user filter: everyone who ran
+    something, for an admin; nobody else filters by user."""
+    if not policy.is_admin(viewer):
+        return []
+    return list(
+        get_user_model()
+        .objects.filter(query_runs__isnull=False)
+        .distinct()
+        .order_by("username")
+        .values_list("username", flat=True)[:1000]
+    )
 
 
 def saved_queries_for(user) -> QuerySet[SavedQuery]:

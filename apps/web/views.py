@@ -8,6 +8,7 @@ from django.shortcuts import render
 from apps.accounts import policy
 from apps.approvals import selectors as approval_selectors
 from apps.approvals.models import ApprovalStatus
+from apps.approvals.notify import request_path
 from apps.datasources.access import Action, rights_by_datasource
 from apps.datasources.models import DataSource
 from apps.notifications import services as notifications
@@ -55,7 +56,15 @@ def history(request):
     return render(
         request,
         "web/history.html",
-        {"page": page, "filters": filters, "sources": _sources_for(request.user), "nav": "history"},
+        {
+            "page": page,
+            "filters": filters,
+            "sources": _sources_for(request.user),
+            # Admins see everyone's runs: whose each is, and a filter by user.
+            "show_users": policy.is_admin(request.user),
+            "usernames": selectors.usernames_in_history(request.user),
+            "nav": "history",
+        },
     )
 
 
@@ -99,6 +108,8 @@ def approval_detail(request, request_id: int):
         approval = approval_selectors.get_request(request.user, request_id)
     except QueryBaseError as error:
         raise Http404(error.message) from error
+    # Opening the request is reading what the notifications about it said.
+    notifications.mark_read_about(request.user, link=request_path(approval.pk))
     reviews = list(approval.reviews.select_related("reviewer"))
     pending = approval.status == ApprovalStatus.PENDING
     context = {

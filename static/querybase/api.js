@@ -55,8 +55,20 @@ window.QB = (function () {
     badge.textContent = result.data.unread;
     badge.dataset.count = result.data.unread;
     badge.hidden = result.data.unread === 0;
+    const words = document.getElementById("unread-words");
+    if (words) words.hidden = badge.hidden;
+  }
+
+  // Screen readers hear what changed without the focus moving: results, saved changes.
+  // Errors go to the page's role="alert" boxes (showError), which are live regions too.
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (!region) return;
+    region.textContent = "";
+    // A new text node in a cleared region is announced even when the words are the same.
+    setTimeout(() => (region.textContent = text), 50);
   }
   if (document.getElementById("unread-count")) setInterval(refreshBell, 30000);
 
-  return { api, errorMessage, showError, el, refreshBell };
+  return { api, errorMessage, showError, el, refreshBell, announce };
 })();

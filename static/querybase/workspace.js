@@ -17,6 +17,7 @@
   const editor = CodeMirror.fromTextArea($("sql"), {
     mode: MODES.postgresql,
     lineNumbers: true,
+    screenReaderLabel: "SQL editor",
     indentWithTabs: false,
     smartIndent: true,
     extraKeys: { "Ctrl-Enter": run, "Cmd-Enter": run, "Ctrl-Space": "autocomplete" },
@@ -46,17 +47,24 @@
     list.replaceChildren(
       ...answer.data.tables.map((table) => {
         schemaTables[table.name] = table.columns.map((column) => column.name);
+        // Buttons, so the keyboard opens a table (Enter/Space) and inserts a column, as a click does.
         const columns = el(
           "ul",
           { class: "columns", hidden: "" },
           table.columns.map((column) =>
-            el("li", { class: "column", title: "Insert", onclick: () => insert(column.name) },
-              column.name, el("span", { class: "type" }, column.type))
+            el("li", {}, el("button", { type: "button", class: "column", title: "Insert", onclick: () => insert(column.name) },
+              column.name, el("span", { class: "type" }, column.type)))
           )
         );
-        const name = el("span", { class: "table-name", onclick: () => (columns.hidden = !columns.hidden) },
+        const name = el("button", { type: "button", class: "table-name", "aria-expanded": "false" },
           (table.kind === "view" ? "◇ " : "▸ ") + table.name);
-        const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
+        name.addEventListener("click", () => {
+          columns.hidden = !columns.hidden;
+          name.setAttribute("aria-expanded", String(!columns.hidden));
+        });
+        const add = el("button", { type: "button", class: "insert", title: "Insert the table name",
+          "aria-label": `Insert ${table.name}` }, "+");
+        add.addEventListener("click", () => insert(table.name));
         return el("li", { class: "table", "data-table": table.name }, name, add, columns);
       })
     );
@@ -256,6 +264,7 @@
     $("badge-truncated").title = data.truncated ? "more rows exist than the source's row limit" : "";
     $("results").hidden = false;
     renderPage();
+    QB.announce($("result-meta").textContent);
   }
 
   function showCachedAge() {
