@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
 
 from apps.accounts.models import ApiKey
+from apps.datasources import services as datasource_services
+from apps.datasources.models import DataSourcePermission
 
 
 @admin.register(ApiKey)
@@ -15,3 +19,32 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class DataSourceRightsInline(admin.TabularInline):
+    model = DataSourcePermission
+    extra = 1
+    verbose_name = "right on a data source"
+    verbose_name_plural = "Rights on data sources (what members may read, request and approve)"
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """A group's rights in QueryBase are its rights on data sources. Django's model
+    permissions grant no data access (being staff administers, nothing more), so the form
+    leaves them out rather than offer a list of checkboxes that look like access and are not."""
+
+    fields = ("name",)
+    filter_horizontal = ()
+    inlines = [DataSourceRightsInline]
+
+    def save_formset(self, request, form, formset, change) -> None:
+        # Rights changed here are audited as they are from the data source's own form.
+        super().save_formset(request, form, formset, change)
+        for permission in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
+            datasource_services.record_permission_change(permission, actor=request.user, request=request)
+        for permission in formset.deleted_objects:
+            datasource_services.record_permission_change(permission, actor=request.user, request=request, deleted=True)

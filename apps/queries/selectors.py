@@ -97,7 +97,20 @@ class QueryToOpen:
     missing: str = ""
 
 
-def query_to_open(user, *, run_id: str | None, saved_id: str | None, share_token: str | None) -> QueryToOpen:
+def query_to_open(
+    user,
+    *,
+    run_id: str | None,
+    saved_id: str | None,
+    share_token: str | None,
+    request_id: str | None = None,
+) -> QueryToOpen:
+    if request_id:
+        # A write request the user may see (a rejected one, to edit and send again).
+        approval = policy.requests_visible_to(user).filter(pk=request_id).first() if request_id.isdigit() else None
+        if approval is None:
+            return QueryToOpen(missing="This write request does not exist or is not visible to you.")
+        return _opening(user, approval.datasource, {"sql": approval.sql, "params": approval.params})
     if run_id:
         run = history_for(user).filter(pk=run_id).first() if _is_uuid(run_id) else None
         if run is None:

@@ -17,6 +17,7 @@ from apps.queries.models import QueryRun
 from querybase.errors import QueryBaseError
 
 PAGE_SIZE = 50
+REOPENABLE = (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED, ApprovalStatus.CANCELLED, ApprovalStatus.FAILED)
 
 
 def _sources_for(user) -> list[dict]:
@@ -42,6 +43,7 @@ def workspace(request):
         run_id=request.GET.get("run"),
         saved_id=request.GET.get("saved"),
         share_token=request.GET.get("shared"),
+        request_id=request.GET.get("request"),
     )
     context = {"sources": _sources_for(request.user), "initial": opening.initial, "opening": opening}
     return render(request, "web/workspace.html", {**context, "nav": "workspace"})
@@ -120,6 +122,9 @@ def approval_detail(request, request_id: int):
         "may_dry_run": policy.may_dry_run(request.user, approval),
         "may_cancel": pending and policy.may_cancel_request(request.user, approval),
         "is_requester": approval.requester_id == request.user.pk,
+        # Ended without running: the requester may send it again, or edit it first.
+        "reopenable_statuses": REOPENABLE,
+        "resubmission": {"datasource": approval.datasource_id, "sql": approval.sql, "params": approval.params},
         "nav": "approvals",
     }
     return render(request, "web/approval_detail.html", context)

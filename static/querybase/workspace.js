@@ -247,6 +247,7 @@
   function showWritePanel(classification) {
     const kinds = [...new Set(classification.statements.filter((s) => s.verdict === "write").map((s) => s.kind.toUpperCase()))];
     $("write-detail").textContent = `It contains ${kinds.join(", ")} (risk: ${classification.risk}).`;
+    $("write-statements").replaceChildren(QB.statementsTable(classification));
     $("write-panel").hidden = false;
     $("results").hidden = true;
     $("reason").focus();
@@ -346,7 +347,14 @@
   // Enter in a parameter field runs the query, as in the editor; it must not submit the form
   // (which reloaded the page and lost the SQL and the results).
   $("params").addEventListener("submit", (event) => { event.preventDefault(); run(); });
-  $("request-approval").addEventListener("click", () => submit(true));
+  $("request-approval").addEventListener("click", () => {
+    // The server refuses a write request without a reason (reason_required): say so here first.
+    const missing = !$("reason").value.trim();
+    $("reason").setAttribute("aria-invalid", String(missing));
+    $("reason-error").hidden = !missing;
+    if (missing) $("reason").focus();
+    else submit(true);
+  });
   $("cancel-write").addEventListener("click", () => ($("write-panel").hidden = true));
   $("save").addEventListener("click", save);
   $("download-csv").addEventListener("click", () => download("csv"));
