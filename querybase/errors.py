@@ -14,6 +14,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_parameters": 400,
     "empty_query": 400,
     "not_a_write": 400,
+    "reason_required": 400,
+    "comment_required": 400,
     "dry_run_not_allowed": 400,
     "dry_run_unsafe": 400,
     "webhook_refused": 400,

@@ -257,6 +257,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.web.context_processors.notification_bell",
+                "apps.web.context_processors.approvals_awaiting",
             ],
         },
     },

@@ -1,9 +1,12 @@
 from django.contrib import admin
-from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.http import HttpRequest
 
 from apps.accounts.models import ApiKey, GroupRights
+from apps.datasources import services as datasource_services
+from apps.datasources.models import DataSourcePermission
+from querybase.types import signed_in_user
 
 
 @admin.register(ApiKey)
@@ -26,15 +29,39 @@ class GroupRightsInline(admin.StackedInline):
     verbose_name_plural = "QueryBase rights"
 
 
-# Django's own group admin, with the group's QueryBase rights (the auditor right) on its page.
+class DataSourceRightsInline(admin.TabularInline):
+    model = DataSourcePermission
+    extra = 1
+    verbose_name = "right on a data source"
+    verbose_name_plural = "Rights on data sources (what members may read, request and approve)"
+
+
 admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupWithRightsAdmin(GroupAdmin):
-    inlines = [GroupRightsInline]
+class GroupAdmin(DjangoGroupAdmin):
+    """A group's rights in QueryBase are its rights on data sources and the auditor right.
+    Django's model permissions grant no data access (being staff administers, nothing more),
+    so the form leaves them out rather than offer a list of checkboxes that look like access
+    and are not."""
+
+    fields = ("name",)
+    filter_horizontal = ()
+    inlines = [DataSourceRightsInline, GroupRightsInline]
     list_display = ("name", "is_auditor")
 
     @admin.display(boolean=True, description="auditor")
     def is_auditor(self, group: Group) -> bool:
         return GroupRights.objects.filter(group=group, can_audit=True).exists()
+
+    def save_formset(self, request: HttpRequest, form, formset, change) -> None:
+        # Rights changed here are audited as they are from the data source's own form.
+        super().save_formset(request, form, formset, change)
+        if formset.model is not DataSourcePermission:
+            return
+        actor = signed_in_user(request)
+        for permission in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects)]:
+            datasource_services.record_permission_change(permission, actor=actor, request=request)
+        for permission in formset.deleted_objects:
+            datasource_services.record_permission_change(permission, actor=actor, request=request, deleted=True)

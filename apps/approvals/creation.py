@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from apps.approvals.exceptions import NotAWrite, WriteKindForbidden
+from apps.approvals.exceptions import NotAWrite, ReasonRequired, WriteKindForbidden
 from apps.approvals.models import ApprovalRequest
 from apps.approvals.notify import notify_new_request
 from apps.approvals.selectors import eligible_approvers
@@ -39,8 +39,8 @@ def create_request(
     sandbox_evidence: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
     """A write request for approval: rights first, then classification and the source's
-    rules on write kinds, then the parameters. `sandbox_evidence`: what the same writes
-    did in the requester's sandbox, when the request is promoted from one."""
+    rules on write kinds, then the reason (required), then the parameters. `sandbox_evidence`:
+    what the same writes did in the requester's sandbox, when the request is promoted from one."""
     datasource, rights = rights_on(user, datasource_id)
     if datasource is None:
         raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
@@ -52,6 +52,11 @@ def create_request(
     if classification.is_read:
         raise NotAWrite("This SQL only reads: run it directly, no approval is needed.")
     _check_write_kinds(datasource, classification)
+    if not reason.strip():
+        raise ReasonRequired(
+            "Say why this change is needed: the reason is required for a write request.",
+            details={"reason": ["This field is required for a write."]},
+        )
     bind_statements(datasource, sql, params, classification)  # refuses bad parameters now, not at execution
     with transaction.atomic():
         approval = ApprovalRequest.objects.create(

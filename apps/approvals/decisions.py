@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.approvals import policy
-from apps.approvals.exceptions import AlreadyReviewed, RequestClosed
+from apps.approvals.exceptions import AlreadyReviewed, CommentRequired, RequestClosed
 from apps.approvals.models import ApprovalRequest, ApprovalReview, ApprovalStatus, Decision
 from apps.approvals.notify import notify_decision
 from apps.approvals.selectors import get_request, refuse
@@ -31,6 +31,11 @@ def review_request(
     with transaction.atomic():
         approval = ApprovalRequest.objects.select_for_update().select_related("datasource").get(pk=request_id)
         refuse(policy.review_refusal(user, approval), closed=RequestClosed, unsupported=RequestClosed)
+        if decision == Decision.REJECT and not comment.strip():
+            raise CommentRequired(
+                "Say why you reject it: a rejection needs a comment for the requester.",
+                details={"comment": ["This field is required to reject."]},
+            )
         try:
             with transaction.atomic():
                 ApprovalReview.objects.create(request=approval, reviewer=user, decision=decision, comment=comment)

@@ -33,3 +33,15 @@ class DryRunRefused(QueryBaseError):
     """The SQL could leave something behind that a rollback does not undo."""
 
     code = "dry_run_unsafe"
+
+
+class ReasonRequired(QueryBaseError):
+    """A write request says why it is needed: approvers decide on the reason as much as on the SQL."""
+
+    code = "reason_required"
+
+
+class CommentRequired(QueryBaseError):
+    """A rejection says why, so the requester knows what to change."""
+
+    code = "comment_required"

@@ -6,6 +6,7 @@ from apps.approvals import policy
 from apps.approvals.exceptions import RequestNotFound
 from apps.approvals.models import ApprovalRequest
 from apps.datasources.models import DataSource
+from apps.queries.selectors import QueryToOpen, opening_of
 from querybase.errors import NotAllowed, QueryBaseError
 from querybase.types import AnyUser
 
@@ -35,6 +36,15 @@ def get_request(user: AnyUser, request_id: int) -> ApprovalRequest:
     if approval is None:
         raise RequestNotFound("No approval request with this id.")
     return approval
+
+
+def request_to_reopen(user: AnyUser, request_id: str) -> QueryToOpen:
+    """A write request the user may see (a rejected one, to edit and send again), as the
+    workspace opens it."""
+    approval = visible_requests(user).filter(pk=request_id).first() if request_id.isdigit() else None
+    if approval is None:
+        return QueryToOpen(missing="This write request does not exist or is not visible to you.")
+    return opening_of(user, approval.datasource, {"sql": approval.sql, "params": approval.params})
 
 
 def refuse(refusal: policy.Refusal | None, closed: type[QueryBaseError], unsupported: type[QueryBaseError]) -> None:

@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from apps.datasources import credential_audit, services
@@ -280,20 +282,42 @@ class DataSourceAdmin(admin.ModelAdmin):
         for permission in formset.deleted_objects:
             services.record_permission_change(permission, actor=signed_in_user(request), request=request, deleted=True)
 
+    # The change form's "Test connection" button (templates/admin/datasources/datasource/
+    # change_form.html) posts here: the server connects with the stored credentials and the
+    # outcome comes back as a message on the form; no credential is ever part of it.
+    def get_urls(self):
+        test_connection = self.admin_site.admin_view(self.test_connection_view)
+        return [
+            path("<path:object_id>/test-connection/", test_connection, name="datasources_datasource_test_connection"),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request, object_id: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        datasource = self.get_object(request, object_id)
+        if datasource is None or not self.has_change_permission(request, datasource):
+            raise Http404("No such data source.")
+        self._test_connection(request, datasource)
+        return redirect("admin:datasources_datasource_change", datasource.pk)
+
     @admin.action(description="Test connection")
     def test_connections(self, request: HttpRequest, queryset) -> None:
         for datasource in queryset:
-            check = credential_audit.test_and_audit(datasource, actor=signed_in_user(request), request=request)
-            result = check.result
-            if result.ok:
-                self.message_user(
-                    request,
-                    f"{datasource}: connected ({result.server_version}, {result.took_ms} ms).",
-                    messages.SUCCESS,
-                )
-            else:
-                self.message_user(request, f"{datasource}: {result.error_code}: {result.message}", messages.ERROR)
-            self._report_audit(request, datasource, check.audit, check.audit_error)
+            self._test_connection(request, datasource)
+
+    def _test_connection(self, request: HttpRequest, datasource: DataSource) -> None:
+        check = credential_audit.test_and_audit(datasource, actor=signed_in_user(request), request=request)
+        result = check.result
+        if result.ok:
+            self.message_user(
+                request,
+                f"{datasource}: connected ({result.server_version}, {result.took_ms} ms).",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, f"{datasource}: {result.error_code}: {result.message}", messages.ERROR)
+        self._report_audit(request, datasource, check.audit, check.audit_error)
 
     @admin.action(description="Audit read credentials")
     def audit_credentials(self, request: HttpRequest, queryset) -> None:

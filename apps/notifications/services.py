@@ -181,5 +181,11 @@ def mark_read(user: User, notification_id: int) -> Notification:
     return notification
 
 
+def mark_read_about(user: User, *, link: str) -> int:
+    """The user's unread in-app notifications pointing at `link`, marked read: opening the
+    page a notification links to is reading it."""
+    return inbox(user).filter(read_at__isnull=True, link=link).update(read_at=timezone.now())
+
+
 def mark_all_read(user: User) -> int:
     return inbox(user).filter(read_at__isnull=True).update(read_at=timezone.now())

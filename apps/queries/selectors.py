@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
+from apps.accounts.policy import is_admin
 from apps.datasources import access
 from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
@@ -31,6 +33,20 @@ class HistoryFilter(django_filters.FilterSet):
 def history_for(user: AnyUser) -> QuerySet[QueryRun]:
     """A user's own runs; admins see everyone's (and may filter by user)."""
     return policy.runs_visible_to(user).select_related("datasource", "user").order_by("-created_at")
+
+
+def usernames_in_history(viewer: AnyUser) -> list[str]:
+    """Whose runs the viewer may pick in the history's user filter: everyone who ran
+    something, for an admin; nobody else filters by user."""
+    if not is_admin(viewer):
+        return []
+    return list(
+        get_user_model()
+        .objects.filter(query_runs__isnull=False)
+        .distinct()
+        .order_by("username")
+        .values_list("username", flat=True)[:1000]
+    )
 
 
 def saved_queries_for(user: AnyUser) -> QuerySet[SavedQuery]:
@@ -88,18 +104,18 @@ def query_to_open(user: AnyUser, *, run_id: str | None, saved_id: str | None, sh
         run = history_for(user).filter(pk=run_id).first() if _is_uuid(run_id) else None
         if run is None:
             return QueryToOpen(missing="This run is not in your history.")
-        return _opening(user, run.datasource, {"sql": run.sql, "params": run.params})
+        return opening_of(user, run.datasource, {"sql": run.sql, "params": run.params})
     if saved_id:
         query = saved_queries_for(user).filter(pk=saved_id).first() if saved_id.isdigit() else None
         if query is None:
             return QueryToOpen(missing="This saved query does not exist or is not shared with you.")
-        return _opening(user, query.datasource, _saved(query, user))
+        return opening_of(user, query.datasource, _saved(query, user))
     if share_token:
         try:
             query = saved_queries.saved_query_by_token(share_token)
         except saved_queries.SavedQueryNotFound as error:
             return QueryToOpen(missing=error.message)
-        return _opening(user, query.datasource, _saved(query, user, share_token=share_token))
+        return opening_of(user, query.datasource, _saved(query, user, share_token=share_token))
     return QueryToOpen()
 
 
@@ -124,7 +140,9 @@ def _saved(query: SavedQuery, user: AnyUser, *, share_token: str = "") -> dict[s
     return fields
 
 
-def _opening(user: AnyUser, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:
+def opening_of(user: AnyUser, datasource: DataSource, fields: dict[str, Any]) -> QueryToOpen:
+    """What the workspace opens: `fields` (SQL, parameters…) on `datasource`, if the user
+    may query it now, and what they may do there."""
     access = source_access(user, datasource)
     # SQL for a source that is not in the picker stays out of the editor: it would run on
     # whichever source the picker shows.

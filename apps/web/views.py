@@ -14,6 +14,7 @@ from apps.accounts import policy
 from apps.approvals import policy as request_policy
 from apps.approvals import selectors as approval_selectors
 from apps.approvals.models import ApprovalStatus
+from apps.approvals.notify import request_path
 from apps.audit import reports
 from apps.audit.exceptions import AuditSearchUnavailable
 from apps.datasources.access import Action, rights_by_datasource
@@ -26,6 +27,7 @@ from querybase.errors import QueryBaseError
 from querybase.types import SignedInHttpRequest
 
 PAGE_SIZE = 50
+REOPENABLE = (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED, ApprovalStatus.CANCELLED, ApprovalStatus.FAILED)
 
 
 def _sources_for(user: User) -> list[dict]:
@@ -48,12 +50,16 @@ def _sources_for(user: User) -> list[dict]:
 
 @login_required
 def workspace(request: SignedInHttpRequest):
-    opening = selectors.query_to_open(
-        request.user,
-        run_id=request.GET.get("run"),
-        saved_id=request.GET.get("saved"),
-        share_token=request.GET.get("shared"),
-    )
+    request_id = request.GET.get("request")
+    if request_id:
+        opening = approval_selectors.request_to_reopen(request.user, request_id)
+    else:
+        opening = selectors.query_to_open(
+            request.user,
+            run_id=request.GET.get("run"),
+            saved_id=request.GET.get("saved"),
+            share_token=request.GET.get("shared"),
+        )
     context = {
         "sources": _sources_for(request.user),
         "initial": opening.initial,
@@ -82,7 +88,15 @@ def history(request: SignedInHttpRequest):
     return render(
         request,
         "web/history.html",
-        {"page": page, "filters": filters, "sources": _sources_for(request.user), "nav": "history"},
+        {
+            "page": page,
+            "filters": filters,
+            "sources": _sources_for(request.user),
+            # Admins see everyone's runs: whose each is, and a filter by user.
+            "show_users": policy.is_admin(request.user),
+            "usernames": selectors.usernames_in_history(request.user),
+            "nav": "history",
+        },
     )
 
 
@@ -126,6 +140,8 @@ def approval_detail(request: SignedInHttpRequest, request_id: int):
         approval = approval_selectors.get_request(request.user, request_id)
     except QueryBaseError as error:
         raise Http404(error.message) from error
+    # Opening the request is reading what the notifications about it said.
+    notifications.mark_read_about(request.user, link=request_path(approval.pk))
     reviews = list(approval.reviews.select_related("reviewer"))
     pending = approval.status == ApprovalStatus.PENDING
     context = {
@@ -136,6 +152,9 @@ def approval_detail(request: SignedInHttpRequest, request_id: int):
         "may_dry_run": request_policy.may_dry_run(request.user, approval),
         "may_cancel": pending and request_policy.may_cancel_request(request.user, approval),
         "is_requester": approval.requester_id == request.user.pk,
+        # Ended without running: the requester may send it again, or edit it first.
+        "reopenable_statuses": REOPENABLE,
+        "resubmission": {"datasource": approval.datasource_id, "sql": approval.sql, "params": approval.params},
         "nav": "approvals",
     }
     return render(request, "web/approval_detail.html", context)

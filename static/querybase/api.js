@@ -55,8 +55,39 @@ window.QB = (function () {
     badge.textContent = result.data.unread;
     badge.dataset.count = result.data.unread;
     badge.hidden = result.data.unread === 0;
+    const words = document.getElementById("unread-words");
+    if (words) words.hidden = badge.hidden;
+  }
+
+  // Screen readers hear what changed without the focus moving: results, saved changes.
+  // Errors go to the page's role="alert" boxes (showError), which are live regions too.
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (!region) return;
+    region.textContent = "";
+    // A new text node in a cleared region is announced even when the words are the same.
+    setTimeout(() => (region.textContent = text), 50);
   }
   if (document.getElementById("unread-count")) setInterval(refreshBell, 30000);
 
-  return { api, errorMessage, showError, el, refreshBell };
+  // The server's classification of SQL as a table: each statement, whether it writes and
+  // of what kind, its risk and the classifier's reasons. The workspace shows it before a
+  // write request is sent; it is what the approver will see on the request page.
+  function statementsTable(classification) {
+    const short = (text) => (text.length > 160 ? text.slice(0, 159) + "…" : text);
+    const rows = classification.statements.map((statement, index) =>
+      el("tr", { class: statement.verdict === "write" ? "writes" : "reads" },
+        el("td", {}, String(index + 1)),
+        el("td", {}, el("code", { class: "sql-snippet" }, short(statement.visible_text || statement.text))),
+        el("td", { class: "statement-kind" }, statement.verdict === "write" ? statement.kind.toUpperCase() : "read"),
+        el("td", {}, el("span", { class: `risk ${statement.risk}` }, statement.risk)),
+        el("td", { class: "small" }, (statement.reasons || []).join("; "))));
+    return el("div", { class: "table-scroll" },
+      el("table", { class: "list statements" },
+        el("caption", { class: "visually-hidden" }, "Statements of this SQL: which write, of what kind, their risk and why"),
+        el("thead", {}, el("tr", {}, ["#", "Statement", "Writes", "Risk", "Why"].map((name) => el("th", { scope: "col" }, name)))),
+        el("tbody", {}, rows)));
+  }
+
+  return { api, errorMessage, showError, el, refreshBell, announce, statementsTable };
 })();

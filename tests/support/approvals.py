@@ -50,7 +50,7 @@ class Team:
         assert response.status_code == 202, response.content
         return response.json()["approval"]
 
-    def review(self, request_id: int, decision: str, *, user=None, comment: str = ""):
+    def review(self, request_id: int, decision: str, *, user=None, comment: str = "reviewed"):
         return client_for(user or self.approver).post(
             f"/api/v1/approvals/{request_id}/review", {"decision": decision, "comment": comment}, format="json"
         )

@@ -118,12 +118,13 @@ def test_history_rerun_saved_queries_and_notifications(page, shop):
     page.wait_for_selector("text=Saved as")
     page.goto("/saved/")
     assert "Delivered orders" in page.inner_text("table.list")
-    page.once("dialog", lambda dialog: dialog.accept("Delivered orders (count)"))
     page.click("button.rename")
+    page.fill("#rename-input", "Delivered orders (count)")
+    page.click("#rename-save")
     page.wait_for_selector("text=Delivered orders (count)")
     page.click("details.share summary")
     page.click("button.link-create")
-    page.wait_for_selector("input.share-url")
+    page.wait_for_selector("input.share-url:visible")
     link = page.input_value("input.share-url")
     screenshot(page, "10-saved-queries")
     page.goto(link)
@@ -205,7 +206,9 @@ def test_a_new_result_starts_at_its_first_row_and_the_editor_keeps_its_height(pa
 
 
 def test_the_timeline_says_rejected(page, shop):
-    approval = create_request(shop.analyst, datasource_id=shop.source.pk, sql="DELETE FROM orders WHERE id = 1")
+    approval = create_request(
+        shop.analyst, datasource_id=shop.source.pk, sql="DELETE FROM orders WHERE id = 1", reason="test order"
+    )
     log_in(page, "pat")
     page.goto(f"/approvals/{approval.pk}")
     page.fill("#comment", "Not this one")

@@ -1,0 +1,37 @@
+"""axe-core (from npm, node_modules/axe-core) run in the page under test.
+
+The script is injected by the test, never served by QueryBase: it is a test tool, not part
+of the dashboard. A page state passes when axe finds no critical or serious violation of
+WCAG 2.0/2.1/2.2 A and AA (contrast, names, labels, roles, keyboard reach)."""
+
+from pathlib import Path
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+FAILING_IMPACTS = ("critical", "serious")
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def axe_violations(page) -> list[dict]:
+    """Critical and serious violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async tags => (await axe.run(document, { runOnly: { type: 'tag', values: tags } })).violations",
+        TAGS,
+    )
+    return [
+        {
+            "rule": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "nodes": [node["target"] for node in violation["nodes"]][:8],
+            "why": violation["nodes"][0]["failureSummary"][:300],
+        }
+        for violation in found
+        if violation["impact"] in FAILING_IMPACTS
+    ]
+
+
+def assert_accessible(page, state: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"axe-core: critical or serious violations in {state}: {violations}"
