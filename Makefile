@@ -15,12 +15,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # checkout's broker may be); QB_TEST_PORTS (e.g. 18300-18399) keeps test servers in a range.
 QB_TEST_NS ?=
 QB_TEST_REDIS_DB ?= 15
+# Another Redis server (say a second one on 6380) when 16 databases are not enough checkouts.
+QB_TEST_REDIS_PORT ?= 6379
 QB_TEST_REDIS_CACHE_DB ?= $(shell echo $$(( ($(QB_TEST_REDIS_DB) + 8) % 16 )))
 QB_TEST_PORTS ?=
 TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST_NS) \
 	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_audit$(QB_TEST_NS) \
-	REDIS_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_DB) \
-	QUERYBASE_CACHE_URL=redis://127.0.0.1:6379/$(QB_TEST_REDIS_CACHE_DB) \
+	REDIS_URL=redis://127.0.0.1:$(QB_TEST_REDIS_PORT)/$(QB_TEST_REDIS_DB) \
+	QUERYBASE_CACHE_URL=redis://127.0.0.1:$(QB_TEST_REDIS_PORT)/$(QB_TEST_REDIS_CACHE_DB) \
 	QUERYBASE_TEST_NAMESPACE=$(QB_TEST_NS) \
 	QUERYBASE_TEST_PORTS=$(QB_TEST_PORTS) \
 	QUERYBASE_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres \
