@@ -199,6 +199,10 @@ def test_the_export_holds_the_result_on_screen_and_is_named_after_the_query(page
     open_workspace(page)
     page.goto(f"/?saved={saved.pk}")
     page.wait_for_selector("#schema li.table")
+    tabs = page.locator("#tab-list .qtab").count()
+    page.reload()  # the opened query is in its tab now: no second copy
+    page.wait_for_selector("#schema li.table")
+    assert page.locator("#tab-list .qtab").count() == tabs
     page.click("#run")
     page.wait_for_selector(GRID_ROWS)
     set_sql(page, "SELECT sku, price FROM products")  # edited after the run, not run
