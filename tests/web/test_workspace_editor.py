@@ -37,8 +37,9 @@ def test_completion_appears_while_typing_tables_and_columns(page, shop):
     set_sql(page, "")
     page.click("#editor .cm-content")
     page.keyboard.type("SELECT * FROM cust")
-    page.wait_for_selector(".cm-tooltip-autocomplete")
-    assert "customers" in page.inner_text(".cm-tooltip-autocomplete")
+    # The list follows the typing: wait until it has caught up with "cust".
+    page.wait_for_selector(".cm-tooltip-autocomplete >> text=customers")
+    assert page.inner_text(".cm-tooltip-autocomplete .cm-completionLabel >> nth=0") == "customers"
     screenshot(page, "editor-completion-while-typing")
     page.keyboard.press("Enter")
     assert editor_text(page) == "SELECT * FROM customers"
