@@ -780,5 +780,9 @@ function openInitial(opening) {
   drafts.add({ sql: opening.sql, datasource: opening.datasource, params, saved, chart: saved ? saved.chart : null });
 }
 
-if (initial) openInitial(initial);
+if (initial) {
+  openInitial(initial);
+  // The tab now holds it: a reload shows the tabs as they are, not one more copy.
+  window.history.replaceState(null, "", window.location.pathname);
+}
 showTab();
