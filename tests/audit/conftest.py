@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.models import GroupRights
-from apps.audit import indexer
 from apps.audit.models import AuditEvent
-from apps.audit.search_store import get_store
+from apps.audit_search import indexer
+from apps.audit_search.search_store import get_store
 
 # The CLI's fixtures, for the audit commands. (The audit page's browser test lives in
 # tests/web, beside the one session-wide browser: a second Playwright would fail.)

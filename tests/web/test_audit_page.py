@@ -7,7 +7,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.models import GroupRights
-from apps.audit.search_store import get_store
+from apps.audit_search.search_store import get_store
 from tests.audit.conftest import index_everything
 from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
 from tests.web.conftest import log_in
