@@ -21,7 +21,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
-class DataSourceRightsInline(admin.TabularInline):
+class DataSourceRightsInline(admin.StackedInline):
+    # Stacked, not tabular: each checkbox gets a label of its own (screen readers).
     model = DataSourcePermission
     extra = 1
     verbose_name = "right on a data source"
