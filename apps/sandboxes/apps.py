@@ -8,3 +8,6 @@ class SandboxesConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.sandboxes import signals  # noqa: F401  (connects the receivers)
+
+        # Registers this app's Celery tasks by name (querybase.celery.enqueue_on_commit).
+        from apps.sandboxes import tasks  # noqa: F401

@@ -351,9 +351,21 @@
     async function ensure(datasource) {
       if (current && current.datasource === datasource) return true;
       $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
-      const answer = await api("POST", `/api/v1/datasources/${datasource}/sandbox`);
+      // A copy to make is made by a worker; follow it, saying what it is doing.
+      let answer = await api("POST", `/api/v1/datasources/${datasource}/sandbox?background=1`);
+      const started = performance.now();
+      while (answer.ok && answer.data.state === "creating") {
+        const seconds = ((performance.now() - started) / 1000).toFixed(0);
+        $("sandbox-state").textContent = `${answer.data.progress || "Copying"}… ${seconds} s`;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        answer = await api("GET", `/api/v1/sandboxes/${answer.data.id}`);
+      }
+      if (answer.ok && answer.data.state === "failed") {
+        showError(errorBox, `Your sandbox could not be made: ${answer.data.error_message}`);
+        return false;
+      }
       if (!answer.ok) {
-        showError(errorBox, answer);
+        showError(errorBox, answer.status === 404 ? "Your sandbox could not be made; try again." : answer);
         return false;
       }
       current = { id: answer.data.id, datasource };
