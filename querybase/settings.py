@@ -385,6 +385,8 @@ CELERY_TASK_ROUTES = {
     "queries.*": {"queue": "queries"},
     "notifications.*": {"queue": "notifications"},
     "maintenance.*": {"queue": "maintenance"},
+    # A user waits for an on-demand sandbox copy: with the reads, not behind maintenance.
+    "sandboxes.*": {"queue": "queries"},
 }
 
 # Django's model backend, refusing logins while throttled (apps.accounts.throttling).

@@ -1,6 +1,6 @@
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -22,10 +22,22 @@ from querybase.types import SignedInRequest
 class DataSourceSandboxView(APIView):
     throttle_classes = [SandboxCopyRateLimit]
 
-    @extend_schema(request=None, responses={200: SandboxSerializer, 201: SandboxSerializer})
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "background",
+                bool,
+                description="Copy in a worker: answer at once with the sandbox `creating`, then follow it "
+                "with GET /sandboxes/{id} (its `progress` says what is being done).",
+            )
+        ],
+        responses={200: SandboxSerializer, 201: SandboxSerializer},
+    )
     def post(self, request: SignedInRequest, datasource_id: int) -> Response:
         """The caller's sandbox on this source: theirs, a pooled copy, or one copied now."""
-        sandbox, made = lifecycle.sandbox_for(request.user, datasource_id, request=request)
+        background = str(request.query_params.get("background", "")).lower() in ("1", "true")
+        sandbox, made = lifecycle.sandbox_for(request.user, datasource_id, request=request, background=background)
         return Response(SandboxSerializer(sandbox).data, status=status.HTTP_201_CREATED if made else status.HTTP_200_OK)
 
 

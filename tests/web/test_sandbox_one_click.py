@@ -12,7 +12,7 @@ from apps.sandboxes.models import GoldenCopy, Sandbox
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.web.conftest import log_in, log_out, screenshot
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 
 def set_sql(page, sql: str) -> None:
