@@ -64,7 +64,7 @@ urlpatterns = [
         name="sandbox-upload-preview",
     ),
     path("sandboxes/<int:sandbox_id>/uploads", sandbox_views.SandboxUploadView.as_view(), name="sandbox-uploads"),
-    path("sandboxes/<int:sandbox_id>/promote", sandbox_views.SandboxPromoteView.as_view(), name="sandbox-promote"),
+    path("sandboxes/<int:sandbox_id>/promote", approval_views.SandboxPromoteView.as_view(), name="sandbox-promote"),
     path("notifications", notification_views.NotificationListView.as_view(), name="notifications"),
     path("notifications/unread-count", notification_views.UnreadCountView.as_view(), name="notifications-unread"),
     path("notifications/read-all", notification_views.MarkAllReadView.as_view(), name="notifications-read-all"),

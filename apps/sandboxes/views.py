@@ -7,13 +7,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.approvals.serializers import ApprovalRequestDetailSerializer
 from apps.datasources.serializers import TableSerializer
 from apps.queries.serializers import QueryRunSerializer
-from apps.sandboxes import indexes, lifecycle, promotion, selectors, uploads
+from apps.sandboxes import indexes, lifecycle, selectors, uploads
 from apps.sandboxes.exceptions import SandboxNotFound, UploadTooLarge
 from apps.sandboxes.models import Sandbox
-from apps.sandboxes.serializers import IndexInputSerializer, PromoteInputSerializer, SandboxSerializer
+from apps.sandboxes.serializers import IndexInputSerializer, SandboxSerializer
 from querybase.errors import InvalidInput
 from querybase.rate_limits import SandboxCopyRateLimit
 from querybase.types import SignedInRequest
@@ -73,23 +72,6 @@ class SandboxResetView(APIView):
     @extend_schema(request=None, responses=SandboxSerializer)
     def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         return Response(SandboxSerializer(lifecycle.reset_sandbox(request.user, sandbox_id, request=request)).data)
-
-
-class SandboxPromoteView(APIView):
-    @extend_schema(request=PromoteInputSerializer, responses={201: ApprovalRequestDetailSerializer})
-    def post(self, request: Request, sandbox_id: int) -> Response:
-        """Request the sandbox's writes, in order, on the real source: one approval request."""
-        payload = PromoteInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        runs = payload.validated_data.get("runs")
-        approval = promotion.promote(
-            request.user,
-            sandbox_id,
-            run_ids=[str(run) for run in runs] if runs is not None else None,
-            reason=payload.validated_data["reason"],
-            request=request,
-        )
-        return Response(ApprovalRequestDetailSerializer(approval).data, status=status.HTTP_201_CREATED)
 
 
 class SandboxSchemaView(APIView):
