@@ -228,6 +228,7 @@ INSTALLED_APPS = [
     "apps.queries",
     "apps.approvals",
     "apps.sandboxes",
+    "apps.submissions",
     "apps.notifications",
     "apps.live",
     "apps.web",
