@@ -3,6 +3,7 @@ configuration's "events" role, uvicorn), as a browser or the CLI reads them."""
 
 import asyncio
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -178,7 +179,11 @@ def test_200_open_streams_while_reads_are_answered(events_server, tmp_path, shop
             return ready, read.status_code, health.status_code, delivered, figures
 
     with shipped_server(tmp_path / "web.log") as web:
-        ready, read_status, health_status, delivered, figures = asyncio.run(hold_streams(web))
+        # A thread of its own: Playwright's sync API, if a browser test ran before in this
+        # session, leaves an event loop running in this one.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            outcome = thread.submit(asyncio.run, hold_streams(web)).result()
+        ready, read_status, health_status, delivered, figures = outcome
     assert (ready, read_status, health_status, delivered) == (200, 200, 200, 200)
     # No thread per stream: the worker runs them all on its event loop.
     assert max(threads for _, threads, _ in figures) < 20
