@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 
 from apps.approvals import policy as request_policy
 from apps.approvals.models import ApprovalRequest
-from apps.live.bus import publish
+from querybase.live_bus import publish
 from querybase.redis_connection import shared_redis
 
 PRESENCE_SECONDS = 60

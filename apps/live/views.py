@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.approvals import selectors
-from apps.live import bus, presence
+from apps.live import presence
 from apps.live.exceptions import LiveUpdatesUnavailable
+from querybase import live_bus as bus
 from querybase.rate_limits import LiveRateLimit
 from querybase.redis_connection import redis_enabled
 

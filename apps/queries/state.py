@@ -3,8 +3,8 @@ is announced to the run's owner as a live event (apps/live) once it commits."""
 
 from typing import Any
 
-from apps.live.bus import publish
 from apps.queries.models import RUN_TRANSITIONS, QueryRun
+from querybase.live_bus import publish
 from querybase.state_machine import StateMachine
 
 

@@ -13,8 +13,8 @@ from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.services import issue_api_key
-from apps.live.bus import publish
 from apps.notifications.services import notify_in_app
+from querybase.live_bus import publish
 from tests.support.approvals import ledger, settle
 from tests.support.factories import reader
 from tests.support.servers import shipped_server
