@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -140,7 +141,7 @@ class QueryExportView(APIView):
 class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitRateLimit]
 
-    def perform_content_negotiation(self, request, force=False):
+    def perform_content_negotiation(self, request: Request, force=False):
         # `?format=` names the export's format here, not DRF's override of the response's
         # (which answered 404 for "csv"): errors are JSON whatever it says.
         return super().perform_content_negotiation(request, force=True)

@@ -76,7 +76,7 @@ class SandboxResetView(APIView):
 
 class SandboxSchemaView(APIView):
     @extend_schema(responses=inline_serializer("SandboxSchema", {"tables": TableSerializer(many=True)}))
-    def get(self, request: Request, sandbox_id: int) -> Response:
+    def get(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """The copy's tables, columns and indexes (its owner's changes included)."""
         token = str(request.query_params.get("share_token", ""))[:64]
         tables = indexes.sandbox_schema(request.user, sandbox_id, share_token=token)
@@ -85,7 +85,7 @@ class SandboxSchemaView(APIView):
 
 class SandboxIndexView(APIView):
     @extend_schema(request=IndexInputSerializer, responses={200: QueryRunSerializer})
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """ "+ index": CREATE INDEX in the caller's sandbox, built from checked names; a run like any other."""
         payload = IndexInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -120,7 +120,7 @@ class SandboxUploadPreviewView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(request=UPLOAD_REQUEST, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """The columns and types a CSV would make, its first rows, and the lines it would leave out."""
         file = _upload(request)
         return Response(uploads.preview_upload(request.user, sandbox_id, file, file.size))
@@ -130,7 +130,7 @@ class SandboxUploadView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(request=UPLOAD_REQUEST, responses={201: OpenApiTypes.OBJECT})
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """A CSV into the caller's sandbox as the new table `table`."""
         file = _upload(request)
         table = str(request.POST.get("table", ""))[:200]
