@@ -151,6 +151,8 @@ def _by_key(
     old_columns: list[str], old_rows: list[list], new_columns: list[str], new_rows: list[list], key: list[str]
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
     def keyed(columns: list[str], rows: list[list]) -> dict[str, list]:
+        if not rows:  # no rows on this side (the table was made or dropped by the write)
+            return {}
         positions = [columns.index(column) for column in key]
         return {_text([row[position] for position in positions]): row for row in rows}
 

@@ -59,7 +59,9 @@ def test_plus_index_creates_one_in_my_sandbox_only(engine, request):
     event = AuditEvent.objects.get(action="sandbox.create_index", detail__index="customers_name_idx")
     assert event.actor == ada and event.detail["columns"] == ["name"]
     # Like any write in the sandbox, it can be requested on the real source.
-    promoted = client.post(f"/api/v1/sandboxes/{sandbox_id}/promote", {}, format="json").json()
+    promoted = client.post(
+        f"/api/v1/sandboxes/{sandbox_id}/promote", {"reason": "index for the report"}, format="json"
+    ).json()
     assert [statement["kind"] for statement in promoted["classification"]["statements"]] == ["ddl", "ddl"]
     assert "customers_name_idx" in promoted["sql"] and "orders_unique_pair" in promoted["sql"]
 

@@ -91,7 +91,9 @@ def test_only_the_named_runs_are_requested(request):
     run(client, source, sandbox_id, "DELETE FROM orders WHERE id = 2")
     second = run(client, source, sandbox_id, "UPDATE orders SET total = 0 WHERE id = 3")
 
-    promoted = client.post(f"/api/v1/sandboxes/{sandbox_id}/promote", {"runs": [second["id"]]}, format="json")
+    promoted = client.post(
+        f"/api/v1/sandboxes/{sandbox_id}/promote", {"runs": [second["id"]], "reason": "fix totals"}, format="json"
+    )
     assert promoted.status_code == 201, promoted.content
     assert promoted.json()["sql"] == "UPDATE orders SET total = 0 WHERE id = 3;"
 
@@ -139,7 +141,7 @@ def test_a_reset_starts_what_a_promotion_replays_over(request):
     run(client, source, sandbox_id, "DELETE FROM orders")
     assert client.post(f"/api/v1/sandboxes/{sandbox_id}/reset").status_code == 200
     run(client, source, sandbox_id, "UPDATE orders SET total = 1 WHERE id = 1")
-    promoted = client.post(f"/api/v1/sandboxes/{sandbox_id}/promote", {}, format="json")
+    promoted = client.post(f"/api/v1/sandboxes/{sandbox_id}/promote", {"reason": "fix a total"}, format="json")
     assert promoted.json()["sql"] == "UPDATE orders SET total = 1 WHERE id = 1;"
 
 
