@@ -6,9 +6,6 @@ page ("WORKER TIMEOUT"). Here the same request outlasts that default and still g
 its JSON answer.
 """
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,9 +17,8 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource
-from tests.support.databases import free_port
+from tests.support import servers
 from tests.support.factories import reader, source_from_server
-from tests.support.worker import suite_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
@@ -55,38 +51,9 @@ def test_the_shipped_config_uses_threads_and_outlasts_every_allowed_wait():
 
 @pytest.fixture
 def shipped_server(tmp_path):
-    port = free_port()
     log_path = tmp_path / "gunicorn.log"
-    env = {**os.environ, "DATABASE_URL": suite_database_url(), "QUERYBASE_WEB_WORKERS": "1"}
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"{base}/health", server, log_path)
+    with servers.shipped_server(log_path) as base:
         yield base, log_path
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"gunicorn exited:\n{log_path.read_text()}")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            # Listening, but its worker still booting (seconds on a loaded machine): not up yet.
-            time.sleep(0.1)
-    pytest.fail(f"gunicorn did not come up:\n{log_path.read_text()}")
 
 
 def _blocked_backends(admin: psycopg.Connection) -> int:

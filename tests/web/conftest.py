@@ -85,12 +85,14 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def log_in(page, username: str, password: str = DEFAULT_PASSWORD) -> None:
+def log_in(page, username: str, password: str = DEFAULT_PASSWORD, *, signed_in: str = "text=Log out") -> None:
+    """Sign in through the login page; `signed_in` is what shows once in (on a small screen
+    Log out sits behind Menu)."""
     page.goto("/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
-    page.wait_for_selector("text=Log out")
+    page.wait_for_selector(signed_in)
 
 
 def log_out(page) -> None:

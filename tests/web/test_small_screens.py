@@ -6,7 +6,6 @@ import pytest
 
 from apps.approvals.creation import create_request
 from apps.queries.saved_queries import create_share_link, save_query
-from tests.support.factories import DEFAULT_PASSWORD
 from tests.web.conftest import log_in as wide_log_in
 from tests.web.conftest import screenshot
 
@@ -28,12 +27,7 @@ def phone(browser, live_server):
 
 
 def log_in(page, username: str) -> None:
-    """As tests.web.conftest.log_in, on a screen where Log out sits behind Menu."""
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#nav-toggle")
+    wide_log_in(page, username, signed_in="#nav-toggle")
 
 
 def overflow(page) -> int:
