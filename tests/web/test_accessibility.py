@@ -9,7 +9,7 @@ from apps.approvals.creation import create_request
 from apps.approvals.decisions import review_request
 from apps.queries.saved_queries import create_share_link, save_query
 from tests.web.accessibility import axe_violations
-from tests.web.conftest import log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, log_in, log_out, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -44,7 +44,7 @@ def test_no_page_state_has_a_critical_or_serious_violation(page, shop):
     page.click("#schema li.table[data-table=customers] .table-name")
     set_sql(page, "SELECT id, name, country FROM customers ORDER BY id LIMIT 5")
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     check("workspace with a result and an open table")
     set_sql(page, "SELECT nope FROM customers")
     page.click("#run")
