@@ -79,7 +79,7 @@ function numericSorter(a, b) {
 const asRows = (rows) => rows.map((row) => Object.fromEntries(row.map((value, index) => [`c${index}`, value])));
 
 /** The grid of a result. `onNearEnd` hears a scroll close to the last row (to fetch the
- * server's next page), `onSorted` a sort by a header. */
+ * server's next page), `onSorted` whether the rows are now sorted by a header. */
 function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => {} }) {
   const kinds = data.columns.map((column, index) => kindOf(column, index, data.rows));
   const columns = data.columns.map((column, index) => {
@@ -119,15 +119,18 @@ function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => 
     columnHeaderVertAlign: "bottom",
     placeholder: "No rows",
   });
+  // Tabulator builds itself asynchronously: its sort functions exist once it is built.
+  table.qbBuilt = new Promise((resolve) => table.on("tableBuilt", resolve));
   table.on("scrollVertical", () => {
     if (nearEnd(table)) onNearEnd();
   });
-  table.on("dataSorted", () => onSorted());
+  table.on("dataSorted", (sorters) => onSorted(sorters.length > 0));
   return table;
 }
 
 /** Rows of the server's next page, after those shown; a sort in force sorts them in too. */
 async function append(table, rows) {
+  await table.qbBuilt;
   await table.addData(asRows(rows), false);
   const sorters = table.getSorters();
   if (sorters.length) table.setSort(sorters.map((sorter) => ({ column: sorter.field, dir: sorter.dir })));

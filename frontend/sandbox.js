@@ -15,6 +15,7 @@
  */
 export function createSandbox({ $, api, el, errorMessage, picker, source, showFailure, loadSchema, runAgain }) {
   const mine = {}; // datasource id → { id, sampled } of the caller's own sandbox there
+  const asking = {}; // datasource id → the request for it in flight
 
   const option = () => picker.selectedOptions[0];
   const chosen = () => Boolean(option() && option().dataset.sandbox);
@@ -74,18 +75,23 @@ export function createSandbox({ $, api, el, errorMessage, picker, source, showFa
     return `Your sandbox #${known.id}: a private copy where writes run at once; the real source is not touched.${sampled}`;
   }
 
-  /** The caller's sandbox on `id`: theirs, a pooled copy, or one made now (null on failure). */
-  async function ensure(id) {
-    if (mine[id]) return mine[id];
-    $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
-    const answer = await api("POST", `/api/v1/datasources/${id}/sandbox`);
-    if (!answer.ok) {
-      showFailure("Could not prepare your sandbox", errorMessage(answer));
-      return null;
+  /** The caller's sandbox on `id`: theirs, a pooled copy, or one made now (null on failure).
+   * The schema and a run may both ask at once: they share one request. */
+  function ensure(id) {
+    if (mine[id]) return Promise.resolve(mine[id]);
+    if (!asking[id]) {
+      $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
+      asking[id] = api("POST", `/api/v1/datasources/${id}/sandbox`).then((answer) => {
+        if (!answer.ok) {
+          showFailure("Could not prepare your sandbox", errorMessage(answer));
+          return null;
+        }
+        mine[id] = { id: answer.data.id, sampled: answer.data.sampled_tables || [] };
+        if (ownChosen() && datasource() === id) $("sandbox-state").textContent = ownText(mine[id]);
+        return mine[id];
+      }).finally(() => delete asking[id]);
     }
-    mine[id] = { id: answer.data.id, sampled: answer.data.sampled_tables || [] };
-    if (ownChosen() && datasource() === id) $("sandbox-state").textContent = ownText(mine[id]);
-    return mine[id];
+    return asking[id];
   }
 
   /** Adds where to run to a submission when a sandbox is picked; false if none could be had. */

@@ -565,7 +565,7 @@ async function showResult(run, sent) {
   }
   if (grid) grid.destroy();
   // A new grid for each result: it starts at its first row, with no sort left over.
-  grid = window.QBGrid.render($("grid"), data, { onCell: showCell, onNearEnd: loadMore, onSorted: () => result && showLoaded() });
+  grid = window.QBGrid.render($("grid"), data, { onCell: showCell, onNearEnd: loadMore, onSorted: sortedChanged });
   showLoaded();
   window.QB.announce($("result-meta").textContent);
   await showChart();
@@ -609,12 +609,18 @@ async function loadAll() {
   $("load-all").disabled = false;
 }
 
+function sortedChanged(sorted) {
+  if (!result) return;
+  result.sorted = sorted;
+  showLoaded();
+}
+
 function showLoaded() {
   const data = result.result;
   const more = Boolean(data.next);
   $("rows-loaded").hidden = !more;
   if (!more) return;
-  const sorted = grid && grid.getSorters().length ? " (sorted among these)" : "";
+  const sorted = result.sorted ? " (sorted among these)" : "";
   $("rows-loaded-text").textContent =
     `${data.rows.length.toLocaleString("en-US")} of ${data.row_count.toLocaleString("en-US")} rows loaded${sorted}; scroll down for more.`;
 }
@@ -884,6 +890,7 @@ function openInitial(opening) {
   const existing = opening.saved_id && drafts.tabs.find((tab) => tab.saved && tab.saved.id === opening.saved_id);
   if (existing) {
     drafts.activate(existing.id);
+    drafts.update({ sandbox: sandbox.placeOf(opening) }); // where the link says it runs
     return;
   }
   const params = {};

@@ -113,7 +113,9 @@ def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
     assert file_digest(shop.path) == before
 
 
-def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_share_link(page, sandboxed_shop):
+def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_share_link(
+    page, live_server, sandboxed_shop
+):
     shop = sandboxed_shop
     log_in(page, "ana", DEFAULT_PASSWORD)
     page.wait_for_selector("#schema li.table[data-table=customers]")
@@ -137,9 +139,12 @@ def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_sha
     page.wait_for_selector("#sandbox-bar:not([hidden])")
     assert page.locator("#datasource option:checked").inner_text() == "Shop — my sandbox"
     token = create_share_link(saved, user=shop.analyst).share_token
-    log_out(page)
 
-    # Someone else with the link reads it in my sandbox, not on the real source.
+    # Someone else with the link (in a browser of their own) reads it in my sandbox, not
+    # on the real source.
+    page = page.context.browser.new_page(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     log_in(page, "pat", DEFAULT_PASSWORD)
     page.goto(f"/?shared={token}")
     page.wait_for_selector("#sandbox-bar:not([hidden])")
@@ -152,3 +157,5 @@ def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_sha
         "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Only In The Sandbox'"
     )
     screenshot(page, "sandbox-05-shared-sandbox-read")
+    page.context.close()
+    assert errors == []

@@ -24,15 +24,15 @@ def test_partitions_are_counted_under_their_table_and_named_with_their_bounds(pa
         "rating_counts",
     ]
     payment = page.locator("#schema li.table[data-table=payment] .table-name")
-    assert payment.inner_text() == "▸ payment 5 partitions"
+    assert payment.text_content() == "▸ payment 5 partitions"
     tooltip = payment.get_attribute("title")
     assert tooltip.startswith("partitioned table\n")
     assert "payment_p2024_01: FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')" in tooltip
     assert "payment_rest: DEFAULT" in tooltip
     assert "payment_rest_one: FOR VALUES IN (1)" in tooltip
     # A materialized view is marked as a view is; a plain table has no partition count.
-    assert page.inner_text("#schema li.table[data-table=rating_counts] .table-name") == "◇ rating_counts"
-    assert page.inner_text("#schema li.table[data-table=film] .table-name") == "▸ film"
+    assert page.text_content("#schema li.table[data-table=rating_counts] .table-name") == "◇ rating_counts"
+    assert page.text_content("#schema li.table[data-table=film] .table-name") == "▸ film"
     screenshot(page, "schema-partitions")
 
 
