@@ -12,6 +12,7 @@ from apps.queries.saved_queries import create_share_link
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.models import GoldenCopy, Sandbox
 from tests.support.factories import DEFAULT_PASSWORD
+from tests.web.accessibility import assert_accessible
 from tests.web.conftest import GRID_ROWS, grid_rows, log_in, log_out, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -55,6 +56,7 @@ def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_e
     # One row per statement: number, kind, rows affected.
     assert grid_rows(page)[0] == ["1", "dml", "1"]
     assert page.is_visible("#sandbox-promote")
+    assert_accessible(page, "the workspace on my sandbox")
     screenshot(page, "sandbox-02-ran-in-sandbox")
 
     set_sql(page, "SELECT name FROM customers WHERE id = 1")
@@ -96,6 +98,7 @@ def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
     page.check("#index-dialog input[value=country]")
     page.check("#index-dialog input[value=name]")
     page.fill("#index-name", "by_country_and_name")
+    assert_accessible(page, "the index dialog")
     screenshot(page, "sandbox-04-index-dialog")
     page.click("#index-create")
     page.wait_for_selector(
