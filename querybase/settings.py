@@ -218,6 +218,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.audit",
+    "apps.audit_search",
     "apps.accounts",
     "apps.datasources",
     "apps.queries",
@@ -293,7 +294,7 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The audit search store (apps/audit/search_store): never the metadata database, so the
+# The audit search store (apps/audit_search/search_store): never the metadata database, so the
 # audit reports never load it. With PostgreSQL metadata it defaults to a database of its
 # own on the same server (<name>_audit, created by `migrate` if it may); the embedded
 # default keeps an SQLite FTS5 file next to its database.

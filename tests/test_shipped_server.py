@@ -83,7 +83,8 @@ def _wait_until_up(url: str, server: subprocess.Popen, log_path: Path) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Listening, but its worker still booting (seconds on a loaded machine): not up yet.
             time.sleep(0.1)
     pytest.fail(f"gunicorn did not come up:\n{log_path.read_text()}")
 

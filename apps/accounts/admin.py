@@ -29,7 +29,8 @@ class GroupRightsInline(admin.StackedInline):
     verbose_name_plural = "QueryBase rights"
 
 
-class DataSourceRightsInline(admin.TabularInline):
+class DataSourceRightsInline(admin.StackedInline):
+    # Stacked, not tabular: each checkbox gets a label of its own (screen readers).
     model = DataSourcePermission
     extra = 1
     verbose_name = "right on a data source"

@@ -10,8 +10,9 @@ from functools import cache as memoize
 
 import redis
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from kombu.transport.redis import PRIORITY_STEPS
@@ -26,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.approvals.models import ApprovalRequest, ApprovalStatus
+from apps.audit.models import OutboxEntry
 from apps.datasources.connectors import postgresql
 from apps.queries.models import QueryRun, RunStatus
 from querybase import metrics
@@ -74,8 +76,21 @@ class ScrapeTimeCollector(Collector):
         for status, count in _by_status(ApprovalRequest.objects, ApprovalStatus.values).items():
             approvals.add_metric([status], count)
         yield approvals
+        yield from self._audit_outbox()
         if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
             yield from self._queue_depths()
+
+    def _audit_outbox(self) -> Iterator[Metric]:
+        """How far the audit search is behind: events not yet indexed, and the oldest's age."""
+        summary = OutboxEntry.objects.aggregate(pending=Count("pk"), oldest=Min("created_at"))
+        yield GaugeMetricFamily(
+            "querybase_audit_outbox_pending", "Audit events not yet in the search store.", value=summary["pending"]
+        )
+        oldest = summary["oldest"]
+        age = (timezone.now() - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            "querybase_audit_outbox_oldest_seconds", "Age of the oldest audit event not yet indexed.", value=age
+        )
 
     def _queue_depths(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily("querybase_celery_queue_depth", "Tasks waiting in a Celery queue.", labels=["queue"])

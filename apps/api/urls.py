@@ -7,7 +7,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from apps.accounts.views import ApiKeyListCreateView, ApiKeyRevokeView, AuditedTokenObtainPairView, MeView
 from apps.api.metrics import MetricsView
 from apps.approvals import views as approval_views
-from apps.audit import views as audit_views
+from apps.audit_search import views as audit_views
 from apps.datasources.views import DataSourceViewSet
 from apps.live import views as live_views
 from apps.notifications import views as notification_views

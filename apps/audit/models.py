@@ -63,7 +63,7 @@ class AuditEvent(models.Model):
 
 
 class OutboxEntry(models.Model):
-    """An audit event waiting to be copied into the search store (apps/audit/search_store).
+    """An audit event waiting to be copied into the search store (apps/audit_search/search_store).
 
     Written in the event's own transaction, so an event exists exactly when its entry does:
     nothing is lost while the indexers are down. Indexers claim unprocessed entries (not

@@ -5,8 +5,8 @@ from dataclasses import replace
 from django import forms
 from django.core.exceptions import ValidationError
 
-from apps.audit.search_store import AuditQuery
-from apps.audit.search_store.base import words_of
+from apps.audit_search.search_store import AuditQuery
+from apps.audit_search.search_store.base import words_of
 
 _LOCAL_TIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 

@@ -15,8 +15,8 @@ from apps.approvals import policy as request_policy
 from apps.approvals import selectors as approval_selectors
 from apps.approvals.models import ApprovalStatus
 from apps.approvals.notify import request_path
-from apps.audit import reports
-from apps.audit.exceptions import AuditSearchUnavailable
+from apps.audit_search import reports
+from apps.audit_search.exceptions import AuditSearchUnavailable
 from apps.datasources.access import Action, rights_by_datasource
 from apps.datasources.models import DataSource
 from apps.notifications import services as notifications

@@ -908,5 +908,9 @@ function openInitial(opening) {
                sandbox: sandbox.placeOf(opening) });
 }
 
-if (initial) openInitial(initial);
+if (initial) {
+  openInitial(initial);
+  // The tab now holds it: a reload shows the tabs as they are, not one more copy.
+  window.history.replaceState(null, "", window.location.pathname);
+}
 showTab();

@@ -73,7 +73,9 @@ def known(shop) -> dict[str, object]:
     client = client_for(analyst)
     run = client.post("/api/v1/queries", {"datasource": shop.pk, "sql": "SELECT 1"}, format="json").json()
     approval = client.post(
-        "/api/v1/queries", {"datasource": shop.pk, "sql": "DELETE FROM orders WHERE id = 1"}, format="json"
+        "/api/v1/queries",
+        {"datasource": shop.pk, "sql": "DELETE FROM orders WHERE id = 1", "reason": "test order"},
+        format="json",
     ).json()["approval"]
     saved = client.post(
         "/api/v1/saved-queries",

@@ -10,15 +10,15 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.models import GroupRights
-from apps.audit import indexer
 from apps.audit.models import AuditEvent
-from apps.audit.search_store import get_store
+from apps.audit_search import indexer
+from apps.audit_search.search_store import get_store
 
-# The CLI's and the dashboard's fixtures, for the audit commands and pages.
+# The CLI's fixtures, for the audit commands. (The audit page's browser test lives in
+# tests/web, beside the one session-wide browser: a second Playwright would fail.)
 from tests.clients.conftest import cli, server_url, shop_world  # noqa: F401
 from tests.support.factories import make_group, make_user
 from tests.support.worker import suite_database_url
-from tests.web.conftest import browser, log_in, page  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,10 +12,10 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
-from apps.audit import indexer
 from apps.audit.models import OutboxEntry
-from apps.audit.search_store import AuditQuery, reset_store
 from apps.audit.services import record_event
+from apps.audit_search import indexer
+from apps.audit_search.search_store import AuditQuery, reset_store
 from querybase.celery import app
 from tests.audit.conftest import bulk_events, index_everything, start_indexer
 

@@ -177,7 +177,7 @@ def test_bad_parameters_are_a_400_naming_the_field(store, auditor, path, params,
 
 
 def test_an_unreachable_store_is_a_503_never_the_metadata_database(store, auditor, settings):
-    from apps.audit.search_store import reset_store
+    from apps.audit_search.search_store import reset_store
 
     settings.AUDIT_SEARCH_URL = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=1"
     reset_store()

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.audit.search_store import AuditDocument, AuditQuery, store_for
-from apps.audit.search_store.sqlite import SqliteSearchStore
+from apps.audit_search.search_store import AuditDocument, AuditQuery, store_for
+from apps.audit_search.search_store.sqlite import SqliteSearchStore
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 

@@ -26,10 +26,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.audit import indexer
 from apps.audit.models import AuditEvent
-from apps.audit.search_store import get_store
-from apps.audit.search_store.postgresql import PostgresSearchStore
+from apps.audit_search import indexer
+from apps.audit_search.search_store import get_store
+from apps.audit_search.search_store.postgresql import PostgresSearchStore
 
 BURST = 10_000
 CONSUMERS = (1, 2, 4)

@@ -129,7 +129,7 @@ def test_a_write_becomes_an_approval_request(cli, shop_world):
     assert "UPDATE products SET in_stock" in result.stdout
     assert request.reason == "price fix" and request.status == "pending"
 
-    as_json = cli("run", "Shop", "DELETE FROM orders WHERE id = 2", "--json")
+    as_json = cli("run", "Shop", "DELETE FROM orders WHERE id = 2", "--reason", "cleanup", "--json")
     assert as_json.code == APPROVAL
     assert as_json.json()["approval"]["status"] == "pending"
 
@@ -143,7 +143,7 @@ def test_a_write_becomes_an_approval_request(cli, shop_world):
 
 def test_an_approver_reviews_and_approves_a_request(cli, shop_world):
     cli.login("ana")
-    cli("run", "Shop", "UPDATE products SET in_stock = 999 WHERE id = 1")
+    cli("run", "Shop", "UPDATE products SET in_stock = 999 WHERE id = 1", "--reason", "cleanup")
     request = ApprovalRequest.objects.get()
     cli.login("ray", profile="approver")
     as_approver = {"QUERYBASE_PROFILE": "approver"}
@@ -167,8 +167,8 @@ def test_an_approver_reviews_and_approves_a_request(cli, shop_world):
 
 def test_a_high_risk_approval_needs_the_request_number_typed_or_yes(cli, shop_world):
     cli.login("ana")
-    cli("run", "Shop", "DELETE FROM order_items")
-    cli("run", "Shop", "DROP TABLE order_items")
+    cli("run", "Shop", "DELETE FROM order_items", "--reason", "cleanup")
+    cli("run", "Shop", "DROP TABLE order_items", "--reason", "cleanup")
     first, second = ApprovalRequest.objects.order_by("id")
     assert first.risk == second.risk == "high"
     cli.login("ray", profile="approver")
@@ -191,7 +191,7 @@ def test_a_high_risk_approval_needs_the_request_number_typed_or_yes(cli, shop_wo
 
 def test_reject_needs_a_comment_and_is_shown_to_the_requester(cli, shop_world):
     cli.login("ana")
-    cli("run", "Shop", "UPDATE customers SET name = 'x' WHERE id = 1")
+    cli("run", "Shop", "UPDATE customers SET name = 'x' WHERE id = 1", "--reason", "cleanup")
     request = ApprovalRequest.objects.get()
     cli.login("ray", profile="approver")
     as_approver = {"QUERYBASE_PROFILE": "approver"}
@@ -234,7 +234,7 @@ def test_exit_codes_for_unknown_sources_missing_rights_and_failed_queries(cli, s
     assert unknown.code == NOT_FOUND_OR_FORBIDDEN
     assert "Warehouse" in unknown.stderr
 
-    cli("run", "Shop", "DELETE FROM orders WHERE id = 1")
+    cli("run", "Shop", "DELETE FROM orders WHERE id = 1", "--reason", "cleanup")
     request = ApprovalRequest.objects.get()
     own = cli("approve", str(request.id), "--yes", "--json")  # nobody approves their own request
     assert own.code == NOT_FOUND_OR_FORBIDDEN
@@ -262,7 +262,7 @@ def test_an_approver_dry_runs_a_request_before_deciding(cli, shop_world):
     shop_world.source.dry_run_enabled = True
     shop_world.source.save()
     cli.login("ana")
-    cli("run", "Shop", "UPDATE customers SET country = 'NL' WHERE country = 'US'")
+    cli("run", "Shop", "UPDATE customers SET country = 'NL' WHERE country = 'US'", "--reason", "cleanup")
     request = ApprovalRequest.objects.get()
     cli.login("ray", profile="approver")
     as_approver = {"QUERYBASE_PROFILE": "approver"}
@@ -281,7 +281,7 @@ def test_an_approver_dry_runs_a_request_before_deciding(cli, shop_world):
 
 def test_a_refusal_is_not_a_usage_error(cli, shop_world):
     cli.login("ana")
-    cli("run", "Shop", "DELETE FROM orders WHERE id = 1")
+    cli("run", "Shop", "DELETE FROM orders WHERE id = 1", "--reason", "cleanup")
     request = ApprovalRequest.objects.get()
     cli.login("ray", profile="approver")
     refused = cli("dry-run", str(request.id), "--json", env={"QUERYBASE_PROFILE": "approver"})  # not enabled here

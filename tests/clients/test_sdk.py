@@ -106,7 +106,7 @@ def test_a_write_returns_its_request_which_can_be_dry_run_approved_or_cancelled(
         assert decided.status in {"approved", "executing", "succeeded"}
         assert decided.reviews[0].comment == "ok"
 
-        second = analyst.queries.run("Shop", "UPDATE products SET in_stock = 1 WHERE id = 2")
+        second = analyst.queries.run("Shop", "UPDATE products SET in_stock = 1 WHERE id = 2", reason="restock")
         assert analyst.approvals.cancel(second.id).status == "cancelled"
         assert [item.id for item in analyst.approvals.list(status="cancelled")] == [second.id]
 
@@ -152,7 +152,7 @@ def test_api_errors_become_exceptions_with_code_status_and_details(server_url, s
             client.queries.run("Shop", "SELECT $1")
         assert invalid.value.code == "invalid_parameters"
 
-        request = client.queries.run("Shop", "DELETE FROM orders WHERE id = 1")
+        request = client.queries.run("Shop", "DELETE FROM orders WHERE id = 1", reason="test order")
         with pytest.raises(PermissionDeniedError) as own:
             client.approvals.approve(request.id)
         assert own.value.code == "permission_denied"

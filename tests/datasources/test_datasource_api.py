@@ -34,7 +34,11 @@ def test_admin_creates_reads_updates_and_deletes_a_source(admin_client, admin_us
 
     actions = list(AuditEvent.objects.filter(object_id=str(source_id)).order_by("id").values_list("action", flat=True))
     assert actions == ["datasource.create", "datasource.update", "datasource.delete"]
-    assert AuditEvent.objects.get(action="datasource.update").detail == {"changed": ["max_rows", "allowed_write_kinds"]}
+    # The event names its source, so audit reports can filter by it.
+    assert AuditEvent.objects.get(action="datasource.update").detail == {
+        "changed": ["max_rows", "allowed_write_kinds"],
+        "datasource": source_id,
+    }
 
 
 def test_password_can_be_replaced_and_cleared(admin_client):

@@ -123,7 +123,9 @@ class TestDeletingASourceKeepsItsHistory:
     def test_a_source_with_approval_requests_is_409_and_kept(self, shop, admin_client):
         wendy = reader("wendy", shop, write=True)
         requested = client_for(wendy).post(
-            "/api/v1/queries", {"datasource": shop.pk, "sql": "DELETE FROM orders WHERE id = 1"}, format="json"
+            "/api/v1/queries",
+            {"datasource": shop.pk, "sql": "DELETE FROM orders WHERE id = 1", "reason": "test order"},
+            format="json",
         )
         assert requested.status_code == 202
         error = assert_json_error(admin_client.delete(f"/api/v1/datasources/{shop.pk}"), 409, "datasource_has_history")

@@ -11,13 +11,15 @@ FAILING_IMPACTS = ("critical", "serious")
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 
-def axe_violations(page) -> list[dict]:
-    """Critical and serious violations on the page as it is now."""
+def axe_violations(page, within: str | None = None) -> list[dict]:
+    """Critical and serious violations on the page as it is now (or in the part `within`
+    selects: on a page whose frame is not ours, such as Django admin's)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     found = page.evaluate(
-        "async tags => (await axe.run(document, { runOnly: { type: 'tag', values: tags } })).violations",
-        TAGS,
+        """async ([tags, within]) => (await axe.run(within ? { include: [within] } : document,
+                                                     { runOnly: { type: "tag", values: tags } })).violations""",
+        [TAGS, within],
     )
     return [
         {
@@ -32,6 +34,6 @@ def axe_violations(page) -> list[dict]:
     ]
 
 
-def assert_accessible(page, state: str) -> None:
-    violations = axe_violations(page)
+def assert_accessible(page, state: str, within: str | None = None) -> None:
+    violations = axe_violations(page, within)
     assert violations == [], f"axe-core: critical or serious violations in {state}: {violations}"

@@ -79,3 +79,59 @@ def test_no_page_state_has_a_critical_or_serious_violation(page, shop):
     check("request page, pending, as an approver")
     screenshot(page, "a11y-request-page")
     assert found == {}, json.dumps(found, indent=1)
+
+
+def test_the_keyboard_reaches_the_content_the_schema_and_the_results(page, shop):
+    log_in(page, "ana")
+    # The first Tab on a page offers to skip the navigation.
+    page.goto("/history/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+
+    page.goto("/")
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+
+    # The schema tree: a table opens with Enter, a column goes into the editor with Enter.
+    table = page.locator("#schema li.table[data-table=customers] .table-name")
+    table.focus()
+    assert table.get_attribute("aria-expanded") == "false"
+    page.keyboard.press("Enter")
+    assert table.get_attribute("aria-expanded") == "true"
+    assert page.is_visible("#schema li.table[data-table=customers] .columns")
+    set_sql(page, "SELECT  FROM customers")
+    page.evaluate("window.qbEditor.setCursor({line: 0, ch: 7})")
+    page.keyboard.press("Tab")  # from the table to its "+" button
+    page.keyboard.press("Tab")  # to its first column
+    assert page.evaluate("document.activeElement.classList.contains('column')")
+    page.keyboard.press("Enter")
+    assert page.evaluate("window.qbEditor.getValue()") == "SELECT id FROM customers"
+
+    # A result is announced, and its scrolling box is reachable and named.
+    page.click("#run")
+    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_function("document.getElementById('announcer').textContent.includes('rows')")
+    wrap = page.locator(".grid-wrap")
+    assert wrap.get_attribute("tabindex") == "0" and wrap.get_attribute("aria-label") == "Result rows"
+    wrap.focus()
+    assert page.evaluate("document.activeElement.classList.contains('grid-wrap')")
+    # An error is said at once: its box is an alert.
+    set_sql(page, "SELECT nope FROM customers")
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.get_attribute("#error", "role") == "alert"
+
+
+def test_the_bell_says_how_many_are_unread(page, shop):
+    create_request(shop.analyst, datasource_id=shop.source.pk, sql="DELETE FROM orders WHERE id = 1", reason="x")
+    log_in(page, "pat")
+    # Its accessible name is its words, the count included (no aria-label hiding the count).
+    assert page.get_by_role("link", name="Notifications 1 unread", exact=True).count() == 1
+    page.click("a.bell")
+    page.wait_for_url("**/notifications/")
+    page.click("#read-all")
+    page.wait_for_selector("#unread-count", state="hidden")
+    page.evaluate("window.QB.refreshBell()")
+    page.wait_for_function("document.getElementById('unread-words').hidden")
+    assert page.get_by_role("link", name="Notifications", exact=True).count() == 1

@@ -24,6 +24,7 @@ def test_test_connection_on_the_source_form_connects_for_real(page, admin_user, 
     source = source_from_server("Warehouse", "postgresql", postgres_server)
     log_in(page, "root")
     page.goto(f"/admin/datasources/datasource/{source.pk}/change/")
+    assert_accessible(page, "the data source form's Test connection button", within="#test-connection-form")
     page.click("#test-connection")
     page.wait_for_selector(".messagelist")
     assert page.url.endswith(f"/admin/datasources/datasource/{source.pk}/change/")
@@ -55,15 +56,16 @@ def test_the_group_form_offers_data_source_rights_not_model_permissions(page, ad
     log_in(page, "root")
     page.goto("/admin/auth/group/add/")
     assert page.locator("#id_permissions, #id_permissions_from").count() == 0
-    assert "Rights on data sources" in page.inner_text("#content")
+    assert_accessible(page, "the group form", within="#content")
+    assert "rights on data sources" in page.inner_text("#content").lower()
     page.fill("#id_name", "auditors")
-    page.select_option("select[name='datasourcepermission_set-0-datasource']", str(shop.source.pk))
-    page.check("input[name='datasourcepermission_set-0-can_read']")
+    page.select_option("select[name='datasource_permissions-0-datasource']", str(shop.source.pk))
+    page.check("input[name='datasource_permissions-0-can_read']")
     page.click("input[name='_save']")
     page.wait_for_selector(".messagelist .success")
     group = Group.objects.get(name="auditors")
     assert group.permissions.count() == 0
-    assert list(group.datasourcepermission_set.values_list("can_read", "can_write")) == [(True, False)]
+    assert list(group.datasource_permissions.values_list("can_read", "can_write")) == [(True, False)]
     assert AuditEvent.objects.filter(action="datasource.permissions_change").exists()
 
 

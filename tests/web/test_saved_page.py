@@ -68,7 +68,7 @@ def test_rename_share_copy_revoke_and_delete_without_a_reload(page, three_saved)
     assert SavedQuery.objects.filter(name="Most expensive products").exists()
 
     row.locator("details.share summary").click()
-    row.locator("input[name=group]").check()
+    row.locator("input[data-name=finance]").check()
     row.locator("form.share-groups button[type=submit]").click()
     row.locator(".group-chips .chip", has_text="finance").wait_for()
     row.locator("button.link-create").click()

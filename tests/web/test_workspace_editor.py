@@ -37,8 +37,9 @@ def test_completion_appears_while_typing_tables_and_columns(page, shop):
     set_sql(page, "")
     page.click("#editor .cm-content")
     page.keyboard.type("SELECT * FROM cust")
-    page.wait_for_selector(".cm-tooltip-autocomplete")
-    assert "customers" in page.inner_text(".cm-tooltip-autocomplete")
+    # The list follows the typing: wait until it has caught up with "cust".
+    page.wait_for_selector(".cm-tooltip-autocomplete >> text=customers")
+    assert page.inner_text(".cm-tooltip-autocomplete .cm-completionLabel >> nth=0") == "customers"
     screenshot(page, "editor-completion-while-typing")
     page.keyboard.press("Enter")
     assert editor_text(page) == "SELECT * FROM customers"
@@ -199,6 +200,10 @@ def test_the_export_holds_the_result_on_screen_and_is_named_after_the_query(page
     open_workspace(page)
     page.goto(f"/?saved={saved.pk}")
     page.wait_for_selector("#schema li.table")
+    tabs = page.locator("#tab-list .qtab").count()
+    page.reload()  # the opened query is in its tab now: no second copy
+    page.wait_for_selector("#schema li.table")
+    assert page.locator("#tab-list .qtab").count() == tabs
     page.click("#run")
     page.wait_for_selector(GRID_ROWS)
     set_sql(page, "SELECT sku, price FROM products")  # edited after the run, not run

@@ -52,7 +52,7 @@ def test_an_approver_sees_the_count_reads_the_notification_and_must_say_why_to_r
     )
     log_in(page, "pat")
     assert page.inner_text("#awaiting-count") == "1"
-    assert "1 awaiting your review" in page.inner_text("#nav-approvals")
+    assert page.get_by_role("link", name="Approvals 1 awaiting your review", exact=True).count() == 1
     assert page.inner_text("#unread-count") == "1"
     page.click("#nav-approvals")
     page.click(f"#approval-list a[href='/approvals/{approval.pk}'] >> nth=0")

@@ -11,9 +11,9 @@ from typing import Any
 
 from apps.approvals.models import ApprovalRequest
 from apps.audit.models import AuditEvent
-from apps.audit.search_store import AuditDocument
-from apps.audit.search_store.base import table_forms
 from apps.audit.services import redact_sql
+from apps.audit_search.search_store import AuditDocument
+from apps.audit_search.search_store.base import table_forms
 from apps.queries.models import QueryRun
 from apps.sqlcore.sqltext import NUMBER, PUNCT, STRING, scan
 from apps.sqlcore.tables import referenced_tables

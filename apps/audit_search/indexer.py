@@ -24,9 +24,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.audit.documents import documents_for
 from apps.audit.models import AuditEvent, OutboxEntry
-from apps.audit.search_store import get_store
+from apps.audit_search.documents import documents_for
+from apps.audit_search.search_store import get_store
 from querybase.logs import get_logger
 
 logger = get_logger(__name__)

@@ -6,9 +6,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.audit import reports
-from apps.audit.search_store import AuditQuery
-from apps.audit.serializers import AuditPageSerializer, EventsParameters, RecordsParameters, SearchParameters
+from apps.audit_search import reports
+from apps.audit_search.search_store import AuditQuery
+from apps.audit_search.serializers import AuditPageSerializer, EventsParameters, RecordsParameters, SearchParameters
 
 
 def _responses():

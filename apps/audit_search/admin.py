@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.template.defaultfilters import truncatechars
 
 from apps.audit.models import AuditEvent
-from apps.audit.selectors import Subject, subjects_of
+from apps.audit_search.selectors import Subject, subjects_of
 
 _SUBJECT = "_audit_subject"  # where a row keeps what its event was about
 

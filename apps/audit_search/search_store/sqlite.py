@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from apps.audit.search_store.base import AuditDocument, AuditPage, AuditQuery, words_of
+from apps.audit_search.search_store.base import AuditDocument, AuditPage, AuditQuery, words_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_documents (

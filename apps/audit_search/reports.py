@@ -1,6 +1,6 @@
 """The audit reports: a record's lifetime, a user's impact, a time window, full text.
 
-They read the search store only (apps/audit/search_store), never the metadata database:
+They read the search store only (apps/audit_search/search_store), never the metadata database:
 a heavy audit search must not slow the product down. Who may ask is decided first
 (`authorise`), from the user's rights; the report itself makes no query on the metadata
 database, and a test keeps it so.
@@ -15,8 +15,8 @@ import psycopg
 import psycopg_pool
 
 from apps.accounts import policy
-from apps.audit.exceptions import AuditNotAllowed, AuditSearchUnavailable
-from apps.audit.search_store import AuditPage, AuditQuery, get_store
+from apps.audit_search.exceptions import AuditNotAllowed, AuditSearchUnavailable
+from apps.audit_search.search_store import AuditPage, AuditQuery, get_store
 
 MAX_PAGE_SIZE = 500
 # A CSV export walks the report page by page, up to this many rows.

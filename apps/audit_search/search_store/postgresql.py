@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from apps.audit.search_store.base import AuditDocument, AuditPage, AuditQuery, words_of
+from apps.audit_search.search_store.base import AuditDocument, AuditPage, AuditQuery, words_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_documents (

@@ -1,10 +1,10 @@
-"""Celery entry points of the audit app; the work is in apps/audit/indexer.py."""
+"""Celery entry points of the audit app; the work is in apps/audit_search/indexer.py."""
 
 import time
 
 from celery import shared_task
 
-from apps.audit import indexer
+from apps.audit_search import indexer
 from querybase.logs import get_logger
 
 logger = get_logger(__name__)

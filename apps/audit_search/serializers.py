@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
-from apps.audit.reports import MAX_PAGE_SIZE
-from apps.audit.search_store.base import words_of
+from apps.audit_search.reports import MAX_PAGE_SIZE
+from apps.audit_search.search_store.base import words_of
 
 _BIGINT = 2**63 - 1
 

@@ -6,12 +6,30 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from tests.audit.conftest import index_everything, log_in
+from apps.accounts.models import GroupRights
+from apps.audit_search.search_store import get_store
+from tests.audit.conftest import index_everything
 from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
+from tests.web.conftest import log_in
 
 
 @pytest.fixture
-def shop(transactional_db, shop_sqlite_path, store):
+def audit_store():
+    store = get_store()
+    store.clear()
+    yield store
+    store.clear()
+
+
+@pytest.fixture
+def auditor(transactional_db):
+    group = make_group("auditors")
+    GroupRights.objects.create(group=group, can_audit=True)
+    return make_user("audrey", groups=(group,))
+
+
+@pytest.fixture
+def shop(transactional_db, shop_sqlite_path, audit_store):
     source = make_datasource("Shop", database=str(shop_sqlite_path))
     group = make_group("shop-readers")
     grant(group, source, read=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.audit.search_store.base import AuditDocument, AuditPage, AuditQuery, SearchStore
+from apps.audit_search.search_store.base import AuditDocument, AuditPage, AuditQuery, SearchStore
 
 __all__ = ["AuditDocument", "AuditPage", "AuditQuery", "SearchStore", "get_store", "reset_store"]
 
@@ -25,11 +25,11 @@ _store: tuple[int, str, SearchStore] | None = None
 def store_for(url: str) -> SearchStore:
     scheme = urlparse(url).scheme
     if scheme in ("postgresql", "postgres"):
-        from apps.audit.search_store.postgresql import PostgresSearchStore
+        from apps.audit_search.search_store.postgresql import PostgresSearchStore
 
         return PostgresSearchStore(url)
     if scheme == "sqlite":
-        from apps.audit.search_store.sqlite import SqliteSearchStore
+        from apps.audit_search.search_store.sqlite import SqliteSearchStore
 
         return SqliteSearchStore(Path("/" + urlparse(url).path.lstrip("/")))
     raise ImproperlyConfigured(f"AUDIT_SEARCH_URL: no audit search store for {scheme or 'an empty'} URL")

@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from apps.audit import indexer
+from apps.audit_search import indexer
 from querybase.logs import get_logger
 
 logger = get_logger(__name__)
