@@ -121,6 +121,14 @@ function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => 
   });
   // Tabulator builds itself asynchronously: its sort functions exist once it is built.
   table.qbBuilt = new Promise((resolve) => table.on("tableBuilt", resolve));
+  table.qbBuilt.then(() => {
+    // The scrolling box is reachable by keyboard (arrows scroll it) and named.
+    const holder = element.querySelector(".tabulator-tableholder");
+    if (!holder) return;
+    holder.setAttribute("tabindex", "0");
+    holder.setAttribute("role", "region");
+    holder.setAttribute("aria-label", "Result rows");
+  });
   table.on("scrollVertical", () => {
     if (nearEnd(table)) onNearEnd();
   });

@@ -200,8 +200,8 @@ async function loadSchema() {
 function schemaItem(table) {
   const columns = el("ul", { class: "columns", hidden: "" },
     table.columns.map((column) =>
-      el("li", { class: "column", "data-column": column.name },
-        el("button", { type: "button", class: "column-insert", title: `Insert ${column.name}`, onclick: () => insert(column.name) },
+      el("li", { "data-column": column.name },
+        el("button", { type: "button", class: "column", title: `Insert ${column.name}`, onclick: () => insert(column.name) },
           column.name, el("span", { class: "type" }, column.type)))));
   sandbox.addIndexes(table, columns);
   const parts = table.partitions || [];
@@ -225,7 +225,7 @@ function insert(text) {
 function filterSchema() {
   const needle = $("schema-filter").value.trim().toLowerCase();
   document.querySelectorAll("#schema > li.table").forEach((item) => {
-    const columns = [...item.querySelectorAll("li.column")];
+    const columns = [...item.querySelectorAll("li[data-column]")];
     const byName = !needle || item.dataset.table.toLowerCase().includes(needle);
     const matching = needle ? columns.filter((column) => column.dataset.column.toLowerCase().includes(needle)) : [];
     item.hidden = !byName && !matching.length;

@@ -101,7 +101,7 @@ def test_the_keyboard_reaches_the_content_the_schema_and_the_results(page, shop)
     assert table.get_attribute("aria-expanded") == "true"
     assert page.is_visible("#schema li.table[data-table=customers] .columns")
     set_sql(page, "SELECT  FROM customers")
-    page.evaluate("window.qbEditor.setCursor({line: 0, ch: 7})")
+    page.evaluate("window.qbEditor.setCursor(7)")
     page.keyboard.press("Tab")  # from the table to its "+" button
     page.keyboard.press("Tab")  # to its first column
     assert page.evaluate("document.activeElement.classList.contains('column')")
@@ -110,12 +110,12 @@ def test_the_keyboard_reaches_the_content_the_schema_and_the_results(page, shop)
 
     # A result is announced, and its scrolling box is reachable and named.
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     page.wait_for_function("document.getElementById('announcer').textContent.includes('rows')")
-    wrap = page.locator(".grid-wrap")
+    wrap = page.locator("#grid .tabulator-tableholder")  # the grid's scrolling box
     assert wrap.get_attribute("tabindex") == "0" and wrap.get_attribute("aria-label") == "Result rows"
     wrap.focus()
-    assert page.evaluate("document.activeElement.classList.contains('grid-wrap')")
+    assert page.evaluate("document.activeElement.classList.contains('tabulator-tableholder')")
     # An error is said at once: its box is an alert.
     set_sql(page, "SELECT nope FROM customers")
     page.click("#run")

@@ -45,8 +45,8 @@ def test_the_keyboard_opens_a_table_and_inserts_a_column_and_a_result_is_announc
     name.focus()
     page.keyboard.press("Enter")
     assert name.get_attribute("aria-expanded") == "true"
-    assert page.is_visible("#schema li.table[data-table=customers] li.column[data-column=email]")
-    page.focus("#schema li.table[data-table=customers] li.column[data-column=email] button")
+    assert page.is_visible("#schema li.table[data-table=customers] li[data-column=email]")
+    page.focus("#schema li.table[data-table=customers] li[data-column=email] button")
     page.keyboard.press("Space")
     assert page.evaluate("window.qbEditor.getValue()") == "email"
     page.focus("#schema li.table[data-table=customers] .insert")
@@ -55,7 +55,7 @@ def test_the_keyboard_opens_a_table_and_inserts_a_column_and_a_result_is_announc
     name.focus()
     page.keyboard.press("Enter")
     assert name.get_attribute("aria-expanded") == "false"
-    assert not page.is_visible("#schema li.table[data-table=customers] li.column[data-column=email]")
+    assert not page.is_visible("#schema li.table[data-table=customers] li[data-column=email]")
 
     # The result and its size are said in the page's live region.
     page.evaluate("window.qbEditor.setValue('SELECT id FROM customers ORDER BY id LIMIT 3')")

@@ -116,7 +116,7 @@ def test_the_schema_filter_matches_columns_too(page, shop):
         "customers"
     ]
     assert (
-        page.locator("#schema li.table[data-table=customers] li.column:visible")
+        page.locator("#schema li.table[data-table=customers] li[data-column]:visible")
         .all_inner_texts()[0]
         .startswith("email")
     )
