@@ -112,8 +112,8 @@ def test_the_keyboard_reaches_the_content_the_schema_and_the_results(page, shop)
     page.click("#run")
     page.wait_for_selector(GRID_ROWS)
     page.wait_for_function("document.getElementById('announcer').textContent.includes('rows')")
-    wrap = page.locator("#grid .tabulator-tableholder")  # the grid's scrolling box
-    assert wrap.get_attribute("tabindex") == "0" and wrap.get_attribute("aria-label") == "Result rows"
+    wrap = page.locator("#grid .tabulator-tableholder")  # the grid's scrolling box, in the named grid
+    assert wrap.get_attribute("tabindex") == "0" and page.get_attribute("#grid", "aria-label") == "Result rows"
     wrap.focus()
     assert page.evaluate("document.activeElement.classList.contains('tabulator-tableholder')")
     # An error is said at once: its box is an alert.
