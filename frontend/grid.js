@@ -121,12 +121,6 @@ function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => 
   });
   // Tabulator builds itself asynchronously: its sort functions exist once it is built.
   table.qbBuilt = new Promise((resolve) => table.on("tableBuilt", resolve));
-  table.qbBuilt.then(() => {
-    // The scrolling box is reachable by keyboard (arrows scroll it); the grid around it
-    // is named (the page's aria-label on #grid).
-    const holder = element.querySelector(".tabulator-tableholder");
-    if (holder) holder.setAttribute("tabindex", "0");
-  });
   table.on("scrollVertical", () => {
     if (nearEnd(table)) onNearEnd();
   });
