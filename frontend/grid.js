@@ -121,6 +121,16 @@ function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => 
   });
   // Tabulator builds itself asynchronously: its sort functions exist once it is built.
   table.qbBuilt = new Promise((resolve) => table.on("tableBuilt", resolve));
+  table.qbBuilt.then(() => {
+    // Tabulator makes its scrolling box focusable (arrows scroll it) but gives it no role,
+    // which role=grid does not allow (axe: aria-required-children): the box becomes the
+    // rows' group, the table inside it only a wrapper.
+    const holder = element.querySelector(".tabulator-tableholder");
+    const rows = holder && holder.querySelector(".tabulator-table");
+    if (!holder || !rows) return;
+    holder.setAttribute("role", "rowgroup");
+    rows.setAttribute("role", "none");
+  });
   table.on("scrollVertical", () => {
     if (nearEnd(table)) onNearEnd();
   });
