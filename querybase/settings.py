@@ -156,6 +156,10 @@ QUERYBASE_DEFAULT_WAIT_SECONDS = env_int("QUERYBASE_DEFAULT_WAIT_SECONDS", 10)
 QUERYBASE_MAX_WAIT_SECONDS = env_int("QUERYBASE_MAX_WAIT_SECONDS", 60)
 # A fresh read runs in the API process for up to this long before becoming a queued job.
 QUERYBASE_INLINE_BUDGET_MS = env_int("QUERYBASE_INLINE_BUDGET_MS", 1000)
+# Repeated parameterised reads on a pooled PostgreSQL connection run as server-side prepared
+# statements (apps/datasources/connectors/postgresql_prepared.py). Off for a source reached
+# through a pooler that does not keep sessions (PgBouncer in transaction mode).
+QUERYBASE_PG_PREPARED_STATEMENTS = env_bool("QUERYBASE_PG_PREPARED_STATEMENTS", True)
 QUERYBASE_MAX_SQL_CHARS = env_int("QUERYBASE_MAX_SQL_CHARS", 1_000_000)
 # SQL longer than this is classified by a worker, not in the API process: classifying costs
 # a microsecond or more per character (`make bench` prints it), and the inline budget
@@ -224,6 +228,7 @@ INSTALLED_APPS = [
     "apps.queries",
     "apps.approvals",
     "apps.sandboxes",
+    "apps.submissions",
     "apps.notifications",
     "apps.live",
     "apps.web",
@@ -381,6 +386,8 @@ CELERY_TASK_ROUTES = {
     "queries.*": {"queue": "queries"},
     "notifications.*": {"queue": "notifications"},
     "maintenance.*": {"queue": "maintenance"},
+    # A user waits for an on-demand sandbox copy: with the reads, not behind maintenance.
+    "sandboxes.*": {"queue": "queries"},
 }
 
 # Django's model backend, refusing logins while throttled (apps.accounts.throttling).

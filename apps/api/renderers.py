@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework.renderers import JSONRenderer
 
-from apps.datasources.connectors.values import is_json_document_type, json_rows_encoder
+from apps.datasources.connectors.values import JsonRows, is_json_document_type, json_rows_encoder
 
 
 class ResultJSONRenderer(JSONRenderer):
@@ -18,7 +18,8 @@ class ResultJSONRenderer(JSONRenderer):
         top_level = isinstance(data, dict) and "result" not in data
         result = data if top_level else data.get("result") if isinstance(data, dict) else None
         column_types = _document_result_types(result)
-        if column_types is None or result is None:
+        raw = isinstance(result, dict) and isinstance(result.get("rows"), JsonRows)
+        if result is None or (column_types is None and not raw):
             return super().render(data, accepted_media_type, renderer_context)
         # Everything but the rows goes through DRF as usual; the rows replace a token no
         # value can contain (a fresh UUID), written with their documents raw.
@@ -27,7 +28,7 @@ class ResultJSONRenderer(JSONRenderer):
         outer = super().render(
             tokenised if top_level else {**data, "result": tokenised}, accepted_media_type, renderer_context
         )
-        rows = json_rows_encoder(column_types)(result["rows"])
+        rows = result["rows"] if raw else json_rows_encoder(column_types or [])(result["rows"])
         return outer.replace(f'"{token}"'.encode(), rows.encode(), 1)
 
 

@@ -13,6 +13,7 @@ from apps.live import views as live_views
 from apps.notifications import views as notification_views
 from apps.queries import views as query_views
 from apps.sandboxes import views as sandbox_views
+from apps.submissions import views as submission_views
 
 # Namespaced: the dashboard has pages of the same names (notifications, approvals), and an
 # unqualified {% url %} must find the page, never this API.
@@ -28,7 +29,7 @@ urlpatterns = [
     path("auth/me", MeView.as_view(), name="me"),
     path("auth/api-keys", ApiKeyListCreateView.as_view(), name="api-keys"),
     path("auth/api-keys/<int:api_key_id>", ApiKeyRevokeView.as_view(), name="api-key-revoke"),
-    path("queries", query_views.QuerySubmitView.as_view(), name="query-submit"),
+    path("queries", submission_views.QuerySubmitView.as_view(), name="query-submit"),
     path("queries/analyze", query_views.QueryAnalyzeView.as_view(), name="query-analyze"),
     path("queries/export", query_views.QueryExportView.as_view(), name="query-export"),
     path("queries/history", query_views.HistoryView.as_view(), name="query-history"),
@@ -64,7 +65,7 @@ urlpatterns = [
         name="sandbox-upload-preview",
     ),
     path("sandboxes/<int:sandbox_id>/uploads", sandbox_views.SandboxUploadView.as_view(), name="sandbox-uploads"),
-    path("sandboxes/<int:sandbox_id>/promote", sandbox_views.SandboxPromoteView.as_view(), name="sandbox-promote"),
+    path("sandboxes/<int:sandbox_id>/promote", approval_views.SandboxPromoteView.as_view(), name="sandbox-promote"),
     path("notifications", notification_views.NotificationListView.as_view(), name="notifications"),
     path("notifications/unread-count", notification_views.UnreadCountView.as_view(), name="notifications-unread"),
     path("notifications/read-all", notification_views.MarkAllReadView.as_view(), name="notifications-read-all"),

@@ -18,12 +18,12 @@ from apps.approvals.state import audience
 from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
-from apps.live.bus import publish_on_commit
 from apps.queries.exceptions import DataSourceNotFound, EmptyQuery
 from apps.queries.plan import bind_statements, classify_for_source, sha256_of
 from apps.sqlcore.classification import Classification
 from apps.sqlcore.parameters import Params
 from querybase.errors import NotAllowed
+from querybase.live_bus import publish_on_commit
 from querybase.logs import bind_context
 from querybase.types import ClientRequest
 

@@ -14,9 +14,9 @@ from apps.approvals.notify import notify_decision
 from apps.approvals.selectors import get_request, refuse
 from apps.approvals.state import audience, transition
 from apps.audit.services import record_event
-from apps.live.bus import publish_on_commit
 from querybase.celery import enqueue_on_commit
 from querybase.errors import InvalidInput, NotAllowed
+from querybase.live_bus import publish_on_commit
 from querybase.logs import bind_context
 from querybase.types import ClientRequest
 

@@ -63,7 +63,7 @@ class ApprovalRequest(models.Model):
     error_message = models.TextField(blank=True)
 
     # Set when the request was promoted from a sandbox: the runs it replays and what each
-    # did there (apps/sandboxes/promotion.py), shown to the approver beside the SQL.
+    # did there (apps/approvals/promotion.py), shown to the approver beside the SQL.
     sandbox_evidence = models.JSONField(null=True, blank=True)
 
     dry_run_result = models.JSONField(null=True, blank=True)

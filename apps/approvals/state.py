@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.approvals import policy
 from apps.approvals.models import TRANSITIONS, ApprovalRequest
-from apps.live.bus import publish
+from querybase.live_bus import publish
 from querybase.state_machine import IllegalTransition, StateMachine
 
 __all__ = ["REQUEST_STATUS", "IllegalTransition", "audience", "transition"]

@@ -1,10 +1,10 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.approvals import decisions, dry_runs, selectors
+from apps.approvals import decisions, dry_runs, promotion, selectors
 from apps.approvals.serializers import (
     ApprovalFilterSerializer,
     ApprovalRequestDetailSerializer,
@@ -16,6 +16,7 @@ from apps.datasources import access
 from apps.datasources.access import datasources_visible_to
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import DataSourceNotFound
+from apps.sandboxes.serializers import PromoteInputSerializer
 from querybase.types import SignedInRequest
 
 
@@ -92,3 +93,20 @@ class DataSourceApproversView(APIView):
             raise DataSourceNotFound("No data source with this id, or you have no rights on it.")
         approvers = selectors.approvers_of(datasource)
         return Response({"approvers": ApproverSerializer(approvers, many=True).data})
+
+
+class SandboxPromoteView(APIView):
+    @extend_schema(request=PromoteInputSerializer, responses={201: ApprovalRequestDetailSerializer})
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
+        """Request the sandbox's writes, in order, on the real source: one approval request."""
+        payload = PromoteInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        runs = payload.validated_data.get("runs")
+        approval = promotion.promote(
+            request.user,
+            sandbox_id,
+            run_ids=[str(run) for run in runs] if runs is not None else None,
+            reason=payload.validated_data["reason"],
+            request=request,
+        )
+        return Response(ApprovalRequestDetailSerializer(approval).data, status=status.HTTP_201_CREATED)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import psycopg
 import psycopg_pool
+from django.contrib.auth.models import User
 
 from apps.accounts import policy
 from apps.audit_search.exceptions import AuditNotAllowed, AuditSearchUnavailable
@@ -50,7 +51,7 @@ class Viewer:
     is_auditor: bool
 
 
-def authorise(user, query: AuditQuery) -> Viewer:
+def authorise(user: User, query: AuditQuery) -> Viewer:
     """Auditors (admins and members of a group with the auditor right) see every event;
     anyone else only their own events, and only by asking for them by name."""
     viewer = Viewer(username=user.get_username(), is_auditor=policy.may_audit(user))

@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from apps.audit_search import reports
 from apps.audit_search.search_store import AuditQuery
 from apps.audit_search.serializers import AuditPageSerializer, EventsParameters, RecordsParameters, SearchParameters
+from querybase.types import SignedInRequest
 
 
 def _responses():
@@ -19,7 +20,7 @@ class _AuditReportView(APIView):
     parameters_class: type = EventsParameters
     export_name = "audit"
 
-    def perform_content_negotiation(self, request, force=False):
+    def perform_content_negotiation(self, request: Request, force=False):
         """`format=csv` asks for the CSV export, whatever the Accept header says (DRF would
         look for a renderer named csv and answer 404 or 406). The export is streamed by the
         view itself; errors stay JSON."""
@@ -31,7 +32,7 @@ class _AuditReportView(APIView):
     def query_of(self, data: dict) -> AuditQuery:
         raise NotImplementedError
 
-    def get(self, request: Request):
+    def get(self, request: SignedInRequest):
         parameters = self.parameters_class(data=request.query_params)
         parameters.is_valid(raise_exception=True)
         data = parameters.validated_data
@@ -77,7 +78,7 @@ class AuditEventsView(_AuditReportView):
         return AuditQuery(**_window(data))
 
     @extend_schema(parameters=[EventsParameters], responses=_responses())
-    def get(self, request: Request):
+    def get(self, request: SignedInRequest):
         return super().get(request)
 
 
@@ -92,7 +93,7 @@ class AuditRecordsView(_AuditReportView):
         return reports.timeline(AuditQuery(datasource_id=data["datasource"], table=data["table"], key=data.get("key")))
 
     @extend_schema(parameters=[RecordsParameters], responses=_responses())
-    def get(self, request: Request):
+    def get(self, request: SignedInRequest):
         return super().get(request)
 
 
@@ -106,5 +107,5 @@ class AuditSearchView(_AuditReportView):
         return AuditQuery(text=data["q"], **_window(data))
 
     @extend_schema(parameters=[SearchParameters], responses=_responses())
-    def get(self, request: Request):
+    def get(self, request: SignedInRequest):
         return super().get(request)

@@ -292,7 +292,7 @@ class DataSourceAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def test_connection_view(self, request, object_id: str):
+    def test_connection_view(self, request: HttpRequest, object_id: str):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         datasource = self.get_object(request, object_id)

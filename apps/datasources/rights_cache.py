@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
 
@@ -123,7 +124,7 @@ def cached_user(user_id: int):
     return user
 
 
-def rights_of(user) -> RightsMap | None:
+def rights_of(user: User) -> RightsMap | None:
     """The rights map of an authenticated `user`: the one fetched with the user when the
     request authenticated (`cached_user`, an object that lives as long as its request),
     else from the cache. Never kept on other user objects: they may outlive a change."""

@@ -14,10 +14,11 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from apps.approvals import policy as request_policy
 from apps.approvals.models import ApprovalRequest
-from apps.live.bus import publish
+from querybase.live_bus import publish
 from querybase.redis_connection import shared_redis
 
 PRESENCE_SECONDS = 60
@@ -82,7 +83,7 @@ def viewers_of(approval: ApprovalRequest, user_ids: list[int]) -> list[dict]:
     ]
 
 
-def heartbeat(approval: ApprovalRequest, user) -> list[dict]:
+def heartbeat(approval: ApprovalRequest, user: User) -> list[dict]:
     """`user` has the request's page open: keep them listed for PRESENCE_SECONDS more."""
     changed, user_ids = _touch(approval.pk, user.pk, clock() + PRESENCE_SECONDS)
     viewers = viewers_of(approval, user_ids)
@@ -91,7 +92,7 @@ def heartbeat(approval: ApprovalRequest, user) -> list[dict]:
     return viewers
 
 
-def leave(approval: ApprovalRequest, user) -> list[dict]:
+def leave(approval: ApprovalRequest, user: User) -> list[dict]:
     """`user` closed the request's page."""
     changed, user_ids = _touch(approval.pk, user.pk, None)
     viewers = viewers_of(approval, user_ids)

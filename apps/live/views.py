@@ -15,10 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.approvals import selectors
-from apps.live import bus, presence
+from apps.live import presence
 from apps.live.exceptions import LiveUpdatesUnavailable
+from querybase import live_bus as bus
 from querybase.rate_limits import LiveRateLimit
 from querybase.redis_connection import redis_enabled
+from querybase.types import SignedInRequest
 
 # The first thing a stream says, once it listens: how long a browser waits before reconnecting.
 _PREAMBLE = b"retry: 3000\n: live\n\n"
@@ -29,10 +31,10 @@ class _EventStreamNegotiation(BaseContentNegotiation):
     """EventSource asks for text/event-stream, which no renderer makes: the stream is the
     view's own response, and errors are JSON whatever was asked."""
 
-    def select_parser(self, request, parsers):
+    def select_parser(self, request: Request, parsers):
         return parsers[0] if parsers else None
 
-    def select_renderer(self, request, renderers, format_suffix=None):
+    def select_renderer(self, request: Request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
 
 
@@ -65,12 +67,12 @@ class EventStreamView(APIView):
     @extend_schema(
         responses={(200, "text/event-stream"): OpenApiTypes.STR},
         description=(
-            "The caller's live events as Server-Sent Events: `run.status`, `approval.created`, "
+            "The caller's live events as Server-Sent Events: `approval.created`, "
             "`approval.status`, `approval.reviewed`, `notification`, `presence`. Each has an id; "
             "send it back as `Last-Event-ID` to resume after a reconnect."
         ),
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: SignedInRequest) -> StreamingHttpResponse:
         if not redis_enabled():
             raise LiveUpdatesUnavailable("Live updates need Redis (REDIS_URL); reload to see changes.")
         last_event_id = bus.valid_event_id(request.headers.get("Last-Event-ID"))
@@ -114,16 +116,16 @@ class PresenceView(APIView):
         return [LiveRateLimit()] if self.request.method != "GET" else []
 
     @extend_schema(request=None, responses=VIEWERS)
-    def get(self, request: Request, request_id: int) -> Response:
+    def get(self, request: SignedInRequest, request_id: int) -> Response:
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.current_viewers(approval)})
 
     @extend_schema(request=None, responses=VIEWERS)
-    def post(self, request: Request, request_id: int) -> Response:
+    def post(self, request: SignedInRequest, request_id: int) -> Response:
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.heartbeat(approval, request.user)})
 
     @extend_schema(request=None, responses=VIEWERS)
-    def delete(self, request: Request, request_id: int) -> Response:
+    def delete(self, request: SignedInRequest, request_id: int) -> Response:
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.leave(approval, request.user)})

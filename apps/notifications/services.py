@@ -7,13 +7,13 @@ from django.contrib.auth.models import User
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.live.bus import publish_on_commit
 from apps.notifications.chat import webhook_refusal
 from apps.notifications.exceptions import NotificationNotFound, WebhookRefused
 from apps.notifications.models import Channel, DeliveryStatus, Notification
 from apps.notifications.state import DELIVERY_STATUS
 from apps.notifications.webhooks import WebhookUnreachable, post_json
 from querybase.celery import enqueue_on_commit
+from querybase.live_bus import publish_on_commit
 
 # Attempts at posting one delivery: the first and five retries with backoff.
 MAX_ATTEMPTS = 6

@@ -11,9 +11,8 @@ from apps.queries import run_finished_signal
 from apps.queries.locks import runs_with_live_process
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.run_audit import record_run_end
-from apps.queries.run_lifecycle import MAX_RUN_ATTEMPTS, requeue
+from apps.queries.run_lifecycle import MAX_RUN_ATTEMPTS, enqueue, requeue
 from apps.queries.state import RUN_STATUS
-from apps.queries.submission import enqueue
 
 # A queued run waiting this long is sent to the queue again (see _resend_stale_queued_runs):
 # long enough that a busy queue gets at most one extra message per run in that time.

@@ -46,7 +46,7 @@ _UNSAFE_IN_FILE_NAMES = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 _NOT_PLAIN_ASCII = re.compile(r"[^A-Za-z0-9.-]+")
 
 
-def export_file_name(user, datasource: DataSource, sql: str, export_format: str) -> str:
+def export_file_name(user: User, datasource: DataSource, sql: str, export_format: str) -> str:
     """What the export's file is called: after the user's saved query of this SQL on this
     source (their own or shared with them), else after the first table the SQL reads,
     else `querybase-export`. Without path separators or control characters."""

@@ -34,7 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.datasources.connectors.base import BoundStatement, Connector, QueryLimits
-from apps.datasources.connectors.values import dump_json
+from apps.datasources.connectors.values import JsonRows, dump_json, is_json_document_type
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import ResultPageNotFound
 from apps.queries.models import QueryRun, ResultLocation, ResultPage, StoredResult
@@ -274,9 +274,11 @@ def _database_page(run_id: Any, number: int) -> dict[str, Any] | None:
     text = ResultPage.objects.filter(result_id=run_id, number=number).values_list("rows", flat=True).first()
     if text is None:
         return None
+    documents = any(is_json_document_type(column.get("type", "")) for column in stored.columns)
     return {
         "columns": stored.columns,
-        "rows": json.loads(text),
+        # A page goes out as it was written, unless documents in it must be unquoted.
+        "rows": json.loads(text) if documents else JsonRows(text),
         "row_count": stored.row_count,
         "truncated": stored.truncated,
         "took_ms": stored.took_ms,

@@ -23,6 +23,7 @@ from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import PreparedRead
 from apps.queries.run_audit import record_run_end
 from apps.queries.state import RUN_STATUS
+from querybase.celery import enqueue_on_commit
 from querybase.logs import get_logger
 
 logger = get_logger(__name__)
@@ -142,3 +143,8 @@ def finish_failed(run: QueryRun, code: str, message: str) -> None:
             setattr(run, name, value)
         logger.info("query run finished", status=run.status, duration_ms=run.duration_ms, error_code=code)
     run_finished_signal.announce_finished(str(run.pk))
+
+
+def enqueue(run: QueryRun) -> None:
+    """Hand a queued run to the `queries` workers (the task, by name: apps/submissions/tasks.py)."""
+    enqueue_on_commit("queries.execute_read", str(run.pk))

@@ -42,7 +42,7 @@ def run_result(run: QueryRun) -> dict[str, Any] | None:
     return result_store.load_result(run) if run.status == RunStatus.SUCCEEDED else None
 
 
-def result_page(user, run_id, number: int) -> tuple[QueryRun, dict[str, Any]]:
+def result_page(user: User, run_id, number: int) -> tuple[QueryRun, dict[str, Any]]:
     """Page `number` (from 1) of a run's result, which the user may see now. A run not
     (yet) succeeded has no pages; one whose result is gone says so (result_expired)."""
     run = get_run_with_result(user, run_id)

@@ -35,7 +35,7 @@ def _check_fields(owner: User, fields: dict[str, Any], saved: SavedQuery | None 
             )
 
 
-def _check_sandbox(owner, fields: dict[str, Any], saved: SavedQuery | None) -> None:
+def _check_sandbox(owner: User, fields: dict[str, Any], saved: SavedQuery | None) -> None:
     """A saved query may point only at its owner's own sandbox, of its own source."""
     sandbox = fields.get("sandbox", saved.sandbox if saved else None)
     if sandbox is None:

@@ -3,8 +3,8 @@ is announced to the run's owner as a live event (apps/live) once it commits."""
 
 from typing import Any
 
-from apps.live.bus import publish
 from apps.queries.models import RUN_TRANSITIONS, QueryRun
+from querybase.live_bus import publish
 from querybase.state_machine import StateMachine
 
 
@@ -14,4 +14,7 @@ def announce_run_status(pk: Any, status: str) -> None:
         publish([owner], "run.status", {"run": str(pk), "status": status})
 
 
-RUN_STATUS = StateMachine(QueryRun, RUN_TRANSITIONS, announce=announce_run_status)
+# Not announced yet: with announce_run_status attached, a running read could no longer be
+# cancelled in time (tests/queries/test_query_api.py::test_cancel_stops_the_query_in_the_database
+# and the inline-budget hand-over fail); the cause is not found yet.
+RUN_STATUS = StateMachine(QueryRun, RUN_TRANSITIONS)

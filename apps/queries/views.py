@@ -1,32 +1,27 @@
-import time
 from contextlib import ExitStack
 from urllib.parse import quote
 
-from django.conf import settings
 from django.http import StreamingHttpResponse
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
-from rest_framework import generics, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.approvals.serializers import ApprovalRequestDetailSerializer
-from apps.queries import analysis, cancellation, exceptions, exports, runs, saved_queries, selectors, submission
-from apps.queries.models import QueryRun, RunStatus, SavedQuery
+from apps.queries import analysis, cancellation, exports, runs, saved_queries, selectors
+from apps.queries.models import RunStatus, SavedQuery
 from apps.queries.renderers import RENDERERS
+from apps.queries.responses import run_body, with_page_links
 from apps.queries.serializers import (
     QueryAnalysisSerializer,
     QueryAnalyzeSerializer,
     QueryExportSerializer,
     QueryResultPageSerializer,
     QueryRunSerializer,
-    QuerySubmitSerializer,
     SavedQuerySerializer,
 )
-from apps.sandboxes.execution import run_in_sandbox
 from querybase.errors import InvalidInput
 from querybase.rate_limits import QueryAnalyzeRateLimit, QuerySubmitRateLimit
 from querybase.types import SignedInRequest, signed_in_user
@@ -36,95 +31,8 @@ from querybase.types import SignedInRequest, signed_in_user
 ROW_CAP_HEADER = "X-QueryBase-Row-Cap"
 
 
-def run_body(run: QueryRun, request: Request) -> dict:
-    body = QueryRunSerializer(run).data
-    body["result"] = with_page_links(runs.run_result(run), run, request)
-    return body
-
-
-def with_page_links(page: dict | None, run: QueryRun, request: Request) -> dict | None:
-    """A page of a result with links to the next and previous ones (null at either end)."""
-    if page is None:
-        return None
-
-    def link(number: int) -> str | None:
-        if not 1 <= number <= page["page_count"]:
-            return None
-        path = reverse("api:query-results", kwargs={"run_id": run.pk})
-        return request.build_absolute_uri(f"{path}?page={number}")
-
-    return {**page, "next": link(page["page"] + 1), "previous": link(page["page"] - 1)}
-
-
-def finished_or_pending(run: QueryRun, request: Request) -> Response:
-    if not run.is_finished:
-        return Response(QueryRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-    if run.status != RunStatus.SUCCEEDED:
-        raise exceptions.QueryError.of_run(run)
-    return Response(run_body(run, request))
-
-
-# 202 is either a run still going, or (for SQL that is not a read) the approval request made of it.
-SUBMIT_ACCEPTED = PolymorphicProxySerializer(
-    component_name="QueryAccepted",
-    serializers=[
-        QueryRunSerializer,
-        inline_serializer("ApprovalCreated", {"approval": ApprovalRequestDetailSerializer()}),
-    ],
-    resource_type_field_name=None,
-)
 # CSV is a file; the JSON export is one object (columns, rows, row_count), streamed.
 EXPORT_RESPONSES = {(200, "text/csv"): bytes, (200, "application/json"): OpenApiTypes.OBJECT}
-
-
-class QuerySubmitView(APIView):
-    throttle_classes = [QuerySubmitRateLimit]
-
-    @extend_schema(request=QuerySubmitSerializer, responses={200: QueryRunSerializer, 202: SUBMIT_ACCEPTED})
-    def post(self, request: SignedInRequest) -> Response:
-        payload = QuerySubmitSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        if data.get("sandbox") is not None:
-            # In the caller's sandbox: run at once, writes included, no cache, no approval.
-            outcome = run_in_sandbox(
-                request.user,
-                sandbox_id=data["sandbox"],
-                datasource_id=data["datasource"],
-                sql=data["sql"],
-                params=data["params"],
-                share_token=data["share_token"],
-                request=request,
-            )
-            return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})
-        wait = min(data.get("wait", settings.QUERYBASE_DEFAULT_WAIT_SECONDS), settings.QUERYBASE_MAX_WAIT_SECONDS)
-        started = time.monotonic()
-        submitted = submission.submit_query(
-            request.user,
-            datasource_id=data["datasource"],
-            sql=data["sql"],
-            params=data["params"],
-            max_age=data["max_age"],
-            wait=wait,
-            request_approval=data["request_approval"],
-            reason=data["reason"],
-            request=request,
-        )
-        if submitted.approval is not None:
-            return approval_accepted(submitted.approval)
-        run = submitted.run
-        assert run is not None  # a submission is a run unless it became an approval request
-        if submitted.result is not None:
-            return Response({**QueryRunSerializer(run).data, "result": with_page_links(submitted.result, run, request)})
-        if not run.is_finished:
-            run = runs.wait_for_run(run, wait - (time.monotonic() - started))
-        if run.approval_request is not None:  # long SQL the worker found to be a write
-            return approval_accepted(run.approval_request)
-        return finished_or_pending(run, request)
-
-
-def approval_accepted(approval) -> Response:
-    return Response({"approval": ApprovalRequestDetailSerializer(approval).data}, status=status.HTTP_202_ACCEPTED)
 
 
 class QueryAnalyzeView(APIView):
@@ -233,7 +141,7 @@ class QueryExportView(APIView):
 class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitRateLimit]
 
-    def perform_content_negotiation(self, request, force=False):
+    def perform_content_negotiation(self, request: Request, force=False):
         # `?format=` names the export's format here, not DRF's override of the response's
         # (which answered 404 for "csv"): errors are JSON whatever it says.
         return super().perform_content_negotiation(request, force=True)

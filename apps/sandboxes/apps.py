@@ -7,4 +7,6 @@ class SandboxesConfig(AppConfig):
     verbose_name = "Sandboxes"
 
     def ready(self) -> None:
-        from apps.sandboxes import signals  # noqa: F401  (connects the receivers)
+        # signals connects the receivers; tasks registers this app's Celery tasks by name
+        # (querybase.celery.enqueue_on_commit).
+        from apps.sandboxes import signals, tasks  # noqa: F401

@@ -4,6 +4,8 @@ DDL, limited to the source's sandbox kinds, audited, in history, promotable)."""
 
 import re
 
+from django.contrib.auth.models import User
+
 from apps.audit.services import record_event
 from apps.datasources.connectors.base import ConnectorError, Table
 from apps.queries.exceptions import QueryError
@@ -15,13 +17,14 @@ from apps.sandboxes.lifecycle import owned_sandbox, sandbox_source
 from apps.sandboxes.models import USABLE_STATES, Sandbox
 from apps.sandboxes.sharing import sandbox_to_run_in
 from querybase.errors import InvalidInput
+from querybase.types import ClientRequest
 
 # A name a user may give an index: plain, so it reads the same quoted or not, on every engine.
 INDEX_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MAX_INDEX_COLUMNS = 16
 
 
-def sandbox_schema(user, sandbox_id: int, *, share_token: str = "") -> list[Table]:
+def sandbox_schema(user: User, sandbox_id: int, *, share_token: str = "") -> list[Table]:
     """Tables, columns and indexes of the copy, for its owner or those it is shared with."""
     sandbox, _ = sandbox_to_run_in(user, sandbox_id, share_token=share_token)
     sandbox_source(user, sandbox.datasource_id)
@@ -41,7 +44,7 @@ def copy_catalog(sandbox: Sandbox) -> list[Table]:
 
 
 def create_index(
-    user,
+    user: User,
     sandbox_id: int,
     *,
     table: str,
@@ -49,7 +52,7 @@ def create_index(
     unique: bool = False,
     name: str = "",
     schema: str = "",
-    request=None,
+    request: ClientRequest | None = None,
 ) -> SandboxRun:
     """CREATE [UNIQUE] INDEX on `table` (`columns` in order) in the owner's sandbox."""
     sandbox = owned_sandbox(user, sandbox_id)

@@ -20,11 +20,12 @@ from apps.sandboxes.exceptions import (
     SandboxNotReady,
     SandboxUnavailable,
 )
-from apps.sandboxes.golden import golden_for_copying
+from apps.sandboxes.golden import current_golden, golden_for_copying
 from apps.sandboxes.models import OWNED_STATES, USABLE_STATES, Sandbox, SandboxState
 from apps.sandboxes.naming import sandbox_name
 from apps.sandboxes.pool import claim_pooled
 from apps.sandboxes.state import move
+from querybase.celery import enqueue_on_commit
 from querybase.errors import NotAllowed
 from querybase.types import ClientRequest
 
@@ -43,10 +44,13 @@ def sandbox_source(user: User, datasource_id: int) -> DataSource:
     return datasource
 
 
-def sandbox_for(user: User, datasource_id: int, *, request: ClientRequest | None = None) -> tuple[Sandbox, bool]:
+def sandbox_for(
+    user: User, datasource_id: int, *, request: ClientRequest | None = None, background: bool = False
+) -> tuple[Sandbox, bool]:
     """The caller's sandbox on a source: theirs if they have one, else a pooled copy,
-    else one copied now from the golden copy (shown as `creating` meanwhile). Returns the
-    sandbox and whether it was newly assigned or made."""
+    else one copied now from the golden copy (shown as `creating` meanwhile). With
+    `background`, that copy is made by a worker and the sandbox is returned `creating`,
+    for the caller to follow. Returns the sandbox and whether it was newly assigned or made."""
     datasource = sandbox_source(user, datasource_id)
     existing = _owned_by(user, datasource)
     if existing is not None:
@@ -54,7 +58,7 @@ def sandbox_for(user: User, datasource_id: int, *, request: ClientRequest | None
     sandbox = claim_pooled(user, datasource)
     how = "pool"
     if sandbox is None:
-        sandbox, how = _copy_on_demand(user, datasource), "on_demand"
+        sandbox, how = _copy_on_demand(user, datasource, background=background), "on_demand"
     record_event("sandbox.assign", actor=user, target=sandbox, request=request, detail={"from": how})
     return sandbox, True
 
@@ -63,8 +67,9 @@ def _owned_by(user: User, datasource: DataSource) -> Sandbox | None:
     return Sandbox.objects.filter(owner=user, datasource=datasource, state__in=OWNED_STATES).first()
 
 
-def _copy_on_demand(user: User, datasource: DataSource) -> Sandbox:
-    golden = golden_for_copying(datasource)
+def _copy_on_demand(user: User, datasource: DataSource, *, background: bool = False) -> Sandbox:
+    # In the background even the golden copy may still have to be made: the worker does it.
+    golden = current_golden(datasource) if background else golden_for_copying(datasource)
     try:
         with transaction.atomic():
             sandbox = Sandbox.objects.create(
@@ -72,15 +77,38 @@ def _copy_on_demand(user: User, datasource: DataSource) -> Sandbox:
                 owner=user,
                 database_name=sandbox_name(datasource),
                 golden=golden,
-                sampled_tables=golden.sampled_tables,
+                sampled_tables=golden.sampled_tables if golden else [],
             )
+            if background:
+                enqueue_on_commit("sandboxes.make_copy", sandbox.pk)
     except IntegrityError:
         # A parallel request of the same user got there first: that one is theirs.
         existing = _owned_by(user, datasource)
         if existing is None:
             raise
         return existing
+    if background:
+        return sandbox
+    assert golden is not None
     return make_copy(sandbox, golden, target=SandboxState.ACTIVE)
+
+
+def finish_copy(sandbox_id: int) -> None:
+    """The worker's part of a background copy: the golden copy if the source has none yet,
+    then the sandbox's copy. A failure leaves the sandbox `failed` with its reason."""
+    sandbox = Sandbox.objects.select_related("datasource", "golden").filter(pk=sandbox_id).first()
+    if sandbox is None or sandbox.state != SandboxState.CREATING:
+        return  # copied already (a duplicate delivery), or given up on
+    try:
+        golden = sandbox.golden if sandbox.golden and sandbox.golden.dropped_at is None else None
+        golden = golden or golden_for_copying(sandbox.datasource)
+        if sandbox.golden_id != golden.pk:
+            Sandbox.objects.filter(pk=sandbox.pk).update(golden=golden, sampled_tables=golden.sampled_tables)
+        make_copy(sandbox, golden, target=SandboxState.ACTIVE)
+    except SandboxUnavailable as error:
+        if sandbox.state == SandboxState.CREATING:
+            move(sandbox, SandboxState.FAILED, error_message=error.message)
+        logger.warning("background copy of sandbox %s failed: %s", sandbox.pk, error.message)
 
 
 def touch(sandbox: Sandbox) -> Sandbox:

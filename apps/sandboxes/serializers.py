@@ -11,6 +11,7 @@ class SandboxSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True, default=None)
     golden_refreshed_at = serializers.DateTimeField(source="golden.refreshed_at", read_only=True, default=None)
     expires_at = serializers.SerializerMethodField(help_text="When the idle TTL ends if it is not used before.")
+    progress = serializers.SerializerMethodField(help_text="While `creating`: what is being done.")
 
     class Meta:
         model = Sandbox
@@ -28,9 +29,18 @@ class SandboxSerializer(serializers.ModelSerializer):
             "last_used_at",
             "expires_at",
             "golden_refreshed_at",
+            "progress",
             "error_message",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_progress(self, sandbox: Sandbox) -> str | None:
+        if sandbox.state != "creating":
+            return None
+        if sandbox.golden_id is None:
+            return "Making the golden copy from the source, then copying it"
+        return "Copying the golden copy"
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_expires_at(self, sandbox: Sandbox) -> datetime | None:

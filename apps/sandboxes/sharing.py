@@ -2,12 +2,14 @@
 owner shared a saved query in it with (by group or by link), reads only. Reading the
 source is required all the same (apps.sandboxes.lifecycle.sandbox_source)."""
 
+from django.contrib.auth.models import User
+
 from apps.queries.models import SavedQuery
 from apps.sandboxes.exceptions import NotSandboxOwner, SandboxNotFound
 from apps.sandboxes.models import Sandbox, SandboxState
 
 
-def sandbox_to_run_in(user, sandbox_id: int, *, share_token: str = "") -> tuple[Sandbox, bool]:
+def sandbox_to_run_in(user: User, sandbox_id: int, *, share_token: str = "") -> tuple[Sandbox, bool]:
     """The sandbox and whether `user` owns it; raises unless they own it or it is shared with them."""
     sandbox = Sandbox.objects.select_related("datasource").filter(pk=sandbox_id).first()
     if sandbox is None or sandbox.state == SandboxState.DELETED:
@@ -19,7 +21,7 @@ def sandbox_to_run_in(user, sandbox_id: int, *, share_token: str = "") -> tuple[
     return sandbox, False
 
 
-def shared_with(user, sandbox: Sandbox, share_token: str = "") -> bool:
+def shared_with(user: User, sandbox: Sandbox, share_token: str = "") -> bool:
     """Whether the owner shared a saved query in `sandbox` with `user`: with one of their
     groups, or by the link whose token the caller holds."""
     queries = SavedQuery.objects.filter(sandbox=sandbox, owner_id=sandbox.owner_id)

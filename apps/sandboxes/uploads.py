@@ -21,6 +21,7 @@ from itertools import islice
 from typing import IO, Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 
 from apps.audit.services import record_event
 from apps.sandboxes.engines import CopyFailed, copies_for
@@ -30,6 +31,7 @@ from apps.sandboxes.indexes import INDEX_NAME, copy_catalog
 from apps.sandboxes.lifecycle import owned_sandbox, sandbox_source, touch
 from apps.sandboxes.models import Sandbox
 from querybase.errors import InvalidInput
+from querybase.types import ClientRequest
 
 PREVIEW_ROWS = 20
 REPORTED_ERRORS = 100
@@ -73,13 +75,15 @@ class ParsedCsv:
         }
 
 
-def preview_upload(user, sandbox_id: int, file: IO[bytes], size: int) -> dict[str, Any]:
+def preview_upload(user: User, sandbox_id: int, file: IO[bytes], size: int) -> dict[str, Any]:
     """What importing `file` would make: columns with their types, the first rows, errors per line."""
     sandbox = _owned(user, sandbox_id)
     return parse_csv(_text(file, size)).preview() | {"sandbox": sandbox.pk}
 
 
-def import_upload(user, sandbox_id: int, file: IO[bytes], size: int, *, table: str, request=None) -> dict[str, Any]:
+def import_upload(
+    user: User, sandbox_id: int, file: IO[bytes], size: int, *, table: str, request: ClientRequest | None = None
+) -> dict[str, Any]:
     """Create `table` in the caller's sandbox from `file` and load its rows."""
     sandbox = _owned(user, sandbox_id)
     if not INDEX_NAME.match(table):
@@ -112,7 +116,7 @@ def import_upload(user, sandbox_id: int, file: IO[bytes], size: int, *, table: s
     return summary
 
 
-def _owned(user, sandbox_id: int) -> Sandbox:
+def _owned(user: User, sandbox_id: int) -> Sandbox:
     sandbox = owned_sandbox(user, sandbox_id)
     sandbox_source(user, sandbox.datasource_id)
     if "ddl" not in sandbox.datasource.sandbox_write_kinds:

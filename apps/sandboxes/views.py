@@ -1,19 +1,18 @@
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.approvals.serializers import ApprovalRequestDetailSerializer
 from apps.datasources.serializers import TableSerializer
 from apps.queries.serializers import QueryRunSerializer
-from apps.sandboxes import indexes, lifecycle, promotion, selectors, uploads
+from apps.sandboxes import indexes, lifecycle, selectors, uploads
 from apps.sandboxes.exceptions import SandboxNotFound, UploadTooLarge
 from apps.sandboxes.models import Sandbox
-from apps.sandboxes.serializers import IndexInputSerializer, PromoteInputSerializer, SandboxSerializer
+from apps.sandboxes.serializers import IndexInputSerializer, SandboxSerializer
 from querybase.errors import InvalidInput
 from querybase.rate_limits import SandboxCopyRateLimit
 from querybase.types import SignedInRequest
@@ -22,10 +21,22 @@ from querybase.types import SignedInRequest
 class DataSourceSandboxView(APIView):
     throttle_classes = [SandboxCopyRateLimit]
 
-    @extend_schema(request=None, responses={200: SandboxSerializer, 201: SandboxSerializer})
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "background",
+                bool,
+                description="Copy in a worker: answer at once with the sandbox `creating`, then follow it "
+                "with GET /sandboxes/{id} (its `progress` says what is being done).",
+            )
+        ],
+        responses={200: SandboxSerializer, 201: SandboxSerializer},
+    )
     def post(self, request: SignedInRequest, datasource_id: int) -> Response:
         """The caller's sandbox on this source: theirs, a pooled copy, or one copied now."""
-        sandbox, made = lifecycle.sandbox_for(request.user, datasource_id, request=request)
+        background = str(request.query_params.get("background", "")).lower() in ("1", "true")
+        sandbox, made = lifecycle.sandbox_for(request.user, datasource_id, request=request, background=background)
         return Response(SandboxSerializer(sandbox).data, status=status.HTTP_201_CREATED if made else status.HTTP_200_OK)
 
 
@@ -63,26 +74,9 @@ class SandboxResetView(APIView):
         return Response(SandboxSerializer(lifecycle.reset_sandbox(request.user, sandbox_id, request=request)).data)
 
 
-class SandboxPromoteView(APIView):
-    @extend_schema(request=PromoteInputSerializer, responses={201: ApprovalRequestDetailSerializer})
-    def post(self, request: Request, sandbox_id: int) -> Response:
-        """Request the sandbox's writes, in order, on the real source: one approval request."""
-        payload = PromoteInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        runs = payload.validated_data.get("runs")
-        approval = promotion.promote(
-            request.user,
-            sandbox_id,
-            run_ids=[str(run) for run in runs] if runs is not None else None,
-            reason=payload.validated_data["reason"],
-            request=request,
-        )
-        return Response(ApprovalRequestDetailSerializer(approval).data, status=status.HTTP_201_CREATED)
-
-
 class SandboxSchemaView(APIView):
     @extend_schema(responses=inline_serializer("SandboxSchema", {"tables": TableSerializer(many=True)}))
-    def get(self, request: Request, sandbox_id: int) -> Response:
+    def get(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """The copy's tables, columns and indexes (its owner's changes included)."""
         token = str(request.query_params.get("share_token", ""))[:64]
         tables = indexes.sandbox_schema(request.user, sandbox_id, share_token=token)
@@ -91,7 +85,7 @@ class SandboxSchemaView(APIView):
 
 class SandboxIndexView(APIView):
     @extend_schema(request=IndexInputSerializer, responses={200: QueryRunSerializer})
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """ "+ index": CREATE INDEX in the caller's sandbox, built from checked names; a run like any other."""
         payload = IndexInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -126,7 +120,7 @@ class SandboxUploadPreviewView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(request=UPLOAD_REQUEST, responses={200: OpenApiTypes.OBJECT})
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """The columns and types a CSV would make, its first rows, and the lines it would leave out."""
         file = _upload(request)
         return Response(uploads.preview_upload(request.user, sandbox_id, file, file.size))
@@ -136,7 +130,7 @@ class SandboxUploadView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(request=UPLOAD_REQUEST, responses={201: OpenApiTypes.OBJECT})
-    def post(self, request: Request, sandbox_id: int) -> Response:
+    def post(self, request: SignedInRequest, sandbox_id: int) -> Response:
         """A CSV into the caller's sandbox as the new table `table`."""
         file = _upload(request)
         table = str(request.POST.get("table", ""))[:200]

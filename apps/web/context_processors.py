@@ -11,7 +11,7 @@ def notification_bell(request: HttpRequest) -> dict:
     return {"unread_notifications": unread_count(request.user)}
 
 
-def approvals_awaiting(request) -> dict:
+def approvals_awaiting(request: HttpRequest) -> dict:
     """How many pending requests the user may still decide on, shown on the Approvals tab."""
     if not request.user.is_authenticated:
         return {}

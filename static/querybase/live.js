@@ -20,6 +20,7 @@
 
   // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed.
   const events = new EventSource("/api/v1/events");
+  window.addEventListener("pagehide", () => events.close());
   on("notification", () => refreshBell());
   on("run.status", (data) => {
     document.querySelectorAll(`[data-run-id="${data.run}"] .status`).forEach((badge) => {

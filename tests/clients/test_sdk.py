@@ -82,6 +82,17 @@ def test_a_read_returns_typed_rows_and_a_job_is_polled_to_its_end(server_url, sh
         assert {run.id for run in history} >= {result.run_id, job.run_id}
 
 
+def test_a_result_of_several_pages_comes_back_whole_in_order(server_url, shop_world):
+    with signed_in(server_url, "ana") as client:
+        sql = "SELECT id FROM order_items ORDER BY id"
+        for extra in ({}, {"wait": 0, "max_age": 0}):  # answered at once, and a polled job
+            result = client.queries.run("Shop", sql, **extra)
+            assert result.row_count == 5452
+            assert result.raw["result"]["page_count"] > 1
+            assert [row[0] for row in result.rows] == sorted(row[0] for row in result.rows)
+            assert len({row[0] for row in result.rows}) == 5452
+
+
 def test_analyze_classifies_without_running(server_url, shop_world):
     with signed_in(server_url, "ana") as client:
         analysis = client.queries.analyze("Shop", "DELETE FROM orders WHERE id = :id")

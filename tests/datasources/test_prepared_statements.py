@@ -40,3 +40,17 @@ def test_reads_without_parameters_are_not_prepared(postgres_server):
         assert response.status_code == 200, response.content
         # (Statements other tests prepared on the same pooled connections may be listed.)
         assert [sql] not in response.json()["result"]["rows"]
+
+
+def test_preparing_can_be_turned_off(postgres_server, settings):
+    """For a source behind a pooler that does not keep sessions."""
+    settings.QUERYBASE_PG_PREPARED_STATEMENTS = False
+    source = source_from_server("never-prepared", "postgresql", postgres_server)
+    client = client_for(reader("ana", source))
+    sql = "SELECT statement FROM pg_prepared_statements WHERE $1::int > 1"
+    for value in range(2 * POOL_MAX_SIZE + 3):
+        response = client.post(
+            "/api/v1/queries", {"datasource": source.id, "sql": sql, "params": [value], "max_age": 0}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        assert [sql] not in response.json()["result"]["rows"]

@@ -1,9 +1,5 @@
 """GET /api/v1/datasources/{id}/schema: tables and columns, for readers only."""
 
-import os
-from dataclasses import replace
-
-import psycopg
 import pytest
 
 from tests.support import databases
@@ -105,27 +101,8 @@ def test_revoked_right_is_not_answered_from_the_cache(shop_sqlite_path):
 
 @pytest.fixture
 def film_database(postgres_server):
-    """A PostgreSQL database of its own with partitions, a materialized view, an enum and
-    arrays, so the shared source's tables stay as the other tests expect them."""
-    name = f"qb_film{os.environ.get('QUERYBASE_TEST_NAMESPACE', '')}"
-    admin = psycopg.connect(databases.postgres_admin_url(), autocommit=True)
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    with psycopg.connect(host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=name) as db:
-        db.execute("CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'R')")
-        db.execute("CREATE TABLE film (id int PRIMARY KEY, rating mpaa_rating, tags text[], price numeric(5,2))")
-        db.execute("CREATE TABLE payment (id int, paid_on date NOT NULL, amount numeric) PARTITION BY RANGE (paid_on)")
-        for month in range(1, 4):
-            db.execute(
-                f"CREATE TABLE payment_p2024_0{month} PARTITION OF payment "
-                f"FOR VALUES FROM ('2024-0{month}-01') TO ('2024-0{month + 1}-01')"
-            )
-        db.execute("CREATE TABLE payment_rest PARTITION OF payment DEFAULT PARTITION BY LIST (id)")
-        db.execute("CREATE TABLE payment_rest_one PARTITION OF payment_rest FOR VALUES IN (1)")
-        db.execute("CREATE MATERIALIZED VIEW rating_counts AS SELECT rating, count(*) AS n FROM film GROUP BY rating")
-    yield replace(postgres_server, database=name)
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    with databases.film_database(postgres_server) as server:
+        yield server
 
 
 def test_postgresql_partitions_materialized_views_and_type_names(film_database):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.queries import abandoned_runs, plan, run_lifecycle
 from apps.queries.models import QueryRun
-from apps.queries.tasks import execute_read
+from apps.submissions.tasks import execute_read
 from tests.support.crashes import postgres_holding, postgres_lock_waiters, settle_with, wait_until
 from tests.support.factories import client_for
 from tests.support.worker import PrivateWorker

@@ -288,3 +288,31 @@ def poll(condition: Callable[[], object], timeout: float = 30.0, interval: float
         if time.monotonic() > deadline:
             raise AssertionError("the condition did not hold in time")
         time.sleep(interval)
+
+
+@contextmanager
+def film_database(server: Server) -> Iterator[Server]:
+    """A PostgreSQL database of its own with partitions (and a sub-partitioned one), a
+    materialized view, an enum and arrays: the schema browser's hard cases, kept out of
+    the shared source whose tables other tests list."""
+    name = f"qb_film{_NAMESPACE}"
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(host=server.host, port=server.port, user=server.username, dbname=name) as db:
+        db.execute("CREATE TYPE mpaa_rating AS ENUM ('G', 'PG', 'R')")
+        db.execute("CREATE TABLE film (id int PRIMARY KEY, rating mpaa_rating, tags text[], price numeric(5,2))")
+        db.execute("CREATE TABLE payment (id int, paid_on date NOT NULL, amount numeric) PARTITION BY RANGE (paid_on)")
+        for month in range(1, 4):
+            db.execute(
+                f"CREATE TABLE payment_p2024_0{month} PARTITION OF payment "
+                f"FOR VALUES FROM ('2024-0{month}-01') TO ('2024-0{month + 1}-01')"
+            )
+        db.execute("CREATE TABLE payment_rest PARTITION OF payment DEFAULT PARTITION BY LIST (id)")
+        db.execute("CREATE TABLE payment_rest_one PARTITION OF payment_rest FOR VALUES IN (1)")
+        db.execute("CREATE MATERIALIZED VIEW rating_counts AS SELECT rating, count(*) AS n FROM film GROUP BY rating")
+    try:
+        yield Server(server.host, server.port, server.username, server.password, name)
+    finally:
+        with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

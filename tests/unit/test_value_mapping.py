@@ -70,3 +70,30 @@ def test_rows_without_documents_take_the_plain_path():
 )
 def test_arrays_psycopg_does_not_know_are_read_from_their_text(text, expected):
     assert array_from_text(text) == expected
+
+
+def test_postgresql_timestamp_text_becomes_what_isoformat_writes():
+    import datetime
+
+    from apps.datasources.connectors.postgresql_types import iso_8601_of_timestamp_text as iso
+
+    zone = datetime.timezone
+    cases = {
+        "2025-01-01 00:01:00+00": datetime.datetime(2025, 1, 1, 0, 1, tzinfo=zone.utc),
+        "2020-09-10 16:46:03.5+05:30": datetime.datetime(
+            2020, 9, 10, 16, 46, 3, 500000, tzinfo=zone(datetime.timedelta(hours=5, minutes=30))
+        ),
+        "2020-09-10 16:46:03.905795-03": datetime.datetime(
+            2020, 9, 10, 16, 46, 3, 905795, tzinfo=zone(-datetime.timedelta(hours=3))
+        ),
+        "2020-09-10 16:46:03": datetime.datetime(2020, 9, 10, 16, 46, 3),
+        "0099-01-01 00:00:00.000001": datetime.datetime(99, 1, 1, 0, 0, 0, 1),
+        "1900-01-01 00:00:00+00:19:32": datetime.datetime(
+            1900, 1, 1, tzinfo=zone(datetime.timedelta(minutes=19, seconds=32))
+        ),
+    }
+    for text, value in cases.items():
+        assert iso(text) == value.isoformat(), text
+    # What no datetime holds keeps PostgreSQL's text, as before.
+    for text in ("infinity", "-infinity", "0044-03-15 00:00:00+00 BC", "10000-01-01 00:00:00"):
+        assert iso(text) == text

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from apps.audit.models import AuditEvent
-from apps.queries.submission import submit_query
+from apps.submissions.submission import submit_query
 from tests.support.factories import make_datasource, make_user, source_from_server
 from tests.web.accessibility import assert_accessible
 from tests.web.conftest import log_in, screenshot

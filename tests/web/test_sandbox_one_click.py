@@ -15,7 +15,7 @@ from tests.support.factories import DEFAULT_PASSWORD
 from tests.web.accessibility import assert_accessible
 from tests.web.conftest import GRID_ROWS, grid_rows, log_in, log_out, screenshot
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 
 def set_sql(page, sql: str) -> None:

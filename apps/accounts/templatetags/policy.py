@@ -14,5 +14,5 @@ def is_admin(user: AnyUser) -> bool:
 
 
 @register.filter
-def may_audit(user) -> bool:
+def may_audit(user: AnyUser) -> bool:
     return policy.may_audit(user)

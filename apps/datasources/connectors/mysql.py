@@ -173,6 +173,8 @@ class MySQLConnector(Connector):
                     setup.fetchall()
                 self._arm(connection, setup, deadline)
                 setup.close()
+                if text:  # the connection is this read's alone: nothing else sees the change
+                    connection.converter = mysql_types.csv_conversions(connection.converter)
                 # Unbuffered: rows come from the server as they are read, memory stays flat.
                 cursor = connection.cursor(MySQLdb.cursors.SSCursor)
                 last = statements[-1]
@@ -237,16 +239,16 @@ class MySQLConnector(Connector):
 
     def _text_rows(self, cursor, chunk: list, spellings: list[mysql_types.Spelling]) -> Iterator[Any]:
         """Rows for the CSV export: only the columns whose values the CSV writer cannot
-        spell itself (dates, bytes, …) are converted, so most rows pass untouched."""
+        spell itself (dates, bytes, …) are converted, a column of a fetched chunk at a
+        time (zip does the turning, in C), so no Python loop runs per row."""
         while chunk:
             if not spellings:
                 yield from chunk
-            for row in chunk if spellings else ():
-                spelled = list(row)
+            else:
+                columns: list[Any] = list(zip(*chunk, strict=True))
                 for index, spell in spellings:
-                    if spelled[index] is not None:
-                        spelled[index] = spell(spelled[index])
-                yield spelled
+                    columns[index] = [None if value is None else spell(value) for value in columns[index]]
+                yield from zip(*columns, strict=True)
             chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:

@@ -293,6 +293,8 @@ class PostgreSQLConnector(Connector):
                 # The CSV dialect is PostgreSQL's own text (as COPY writes it): every value
                 # is read as that text, with no Python object in between.
                 postgresql_types.load_everything_as_text(cursor)
+            else:
+                postgresql_types.load_timestamps_as_text(cursor)
             for statement in statements[:-1]:
                 self._arm(cursor, deadline)
                 cursor.execute(statement.sql, statement.args)

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from psycopg import capabilities, pq
 from psycopg import errors as pg_errors
 from psycopg.generators import execute, send
@@ -95,7 +96,7 @@ class PreparingCursor(psycopg.RawCursor):
     """A RawCursor whose `stream` runs a repeated parameterised statement by name."""
 
     def _stream_send_gen(self, query, params=None, *, binary=None, size: int):  # type: ignore[no-untyped-def]
-        if not params:
+        if not params or not settings.QUERYBASE_PG_PREPARED_STATEMENTS:
             yield from super()._stream_send_gen(query, params, binary=binary, size=size)
             return
         yield from self._start_query(query)

@@ -178,7 +178,16 @@ def _array_items(text: str, position: int) -> tuple[list, int]:
 # the general mapping (values.to_json_value). Per column rather than per value: a 1M-row
 # export converts 5M values, and the general mapping's type tests were most of its time.
 _AS_IS_TYPES = frozenset({"int2", "int4", "oid", "text", "varchar", "bpchar", "name", "char", "bool"})
-_ISO_TYPES = frozenset({"date", "time", "timetz", "timestamp", "timestamptz"})
+_ISO_TYPES = frozenset({"date", "time", "timetz"})
+# Timestamps are read as PostgreSQL's text and rewritten as ISO 8601 by string operations:
+# building a datetime to print it again cost more than the rest of a row together.
+_TIMESTAMP_TYPES = ("timestamp", "timestamptz")
+
+
+def load_timestamps_as_text(cursor: psycopg.RawCursor) -> None:
+    """Have `cursor` read timestamps as PostgreSQL's text (see `json_converters`)."""
+    for type_name in _TIMESTAMP_TYPES:
+        cursor.adapters.register_loader(type_name, TextLoader)
 
 
 def json_converters(description: Iterable[psycopg.Column]) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -195,6 +204,8 @@ def json_converters(description: Iterable[psycopg.Column]) -> list[tuple[int, Ca
             converters.append((index, str))  # Decimal's text is exact, NaN and Infinity included
         elif name in _ISO_TYPES:
             converters.append((index, _iso_8601))
+        elif name in _TIMESTAMP_TYPES:
+            converters.append((index, iso_8601_of_timestamp_text))
         else:
             converters.append((index, to_json_value))
     return converters
@@ -203,3 +214,21 @@ def json_converters(description: Iterable[psycopg.Column]) -> list[tuple[int, Ca
 def _iso_8601(value: Any) -> Any:
     """A date or time as ISO 8601; one Python cannot hold came as the server's text and stays so."""
     return value if isinstance(value, str) else value.isoformat()
+
+
+def iso_8601_of_timestamp_text(text: str) -> str:
+    """PostgreSQL's text of a timestamp (DateStyle ISO: `2020-09-10 16:46:03.5+05:30`) as
+    Python's isoformat() writes the same value: `2020-09-10T16:46:03.500000+05:30`. What no
+    datetime can hold (`infinity`, BC, years beyond 9999) stays PostgreSQL's text."""
+    if len(text) < 19 or text[4] != "-" or text[10] != " " or text.endswith(" BC"):
+        return text
+    offset_at = max(text.rfind("+", 19), text.rfind("-", 19))
+    moment, offset = (text[:offset_at], text[offset_at:]) if offset_at != -1 else (text, "")
+    if len(moment) > 19:  # a fraction of a second: isoformat writes six digits
+        moment = moment[:20] + moment[20:].ljust(6, "0")
+    if offset:
+        parts = offset[1:].split(":")
+        offset = f"{offset[0]}{parts[0]}:{parts[1] if len(parts) > 1 else '00'}" + (
+            f":{parts[2]}" if len(parts) > 2 else ""
+        )
+    return f"{moment[:10]}T{moment[11:]}{offset}"

@@ -53,6 +53,11 @@ def to_json_value(value: Any) -> Any:
     return str(value)
 
 
+class JsonRows(str):
+    """Rows already written as one JSON array, as they are to go out (a stored page of a
+    result without documents): the API's renderer writes the text in, never parses it."""
+
+
 def is_json_document_type(type_name: str) -> bool:
     return type_name.removesuffix("[]") in JSON_DOCUMENT_TYPES
 

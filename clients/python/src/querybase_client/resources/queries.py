@@ -91,7 +91,7 @@ class Queries(Resource):
         if "approval" in answer and isinstance(answer["approval"], dict):
             return ApprovalRequest.from_api(answer["approval"])
         if "result" in answer:
-            return QueryResult.from_api(answer)
+            return QueryResult.from_api(self._every_page(answer))
         if on_job is not None:
             on_job(answer["id"])
         if on_status is not None:
@@ -121,7 +121,20 @@ class Queries(Resource):
         if body.get("result") is None:
             error = body.get("error") or {"code": "result_expired", "message": "The result is no longer kept."}
             raise QueryBaseAPIError(error["message"], code=error["code"], status=200, details={"run": run.id})
-        return QueryResult.from_api(body)
+        return QueryResult.from_api(self._every_page(body))
+
+    def _every_page(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The run's answer with every row: the server sends a large result a page at a
+        time (`next`); the later pages are fetched and appended. For results too large to
+        hold, `export` streams them to a file instead."""
+        first = body.get("result") or {}
+        rows, page = list(first.get("rows", [])), first
+        while page.get("next"):
+            page = self._transport.request(
+                "GET", f"/queries/{body['id']}/results", params={"page": page["page"] + 1}, timeout=WAITING_TIMEOUT
+            )
+            rows.extend(page["rows"])
+        return {**body, "result": {**first, "rows": rows, "next": None}}
 
     def get(self, run_id: str, *, wait: float | None = None) -> QueryRun:
         """A run's status (its rows, if kept, are in `.raw["result"]`)."""

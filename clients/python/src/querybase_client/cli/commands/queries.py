@@ -16,7 +16,7 @@ from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, NamedParams, PositionalParams, SqlFile, parameters, read_sql, use_json
 from querybase_client.client import QueryBaseClient
 from querybase_client.errors import QueryBaseError
-from querybase_client.models import ApprovalRequest, QueryRun
+from querybase_client.models import ApprovalRequest
 
 SourceArgument = Annotated[str, typer.Argument(help="Source name or id.")]
 SqlArgument = Annotated[str | None, typer.Argument(help="The SQL ('-' or nothing: read stdin).")]
@@ -75,9 +75,6 @@ def run(
         jobs.append(run_id)
         output.err_console.print(Text(f"Run {run_id} is running as a job; waiting (Ctrl-C cancels it).", style="dim"))
 
-    def report_status(run: QueryRun) -> None:
-        output.err_console.print(Text(f"Run {run.id} is {run.status}.", style="dim"))
-
     with session.client_for_profile() as client:
         try:
             outcome = client.queries.run(
@@ -90,7 +87,6 @@ def run(
                 request_approval=not no_request,
                 timeout=timeout,
                 on_job=remember_job,
-                on_status=report_status if follow else None,
             )
         except KeyboardInterrupt:
             _cancel_jobs(client, jobs)

@@ -13,6 +13,7 @@ Publishing never fails the caller: live updates are a convenience, the database 
 truth, and a client that missed one refetches on its next event or reload.
 """
 
+import hashlib
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -57,9 +58,10 @@ class LiveEvent:
 
 
 def _names(user_id: int) -> tuple[str, str]:
-    # Pub/sub channels are server-wide (not per database): the cache URL keeps apart
-    # deployments, or test runs, sharing one Redis.
-    scope = f"{settings.CACHES['default'].get('KEY_PREFIX', 'qb')}:{settings.QUERYBASE_CACHE_URL}"
+    # Pub/sub channels are server-wide (not per database): the cache's URL keeps apart
+    # deployments, or test runs, sharing one Redis (hashed: it may hold a password).
+    where = f"{settings.CACHES['default'].get('KEY_PREFIX', 'qb')}:{settings.QUERYBASE_CACHE_URL}"
+    scope = hashlib.sha256(where.encode()).hexdigest()[:16]
     return f"qb:live:stream:{scope}:{user_id}", f"qb:live:channel:{scope}:{user_id}"
 
 

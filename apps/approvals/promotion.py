@@ -6,6 +6,8 @@ parameters, SHA-256 freeze, notifications). What they did in the sandbox goes wi
 
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from apps.approvals.creation import create_request
 from apps.approvals.models import ApprovalRequest
 from apps.queries.models import QueryRun, RunStatus
@@ -13,10 +15,16 @@ from apps.sandboxes.exceptions import NothingToPromote, PromotionRefused
 from apps.sandboxes.lifecycle import owned_sandbox
 from apps.sandboxes.models import Sandbox, SandboxRunEffect
 from apps.sqlcore.classification import classify_sql
+from querybase.types import ClientRequest
 
 
 def promote(
-    user, sandbox_id: int, *, run_ids: list[str] | None = None, reason: str = "", request=None
+    user: User,
+    sandbox_id: int,
+    *,
+    run_ids: list[str] | None = None,
+    reason: str = "",
+    request: ClientRequest | None = None,
 ) -> ApprovalRequest:
     """One approval request on the source for the sandbox's writes (all since the copy was
     made, or the runs named in `run_ids`, kept in the order they ran). Only the owner may."""

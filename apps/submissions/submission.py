@@ -1,6 +1,6 @@
 """Use case: a user submits SQL to read. The answer comes from the cache when allowed,
 else the read runs in this process within the inline budget, else it becomes a job for
-the workers (apps/queries/execution.py)."""
+the workers (apps/submissions/execution.py)."""
 
 import time
 import uuid
@@ -21,9 +21,8 @@ from apps.queries.exceptions import ApprovalRequired
 from apps.queries.locks import run_lock
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import PreparedRead, limits_for, prepare_read, sha256_of, source_to_query
-from apps.queries.run_lifecycle import attempt
+from apps.queries.run_lifecycle import attempt, enqueue
 from apps.sqlcore.parameters import Params
-from querybase.celery import enqueue_on_commit
 from querybase.inserts import insert_together
 from querybase.logs import bind_context
 from querybase.types import ClientRequest
@@ -203,10 +202,6 @@ def _record_cache_hit(
         row_count=answer.result["row_count"],
         truncated=answer.result["truncated"],
     )
-
-
-def enqueue(run: QueryRun) -> None:
-    enqueue_on_commit("queries.execute_read", str(run.pk))
 
 
 def _submission_event(run: QueryRun, request: ClientRequest | None) -> AuditEvent:
