@@ -85,6 +85,10 @@ export function createEditor(textarea, { keys, onChange }) {
       view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text }, selection: { anchor: 0 } });
     },
     focus: () => view.focus(),
+    /** Put the cursor at an offset of the text (where a pick from the schema tree goes). */
+    setCursor(offset) {
+      view.dispatch({ selection: { anchor: Math.max(0, Math.min(offset, view.state.doc.length)) } });
+    },
     replaceSelection(text) {
       view.dispatch(view.state.replaceSelection(text));
     },

@@ -76,7 +76,11 @@ function numericSorter(a, b) {
   return Number(a) - Number(b);
 }
 
-function render(element, data, { onCell }) {
+const asRows = (rows) => rows.map((row) => Object.fromEntries(row.map((value, index) => [`c${index}`, value])));
+
+/** The grid of a result. `onNearEnd` hears a scroll close to the last row (to fetch the
+ * server's next page), `onSorted` whether the rows are now sorted by a header. */
+function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => {} }) {
   const kinds = data.columns.map((column, index) => kindOf(column, index, data.rows));
   const columns = data.columns.map((column, index) => {
     const kind = kinds[index];
@@ -102,9 +106,9 @@ function render(element, data, { onCell }) {
       cellClick: (event, cell) => onCell({ column, kind, value: cell.getValue() }),
     };
   });
-  const rows = data.rows.map((row) => Object.fromEntries(row.map((value, index) => [`c${index}`, value])));
+  const rows = asRows(data.rows);
   element.replaceChildren();
-  return new Tabulator(element, {
+  const table = new Tabulator(element, {
     data: rows,
     columns,
     layout: "fitDataFill",
@@ -115,6 +119,38 @@ function render(element, data, { onCell }) {
     columnHeaderVertAlign: "bottom",
     placeholder: "No rows",
   });
+  // Tabulator builds itself asynchronously: its sort functions exist once it is built.
+  table.qbBuilt = new Promise((resolve) => table.on("tableBuilt", resolve));
+  table.qbBuilt.then(() => {
+    // Tabulator makes its scrolling box focusable (arrows scroll it) but gives it no role,
+    // which role=grid does not allow (axe: aria-required-children): the box becomes the
+    // rows' group, the table inside it only a wrapper.
+    const holder = element.querySelector(".tabulator-tableholder");
+    const rows = holder && holder.querySelector(".tabulator-table");
+    if (!holder || !rows) return;
+    holder.setAttribute("role", "rowgroup");
+    rows.setAttribute("role", "none");
+  });
+  table.on("scrollVertical", () => {
+    if (nearEnd(table)) onNearEnd();
+  });
+  table.on("dataSorted", (sorters) => onSorted(sorters.length > 0));
+  return table;
 }
 
-window.QBGrid = { render, fullText };
+/** Rows of the server's next page, after those shown; a sort in force sorts them in too. */
+async function append(table, rows) {
+  await table.qbBuilt;
+  await table.addData(asRows(rows), false);
+  const sorters = table.getSorters();
+  if (sorters.length) table.setSort(sorters.map((sorter) => ({ column: sorter.field, dir: sorter.dir })));
+}
+
+/** Whether the view is within a few rows of the grid's end (or shows all of it). */
+function nearEnd(table) {
+  const holder = table.element.querySelector(".tabulator-tableholder");
+  if (!holder) return false;
+  return holder.scrollTop + holder.clientHeight >= holder.scrollHeight - 200;
+}
+
+window.QBGrid = { render, fullText, append, nearEnd };

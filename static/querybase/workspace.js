@@ -4,9 +4,10 @@
  * which is the file the page loads. Heavy parts come on first use: the SQL formatter and the
  * charts are bundles of their own (see bundle()). */
 import { countStatements, createEditor } from "@querybase/editor.js";
+import { createSandbox } from "@querybase/sandbox.js";
 import { Drafts, titleOf, unsaved } from "@querybase/tabs.js";
 
-const { api, errorMessage, el } = window.QB;
+const { api, errorMessage, el, statementsTable } = window.QB;
 const $ = (id) => document.getElementById(id);
 const sources = JSON.parse($("sources-data").textContent);
 const initial = JSON.parse($("initial-data").textContent);
@@ -16,6 +17,7 @@ const picker = $("datasource");
 const errorBox = $("error");
 let result = null; // the run on screen, with what was sent for it (export reads that)
 let grid = null; // its Tabulator
+window.qbGrid = () => grid; // for tests and the browser console
 
 // Editor and tabs ----------------------------------------------------------------------------
 const run = () => submit(false);
@@ -71,22 +73,25 @@ function closeTab(id) {
 async function showTab() {
   const tab = drafts.active;
   switching = true;
+  const before = picker.selectedIndex;
   const sourceChanged = tab.datasource && String(tab.datasource) !== picker.value
     && sources.some((item) => item.id === tab.datasource);
   if (sourceChanged) picker.value = String(tab.datasource);
   if (!tab.datasource) drafts.update({ datasource: Number(picker.value) });
+  sandbox.show(tab.sandbox); // the real source, my sandbox or one shared with me
+  const placeChanged = picker.selectedIndex !== before;
   if (editor.getValue() !== tab.sql) editor.setValue(tab.sql);
   switching = false;
   editor.clearErrors();
   renderTabs();
   clearResult();
-  if (sourceChanged || !schemaLoaded) loadSchema();
+  if (placeChanged || !schemaLoaded) loadSchema();
   $("param-fields").replaceChildren(); // the new rows take the tab's values (paramRow)
   await renderParams();
 }
 
 $("new-tab").addEventListener("click", () => {
-  drafts.add({ sql: "", datasource: Number(picker.value) });
+  drafts.add({ sql: "", datasource: Number(picker.value), sandbox: sandbox.place() });
   showTab();
   editor.focus();
 });
@@ -143,9 +148,19 @@ function source() {
   return sources.find((item) => String(item.id) === picker.value);
 }
 
+// Sandboxes (the one-click path): frontend/sandbox.js, called at a few points below.
+const sandbox = createSandbox({
+  $, api, el, errorMessage, picker, source,
+  showFailure: (title, message) => showFailure(title, message),
+  loadSchema: () => loadSchema(),
+  runAgain: () => submit(false),
+});
+
 let schemaLoaded = false;
+let schemaShown = 0; // the last schema asked for: an older answer arriving late is dropped
 async function loadSchema() {
   schemaLoaded = true;
+  const ticket = ++schemaShown;
   const list = $("schema");
   list.replaceChildren(el("li", { class: "muted" }, "Loading…"));
   editor.setDialect(source().engine);
@@ -154,7 +169,15 @@ async function loadSchema() {
     editor.setSchema({});
     return;
   }
-  const answer = await api("GET", `/api/v1/datasources/${picker.value}/schema`);
+  // A sandbox has a schema of its own (its tables, and each table's indexes).
+  const url = await sandbox.schemaUrl();
+  if (ticket !== schemaShown) return;
+  if (sandbox.chosen() && !url) {
+    list.replaceChildren(el("li", { class: "alert error" }, "Your sandbox could not be prepared."));
+    return;
+  }
+  const answer = await api("GET", url || `/api/v1/datasources/${picker.value}/schema`);
+  if (ticket !== schemaShown) return;
   if (!answer.ok) {
     list.replaceChildren(el("li", { class: "alert error" }, errorMessage(answer)));
     return;
@@ -163,22 +186,33 @@ async function loadSchema() {
   list.replaceChildren(
     ...answer.data.tables.map((table) => {
       tables[table.name] = table.columns.map((column) => column.name);
-      const columns = el(
-        "ul",
-        { class: "columns", hidden: "" },
-        table.columns.map((column) =>
-          el("li", { class: "column", title: "Insert", "data-column": column.name, onclick: () => insert(column.name) },
-            column.name, el("span", { class: "type" }, column.type))
-        )
-      );
-      const name = el("span", { class: "table-name", onclick: () => (columns.hidden = !columns.hidden) },
-        (table.kind === "view" ? "◇ " : "▸ ") + table.name);
-      const add = el("button", { class: "insert", title: "Insert the table name", onclick: () => insert(table.name) }, "+");
-      return el("li", { class: "table", "data-table": table.name }, name, add, columns);
+      return schemaItem(table);
     })
   );
   editor.setSchema(tables);
   filterSchema();
+}
+
+/** A table of the schema tree. Its name and columns are buttons, so the keyboard opens a
+ * table (Enter/Space) and inserts a column as a click does. Views and materialized views
+ * are marked ◇; a partitioned table says how many partitions it has (they are not listed
+ * as tables), each named in the tooltip with its bound. */
+function schemaItem(table) {
+  const columns = el("ul", { class: "columns", hidden: "" },
+    table.columns.map((column) =>
+      el("li", { "data-column": column.name },
+        el("button", { type: "button", class: "column", title: `Insert ${column.name}`, onclick: () => insert(column.name) },
+          column.name, el("span", { class: "type" }, column.type)))));
+  sandbox.addIndexes(table, columns);
+  const parts = table.partitions || [];
+  const name = el("button", {
+    type: "button", class: "table-name", "aria-expanded": "false",
+    title: table.kind + parts.map((part) => `\n${part.name}: ${part.bound}`).join(""),
+  }, (table.kind.endsWith("view") ? "◇ " : "▸ ") + table.name,
+  parts.length ? el("span", { class: "type partitions" }, ` ${parts.length} partition${parts.length === 1 ? "" : "s"}`) : "");
+  const add = el("button", { type: "button", class: "insert", title: "Insert the table name",
+    "aria-label": `Insert ${table.name}`, onclick: () => insert(table.name) }, "+");
+  return el("li", { class: "table", "data-table": table.name, "data-kind": table.kind }, name, add, columns);
 }
 
 function insert(text) {
@@ -191,18 +225,24 @@ function insert(text) {
 function filterSchema() {
   const needle = $("schema-filter").value.trim().toLowerCase();
   document.querySelectorAll("#schema > li.table").forEach((item) => {
-    const columns = [...item.querySelectorAll("li.column")];
+    const columns = [...item.querySelectorAll("li[data-column]")];
     const byName = !needle || item.dataset.table.toLowerCase().includes(needle);
     const matching = needle ? columns.filter((column) => column.dataset.column.toLowerCase().includes(needle)) : [];
     item.hidden = !byName && !matching.length;
     columns.forEach((column) => (column.hidden = !byName && !matching.includes(column)));
-    item.querySelector("ul.columns").hidden = byName ? item.dataset.opened !== "true" : false;
+    const list = item.querySelector("ul.columns");
+    list.hidden = byName ? item.dataset.opened !== "true" : false;
+    item.querySelector(".table-name").setAttribute("aria-expanded", String(!list.hidden));
     item.classList.toggle("matched-by-column", !byName && matching.length > 0);
   });
 }
 $("schema").addEventListener("click", (event) => {
   const name = event.target.closest(".table-name");
-  if (name) name.parentElement.dataset.opened = String(!name.parentElement.querySelector("ul.columns").hidden);
+  if (!name) return;
+  const list = name.parentElement.querySelector("ul.columns");
+  list.hidden = !list.hidden;
+  name.setAttribute("aria-expanded", String(!list.hidden));
+  name.parentElement.dataset.opened = String(!list.hidden);
 });
 
 // Parameters and verdict: the server's own scanner finds $1, $2 … or :name in code (never
@@ -221,6 +261,7 @@ async function renderParams() {
       const classification = answer.data.classification;
       if (unparseable(classification)) verdict = "Could not parse this SQL.";
       else if (classification.verdict === "read") verdict = "Read: runs at once.";
+      else if (sandbox.chosen()) verdict = "Not a read: runs at once in the sandbox.";
       else verdict = "Not a read: it will need an approval.";
     }
   }
@@ -312,6 +353,7 @@ async function submit(requestApproval, { fresh = false, statement = false, again
   if (fresh) body.max_age = 0; // Refresh: never an answer from the cache
   startRunning();
   try {
+    if (!(await sandbox.prepare(body))) return; // SQL picked to run in a sandbox goes there
     let answer = await api("POST", "/api/v1/queries", body);
     if (answer.status === 202 && answer.data.approval) {
       window.location.href = `/approvals/${answer.data.approval.id}`;
@@ -345,12 +387,14 @@ async function submit(requestApproval, { fresh = false, statement = false, again
         $("results").hidden = true;
       } else {
         showWritePanel(classification);
+        sandbox.offer(answer.data.error.details.sandbox);
       }
     } else if (!answer.ok) {
       showFailure(failureTitle(answer.data && answer.data.error), errorMessage(answer));
       $("results").hidden = true;
     } else {
       await showResult(answer.data, sent);
+      sandbox.ran(answer.data);
     }
   } catch (failure) {
     showFailure("Could not reach QueryBase", String(failure));
@@ -479,6 +523,10 @@ function showNote(text) {
 function showWritePanel(classification) {
   const kinds = [...new Set(classification.statements.filter((s) => s.verdict === "write").map((s) => s.kind.toUpperCase()))];
   $("write-detail").textContent = `It contains ${kinds.join(", ")} (risk: ${classification.risk}).`;
+  // Each statement, what it writes, its risk and why: what the approver will see too.
+  $("write-statements").replaceChildren(statementsTable(classification));
+  $("reason").removeAttribute("aria-invalid");
+  $("reason-error").hidden = true;
   $("write-panel").hidden = false;
   $("results").hidden = true;
   $("reason").focus();
@@ -517,8 +565,64 @@ async function showResult(run, sent) {
   }
   if (grid) grid.destroy();
   // A new grid for each result: it starts at its first row, with no sort left over.
-  grid = window.QBGrid.render($("grid"), data, { onCell: showCell });
+  grid = window.QBGrid.render($("grid"), data, { onCell: showCell, onNearEnd: loadMore, onSorted: sortedChanged });
+  showLoaded();
+  window.QB.announce($("result-meta").textContent);
   await showChart();
+  if (data.next && window.QBGrid.nearEnd(grid)) loadMore(); // a first page too short to scroll
+}
+
+// A large result comes a page at a time (`next`, GET /queries/{id}/results?page=N): the
+// grid fetches the next page when it is scrolled near its last row, or every page at once
+// with "Load all". A sort sorts the rows loaded so far (the note says so).
+let fetching = null; // the page being fetched, if any
+
+function loadMore() {
+  const data = result && result.result;
+  if (!data || !data.next) return Promise.resolve();
+  if (fetching) return fetching;
+  const shown = result;
+  fetching = (async () => {
+    const answer = await api("GET", data.next);
+    if (shown !== result) return; // another result replaced this one meanwhile
+    if (!answer.ok) {
+      showFailure("Could not load more rows", errorMessage(answer));
+      return;
+    }
+    data.rows.push(...answer.data.rows);
+    data.next = answer.data.next;
+    await window.QBGrid.append(grid, answer.data.rows);
+    showLoaded();
+  })().finally(() => {
+    fetching = null;
+  });
+  return fetching.then(() => {
+    if (shown === result && result.result.next && window.QBGrid.nearEnd(grid)) return loadMore();
+    return undefined;
+  });
+}
+
+async function loadAll() {
+  const shown = result;
+  $("load-all").disabled = true;
+  while (shown === result && result.result.next && errorBox.hidden) await loadMore();
+  $("load-all").disabled = false;
+}
+
+function sortedChanged(sorted) {
+  if (!result) return;
+  result.sorted = sorted;
+  showLoaded();
+}
+
+function showLoaded() {
+  const data = result.result;
+  const more = Boolean(data.next);
+  $("rows-loaded").hidden = !more;
+  if (!more) return;
+  const sorted = result.sorted ? " (sorted among these)" : "";
+  $("rows-loaded-text").textContent =
+    `${data.rows.length.toLocaleString("en-US")} of ${data.row_count.toLocaleString("en-US")} rows loaded${sorted}; scroll down for more.`;
 }
 
 // Charts: the tab's chart settings ({ type, x, y }) drawn from the result on screen, and
@@ -612,11 +716,20 @@ function age(timestamp) {
   return `${Math.floor(seconds / 3600)} h ago`;
 }
 
-/** A file name from the saved query's name, else a neutral one. */
-function exportName(format) {
-  const tab = drafts.active;
-  const base = tab.saved ? tab.saved.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") : "";
-  return `${base || "querybase-export"}.${format}`;
+/** The file name the server gives (after the saved query, else the first table the SQL
+ * reads): RFC 6266's filename*, else its plain filename, else a neutral one. */
+function exportName(answer, format) {
+  const header = answer.headers.get("Content-Disposition") || "";
+  const encoded = /filename\*=UTF-8''([^;]+)/i.exec(header);
+  if (encoded) {
+    try {
+      return decodeURIComponent(encoded[1]);
+    } catch (ignored) {
+      // a malformed escape: the plain name below
+    }
+  }
+  const plain = /filename="?([^";]+)"?/i.exec(header);
+  return plain ? plain[1] : `querybase-export.${format}`;
 }
 
 /** Export the result on screen: the SQL, parameters and source it was run with, not
@@ -642,7 +755,7 @@ async function download(format) {
     showFailure("The export failed", "It failed part-way through; nothing was saved. Run it again, or run the query to see the error.");
     return;
   }
-  const link = el("a", { href: URL.createObjectURL(file), download: exportName(format) });
+  const link = el("a", { href: URL.createObjectURL(file), download: exportName(answer, format) });
   document.body.append(link);
   link.click();
   link.remove();
@@ -651,7 +764,10 @@ async function download(format) {
 // Saving: the tab is a document. Save updates the saved query it is a copy of (when it is
 // the user's own); Save as… (a dialog) makes a new one -----------------------------------------
 function savedFields() {
-  return { datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues(), chart: drafts.active.chart || null };
+  return {
+    datasource: Number(picker.value), sql: editor.getValue(), default_params: paramValues(), chart: drafts.active.chart || null,
+    ...sandbox.savedFields(), // saved from my sandbox, it runs there
+  };
 }
 
 function remember(saved) {
@@ -699,6 +815,7 @@ $("save-cancel").addEventListener("click", () => $("save-dialog").close());
 
 function announce(text) {
   $("classification").textContent = text;
+  window.QB.announce(text); // the page's live region: heard without moving the focus
 }
 
 // Splitter: the editor's height, dragged or set with the arrow keys, kept for next time --------
@@ -745,15 +862,24 @@ document.addEventListener("keydown", (event) => {
 // Enter in a parameter field runs the query, as in the editor; it must not submit the form
 // (which reloaded the page and lost the SQL and the results).
 $("params").addEventListener("submit", (event) => { event.preventDefault(); run(); });
-$("request-approval").addEventListener("click", () => submit(true));
+$("request-approval").addEventListener("click", () => {
+  // The server refuses a write request without a reason (reason_required): say so here first.
+  const missing = !$("reason").value.trim();
+  $("reason").setAttribute("aria-invalid", String(missing));
+  $("reason-error").hidden = !missing;
+  if (missing) $("reason").focus();
+  else submit(true);
+});
 $("cancel-write").addEventListener("click", () => ($("write-panel").hidden = true));
 $("save").addEventListener("click", save);
 $("save-as").addEventListener("click", saveAs);
 $("download-csv").addEventListener("click", () => download("csv"));
 $("download-json").addEventListener("click", () => download("json"));
+$("load-all").addEventListener("click", loadAll);
 $("schema-filter").addEventListener("input", filterSchema);
 picker.addEventListener("change", () => {
-  if (!switching) drafts.update({ datasource: Number(picker.value) });
+  sandbox.show(sandbox.place()); // the sandbox bar follows the option picked
+  if (!switching) drafts.update({ datasource: Number(picker.value), sandbox: sandbox.place() });
   loadSchema();
   renderParams();
 });
@@ -764,6 +890,7 @@ function openInitial(opening) {
   const existing = opening.saved_id && drafts.tabs.find((tab) => tab.saved && tab.saved.id === opening.saved_id);
   if (existing) {
     drafts.activate(existing.id);
+    drafts.update({ sandbox: sandbox.placeOf(opening) }); // where the link says it runs
     return;
   }
   const params = {};
@@ -777,7 +904,8 @@ function openInitial(opening) {
   const saved = opening.saved_id
     ? { id: opening.saved_id, name: opening.name, sql: opening.sql, mine: Boolean(opening.mine), chart: opening.chart || null }
     : null;
-  drafts.add({ sql: opening.sql, datasource: opening.datasource, params, saved, chart: saved ? saved.chart : null });
+  drafts.add({ sql: opening.sql, datasource: opening.datasource, params, saved, chart: saved ? saved.chart : null,
+               sandbox: sandbox.placeOf(opening) });
 }
 
 if (initial) {

@@ -9,7 +9,7 @@ from apps.approvals.creation import create_request
 from apps.approvals.decisions import review_request
 from apps.queries.saved_queries import create_share_link, save_query
 from tests.web.accessibility import axe_violations
-from tests.web.conftest import log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, log_in, log_out, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -44,7 +44,7 @@ def test_no_page_state_has_a_critical_or_serious_violation(page, shop):
     page.click("#schema li.table[data-table=customers] .table-name")
     set_sql(page, "SELECT id, name, country FROM customers ORDER BY id LIMIT 5")
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     check("workspace with a result and an open table")
     set_sql(page, "SELECT nope FROM customers")
     page.click("#run")
@@ -101,21 +101,23 @@ def test_the_keyboard_reaches_the_content_the_schema_and_the_results(page, shop)
     assert table.get_attribute("aria-expanded") == "true"
     assert page.is_visible("#schema li.table[data-table=customers] .columns")
     set_sql(page, "SELECT  FROM customers")
-    page.evaluate("window.qbEditor.setCursor({line: 0, ch: 7})")
+    page.evaluate("window.qbEditor.setCursor(7)")
     page.keyboard.press("Tab")  # from the table to its "+" button
     page.keyboard.press("Tab")  # to its first column
     assert page.evaluate("document.activeElement.classList.contains('column')")
     page.keyboard.press("Enter")
     assert page.evaluate("window.qbEditor.getValue()") == "SELECT id FROM customers"
 
-    # A result is announced, and its scrolling box is reachable and named.
+    # A result is announced, and its scrolling box (in the grid, which is named) is reachable.
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     page.wait_for_function("document.getElementById('announcer').textContent.includes('rows')")
-    wrap = page.locator(".grid-wrap")
-    assert wrap.get_attribute("tabindex") == "0" and wrap.get_attribute("aria-label") == "Result rows"
+    assert page.get_attribute("#grid", "role") == "grid"
+    assert page.get_attribute("#grid", "aria-label") == "Result rows"
+    wrap = page.locator("#grid .tabulator-tableholder")
+    assert wrap.get_attribute("tabindex") == "0"
     wrap.focus()
-    assert page.evaluate("document.activeElement.classList.contains('grid-wrap')")
+    assert page.evaluate("document.activeElement.classList.contains('tabulator-tableholder')")
     # An error is said at once: its box is an alert.
     set_sql(page, "SELECT nope FROM customers")
     page.click("#run")

@@ -7,10 +7,13 @@ import hashlib
 import pytest
 
 from apps.approvals.models import ApprovalRequest
+from apps.queries.models import SavedQuery
+from apps.queries.saved_queries import create_share_link
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.models import GoldenCopy, Sandbox
 from tests.support.factories import DEFAULT_PASSWORD
-from tests.web.conftest import log_in, log_out, screenshot
+from tests.web.accessibility import assert_accessible
+from tests.web.conftest import GRID_ROWS, grid_rows, log_in, log_out, screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -47,17 +50,20 @@ def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_e
     screenshot(page, "sandbox-01-refused-write")
 
     page.click("#run-in-sandbox")
-    page.wait_for_selector("#results:not([hidden]) #grid tbody tr")
+    page.wait_for_selector(f"#results:not([hidden]) {GRID_ROWS}")
     assert page.locator("#datasource option:checked").inner_text() == "Shop — my sandbox"
     assert page.is_visible("#sandbox-bar")
     # One row per statement: number, kind, rows affected.
-    assert page.locator("#grid tbody tr").first.inner_text().split("\t") == ["1", "dml", "1"]
+    assert grid_rows(page)[0] == ["1", "dml", "1"]
     assert page.is_visible("#sandbox-promote")
+    assert_accessible(page, "the workspace on my sandbox")
     screenshot(page, "sandbox-02-ran-in-sandbox")
 
     set_sql(page, "SELECT name FROM customers WHERE id = 1")
     page.click("#run")
-    page.wait_for_function("document.querySelector('#grid tbody tr')?.innerText === 'Renamed In Sandbox'")
+    page.wait_for_function(
+        "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Renamed In Sandbox'"
+    )
     assert file_digest(shop.path) == before  # the real source is untouched
 
     page.once("dialog", lambda dialog: dialog.accept("rename customer 1"))
@@ -92,6 +98,7 @@ def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
     page.check("#index-dialog input[value=country]")
     page.check("#index-dialog input[value=name]")
     page.fill("#index-name", "by_country_and_name")
+    assert_accessible(page, "the index dialog")
     screenshot(page, "sandbox-04-index-dialog")
     page.click("#index-create")
     page.wait_for_selector(
@@ -107,3 +114,51 @@ def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
     assert page.locator("li.index", has_text="by_country_and_name").count() == 0
     assert page.locator(".add-index").count() == 0
     assert file_digest(shop.path) == before
+
+
+def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_share_link(
+    page, live_server, sandboxed_shop
+):
+    shop = sandboxed_shop
+    log_in(page, "ana", DEFAULT_PASSWORD)
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    page.select_option("#datasource", label="Shop — my sandbox")
+    page.wait_for_selector("#schema li.table[data-table=customers] .add-index", state="attached")
+    set_sql(page, "UPDATE customers SET name = 'Only In The Sandbox' WHERE id = 1")
+    page.click("#run")
+    page.wait_for_selector(f"#results:not([hidden]) {GRID_ROWS}")
+    assert not page.is_visible("#write-panel")  # a write runs at once in the sandbox
+
+    set_sql(page, "SELECT name FROM customers WHERE id = 1")
+    page.click("#save")
+    page.fill("#save-name", "Customer one in my sandbox")
+    page.click("#save-confirm")
+    page.wait_for_function("document.querySelector('#document-name').textContent.includes('Customer one')")
+    saved = SavedQuery.objects.get(name="Customer one in my sandbox")
+    assert saved.sandbox == Sandbox.objects.get(owner=shop.analyst)
+
+    # Opened again, the query runs in my sandbox.
+    page.goto(f"/?saved={saved.pk}")
+    page.wait_for_selector("#sandbox-bar:not([hidden])")
+    assert page.locator("#datasource option:checked").inner_text() == "Shop — my sandbox"
+    token = create_share_link(saved, user=shop.analyst).share_token
+
+    # Someone else with the link (in a browser of their own) reads it in my sandbox, not
+    # on the real source.
+    page = page.context.browser.new_page(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, "pat", DEFAULT_PASSWORD)
+    page.goto(f"/?shared={token}")
+    page.wait_for_selector("#sandbox-bar:not([hidden])")
+    assert page.locator("#datasource option:checked").inner_text() == "Shop — ana's sandbox (read-only)"
+    assert "ana's sandbox, shared with you" in page.inner_text("#sandbox-state")
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    assert page.locator(".add-index").count() == 0  # not pat's own sandbox
+    page.click("#run")
+    page.wait_for_function(
+        "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Only In The Sandbox'"
+    )
+    screenshot(page, "sandbox-05-shared-sandbox-read")
+    page.context.close()
+    assert errors == []

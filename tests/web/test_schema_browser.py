@@ -22,7 +22,7 @@ def test_partitions_are_grouped_and_materialized_views_listed(page, postgres_ser
         names = page.locator("#schema li.table").evaluate_all("items => items.map((item) => item.dataset.table)")
         assert sorted(names) == ["film", "payment", "rating_counts"]
         payment = page.locator("#schema li.table[data-table='payment'] .table-name")
-        assert payment.inner_text() == "▸ payment 5 partitions"
+        assert payment.text_content() == "▸ payment 5 partitions"
         assert "payment_p2024_01: FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')" in payment.get_attribute("title")
         assert page.inner_text("#schema li.table[data-table='rating_counts'] .table-name").startswith("◇ ")
         page.click("#schema li.table[data-table='film'] .table-name")

@@ -6,8 +6,8 @@ import pytest
 
 from apps.approvals.creation import create_request
 from apps.queries.saved_queries import create_share_link, save_query
+from tests.web.conftest import GRID_ROWS, screenshot
 from tests.web.conftest import log_in as wide_log_in
-from tests.web.conftest import screenshot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -54,10 +54,10 @@ def test_no_page_is_wider_than_a_phone(phone, shop):
     page.wait_for_selector("#schema li.table", state="attached")
     page.evaluate("sql => window.qbEditor.setValue(sql)", "SELECT * FROM orders")
     page.click("#run")
-    page.wait_for_selector("#grid tbody tr")
+    page.wait_for_selector(GRID_ROWS)
     assert overflow(page) <= 0, "workspace with a result"
     # The result's wide table scrolls inside its own box.
-    assert page.eval_on_selector(".grid-wrap", "box => box.scrollWidth > box.clientWidth")
+    assert page.eval_on_selector("#grid .tabulator-tableholder", "box => box.scrollWidth > box.clientWidth")
     screenshot(page, "phone-workspace-result")
     for path in (
         "/history/",
@@ -97,7 +97,7 @@ def test_the_workspace_sidebar_is_a_drawer_on_a_phone(phone, shop):
     page.wait_for_selector("#schema li.table", state="attached")
     assert page.is_hidden("#sidebar")
     # The editor has the screen's width, not what a 280 px sidebar would leave.
-    assert page.eval_on_selector(".CodeMirror", "e => e.getBoundingClientRect().width") >= 330
+    assert page.eval_on_selector(".cm-editor", "e => e.getBoundingClientRect().width") >= 330
     page.click("#drawer-toggle")
     page.wait_for_selector("#sidebar.open")
     assert page.is_visible("#schema li.table[data-table=customers]")

@@ -116,7 +116,7 @@ def test_the_schema_filter_matches_columns_too(page, shop):
         "customers"
     ]
     assert (
-        page.locator("#schema li.table[data-table=customers] li.column:visible")
+        page.locator("#schema li.table[data-table=customers] li[data-column]:visible")
         .all_inner_texts()[0]
         .startswith("email")
     )
@@ -209,7 +209,8 @@ def test_the_export_holds_the_result_on_screen_and_is_named_after_the_query(page
     set_sql(page, "SELECT sku, price FROM products")  # edited after the run, not run
     with page.expect_download() as download:
         page.click("#download-csv")
-    assert download.value.suggested_filename == "customer-names.csv"
+    # The server names the file (Content-Disposition's filename*), after the saved query.
+    assert download.value.suggested_filename == "Customer names.csv"
     rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8"))))
     assert rows[0] == ["id", "name"]
 
