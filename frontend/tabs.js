@@ -1,11 +1,12 @@
 // Query tabs and their drafts, kept in this browser (localStorage) so that a reload, a crash
 // or a visit to another page loses nothing: each tab keeps its SQL, source, parameters and
-// the saved query it is a copy of.
-const KEY = "querybase.workspace.tabs.v1";
+// the saved query it is a copy of. Each user's drafts have a key of their own: someone who
+// signs in after another on the same browser never sees the other's SQL.
+const KEY_PREFIX = "querybase.workspace.tabs.v1";
 
-function load() {
+function load(key) {
   try {
-    const stored = JSON.parse(window.localStorage.getItem(KEY));
+    const stored = JSON.parse(window.localStorage.getItem(key));
     if (stored && Array.isArray(stored.tabs) && stored.tabs.length) return stored;
   } catch (ignored) {
     // A corrupt or foreign value: start afresh rather than fail the page.
@@ -14,8 +15,9 @@ function load() {
 }
 
 export class Drafts {
-  constructor(defaults) {
-    this.state = load() || { active: null, next: 1, tabs: [] };
+  constructor(defaults, user) {
+    this.key = `${KEY_PREFIX}.${user}`;
+    this.state = load(this.key) || { active: null, next: 1, tabs: [] };
     if (!this.state.tabs.length) this.add(defaults);
     if (!this.tab(this.state.active)) this.state.active = this.state.tabs[0].id;
   }
@@ -64,7 +66,7 @@ export class Drafts {
 
   persist() {
     try {
-      window.localStorage.setItem(KEY, JSON.stringify(this.state));
+      window.localStorage.setItem(this.key, JSON.stringify(this.state));
     } catch (ignored) {
       // Storage full or disabled (private mode): the tabs still work for this visit.
     }

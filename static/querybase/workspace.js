@@ -35,7 +35,7 @@ const editor = createEditor($("sql"), {
 window.qbEditor = editor; // for tests and the browser console
 let analyseTimer = null;
 
-const drafts = new Drafts({ sql: DEFAULT_SQL, datasource: sources[0].id });
+const drafts = new Drafts({ sql: DEFAULT_SQL, datasource: sources[0].id }, document.body.dataset.user);
 let switching = false; // true while a tab's content is put on screen (not an edit)
 
 function renderTabs() {

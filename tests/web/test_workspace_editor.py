@@ -11,7 +11,7 @@ import pytest
 from apps.queries.models import SavedQuery
 from apps.queries.saved_queries import save_query
 from tests.support.factories import reader, source_from_server
-from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, screenshot
+from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, log_out, screenshot
 from tests.web.test_dashboard import set_sql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -124,6 +124,25 @@ def test_the_schema_filter_matches_columns_too(page, shop):
     page.fill("#schema-filter", "order")
     shown = page.locator("#schema > li.table:visible").evaluate_all("items => items.map(i => i.dataset.table)")
     assert {"orders", "order_items"} <= set(shown)
+
+
+def test_drafts_are_each_users_own_in_a_shared_browser(page, shop):
+    open_workspace(page, "ana")
+    set_sql(page, "SELECT name FROM customers -- ana's draft")
+    page.click("#new-tab")
+    set_sql(page, "SELECT 2 -- ana's second draft")
+    assert page.locator("#tab-list .qtab").count() == 2
+    log_out(page)
+
+    open_workspace(page, "pat")
+    assert "ana's" not in editor_text(page)
+    assert page.locator("#tab-list .qtab").count() == 1
+    assert "ana's" not in page.inner_text("#tab-list")
+    log_out(page)
+
+    open_workspace(page, "ana")
+    assert page.locator("#tab-list .qtab").count() == 2
+    assert editor_text(page) == "SELECT 2 -- ana's second draft"
 
 
 def test_tabs_keep_their_sql_source_and_parameters_across_a_reload(page, shop):
