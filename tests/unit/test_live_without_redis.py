@@ -5,12 +5,23 @@ import pytest
 from rest_framework.test import APIClient
 
 from querybase.rate_limits import UserRateLimit
+from querybase.redis_connection import shared_redis
 from tests.support.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_event_stream_answers_503_without_redis():
+@pytest.fixture
+def without_redis(settings):
+    """As on the embedded default, also when the suite runs with Redis: no URL, and no
+    client kept from before (nor one made here kept for the tests after)."""
+    settings.REDIS_URL = ""
+    shared_redis.cache_clear()
+    yield
+    shared_redis.cache_clear()
+
+
+def test_the_event_stream_answers_503_without_redis(without_redis):
     client = APIClient()
     client.force_authenticate(make_user("ana"))
     response = client.get("/api/v1/events", HTTP_ACCEPT="text/event-stream")
@@ -18,7 +29,7 @@ def test_the_event_stream_answers_503_without_redis():
     assert response.json()["error"]["code"] == "live_updates_unavailable"
 
 
-def test_rate_limits_slide_in_the_process_without_redis(settings, monkeypatch):
+def test_rate_limits_slide_in_the_process_without_redis(without_redis, settings, monkeypatch):
     now = [1_000.0]
     monkeypatch.setattr(UserRateLimit, "clock", staticmethod(lambda: now[0]))
     settings.QUERYBASE_ANALYZE_RATE = "2/min"

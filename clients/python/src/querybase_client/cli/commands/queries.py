@@ -54,7 +54,7 @@ def run(
     follow: Annotated[
         bool,
         typer.Option(
-            "--follow", "-f", help="Follow a job's status, or the request a write becomes until it is settled, live."
+            "--follow", "-F", help="Follow a job's status, or the request a write becomes until it is settled, live."
         ),
     ] = False,
     json_output: JsonFlag = False,
