@@ -9,15 +9,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from apps.accounts.models import GroupRights
 from apps.audit.models import AuditEvent
 from apps.audit_search import indexer
-from apps.audit_search.search_store import get_store
 
 # The CLI's fixtures, for the audit commands. (The audit page's browser test lives in
 # tests/web, beside the one session-wide browser: a second Playwright would fail.)
 from tests.clients.conftest import cli, server_url, shop_world  # noqa: F401
-from tests.support.factories import make_group, make_user
+from tests.support.audit import emptied_store, make_auditor
 from tests.support.worker import suite_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,17 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def store():
-    store = get_store()
-    store.clear()
-    yield store
-    store.clear()
+    with emptied_store() as emptied:
+        yield emptied
 
 
 @pytest.fixture
 def auditor(db):
-    group = make_group("auditors")
-    GroupRights.objects.create(group=group, can_audit=True)
-    return make_user("audrey", groups=(group,))
+    return make_auditor()
 
 
 def index_everything() -> int:

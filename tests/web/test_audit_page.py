@@ -6,26 +6,21 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from apps.accounts.models import GroupRights
-from apps.audit_search.search_store import get_store
 from tests.audit.conftest import index_everything
+from tests.support.audit import emptied_store, make_auditor
 from tests.support.factories import client_for, grant, make_datasource, make_group, make_user
 from tests.web.conftest import log_in
 
 
 @pytest.fixture
 def audit_store():
-    store = get_store()
-    store.clear()
-    yield store
-    store.clear()
+    with emptied_store() as emptied:
+        yield emptied
 
 
 @pytest.fixture
 def auditor(transactional_db):
-    group = make_group("auditors")
-    GroupRights.objects.create(group=group, can_audit=True)
-    return make_user("audrey", groups=(group,))
+    return make_auditor()
 
 
 @pytest.fixture
