@@ -1,4 +1,4 @@
-"""My sandbox in the workspace, in headless Chromium at 1440×900: with the pool empty the
+"""My sandbox in the workspace, in headless Chromium at 1440 by 900: with the pool empty the
 copy is made in the background and the bar follows it, then switches to it; a copy that
 fails says why and can be tried again; a CSV is previewed (inferred types, lines left
 out) and imported as a new table that appears in the schema list."""
