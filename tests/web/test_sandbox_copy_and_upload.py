@@ -128,9 +128,7 @@ def test_a_csv_is_previewed_then_imported_as_a_table_of_my_sandbox(page, sandbox
 
     page.click("#upload-import")
     page.wait_for_selector("#schema li.table[data-table=prices_2024]", state="attached")
-    assert page.inner_text("#upload-status") == (
-        "Imported 2 row(s) into table prices_2024. 1 line(s) were left out:"
-    )
+    assert page.inner_text("#upload-status") == ("Imported 2 row(s) into table prices_2024. 1 line(s) were left out:")
     assert page.inner_text("#upload-errors") == "Line 3: 1 fields where the header has 3"
     screenshot(page, "sandbox-08-upload-imported")
 
