@@ -34,12 +34,13 @@ def my_sandbox(client: QueryBaseClient, source: str, *, quiet: bool, timeout: fl
     said: list[str] = []
 
     def progress(now: Sandbox) -> None:
-        step = now.progress or now.state
-        if quiet or (said and said[-1] == step):
+        step = now.progress or "Copying"
+        if quiet or now.state != "creating" or (said and said[-1] == step):
             return
         said.append(step)
         output.err_console.print(Text(f"Sandbox #{now.id}: {step}…", style="dim"))
 
+    progress(sandbox)  # what the server said first: the worker may be past it at the first look
     ready = client.sandboxes.wait(sandbox.id, timeout=timeout, on_progress=progress)
     if not quiet:
         seconds = time.monotonic() - started
