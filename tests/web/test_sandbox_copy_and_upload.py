@@ -34,13 +34,18 @@ def open_workspace(page) -> None:
 
 
 def record_bar_texts(page) -> None:
-    """Every text the sandbox bar shows from now on, kept in window.qbBarTexts."""
+    """Every text the sandbox bar shows from now on, kept in window.qbBarTexts, and whether
+    its progress indicator was ever shown (window.qbProgressShown)."""
     page.evaluate(
         """() => {
             const state = document.querySelector('#sandbox-state');
+            const progress = document.querySelector('#sandbox-progress');
             window.qbBarTexts = [];
+            window.qbProgressShown = false;
             new MutationObserver(() => window.qbBarTexts.push(state.textContent))
                 .observe(state, { childList: true, characterData: true, subtree: true });
+            new MutationObserver(() => { window.qbProgressShown ||= !progress.hidden; })
+                .observe(progress, { attributes: true, attributeFilter: ['hidden'] });
         }"""
     )
 
@@ -61,6 +66,7 @@ def test_with_the_pool_empty_the_bar_follows_the_copy_then_switches_to_it(page, 
         text.startswith(f"Your sandbox #{sandbox.pk} is being made: Making the golden copy from the source")
         for text in texts
     ), texts
+    assert page.evaluate("window.qbProgressShown")
     assert sandbox.state == SandboxState.ACTIVE
     assert page.inner_text("#sandbox-state").startswith(f"Your sandbox #{sandbox.pk}: a private copy")
     assert page.is_hidden("#sandbox-progress") and page.is_hidden("#sandbox-failure")
