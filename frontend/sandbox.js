@@ -1,3 +1,5 @@
+import { openUploadDialog } from "@querybase/upload.js";
+
 // Sandboxes in the workspace (the one-click path). "<source> — my sandbox" in the picker
 // has the source's id and data-sandbox="1": SQL then runs in the caller's own copy (got or
 // made with POST /datasources/{id}/sandbox), where writes run at once. A write the real
@@ -8,6 +10,14 @@
 // workspace.js calls this at a few hook points (picking, running, the schema tree, saving,
 // tabs); each tab remembers where it runs as a "place": null (the real source),
 // { mine: true } or { id, owner, share_token } (a sandbox shared with the user).
+//
+// With the pool empty, the copy is made by the server's worker (?background=1): the bar
+// follows it (what is being done, seconds so far) and switches to it when it is ready; a
+// copy that failed says why, with "Try again". In my sandbox, "Upload CSV…" makes a table
+// from a file (frontend/upload.js).
+
+// How often a copy being made is looked at.
+const COPY_POLL_MS = 500;
 
 /**
  * @param {object} hooks what the workspace lends: its element getter, the API client, the
@@ -16,6 +26,7 @@
 export function createSandbox({ $, api, el, errorMessage, picker, source, showFailure, loadSchema, runAgain }) {
   const mine = {}; // datasource id → { id, sampled } of the caller's own sandbox there
   const asking = {}; // datasource id → the request for it in flight
+  const failures = {}; // datasource id → why its copy could not be made
 
   const option = () => picker.selectedOptions[0];
   const chosen = () => Boolean(option() && option().dataset.sandbox);
@@ -62,6 +73,9 @@ export function createSandbox({ $, api, el, errorMessage, picker, source, showFa
     $("sandbox-bar").hidden = !chosen();
     $("sandbox-promote").hidden = true;
     $("run-in-sandbox").hidden = true;
+    $("sandbox-upload").hidden = !(ownChosen() && mine[datasource()]);
+    $("sandbox-progress").hidden = !(ownChosen() && asking[datasource()]);
+    showCopyFailure(ownChosen() ? failures[datasource()] : null);
     if (sharedChosen()) {
       $("sandbox-state").textContent = `${option().dataset.owner || "Someone"}'s sandbox, shared with you: you can run reads here; the real source is not used.`;
     } else if (ownChosen()) {
@@ -70,28 +84,64 @@ export function createSandbox({ $, api, el, errorMessage, picker, source, showFa
     }
   }
 
+  /** Why my sandbox could not be made, in the bar, with "Try again" (null: nothing failed). */
+  function showCopyFailure(reason) {
+    $("sandbox-failure").hidden = !reason;
+    $("sandbox-failure-reason").textContent = reason || "";
+  }
+
+  const showing = (id) => ownChosen() && datasource() === id;
+
   function ownText(known) {
     const sampled = known.sampled.length ? ` Sampled tables: ${known.sampled.join(", ")}.` : "";
     return `Your sandbox #${known.id}: a private copy where writes run at once; the real source is not touched.${sampled}`;
   }
 
-  /** The caller's sandbox on `id`: theirs, a pooled copy, or one made now (null on failure).
+  /** The caller's sandbox on `id`: theirs, a pooled copy, or a copy the server's worker
+   * makes now, followed until it is ready (null if it could not be had: the bar says why).
    * The schema and a run may both ask at once: they share one request. */
   function ensure(id) {
     if (mine[id]) return Promise.resolve(mine[id]);
-    if (!asking[id]) {
-      $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
-      asking[id] = api("POST", `/api/v1/datasources/${id}/sandbox`).then((answer) => {
-        if (!answer.ok) {
-          showFailure("Could not prepare your sandbox", errorMessage(answer));
-          return null;
-        }
-        mine[id] = { id: answer.data.id, sampled: answer.data.sampled_tables || [] };
-        if (ownChosen() && datasource() === id) $("sandbox-state").textContent = ownText(mine[id]);
-        return mine[id];
-      }).finally(() => delete asking[id]);
-    }
+    if (!asking[id]) asking[id] = obtain(id).finally(() => {
+      delete asking[id];
+      if (showing(id)) $("sandbox-progress").hidden = true;
+    });
     return asking[id];
+  }
+
+  async function obtain(id) {
+    delete failures[id];
+    if (showing(id)) {
+      showCopyFailure(null);
+      $("sandbox-progress").hidden = false;
+      $("sandbox-state").textContent = "Preparing your sandbox (a copy of the data)…";
+    }
+    let answer = await api("POST", `/api/v1/datasources/${id}/sandbox?background=1`);
+    const started = performance.now();
+    while (answer.ok && answer.data.state === "creating") {
+      if (showing(id)) {
+        const seconds = Math.round((performance.now() - started) / 1000);
+        $("sandbox-state").textContent = `Your sandbox #${answer.data.id} is being made: ${answer.data.progress || "copying"}… ${seconds} s`;
+      }
+      await new Promise((resolve) => setTimeout(resolve, COPY_POLL_MS));
+      answer = await api("GET", `/api/v1/sandboxes/${answer.data.id}`);
+    }
+    const reason = !answer.ok ? errorMessage(answer)
+      : answer.data.state === "failed" ? answer.data.error_message || "The copy failed." : null;
+    if (reason) {
+      failures[id] = reason;
+      if (showing(id)) {
+        showCopyFailure(reason);
+        $("sandbox-state").textContent = "Your sandbox: a private copy where writes run at once. The real source is not touched.";
+      }
+      return null;
+    }
+    mine[id] = { id: answer.data.id, sampled: answer.data.sampled_tables || [] };
+    if (showing(id)) {
+      $("sandbox-state").textContent = ownText(mine[id]);
+      $("sandbox-upload").hidden = false;
+    }
+    return mine[id];
   }
 
   /** Adds where to run to a submission when a sandbox is picked; false if none could be had. */
@@ -218,6 +268,13 @@ export function createSandbox({ $, api, el, errorMessage, picker, source, showFa
 
   $("run-in-sandbox").addEventListener("click", runThere);
   $("sandbox-promote").addEventListener("click", promote);
+  $("sandbox-upload").addEventListener("click", () => {
+    if (mine[datasource()]) openUploadDialog({ api, el, errorMessage, loadSchema }, mine[datasource()].id);
+  });
+  $("sandbox-retry").addEventListener("click", () => {
+    showCopyFailure(null);
+    loadSchema(); // asks for my sandbox again: a new copy is made
+  });
 
   return { chosen, place, show, prepare, schemaUrl, addIndexes, placeOf, offer, ran, savedFields };
 }

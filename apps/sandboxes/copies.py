@@ -16,8 +16,9 @@ logger = logging.getLogger(__name__)
 
 def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
     """Copy `golden` into the database a `creating` sandbox names, then move it to
-    `target` (pooled or active). A failed copy leaves the sandbox `failed`, with nothing
-    left on the server."""
+    `target` (pooled or active). A failed copy leaves the sandbox `failed` with its reason,
+    for its owner to see (asking again makes a new one), and what the attempt left on the
+    server is dropped now or by the next upkeep."""
     try:
         copies = copies_for(sandbox.datasource)
         copies.copy(golden.database_name, sandbox.database_name)
@@ -36,13 +37,20 @@ def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
 
 
 def drop_copy(sandbox: Sandbox) -> bool:
-    """Drop the sandbox's database, schema or file for real; an expired or failed sandbox
-    becomes `deleted`. False if the server could not be reached (upkeep tries again)."""
+    """Drop the sandbox's database, schema or file for real; an expired sandbox becomes
+    `deleted`. A failed one stays `failed` (its owner is still to see why), marked
+    `dropped_at`; upkeep or its owner's delete settles it. False if the server could not
+    be reached (upkeep tries again)."""
     try:
         copies_for(sandbox.datasource).drop(sandbox.database_name)
     except (CopyFailed, CredentialDecryptionError) as error:
         logger.warning("dropping sandbox %s failed: %s", sandbox.pk, getattr(error, "message", error))
         return False
-    if sandbox.state in (SandboxState.EXPIRED, SandboxState.FAILED):
-        move(sandbox, SandboxState.DELETED, dropped_at=timezone.now())
+    now = timezone.now()
+    if sandbox.state == SandboxState.EXPIRED:
+        move(sandbox, SandboxState.DELETED, dropped_at=now)
+    elif sandbox.state == SandboxState.FAILED:
+        # Not a move: the state stays; only the fact that nothing is left on the server.
+        Sandbox.objects.filter(pk=sandbox.pk).update(dropped_at=now)
+        sandbox.dropped_at = now
     return True

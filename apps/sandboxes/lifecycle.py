@@ -107,7 +107,8 @@ def finish_copy(sandbox_id: int) -> None:
         make_copy(sandbox, golden, target=SandboxState.ACTIVE)
     except SandboxUnavailable as error:
         if sandbox.state == SandboxState.CREATING:
-            move(sandbox, SandboxState.FAILED, error_message=error.message)
+            # No golden copy to copy from: nothing of this sandbox was made on the server.
+            move(sandbox, SandboxState.FAILED, error_message=error.message, dropped_at=timezone.now())
         logger.warning("background copy of sandbox %s failed: %s", sandbox.pk, error.message)
 
 
@@ -180,5 +181,7 @@ def delete_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None
     if sandbox.state not in (SandboxState.EXPIRED, SandboxState.FAILED):
         move(sandbox, SandboxState.EXPIRED, sources=(SandboxState.POOLED, *USABLE_STATES))
     record_event("sandbox.delete", actor=user, target=sandbox, request=request, detail={"owner": sandbox.owner_id})
-    if not drop_copy(sandbox):
+    if sandbox.dropped_at is None and not drop_copy(sandbox):
         raise SandboxUnavailable("The sandbox server did not answer; the copy will be dropped by the next upkeep.")
+    if sandbox.state == SandboxState.FAILED:
+        move(sandbox, SandboxState.DELETED)  # seen and dismissed: nothing is left of it

@@ -27,6 +27,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     SandboxState.ACTIVE: frozenset({SandboxState.ACTIVE, SandboxState.IDLE, SandboxState.EXPIRED}),
     SandboxState.IDLE: frozenset({SandboxState.ACTIVE, SandboxState.EXPIRED}),
     SandboxState.EXPIRED: frozenset({SandboxState.DELETED}),
+    # failed → deleted: the failed sandbox is kept, with its reason, for its owner to see,
+    # until its owner deletes it or upkeep settles it (apps.sandboxes.upkeep.settle_failed).
     SandboxState.FAILED: frozenset({SandboxState.DELETED}),
     SandboxState.DELETED: frozenset(),
 }

@@ -15,13 +15,14 @@ from apps.sandboxes.exceptions import SandboxError
 from apps.sandboxes.golden import current_golden, drop_retired_goldens, refresh_golden
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
 from apps.sandboxes.pool import refill_pool
+from apps.sandboxes.state import move
 
 logger = logging.getLogger(__name__)
 
 
 def sandbox_upkeep() -> dict[str, int]:
     """One pass over every source; a failing source is logged and does not stop the rest."""
-    counts = {"idle": 0, "expired": 0, "dropped": 0, "pooled": 0, "refreshed": 0}
+    counts = {"idle": 0, "expired": 0, "dropped": 0, "pooled": 0, "refreshed": 0, "failed_settled": 0}
     counts["idle"] = mark_idle()
     counts["expired"] = expire_unused()
     for datasource in DataSource.objects.filter(Q(sandbox_enabled=True) | Q(sandboxes__isnull=False)).distinct():
@@ -33,6 +34,7 @@ def sandbox_upkeep() -> dict[str, int]:
             logger.warning("sandbox upkeep of source %s failed: %s", datasource.pk, error.message)
         drop_retired_goldens(datasource)
     counts["dropped"] = drop_expired()
+    counts["failed_settled"] = settle_failed()
     return counts
 
 
@@ -73,12 +75,30 @@ def expire_unused() -> int:
 
 
 def drop_expired() -> int:
+    """Drop the copies of expired sandboxes, and whatever failed copies left on the server."""
     dropped = 0
-    for sandbox in Sandbox.objects.filter(state__in=[SandboxState.EXPIRED, SandboxState.FAILED]).select_related(
-        "datasource"
-    ):
+    leftovers = Q(state=SandboxState.EXPIRED) | Q(state=SandboxState.FAILED, dropped_at=None)
+    for sandbox in Sandbox.objects.filter(leftovers).select_related("datasource"):
         dropped += drop_copy(sandbox)
     return dropped
+
+
+def settle_failed() -> int:
+    """A failed sandbox stays `failed`, with its reason, for its owner to see; once nothing
+    of it is left on the server it becomes `deleted` when nobody needs to see it any more:
+    it had no owner (a pool or dry-run copy), its owner has a newer sandbox on the source
+    (they asked again), or it is older than the source's idle TTL."""
+    now = timezone.now()
+    settled = 0
+    failed = Sandbox.objects.filter(state=SandboxState.FAILED, dropped_at__isnull=False).select_related("datasource")
+    for sandbox in failed:
+        ttl = timedelta(hours=sandbox.datasource.sandbox_idle_ttl_hours)
+        newer = Sandbox.objects.filter(
+            owner_id=sandbox.owner_id, datasource_id=sandbox.datasource_id, created_at__gt=sandbox.created_at
+        )
+        if sandbox.owner_id is None or sandbox.created_at < now - ttl or newer.exists():
+            settled += move(sandbox, SandboxState.DELETED)
+    return settled
 
 
 def refresh_if_due(datasource: DataSource) -> int:

@@ -8,7 +8,9 @@ window.QB = (function () {
 
   async function api(method, url, body) {
     const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      options.body = body; // multipart (a file): the browser writes the type with its boundary
+    } else if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }

@@ -12,8 +12,9 @@ from apps.datasources.connectors.base import QueryLimits
 from apps.sandboxes import lifecycle
 from apps.sandboxes.connectors import sandbox_connector
 from apps.sandboxes.engines import copies_for
-from apps.sandboxes.golden import current_golden
+from apps.sandboxes.golden import current_golden, golden_for_copying
 from apps.sandboxes.models import Sandbox, SandboxState
+from apps.sandboxes.naming import sandbox_name
 from apps.sandboxes.upkeep import sandbox_upkeep
 from apps.sqlcore.statements import BoundStatement
 from tests.support.factories import reader
@@ -232,3 +233,54 @@ def test_a_deleted_users_sandbox_is_dropped_by_upkeep(request):
     sandbox.refresh_from_db()
     assert sandbox.state == SandboxState.DELETED
     assert not copies_for(source).exists(sandbox.database_name)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_copy_whose_process_died_is_failed_dropped_and_shown_until_its_ttl(engine, request, client):
+    source = sandbox_source(engine, request, sandbox_idle_ttl_hours=24)
+    golden = golden_for_copying(source)
+    user = reader("ada", source)
+    # Two copies a dead process left half made: a user's, and one for the pool.
+    left = [
+        Sandbox.objects.create(datasource=source, owner=owner, database_name=sandbox_name(source), golden=golden)
+        for owner in (user, None)
+    ]
+    for sandbox in left:
+        copies_for(source).copy(golden.database_name, sandbox.database_name)
+    client.force_login(user)
+
+    with time_machine.travel(timezone.now() + timedelta(hours=3), tick=False):
+        counts = sandbox_upkeep()
+    assert counts["dropped"] == 2 and counts["failed_settled"] == 1
+    assert not any(copies_for(source).exists(sandbox.database_name) for sandbox in left)
+    mine, pooled = (Sandbox.objects.get(pk=sandbox.pk) for sandbox in left)
+    assert pooled.state == SandboxState.DELETED  # nobody to tell
+    # The owner's stays failed, with why, until the source's idle TTL has passed.
+    assert mine.state == SandboxState.FAILED and mine.dropped_at is not None
+    shown = client.get(f"/api/v1/sandboxes/{mine.pk}").json()
+    assert shown["state"] == "failed" and shown["error_message"] == "The process making this copy stopped."
+
+    with time_machine.travel(timezone.now() + timedelta(hours=26), tick=False):
+        assert sandbox_upkeep()["failed_settled"] == 1
+    assert Sandbox.objects.get(pk=mine.pk).state == SandboxState.DELETED
+    assert client.get(f"/api/v1/sandboxes/{mine.pk}").status_code == 404
+
+
+def test_the_owner_dismisses_a_failed_sandbox_by_deleting_it(request, client):
+    source = sandbox_source("sqlite", request)
+    user = reader("ada", source)
+    failed = Sandbox.objects.create(
+        datasource=source,
+        owner=user,
+        database_name=sandbox_name(source),
+        state=SandboxState.FAILED,
+        error_message="The sandbox could not be copied: disk full",
+    )
+    client.force_login(user)
+    assert client.get(f"/api/v1/sandboxes/{failed.pk}").json()["state"] == "failed"
+
+    assert client.delete(f"/api/v1/sandboxes/{failed.pk}").status_code == 204
+
+    failed.refresh_from_db()
+    assert failed.state == SandboxState.DELETED and failed.dropped_at is not None
+    assert client.get("/api/v1/sandboxes").json()["results"] == []

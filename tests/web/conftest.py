@@ -9,6 +9,8 @@ from django.conf import settings
 from playwright.sync_api import sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from apps.sandboxes.engines import copies_for
+from apps.sandboxes.models import GoldenCopy, Sandbox
 from tests.support.factories import DEFAULT_PASSWORD, grant, make_datasource, make_group, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
@@ -118,3 +120,15 @@ class Shop:
 @pytest.fixture
 def shop(transactional_db, shop_sqlite_path):
     return Shop(shop_sqlite_path)
+
+
+@pytest.fixture
+def sandboxed_shop(shop):
+    """The shop with sandboxes on and an empty pool (a sandbox is copied when asked for);
+    every copy made is dropped at the end."""
+    shop.source.sandbox_enabled = True
+    shop.source.sandbox_pool_size = 0
+    shop.source.save()
+    yield shop
+    for copy in [*Sandbox.objects.all(), *GoldenCopy.objects.all()]:
+        copies_for(shop.source).drop(copy.database_name)

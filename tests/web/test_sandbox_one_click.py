@@ -9,8 +9,7 @@ import pytest
 from apps.approvals.models import ApprovalRequest
 from apps.queries.models import SavedQuery
 from apps.queries.saved_queries import create_share_link
-from apps.sandboxes.engines import copies_for
-from apps.sandboxes.models import GoldenCopy, Sandbox
+from apps.sandboxes.models import Sandbox
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.web.accessibility import assert_accessible
 from tests.web.conftest import GRID_ROWS, grid_rows, log_in, log_out, screenshot
@@ -24,16 +23,6 @@ def set_sql(page, sql: str) -> None:
 
 def file_digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def sandboxed_shop(shop):
-    shop.source.sandbox_enabled = True
-    shop.source.sandbox_pool_size = 0
-    shop.source.save()
-    yield shop
-    for copy in [*Sandbox.objects.all(), *GoldenCopy.objects.all()]:
-        copies_for(shop.source).drop(copy.database_name)
 
 
 def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_effect(page, sandboxed_shop):

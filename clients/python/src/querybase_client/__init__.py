@@ -32,11 +32,13 @@ from querybase_client.models import (
     Profile,
     QueryResult,
     QueryRun,
+    Sandbox,
     SavedQuery,
     StatementVerdict,
     Table,
 )
 from querybase_client.resources.queries import RunStillPending
+from querybase_client.resources.sandboxes import SandboxStillCopying
 
 __all__ = [
     "Analysis",
@@ -64,6 +66,8 @@ __all__ = [
     "QueryRun",
     "RateLimitedError",
     "RunStillPending",
+    "Sandbox",
+    "SandboxStillCopying",
     "SavedQuery",
     "ServerError",
     "SourceUnavailableError",

@@ -16,6 +16,7 @@ from querybase_client.resources.approvals import Approvals
 from querybase_client.resources.audit import Audit
 from querybase_client.resources.datasources import DataSources
 from querybase_client.resources.queries import Queries
+from querybase_client.resources.sandboxes import Sandboxes
 from querybase_client.resources.saved_queries import SavedQueries
 from querybase_client.transport import DEFAULT_TIMEOUT, Transport
 
@@ -30,7 +31,7 @@ class QueryBaseClient:
         with QueryBaseClient("https://querybase.example", api_key="qb_…") as qb:
             result = qb.queries.run("shop", "SELECT count(*) FROM orders")
 
-    Groups: `account`, `datasources`, `queries`, `saved_queries`, `approvals`, `events`
+    Groups: `account`, `datasources`, `queries`, `saved_queries`, `approvals`, `sandboxes`, `events`
     (live events; `queries.follow` and `approvals.follow` use them).
     """
 
@@ -69,6 +70,7 @@ class QueryBaseClient:
         self.saved_queries = SavedQueries(self.transport, self.datasources)
         self.approvals = Approvals(self.transport, self.datasources)
         self.audit = Audit(self.transport, self.datasources)
+        self.sandboxes = Sandboxes(self.transport, self.datasources)
         self.events = Events(self.transport)
 
     @classmethod

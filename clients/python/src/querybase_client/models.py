@@ -337,6 +337,47 @@ class SavedQuery:
 
 
 @dataclass(frozen=True)
+class Sandbox:
+    """A private writable copy of a source (`creating`, `active`, `idle`, `failed`, …).
+    `progress` says what is being done while `creating`; `error_message` why a copy failed."""
+
+    id: int
+    datasource: int
+    datasource_name: str
+    owner: str | None
+    state: str
+    sampled_tables: list[str]
+    size_bytes: int | None
+    last_used_at: str | None
+    expires_at: str | None
+    progress: str | None
+    error_message: str
+    raw: JSON = field(repr=False, compare=False)
+
+    @property
+    def is_ready(self) -> bool:
+        """SQL can run in it."""
+        return self.state in ("active", "idle")
+
+    @classmethod
+    def from_api(cls, body: JSON) -> Sandbox:
+        return cls(
+            id=body["id"],
+            datasource=body.get("datasource", 0),
+            datasource_name=body.get("datasource_name", ""),
+            owner=body.get("owner"),
+            state=body.get("state", ""),
+            sampled_tables=list(body.get("sampled_tables") or []),
+            size_bytes=body.get("size_bytes"),
+            last_used_at=body.get("last_used_at"),
+            expires_at=body.get("expires_at"),
+            progress=body.get("progress"),
+            error_message=body.get("error_message", ""),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
 class ApiKey:
     id: int
     name: str

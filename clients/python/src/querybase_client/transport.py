@@ -28,16 +28,35 @@ class Transport:
         self.http = http
 
     def request(
-        self, method: str, path: str, *, params: dict | None = None, json: Any = None, timeout: TimeoutValue = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        files: dict | None = None,
+        data: dict | None = None,
+        timeout: TimeoutValue = None,
     ) -> Any:
-        response = self.send(method, path, params=params, json=json, timeout=timeout)
+        response = self.send(method, path, params=params, json=json, files=files, data=data, timeout=timeout)
         return response.json() if response.content else None
 
     def send(
-        self, method: str, path: str, *, params: dict | None = None, json: Any = None, timeout: TimeoutValue = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        files: dict | None = None,
+        data: dict | None = None,
+        timeout: TimeoutValue = None,
     ) -> httpx.Response:
-        """The raw response of a successful call, for callers that need its status."""
-        extra = {"timeout": timeout} if timeout is not None else {}
+        """The raw response of a successful call, for callers that need its status.
+        `files` (with form fields in `data`) sends a multipart body instead of JSON."""
+        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        if files is not None:
+            extra.update(files=files, data=data)
         try:
             response = self.http.request(method, API_PREFIX + path, params=_clean(params), json=json, **extra)
         except httpx.TransportError as error:

@@ -10,19 +10,19 @@ from rich.text import Text
 
 from querybase_client import __version__
 from querybase_client.cli import config, output, session
-from querybase_client.cli.commands import account, approvals, audit, queries, sources
+from querybase_client.cli.commands import account, approvals, audit, queries, sandboxes, sources
 from querybase_client.cli.exit_codes import ExitCode, exit_code_for
 from querybase_client.errors import QueryBaseAPIError, QueryBaseError
 
 app = typer.Typer(
     name="querybase",
-    help="QueryBase from the command line: run reads, export, and review approval requests.",
+    help="QueryBase from the command line: run reads, export, review approval requests, try writes in a sandbox.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
 
-for module in (account, sources, queries, approvals, audit):
+for module in (account, sources, queries, approvals, sandboxes, audit):
     module.register(app)
 
 

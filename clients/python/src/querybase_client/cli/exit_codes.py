@@ -17,6 +17,7 @@ from querybase_client.errors import (
     SourceUnavailableError,
 )
 from querybase_client.resources.queries import RunStillPending
+from querybase_client.resources.sandboxes import SandboxStillCopying
 
 
 class ExitCode(IntEnum):
@@ -25,7 +26,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments or options, or input the server found invalid
     AUTH = 3  # not logged in, wrong password, session expired
     NOT_FOUND_OR_FORBIDDEN = 4  # no such source/request/run, or no right to it
-    APPROVAL = 5  # the SQL became an approval request, needs one, or is still pending
+    APPROVAL = 5  # the SQL became an approval request, needs one, or is still pending (a sandbox: copying)
     SOURCE_UNAVAILABLE = 6  # the data source could not be reached
     QUERY_FAILED = 7  # the database failed, refused, timed out or cancelled the query
     SERVER_UNREACHABLE = 8  # no answer from the QueryBase server
@@ -37,6 +38,7 @@ _BY_ERROR: tuple[tuple[type[QueryBaseError], ExitCode], ...] = (
     (QueryFailedError, ExitCode.QUERY_FAILED),
     (ApprovalRequiredError, ExitCode.APPROVAL),
     (RunStillPending, ExitCode.APPROVAL),
+    (SandboxStillCopying, ExitCode.APPROVAL),
     (AuthenticationError, ExitCode.AUTH),
     (PermissionDeniedError, ExitCode.NOT_FOUND_OR_FORBIDDEN),
     (NotFoundError, ExitCode.NOT_FOUND_OR_FORBIDDEN),

@@ -8,7 +8,7 @@ from querybase_client.transport import Transport
 class Resource:
     """One group of endpoints (`client.queries`, `client.approvals`, …).
 
-    New groups (sandboxes, audit reports) are added as one more subclass in this package
+    New groups are added as one more subclass in this package
     and one more attribute in `QueryBaseClient.__init__`; nothing else changes.
     """
 

@@ -64,6 +64,7 @@ class Queries(Resource):
         timeout: float | None = None,
         on_job: Callable[[str], None] | None = None,
         on_status: Callable[[QueryRun], None] | None = None,
+        sandbox: int | None = None,
     ) -> QueryResult | ApprovalRequest:
         """Run `sql` on `source` and return its rows, waiting for the job if the server
         hands one back. SQL that is not a read returns the ApprovalRequest it became (or,
@@ -77,6 +78,10 @@ class Queries(Resource):
         called when the server hands back a job, so a caller can cancel it. With
         `on_status`, a job is followed live (`follow`), called with each change of status,
         instead of polled.
+
+        `sandbox`: the id of the user's sandbox on `source` (`sandboxes.mine`): the SQL runs
+        there at once, writes included (within the kinds the source's sandboxes allow), and
+        the result of a write is one row per statement with its affected rows.
         """
         body: dict[str, Any] = {
             "datasource": self._datasources.id_of(source),
@@ -84,7 +89,7 @@ class Queries(Resource):
             "reason": reason,
             "request_approval": request_approval,
         }
-        for name, value in (("params", params), ("wait", wait), ("max_age", max_age)):
+        for name, value in (("params", params), ("wait", wait), ("max_age", max_age), ("sandbox", sandbox)):
             if value is not None:
                 body[name] = value
         answer = self._transport.request("POST", "/queries", json=body, timeout=WAITING_TIMEOUT)

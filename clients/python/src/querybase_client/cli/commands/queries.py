@@ -12,6 +12,7 @@ from rich.text import Text
 
 from querybase_client.cli import output, session
 from querybase_client.cli.commands.approvals import follow_request
+from querybase_client.cli.commands.sandboxes import my_sandbox
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, NamedParams, PositionalParams, SqlFile, parameters, read_sql, use_json
 from querybase_client.client import QueryBaseClient
@@ -57,10 +58,18 @@ def run(
             "--follow", "-F", help="Follow a job's status, or the request a write becomes until it is settled, live."
         ),
     ] = False,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(
+            "--sandbox",
+            help="Run in your sandbox of SOURCE: its id, or 'mine' (got or made, waiting for the copy). "
+            "Writes run there at once; their result is the rows each statement affected.",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5;
-    with --follow, the exit status of `show --follow`).
+    with --follow, the exit status of `show --follow`), or runs at once with --sandbox.
 
     Ctrl-C while a job runs cancels it on the server, in the database too.
     """
@@ -75,10 +84,18 @@ def run(
         jobs.append(run_id)
         output.err_console.print(Text(f"Run {run_id} is running as a job; waiting (Ctrl-C cancels it).", style="dim"))
 
+    if sandbox is not None and sandbox != "mine" and not sandbox.isdigit():
+        raise typer.BadParameter("--sandbox takes a sandbox id or 'mine'")
     with session.client_for_profile() as client:
+        datasource = client.datasources.resolve(source)
+        sandbox_id = None
+        if sandbox == "mine":
+            sandbox_id = my_sandbox(client, str(datasource.id), quiet=output_format != ResultFormat.table).id
+        elif sandbox is not None:
+            sandbox_id = int(sandbox)
         try:
             outcome = client.queries.run(
-                client.datasources.resolve(source),
+                datasource,
                 text,
                 params,
                 wait=wait,
@@ -87,6 +104,7 @@ def run(
                 request_approval=not no_request,
                 timeout=timeout,
                 on_job=remember_job,
+                sandbox=sandbox_id,
             )
         except KeyboardInterrupt:
             _cancel_jobs(client, jobs)
