@@ -10,6 +10,11 @@ filled from the golden schema with INSERT … SELECT on the server itself. Views
 procedures and functions, and triggers follow, with their DEFINER left out (the copy's
 owner defines them) and references to the schema they came from pointed at the copy.
 
+Users' SQL runs as the source's restricted user, which the copy-maker creates with no
+global privilege and ALL on the schemas named like the source's sandboxes (a LIKE
+pattern on the copies' name prefix, which the golden schema does not match): it cannot
+see the source's schema, the golden one, or any other, nor create users or grant.
+
 Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
 the credentials may not read (SHOW CREATE returns no body to them), and views, routines
 and triggers that name another schema of the server once repointed (a name written
@@ -25,13 +30,23 @@ from itertools import islice
 import MySQLdb
 import MySQLdb.cursors
 
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
+from apps.sandboxes.engines.base import (
+    CopyEngine,
+    CopyFailed,
+    GoldenReport,
+    LoginRightsMissing,
+    SandboxLogin,
+    UploadColumn,
+)
 from apps.sandboxes.guard import outside_reach
 
 _INSERT_BATCH_ROWS = 500
 _DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
 # Schemas a sandbox may name: information_schema only describes, and only what the login sees.
 _DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
+
+# Errors that mean "the copy-maker lacks a privilege" (no CREATE USER, no GRANT OPTION, …).
+_ACCESS_DENIED = frozenset({1044, 1045, 1142, 1227, 1410})
 
 # DECIMAL(65, 20): 45 digits before the point and 20 after; more after it are rounded.
 _UPLOAD_TYPES = {
@@ -48,6 +63,11 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def like_pattern(prefix: str) -> str:
+    """A GRANT's schema pattern for names starting with `prefix` (its `_` and `%` literal)."""
+    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+
+
 def without_definer(statement: str) -> str:
     return _DEFINER.sub("", statement, count=1)
 
@@ -61,13 +81,22 @@ class MySQLCopies(CopyEngine):
     engine = "mysql"
 
     @contextmanager
-    def _connect(self, *, source: bool = False, database: str | None = None) -> Iterator[MySQLdb.Connection]:
+    def _connect(
+        self, *, source: bool = False, database: str | None = None, as_login: bool = False
+    ) -> Iterator[MySQLdb.Connection]:
+        """A connection to the source (read), or to the sandbox server as the copy-maker
+        (copy mechanics) or `as_login`, the restricted user (SQL built from a user's input)."""
         settings = self.source if source else self.server
+        username, password = settings.username, settings.password
+        if as_login:
+            if self.login is None:
+                raise CopyFailed("This source has no restricted sandbox user on its sandbox server.")
+            username, password = self.login.name, self.login.password
         kwargs = {
             "host": settings.host,
             "port": settings.port or 3306,
-            "user": settings.username,
-            "password": settings.password,
+            "user": username,
+            "password": password,
             "connect_timeout": settings.connect_timeout,
             "charset": "utf8mb4",
             "autocommit": not source,
@@ -194,17 +223,53 @@ class MySQLCopies(CopyEngine):
             cursor.execute(
                 f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(golden)}.{quoted(table)}"
             )
-        _create_in_dependency_order(cursor, views, golden, name)
         cursor.execute(f"USE {quoted(golden)}")
         routines = _routine_and_trigger_statements(cursor)
-        cursor.execute(f"USE {quoted(name)}")
-        for statement in routines.values():
-            if statement:
-                cursor.execute(repointed(without_definer(statement), golden, name))
+        # Views, routines and triggers are made by the restricted user, so they run with its
+        # rights: one the copy-maker defined would run a function the user may replace (an
+        # INVOKER one, reading the source) with the copy-maker's.
+        with self._connect(database=name, as_login=True) as login:
+            definer = login.cursor()
+            _create_in_dependency_order(definer, views, golden, name)
+            for statement in routines.values():
+                if statement:
+                    definer.execute(repointed(without_definer(statement), golden, name))
 
     def drop(self, name: str) -> None:
         with self._connect() as server:
             server.cursor().execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+
+    # The restricted user --------------------------------------------------------------------
+
+    def create_login(self, login: SandboxLogin, copy_prefix: str) -> None:
+        """CREATE USER with no global privilege, then ALL on the schemas named like the
+        source's sandboxes (no GRANT OPTION)."""
+        with self._connect() as server:
+            cursor = server.cursor()
+            try:
+                cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", [login.name, login.password])
+            except MySQLdb.Error as error:
+                if _code(error) in _ACCESS_DENIED:
+                    raise LoginRightsMissing(
+                        f"The sandbox server's user {self.server.username} may not create users: sandboxes run "
+                        "users' SQL as a restricted user it creates, so it needs CREATE USER."
+                    ) from error
+                raise
+            schemas = quoted(like_pattern(copy_prefix)).replace("%", "%%")  # the driver's placeholders use %
+            try:
+                cursor.execute(f"GRANT ALL PRIVILEGES ON {schemas}.* TO %s@'%%'", [login.name])
+            except MySQLdb.Error as error:
+                cursor.execute("DROP USER IF EXISTS %s@'%%'", [login.name])
+                if _code(error) in _ACCESS_DENIED:
+                    raise LoginRightsMissing(
+                        f"The sandbox server's user {self.server.username} may not grant rights on the sandbox "
+                        f"schemas: it needs ALL PRIVILEGES ON `{like_pattern(copy_prefix)}`.* WITH GRANT OPTION."
+                    ) from error
+                raise
+
+    def drop_login(self, name: str) -> None:
+        with self._connect() as server:
+            server.cursor().execute("DROP USER IF EXISTS %s@'%%'", [name])
 
     def exists(self, name: str) -> bool:
         with self._connect() as server:
@@ -228,7 +293,8 @@ class MySQLCopies(CopyEngine):
             f"INSERT INTO {quoted(table)} ({', '.join(quoted(column.name) for column in columns)}) "
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
-        with self._connect(database=name) as connection:
+        # The table's and columns' names come from the user: made as the restricted user.
+        with self._connect(database=name, as_login=True) as connection:
             cursor = connection.cursor()
             cursor.execute(f"CREATE TABLE {quoted(table)} ({definition})")  # DDL commits by itself
             try:
@@ -272,6 +338,10 @@ class MySQLCopies(CopyEngine):
         # The source's schema is named even when the login cannot list it.
         names.add(self.source.database.lower())
         return names - {name.lower()} - _DESCRIPTIVE_SCHEMAS
+
+
+def _code(error: MySQLdb.Error) -> int | None:
+    return error.args[0] if error.args and isinstance(error.args[0], int) else None
 
 
 def _one(cursor, statement: str) -> tuple:
