@@ -7,18 +7,12 @@ from django.conf import settings
 from apps.datasources.models import DataSource
 
 
-def copy_prefix(datasource: DataSource) -> str:
-    """What every sandbox copy of `datasource` is named with first. The golden copy's name
-    does not start with it: MySQL grants the restricted user the copies by this prefix."""
-    return f"{settings.QUERYBASE_SANDBOX_NAME_PREFIX}{datasource.pk}_"
-
-
 def sandbox_name(datasource: DataSource) -> str:
-    return f"{copy_prefix(datasource)}{secrets.token_hex(5)}"
+    return f"{settings.QUERYBASE_SANDBOX_NAME_PREFIX}{datasource.pk}_{secrets.token_hex(5)}"
 
 
 def golden_name(datasource: DataSource) -> str:
-    return f"{settings.QUERYBASE_SANDBOX_NAME_PREFIX}golden_{datasource.pk}_{secrets.token_hex(5)}"
+    return f"{settings.QUERYBASE_SANDBOX_NAME_PREFIX}{datasource.pk}_golden_{secrets.token_hex(5)}"
 
 
 def role_name(datasource: DataSource) -> str:

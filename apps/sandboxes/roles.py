@@ -4,9 +4,10 @@ Users' SQL in a sandbox never runs with the copy-making credentials (by default 
 source's own main credentials, which can create databases and reach the source). The
 copy-maker creates one login per source and sandbox server, with no server-wide right
 and rights on that source's sandboxes only (engines/: PostgreSQL hands it the objects of
-the golden copy, so every sandbox made from it; MySQL grants it the sandboxes' schemas by
-name). It is made before the first golden copy, kept while the source has sandboxes or
-copies, and dropped by upkeep once sandboxes are off and the last copy is gone.
+the golden copy, so of every sandbox made from it, and lets it connect to the sandboxes;
+MySQL grants it each sandbox's schema as it is made). It is made before the first golden
+copy, kept while the source has sandboxes or copies, and dropped by upkeep once sandboxes
+are off and the last copy is gone.
 
 If the copy-maker may not create it, making a golden copy, and so a sandbox, fails with
 `SandboxRightsMissing` naming the right: there is no fallback to the copy-maker.
@@ -23,7 +24,7 @@ from apps.datasources.models import DataSource
 from apps.sandboxes.engines import CopyFailed, LoginRightsMissing, SandboxLogin, copies_for
 from apps.sandboxes.exceptions import SandboxRightsMissing, SandboxUnavailable
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole, SandboxState
-from apps.sandboxes.naming import copy_prefix, role_name
+from apps.sandboxes.naming import role_name
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def ensure_sandbox_role(datasource: DataSource) -> None:
         return
     login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
     try:
-        copies.create_login(login, copy_prefix(datasource))
+        copies.create_login(login)
     except LoginRightsMissing as error:
         raise SandboxRightsMissing(error.message) from error
     except CopyFailed as error:

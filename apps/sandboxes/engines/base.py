@@ -94,11 +94,10 @@ class CopyEngine(ABC):
         self.login = login
 
     @abstractmethod
-    def create_login(self, login: SandboxLogin, copy_prefix: str) -> None:
-        """Create the restricted login on the sandbox server: no server-wide rights; where
-        the engine grants by name, rights on the copies whose names start with
-        `copy_prefix` (the source's sandboxes, not its golden copy) only. Raises
-        LoginRightsMissing if the copy-maker may not."""
+    def create_login(self, login: SandboxLogin) -> None:
+        """Create the restricted login on the sandbox server, with no server-wide right;
+        `copy` gives it its sandboxes (never a golden copy). Raises LoginRightsMissing if
+        the copy-maker may not."""
 
     @abstractmethod
     def drop_login(self, name: str) -> None:

@@ -11,9 +11,9 @@ procedures and functions, and triggers follow, with their DEFINER left out (the 
 owner defines them) and references to the schema they came from pointed at the copy.
 
 Users' SQL runs as the source's restricted user, which the copy-maker creates with no
-global privilege and ALL on the schemas named like the source's sandboxes (a LIKE
-pattern on the copies' name prefix, which the golden schema does not match): it cannot
-see the source's schema, the golden one, or any other, nor create users or grant.
+global privilege and grants ALL (no GRANT OPTION) on each sandbox schema as it makes it
+(and revokes when it drops it): it cannot see the source's schema, the golden one, or
+any other, nor create users or grant.
 
 Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
 the credentials may not read (SHOW CREATE returns no body to them), and views, routines
@@ -47,6 +47,8 @@ _DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
 
 # Errors that mean "the copy-maker lacks a privilege" (no CREATE USER, no GRANT OPTION, …).
 _ACCESS_DENIED = frozenset({1044, 1045, 1142, 1227, 1410})
+# REVOKE of a grant or user that is not there (a golden schema, a copy never granted).
+_NO_SUCH_GRANT = frozenset({1133, 1141, 1147})
 
 # DECIMAL(65, 20): 45 digits before the point and 20 after; more after it are rounded.
 _UPLOAD_TYPES = {
@@ -63,9 +65,11 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def like_pattern(prefix: str) -> str:
-    """A GRANT's schema pattern for names starting with `prefix` (its `_` and `%` literal)."""
-    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+def granted_schema(name: str) -> str:
+    """Schema `name` as a GRANT names it: quoted, its `_` and `%` (wildcards there) escaped.
+    Doubled `%` for the driver, whose placeholders use it."""
+    escaped = name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    return quoted(escaped).replace("%", "%%")
 
 
 def without_definer(statement: str) -> str:
@@ -205,6 +209,7 @@ class MySQLCopies(CopyEngine):
                 f"CREATE DATABASE {quoted(name)} CHARACTER SET {quoted(charset)} COLLATE {quoted(collation)}"
             )
             try:
+                self._grant(cursor, name)
                 self._fill_copy(cursor, golden, name, objects)
             except BaseException:
                 self.drop(name)
@@ -237,33 +242,43 @@ class MySQLCopies(CopyEngine):
 
     def drop(self, name: str) -> None:
         with self._connect() as server:
-            server.cursor().execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+            cursor = server.cursor()
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+            if self.login is not None:
+                # A dropped schema keeps its grants: a later one of the same name would get them.
+                try:
+                    cursor.execute(f"REVOKE ALL PRIVILEGES ON {granted_schema(name)}.* FROM %s@'%%'", [self.login.name])
+                except MySQLdb.Error as error:
+                    if _code(error) not in _NO_SUCH_GRANT:
+                        raise
+
+    def _grant(self, cursor, name: str) -> None:
+        """ALL on schema `name` (a sandbox) to the restricted user, without GRANT OPTION."""
+        if self.login is None:
+            raise CopyFailed("This source has no restricted sandbox user on its sandbox server.")
+        try:
+            cursor.execute(f"GRANT ALL PRIVILEGES ON {granted_schema(name)}.* TO %s@'%%'", [self.login.name])
+        except MySQLdb.Error as error:
+            if _code(error) in _ACCESS_DENIED:
+                raise LoginRightsMissing(
+                    f"The sandbox server's user {self.server.username} may not grant rights on the sandbox schemas: "
+                    "it needs ALL PRIVILEGES on them WITH GRANT OPTION."
+                ) from error
+            raise
 
     # The restricted user --------------------------------------------------------------------
 
-    def create_login(self, login: SandboxLogin, copy_prefix: str) -> None:
-        """CREATE USER with no global privilege, then ALL on the schemas named like the
-        source's sandboxes (no GRANT OPTION)."""
+    def create_login(self, login: SandboxLogin) -> None:
+        """CREATE USER with no privilege at all; each sandbox schema is granted to it as it
+        is made (`copy`)."""
         with self._connect() as server:
-            cursor = server.cursor()
             try:
-                cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", [login.name, login.password])
+                server.cursor().execute("CREATE USER %s@'%%' IDENTIFIED BY %s", [login.name, login.password])
             except MySQLdb.Error as error:
                 if _code(error) in _ACCESS_DENIED:
                     raise LoginRightsMissing(
                         f"The sandbox server's user {self.server.username} may not create users: sandboxes run "
                         "users' SQL as a restricted user it creates, so it needs CREATE USER."
-                    ) from error
-                raise
-            schemas = quoted(like_pattern(copy_prefix)).replace("%", "%%")  # the driver's placeholders use %
-            try:
-                cursor.execute(f"GRANT ALL PRIVILEGES ON {schemas}.* TO %s@'%%'", [login.name])
-            except MySQLdb.Error as error:
-                cursor.execute("DROP USER IF EXISTS %s@'%%'", [login.name])
-                if _code(error) in _ACCESS_DENIED:
-                    raise LoginRightsMissing(
-                        f"The sandbox server's user {self.server.username} may not grant rights on the sandbox "
-                        f"schemas: it needs ALL PRIVILEGES ON `{like_pattern(copy_prefix)}`.* WITH GRANT OPTION."
                     ) from error
                 raise
 

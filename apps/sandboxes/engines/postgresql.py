@@ -275,7 +275,7 @@ class PostgreSQLCopies(CopyEngine):
 
     # The restricted role ---------------------------------------------------------------------
 
-    def create_login(self, login: SandboxLogin, copy_prefix: str) -> None:
+    def create_login(self, login: SandboxLogin) -> None:
         """CREATE ROLE with LOGIN and no other right; the copy-maker becomes a member so it
         may hand objects to the role (ALTER … OWNER needs that). Which databases the role
         may enter is granted per copy (`copy`)."""

@@ -55,7 +55,7 @@ class SQLiteCopies(CopyEngine):
     # No logins: a sandbox's connection is confined to its file (apps/sandboxes/connectors.py).
     needs_login = False
 
-    def create_login(self, login: SandboxLogin, copy_prefix: str) -> None:
+    def create_login(self, login: SandboxLogin) -> None:
         raise CopyFailed("SQLite has no logins.")
 
     def drop_login(self, name: str) -> None:
