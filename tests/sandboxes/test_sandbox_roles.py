@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import MySQLdb
 import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -389,3 +390,29 @@ def test_the_roles_password_is_encrypted_at_rest_and_rotates_with_the_key(reques
     role.refresh_from_db()
     assert role.password_encrypted.split(":")[1] == current_key().key_id
     assert run(client, source, sandbox_id, "SELECT count(*) FROM customers").json()["result"]["rows"] == [[10]]
+
+
+def test_an_uploaded_table_and_an_index_are_made_by_the_role(request):
+    source = sandbox_source("postgresql", request)
+    client = client_for(reader("ada", source))
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+    role = SandboxRole.objects.get(datasource=source, dropped_at=None)
+    csv_file = SimpleUploadedFile("prices.csv", b"id,price\n1,12.5\n2,7\n")
+
+    uploaded = client.post(
+        f"/api/v1/sandboxes/{sandbox_id}/uploads", {"file": csv_file, "table": "prices"}, format="multipart"
+    )
+    indexed = client.post(
+        f"/api/v1/sandboxes/{sandbox_id}/indexes", {"table": "prices", "columns": ["price"]}, format="json"
+    )
+
+    assert uploaded.status_code == 201, uploaded.content
+    assert indexed.status_code == 200, indexed.content
+    owners = run(
+        client,
+        source,
+        sandbox_id,
+        "SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+        "WHERE c.relname IN ('prices', 'prices_price_idx') ORDER BY 1",
+    ).json()["result"]["rows"]
+    assert owners == [["prices", role.name], ["prices_price_idx", role.name]]
