@@ -49,6 +49,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "datasource_has_history": 409,
     "sandbox_not_ready": 409,
     "sandboxes_disabled": 409,
+    "sandbox_rights_missing": 409,
     # It was there, and is no more.
     "result_expired": 410,
     "nothing_to_promote": 409,

@@ -191,6 +191,8 @@ QUERYBASE_LOGIN_LOCKOUT_SECONDS = env_int("QUERYBASE_LOGIN_LOCKOUT_SECONDS", 15 
 # copies are refreshed from their source this often; a copy left "creating" this long
 # by a process that died counts as failed.
 QUERYBASE_SANDBOX_NAME_PREFIX = os.environ.get("QUERYBASE_SANDBOX_NAME_PREFIX", "qb_sandbox_")
+# The restricted logins users' sandbox SQL runs as (apps/sandboxes/roles.py) are named with it.
+QUERYBASE_SANDBOX_ROLE_PREFIX = os.environ.get("QUERYBASE_SANDBOX_ROLE_PREFIX", "qb_sbx_")
 QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES = env_int("QUERYBASE_SANDBOX_IDLE_AFTER_MINUTES", 60)
 QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS = env_int("QUERYBASE_SANDBOX_GOLDEN_REFRESH_HOURS", 24)
 QUERYBASE_SANDBOX_STALE_CREATING_MINUTES = env_int("QUERYBASE_SANDBOX_STALE_CREATING_MINUTES", 120)

@@ -16,7 +16,7 @@ from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import ConnectorError, DryRunUnsafe
 from apps.sandboxes.dry_runs import dry_run_in_copy
-from apps.sandboxes.exceptions import SandboxUnavailable
+from apps.sandboxes.exceptions import SandboxRightsMissing, SandboxUnavailable
 from apps.sqlcore.classification import side_effect_calls
 from apps.sqlcore.statements import BoundStatement
 from querybase.logs import bind_context
@@ -56,7 +56,7 @@ def _in_sandbox_copy(approval: ApprovalRequest, statements: list[BoundStatement]
         tried = dry_run_in_copy(approval.datasource, approval.sql, statements)
     except ConnectorError as error:
         return {"ok": False, "where": "sandbox", "error": {"code": error.code, "message": error.message}}
-    except SandboxUnavailable as error:
+    except (SandboxUnavailable, SandboxRightsMissing) as error:
         return {"ok": False, "where": "sandbox", "error": {"code": error.code, "message": error.message}}
     if tried is None:
         return None

@@ -31,9 +31,12 @@ AUDIT_NOTE = (
 SANDBOX_NOTE = (
     "Sandboxes are private writable copies where a user's writes run at once, without approval. "
     "Copies are made from a golden copy refreshed from the source, which is only ever read. "
-    "By default they live on the source's own server, created with its main credentials (which then "
-    "need the right to create databases); set a sandbox server to keep them apart. Give the sandbox "
-    "credentials the right to create databases and no more (not a superuser): they run the users' SQL."
+    "By default they live on the source's own server, made with its main credentials; set a sandbox "
+    "server to keep them apart. Those credentials only make and drop copies: users' SQL runs as a "
+    "restricted login they create per source, which reaches the sandboxes and nothing else. So they "
+    "need to create databases and roles (PostgreSQL: CREATEDB and CREATEROLE; MySQL: CREATE USER and "
+    "ALL on the copies' names WITH GRANT OPTION), and no more (not a superuser). Without that, making "
+    "a sandbox fails and says which right is missing."
 )
 
 

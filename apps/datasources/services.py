@@ -1,10 +1,11 @@
 """Use cases that change data sources and their permissions. Every one is audited."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
+from django.dispatch import Signal
 
 from apps.audit.services import record_event
 from apps.datasources.access import Action, user_may
@@ -238,10 +239,18 @@ def _describe_permissions(datasource: DataSource) -> dict[str, dict[str, bool]]:
     return {row.group.name: row.rights() for row in datasource.permissions.select_related("group")}
 
 
+# Apps above this one keep secrets of their own under the same keys (the sandboxes'
+# restricted logins): they re-encrypt them when this is sent, inside the rotation's
+# transaction, and answer how many they re-encrypted.
+keys_rotating = Signal()
+
+
 def rotate_encryption_keys() -> int:
     """Re-encrypt every stored credential that is not under the current key. Returns how many."""
     rotated = 0
     with transaction.atomic():
+        # django-stubs types a receiver's answer as str | None; ours answer counts.
+        rotated += sum(cast(int, count) for _, count in keys_rotating.send(sender=DataSource))
         for datasource in DataSource.objects.select_for_update().order_by("pk"):
             changed = []
             for field, purpose in (

@@ -6,8 +6,8 @@ from typing import Any
 from django.utils import timezone
 
 from apps.datasources.crypto import CredentialDecryptionError
-from apps.sandboxes.engines import CopyFailed, copies_for
-from apps.sandboxes.exceptions import SandboxUnavailable
+from apps.sandboxes.engines import CopyFailed, LoginRightsMissing, copies_for
+from apps.sandboxes.exceptions import SandboxRightsMissing, SandboxUnavailable
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
 from apps.sandboxes.state import move
 
@@ -27,6 +27,8 @@ def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
         message = getattr(error, "message", str(error))
         move(sandbox, SandboxState.FAILED, error_message=message)
         drop_copy(sandbox)
+        if isinstance(error, LoginRightsMissing):
+            raise SandboxRightsMissing(message) from error
         raise SandboxUnavailable(f"The sandbox could not be copied: {message}") from error
     now = timezone.now()
     fields: dict[str, Any] = {"size_bytes": size, "copied_at": now}

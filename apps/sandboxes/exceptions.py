@@ -42,6 +42,13 @@ class SandboxUnavailable(SandboxError):
     code = "sandbox_unavailable"
 
 
+class SandboxRightsMissing(SandboxError):
+    """The copy-making credentials may not create the restricted login sandboxes run
+    users' SQL as; the message names the right. A configuration to fix, not a retry."""
+
+    code = "sandbox_rights_missing"
+
+
 class NothingToPromote(SandboxError):
     """A promotion of a sandbox with no successful writes since it was made or reset."""
 

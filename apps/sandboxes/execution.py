@@ -23,7 +23,7 @@ from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.run_audit import record_run_end
 from apps.queries.state import RUN_STATUS
-from apps.sandboxes.connectors import sandbox_connector
+from apps.sandboxes.connectors import copy_connector
 from apps.sandboxes.effects import watch_changes
 from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import (
@@ -74,8 +74,7 @@ def run_in_sandbox(
     statements = bind_statements(datasource, sql, params, classification)
     run = _start_run(user, sandbox, sql, params, classification, request)
     copies = copies_for(datasource)
-    settings = copies.connection_settings(sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
-    connector = sandbox_connector(datasource.engine, settings)
+    connector = copy_connector(copies, sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
     watch = None
     try:
         if classification.is_read:

@@ -1,8 +1,11 @@
-"""The wall around a sandbox: what its SQL may not do, whatever write kinds the source allows.
+"""The first wall around a sandbox: what its SQL may not do, whatever write kinds the
+source allows.
 
-A sandbox runs with the sandbox server's owner credentials, by default those of the
-source's own server, which can also reach the source. Inside the copy anything allowed
-goes; what could reach beyond it is refused before it runs:
+A sandbox's SQL runs as the source's restricted login (apps/sandboxes/roles.py), which
+the database lets reach the copy and nothing else: that is the wall that holds. This one
+comes before it, so that what could reach beyond the copy is refused with a clear
+reason before it runs, and so that the golden copies never bring such objects along.
+Inside the copy anything allowed goes; refused here:
 
 - server-wide objects: databases, schemas on MySQL (they are its databases), roles and
   users, tablespaces, extensions, foreign servers and wrappers, subscriptions,
@@ -15,9 +18,9 @@ goes; what could reach beyond it is refused before it runs:
   EXECUTE, and its body passes the same checks;
 - on MySQL, any name qualified by another schema of the server (the source's included).
 
-This reads the text lexically (apps/sqlcore), so it errs towards refusing. It is not the
-last wall: give the sandbox credentials only the right to create databases (not
-superuser), or a separate sandbox server, as the README says.
+This reads the text lexically (apps/sqlcore), so it errs towards refusing, and a
+spelling it misses is still refused by the database (tests/security/
+test_sandboxes_never_touch_the_source.py runs with this check off to show it).
 """
 
 from apps.sqlcore import function_effects

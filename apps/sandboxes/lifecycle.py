@@ -15,6 +15,7 @@ from apps.sandboxes.copies import drop_copy, make_copy
 from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import (
     NotSandboxOwner,
+    SandboxError,
     SandboxesDisabled,
     SandboxNotFound,
     SandboxNotReady,
@@ -105,7 +106,7 @@ def finish_copy(sandbox_id: int) -> None:
         if sandbox.golden_id != golden.pk:
             Sandbox.objects.filter(pk=sandbox.pk).update(golden=golden, sampled_tables=golden.sampled_tables)
         make_copy(sandbox, golden, target=SandboxState.ACTIVE)
-    except SandboxUnavailable as error:
+    except SandboxError as error:
         if sandbox.state == SandboxState.CREATING:
             # No golden copy to copy from: nothing of this sandbox was made on the server.
             move(sandbox, SandboxState.FAILED, error_message=error.message, dropped_at=timezone.now())

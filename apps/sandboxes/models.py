@@ -4,7 +4,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.datasources.crypto import decrypt_secret, encrypt_secret
 from apps.datasources.models import DataSource
+
+ROLE_PASSWORD_PURPOSE = "sandboxes.role_password"  # noqa: S105  (a label, not a secret)
 
 
 class SandboxState(models.TextChoices):
@@ -64,6 +67,39 @@ class GoldenCopy(models.Model):
 
     def __str__(self) -> str:
         return f"golden copy {self.database_name}"
+
+
+class SandboxRole(models.Model):
+    """The least-privileged login that runs users' SQL in a source's copies on one sandbox
+    server (apps/sandboxes/roles.py). The copy-making credentials create it, own the
+    databases and make the copies; this role owns the objects inside the copies and may
+    connect to the sandboxes only, never to the golden copy or the source.
+
+    Its password is random, encrypted at rest like the sources' and never serialised."""
+
+    datasource = models.ForeignKey(DataSource, on_delete=models.CASCADE, related_name="sandbox_roles")
+    # Where the role lives: "host:port" of the sandbox server (a source may move its copies).
+    server = models.CharField(max_length=300)
+    name = models.CharField(max_length=63, unique=True)
+    password_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["datasource", "server"], condition=Q(dropped_at=None), name="one_sandbox_role_per_source_server"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sandbox role {self.name}"
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = encrypt_secret(password, ROLE_PASSWORD_PURPOSE)
+
+    def get_password(self) -> str:
+        return decrypt_secret(self.password_encrypted, ROLE_PASSWORD_PURPOSE)
 
 
 class Sandbox(models.Model):

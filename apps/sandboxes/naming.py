@@ -1,4 +1,4 @@
-"""Names of copies on the sandbox server: generated here, never chosen by a user."""
+"""Names of copies and roles on the sandbox server: generated here, never chosen by a user."""
 
 import secrets
 
@@ -13,3 +13,8 @@ def sandbox_name(datasource: DataSource) -> str:
 
 def golden_name(datasource: DataSource) -> str:
     return f"{settings.QUERYBASE_SANDBOX_NAME_PREFIX}{datasource.pk}_golden_{secrets.token_hex(5)}"
+
+
+def role_name(datasource: DataSource) -> str:
+    """The restricted login's name: short enough for MySQL's 32-character user names."""
+    return f"{settings.QUERYBASE_SANDBOX_ROLE_PREFIX}{datasource.pk}_{secrets.token_hex(4)}"

@@ -1,16 +1,19 @@
 """Copies outlive nothing: when a source is deleted, its sandbox rows go with it (CASCADE),
-so its copies on the sandbox server are dropped first. A receiver rather than a call in
-apps.datasources, which must not depend on the sandboxes built on it."""
+so its copies on the sandbox server are dropped first, then its restricted roles; and the
+roles' passwords are re-encrypted when the encryption key rotates. Receivers rather than
+calls in apps.datasources, which must not depend on the sandboxes built on it."""
 
 import logging
 
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
-from apps.datasources.crypto import CredentialDecryptionError
+from apps.datasources.crypto import CredentialDecryptionError, needs_rotation
 from apps.datasources.models import DataSource
+from apps.datasources.services import keys_rotating
 from apps.sandboxes.engines import CopyFailed, copies_for
-from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
+from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole, SandboxState
+from apps.sandboxes.roles import drop_all_roles
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ def drop_copies_of_deleted_source(sender, instance: DataSource, **kwargs) -> Non
     )
     names += GoldenCopy.objects.filter(datasource=instance, dropped_at=None).values_list("database_name", flat=True)
     if not names:
+        drop_all_roles(instance)
         return
     try:
         copies = copies_for(instance)
@@ -35,3 +39,16 @@ def drop_copies_of_deleted_source(sender, instance: DataSource, **kwargs) -> Non
             copies.drop(name)
         except CopyFailed as error:
             logger.warning("copy %s of deleted source %s left on the server: %s", name, instance.pk, error.message)
+    drop_all_roles(instance)
+
+
+@receiver(keys_rotating, dispatch_uid="sandboxes.rotate_role_passwords")
+def rotate_role_passwords(sender, **kwargs) -> int:
+    """The restricted logins' passwords are re-encrypted with the sources' credentials."""
+    rotated = 0
+    for role in SandboxRole.objects.select_for_update().filter(dropped_at=None).order_by("pk"):
+        if needs_rotation(role.password_encrypted):
+            role.set_password(role.get_password())
+            role.save(update_fields=["password_encrypted"])
+            rotated += 1
+    return rotated

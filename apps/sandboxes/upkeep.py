@@ -1,5 +1,6 @@
 """What the maintenance schedule does for sandboxes, source by source: mark idle ones,
-expire and drop unused ones, refresh golden copies, refill pools."""
+expire and drop unused ones, refresh golden copies, refill pools, and drop the restricted
+role of a source whose sandboxes are off once its last copy is gone."""
 
 import logging
 from datetime import timedelta
@@ -15,6 +16,7 @@ from apps.sandboxes.exceptions import SandboxError
 from apps.sandboxes.golden import current_golden, drop_retired_goldens, refresh_golden
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
 from apps.sandboxes.pool import refill_pool
+from apps.sandboxes.roles import drop_unused_roles
 from apps.sandboxes.state import move
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,7 @@ logger = logging.getLogger(__name__)
 def sandbox_upkeep() -> dict[str, int]:
     """One pass over every source; a failing source is logged and does not stop the rest."""
     counts = {"idle": 0, "expired": 0, "dropped": 0, "pooled": 0, "refreshed": 0, "failed_settled": 0}
+    counts["roles_dropped"] = 0
     counts["idle"] = mark_idle()
     counts["expired"] = expire_unused()
     for datasource in DataSource.objects.filter(Q(sandbox_enabled=True) | Q(sandboxes__isnull=False)).distinct():
@@ -35,6 +38,8 @@ def sandbox_upkeep() -> dict[str, int]:
         drop_retired_goldens(datasource)
     counts["dropped"] = drop_expired()
     counts["failed_settled"] = settle_failed()
+    for datasource in DataSource.objects.filter(sandbox_roles__isnull=False, sandbox_roles__dropped_at=None).distinct():
+        counts["roles_dropped"] += drop_unused_roles(datasource)
     return counts
 
 

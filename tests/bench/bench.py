@@ -55,7 +55,7 @@ from apps.datasources.models import DataSource, DataSourcePermission
 from apps.sandboxes import lifecycle
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.golden import refresh_golden
-from apps.sandboxes.models import GoldenCopy, Sandbox
+from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole
 from apps.sandboxes.pool import refill_pool
 from apps.sqlcore.classification import classify_sql
 from tests.bench import audit_bench, large_results
@@ -389,7 +389,6 @@ class Command(BaseCommand):
             sandbox_enabled=True, sandbox_max_rows_per_table=ROWS, sandbox_pool_size=0
         )
         datasource.refresh_from_db()
-        copies = copies_for(datasource)
         users = [get_user_model().objects.get_or_create(username=f"bench-sandbox-{n}")[0] for n in range(4)]
         group = Group.objects.get(name="bench")
         for user in users:
@@ -399,6 +398,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             golden = refresh_golden(datasource)
             golden_s = time.perf_counter() - started
+            copies = copies_for(datasource)  # with the sandbox role the golden copy made
 
             started = time.perf_counter()
             copies.copy(golden.database_name, "qb_bench_sb_raw")
@@ -420,13 +420,17 @@ class Command(BaseCommand):
                 assign.append(time.perf_counter() - started)
                 assert made
         finally:
+            copies = copies_for(datasource)
             for copy in [
                 *Sandbox.objects.filter(datasource=datasource),
                 *GoldenCopy.objects.filter(datasource=datasource),
             ]:
                 copies.drop(copy.database_name)
+            for role in SandboxRole.objects.filter(datasource=datasource, dropped_at=None):
+                copies.drop_login(role.name)
             Sandbox.objects.filter(datasource=datasource).delete()
             GoldenCopy.objects.filter(datasource=datasource).delete()
+            SandboxRole.objects.filter(datasource=datasource).delete()
             DataSource.objects.filter(pk=datasource.pk).update(sandbox_enabled=False, sandbox_pool_size=0)
         return {
             "sandbox_golden_build_s": golden_s,

@@ -1,12 +1,14 @@
 """Security invariant: a sandbox is private and writes only to its copy. Its owner's
 writes change the copy and never the source; nobody else runs SQL in it; access control
 never runs there; nothing in it reaches beyond the copy (other databases or schemas of
-the server, files, other connections)."""
+the server, files, other connections) — refused first by the lexical guard, and, past
+it, by the database: the SQL runs as a restricted role that can reach the copy only."""
 
 import pytest
 
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.lifecycle import sandbox_for
+from apps.sandboxes.models import GoldenCopy, SandboxRole
 from tests.support.factories import client_for, reader
 from tests.support.sandboxes import sandbox_source, source_checksum
 
@@ -144,3 +146,67 @@ def test_nothing_in_a_sandbox_reaches_beyond_the_copy(engine, sql, request):
     assert answer.status_code in (403, 409), answer.content
     assert answer.json()["error"]["code"] in ("sandbox_write_refused", "credential_material")
     assert source_checksum(source) == before
+
+
+# The wall above is lexical (apps/sandboxes/guard.py). Behind it the database itself is
+# the wall: a sandbox's SQL runs as the source's restricted role, which can reach the
+# copy and nothing else. These run with the lexical wall switched off, so only the
+# database decides; its refusal is what the user sees.
+PAST_THE_GUARD = {
+    "postgresql": [
+        "ALTER DATABASE {source} RENAME TO stolen",
+        "CREATE EXTENSION dblink",
+        "COPY customers TO PROGRAM 'cat > /tmp/qb-sandbox-out'",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SET ROLE postgres",
+        "ALTER TABLE customers OWNER TO postgres",
+    ],
+    "mysql": [
+        "UPDATE {source}.customers SET name = 'x'",
+        "SELECT * FROM {source}.customers",
+        "DROP DATABASE {source}",
+        "CREATE VIEW v AS SELECT * FROM {source}.customers",
+        "INSERT INTO {golden}.customers (name) VALUES ('x')",
+        "SELECT * FROM customers INTO OUTFILE '/tmp/qb-sandbox-out'",
+    ],
+    "sqlite": [
+        "ATTACH DATABASE '{path}' AS source",
+        "PRAGMA writable_schema = ON",
+    ],
+}
+REFUSALS = ("permission denied", "must be owner", "must be member", "must be superuser", "denied", "not authorized")
+
+
+@pytest.mark.parametrize(
+    ("engine", "sql"), [(engine, sql) for engine, statements in PAST_THE_GUARD.items() for sql in statements]
+)
+def test_the_database_refuses_what_the_guard_would_have(engine, sql, request, monkeypatch):
+    monkeypatch.setattr("apps.sandboxes.execution.outside_reach", lambda *args, **kwargs: None)
+    source = sandbox_source(engine, request, sandbox_write_kinds=["dml", "ddl", "other"])
+    client = client_for(reader("ada", source))
+    before = source_checksum(source)
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+    golden = GoldenCopy.objects.get(datasource=source, is_current=True).database_name
+
+    answer = run(client, source, sandbox_id, sql.format(source=source.database, path=source.database, golden=golden))
+
+    assert 400 <= answer.status_code < 500, answer.content
+    message = answer.json()["error"]["message"].lower()
+    assert any(refusal in message for refusal in REFUSALS), message
+    assert source_checksum(source) == before
+    assert run(client, source, sandbox_id, "SELECT count(*) FROM customers").json()["result"]["rows"] == [[10]]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_sandbox_sql_runs_as_the_restricted_role_not_the_copy_maker(engine, request):
+    source = sandbox_source(engine, request)
+    client = client_for(reader("ada", source))
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+    role = SandboxRole.objects.get(datasource=source, dropped_at=None)
+
+    who = "SELECT current_user" if engine == "postgresql" else "SELECT CURRENT_USER()"
+    answer = run(client, source, sandbox_id, who)
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["result"]["rows"][0][0].split("@")[0] == role.name
+    assert role.name != source.username

@@ -10,12 +10,13 @@ from django.conf import settings
 
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.engines.sqlite import sandbox_directory
-from apps.sandboxes.models import GoldenCopy, Sandbox
+from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole
 from tests.support import databases
 from tests.support.factories import make_datasource, source_from_server
 
 NAMESPACE = os.environ.get("QUERYBASE_TEST_NAMESPACE", "")
 PREFIX = f"qb_sb{NAMESPACE.lower()}_"
+ROLE_PREFIX = f"qb_sbx{NAMESPACE.lower()}_"
 SOURCE = f"qb_sandbox_src{NAMESPACE.lower()}"
 CUSTOMERS = 30
 
@@ -56,6 +57,12 @@ SQLITE_SCHEMA = (
 @pytest.fixture(autouse=True)
 def _namespaced_copies(settings):
     settings.QUERYBASE_SANDBOX_NAME_PREFIX = PREFIX
+    settings.QUERYBASE_SANDBOX_ROLE_PREFIX = ROLE_PREFIX
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern for names starting with `prefix` (its underscores literal)."""
+    return prefix.replace("_", "\\_") + "%"
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +80,10 @@ def postgresql_sandbox_server():
         connection.execute(f"DROP DATABASE IF EXISTS {SOURCE} WITH (FORCE)")
         for (name,) in connection.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [PREFIX + "%"]):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for (name,) in connection.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", [_like_prefix(ROLE_PREFIX)]
+        ):
+            connection.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +104,9 @@ def mysql_sandbox_server():
     cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s", [PREFIX + "%"])
     for (name,) in cursor.fetchall():
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    cursor.execute("SELECT User, Host FROM mysql.user WHERE User LIKE %s", [_like_prefix(ROLE_PREFIX)])
+    for name, host in cursor.fetchall():
+        cursor.execute("DROP USER IF EXISTS %s@%s", [name, host])
     connection.close()
 
 
@@ -126,12 +140,14 @@ def sandbox_source(engine: str, request, **fields):
 
 @pytest.fixture
 def drop_copies_after():
-    """Every copy the test made is dropped at its end, whatever the test did."""
+    """Every copy and sandbox role the test made is dropped at its end, whatever the test did."""
     yield
     for sandbox in Sandbox.objects.select_related("datasource"):
         copies_for(sandbox.datasource).drop(sandbox.database_name)
     for golden in GoldenCopy.objects.select_related("datasource"):
         copies_for(golden.datasource).drop(golden.database_name)
+    for role in SandboxRole.objects.filter(dropped_at=None).select_related("datasource"):
+        copies_for(role.datasource).drop_login(role.name)
 
 
 def source_checksum(datasource) -> str:

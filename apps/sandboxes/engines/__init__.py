@@ -4,10 +4,18 @@ from django.conf import settings
 
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.models import DataSource
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, SandboxServer
+from apps.sandboxes.engines.base import (
+    CopyEngine,
+    CopyFailed,
+    GoldenReport,
+    LoginRightsMissing,
+    SandboxLogin,
+    SandboxServer,
+)
 from apps.sandboxes.engines.mysql import MySQLCopies
 from apps.sandboxes.engines.postgresql import PostgreSQLCopies
 from apps.sandboxes.engines.sqlite import SQLiteCopies
+from apps.sandboxes.models import SandboxRole
 
 COPY_ENGINES: dict[str, type[CopyEngine]] = {
     engine.engine: engine for engine in (PostgreSQLCopies, MySQLCopies, SQLiteCopies)
@@ -36,9 +44,28 @@ def sandbox_server(datasource: DataSource) -> SandboxServer:
 
 
 def copies_for(datasource: DataSource) -> CopyEngine:
-    """The copy mechanics of `datasource`'s engine; the source is read with its read credentials."""
+    """The copy mechanics of `datasource`'s engine; the source is read with its read
+    credentials, users' SQL runs as the source's restricted login on the sandbox server
+    (None until apps.sandboxes.roles made one)."""
     source = connector_for(datasource, CredentialRole.READ).settings
-    return COPY_ENGINES[datasource.engine](sandbox_server(datasource), source)
+    server = sandbox_server(datasource)
+    return COPY_ENGINES[datasource.engine](server, source, login=current_login(datasource, server))
 
 
-__all__ = ["COPY_ENGINES", "CopyEngine", "CopyFailed", "GoldenReport", "SandboxServer", "copies_for", "sandbox_server"]
+def current_login(datasource: DataSource, server: SandboxServer) -> SandboxLogin | None:
+    role = SandboxRole.objects.filter(datasource=datasource, server=server.key, dropped_at=None).first()
+    return SandboxLogin(name=role.name, password=role.get_password()) if role else None
+
+
+__all__ = [
+    "COPY_ENGINES",
+    "CopyEngine",
+    "CopyFailed",
+    "GoldenReport",
+    "LoginRightsMissing",
+    "SandboxLogin",
+    "SandboxServer",
+    "copies_for",
+    "current_login",
+    "sandbox_server",
+]

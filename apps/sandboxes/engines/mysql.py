@@ -10,6 +10,11 @@ filled from the golden schema with INSERT … SELECT on the server itself. Views
 procedures and functions, and triggers follow, with their DEFINER left out (the copy's
 owner defines them) and references to the schema they came from pointed at the copy.
 
+Users' SQL runs as the source's restricted user, which the copy-maker creates with no
+global privilege and grants ALL (no GRANT OPTION) on each sandbox schema as it makes it
+(and revokes when it drops it): it cannot see the source's schema, the golden one, or
+any other, nor create users or grant.
+
 Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
 the credentials may not read (SHOW CREATE returns no body to them), and views, routines
 and triggers that name another schema of the server once repointed (a name written
@@ -25,13 +30,25 @@ from itertools import islice
 import MySQLdb
 import MySQLdb.cursors
 
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
+from apps.sandboxes.engines.base import (
+    CopyEngine,
+    CopyFailed,
+    GoldenReport,
+    LoginRightsMissing,
+    SandboxLogin,
+    UploadColumn,
+)
 from apps.sandboxes.guard import outside_reach
 
 _INSERT_BATCH_ROWS = 500
 _DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
 # Schemas a sandbox may name: information_schema only describes, and only what the login sees.
 _DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
+
+# Errors that mean "the copy-maker lacks a privilege" (no CREATE USER, no GRANT OPTION, …).
+_ACCESS_DENIED = frozenset({1044, 1045, 1142, 1227, 1410})
+# REVOKE of a grant or user that is not there (a golden schema, a copy never granted).
+_NO_SUCH_GRANT = frozenset({1133, 1141, 1147})
 
 # DECIMAL(65, 20): 45 digits before the point and 20 after; more after it are rounded.
 _UPLOAD_TYPES = {
@@ -48,6 +65,13 @@ def quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def granted_schema(name: str) -> str:
+    """Schema `name` as a GRANT names it: quoted, its `_` and `%` (wildcards there) escaped.
+    Doubled `%` for the driver, whose placeholders use it."""
+    escaped = name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    return quoted(escaped).replace("%", "%%")
+
+
 def without_definer(statement: str) -> str:
     return _DEFINER.sub("", statement, count=1)
 
@@ -61,13 +85,22 @@ class MySQLCopies(CopyEngine):
     engine = "mysql"
 
     @contextmanager
-    def _connect(self, *, source: bool = False, database: str | None = None) -> Iterator[MySQLdb.Connection]:
+    def _connect(
+        self, *, source: bool = False, database: str | None = None, as_login: bool = False
+    ) -> Iterator[MySQLdb.Connection]:
+        """A connection to the source (read), or to the sandbox server as the copy-maker
+        (copy mechanics) or `as_login`, the restricted user (SQL built from a user's input)."""
         settings = self.source if source else self.server
+        username, password = settings.username, settings.password
+        if as_login:
+            if self.login is None:
+                raise CopyFailed("This source has no restricted sandbox user on its sandbox server.")
+            username, password = self.login.name, self.login.password
         kwargs = {
             "host": settings.host,
             "port": settings.port or 3306,
-            "user": settings.username,
-            "password": settings.password,
+            "user": username,
+            "password": password,
             "connect_timeout": settings.connect_timeout,
             "charset": "utf8mb4",
             "autocommit": not source,
@@ -176,6 +209,7 @@ class MySQLCopies(CopyEngine):
                 f"CREATE DATABASE {quoted(name)} CHARACTER SET {quoted(charset)} COLLATE {quoted(collation)}"
             )
             try:
+                self._grant(cursor, name)
                 self._fill_copy(cursor, golden, name, objects)
             except BaseException:
                 self.drop(name)
@@ -194,17 +228,63 @@ class MySQLCopies(CopyEngine):
             cursor.execute(
                 f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(golden)}.{quoted(table)}"
             )
-        _create_in_dependency_order(cursor, views, golden, name)
         cursor.execute(f"USE {quoted(golden)}")
         routines = _routine_and_trigger_statements(cursor)
-        cursor.execute(f"USE {quoted(name)}")
-        for statement in routines.values():
-            if statement:
-                cursor.execute(repointed(without_definer(statement), golden, name))
+        # Views, routines and triggers are made by the restricted user, so they run with its
+        # rights: one the copy-maker defined would run a function the user may replace (an
+        # INVOKER one, reading the source) with the copy-maker's.
+        with self._connect(database=name, as_login=True) as login:
+            definer = login.cursor()
+            _create_in_dependency_order(definer, views, golden, name)
+            for statement in routines.values():
+                if statement:
+                    definer.execute(repointed(without_definer(statement), golden, name))
 
     def drop(self, name: str) -> None:
         with self._connect() as server:
-            server.cursor().execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+            cursor = server.cursor()
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
+            if self.login is not None:
+                # A dropped schema keeps its grants: a later one of the same name would get them.
+                try:
+                    cursor.execute(f"REVOKE ALL PRIVILEGES ON {granted_schema(name)}.* FROM %s@'%%'", [self.login.name])
+                except MySQLdb.Error as error:
+                    if _code(error) not in _NO_SUCH_GRANT:
+                        raise
+
+    def _grant(self, cursor, name: str) -> None:
+        """ALL on schema `name` (a sandbox) to the restricted user, without GRANT OPTION."""
+        if self.login is None:
+            raise CopyFailed("This source has no restricted sandbox user on its sandbox server.")
+        try:
+            cursor.execute(f"GRANT ALL PRIVILEGES ON {granted_schema(name)}.* TO %s@'%%'", [self.login.name])
+        except MySQLdb.Error as error:
+            if _code(error) in _ACCESS_DENIED:
+                raise LoginRightsMissing(
+                    f"The sandbox server's user {self.server.username} may not grant rights on the sandbox schemas: "
+                    "it needs ALL PRIVILEGES on them WITH GRANT OPTION."
+                ) from error
+            raise
+
+    # The restricted user --------------------------------------------------------------------
+
+    def create_login(self, login: SandboxLogin) -> None:
+        """CREATE USER with no privilege at all; each sandbox schema is granted to it as it
+        is made (`copy`)."""
+        with self._connect() as server:
+            try:
+                server.cursor().execute("CREATE USER %s@'%%' IDENTIFIED BY %s", [login.name, login.password])
+            except MySQLdb.Error as error:
+                if _code(error) in _ACCESS_DENIED:
+                    raise LoginRightsMissing(
+                        f"The sandbox server's user {self.server.username} may not create users: sandboxes run "
+                        "users' SQL as a restricted user it creates, so it needs CREATE USER."
+                    ) from error
+                raise
+
+    def drop_login(self, name: str) -> None:
+        with self._connect() as server:
+            server.cursor().execute("DROP USER IF EXISTS %s@'%%'", [name])
 
     def exists(self, name: str) -> bool:
         with self._connect() as server:
@@ -228,7 +308,8 @@ class MySQLCopies(CopyEngine):
             f"INSERT INTO {quoted(table)} ({', '.join(quoted(column.name) for column in columns)}) "
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
-        with self._connect(database=name) as connection:
+        # The table's and columns' names come from the user: made as the restricted user.
+        with self._connect(database=name, as_login=True) as connection:
             cursor = connection.cursor()
             cursor.execute(f"CREATE TABLE {quoted(table)} ({definition})")  # DDL commits by itself
             try:
@@ -272,6 +353,10 @@ class MySQLCopies(CopyEngine):
         # The source's schema is named even when the login cannot list it.
         names.add(self.source.database.lower())
         return names - {name.lower()} - _DESCRIPTIVE_SCHEMAS
+
+
+def _code(error: MySQLdb.Error) -> int | None:
+    return error.args[0] if error.args and isinstance(error.args[0], int) else None
 
 
 def _one(cursor, statement: str) -> tuple:

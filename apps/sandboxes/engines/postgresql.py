@@ -15,6 +15,16 @@ removed before the foreign keys are checked.
 
 A template database must have no sessions while it is copied, which is why sandboxes are
 copied from the golden database and never from the source.
+
+Who owns what. The copy-maker (the sandbox server's credentials) creates and owns every
+database; nobody but it may connect to a golden copy. Once a golden copy is filled, its
+objects (schemas, tables, views, sequences, types, routines, …) are handed to the
+source's restricted role with ALTER … OWNER, object by object (never REASSIGN OWNED,
+which would also hand over whatever else the copy-maker owns, production databases
+included). `CREATE DATABASE … TEMPLATE` copies that ownership into each sandbox, where
+the role alone (not PUBLIC) may connect. Users' SQL logs in as the role: it can do
+anything to the copy's objects, and nothing to another database, another role or the
+server (NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS).
 """
 
 import os
@@ -29,7 +39,14 @@ import psycopg
 from psycopg import sql
 
 from apps.datasources.connectors.base import the_row
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
+from apps.sandboxes.engines.base import (
+    CopyEngine,
+    CopyFailed,
+    GoldenReport,
+    LoginRightsMissing,
+    SandboxLogin,
+    UploadColumn,
+)
 from apps.sandboxes.guard import reaches_outside, routine_reason
 
 # Objects a template copy waits for: CREATE DATABASE refuses while a session is still
@@ -97,6 +114,52 @@ WHERE i.indisprimary AND n.nspname = %s AND c.relname = %s
 ORDER BY array_position(i.indkey::int2[], a.attnum)
 """
 
+# What a golden copy hands to the restricted role: every object of its own schemas that
+# an extension did not bring. Indexes, constraints, triggers and owned sequences follow
+# their table; array and row types follow their type or table.
+_NOT_FROM_EXTENSION = (
+    "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass AND d.objid = {alias}.oid "
+    "AND d.deptype = 'e')"
+)
+_OWN_SCHEMA = "{alias}.nspname NOT LIKE 'pg\\_%' AND {alias}.nspname <> 'information_schema'"
+_HANDED_SCHEMAS_SQL = f"""
+SELECT format('SCHEMA %I', n.nspname) FROM pg_namespace n
+WHERE {_OWN_SCHEMA.format(alias="n")} AND {_NOT_FROM_EXTENSION.format(catalog="pg_namespace", alias="n")}
+"""
+_HANDED_OBJECTS_SQL = f"""
+SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
+       WHEN 'S' THEN 'SEQUENCE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END || ' ' || format('%I.%I', n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') AND {_OWN_SCHEMA.format(alias="n")}
+  AND {_NOT_FROM_EXTENSION.format(catalog="pg_class", alias="c")}
+  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+           AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))
+UNION ALL
+SELECT 'TYPE ' || format('%I.%I', n.nspname, t.typname)
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype IN ('e', 'd', 'r') AND {_OWN_SCHEMA.format(alias="n")}
+  AND {_NOT_FROM_EXTENSION.format(catalog="pg_type", alias="t")}
+UNION ALL
+SELECT CASE p.prokind WHEN 'a' THEN 'AGGREGATE ' ELSE 'ROUTINE ' END || p.oid::regprocedure::text
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE {_OWN_SCHEMA.format(alias="n")} AND {_NOT_FROM_EXTENSION.format(catalog="pg_proc", alias="p")}
+UNION ALL
+SELECT 'STATISTICS ' || format('%I.%I', n.nspname, s.stxname)
+FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {_OWN_SCHEMA.format(alias="n")}
+UNION ALL
+SELECT 'TEXT SEARCH CONFIGURATION ' || format('%I.%I', n.nspname, t.cfgname)
+FROM pg_ts_config t JOIN pg_namespace n ON n.oid = t.cfgnamespace WHERE {_OWN_SCHEMA.format(alias="n")}
+  AND {_NOT_FROM_EXTENSION.format(catalog="pg_ts_config", alias="t")}
+UNION ALL
+SELECT 'TEXT SEARCH DICTIONARY ' || format('%I.%I', n.nspname, t.dictname)
+FROM pg_ts_dict t JOIN pg_namespace n ON n.oid = t.dictnamespace WHERE {_OWN_SCHEMA.format(alias="n")}
+  AND {_NOT_FROM_EXTENSION.format(catalog="pg_ts_dict", alias="t")}
+UNION ALL
+SELECT 'COLLATION ' || format('%I.%I', n.nspname, c.collname)
+FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace WHERE {_OWN_SCHEMA.format(alias="n")}
+  AND {_NOT_FROM_EXTENSION.format(catalog="pg_collation", alias="c")}
+"""
+
 _UPLOAD_TYPES = {
     "integer": "bigint",
     "decimal": "numeric",
@@ -125,8 +188,24 @@ class PostgreSQLCopies(CopyEngine):
 
     @contextmanager
     def _server(self, dbname: str = "postgres") -> Iterator[psycopg.Connection]:
+        """A connection as the copy-maker: copy mechanics only, never a user's SQL."""
+        with self._connected(self._server_kwargs(dbname)) as connection:
+            yield connection
+
+    @contextmanager
+    def _as_login(self, dbname: str) -> Iterator[psycopg.Connection]:
+        """A connection to copy `dbname` as the restricted role, for SQL built from what a
+        user gave (an uploaded table's names and rows)."""
+        if self.login is None:
+            raise CopyFailed("This source has no restricted sandbox role on its sandbox server.")
+        kwargs = self._server_kwargs(dbname) | {"user": self.login.name, "password": self.login.password}
+        with self._connected(kwargs) as connection:
+            yield connection
+
+    @contextmanager
+    def _connected(self, kwargs: dict) -> Iterator[psycopg.Connection]:
         try:
-            connection = psycopg.connect(**self._server_kwargs(dbname), autocommit=True)
+            connection = psycopg.connect(**kwargs, autocommit=True)
         except psycopg.Error as error:
             raise CopyFailed(self.scrub(f"Could not connect to the sandbox server: {error}")) from error
         try:
@@ -166,13 +245,63 @@ class PostgreSQLCopies(CopyEngine):
     # Golden copy --------------------------------------------------------------------------
 
     def build_golden(self, name: str, max_rows_per_table: int) -> GoldenReport:
+        if self.login is None:
+            raise CopyFailed("The golden copy needs the source's restricted sandbox role first.")
         with self._server() as server:
             server.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+            # Only the copy-maker connects to a golden copy: a change there would reach
+            # every sandbox made from it.
+            server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
         try:
-            return self._fill_golden(name, max_rows_per_table)
+            report = self._fill_golden(name, max_rows_per_table)
+            self._hand_to_login(name)
+            return report
         except BaseException:
             self.drop(name)
             raise
+
+    def _hand_to_login(self, name: str) -> None:
+        """Make the restricted role the owner of the golden copy's objects (schemas first:
+        a new owner needs CREATE on the object's schema)."""
+        assert self.login is not None
+        role = sql.Identifier(self.login.name)
+        with self._server(name) as golden:
+            golden.execute("SET search_path = pg_catalog")
+            objects = [row[0] for row in golden.execute(_HANDED_SCHEMAS_SQL).fetchall()]
+            objects += [row[0] for row in golden.execute(_HANDED_OBJECTS_SQL).fetchall()]
+            for target in objects:
+                # `target` is "KIND name" with the name quoted by the catalog's own format()/regprocedure.
+                golden.execute(sql.SQL("ALTER " + target + " OWNER TO {}").format(role))  # type: ignore[arg-type]
+
+    # The restricted role ---------------------------------------------------------------------
+
+    def create_login(self, login: SandboxLogin) -> None:
+        """CREATE ROLE with LOGIN and no other right; the copy-maker becomes a member so it
+        may hand objects to the role (ALTER … OWNER needs that). Which databases the role
+        may enter is granted per copy (`copy`)."""
+        role = sql.Identifier(login.name)
+        with self._server() as server:
+            try:
+                server.execute(
+                    sql.SQL(
+                        "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                        "NOBYPASSRLS NOINHERIT"
+                    ).format(role, sql.Literal(login.password))
+                )
+            except psycopg.errors.InsufficientPrivilege as error:
+                raise LoginRightsMissing(
+                    f"The sandbox server's user {self.server.username} may not create roles: sandboxes run users' "
+                    "SQL as a restricted role it creates, so it needs CREATEROLE (and CREATEDB)."
+                ) from error
+            superuser = the_row(server.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone())
+            if not superuser[0]:
+                # PostgreSQL 16 and later grant the creator ADMIN only; SET is what ALTER … OWNER needs.
+                with_set = sql.SQL(" WITH SET TRUE") if server.info.server_version >= 160000 else sql.SQL("")
+                server.execute(sql.SQL("GRANT {} TO CURRENT_USER{}").format(role, with_set))
+
+    def drop_login(self, name: str) -> None:
+        with self._server() as server:
+            server.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
     def _fill_golden(self, name: str, max_rows: int) -> GoldenReport:
         with tempfile.TemporaryDirectory(prefix="qb-golden-") as workdir:
@@ -320,16 +449,27 @@ class PostgreSQLCopies(CopyEngine):
     # Sandboxes ----------------------------------------------------------------------------
 
     def copy(self, golden: str, name: str) -> None:
+        if self.login is None:
+            raise CopyFailed("This source has no restricted sandbox role on its sandbox server.")
         statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(golden))
         with self._server() as server:
             for attempt in range(_TEMPLATE_BUSY_RETRIES):
                 try:
                     server.execute(statement)
-                    return
+                    break
                 except psycopg.errors.ObjectInUse:
                     if attempt == _TEMPLATE_BUSY_RETRIES - 1:
                         raise
                     time.sleep(0.1)
+            # A database's own rights are not copied from its template: only the role enters
+            # this copy (CREATE: schemas of its own, as a superuser could before).
+            database = sql.Identifier(name)
+            server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+            server.execute(
+                sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
+                    database, sql.Identifier(self.login.name)
+                )
+            )
 
     def drop(self, name: str) -> None:
         # FORCE ends the sessions still open in the copy (a user's pooled read connection).
@@ -353,7 +493,8 @@ class PostgreSQLCopies(CopyEngine):
             for column in columns
         )
         names = sql.SQL(", ").join(sql.Identifier(column.name) for column in columns)
-        with self._server(name) as connection, connection.transaction():
+        # The table's and columns' names come from the user: made as the role, like their SQL.
+        with self._as_login(name) as connection, connection.transaction():
             connection.execute(sql.SQL("CREATE TABLE {} ({})").format(sql.Identifier(table), definition))
             with connection.cursor().copy(
                 sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
@@ -368,7 +509,10 @@ class PostgreSQLCopies(CopyEngine):
         return sql.Identifier(schema, table).as_string()
 
     def key_columns(self, name: str, schema: str, table: str) -> list[str]:
-        with self._server(name) as connection:
+        # As the role: the copy's functions and operators are the user's, and one of theirs
+        # that fits this query's types better than the catalog's would run with the rights
+        # of whoever asks. The copy-maker never runs a query inside a sandbox.
+        with self._as_login(name) as connection:
             rows = connection.execute(_KEY_COLUMNS_SQL, [schema, table]).fetchall()
         return [row[0] for row in rows]
 

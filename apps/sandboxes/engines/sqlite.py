@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 
 from apps.datasources.connectors.sqlite import resolve_database_path
-from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, UploadColumn
+from apps.sandboxes.engines.base import CopyEngine, CopyFailed, GoldenReport, SandboxLogin, UploadColumn
 
 
 def sandbox_directory() -> Path:
@@ -52,6 +52,14 @@ def _sqlite_value(value):
 
 class SQLiteCopies(CopyEngine):
     engine = "sqlite"
+    # No logins: a sandbox's connection is confined to its file (apps/sandboxes/connectors.py).
+    needs_login = False
+
+    def create_login(self, login: SandboxLogin) -> None:
+        raise CopyFailed("SQLite has no logins.")
+
+    def drop_login(self, name: str) -> None:
+        return None
 
     def _path(self, name: str) -> Path:
         return sandbox_directory() / f"{name}.sqlite3"
