@@ -54,13 +54,17 @@ def run(
     follow: Annotated[
         bool,
         typer.Option(
-            "--follow", "-F", help="Follow a job's status, or the request a write becomes until it is settled, live."
+            "--follow",
+            "-F",
+            help="Print each status of the run as it happens (or follow the request a write becomes until it is "
+            "settled), live from the server's event stream; polled where the server has none.",
         ),
     ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5;
-    with --follow, the exit status of `show --follow`).
+    with --follow, the exit status of `show --follow`). With --follow, each status of the
+    run (queued, running, …) is printed on stderr as it happens.
 
     Ctrl-C while a job runs cancels it on the server, in the database too.
     """
@@ -75,6 +79,9 @@ def run(
         jobs.append(run_id)
         output.err_console.print(Text(f"Run {run_id} is running as a job; waiting (Ctrl-C cancels it).", style="dim"))
 
+    def report_status(run_id: str, status: str) -> None:
+        output.err_console.print(Text(f"Run {run_id} is {status}.", style="dim"))
+
     with session.client_for_profile() as client:
         try:
             outcome = client.queries.run(
@@ -87,6 +94,7 @@ def run(
                 request_approval=not no_request,
                 timeout=timeout,
                 on_job=remember_job,
+                on_status=report_status if follow else None,
             )
         except KeyboardInterrupt:
             _cancel_jobs(client, jobs)
