@@ -71,11 +71,9 @@ def publish(user_ids: Iterable[int], kind: str, data: dict[str, Any]) -> None:
     if client is None:
         return
     encoded = json.dumps({"kind": kind, "data": data}, separators=(",", ":"))
-    # EVALSHA: a run's every status is an event, so the script's text is not sent each time.
-    script = client.register_script(_PUBLISH)
     try:
         for user_id in set(user_ids):
-            script(keys=_names(user_id), args=[encoded, REPLAY_LENGTH, REPLAY_SECONDS])
+            client.eval(_PUBLISH, 2, *_names(user_id), encoded, REPLAY_LENGTH, REPLAY_SECONDS)  # type: ignore[misc]
     except redis.RedisError as error:
         log.warning("live event not published", kind=kind, error=str(error))
 

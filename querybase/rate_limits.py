@@ -122,10 +122,9 @@ def admit(logs: Sequence[Log], *, now: float, window: int, member: str) -> float
     client = shared_redis()
     if client is None:
         return _local_logs.admit(logs, now, window, member)
-    # EVALSHA: the script's text crosses the wire once (Redis keeps it), not with each event.
-    script = client.register_script(_ADMIT)
     keys = [log.key for log in logs]
-    admitted, wait = script(keys=keys, args=[repr(now), window, member, *(log.limit for log in logs)])
+    limits = [log.limit for log in logs]
+    admitted, wait = client.eval(_ADMIT, len(keys), *keys, repr(now), window, member, *limits)  # type: ignore[misc]
     return None if admitted else max(float(wait), 0.0)
 
 

@@ -76,6 +76,7 @@ class EventStream:
             self._connection = self._events._transport.stream("GET", "/events", headers=headers, timeout=EVENTS_TIMEOUT)
             response = self._connection.__enter__()
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                self.close()
                 raise EventsUnavailable(f"{response.request.url} is not an event stream")
             self._messages = _messages(response.iter_lines())
             next(self._messages)  # the server's first message ("retry: …") says it listens
