@@ -38,7 +38,7 @@ BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/query
 	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench_audit$(QB_TEST_NS) \
 	QUERYBASE_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-unit lint bench system-deps browser assets venv services migrate clean
+.PHONY: run test test-unit lint bench system-deps browser caddy assets venv services migrate clean
 
 system-deps:
 	@missing=""; \
@@ -61,6 +61,10 @@ assets: node_modules/.package-lock.json
 # Debian's Chromium for the end-to-end tests (Playwright drives it; it downloads no browser).
 browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# Debian's Caddy: the tests check docker/Caddyfile with it and run it in front of the servers.
+caddy:
+	@command -v caddy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq caddy; }
 
 # The SDK and the `querybase` CLI (clients/python) go in editable: the tests run the
 # installed console script.
@@ -104,7 +108,7 @@ audit-search-db = psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database W
 
 # collectstatic: the live test servers serve what a deployment serves (hashed names,
 # compressed copies), through WhiteNoise.
-test: venv browser services lint
+test: venv browser caddy services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static
 	@$(call audit-search-db,querybase_audit$(QB_TEST_NS))
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v0

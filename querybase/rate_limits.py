@@ -1,4 +1,5 @@
-"""Per-user rate limits, one per kind of endpoint, atomic under concurrency.
+"""Sliding-window limits, atomic under concurrency: per-user rate limits, one per kind of
+endpoint, and the failed-login throttle (apps/accounts/throttling.py) on the same logs.
 
 DRF's own throttles read the request history from the cache, decide, then write it back:
 two requests arriving together both read the same history and both pass, so a burst of
@@ -11,7 +12,11 @@ The window slides (a log of admission times in a sorted set, at most `limit` ent
 user and kind) rather than being fixed per minute, so a burst straddling a minute
 boundary still lets only `limit` through.
 
-Without Redis (the embedded default, one process) the same log is kept in the process
+One event may enter several logs at once (a login: its account's and its address's), all
+or none, so a refusal by one log costs no slot in the other. An event can be taken out of
+its logs again (`forget`): a login that turned out right is no failure.
+
+Without Redis (the embedded default, one process) the same logs are kept in the process
 under a lock.
 """
 
@@ -19,6 +24,8 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from rest_framework.request import Request
@@ -26,20 +33,30 @@ from rest_framework.throttling import BaseThrottle
 
 from querybase.redis_connection import shared_redis
 
-# KEYS[1] the log; ARGV: now (s), window (s), limit, a unique member.
-# Returns {1, 0} when admitted, {0, seconds until a slot frees} when refused.
+# KEYS: the logs; ARGV: now (s), window (s), a unique member, then each log's limit.
+# All or nothing: the event enters every log, or none when one of them is full.
+# Returns {1, 0} when admitted, {0, seconds until every log has a free slot} when refused.
 _ADMIT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
-  return {1, '0'}
+local wait = -1
+for index, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[3 + index]) then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local free_at = window
+    if oldest[2] then free_at = tonumber(oldest[2]) + window - now end
+    wait = math.max(wait, free_at)
+  end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tostring(tonumber(oldest[2]) + window - now)}
+if wait >= 0 then
+  return {0, tostring(wait)}
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[3])
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+end
+return {1, '0'}
 """
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -51,25 +68,75 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0]]
 
 
+@dataclass(frozen=True)
+class Log:
+    """One sliding window's log: at most `limit` events per window under `key`."""
+
+    key: str
+    limit: int
+
+
 class _LocalLogs:
     """The embedded default's windows: one process, so a lock makes them atomic."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._logs: dict[str, deque[float]] = {}
+        self._logs: dict[str, deque[tuple[float, str]]] = {}
 
-    def admit(self, key: str, now: float, window: int, limit: int) -> float | None:
+    def admit(self, logs: Sequence[Log], now: float, window: int, member: str) -> float | None:
         with self._lock:
-            log = self._logs.setdefault(key, deque())
-            while log and log[0] <= now - window:
-                log.popleft()
-            if len(log) < limit:
-                log.append(now)
-                return None
-            return log[0] + window - now
+            wait = None
+            for log in logs:
+                entries = self._logs.setdefault(log.key, deque())
+                while entries and entries[0][0] <= now - window:
+                    entries.popleft()
+                if len(entries) >= log.limit:
+                    free_at = entries[0][0] + window - now if entries else window
+                    wait = max(wait or 0.0, free_at)
+            if wait is not None:
+                return wait
+            for log in logs:
+                self._logs[log.key].append((now, member))
+            return None
+
+    def forget(self, key: str, member: str | None) -> None:
+        with self._lock:
+            if member is None:
+                self._logs.pop(key, None)
+            elif key in self._logs:
+                self._logs[key] = deque(entry for entry in self._logs[key] if entry[1] != member)
 
 
 _local_logs = _LocalLogs()
+
+
+def new_member() -> str:
+    """A unique name for one event in the logs (so it can be forgotten again alone)."""
+    return uuid.uuid4().hex
+
+
+def admit(logs: Sequence[Log], *, now: float, window: int, member: str) -> float | None:
+    """Record one event at `now` in every log of `logs` if each has had fewer than its
+    limit within the last `window` seconds, atomically across processes. None when
+    admitted; else the seconds until it would be (nothing is recorded then)."""
+    client = shared_redis()
+    if client is None:
+        return _local_logs.admit(logs, now, window, member)
+    keys = [log.key for log in logs]
+    limits = [log.limit for log in logs]
+    admitted, wait = client.eval(_ADMIT, len(keys), *keys, repr(now), window, member, *limits)  # type: ignore[misc]
+    return None if admitted else max(float(wait), 0.0)
+
+
+def forget(key: str, member: str | None = None) -> None:
+    """Take one event (`member`) out of a log again, or, with no member, empty the log."""
+    client = shared_redis()
+    if client is None:
+        _local_logs.forget(key, member)
+    elif member is None:
+        client.delete(key)
+    else:
+        client.zrem(key, member)
 
 
 class UserRateLimit(BaseThrottle):
@@ -88,15 +155,9 @@ class UserRateLimit(BaseThrottle):
 
     def allow_request(self, request: Request, view) -> bool:
         limit, window = parse_rate(getattr(settings, self.rate_setting))
-        key = f"qb:rate:{self.scope}:{self._who(request)}"
-        now = self.clock()
-        client = shared_redis()
-        if client is None:
-            self.wait_seconds = _local_logs.admit(key, now, window, limit)
-            return self.wait_seconds is None
-        admitted, wait = client.eval(_ADMIT, 1, key, repr(now), window, limit, uuid.uuid4().hex)  # type: ignore[misc]
-        self.wait_seconds = None if admitted else max(float(wait), 0.0)
-        return bool(admitted)
+        log = Log(f"qb:rate:{self.scope}:{self._who(request)}", limit)
+        self.wait_seconds = admit([log], now=self.clock(), window=window, member=new_member())
+        return self.wait_seconds is None
 
     def wait(self) -> float | None:
         return self.wait_seconds

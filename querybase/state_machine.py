@@ -7,10 +7,12 @@ sweepers racing for the same move, exactly one gets True. Whatever must be recor
 the move (an audit event, a notification) runs in the same transaction through `then`,
 so whoever sees the new status also finds its record. A machine may also name who hears
 of its moves (`announce`, e.g. the live events of apps/live): called after the commit,
-so nobody hears of a move that was rolled back.
+so nobody hears of a move that was rolled back, for every move, with or without `then`.
+A caller that already knows who hears of it (a run's owner) passes them as `audience`,
+so the announcement costs no query.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,8 +29,9 @@ class StateMachine:
     model: type[models.Model]
     transitions: Mapping[str, frozenset[str]]
     field: str = "status"
-    #: Called with (pk, target) once a move commits; its failures never undo the move.
-    announce: Callable[[Any, str], None] | None = None
+    #: Called with (pk, target, audience) once a move commits; its failures never undo the
+    #: move. `audience` is the mover's, or None when the caller left it to the machine.
+    announce: Callable[[Any, str, Collection[int] | None], None] | None = None
 
     def sources_of(self, target: str) -> frozenset[str]:
         """Every status from which `target` may be reached."""
@@ -41,11 +44,13 @@ class StateMachine:
         *,
         from_: Iterable[str] | None = None,
         then: Callable[[], object] | None = None,
+        audience: Collection[int] | None = None,
         **fields: Any,
     ) -> bool:
         """Move row `pk` to `target` if its status is one of `from_` (default: any status
         allowed to reach `target`), setting `fields` too. Returns whether this call moved it;
-        `then` runs only if it did, in the same transaction."""
+        `then` runs only if it did, in the same transaction. `audience`: the user ids the
+        announcement goes to, when the caller knows them."""
         allowed = self.sources_of(target)
         sources = allowed if from_ is None else frozenset(from_)
         illegal = sources - allowed
@@ -55,11 +60,17 @@ class StateMachine:
         rows = self.model._default_manager.filter(pk=pk, **{f"{self.field}__in": sources})
         if then is None:
             # One UPDATE is atomic by itself: no BEGIN and COMMIT round trips around it.
-            return rows.update(**{self.field: target}, **fields) == 1
+            moved = rows.update(**{self.field: target}, **fields) == 1
+            if moved:
+                self._announce_on_commit(pk, target, audience)  # at once, outside a transaction
+            return moved
         with transaction.atomic():
-            moved = rows.update(**{self.field: target}, **fields)
+            moved = rows.update(**{self.field: target}, **fields) == 1
             if moved:
                 then()
-            if moved and self.announce is not None:
-                transaction.on_commit(partial(self.announce, pk, target), robust=True)
-        return moved == 1
+                self._announce_on_commit(pk, target, audience)
+        return moved
+
+    def _announce_on_commit(self, pk: Any, target: str, audience: Collection[int] | None) -> None:
+        if self.announce is not None:
+            transaction.on_commit(partial(self.announce, pk, target, audience), robust=True)

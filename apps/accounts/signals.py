@@ -1,5 +1,6 @@
-"""Dashboard (session) logins reach the audit log through Django's auth signals; every
-failed login is counted for throttling; a new password revokes the old refresh tokens."""
+"""Dashboard (session) logins reach the audit log through Django's auth signals; a new
+password revokes the old refresh tokens. (Failed logins are counted by the throttle in
+the authentication backend itself, before the password is checked.)"""
 
 from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -8,8 +9,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from apps.accounts.services import record_failed_login, record_login, revoke_refresh_tokens
-from apps.accounts.throttling import LoginThrottle
-from apps.audit.services import client_ip
+from apps.accounts.throttling import refusal_of
 from querybase.types import ClientRequest
 
 
@@ -23,13 +23,10 @@ def audit_failed_login(sender, credentials, request: ClientRequest | None = None
     # Only session logins are recorded here; the JWT view records its own, with its method.
     if request is not None and request.path.startswith("/api/"):
         return
+    # A login the throttle refused had no password checked: like the API, not a failed login.
+    if refusal_of(request) is not None:
+        return
     record_failed_login(credentials.get("username", ""), request=request, method="session")
-
-
-@receiver(user_login_failed)
-def count_failed_login(sender, credentials, request: ClientRequest | None = None, **kwargs) -> None:
-    # Every way in (JWT, dashboard, admin) fails through authenticate(), which sends this.
-    LoginThrottle.from_settings().failed(credentials.get("username") or None, client_ip(request))
 
 
 @receiver(post_init, sender=User)

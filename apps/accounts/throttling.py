@@ -1,10 +1,18 @@
-"""Failed logins are counted per account and per client address, in the shared cache
-(Redis in production, so every web process sees the same counts).
+"""Password logins are throttled per account and per client address, on the sliding-window
+logs of querybase/rate_limits.py (Redis in production, so every web process counts alike).
 
-Reaching a limit locks that account, or that address, out for
-QUERYBASE_LOGIN_LOCKOUT_SECONDS: every login through it is refused before the password
-is even checked, so guessing stops paying off. An account lock does not stop the other
-accounts of the same address; an address lock stops everyone behind that address.
+Each login takes a place in its account's log and its address's log before the password
+is checked, atomically and in both or neither: of any number of concurrent guesses, at
+most the limit reach the password check; the rest are refused without it, the right
+password included. A login whose password was right is taken out of the logs again, so
+what the logs hold is failed logins (and those still being checked). Once a log is
+full, logins through it are refused until its oldest failure is
+QUERYBASE_LOGIN_LOCKOUT_SECONDS old: at most N guesses per account (or address) in any
+such window. An account's limit does not stop the other accounts of the same address;
+an address's limit stops everyone behind that address.
+
+Before, the count was read before the password check and written after it: 50 wrong
+passwords sent at once all passed the check and were all tried.
 """
 
 import hashlib
@@ -13,16 +21,23 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 
 from apps.accounts.exceptions import LoginThrottled
+from querybase.rate_limits import Log, admit, forget, new_member
+from querybase.types import ClientRequest
+
+# Where a refused login's reason waits for the view that answers it (the backend can only
+# say "no" to Django's authenticate()); django-axes does the same.
+_REFUSAL_ATTRIBUTE = "querybase_login_throttled"
 
 
 @dataclass(frozen=True)
-class _Scope:
-    name: str  # "account" or "address"
-    ident: str
-    limit: int
+class LoginAttempt:
+    """A login admitted to the password check: its place in the logs."""
+
+    member: str
+    account_key: str | None
+    address_key: str | None
 
 
 class LoginThrottle:
@@ -42,57 +57,43 @@ class LoginThrottle:
             lockout_seconds=settings.QUERYBASE_LOGIN_LOCKOUT_SECONDS,
         )
 
-    def retry_after(self, username: str | None, address: str | None) -> int | None:
-        """Seconds until a login for `username` from `address` is allowed again, or None."""
-        now = self.clock()
-        waits = [
-            until - now
-            for scope in self._scopes(username, address)
-            if (until := cache.get(self._lock_key(scope))) is not None and until > now
+    def admit(self, username: str | None, address: str | None) -> LoginAttempt:
+        """A place at the password check for `username` from `address`, or LoginThrottled
+        (with the seconds to wait) while the account or the address has had its limit."""
+        attempt = LoginAttempt(
+            member=new_member(),
+            account_key=_key("account", username) if username else None,
+            address_key=_key("address", address) if address else None,
+        )
+        logs = [
+            Log(key, limit)
+            for key, limit in ((attempt.account_key, self.per_account), (attempt.address_key, self.per_address))
+            if key is not None
         ]
-        return math.ceil(max(waits)) if waits else None
-
-    def check(self, username: str | None, address: str | None) -> None:
-        """Raise LoginThrottled while the account or the address is locked out."""
-        wait = self.retry_after(username, address)
+        wait = admit(logs, now=self.clock(), window=self.lockout_seconds, member=attempt.member)
         if wait is not None:
-            raise LoginThrottled(wait)
+            raise LoginThrottled(math.ceil(wait))
+        return attempt
 
-    def failed(self, username: str | None, address: str | None) -> None:
-        """Count one failed login; lock out what reached its limit."""
-        now = self.clock()
-        window = int(now // self.lockout_seconds)
-        for scope in self._scopes(username, address):
-            key = f"login-failures:{scope.name}:{scope.ident}:{window}"
-            cache.add(key, 0, timeout=self.lockout_seconds)
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                count = 1
-                cache.set(key, count, timeout=self.lockout_seconds)
-            if count >= scope.limit:
-                cache.set(self._lock_key(scope), now + self.lockout_seconds, timeout=self.lockout_seconds + 60)
-
-    def succeeded(self, username: str) -> None:
-        """A correct password ends the account's count (never the address's: one valid
-        account must not reset the guessing of others)."""
-        scope = _Scope("account", _ident(username), self.per_account)
-        window = int(self.clock() // self.lockout_seconds)
-        cache.delete(f"login-failures:{scope.name}:{scope.ident}:{window}")
-
-    def _scopes(self, username: str | None, address: str | None) -> list[_Scope]:
-        scopes = []
-        if username:
-            scopes.append(_Scope("account", _ident(username), self.per_account))
-        if address:
-            scopes.append(_Scope("address", _ident(address), self.per_address))
-        return scopes
-
-    @staticmethod
-    def _lock_key(scope: _Scope) -> str:
-        return f"login-lockout:{scope.name}:{scope.ident}"
+    def succeeded(self, attempt: LoginAttempt) -> None:
+        """The password was right: the account's count ends, and this login leaves the
+        address's log (only this one: a valid account must not reset others' guessing)."""
+        if attempt.account_key is not None:
+            forget(attempt.account_key)
+        if attempt.address_key is not None:
+            forget(attempt.address_key, attempt.member)
 
 
-def _ident(value: str) -> str:
-    # Usernames and addresses may hold anything; cache keys get a fixed-size digest.
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
+def _key(scope: str, value: str) -> str:
+    # Usernames and addresses may hold anything; keys get a fixed-size digest.
+    return f"qb:login:{scope}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+def remember_refusal(request: ClientRequest | None, refusal: LoginThrottled) -> None:
+    if request is not None:
+        setattr(request, _REFUSAL_ATTRIBUTE, refusal)
+
+
+def refusal_of(request: ClientRequest | None) -> LoginThrottled | None:
+    """Why the throttle refused this request's login, if it did (else it was the password)."""
+    return getattr(request, _REFUSAL_ATTRIBUTE, None)

@@ -1,5 +1,5 @@
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
@@ -8,12 +8,10 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from apps.accounts import services
-from apps.accounts.exceptions import LoginThrottled
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import user_profile
 from apps.accounts.serializers import ApiKeySerializer, IssuedApiKeySerializer, ProfileSerializer
-from apps.accounts.throttling import LoginThrottle
-from apps.audit.services import client_ip
+from apps.accounts.throttling import refusal_of
 from querybase.types import SignedInRequest, signed_in_user
 
 
@@ -28,12 +26,14 @@ class AuditedTokenObtainPairView(TokenObtainPairView):
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        # 429 with Retry-After while the account or this address is locked out.
-        LoginThrottle.from_settings().check(str(username) if username else None, client_ip(request))
         serializer = self.get_serializer(data=request.data)
         try:
             serializer.is_valid(raise_exception=True)
         except exceptions.AuthenticationFailed:
+            refusal = refusal_of(request)
+            if refusal is not None:
+                # 429 with Retry-After: the throttle refused it before the password was checked.
+                raise refusal from None
             services.record_failed_login(str(username or ""), request=request, method="jwt")
             raise
         services.record_login(serializer.user, request=request, method="jwt")  # type: ignore[attr-defined]
@@ -67,14 +67,13 @@ class ApiKeyRevokeView(APIView):
 
 
 class ThrottledLoginView(LoginView):
-    """The dashboard login page, saying so (429) while the account or address is locked out."""
+    """The dashboard login page, saying so (429) when the throttle refused the login
+    (apps/accounts/backends.py) rather than the password being wrong."""
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            LoginThrottle.from_settings().check(request.POST.get("username") or None, client_ip(request))
-        except LoginThrottled as throttled:
-            context = self.get_context_data(form=self.get_form(), throttled=throttled.message)
-            response = self.render_to_response(context, status=429)
-            response["Retry-After"] = str(throttled.retry_after)
-            return response
-        return super().post(request, *args, **kwargs)
+    def form_invalid(self, form) -> HttpResponse:
+        refusal = refusal_of(self.request)
+        if refusal is None:
+            return super().form_invalid(form)
+        response = self.render_to_response(self.get_context_data(form=form, throttled=refusal.message), status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response

@@ -1,7 +1,7 @@
 """Moving a request from one status to another: checked against TRANSITIONS, atomically,
 and announced live (apps/live) to its requester and reviewers once committed."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.utils import timezone
@@ -19,7 +19,11 @@ def audience(approval: ApprovalRequest) -> list[int]:
     return [approval.requester_id, *policy.eligible_reviewers(approval).values_list("pk", flat=True)]
 
 
-def announce_request_status(pk: Any, status: str) -> None:
+def announce_request_status(pk: Any, status: str, known_audience: Collection[int] | None = None) -> None:
+    """After the move's commit. The reviewers are read now: who may review changes with groups."""
+    if known_audience is not None:
+        publish(known_audience, "approval.status", {"request": pk, "status": status})
+        return
     approval = ApprovalRequest.objects.filter(pk=pk).select_related("datasource").first()
     if approval is not None:
         publish(audience(approval), "approval.status", {"request": approval.pk, "status": status})

@@ -67,7 +67,7 @@ class EventStreamView(APIView):
     @extend_schema(
         responses={(200, "text/event-stream"): OpenApiTypes.STR},
         description=(
-            "The caller's live events as Server-Sent Events: `approval.created`, "
+            "The caller's live events as Server-Sent Events: `run.status`, `approval.created`, "
             "`approval.status`, `approval.reviewed`, `notification`, `presence`. Each has an id; "
             "send it back as `Last-Event-ID` to resume after a reconnect."
         ),

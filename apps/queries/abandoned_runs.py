@@ -35,14 +35,14 @@ def settle_abandoned_runs() -> int:
     claim until after the run leaves `running`, and nobody can start a run that is not
     `queued`; each move is conditional, so a run that finishes meanwhile is left alone.
     """
-    running = list(QueryRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", "attempts"))
-    alive = runs_with_live_process([pk for pk, _ in running])
+    running = list(QueryRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", "attempts", "user_id"))
+    alive = runs_with_live_process([pk for pk, _, _ in running])
     settled = 0
-    for pk, attempts in running:
+    for pk, attempts, owner in running:
         if pk in alive:
             continue
         if attempts < MAX_RUN_ATTEMPTS:
-            moved = requeue(QueryRun(pk=pk))
+            moved = requeue(QueryRun(pk=pk, user_id=owner))
             if moved:
                 enqueue(QueryRun(pk=pk))
         else:
@@ -56,6 +56,7 @@ def settle_abandoned_runs() -> int:
                 RunStatus.FAILED,
                 from_={RunStatus.RUNNING},
                 then=partial(_record_worker_lost, pk, fields),
+                audience=[owner],
                 **fields,
             )
             if moved:

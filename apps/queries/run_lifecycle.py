@@ -38,13 +38,24 @@ def claim(run: QueryRun) -> bool:
     run.started_at = timezone.now()
     run.status = RunStatus.RUNNING
     return RUN_STATUS.move(
-        run.pk, RunStatus.RUNNING, from_={RunStatus.QUEUED}, started_at=run.started_at, attempts=F("attempts") + 1
+        run.pk,
+        RunStatus.RUNNING,
+        from_={RunStatus.QUEUED},
+        audience=[run.user_id],
+        started_at=run.started_at,
+        attempts=F("attempts") + 1,
     )
 
 
 def requeue(run: QueryRun) -> bool:
     moved = RUN_STATUS.move(
-        run.pk, RunStatus.QUEUED, from_={RunStatus.RUNNING}, started_at=None, backend_id="", queued_at=timezone.now()
+        run.pk,
+        RunStatus.QUEUED,
+        from_={RunStatus.RUNNING},
+        audience=[run.user_id],
+        started_at=None,
+        backend_id="",
+        queued_at=timezone.now(),
     )
     run.status = RunStatus.QUEUED
     return moved
@@ -116,6 +127,7 @@ def _finish_succeeded(run: QueryRun, stored: result_store.StoredRows) -> None:
         RunStatus.SUCCEEDED,
         from_={RunStatus.RUNNING},
         then=lambda: record_run_end(run, RunStatus.SUCCEEDED, fields),
+        audience=[run.user_id],
         **fields,
     ):
         run.status = RunStatus.SUCCEEDED
@@ -136,7 +148,12 @@ def finish_failed(run: QueryRun, code: str, message: str) -> None:
         "error_message": message,
     }
     if RUN_STATUS.move(
-        run.pk, status, from_={RunStatus.RUNNING}, then=lambda: record_run_end(run, status, fields), **fields
+        run.pk,
+        status,
+        from_={RunStatus.RUNNING},
+        then=lambda: record_run_end(run, status, fields),
+        audience=[run.user_id],
+        **fields,
     ):
         run.status = status
         for name, value in fields.items():

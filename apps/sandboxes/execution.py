@@ -22,7 +22,7 @@ from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, Query
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.run_audit import record_run_end
-from apps.queries.state import RUN_STATUS
+from apps.queries.state import RUN_STATUS, announce_new_run
 from apps.sandboxes.connectors import copy_connector
 from apps.sandboxes.effects import watch_changes
 from apps.sandboxes.engines import CopyFailed, copies_for
@@ -207,6 +207,7 @@ def _start_run(
             "write_kinds": sorted(classification.write_kinds),
         },
     )
+    announce_new_run(run)
     return run
 
 
@@ -220,7 +221,12 @@ def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None,
             result_location=result_store.store_result(run, result),
         )
     RUN_STATUS.move(
-        run.pk, status, from_={RunStatus.RUNNING}, then=lambda: record_run_end(run, status, fields), **fields
+        run.pk,
+        status,
+        from_={RunStatus.RUNNING},
+        then=lambda: record_run_end(run, status, fields),
+        audience=[run.user_id],
+        **fields,
     )
     run.status = status
     for name, value in fields.items():

@@ -22,6 +22,7 @@ from apps.queries.locks import run_lock
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import PreparedRead, limits_for, prepare_read, sha256_of, source_to_query
 from apps.queries.run_lifecycle import attempt, enqueue
+from apps.queries.state import announce_new_run
 from apps.sqlcore.parameters import Params
 from querybase.inserts import insert_together
 from querybase.logs import bind_context
@@ -145,11 +146,13 @@ def _create_run(
     user: User, datasource: DataSource, sql: str, params: Params, request: ClientRequest | None, **fields
 ) -> QueryRun:
     """The one place a submission's run row is made, with its audit event in the same
-    statement (querybase.inserts: one round trip), and named in the log context."""
+    statement (querybase.inserts: one round trip), named in the log context, and announced
+    to its owner live."""
     run = QueryRun(user=user, datasource=datasource, sql=sql, sql_sha256=sha256_of(sql), params=params, **fields)
     insert_together(run, _submission_event(run, request))
     events_written()
     bind_context(run_id=run.pk)
+    announce_new_run(run)
     return run
 
 

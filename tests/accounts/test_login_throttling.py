@@ -1,14 +1,23 @@
 """Failed logins are throttled per account and per client address (counted in Redis),
 on the API's token endpoint, the dashboard's login page and Django admin's.
 
-Found by an outside review: 60 wrong passwords in a row were never slowed down.
+Found by an outside review: 60 wrong passwords in a row were never slowed down. Then:
+the count was read before the password check and written after it, so wrong passwords
+sent at once all reached the check.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+import requests
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
 from apps.accounts.throttling import LoginThrottle
+from apps.audit.models import AuditEvent
 from tests.support.factories import DEFAULT_PASSWORD, make_user
+from tests.support.servers import shipped_server
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +125,44 @@ def test_admin_login_is_throttled_too(api_client, limits):
     browser = Client()
     browser.post("/admin/login/", {"username": "root", "password": DEFAULT_PASSWORD, "next": "/admin/"})
     assert browser.get("/admin/").status_code == 302  # refused: still sent to the login form
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_wrong_passwords_let_exactly_the_limit_reach_the_password_check(tmp_path):
+    ana = make_user("ana")
+    # The shipped server checks passwords with the production hasher, not the suite's fast one.
+    hasher = PBKDF2PasswordHasher()
+    ana.password = hasher.encode(DEFAULT_PASSWORD, hasher.salt())
+    ana.save(update_fields=["password"])
+    env = {
+        "QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT": "5",
+        "QUERYBASE_LOGIN_FAILURES_PER_ADDRESS": "1000",
+        "QUERYBASE_LOGIN_LOCKOUT_SECONDS": "600",
+        # Two processes of 25 threads: all fifty are answered in parallel.
+        "QUERYBASE_WEB_WORKERS": "2",
+        "QUERYBASE_WEB_THREADS": "25",
+    }
+    with shipped_server(tmp_path / "web.log", env=env) as base:
+        session = requests.Session()
+        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=50))
+        right = {"username": "ana", "password": DEFAULT_PASSWORD}
+        # The password is right (and a right one leaves no trace in the count).
+        assert session.post(f"{base}/api/v1/auth/token", json=right, timeout=60).status_code == 200
+        start = threading.Barrier(50)
+
+        def guess(index: int) -> requests.Response:
+            start.wait()  # all fifty leave together
+            body = {"username": "ana", "password": f"guess-{index}"}
+            return session.post(f"{base}/api/v1/auth/token", json=body, timeout=120)
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            statuses = [response.status_code for response in pool.map(guess, range(50))]
+        assert (statuses.count(401), statuses.count(429)) == (5, 45)
+        # Only the five admitted reached the password check, each recorded as a failed login.
+        assert AuditEvent.objects.filter(action="auth.login_failed", actor_username="ana").count() == 5
+        refused = session.post(f"{base}/api/v1/auth/token", json=right, timeout=60)
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "too_many_login_attempts"
+    assert error["message"] == "Too many failed logins. Try again in 10 minutes."
+    assert 0 < int(refused.headers["Retry-After"]) <= 600

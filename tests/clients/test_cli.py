@@ -307,6 +307,9 @@ def test_ctrl_c_while_a_job_runs_cancels_it_on_the_server(cli, shop_world):
         stderr=subprocess.PIPE,
         text=True,
         env=environment,
+        # As a terminal would start it: a suite started in the background (`make test &`)
+        # ignores SIGINT, and a child inherits that, so Ctrl-C would never reach the CLI.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # The job line says the server handed the read to a worker (after its inline budget).

@@ -16,7 +16,7 @@ from apps.accounts.services import issue_api_key
 from apps.notifications.services import notify_in_app
 from querybase.live_bus import publish
 from tests.support.approvals import ledger, settle
-from tests.support.factories import reader
+from tests.support.factories import client_for, reader, source_from_server
 from tests.support.servers import shipped_server
 from tests.support.sse import EventStream
 
@@ -54,6 +54,54 @@ def test_a_user_hears_of_their_notifications_and_nobody_else_does(events_server,
         (note,) = notify_in_app([ana], event="test", title="for ana")
         heard = ana_stream.until(lambda event: event.event == "notification")[0]
         assert heard.data == {"notification": note.pk, "event": "test"}
+        # Bob's stream was open all along; the first thing it carries is Bob's own event.
+        publish([bob.pk], "test.marker", {"for": "bob"})
+        assert bob_stream.next_event().data == {"for": "bob"}
+    finally:
+        ana_stream.close()
+        bob_stream.close()
+
+
+def run_statuses(stream: EventStream, run_id: str) -> list[str]:
+    """The statuses the stream announces for `run_id`, up to its end; any other event on
+    the stream before that fails the test (each of these tests' streams hears one run at a time)."""
+    statuses: list[str] = []
+    while not statuses or statuses[-1] not in ("succeeded", "failed", "cancelled"):
+        event = stream.next_event()
+        assert (event.event, event.data["run"]) == ("run.status", run_id), event
+        statuses.append(event.data["status"])
+    return statuses
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_user_hears_each_status_of_their_own_runs_and_nobody_else_does(events_server, shop, postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    ana, bob = reader("ana", shop, pg), reader("bob", shop, pg)
+    ana_stream, bob_stream = stream_of(events_server, ana), stream_of(events_server, bob)
+    analyst = client_for(ana)
+
+    def submit(source, sql: str, **extra) -> str:
+        body = {"datasource": source.pk, "sql": sql, "max_age": 0, **extra}
+        response = analyst.post("/api/v1/queries", body, format="json")
+        assert response.status_code in (200, 202), response.content
+        return response.json()["id"]
+
+    try:
+        # wait=0: a job for the worker, which claims it, runs it and finishes it.
+        job = submit(shop, "SELECT count(*) FROM orders", wait=0)
+        assert run_statuses(ana_stream, job) == ["queued", "running", "succeeded"]
+        broken = submit(shop, "SELECT no_such_column FROM orders", wait=0)
+        assert run_statuses(ana_stream, broken) == ["queued", "running", "failed"]
+        # Read at once in the API process: made running, then finished.
+        inline = submit(shop, "SELECT 42")
+        assert run_statuses(ana_stream, inline) == ["running", "succeeded"]
+        # A long read, cancelled while it runs: stopped in the database, and announced.
+        long_read = submit(pg, "SELECT count(*) FROM generate_series(1, 2000000000)", wait=0)
+        statuses = [ana_stream.next_event().data for _ in range(2)]
+        assert statuses == [{"run": long_read, "status": "queued"}, {"run": long_read, "status": "running"}]
+        cancelled = analyst.post(f"/api/v1/queries/{long_read}/cancel")
+        assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")
+        assert run_statuses(ana_stream, long_read) == ["cancelled"]
         # Bob's stream was open all along; the first thing it carries is Bob's own event.
         publish([bob.pk], "test.marker", {"for": "bob"})
         assert bob_stream.next_event().data == {"for": "bob"}

@@ -1,12 +1,15 @@
 """The embedded default has no Redis: live streams say so (503, a stable code) instead of
-failing, while presence and rate limits keep their state in the process."""
+failing, while presence, rate limits and the login throttle keep their state in the process."""
+
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
 
+from apps.accounts.throttling import LoginThrottle
 from querybase.rate_limits import UserRateLimit
 from querybase.redis_connection import shared_redis
-from tests.support.factories import make_user
+from tests.support.factories import DEFAULT_PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -42,3 +45,23 @@ def test_rate_limits_slide_in_the_process_without_redis(without_redis, settings,
     assert [analyze(), analyze(), analyze()] == [404, 404, 429]  # counted before the source is looked up
     now[0] += 61
     assert analyze() == 404
+
+
+def test_failed_logins_are_throttled_in_the_process_without_redis(without_redis, settings, monkeypatch):
+    now = [1_000.0]
+    monkeypatch.setattr(LoginThrottle, "clock", staticmethod(lambda: now[0]))
+    settings.QUERYBASE_LOGIN_FAILURES_PER_ACCOUNT = 2
+    settings.QUERYBASE_LOGIN_FAILURES_PER_ADDRESS = 1000
+    settings.QUERYBASE_LOGIN_LOCKOUT_SECONDS = 60
+    # The process's logs outlive a test: a name of its own keeps this one apart.
+    name = f"ana-{uuid.uuid4().hex[:8]}"
+    make_user(name)
+    client = APIClient()
+
+    def login(password: str) -> int:
+        return client.post("/api/v1/auth/token", {"username": name, "password": password}, format="json").status_code
+
+    assert login(DEFAULT_PASSWORD) == 200  # a right password is no failure: it leaves no trace
+    assert [login("wrong"), login("wrong"), login(DEFAULT_PASSWORD)] == [401, 401, 429]
+    now[0] += 61
+    assert login(DEFAULT_PASSWORD) == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from querybase_client.events import Events
+from querybase_client.events import RECONNECTED, Events
 from querybase_client.models import ApprovalRequest
 from querybase_client.resources.base import Resource
 from querybase_client.resources.datasources import DataSources, SourceRef
@@ -32,7 +32,8 @@ class Approvals(Resource):
             if request.status in SETTLED:
                 return
             for event in events:
-                if event.kind in _CHANGES and event.data.get("request") == request_id:
+                # Listening again after a drop: a look covers whatever the replay no longer holds.
+                if event.kind == RECONNECTED or (event.kind in _CHANGES and event.data.get("request") == request_id):
                     request = self.get(request_id)
                     yield request
                     if request.status in SETTLED:

@@ -55,7 +55,10 @@ def run(
     follow: Annotated[
         bool,
         typer.Option(
-            "--follow", "-F", help="Follow a job's status, or the request a write becomes until it is settled, live."
+            "--follow",
+            "-F",
+            help="Print each status of the run as it happens (or follow the request a write becomes until it is "
+            "settled), live from the server's event stream; polled where the server has none.",
         ),
     ] = False,
     sandbox: Annotated[
@@ -69,7 +72,8 @@ def run(
     json_output: JsonFlag = False,
 ) -> None:
     """Run SQL. A read prints its rows; anything else becomes an approval request (exit 5;
-    with --follow, the exit status of `show --follow`), or runs at once with --sandbox.
+    with --follow, the exit status of `show --follow`), or runs at once with --sandbox. With
+    --follow, each status of the run (queued, running, …) is printed on stderr as it happens.
 
     Ctrl-C while a job runs cancels it on the server, in the database too.
     """
@@ -83,6 +87,9 @@ def run(
     def remember_job(run_id: str) -> None:
         jobs.append(run_id)
         output.err_console.print(Text(f"Run {run_id} is running as a job; waiting (Ctrl-C cancels it).", style="dim"))
+
+    def report_status(run_id: str, status: str) -> None:
+        output.err_console.print(Text(f"Run {run_id} is {status}.", style="dim"))
 
     if sandbox is not None and sandbox != "mine" and not sandbox.isdigit():
         raise typer.BadParameter("--sandbox takes a sandbox id or 'mine'")
@@ -104,6 +111,7 @@ def run(
                 request_approval=not no_request,
                 timeout=timeout,
                 on_job=remember_job,
+                on_status=report_status if follow else None,
                 sandbox=sandbox_id,
             )
         except KeyboardInterrupt:
