@@ -108,6 +108,8 @@ def read_into_store(
     statements: list[BoundStatement],
     limits: QueryLimits,
     on_backend: Callable[[str], None] | None = None,
+    *,
+    backend_id: str | None = None,
 ) -> StoredRows:
     """Run the read and keep its rows (at most `limits.max_rows`, `truncated` beyond), page
     by page as they arrive: a process holds one page, never the whole result.
@@ -120,6 +122,7 @@ def read_into_store(
         limits,
         lambda columns, rows: store_rows(run, [asdict(column) for column in columns], rows, limits.max_rows, started),
         on_backend,
+        backend_id=backend_id,
     )
 
 
