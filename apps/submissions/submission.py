@@ -80,12 +80,13 @@ def submit_query(
         )
         return Submission(run=None, result=None, approval=approval)
     datasource = prepared.datasource
-    cache_key = result_store.cache_key_for(datasource, sql, params)
     cacheable = datasource.cache_ttl_seconds > 0 and max_age != 0
     if cacheable:
-        answer = result_store.cached_answer(cache_key, max_age)
+        cache_key, answer = result_store.lookup(datasource, sql, params, max_age)
         if answer is not None:
             return Submission(run=_record_cache_hit(user, prepared, cache_key, answer, request), result=answer.result)
+    else:
+        cache_key = result_store.cache_key_for(datasource, sql, params)
     budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS) - (time.monotonic() - started) * 1000
     if budget_ms < 1:
         run = _new_run(user, prepared, cache_key, request)
