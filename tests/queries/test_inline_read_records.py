@@ -62,13 +62,14 @@ def test_an_inline_read_holds_its_lock_while_it_runs_and_leaves_none_after(team,
 def test_a_failed_inline_read_is_recorded_and_leaves_no_lock(team):
     response = submit(team, "SELECT no_such_column FROM ledger")
 
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert body["status"] == "failed"
-    assert body["error"]["code"] == "query_failed"
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "query_failed"
+    run = QueryRun.objects.get(pk=error["details"]["run"])
+    assert run.status == "failed"
     assert no_run_lock_held()
-    assert actions_on(body["id"]) == ["query.run", "query.finished"]
-    finished = AuditEvent.objects.get(object_id=body["id"], action="query.finished")
+    assert actions_on(run.pk) == ["query.run", "query.finished"]
+    finished = AuditEvent.objects.get(object_id=str(run.pk), action="query.finished")
     assert finished.detail["status"] == "failed"
 
 
@@ -86,7 +87,9 @@ def test_a_running_inline_read_is_cancelled_in_the_database(team, postgres_serve
         assert cancelled.status_code == 200, cancelled.content
         reader.join(timeout=30)
 
-    assert answers[0].json()["status"] == "cancelled"
+    assert answers[0].status_code == 409, answers[0].content
+    assert answers[0].json()["error"]["code"] == "query_cancelled"
+    assert QueryRun.objects.get(pk=run.pk).status == "cancelled"
     assert len(postgres_lock_waiters(postgres_server)) == 0  # stopped in the database, not only here
     assert no_run_lock_held()
 
