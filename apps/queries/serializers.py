@@ -40,9 +40,10 @@ class FieldsBuiltOnce:
 
     def get_fields(self):
         cls = type(self)
-        if cls.__dict__.get("_built_fields") is None:
-            cls._built_fields = super().get_fields()  # type: ignore[misc]
-        return {name: copy.copy(field) for name, field in cls._built_fields.items()}
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = cls._built_fields = super().get_fields()  # type: ignore[misc]
+        return {name: copy.copy(field) for name, field in built.items()}
 
 
 class QuerySubmitSerializer(FieldsBuiltOnce, serializers.Serializer):
