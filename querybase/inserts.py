@@ -19,17 +19,25 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
 
 SqlExpression = tuple[str, list[Any]]
 
 
+def _db() -> BaseDatabaseWrapper:
+    """This thread's connection itself: `django.db.connection` is a proxy that looks the
+    thread's connection up again on every attribute, which adds up over a row's fields."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def insert_together(*objects: models.Model, returning: SqlExpression | None = None) -> Any:
     """INSERT `objects` (new rows, primary keys set by Python or by the database) at once.
     `returning`: an expression evaluated in the same statement; its value is returned
     (None where the metadata database is not PostgreSQL)."""
+    connection = _db()
     if connection.vendor != "postgresql":
         with transaction.atomic():
             for obj in objects:
@@ -37,7 +45,7 @@ def insert_together(*objects: models.Model, returning: SqlExpression | None = No
         return None
     statements, params = [], []
     for obj in objects:
-        sql, values = _insert_sql(obj)
+        sql, values = _insert_sql(obj, connection)
         statements.append(sql)
         params.extend(values)
     *leading, last = statements
@@ -48,7 +56,7 @@ def insert_together(*objects: models.Model, returning: SqlExpression | None = No
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {ctes} {last}" if ctes else last, params)
         value = cursor.fetchone()[0] if returning is not None else None
-    _mark_saved(objects)
+    _mark_saved(objects, connection)
     return value
 
 
@@ -58,6 +66,7 @@ def update_then_insert(
     """UPDATE `rows` with `values`, and INSERT `objects` only if that changed a row, as one
     statement; returns the number of rows updated. `also` is evaluated in the same
     statement, whether or not a row changed (where the metadata database is PostgreSQL)."""
+    connection = _db()
     if connection.vendor != "postgresql":
         with transaction.atomic():
             updated = rows.update(**values)
@@ -72,7 +81,7 @@ def update_then_insert(
     ctes = [f"qb_moved AS ({update_sql} RETURNING 1)"]
     params = list(params)
     for index, obj in enumerate(objects):
-        sql, inserted = _conditional_insert_sql(obj)
+        sql, inserted = _conditional_insert_sql(obj, connection)
         ctes.append(f"qb_insert_{index} AS ({sql})")
         params.extend(inserted)
     extra = ""
@@ -83,11 +92,11 @@ def update_then_insert(
         cursor.execute(f"WITH {', '.join(ctes)} SELECT (SELECT count(*) FROM qb_moved){extra}", params)
         updated = cursor.fetchone()[0]
     if updated:
-        _mark_saved(objects)
+        _mark_saved(objects, connection)
     return updated
 
 
-def _mark_saved(objects: Sequence[models.Model]) -> None:
+def _mark_saved(objects: Sequence[models.Model], connection: BaseDatabaseWrapper) -> None:
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -103,39 +112,47 @@ def _insert_fields(obj: models.Model) -> list:
     ]
 
 
-def _insert_sql(obj: models.Model) -> tuple[str, list]:
+def _insert_sql(obj: models.Model, connection: BaseDatabaseWrapper) -> tuple[str, list]:
     fields = _insert_fields(obj)
-    return _insert_text(type(obj), tuple(field.attname for field in fields)), _values_of(obj, fields)
+    text = _insert_text(type(obj), tuple(field.attname for field in fields), connection.alias)
+    return text, _values_of(obj, fields, connection)
 
 
-def _conditional_insert_sql(obj: models.Model) -> tuple[str, list]:
-    """INSERT … SELECT of `obj`'s values, inserting nothing unless qb_moved holds a row.
-    In a SELECT list a value has no column to take its type from: each is cast to it."""
+def _conditional_insert_sql(obj: models.Model, connection: BaseDatabaseWrapper) -> tuple[str, list]:
     fields = _insert_fields(obj)
-    meta = obj._meta
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "
-        f"SELECT {casts} WHERE EXISTS (SELECT 1 FROM qb_moved)"
-    )
-    return sql, _values_of(obj, fields)
+    text = _conditional_insert_text(type(obj), tuple(field.attname for field in fields), connection.alias)
+    return text, _values_of(obj, fields, connection)
 
 
-def _values_of(obj: models.Model, fields: list) -> list:
+def _values_of(obj: models.Model, fields: list, connection: BaseDatabaseWrapper) -> list:
     """Each field's value as an INSERT sends it (`pre_save` fills auto_now_add and the like)."""
     return [field.get_db_prep_save(field.pre_save(obj, True), connection=connection) for field in fields]
 
 
+# The texts depend on the model and its columns only, so each is made once per process:
+# compiling them was a good part of a read's Python.
+
+
 @cache
-def _insert_text(model: type[models.Model], attnames: tuple[str, ...]) -> str:
-    """The INSERT of `model`'s `attnames`, compiled by Django once per process: the text
-    depends on the columns only, and compiling it was a good part of a read's Python."""
+def _insert_text(model: type[models.Model], attnames: tuple[str, ...], alias: str) -> str:
+    """The INSERT of `model`'s `attnames`, as Django compiles it."""
     fields = [_field_by_attname(model, name) for name in attnames]
     query = InsertQuery(model)
     query.insert_values(fields, [model()])
-    [(sql, _)] = query.get_compiler(connection=connection).as_sql()
+    [(sql, _)] = query.get_compiler(connection=connections[alias]).as_sql()
     return sql
+
+
+@cache
+def _conditional_insert_text(model: type[models.Model], attnames: tuple[str, ...], alias: str) -> str:
+    """INSERT … SELECT of `attnames`, inserting nothing unless qb_moved holds a row. In a
+    SELECT list a value has no column to take its type from: each is cast to it."""
+    connection = connections[alias]
+    fields = [_field_by_attname(model, name) for name in attnames]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    casts = ", ".join(f"CAST(%s AS {field.db_type(connection)})" for field in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    return f"INSERT INTO {table} ({columns}) SELECT {casts} WHERE EXISTS (SELECT 1 FROM qb_moved)"
 
 
 def _field_by_attname(model: type[models.Model], attname: str):
