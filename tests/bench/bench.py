@@ -495,6 +495,7 @@ class Command(BaseCommand):
             small_read_raw_ms=f["raw_p50_ms"],
             small_read_api_ms=f["uncached_p50_ms"],
             cache_hit_ms=f["cache_hit_p50_ms"],
+            csv_1m_ratio=f["csv_api_s"] / f["csv_psql_s"],
             load_average=os.getloadavg()[0],
         )
         self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))
