@@ -11,6 +11,7 @@ everything in one process, where there is nobody to race with and no sweeper run
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.db import connection
 
@@ -42,6 +43,57 @@ def session_lock(namespace: int, key: int) -> Iterator[bool]:
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, key])
+
+
+@dataclass
+class SessionLock:
+    """A session lock taken and given back inside statements that do other work as well
+    (querybase.inserts: the row it guards is inserted, or its status moved, in the same
+    statement), so holding it costs no round trip of its own. `held` says whether this
+    process has it now; `release` gives it back on its own where no statement did.
+
+    Where locks are not supported it counts as held, as `session_lock` yields True."""
+
+    namespace: int
+    key: int
+    held: bool = False
+
+    def take(self) -> bool:
+        """Take it now, in a statement of its own (never waits); whether it was taken."""
+        expression = self.take_sql()
+        if expression is None:
+            self.held = True
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {expression[0]}", expression[1])
+            self.held = bool(cursor.fetchone()[0])
+        return self.held
+
+    def take_sql(self) -> tuple[str, list[int]] | None:
+        """An SQL expression taking the lock (never waiting), true if it was taken, for the
+        caller to evaluate and hand to `took`; None where locks are not supported."""
+        return ("pg_try_advisory_lock(%s, %s)", [self.namespace, self.key]) if supported() else None
+
+    def took(self, taken: object) -> None:
+        self.held = bool(taken) or not supported()
+
+    def release_sql(self) -> tuple[str, list[int]] | None:
+        """An SQL expression giving the lock back, if held (None if not, or unsupported);
+        the caller calls `released` once the statement holding it ran."""
+        if not (self.held and supported()):
+            return None
+        return "pg_advisory_unlock(%s, %s)", [self.namespace, self.key]
+
+    def released(self) -> None:
+        self.held = False
+
+    def release(self) -> None:
+        """Give it back in a statement of its own, if no other statement did."""
+        expression = self.release_sql()
+        if expression is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {expression[0]}", expression[1])
+        self.held = False
 
 
 def held(namespace: int, keys: list[int]) -> set[int]:

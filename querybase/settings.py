@@ -274,6 +274,9 @@ TEMPLATES = [
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Django's backend with a health check that needs no round trip while the
+        # connection is well (querybase/db/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "querybase.db.postgresql"
         # Server-side binding lets psycopg prepare the statements a request repeats.
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
         # Work in progress is held by session locks that the server frees when a client's

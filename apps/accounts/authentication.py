@@ -5,9 +5,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from apps.accounts.services import user_for_api_key
 from apps.datasources import rights_cache
@@ -40,10 +41,34 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "header", "name": "Authorization", "description": f"{KEYWORD} qb_…"}
 
 
+# Tokens whose signature and claims this process has verified, by their exact bytes.
+_VERIFIED_TOKENS: dict[bytes, Token] = {}
+_VERIFIED_TOKENS_MAX = 4096
+
+
 class CachedUserJWTAuthentication(JWTAuthentication):
     """simplejwt's JWT authentication with the user read from the rights map in the cache
     (apps/datasources/rights_cache.py), not from the database on every request: the
-    rights map carries the user row, and any change to a user replaces it."""
+    rights map carries the user row, and any change to a user replaces it.
+
+    A token's signature is checked once per process: a client sends the same token with
+    each request for its whole life, and decoding and verifying it again was a good part
+    of a cache hit's Python. The same bytes carry the same claims under the same key, so
+    only the expiry is checked again, against the current time."""
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = _VERIFIED_TOKENS.get(raw_token)
+        if token is not None:
+            try:
+                token.check_exp(current_time=aware_utcnow())
+                return token
+            except TokenError:
+                _VERIFIED_TOKENS.pop(raw_token, None)  # expired: refused below with simplejwt's own error
+        token = super().get_validated_token(raw_token)
+        if len(_VERIFIED_TOKENS) >= _VERIFIED_TOKENS_MAX:
+            _VERIFIED_TOKENS.clear()  # a bound, not an LRU: refilling costs one verification per token
+        _VERIFIED_TOKENS[raw_token] = token
+        return token
 
     def get_user(self, validated_token: Token):
         try:

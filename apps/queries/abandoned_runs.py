@@ -46,7 +46,7 @@ def settle_abandoned_runs() -> int:
             if moved:
                 enqueue(QueryRun(pk=pk))
         else:
-            fields = {
+            fields: dict[str, Any] = {
                 "finished_at": timezone.now(),
                 "error_code": "worker_lost",
                 "error_message": WORKER_LOST_MESSAGE.format(attempts=attempts),

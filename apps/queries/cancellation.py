@@ -1,6 +1,7 @@
 """Use case: the user who started a read cancels it, queued or running."""
 
 import time
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -65,7 +66,7 @@ def _stop(run: QueryRun, user: User, request: ClientRequest | None) -> bool:
 
 
 def _cancel_queued(run: QueryRun, user: User, request: ClientRequest | None) -> bool:
-    fields = {"error_code": "query_cancelled", "error_message": "Cancelled."}
+    fields: dict[str, Any] = {"error_code": "query_cancelled", "error_message": "Cancelled."}
 
     def audit() -> None:
         record_event("query.cancel", actor=user, target=run, request=request)

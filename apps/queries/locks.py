@@ -15,11 +15,20 @@ def lock_key(run_id: uuid.UUID | str) -> int:
 
 
 @contextmanager
-def run_lock(run_id: uuid.UUID | str) -> Iterator[None]:
+def run_lock(run_id: uuid.UUID | str, *, taken_with_row: bool = False) -> Iterator[session_locks.SessionLock]:
     """Held from before a run is claimed until after it has finished or been handed back,
-    so "running, and nobody holds its lock" means the process running it is gone."""
-    with session_locks.session_lock(session_locks.QUERY_RUN, lock_key(run_id)):
-        yield
+    so "running, and nobody holds its lock" means the process running it is gone.
+
+    Taken here, unless `taken_with_row`: then the statement that inserts the run (created
+    already claimed) takes it (`SessionLock.take_sql`). The statement that ends the run
+    gives it back (`release_sql`); whatever still holds it on leaving is given back here."""
+    lock = session_locks.SessionLock(session_locks.QUERY_RUN, lock_key(run_id))
+    if not taken_with_row:
+        lock.take()
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 def runs_with_live_process(run_ids: list) -> set:

@@ -42,7 +42,10 @@ from apps.queries.renderers import CappedRows
 from querybase import metrics
 
 _RESULT_KEY = "query-result:{}"
+# The index is kept per question (without the generation): the entry names the
+# generation it was stored under, so one MGET fetches it with the current generation.
 _INDEX_KEY = "query-cache:{}"
+_QUESTION_CHARS = 32  # 128 bits of SHA-256; a cache key is these and a 32-digit generation
 _GENERATION_KEY = "query-cache-generation:{}"
 _PAGE_KEYS = frozenset({"columns", "rows", "row_count", "truncated", "took_ms", "page", "page_count"})
 # Rows encoded by one json.dumps while a page is filled (see `_pages`).
@@ -51,20 +54,40 @@ _ENCODE_SLICE = 100
 
 def cache_key_for(datasource: DataSource, sql: str, params: Any) -> str:
     """Same source, same database user, same settings, same SQL and params, and no write
-    on the source since → same key.
+    on the source since → same key: the question's hash (32 hex digits) followed by the
+    source's results generation (32 more).
 
     The database user is part of the key: results read with one set of grants must
     not answer a question asked under another.
     """
+    return _question(datasource, sql, params) + results_generation(datasource.pk)
+
+
+def _question(datasource: DataSource, sql: str, params: Any) -> str:
     identity = [
         datasource.pk,
-        results_generation(datasource.pk),
         datasource.updated_at.isoformat(),
         datasource.read_username or datasource.username,
         normalise_sql(sql),
         params,
     ]
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:_QUESTION_CHARS]
+
+
+def lookup(
+    datasource: DataSource, sql: str, params: Any, max_age_seconds: int | None
+) -> tuple[str, "CachedAnswer | None"]:
+    """`cache_key_for` and `cached_answer` in one cache round trip: the source's results
+    generation and the question's index entry are fetched together, and the entry answers
+    only if it was stored under that generation."""
+    question = _question(datasource, sql, params)
+    generation_key = _GENERATION_KEY.format(datasource.pk)
+    found = cache.get_many([generation_key, _INDEX_KEY.format(question)])
+    generation = found.get(generation_key) or results_generation(datasource.pk)
+    cache_key = question + generation
+    answer = _answer_from(found.get(_INDEX_KEY.format(question)), generation, max_age_seconds)
+    metrics.count_cache_lookup(hit=answer is not None)
+    return cache_key, answer
 
 
 def results_generation(datasource_id: int) -> str:
@@ -108,6 +131,8 @@ def read_into_store(
     statements: list[BoundStatement],
     limits: QueryLimits,
     on_backend: Callable[[str], None] | None = None,
+    *,
+    backend_id: str | None = None,
 ) -> StoredRows:
     """Run the read and keep its rows (at most `limits.max_rows`, `truncated` beyond), page
     by page as they arrive: a process holds one page, never the whole result.
@@ -120,6 +145,7 @@ def read_into_store(
         limits,
         lambda columns, rows: store_rows(run, [asdict(column) for column in columns], rows, limits.max_rows, started),
         on_backend,
+        backend_id=backend_id,
     )
 
 
@@ -300,12 +326,14 @@ def remember_for_cache(run: QueryRun, result: dict[str, Any], location: str, ttl
     answered with its first page, read from the database."""
     if ttl_seconds <= 0 or not run.cache_key:
         return
+    question, generation = _split(run.cache_key)
     entry = {
+        "generation": generation,
         "run": str(run.pk),
         "computed_at": (run.finished_at or timezone.now()).isoformat(),
         "result": result if location == ResultLocation.CACHE else None,
     }
-    cache.set(_INDEX_KEY.format(run.cache_key), entry, ttl_seconds)
+    cache.set(_INDEX_KEY.format(question), entry, ttl_seconds)
 
 
 def cached_answer(cache_key: str, max_age_seconds: int | None) -> CachedAnswer | None:
@@ -317,8 +345,18 @@ def cached_answer(cache_key: str, max_age_seconds: int | None) -> CachedAnswer |
 
 
 def _cached_answer(cache_key: str, max_age_seconds: int | None) -> CachedAnswer | None:
-    entry = cache.get(_INDEX_KEY.format(cache_key))
-    if entry is None:
+    question, generation = _split(cache_key)
+    return _answer_from(cache.get(_INDEX_KEY.format(question)), generation, max_age_seconds)
+
+
+def _split(cache_key: str) -> tuple[str, str]:
+    """(the question's hash, the results generation) of a cache key."""
+    return cache_key[:_QUESTION_CHARS], cache_key[_QUESTION_CHARS:]
+
+
+def _answer_from(entry: dict[str, Any] | None, generation: str, max_age_seconds: int | None) -> CachedAnswer | None:
+    # An entry stored before a write on the source (another generation) never answers.
+    if entry is None or entry.get("generation") != generation:
         return None
     computed_at = datetime.fromisoformat(entry["computed_at"])
     if max_age_seconds is not None and (timezone.now() - computed_at).total_seconds() > max_age_seconds:

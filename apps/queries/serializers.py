@@ -28,7 +28,25 @@ class SqlField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class QuerySubmitSerializer(serializers.Serializer):
+class FieldsBuiltOnce:
+    """A ModelSerializer builds its fields from the model again for every object it
+    serializes, and every serializer deep-copies its declared fields (each field made
+    again from its arguments): together a large part of answering a small read. Built
+    once per class, and each serializer gets shallow copies: binding a field to its
+    serializer sets attributes of the copy alone (name, parent, source), and nothing a
+    field shares with its copies (validators, a list's child) changes after it is made."""
+
+    _built_fields: dict | None = None
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = cls._built_fields = super().get_fields()  # type: ignore[misc]
+        return {name: copy.copy(field) for name, field in built.items()}
+
+
+class QuerySubmitSerializer(FieldsBuiltOnce, serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()
     params = ParamsField(required=False, allow_null=True, default=None)
@@ -88,20 +106,6 @@ class QueryExportSerializer(serializers.Serializer):
     format = serializers.ChoiceField(  # type: ignore[assignment]  # the API's own field name
         choices=["csv", "json"], default="csv"
     )
-
-
-class FieldsBuiltOnce:
-    """A ModelSerializer builds its fields from the model again for every object it
-    serializes, which was a large part of answering a cached read. Built once per class
-    and copied for each serializer, as DRF itself copies declared fields."""
-
-    _built_fields: dict | None = None
-
-    def get_fields(self):
-        cls = type(self)
-        if cls.__dict__.get("_built_fields") is None:
-            cls._built_fields = super().get_fields()  # type: ignore[misc]
-        return copy.deepcopy(cls._built_fields)
 
 
 class ResultColumnSerializer(serializers.Serializer):

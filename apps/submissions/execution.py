@@ -11,6 +11,7 @@ from apps.queries.plan import limits_for, prepare_read
 from apps.queries.run_lifecycle import attempt, claim, finish_failed
 from querybase.errors import QueryBaseError
 from querybase.logs import bind_context
+from querybase.session_locks import SessionLock
 
 
 def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
@@ -24,11 +25,11 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return
-    with run_lock(run.pk):
-        _check_and_attempt(run, final_attempt=final_attempt)
+    with run_lock(run.pk) as lock:
+        _check_and_attempt(run, lock, final_attempt=final_attempt)
 
 
-def _check_and_attempt(run: QueryRun, *, final_attempt: bool) -> None:
+def _check_and_attempt(run: QueryRun, lock: SessionLock, *, final_attempt: bool) -> None:
     try:
         # Rights are checked again: they may have been revoked while the job queued. This
         # comes before the claim: classification may ask the source's catalog, and a run
@@ -47,7 +48,7 @@ def _check_and_attempt(run: QueryRun, *, final_attempt: bool) -> None:
         run.classification = prepared.classification.as_dict()
         QueryRun.objects.filter(pk=run.pk).update(classification=run.classification)
     if claim(run):
-        attempt(run, prepared, limits_for(prepared.datasource), may_retry=not final_attempt)
+        attempt(run, prepared, limits_for(prepared.datasource), may_retry=not final_attempt, lock=lock)
 
 
 def _settle_write_submission(run: QueryRun, error: ApprovalRequired) -> None:

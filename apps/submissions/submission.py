@@ -15,6 +15,7 @@ from apps.approvals.creation import create_request
 from apps.approvals.models import ApprovalRequest
 from apps.audit.models import AuditEvent
 from apps.audit.services import events_written, new_event
+from apps.datasources.connectors import connector_class
 from apps.datasources.models import DataSource
 from apps.queries import result_store, single_flight
 from apps.queries.exceptions import ApprovalRequired
@@ -26,6 +27,7 @@ from apps.queries.state import announce_new_run
 from apps.sqlcore.parameters import Params
 from querybase.inserts import insert_together
 from querybase.logs import bind_context
+from querybase.session_locks import SessionLock
 from querybase.types import ClientRequest
 
 
@@ -79,12 +81,13 @@ def submit_query(
         )
         return Submission(run=None, result=None, approval=approval)
     datasource = prepared.datasource
-    cache_key = result_store.cache_key_for(datasource, sql, params)
     cacheable = datasource.cache_ttl_seconds > 0 and max_age != 0
     if cacheable:
-        answer = result_store.cached_answer(cache_key, max_age)
+        cache_key, answer = result_store.lookup(datasource, sql, params, max_age)
         if answer is not None:
             return Submission(run=_record_cache_hit(user, prepared, cache_key, answer, request), result=answer.result)
+    else:
+        cache_key = result_store.cache_key_for(datasource, sql, params)
     budget_ms = min(wait * 1000, settings.QUERYBASE_INLINE_BUDGET_MS) - (time.monotonic() - started) * 1000
     if budget_ms < 1:
         run = _new_run(user, prepared, cache_key, request)
@@ -104,38 +107,54 @@ def submit_query(
                 run = _new_run(user, prepared, cache_key, request)
                 enqueue(run)
                 return Submission(run=run, result=None)
-    with run_lock(run_id):
-        # Claimed as it is made (running, first attempt), under its lock: nobody else can
-        # have it yet, and a process dying from here on leaves a run the sweeper requeues.
+    with run_lock(run_id, taken_with_row=True) as lock:
+        # Claimed as it is made (running, first attempt), under its lock, taken by the
+        # same statement: nobody else can have it yet, and a process dying from here on
+        # leaves a run the sweeper requeues. Its session id goes with it where the engine
+        # lets it be chosen now, so a cancel can reach the read (Connector.new_backend_id).
         run = _new_run(
             user,
             prepared,
             cache_key,
             request,
+            lock=lock,
             id=run_id,
             status=RunStatus.RUNNING,
             started_at=timezone.now(),
             attempts=1,
+            backend_id=connector_class(datasource.engine).new_backend_id() or "",
         )
         limits = limits_for(datasource)
         inline_limits = replace(limits, timeout_ms=min(limits.timeout_ms, int(budget_ms)))
-        inline = attempt(run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms)
+        inline = attempt(
+            run, prepared, inline_limits, hand_over=inline_limits.timeout_ms < limits.timeout_ms, lock=lock
+        )
         if inline.finished:
             # Its result (if any) is cached by now: followers and later submissions find it.
-            single_flight.release(cache_key, run_id)
+            if cacheable:
+                single_flight.release(cache_key, run_id)
             return Submission(run=run, result=inline.result)
     # Handed to a worker, the flight stays taken: followers wait for the worker's result.
     enqueue(run)
     return Submission(run=run, result=None)
 
 
-def _new_run(user: User, prepared: PreparedRead, cache_key: str, request: ClientRequest | None, **fields) -> QueryRun:
+def _new_run(
+    user: User,
+    prepared: PreparedRead,
+    cache_key: str,
+    request: ClientRequest | None,
+    *,
+    lock: SessionLock | None = None,
+    **fields,
+) -> QueryRun:
     return _create_run(
         user,
         prepared.datasource,
         prepared.sql,
         prepared.params,
         request,
+        lock=lock,
         cache_key=cache_key,
         classification=prepared.classification.as_dict(),
         **fields,
@@ -143,13 +162,23 @@ def _new_run(user: User, prepared: PreparedRead, cache_key: str, request: Client
 
 
 def _create_run(
-    user: User, datasource: DataSource, sql: str, params: Params, request: ClientRequest | None, **fields
+    user: User,
+    datasource: DataSource,
+    sql: str,
+    params: Params,
+    request: ClientRequest | None,
+    *,
+    lock: SessionLock | None = None,
+    **fields,
 ) -> QueryRun:
     """The one place a submission's run row is made, with its audit event in the same
     statement (querybase.inserts: one round trip), named in the log context, and announced
-    to its owner live."""
+    to its owner live. `lock` (the run's, not yet taken) is taken by that statement too."""
     run = QueryRun(user=user, datasource=datasource, sql=sql, sql_sha256=sha256_of(sql), params=params, **fields)
-    insert_together(run, _submission_event(run, request))
+    take = lock.take_sql() if lock is not None else None
+    taken = insert_together(run, _submission_event(run, request), returning=take)
+    if lock is not None:
+        lock.took(taken)
     events_written()
     bind_context(run_id=run.pk)
     announce_new_run(run)

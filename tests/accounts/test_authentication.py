@@ -1,7 +1,11 @@
 """Identity: dashboard login, JWT for the API, API keys for scripts, and /auth/me."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts.models import ApiKey
 from tests.support.factories import DEFAULT_PASSWORD, grant, make_datasource, make_group, make_user
@@ -37,6 +41,28 @@ def test_jwt_obtain_use_and_refresh(api_client):
     refreshed = api_client.post("/api/v1/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert refreshed.status_code == 200
     assert refreshed.json()["access"]
+
+
+def test_an_access_token_used_before_is_refused_once_it_expires(api_client, settings):
+    # A process verifies a token's signature once (CachedUserJWTAuthentication); its
+    # expiry is still checked on every request.
+    make_user("ana")
+    tokens = api_client.post(
+        "/api/v1/auth/token", {"username": "ana", "password": DEFAULT_PASSWORD}, format="json"
+    ).json()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert api_client.get("/api/v1/auth/me").status_code == 200
+    assert api_client.get("/api/v1/auth/me").status_code == 200  # the second use: already verified
+
+    lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    with time_machine.travel(timezone.now() + lifetime + timedelta(seconds=1)):
+        expired = api_client.get("/api/v1/auth/me")
+    assert expired.status_code == 401
+    assert expired.json()["error"]["code"] == "invalid_token"
+
+    tampered = tokens["access"][:-2] + ("AA" if not tokens["access"].endswith("AA") else "BB")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tampered}")
+    assert api_client.get("/api/v1/auth/me").status_code == 401  # other bytes are verified anew
 
 
 def test_api_key_lifecycle(api_client):

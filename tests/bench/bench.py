@@ -17,7 +17,10 @@
    `psql \\copy`, `mariadb --batch` and the CSV (`--only large-results` runs it alone).
 7. The audit search: index lag with 1, 2 and 4 indexers, and search latency over
    1,000,000 indexed events (tests/bench/audit_bench.py; `--only audit` runs it alone).
-8. Sandboxes of the 1M-row table: assigning a pooled copy, and making one on demand
+8. The small read's hot path, counted (tests/bench/hot_path.py): metadata SQL statements,
+   Redis round trips and CPU time per request (`--only hot-path`, with `--profile DIR` for
+   cProfile listings).
+9. Sandboxes of the 1M-row table: assigning a pooled copy, and making one on demand
    through the use case, against the raw `CREATE DATABASE … TEMPLATE golden`
    (`--only sandboxes` runs it alone).
 
@@ -58,7 +61,7 @@ from apps.sandboxes.golden import refresh_golden
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole
 from apps.sandboxes.pool import refill_pool
 from apps.sqlcore.classification import classify_sql
-from tests.bench import audit_bench, large_results
+from tests.bench import audit_bench, hot_path, large_results
 from tests.support.worker_process import start_worker, stop_worker
 
 BENCH_DB = f"qb_bench{os.environ.get('QUERYBASE_TEST_NAMESPACE', '')}"
@@ -85,10 +88,17 @@ class Command(BaseCommand):
         parser.add_argument("--postgres", default=os.environ.get("QUERYBASE_BENCH_POSTGRES_URL", ""))
         parser.add_argument("--iterations", type=int, default=300)
         parser.add_argument(
-            "--only", choices=["large-results", "audit", "sandboxes"], help="Run one part alone (its figures only)."
+            "--only",
+            choices=["large-results", "audit", "sandboxes", "hot-path"],
+            help="Run one part alone (its figures only).",
+        )
+        parser.add_argument(
+            "--profile", type=Path, help="With --only hot-path: write CPU profiles (cProfile) into this folder."
         )
 
-    def handle(self, *args, postgres: str, iterations: int, only: str | None = None, **options):
+    def handle(
+        self, *args, postgres: str, iterations: int, only: str | None = None, profile: Path | None = None, **options
+    ):
         if not postgres or not settings.REDIS_URL:
             raise CommandError("Run through `make bench` (needs QUERYBASE_BENCH_POSTGRES_URL and REDIS_URL).")
         if only == "audit":
@@ -103,6 +113,12 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(_sandbox_lines(figures)))
             self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
             return
+        if only == "hot-path":
+            settings.QUERYBASE_QUERY_RATE = "100000/min"
+            figures = hot_path.figures(datasource, token, iterations, profile)
+            self.stdout.write("\n".join(hot_path.report_lines(figures)))
+            self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
+            return
         if only == "large-results":
             figures = large_results.figures(self, source_url, datasource, token)
             self.stdout.write(large_results.report(figures))
@@ -114,6 +130,7 @@ class Command(BaseCommand):
         figures: dict = {}
         try:
             figures.update(self._small_read(source_url, datasource, token, iterations))
+            figures.update(hot_path.figures(datasource, token, iterations))
             figures.update(self._classification())
             figures.update(self._prepared(datasource))
             with self._shipped_server() as (base, server_pid):
@@ -472,6 +489,7 @@ class Command(BaseCommand):
             f"  parameterised one-row read, prepared   {f['prepared_p50_ms']:8.3f} ms   "
             f"(as text each time {f['unprepared_p50_ms']:.3f} ms: {f['prepared_speedup']:.2f}x)",
         ]
+        lines.extend(hot_path.report_lines(f))
         lines.extend(audit_bench.report_lines(f))
         lines.extend(_sandbox_lines(f))
         self.stdout.write("\n".join(lines))
@@ -481,6 +499,7 @@ class Command(BaseCommand):
             small_read_raw_ms=f["raw_p50_ms"],
             small_read_api_ms=f["uncached_p50_ms"],
             cache_hit_ms=f["cache_hit_p50_ms"],
+            csv_1m_ratio=f["csv_api_s"] / f["csv_psql_s"],
             load_average=os.getloadavg()[0],
         )
         self.stdout.write("BENCH_JSON " + json.dumps(f, sort_keys=True))

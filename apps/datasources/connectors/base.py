@@ -397,11 +397,22 @@ class Connector(ABC):
         *,
         fresh: bool = False,
         text: bool = False,
+        backend_id: str | None = None,
     ) -> AbstractContextManager[RowStream]:
         """One attempt at `read_stream`, without its retry. `fresh` asks for a new
         connection rather than a pooled one (engines without a pool always use a new one).
         A connection found dead under the read raises ConnectionLost. `text`: values as
-        the CSV dialect spells them (see `read_stream`)."""
+        the CSV dialect spells them (see `read_stream`). `backend_id`: one from
+        `new_backend_id`, which the read's session then carries."""
+
+    @classmethod
+    def new_backend_id(cls) -> str | None:
+        """An id for a read's session, made before the read, where the engine lets a
+        session be named (PostgreSQL's application_name): a caller records it with the
+        run, so a cancel can reach the read without a second write, and passes it to
+        `read_with`. None where only the open session knows its id (`on_backend` then
+        reports it)."""
+        return None
 
     @contextmanager
     def read_stream(
@@ -516,6 +527,8 @@ class Connector(ABC):
         limits: QueryLimits,
         consume: Callable[[list[ResultColumn], Iterator[list[Any]]], T],
         on_backend: Callable[[str], None] | None = None,
+        *,
+        backend_id: str | None = None,
     ) -> T:
         """`read_stream`, handed to `consume(columns, rows)` while it is open; what it returns.
 
@@ -524,7 +537,9 @@ class Connector(ABC):
         from the first row: it must start over (the result store drops what it wrote)."""
 
         def one_attempt(attempt_limits: QueryLimits, fresh: bool) -> T:
-            with self.open_read_stream(statements, attempt_limits, on_backend, fresh=fresh) as stream:
+            with self.open_read_stream(
+                statements, attempt_limits, on_backend, fresh=fresh, backend_id=backend_id
+            ) as stream:
                 return consume(stream.columns, stream.rows)
 
         return once_more_if_connection_lost(limits, one_attempt)

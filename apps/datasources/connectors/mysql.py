@@ -156,6 +156,7 @@ class MySQLConnector(Connector):
         *,
         fresh: bool = False,
         text: bool = False,
+        backend_id: str | None = None,  # never given: new_backend_id is None (a thread id)
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         # mysqlclient has no pool, so every read has a fresh connection; one per read also

@@ -1,6 +1,7 @@
 """PostgreSQL through psycopg 3, with a connection pool per source and credentials."""
 
 import hashlib
+import re
 import secrets
 import select
 import threading
@@ -95,6 +96,8 @@ _pools_lock = threading.Lock()
 # fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery); the
 # connection_exception class (08xxx) counts too (see `_connection_lost`).
 _SESSION_ENDED_STATES = {"57P01", "57P02", "57P03"}
+# A read's backend id (`new_backend_id`), which becomes its transaction's application_name.
+_BACKEND_ID = re.compile(r"querybase-read-[0-9a-f]{16}")
 
 
 def _configure(connection: psycopg.Connection) -> None:
@@ -284,9 +287,11 @@ class PostgreSQLConnector(Connector):
         *,
         fresh: bool = False,
         text: bool = False,
+        backend_id: str | None = None,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
-        with self._read_only_transaction(deadline, on_backend, fresh=fresh) as connection:
+        tag = backend_id or self.new_backend_id()
+        with self._read_only_transaction(deadline, on_backend, fresh=fresh, tag=tag) as connection:
             # Repeated parameterised statements run prepared (postgresql_prepared).
             cursor = postgresql_prepared.PreparingCursor(connection)
             if text:
@@ -316,22 +321,30 @@ class PostgreSQLConnector(Connector):
 
     @contextmanager
     def _read_only_transaction(
-        self, deadline: ReadDeadline, on_backend: Callable[[str], None] | None = None, *, fresh: bool = False
+        self,
+        deadline: ReadDeadline,
+        on_backend: Callable[[str], None] | None = None,
+        *,
+        fresh: bool = False,
+        tag: str | None = None,
     ) -> Iterator[psycopg.Connection]:
         """A pooled (or, with `fresh`, a new) connection in a read-only transaction with
         what remains of the time limit, rolled back on exit; database errors become
         ConnectorError (ConnectionLost when the connection died)."""
+        tag = tag or self.new_backend_id()
+        if not _BACKEND_ID.fullmatch(tag):
+            raise ValueError("not a read's backend id")  # it is spliced into SET below
         with self._fresh_connection() if fresh else self._pooled_connection() as connection:
             connection.read_only = True
             try:
                 with connection.transaction(force_rollback=True):
                     # The tag names this transaction, not the pooled session: SET LOCAL ends
                     # with it, so a late cancel cannot stop the next read on this connection.
-                    tag = f"querybase-read-{secrets.token_hex(8)}"
                     connection.execute(
                         f"SET LOCAL statement_timeout = {deadline.arm()}; SET LOCAL application_name = '{tag}'"
                     )
                     if on_backend is not None:
+                        # The session too, for whoever wants to know which one answered.
                         on_backend(f"{connection.info.backend_pid}:{tag}")
                     yield connection
             except psycopg.Error as error:
@@ -487,13 +500,20 @@ class PostgreSQLConnector(Connector):
             ).fetchall()
         return {row[0] for row in rows}
 
+    @classmethod
+    def new_backend_id(cls) -> str:
+        """The read's transaction tag (its application_name while it runs): random, so
+        it names one read, and known before the read, so its run records it as it is made."""
+        return f"querybase-read-{secrets.token_hex(8)}"
+
     def cancel(self, backend_id: str) -> bool:
-        pid, tag = backend_id.split(":", 1)
+        # The tag alone (`new_backend_id`), or "pid:tag" as `on_backend` reports it.
+        tag = backend_id.rsplit(":", 1)[-1]
         with self.connect() as connection:
             signalled = connection.execute(
-                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-                "WHERE pid = %s AND application_name = %s AND state = 'active'",
-                [int(pid), tag],
+                "SELECT bool_or(pg_cancel_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s AND state = 'active' AND pid <> pg_backend_pid()",
+                [tag],
             ).fetchone()
         return bool(signalled and signalled[0])
 

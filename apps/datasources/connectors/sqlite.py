@@ -142,9 +142,10 @@ class SQLiteConnector(Connector):
         *,
         fresh: bool = False,
         text: bool = False,
+        backend_id: str | None = None,
     ) -> Iterator[RowStream]:
         # A file opened per read: nothing to lose between reads, so `fresh` changes nothing.
-        backend_id = uuid.uuid4().hex
+        backend_id = backend_id or self.new_backend_id()
         if on_backend is not None:
             on_backend(backend_id)
         with self.connect() as connection:
@@ -216,6 +217,11 @@ class SQLiteConnector(Connector):
                     connection.execute("ROLLBACK")
                 raise self._query_error(error, stop) from error
         return affected
+
+    @classmethod
+    def new_backend_id(cls) -> str:
+        # The cancel flag's key (`cancel`): any unique name will do.
+        return uuid.uuid4().hex
 
     def cancel(self, backend_id: str) -> bool:
         cache.set(_CANCEL_KEY.format(backend_id), True, 3600)

@@ -1,0 +1,1 @@
+"""Database backends of the metadata database (Django's, adjusted: see each)."""
