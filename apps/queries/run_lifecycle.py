@@ -64,7 +64,10 @@ def attempt(
     retried by the task (worker attempts but the last)."""
     try:
         connector = connector_for(prepared.datasource, CredentialRole.READ)
-        stored = result_store.read_into_store(run, connector, prepared.statements, limits, _backend_recorder(run.pk))
+        texts = [statement.text for statement in prepared.classification.statements]
+        stored = result_store.read_into_store(
+            run, connector, prepared.statements, limits, _backend_recorder(run.pk), texts=texts
+        )
     except QueryTimedOut as error:
         if hand_over:
             requeue(run)
