@@ -163,6 +163,11 @@ function cellKeyboard(table, element, described, onCell) {
   };
 
   function markTabStop() {
+    // Only the rows in view exist: each says where it stands (the header is row 1).
+    for (const row of table.getRows("visible")) {
+      const position = row.getPosition();
+      if (position) row.getElement().setAttribute("aria-rowindex", String(position + 1));
+    }
     element.querySelectorAll('.tabulator-cell[tabindex="0"]').forEach((node) => node.setAttribute("tabindex", "-1"));
     const cell = cellAt(active);
     let node = cell && cell.getElement();

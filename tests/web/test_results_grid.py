@@ -160,6 +160,8 @@ def test_the_keyboard_alone_moves_through_the_cells_opens_and_copies_one(page, s
     holder = page.locator("#grid .tabulator-tableholder").bounding_box()
     cell = page.evaluate(f"JSON.parse(JSON.stringify({focused}.getBoundingClientRect()))")
     assert holder["y"] <= cell["y"] and cell["y"] + cell["height"] <= holder["y"] + holder["height"] + 1
+    assert page.evaluate(f"{focused}.closest('[role=row]').getAttribute('aria-rowindex')") == "201"
+    assert page.get_attribute("#grid", "aria-rowcount") == "201"
     press(page, "Control+Home", "1")
     assert below > 5
     screenshot(page, "grid-keyboard-focus")
