@@ -163,15 +163,21 @@ function cellKeyboard(table, element, described, onCell) {
   };
 
   function markTabStop() {
-    // Only the rows in view exist: each says where it stands (the header is row 1).
-    for (const row of table.getRows("visible")) {
-      const position = row.getPosition();
-      if (position) row.getElement().setAttribute("aria-rowindex", String(position + 1));
-    }
+    // Only the rows in view exist. Tabulator's public getElement() builds a row not drawn
+    // yet (building them all made every column as wide as maxInitialWidth), so drawn rows
+    // are told apart by the element a row holds, which builds nothing.
+    const drawn = new Set(element.querySelectorAll(".tabulator-row"));
+    const isDrawn = (row) => Boolean(row) && drawn.has(row._row.element);
+    const rows = rowsShown();
+    rows.forEach((row, index) => {
+      // Where each drawn row stands (the header is row 1).
+      if (isDrawn(row)) row._row.element.setAttribute("aria-rowindex", String(index + 2));
+    });
     element.querySelectorAll('.tabulator-cell[tabindex="0"]').forEach((node) => node.setAttribute("tabindex", "-1"));
-    const cell = cellAt(active);
-    let node = cell && cell.getElement();
-    if (!node || !node.isConnected) node = element.querySelector(".tabulator-row .tabulator-cell");
+    const activeRow = rows[active.row];
+    const node = isDrawn(activeRow)
+      ? activeRow.getCell(fields()[active.col]).getElement()
+      : element.querySelector(".tabulator-row .tabulator-cell");
     if (node) node.setAttribute("tabindex", "0");
   }
 
@@ -194,7 +200,7 @@ function cellKeyboard(table, element, described, onCell) {
   /** The position of a drawn cell (a click, or Tab onto the first drawn cell). */
   function positionOf(node) {
     const rowNode = node.closest(".tabulator-row");
-    const row = rowsShown().findIndex((candidate) => candidate.getElement() === rowNode);
+    const row = rowsShown().findIndex((candidate) => candidate._row.element === rowNode); // builds nothing (markTabStop)
     const col = [...rowNode.querySelectorAll(".tabulator-cell")].indexOf(node);
     return row < 0 || col < 0 ? null : { row, col };
   }
@@ -264,9 +270,12 @@ function cellKeyboard(table, element, described, onCell) {
     }
   });
 
-  // Drawn rows change as the grid scrolls or sorts: the Tab stop follows.
-  table.on("renderComplete", markTabStop);
-  table.on("scrollVertical", markTabStop);
+  // Drawn rows change as the grid scrolls or sorts: the Tab stop follows, once the frame
+  // is laid out (touching cells while Tabulator lays out its columns made them all as wide
+  // as maxInitialWidth).
+  const later = () => requestAnimationFrame(markTabStop);
+  table.on("renderComplete", later);
+  table.on("scrollVertical", later);
   table.on("dataSorted", () => {
     active = { row: 0, col: active.col };
   });

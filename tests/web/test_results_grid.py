@@ -184,3 +184,8 @@ def test_the_keyboard_alone_moves_through_the_cells_opens_and_copies_one(page, s
     page.keyboard.press("Control+c")
     page.wait_for_function("document.getElementById('announcer').textContent.includes('Copied')")
     assert page.evaluate("navigator.clipboard.readText()") == "row 2"
+
+    # The keyboard's bookkeeping builds no row Tabulator has not drawn: that made every
+    # column as wide as the widest allowed (420 px) on a long result.
+    run(page, "SELECT id, status FROM orders ORDER BY id LIMIT 200")
+    assert page.locator("#grid .tabulator-col[tabulator-field=c0]").bounding_box()["width"] < 200
