@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import Http404, HttpRequest, HttpResponseNotAllowed
-from django.shortcuts import redirect
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, JsonResponse
 from django.urls import path
 from django.utils.html import format_html, format_html_join
 
@@ -22,7 +22,7 @@ LEAST_PRIVILEGE_NOTE = (
 AUDIT_NOTE = (
     "The credential audit checks what the credentials reads use can do beyond reading "
     "(superuser, file and program access, signalling other sessions, write grants) and says how "
-    "to fix each finding. It runs with “Test connection”, the “Audit read credentials” action, "
+    "to fix each finding. It runs with the list's “Test connection” and “Audit read credentials” actions, "
     "GET /api/v1/datasources/{id}/credential-audit and manage.py audit_credentials. With "
     "“require least privilege” on, reads are refused until the latest audit has no high finding; "
     "changing the credentials drops the stored audit."
@@ -141,6 +141,40 @@ class DataSourceAdminForm(forms.ModelForm):
         for field, message in errors.items():
             self.add_error(field, message)
         return cleaned
+
+    # What a connection uses: the only fields whose errors stop "Test connection".
+    CONNECTION_FIELDS = (
+        "engine",
+        "host",
+        "port",
+        "database",
+        "username",
+        "password",
+        "clear_password",
+        "read_username",
+        "read_password",
+    )
+
+    def settings_to_try(self) -> tuple[DataSource | None, dict[str, list[str]]]:
+        """The source as the form's values describe it, not saved (call after is_valid()),
+        or the errors of its connection fields: the same checks saving makes (host, port,
+        database, the engine's own rules). An empty password field keeps the stored one."""
+        errors = {
+            name: [str(message) for message in messages]
+            for name, messages in self.errors.items()
+            if name in self.CONNECTION_FIELDS
+        }
+        if errors:
+            return None, errors
+        # ModelForm copied the cleaned values onto the instance (never saved here).
+        source = self.instance
+        if self.cleaned_data.get("password"):
+            source.set_password(self.cleaned_data["password"])
+        elif self.cleaned_data.get("clear_password"):
+            source.set_password("")
+        if self.cleaned_data.get("read_password"):
+            source.set_read_password(self.cleaned_data["read_password"])
+        return source, {}
 
     def datasource_fields(self) -> dict:
         """The changed fields, in the form the data source services take."""
@@ -285,24 +319,47 @@ class DataSourceAdmin(admin.ModelAdmin):
         for permission in formset.deleted_objects:
             services.record_permission_change(permission, actor=signed_in_user(request), request=request, deleted=True)
 
-    # The change form's "Test connection" button (templates/admin/datasources/datasource/
-    # change_form.html) posts here: the server connects with the stored credentials and the
-    # outcome comes back as a message on the form; no credential is ever part of it.
+    # The form's "Test connection" button (static/querybase/admin_test_connection.js) posts
+    # the form's values here, saved or not, new source or not: the server connects with them
+    # and answers JSON that never holds a credential. The list's "Test connection" action
+    # tests saved sources, and audits their read credentials.
     def get_urls(self):
         test_connection = self.admin_site.admin_view(self.test_connection_view)
         return [
+            path("test-connection/", test_connection, name="datasources_datasource_test_new_connection"),
             path("<path:object_id>/test-connection/", test_connection, name="datasources_datasource_test_connection"),
             *super().get_urls(),
         ]
 
-    def test_connection_view(self, request: HttpRequest, object_id: str):
+    def test_connection_view(self, request: HttpRequest, object_id: str | None = None):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        datasource = self.get_object(request, object_id)
-        if datasource is None or not self.has_change_permission(request, datasource):
-            raise Http404("No such data source.")
-        self._test_connection(request, datasource)
-        return redirect("admin:datasources_datasource_change", datasource.pk)
+        stored = None
+        if object_id is not None:
+            stored = self.get_object(request, object_id)
+            if stored is None or not self.has_change_permission(request, stored):
+                raise Http404("No such data source.")
+        elif not self.has_add_permission(request):
+            raise PermissionDenied
+        form = DataSourceAdminForm(data=request.POST, instance=stored or DataSource())
+        form.is_valid()  # errors of fields a connection does not use do not stop a test
+        source, errors = form.settings_to_try()
+        if source is None:
+            return JsonResponse(
+                {"ok": False, "message": "Fix the connection settings first.", "errors": errors}, status=400
+            )
+        result = services.test_unsaved_settings(source, stored=stored, actor=signed_in_user(request), request=request)
+        if not result.ok:
+            return JsonResponse({"ok": False, "error_code": result.error_code, "message": result.message})
+        engine = source.get_engine_display()
+        return JsonResponse(
+            {
+                "ok": True,
+                "message": f"Connected to {engine}: {result.server_version} ({result.took_ms} ms).",
+                "server_version": result.server_version,
+                "took_ms": result.took_ms,
+            }
+        )
 
     @admin.action(description="Test connection")
     def test_connections(self, request: HttpRequest, queryset) -> None:

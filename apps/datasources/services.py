@@ -148,6 +148,46 @@ def test_datasource(
     datasource: DataSource, *, actor: User | None, request: ClientRequest | None = None
 ) -> ConnectionTestResult:
     """Really connect with the owner credentials (and the read ones, if separate)."""
+    result = _connection_test(datasource)
+    record_event(
+        "datasource.test",
+        actor=actor,
+        target=datasource,
+        request=request,
+        detail={"ok": result.ok, "error_code": result.error_code, "took_ms": result.took_ms},
+    )
+    return result
+
+
+def test_unsaved_settings(
+    settings_to_try: DataSource,
+    *,
+    stored: DataSource | None,
+    actor: User | None,
+    request: ClientRequest | None = None,
+) -> ConnectionTestResult:
+    """Connect with settings not saved yet (the admin form's "Test connection"): nothing is
+    stored, not even the credential audit, which belongs to saved credentials. The event
+    names the stored source being edited, if any; never the settings' secrets."""
+    result = _connection_test(settings_to_try)
+    record_event(
+        "datasource.test",
+        actor=actor,
+        target=stored,
+        request=request,
+        detail={
+            "ok": result.ok,
+            "error_code": result.error_code,
+            "took_ms": result.took_ms,
+            "unsaved": True,
+            "engine": settings_to_try.engine,
+            "host": settings_to_try.host,
+        },
+    )
+    return result
+
+
+def _connection_test(datasource: DataSource) -> ConnectionTestResult:
     try:
         result = connector_for(datasource, CredentialRole.OWNER).test_connection()
         if result.ok and datasource.has_read_credentials:
@@ -163,13 +203,6 @@ def test_datasource(
         result = ConnectionTestResult(
             ok=False, took_ms=0.0, error_code=CredentialDecryptionError.code, message=str(error)
         )
-    record_event(
-        "datasource.test",
-        actor=actor,
-        target=datasource,
-        request=request,
-        detail={"ok": result.ok, "error_code": result.error_code, "took_ms": result.took_ms},
-    )
     return result
 
 

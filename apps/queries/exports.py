@@ -24,7 +24,9 @@ from apps.queries.renderers import RENDERERS, CappedRows, failure_trailer, serve
 from apps.queries.selectors import saved_queries_for
 from apps.sqlcore.parameters import Params
 from apps.sqlcore.sqltext import single_query_text
+from apps.sqlcore.statements import BoundStatement
 from apps.sqlcore.tables import referenced_tables
+from querybase.errors import InvalidInput
 from querybase.logs import get_logger
 from querybase.types import ClientRequest
 
@@ -76,6 +78,7 @@ def export_stream(
     sql: str,
     params: Params,
     export_format: str,
+    statement: int | None = None,
     request: ClientRequest | None = None,
 ) -> AbstractContextManager[Export]:
     """A context manager giving the export of a read as byte chunks, every row up to the
@@ -85,11 +88,15 @@ def export_stream(
     CSV of a single parameterless query comes from the engine itself where it can
     (PostgreSQL's COPY); everything else is rendered from the row stream.
 
+    SQL of several statements exports the last one's result, or with `statement` (from 1)
+    that one's: the statements up to it run, in the same read-only transaction.
+
     Errors before the first chunk raise QueryError on entering, so they are answered
     with an error status. Later ones raise QueryError from the chunks, once part of the
     body has gone out: the caller must then end the response as broken, not cleanly.
     """
     prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
+    statements = _up_to(prepared.statements, statement)
     file_name = export_file_name(user, prepared.datasource, sql, export_format)
     record_event(
         "query.export",
@@ -105,7 +112,7 @@ def export_stream(
     limits = limits_for(prepared.datasource)
     # One row beyond the cap is asked for, to tell a cut result from one of exactly that size.
     probe = replace(limits, max_rows=limits.max_rows + 1)
-    if export_format == "csv" and not prepared.statements[0].args:
+    if export_format == "csv" and len(statements) == 1 and not statements[0].args:
         query = single_query_text(sql, prepared.datasource.engine)
         native = connector.server_csv(query, probe) if query is not None else None
         if native is not None:
@@ -118,12 +125,25 @@ def export_stream(
             )
     _, render = RENDERERS[export_format]
     return _export(
-        connector.read_stream(prepared.statements, probe, text=export_format == "csv"),
+        connector.read_stream(statements, probe, text=export_format == "csv"),
         export_format,
         limits.max_rows,
         lambda stream: render(stream.columns, CappedRows(stream.rows, limits.max_rows)),
         file_name,
     )
+
+
+def _up_to(statements: list[BoundStatement], number: int | None) -> list[BoundStatement]:
+    """The statements to run to export statement `number` (all of them without one)."""
+    if number is None:
+        return statements
+    if number > len(statements):
+        count = len(statements)
+        raise InvalidInput(
+            f"statement must be from 1 to {count}: the SQL has {count} statement{'s' if count != 1 else ''}.",
+            details={"statement": number},
+        )
+    return statements[:number]
 
 
 @contextmanager

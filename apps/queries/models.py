@@ -111,6 +111,9 @@ class StoredResult(models.Model):
     took_ms = models.FloatField(default=0.0)
     page_rows = models.PositiveIntegerField(default=0)
     page_count = models.PositiveIntegerField(default=0)
+    # SQL of several statements: each one's result (the earlier ones with their first page
+    # of rows, the last one's rows being these pages), as result_store.store_rows keeps them.
+    statements = models.JSONField(default=list, blank=True)
     # Bytes of the pages' JSON, for the store's size bound (QUERYBASE_RESULT_STORE_MAX_BYTES).
     size_bytes = models.BigIntegerField(default=0)
     # Null while the pages are still being written: an unfinished result is never read.

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +33,7 @@ from django.core.validators import MaxValueValidator
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.datasources.connectors.base import BoundStatement, Connector, QueryLimits
+from apps.datasources.connectors.base import BoundStatement, Connector, QueryLimits, ResultColumn, RowStream
 from apps.datasources.connectors.values import JsonRows, dump_json, is_json_document_type
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import ResultPageNotFound
@@ -133,20 +133,57 @@ def read_into_store(
     on_backend: Callable[[str], None] | None = None,
     *,
     backend_id: str | None = None,
+    texts: list[str] | None = None,
 ) -> StoredRows:
     """Run the read and keep its rows (at most `limits.max_rows`, `truncated` beyond), page
     by page as they arrive: a process holds one page, never the whole result.
 
+    SQL of several statements keeps every statement's result (`statements`, see
+    `earlier_result`); `texts` are the statements as the user wrote them.
+
     A connection lost part-way is retried once on a fresh connection; the pages already
     written are dropped and the result is written again from its first row."""
     started = time.monotonic()
+    texts = texts if texts is not None and len(texts) == len(statements) else [s.sql for s in statements]
+    earlier: list[dict[str, Any]] = []
+
+    def keep_earlier(index: int, stream: RowStream) -> None:
+        if index == 0:
+            earlier.clear()  # a retried read starts over
+        earlier.append(earlier_result(index + 1, texts[index], stream, limits.max_rows))
+
+    def consume(columns: list[ResultColumn], rows: Iterator[list[Any]]) -> StoredRows:
+        last = {"statement": len(statements), "sql": texts[-1]} if len(statements) > 1 else None
+        described = [asdict(column) for column in columns]
+        return store_rows(run, described, rows, limits.max_rows, started, statements=(earlier, last) if last else None)
+
     return connector.read_with(
         statements,
         limits,
-        lambda columns, rows: store_rows(run, [asdict(column) for column in columns], rows, limits.max_rows, started),
+        consume,
         on_backend,
         backend_id=backend_id,
+        earlier=keep_earlier if len(statements) > 1 else None,
     )
+
+
+def earlier_result(number: int, sql: str, stream: RowStream, row_cap: int) -> dict[str, Any]:
+    """The result of a statement before the last: its first page of rows is kept (at most
+    QUERYBASE_RESULT_PAGE_ROWS, and the row cap), the rest counted and dropped; an export
+    of the statement (`statement: N`) gives all of it. `row_count` counts every row up to
+    the row cap (`truncated` beyond), as the last statement's does."""
+    capped = CappedRows(stream.rows, row_cap)
+    rows = iter(capped)
+    kept = list(islice(rows, settings.QUERYBASE_RESULT_PAGE_ROWS))
+    counted = len(kept) + sum(1 for _ in rows)
+    return {
+        "statement": number,
+        "sql": sql,
+        "columns": [asdict(column) for column in stream.columns],
+        "rows": kept,
+        "row_count": counted,
+        "truncated": capped.truncated,
+    }
 
 
 def store_result(run: QueryRun, result: dict[str, Any]) -> str:
@@ -169,17 +206,26 @@ def store_rows(
     *,
     truncated: bool = False,
     extra: dict[str, Any] | None = None,
+    statements: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> StoredRows:
     """Keep `rows` (up to `row_cap`) as the result of `run`. A result of one page that fits
     QUERYBASE_CACHE_MAX_BYTES goes to the cache whole; anything larger is written to the
-    database a page at a time (StoredResult, ResultPage)."""
+    database a page at a time (StoredResult, ResultPage).
+
+    `statements`, for SQL of several statements: the earlier ones' results and the last
+    one's number and text; the result then lists them all (`with_statements`)."""
     capped = CappedRows(rows, row_cap)
     pages = _pages(capped)
     first_rows, first_text = next(pages, ([], "[]"))
     second = next(pages, None)
-    if second is None and len(first_text) <= settings.QUERYBASE_CACHE_MAX_BYTES:
+    earlier, last = statements if statements is not None else ([], None)
+    earlier_text = dump_json(earlier) if earlier else ""
+    if second is None and len(first_text) + len(earlier_text) <= settings.QUERYBASE_CACHE_MAX_BYTES:
         result = _page_body(columns, first_rows, len(first_rows), truncated or capped.truncated, started, 1, 1)
         result.update(extra or {})
+        if last is not None:
+            result["statement"] = last["statement"]
+            result["statements"] = [*earlier, _last_summary(last, result)]
         cache.set(_RESULT_KEY.format(run.pk), dump_json(result), settings.QUERYBASE_RESULT_RETENTION_SECONDS)
         return StoredRows(location=ResultLocation.CACHE, first_page=result)
     # What a process that died while writing this run's result left (the sweeper queued
@@ -195,10 +241,28 @@ def store_rows(
     stored.truncated = truncated or capped.truncated
     stored.took_ms = _ms_since(started)
     stored.completed_at = timezone.now()
-    stored.save(update_fields=["row_count", "page_count", "size_bytes", "truncated", "took_ms", "completed_at"])
     first_page = _page_body(columns, first_rows, stored.row_count, stored.truncated, started, 1, stored.page_count)
     first_page["took_ms"] = stored.took_ms
+    if last is not None:
+        stored.statements = [*earlier, _last_summary(last, first_page)]
+        first_page["statement"] = last["statement"]
+        first_page["statements"] = stored.statements
+    stored.save(
+        update_fields=["row_count", "page_count", "size_bytes", "truncated", "took_ms", "completed_at", "statements"]
+    )
     return StoredRows(location=ResultLocation.DATABASE, first_page=first_page)
+
+
+def _last_summary(last: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """The last statement in a result's `statements`: no rows of its own, since they are
+    the result's (paged with `next`)."""
+    return {
+        **last,
+        "columns": result["columns"],
+        "row_count": result["row_count"],
+        "truncated": result["truncated"],
+        "rows_in_result": True,
+    }
 
 
 def _pages(rows: Iterable[list[Any]]) -> Iterator[tuple[list[list[Any]], str]]:
@@ -301,7 +365,7 @@ def _database_page(run_id: Any, number: int) -> dict[str, Any] | None:
     if text is None:
         return None
     documents = any(is_json_document_type(column.get("type", "")) for column in stored.columns)
-    return {
+    page = {
         "columns": stored.columns,
         # A page goes out as it was written, unless documents in it must be unquoted.
         "rows": json.loads(text) if documents else JsonRows(text),
@@ -311,6 +375,23 @@ def _database_page(run_id: Any, number: int) -> dict[str, Any] | None:
         "page": number,
         "page_count": stored.page_count,
     }
+    if stored.statements and number == 1:  # the other pages are the last statement's alone
+        page["statement"] = len(stored.statements)
+        page["statements"] = stored.statements
+    return page
+
+
+def statement_result(page: dict[str, Any], number: int) -> dict[str, Any]:
+    """Statement `number`'s result out of a run's first page: an earlier statement's entry
+    in `statements`, or the page itself for the last statement (and for SQL of one
+    statement, number 1). Raises ResultPageNotFound for a statement the SQL lacks."""
+    statements = page.get("statements") or []
+    count = len(statements) or 1
+    if not 1 <= number <= count:
+        raise ResultPageNotFound(f"This result has {count} statement{'s' if count != 1 else ''}.")
+    if number == count:
+        return page
+    return {**statements[number - 1], "page": 1, "page_count": 1}
 
 
 @dataclass(frozen=True)

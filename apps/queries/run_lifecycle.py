@@ -89,6 +89,7 @@ def attempt(
     back by the statement that records its end (apps/queries/locks.py)."""
     try:
         connector = connector_for(prepared.datasource, CredentialRole.READ)
+        texts = [statement.text for statement in prepared.classification.statements]
         stored = result_store.read_into_store(
             run,
             connector,
@@ -96,6 +97,7 @@ def attempt(
             limits,
             _backend_recorder(run),
             backend_id=run.backend_id or None,
+            texts=texts,
         )
     except QueryTimedOut as error:
         if hand_over:

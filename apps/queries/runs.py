@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from apps.queries import policy, result_store, run_finished_signal
-from apps.queries.exceptions import ResultExpired, ResultNotVisible, RunNotFound
+from apps.queries.exceptions import ResultExpired, ResultNotVisible, ResultPageNotFound, RunNotFound
 from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 
 
@@ -42,13 +42,25 @@ def run_result(run: QueryRun) -> dict[str, Any] | None:
     return result_store.load_result(run) if run.status == RunStatus.SUCCEEDED else None
 
 
-def result_page(user: User, run_id, number: int) -> tuple[QueryRun, dict[str, Any]]:
+def result_page(user: User, run_id, number: int, statement: int | None = None) -> tuple[QueryRun, dict[str, Any]]:
     """Page `number` (from 1) of a run's result, which the user may see now. A run not
-    (yet) succeeded has no pages; one whose result is gone says so (result_expired)."""
+    (yet) succeeded has no pages; one whose result is gone says so (result_expired).
+
+    `statement`, for SQL of several statements: that statement's result. The last one
+    pages as the run's result does; an earlier one keeps only its first page."""
     run = get_run_with_result(user, run_id)
     if run.status != RunStatus.SUCCEEDED:
         raise RunNotFound("This run has no result: it has not succeeded (see its status).")
-    page = result_store.load_page(run, number)
+    first = result_store.load_page(run, 1)
+    if first is None:
+        raise ResultExpired("The result is no longer kept; run it again.")
+    if statement is not None:
+        chosen = result_store.statement_result(first, statement)
+        if chosen is not first:
+            if number != 1:
+                raise ResultPageNotFound("An earlier statement keeps only its first page: export it for every row.")
+            return run, chosen
+    page = first if number == 1 else result_store.load_page(run, number)
     if page is None:
         raise ResultExpired("The result is no longer kept; run it again.")
     return run, page

@@ -106,6 +106,14 @@ class QueryExportSerializer(serializers.Serializer):
     format = serializers.ChoiceField(  # type: ignore[assignment]  # the API's own field name
         choices=["csv", "json"], default="csv"
     )
+    statement = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="SQL of several statements: export statement N's result (from 1), every row up to the row cap. "
+        "Default: the last statement's.",
+    )
 
 
 class ResultColumnSerializer(serializers.Serializer):
@@ -113,8 +121,28 @@ class ResultColumnSerializer(serializers.Serializer):
     type = serializers.CharField(help_text="The engine's own type name.")
 
 
+class StatementResultSerializer(serializers.Serializer):
+    """One statement's result, in `statements` of a result of SQL with several."""
+
+    statement = serializers.IntegerField(help_text="Its number in the SQL, from 1.")
+    sql = serializers.CharField(help_text="The statement's text, as written.")
+    columns = ResultColumnSerializer(many=True)
+    rows = serializers.ListField(
+        child=serializers.ListField(),
+        required=False,
+        help_text="Its first rows (at most one page); absent for the last statement, whose rows are the result's own.",
+    )
+    row_count = serializers.IntegerField(help_text="Rows the statement returned (up to the row cap).")
+    truncated = serializers.BooleanField(help_text="The source's row cap cut it.")
+    rows_in_result = serializers.BooleanField(
+        required=False, help_text="True on the last statement: its rows are the result's, paged with `next`."
+    )
+
+
 class QueryResultPageSerializer(serializers.Serializer):
-    """One page of a run's result (documents the shape; the service builds it)."""
+    """One page of a run's result (documents the shape; the service builds it). SQL of
+    several statements answers with the last statement's result, and on its first page
+    (and with `?statement=N`) `statements`: every statement's result."""
 
     columns = ResultColumnSerializer(many=True)
     rows = serializers.ListField(child=serializers.ListField(), help_text="This page's rows, in the result's order.")
@@ -125,6 +153,12 @@ class QueryResultPageSerializer(serializers.Serializer):
     page_count = serializers.IntegerField()
     next = serializers.URLField(allow_null=True, help_text="The next page, null on the last.")  # type: ignore[assignment]
     previous = serializers.URLField(allow_null=True, help_text="The previous page, null on the first.")
+    statement = serializers.IntegerField(
+        required=False, help_text="SQL of several statements: which statement's result this is (from 1)."
+    )
+    statements = StatementResultSerializer(
+        many=True, required=False, help_text="SQL of several statements: each one's result, in order."
+    )
 
 
 class QueryRunSerializer(FieldsBuiltOnce, serializers.ModelSerializer):

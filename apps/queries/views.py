@@ -71,12 +71,20 @@ class QueryRunView(APIView):
 
 class QueryResultsView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("page", int, description="Page number, from 1 (the run's answer holds page 1).")],
+        parameters=[
+            OpenApiParameter("page", int, description="Page number, from 1 (the run's answer holds page 1)."),
+            OpenApiParameter(
+                "statement",
+                int,
+                description="SQL of several statements: statement N's result (from 1). An earlier statement "
+                "keeps its first page only (export it for every row); the last one pages as the run's result.",
+            ),
+        ],
         responses=QueryResultPageSerializer,
     )
     def get(self, request: SignedInRequest, run_id) -> Response:
         number = _page_param(request)
-        run, page = runs.result_page(request.user, run_id, number)
+        run, page = runs.result_page(request.user, run_id, number, _statement_param(request))
         return Response(with_page_links(page, run, request))
 
 
@@ -86,7 +94,15 @@ class QueryCancelView(APIView):
         return Response(QueryRunSerializer(cancellation.cancel_run(request.user, run_id, request=request)).data)
 
 
-def streaming_export(request: SignedInRequest, *, datasource_id: int, sql: str, params, export_format: str):
+def streaming_export(
+    request: SignedInRequest,
+    *,
+    datasource_id: int,
+    sql: str,
+    params,
+    export_format: str,
+    statement: int | None = None,
+):
     """Open the read and render its first chunk before answering, so errors until then
     still get a proper status and the JSON error shape; then stream.
 
@@ -102,6 +118,7 @@ def streaming_export(request: SignedInRequest, *, datasource_id: int, sql: str, 
             sql=sql,
             params=params,
             export_format=export_format,
+            statement=statement,
             request=request,
         )
     )
@@ -135,6 +152,7 @@ class QueryExportView(APIView):
             sql=data["sql"],
             params=data["params"],
             export_format=data["format"],
+            statement=data["statement"],
         )
 
 
@@ -146,14 +164,25 @@ class QueryRunExportView(APIView):
         # (which answered 404 for "csv"): errors are JSON whatever it says.
         return super().perform_content_negotiation(request, force=True)
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "json"])], responses=EXPORT_RESPONSES)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "json"]),
+            OpenApiParameter("statement", int, description="SQL of several statements: export statement N (from 1)."),
+        ],
+        responses=EXPORT_RESPONSES,
+    )
     def get(self, request: SignedInRequest, run_id):
         run = runs.get_run(request.user, run_id)
         export_format = request.query_params.get("format", "csv")
         if export_format not in RENDERERS:
             raise InvalidInput("format must be csv or json.")
         return streaming_export(
-            request, datasource_id=run.datasource_id, sql=run.sql, params=run.params, export_format=export_format
+            request,
+            datasource_id=run.datasource_id,
+            sql=run.sql,
+            params=run.params,
+            export_format=export_format,
+            statement=_statement_param(request),
         )
 
 
@@ -212,6 +241,15 @@ def _page_param(request: SignedInRequest) -> int:
     raw = request.query_params.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 10_000_000:
         raise InvalidInput("page must be a page number, from 1.", details={"page": raw})
+    return int(raw)
+
+
+def _statement_param(request: SignedInRequest) -> int | None:
+    raw = request.query_params.get("statement")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        raise InvalidInput("statement must be a statement number, from 1.", details={"statement": raw})
     return int(raw)
 
 

@@ -3,7 +3,7 @@
  * An ES module bundled by esbuild (frontend/build.mjs) into build/static/querybase/workspace.js,
  * which is the file the page loads. Heavy parts come on first use: the SQL formatter and the
  * charts are bundles of their own (see bundle()). */
-import { countStatements, createEditor } from "@querybase/editor.js";
+import { createEditor } from "@querybase/editor.js";
 import { createSandbox } from "@querybase/sandbox.js";
 import { Drafts, titleOf, unsaved } from "@querybase/tabs.js";
 
@@ -543,20 +543,74 @@ function clearResult() {
 }
 
 async function showResult(run, sent) {
-  result = { ...run, sent };
-  const data = run.result;
-  $("result-meta").textContent = `${data.row_count.toLocaleString("en-US")} row${data.row_count === 1 ? "" : "s"} · ${data.took_ms} ms`;
-  $("badge-cached").hidden = !run.cached;
-  $("badge-cached").title = run.cached ? "computed at " + run.computed_at : "";
+  // SQL of several statements answers with each one's result: a tab per statement, the
+  // last one (the run's own result, paged) shown first.
+  const last = run.result;
+  const statements = last.statements || [];
+  result = { ...run, sent, last, statements, shown: statements.length ? statements.length : null };
+  renderStatementTabs();
+  $("results").hidden = false;
+  await showStatement(result.shown);
+}
+
+/** One tab per statement of the result on screen, with its row count; none for one statement. */
+function renderStatementTabs() {
+  const tabs = $("statement-tabs");
+  tabs.hidden = result.statements.length < 2;
+  tabs.replaceChildren(
+    ...result.statements.map((entry) => {
+      const rows = `${entry.row_count.toLocaleString("en-US")} row${entry.row_count === 1 ? "" : "s"}`;
+      const tab = el("button", {
+        type: "button",
+        role: "tab",
+        id: `statement-tab-${entry.statement}`,
+        "aria-selected": String(entry.statement === result.shown),
+        "aria-controls": "grid",
+        tabindex: entry.statement === result.shown ? "0" : "-1",
+        title: entry.sql,
+      }, `Statement ${entry.statement}`);
+      tab.append(el("span", { class: "muted small" }, ` · ${rows}`));
+      tab.addEventListener("click", () => chooseStatement(entry.statement));
+      return tab;
+    }),
+  );
+}
+
+function chooseStatement(number) {
+  if (!result || number === result.shown) return;
+  result.shown = number;
+  result.sorted = false;
+  renderStatementTabs();
+  $(`statement-tab-${number}`).focus();
+  showStatement(number);
+}
+
+// Arrow keys, Home and End move between the statement tabs (the ARIA tabs pattern).
+$("statement-tabs").addEventListener("keydown", (event) => {
+  if (!result || !result.shown) return;
+  const count = result.statements.length;
+  const to = { ArrowRight: result.shown + 1, ArrowLeft: result.shown - 1, Home: 1, End: count }[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  chooseStatement(((to - 1 + count) % count) + 1);
+});
+
+/** Statement `number`'s result in the grid (null: the only one). Earlier statements come
+ * with their first page of rows; the last one's further pages load as it scrolls. */
+async function showStatement(number) {
+  const isLast = number === null || number === result.statements.length;
+  const entry = number === null ? null : result.statements[number - 1];
+  const data = isLast ? result.last : { ...entry, took_ms: result.last.took_ms };
+  result.result = data;
+  const shownRows = data.rows.length;
+  const partial = !isLast && shownRows < data.row_count ? ` (first ${shownRows.toLocaleString("en-US")} shown; export it for all)` : "";
+  const which = number === null ? "" : `Statement ${number} of ${result.statements.length}: `;
+  $("result-meta").textContent = `${which}${data.row_count.toLocaleString("en-US")} row${data.row_count === 1 ? "" : "s"}${partial} · ${result.last.took_ms} ms`;
+  $("badge-cached").hidden = !result.cached;
+  $("badge-cached").title = result.cached ? "computed at " + result.computed_at : "";
   showCachedAge();
   $("badge-truncated").hidden = !data.truncated;
   $("badge-truncated").title = data.truncated ? "more rows exist than the source's row limit" : "";
-  // The API answers with the last statement's rows only: say so rather than let the grid
-  // pass for the whole script's result.
-  const statements = countStatements(sent.sql, source().engine);
-  $("statements-note").hidden = statements < 2;
-  $("statements-note").textContent = `The SQL has ${statements} statements: this is the result of the last one. Select a statement, or put the cursor in it and press Ctrl+Shift+Enter, to see its own result.`;
-  $("results").hidden = false;
   try {
     await bundle("grid");
   } catch (failure) {
@@ -741,7 +795,8 @@ async function download(format) {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] },
-    body: JSON.stringify({ ...result.sent, format }),
+    // Of SQL with several statements, the one whose tab is open.
+    body: JSON.stringify({ ...result.sent, format, ...(result.shown ? { statement: result.shown } : {}) }),
   });
   if (!answer.ok) {
     showFailure("The export failed", errorMessage({ status: answer.status, data: await answer.json().catch(() => null) }));

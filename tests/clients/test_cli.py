@@ -90,6 +90,16 @@ def test_run_prints_a_read_as_table_csv_and_json(cli, shop_world):
     assert cli("run", "Shop", SHOP_READ, "--json").json()["result"]["rows"] == FIRST_THREE
 
 
+def test_run_prints_every_statements_result(cli, shop_world):
+    cli.login("ana")
+    table = cli("run", "Shop", "SELECT 'first' AS one; SELECT 'second' AS two")
+    assert table.code == OK, table.stderr
+    assert "first" in table.stdout and "second" in table.stdout
+    assert table.stdout.index("first") < table.stdout.index("second")
+    assert "Statement 1: SELECT 'first' AS one" in table.stderr
+    assert "Statement 2: SELECT 'second' AS two" in table.stderr
+
+
 def test_sql_comes_from_a_file_or_stdin(cli, shop_world, tmp_path):
     cli.login("ana")
     sql_file = tmp_path / "read.sql"

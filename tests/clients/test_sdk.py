@@ -134,6 +134,27 @@ def test_saved_queries_round_trip(server_url, shop_world):
             client.saved_queries.get(saved.id)
 
 
+def test_every_statement_of_several_has_its_result_and_export(server_url, shop_world, tmp_path):
+    sql = "SELECT id FROM customers ORDER BY id LIMIT 2; SELECT id FROM order_items ORDER BY id"
+    with signed_in(server_url, "ana") as client:
+        result = client.queries.run("Shop", sql)
+        first, last = result.statements
+        assert (first.statement, first.sql, first.column_names) == (
+            1,
+            "SELECT id FROM customers ORDER BY id LIMIT 2",
+            ["id"],
+        )
+        assert first.rows == [[1], [2]] and first.row_count == 2
+        # The last statement is the result itself, every page of it.
+        assert last.statement == 2 and last.row_count == 5452
+        assert last.rows == result.rows and len(result.rows) == 5452
+        assert client.queries.run("Shop", "SELECT 1 AS one").statements == []
+
+        summary = client.queries.export("Shop", sql, tmp_path / "customers.csv", statement=1)
+    assert summary.rows == 2
+    assert (tmp_path / "customers.csv").read_text().splitlines() == ["id", "1", "2"]
+
+
 def test_export_streams_to_a_file_with_progress(server_url, shop_world, tmp_path):
     seen: list[tuple[int, int]] = []
     with signed_in(server_url, "ana") as client:

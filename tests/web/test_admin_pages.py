@@ -1,10 +1,11 @@
-"""What an admin meets: Test connection on the data source form, groups without Django's
-model permissions, the SQL and status in the audit log, whose run each history row is."""
+"""What an admin meets: Test connection on the data source form (what it holds, saved or not),
+groups without Django's model permissions, the SQL and status in the audit log, whose run each history row is."""
 
 import pytest
 from django.contrib.auth.models import Group
 
 from apps.audit.models import AuditEvent
+from apps.datasources.models import DataSource
 from apps.submissions.submission import submit_query
 from tests.support.factories import make_datasource, make_user, source_from_server
 from tests.web.accessibility import assert_accessible
@@ -20,36 +21,79 @@ def admin_user(transactional_db):
     return make_user("root", is_admin=True)
 
 
-def test_test_connection_on_the_source_form_connects_for_real(page, admin_user, postgres_server):
-    source = source_from_server("Warehouse", "postgresql", postgres_server)
+def press_test_connection(page) -> str:
+    """Press the form's Test connection and read what it says."""
+    page.click("#test-connection")
+    page.wait_for_function(
+        "!['', 'Connecting…'].includes(document.getElementById('test-connection-result').textContent)"
+    )
+    return page.inner_text("#test-connection-result")
+
+
+def test_test_connection_tries_what_the_form_holds_not_what_is_saved(page, admin_user, mysql_server):
+    source = source_from_server("Warehouse", "mysql", mysql_server)
     log_in(page, "root")
     page.goto(f"/admin/datasources/datasource/{source.pk}/change/")
-    assert_accessible(page, "the data source form's Test connection button", within="#test-connection-form")
-    page.click("#test-connection")
-    page.wait_for_selector(".messagelist")
-    assert page.url.endswith(f"/admin/datasources/datasource/{source.pk}/change/")
-    assert "Warehouse: connected (" in page.inner_text(".messagelist")
+    assert_accessible(page, "the data source form's Test connection", within="#test-connection-box")
+    # The password field left empty: the saved password is used.
+    said = press_test_connection(page)
+    assert said.startswith("Connected to MySQL / MariaDB: ") and "ms)" in said
     assert AuditEvent.objects.filter(action="datasource.test", object_id=str(source.pk)).exists()
     screenshot(page, "admin-test-connection-ok")
 
-
-def test_a_failed_test_says_why_and_never_shows_the_password(page, admin_user):
-    source = make_datasource("Nowhere", engine="postgresql", host="127.0.0.1", port=1, database="x", username="qb")
-    source.set_password(SECRET)
-    source.save()
-    log_in(page, "root")
-    page.goto(f"/admin/datasources/datasource/{source.pk}/change/")
-    page.click("#test-connection")
-    page.wait_for_selector(".messagelist .error")
-    assert "Nowhere: connection_failed" in page.inner_text(".messagelist")
+    # A password typed, not saved: it is the one tried, refused, and never shown back.
+    page.fill("#id_password", SECRET)
+    said = press_test_connection(page)
+    assert said.startswith("Could not connect (datasource_authentication_failed)"), said
     assert SECRET not in page.content()
     screenshot(page, "admin-test-connection-failed")
+    # A database typed, not saved: tried with the saved password.
+    page.fill("#id_password", "")
+    page.fill("#id_database", "no_such_database_h4")
+    said = press_test_connection(page)
+    assert "Could not connect" in said and "no_such_database_h4" in said
+    # Nothing of it was saved.
+    source.refresh_from_db()
+    assert source.database == mysql_server.database
+    assert source.get_password() == mysql_server.password
+    assert page.url.endswith(f"/admin/datasources/datasource/{source.pk}/change/")
 
 
-def test_test_connection_takes_a_post(client, admin_user):
-    source = make_datasource("Shop")
+def test_test_connection_on_a_new_source_saves_nothing(page, admin_user, postgres_server):
+    log_in(page, "root")
+    page.goto("/admin/datasources/datasource/add/")
+    page.select_option("#id_engine", "postgresql")
+    page.fill("#id_host", postgres_server.host)
+    page.fill("#id_port", str(postgres_server.port))
+    page.fill("#id_database", postgres_server.database)
+    page.fill("#id_username", postgres_server.username)
+    said = press_test_connection(page)
+    assert said.startswith("Connected to PostgreSQL: 1"), said
+    assert not DataSource.objects.exists()
+    # Settings saving would refuse are refused here too, with the field's own words.
+    page.fill("#id_host", "")
+    said = press_test_connection(page)
+    assert said.startswith("Fix the connection settings first. host: A host is required"), said
+    assert_accessible(page, "a refused test", within="#test-connection-box")
+
+
+def test_the_test_endpoint_takes_a_post_from_an_admin_and_never_echoes_a_password(client, admin_user, postgres_server):
+    source = make_datasource("Nowhere", engine="postgresql", host="127.0.0.1", port=1, database="x", username="qb")
+    url = f"/admin/datasources/datasource/{source.pk}/test-connection/"
     client.force_login(admin_user)
-    assert client.get(f"/admin/datasources/datasource/{source.pk}/test-connection/").status_code == 405
+    assert client.get(url).status_code == 405
+    form = {"name": "Nowhere", "engine": "postgresql", "host": "127.0.0.1", "port": "1", "database": "x"}
+    answer = client.post(url, {**form, "username": "qb", "password": SECRET})
+    assert answer.status_code == 200
+    assert answer.json()["ok"] is False and answer.json()["error_code"] == "connection_failed"
+    assert SECRET not in answer.content.decode()
+    refused = client.post(url, {**form, "port": "99999"})
+    assert refused.status_code == 400 and "port" in refused.json()["errors"]
+    assert client.post("/admin/datasources/datasource/424242/test-connection/", form).status_code == 404
+
+    analyst = make_user("ana")
+    client.force_login(analyst)
+    assert client.post(url, form).status_code == 302  # to the admin's login: no test for non-admins
 
 
 def test_the_group_form_offers_data_source_rights_not_model_permissions(page, admin_user, shop):

@@ -1,5 +1,6 @@
 """The dashboard as analysts and approvers use it, in headless Chromium."""
 
+import re
 import sqlite3
 
 import pytest
@@ -60,11 +61,11 @@ def test_read_then_write_request_then_approval_and_execution(page, shop):
     assert page.url == request_url
     page.click("#dry-run")
     page.wait_for_selector("#dry-run-result")
-    assert "row(s)" in page.inner_text("#dry-run-result")
+    assert re.search(r"→ [\d,]+ rows?\b", page.inner_text("#dry-run-result"))
     page.fill("#comment", "Checked with the order team")
     page.click("#approve")
     page.wait_for_selector("#execution.succeeded", timeout=30_000)
-    assert "row(s)" in page.inner_text("#execution")
+    assert re.search(r"→ [\d,]+ rows?\b", page.inner_text("#execution"))
     assert "Checked with the order team" in page.inner_text("#timeline")
     screenshot(page, "06-request-page-executed")
     with sqlite3.connect(shop.path) as connection:

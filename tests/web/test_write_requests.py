@@ -142,3 +142,17 @@ def test_the_requester_resubmits_or_reopens_a_rejected_request(page, shop):
     assert page.evaluate("window.qbEditor.getValue()") == sql
     assert page.input_value("#param-fields [data-key=':id'] input") == "3"
     log_out(page)
+
+
+def test_each_executed_statement_says_what_it_did_in_words(page, shop):
+    sql = "CREATE TABLE notes (id integer); INSERT INTO notes VALUES (1), (2)"
+    approval = create_request(shop.analyst, datasource_id=shop.source.pk, sql=sql, reason="Notes for the team")
+    review_request(shop.approver, approval.pk, decision="approve", comment="Fine")
+    log_in(page, "ana")
+    page.goto(f"/approvals/{approval.pk}")
+    page.wait_for_selector("#execution.succeeded", timeout=30_000)
+    create, insert = page.locator("#execution li").all_inner_texts()
+    # SQLite counts no rows for a CREATE TABLE (the driver's -1): said in words, not "-1 row(s)".
+    assert create.endswith("→ done (the database counts no rows for this statement)")
+    assert insert.endswith("→ 2 rows")
+    screenshot(page, "request-executed-statements")

@@ -215,6 +215,11 @@ class RowStream:
     rows: Iterator[list[Any]]
 
 
+#: Hears the result of each statement before the last of a read (its index from 0, and
+#: its rows, which it reads to the end), while the read's transaction is open.
+EarlierResult = Callable[[int, RowStream], None]
+
+
 @dataclass
 class CsvStream:
     """An engine's own CSV of a result: the header line, then one bytes object per row."""
@@ -398,12 +403,15 @@ class Connector(ABC):
         fresh: bool = False,
         text: bool = False,
         backend_id: str | None = None,
+        earlier: EarlierResult | None = None,
     ) -> AbstractContextManager[RowStream]:
         """One attempt at `read_stream`, without its retry. `fresh` asks for a new
         connection rather than a pooled one (engines without a pool always use a new one).
         A connection found dead under the read raises ConnectionLost. `text`: values as
         the CSV dialect spells them (see `read_stream`). `backend_id`: one from
-        `new_backend_id`, which the read's session then carries."""
+        `new_backend_id`, which the read's session then carries. `earlier` is handed the
+        rows of each statement before the last, as they stream (JSON values); without it
+        their rows are read and dropped."""
 
     @classmethod
     def new_backend_id(cls) -> str | None:
@@ -529,16 +537,19 @@ class Connector(ABC):
         on_backend: Callable[[str], None] | None = None,
         *,
         backend_id: str | None = None,
+        earlier: EarlierResult | None = None,
     ) -> T:
         """`read_stream`, handed to `consume(columns, rows)` while it is open; what it returns.
+        `earlier` hears the statements before the last (see `open_read_stream`).
 
         `consume` sees every row before anything of it is answered, so a connection lost
-        at any point is retried once on a fresh connection, with `consume` called again
-        from the first row: it must start over (the result store drops what it wrote)."""
+        at any point is retried once on a fresh connection, with `consume` (and `earlier`,
+        from statement 0) called again from the first row: they must start over (the
+        result store drops what it wrote)."""
 
         def one_attempt(attempt_limits: QueryLimits, fresh: bool) -> T:
             with self.open_read_stream(
-                statements, attempt_limits, on_backend, fresh=fresh, backend_id=backend_id
+                statements, attempt_limits, on_backend, fresh=fresh, backend_id=backend_id, earlier=earlier
             ) as stream:
                 return consume(stream.columns, stream.rows)
 
@@ -585,6 +596,14 @@ class Connector(ABC):
         """Remove the password from a driver message before it goes anywhere."""
         password = self.settings.password
         return message.replace(password, "********") if password else message
+
+
+def drain(stream: RowStream) -> None:
+    """Read what is left of an earlier statement's rows: the next statement can only be
+    sent once they are all in (closing a PostgreSQL stream early cancels the statement,
+    which would abort the transaction)."""
+    for _ in stream.rows:
+        pass
 
 
 def once_more_if_connection_lost(limits: QueryLimits, attempt: Callable[[QueryLimits, bool], T]) -> T:

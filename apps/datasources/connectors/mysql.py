@@ -17,6 +17,7 @@ from apps.datasources.connectors.base import (
     ConnectionTimedOut,
     Connector,
     ConnectorError,
+    EarlierResult,
     ParamStyle,
     QueryCancelled,
     QueryFailed,
@@ -28,6 +29,7 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     WriteMarker,
+    drain,
     group_columns,
     joined_text,
     refuse_unsafe_dry_run,
@@ -157,6 +159,7 @@ class MySQLConnector(Connector):
         fresh: bool = False,
         text: bool = False,
         backend_id: str | None = None,  # never given: new_backend_id is None (a thread id)
+        earlier: EarlierResult | None = None,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         # mysqlclient has no pool, so every read has a fresh connection; one per read also
@@ -168,10 +171,13 @@ class MySQLConnector(Connector):
                 setup = connection.cursor()
                 for sql in self._read_session_sql(connection, deadline):
                     setup.execute(sql)
-                for statement in statements[:-1]:
+                for index, statement in enumerate(statements[:-1]):
                     self._arm(connection, setup, deadline)
-                    setup.execute(statement.sql, statement.args)
-                    setup.fetchall()
+                    if earlier is None:
+                        setup.execute(statement.sql, statement.args)
+                        setup.fetchall()
+                        continue
+                    self._stream_earlier(connection, statement, index, earlier)
                 self._arm(connection, setup, deadline)
                 setup.close()
                 if text:  # the connection is this read's alone: nothing else sees the change
@@ -183,6 +189,19 @@ class MySQLConnector(Connector):
                 yield self._row_stream(cursor, text=text)
             except MySQLdb.Error as error:
                 raise self._query_error(error) from error
+
+    def _stream_earlier(
+        self, connection: MySQLdb.Connection, statement: BoundStatement, index: int, earlier: EarlierResult
+    ) -> None:
+        """An earlier statement's rows, unbuffered like the last one's, read to the end."""
+        cursor = connection.cursor(MySQLdb.cursors.SSCursor)
+        try:
+            cursor.execute(statement.sql, statement.args)
+            stream = self._row_stream(cursor, text=False)
+            earlier(index, stream)
+            drain(stream)
+        finally:
+            cursor.close()
 
     def _read_session_sql(self, connection: MySQLdb.Connection, deadline: ReadDeadline) -> list[str]:
         # A read-only session also refuses DDL, which would otherwise commit implicitly

@@ -29,6 +29,7 @@ from apps.datasources.connectors.base import (
     ConnectorError,
     CredentialRole,
     CsvStream,
+    EarlierResult,
     ParamStyle,
     QueryCancelled,
     QueryFailed,
@@ -40,6 +41,7 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     WriteMarker,
+    drain,
     group_columns,
     group_partitions,
     joined_text,
@@ -288,6 +290,7 @@ class PostgreSQLConnector(Connector):
         fresh: bool = False,
         text: bool = False,
         backend_id: str | None = None,
+        earlier: EarlierResult | None = None,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
         tag = backend_id or self.new_backend_id()
@@ -300,9 +303,15 @@ class PostgreSQLConnector(Connector):
                 postgresql_types.load_everything_as_text(cursor)
             else:
                 postgresql_types.load_timestamps_as_text(cursor)
-            for statement in statements[:-1]:
+            for index, statement in enumerate(statements[:-1]):
                 self._arm(cursor, deadline)
-                cursor.execute(statement.sql, statement.args)
+                if earlier is None:
+                    cursor.execute(statement.sql, statement.args)
+                    continue
+                earlier_rows = cursor.stream(statement.sql, statement.args, size=STREAM_CHUNK_ROWS)
+                stream = self._row_stream(cursor, earlier_rows, statement.sql, text=False)
+                earlier(index, stream)
+                drain(stream)
             last = statements[-1]
             self._arm(cursor, deadline)
             raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)

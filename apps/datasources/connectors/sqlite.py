@@ -18,6 +18,7 @@ from apps.datasources.connectors.base import (
     Connector,
     ConnectorError,
     CredentialRole,
+    EarlierResult,
     InvalidConfiguration,
     ParamStyle,
     QueryCancelled,
@@ -29,6 +30,7 @@ from apps.datasources.connectors.base import (
     RowStream,
     Table,
     WriteMarker,
+    drain,
     group_columns,
     with_indexes,
 )
@@ -143,6 +145,7 @@ class SQLiteConnector(Connector):
         fresh: bool = False,
         text: bool = False,
         backend_id: str | None = None,
+        earlier: EarlierResult | None = None,
     ) -> Iterator[RowStream]:
         # A file opened per read: nothing to lose between reads, so `fresh` changes nothing.
         backend_id = backend_id or self.new_backend_id()
@@ -154,9 +157,15 @@ class SQLiteConnector(Connector):
             try:
                 connection.execute("PRAGMA query_only = ON")
                 connection.execute("BEGIN")
-                for statement in statements[:-1]:
+                for index, statement in enumerate(statements[:-1]):
                     stop.check_between_statements()
-                    connection.execute(statement.sql, statement.args or ()).fetchall()
+                    cursor = connection.execute(statement.sql, statement.args or ())
+                    if earlier is None:
+                        cursor.fetchall()
+                        continue
+                    stream = self._row_stream(cursor, stop, to_json_value)
+                    earlier(index, stream)
+                    drain(stream)
                 stop.check_between_statements()
                 last = statements[-1]
                 cursor = connection.execute(last.sql, last.args or ())

@@ -24,6 +24,35 @@ class Column:
 
 
 @dataclass(frozen=True)
+class StatementResult:
+    """One statement's result, of SQL with several. An earlier statement brings its first
+    rows (at most one page: `row_count` says how many it had; export it with `statement`
+    for every row); the last one's rows are the whole result's."""
+
+    statement: int
+    sql: str
+    columns: list[Column]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+
+    @property
+    def column_names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @classmethod
+    def from_api(cls, body: JSON, result_rows: list[list[Any]]) -> StatementResult:
+        return cls(
+            statement=body["statement"],
+            sql=body.get("sql", ""),
+            columns=[Column.from_api(column) for column in body.get("columns", [])],
+            rows=result_rows if body.get("rows_in_result") else body.get("rows", []),
+            row_count=body.get("row_count", 0),
+            truncated=bool(body.get("truncated", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Profile:
     """The signed-in user (`GET /auth/me`) and their rights per source."""
 
@@ -105,6 +134,9 @@ class QueryResult:
     cached: bool
     computed_at: str | None
     raw: JSON = field(repr=False, compare=False)
+    # SQL of several statements: each one's result, in order (the last is this result);
+    # empty for one statement.
+    statements: list[StatementResult] = field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:
@@ -130,6 +162,9 @@ class QueryResult:
             cached=bool(body.get("cached")),
             computed_at=body.get("computed_at"),
             raw=body,
+            statements=[
+                StatementResult.from_api(entry, result.get("rows", [])) for entry in result.get("statements", [])
+            ],
         )
 
 

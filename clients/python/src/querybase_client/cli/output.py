@@ -83,6 +83,7 @@ def print_result(result: QueryResult, output_format: str) -> None:
     elif output_format == "csv":
         write_csv(result)
     else:
+        _print_earlier_statements(result)
         table(result.column_names, result.rows)
         notes = [f"{result.row_count} row{'s' if result.row_count != 1 else ''}"]
         if result.truncated:
@@ -92,6 +93,18 @@ def print_result(result: QueryResult, output_format: str) -> None:
         if result.cached:
             notes.append(f"cached, computed {result.computed_at}")
         err_console.print(Text(" · ".join(notes), style="dim"))
+
+
+def _print_earlier_statements(result: QueryResult) -> None:
+    """SQL of several statements: each one's result before the last one's (the result)."""
+    for entry in result.statements[:-1]:
+        err_console.print(Text(f"Statement {entry.statement}: {excerpt(entry.sql)}", style="bold"))
+        table(entry.column_names, entry.rows)
+        shown = f", first {len(entry.rows)} shown" if len(entry.rows) < entry.row_count else ""
+        err_console.print(Text(f"{entry.row_count} row{'s' if entry.row_count != 1 else ''}{shown}", style="dim"))
+    if result.statements:
+        last = result.statements[-1]
+        err_console.print(Text(f"Statement {last.statement}: {excerpt(last.sql)}", style="bold"))
 
 
 def write_csv(result: QueryResult) -> None:

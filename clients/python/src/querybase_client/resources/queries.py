@@ -228,12 +228,17 @@ class Queries(Resource):
         *,
         export_format: str = "csv",
         on_progress: ProgressCallback | None = None,
+        statement: int | None = None,
     ) -> ExportSummary:
         """Stream every row (up to the source's row cap) into `path` as CSV or JSON,
-        without holding the result in memory. `on_progress(bytes, rows)` is called per chunk."""
+        without holding the result in memory. `on_progress(bytes, rows)` is called per chunk.
+        SQL of several statements exports the last one's result, or statement `statement`'s
+        (from 1)."""
         body: dict[str, Any] = {"datasource": self._datasources.id_of(source), "sql": sql, "format": export_format}
         if params is not None:
             body["params"] = params
+        if statement is not None:
+            body["statement"] = statement
         with self._transport.stream("POST", "/queries/export", json=body) as response:
             return write_export(response.iter_bytes(), path, export_format, on_progress)
 
