@@ -73,7 +73,7 @@ export function createSandbox({ $, api, el, errorMessage, picker, source, showFa
     $("sandbox-bar").hidden = !chosen();
     $("sandbox-promote").hidden = true;
     $("run-in-sandbox").hidden = true;
-    $("sandbox-upload").hidden = !(ownChosen() && mine[datasource()]);
+    $("sandbox-upload").hidden = !(ownChosen() && mine[datasource()] && mine[datasource()].uploads);
     $("sandbox-progress").hidden = !(ownChosen() && asking[datasource()]);
     showCopyFailure(ownChosen() ? failures[datasource()] : null);
     if (sharedChosen()) {
@@ -136,10 +136,12 @@ export function createSandbox({ $, api, el, errorMessage, picker, source, showFa
       }
       return null;
     }
-    mine[id] = { id: answer.data.id, sampled: answer.data.sampled_tables || [] };
+    // An upload makes a table: offered only where the source lets sandboxes change schemas.
+    const uploads = (answer.data.write_kinds || []).includes("ddl");
+    mine[id] = { id: answer.data.id, sampled: answer.data.sampled_tables || [], uploads };
     if (showing(id)) {
       $("sandbox-state").textContent = ownText(mine[id]);
-      $("sandbox-upload").hidden = false;
+      $("sandbox-upload").hidden = !uploads;
     }
     return mine[id];
   }

@@ -12,6 +12,12 @@ class SandboxSerializer(serializers.ModelSerializer):
     golden_refreshed_at = serializers.DateTimeField(source="golden.refreshed_at", read_only=True, default=None)
     expires_at = serializers.SerializerMethodField(help_text="When the idle TTL ends if it is not used before.")
     progress = serializers.SerializerMethodField(help_text="While `creating`: what is being done.")
+    write_kinds = serializers.ListField(
+        source="datasource.sandbox_write_kinds",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The kinds of writes its source lets run in a sandbox (dml, ddl, …); an upload needs ddl.",
+    )
 
     class Meta:
         model = Sandbox
@@ -31,6 +37,7 @@ class SandboxSerializer(serializers.ModelSerializer):
             "golden_refreshed_at",
             "progress",
             "error_message",
+            "write_kinds",
         ]
         read_only_fields = fields
 

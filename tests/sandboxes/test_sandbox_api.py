@@ -73,6 +73,16 @@ def test_sandbox_list_shows_mine_and_admins_see_all_with_size_and_last_use(reque
     assert all(entry["size_bytes"] > 0 and entry["last_used_at"] for entry in every)
 
 
+def test_a_sandbox_says_which_writes_its_source_lets_run_in_it(request):
+    source = sandbox_source("sqlite", request, sandbox_write_kinds=["dml"])
+    client = client_for(reader("ada", source))
+
+    sandbox = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()
+
+    assert sandbox["write_kinds"] == ["dml"]
+    assert client.get(f"/api/v1/sandboxes/{sandbox['id']}").json()["write_kinds"] == ["dml"]
+
+
 def test_reset_and_delete_through_the_api(request):
     source = sandbox_source("postgresql", request)
     client = client_for(reader("ada", source))

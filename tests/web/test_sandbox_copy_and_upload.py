@@ -152,3 +152,16 @@ def test_a_csv_is_previewed_then_imported_as_a_table_of_my_sandbox(page, sandbox
     page.wait_for_selector(f"#results:not([hidden]) {GRID_ROWS}")
     assert grid_rows(page) == [["A1", "9.5", "1"], ["B2", "12", "0"]]
     assert file_digest(shop.path) == before  # the real source has no such table
+
+
+def test_no_upload_is_offered_where_the_source_lets_sandboxes_change_no_schema(page, sandboxed_shop):
+    shop = sandboxed_shop
+    shop.source.sandbox_write_kinds = ["dml"]
+    shop.source.save()
+    open_workspace(page)
+
+    page.select_option("#datasource", label="Shop — my sandbox")
+    page.wait_for_selector(READY, state="attached")
+
+    assert page.inner_text("#sandbox-state").startswith("Your sandbox #")
+    assert page.is_hidden("#sandbox-upload")  # an upload makes a table: a schema change
