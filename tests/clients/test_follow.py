@@ -138,3 +138,24 @@ def test_run_follow_polls_where_no_event_stream_is_reachable(cli, shop_world):
     assert statuses_printed(result.stderr) == ["queued", "succeeded"]
     assert "GET /api/v1/events" in sent  # tried first
     assert re.search(r"GET /api/v1/queries/[0-9a-f-]+\?wait=", sent)  # then polled
+
+
+def test_show_follow_looks_again_where_no_event_stream_is_reachable(cli, shop_world):
+    request_id = request_write(shop_world)
+    # A proxy in front that does not route /api/v1/events answers 404 for it.
+    with relay_to(cli.url, not_found=("GET /api/v1/events",)) as relay:
+        through_relay = Cli(cli.config_dir, relay.url)
+        through_relay.login("ana")
+        follower = through_relay.start("show", str(request_id), "--follow", "--json")
+        try:
+            first = json.loads(follower.stdout.readline())
+            approve(shop_world, request_id)
+            out, err = follower.communicate(timeout=60)
+        finally:
+            follower.kill()
+        sent = relay.sent()
+    statuses = [first["status"], *(json.loads(line)["status"] for line in out.splitlines())]
+    assert follower.returncode == 0, err
+    assert statuses[0] == "pending" and statuses[-1] == "succeeded"
+    assert "GET /api/v1/events" in sent  # tried first
+    assert sent.count(f"GET /api/v1/approvals/{request_id} ") >= 2  # then looked again
