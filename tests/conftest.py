@@ -12,7 +12,7 @@ from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from apps.demo.shop import build_shop_database
-from tests.support import databases
+from tests.support import databases, fast_flush
 from tests.support.approvals import Team, ledger_source
 from tests.support.factories import make_user
 from tests.support.worker import start_test_worker
@@ -26,6 +26,11 @@ SERVICES = {"PostgreSQL": ("127.0.0.1", 5432), "MariaDB": ("127.0.0.1", 3306), "
 
 
 UNIT_TIER = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_configure(config):
+    # transactional_db tests empty the database with DELETEs instead of a slow TRUNCATE.
+    fast_flush.install()
 
 
 def pytest_collection_modifyitems(config, items):
