@@ -51,9 +51,12 @@ def notify_in_app(recipients, *, event: str, title: str, body: str = "", link: s
         ]
     )
     for notification in created:
-        # The bell counts again when it hears of one (apps/live).
+        # The bell counts again when it hears of one (apps/live); a page open on what it
+        # links to marks it read at once (static/querybase/live.js).
         publish_on_commit(
-            [notification.recipient_id], "notification", {"notification": notification.pk, "event": event}
+            [notification.recipient_id],
+            "notification",
+            {"notification": notification.pk, "event": event, "link": notification.link},
         )
     return created
 

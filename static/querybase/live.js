@@ -21,7 +21,14 @@
   // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed.
   const events = new EventSource("/api/v1/events");
   window.addEventListener("pagehide", () => events.close());
-  on("notification", () => refreshBell());
+  // A notification about the request this page shows has been seen: it is read at once
+  // (the page's own load marks those already there; this one came after it).
+  on("notification", async (data) => {
+    if (requestId && data.link === `/approvals/${requestId}`) {
+      await api("POST", `/api/v1/notifications/${data.notification}/read`);
+    }
+    refreshBell();
+  });
   on("run.status", (data) => {
     document.querySelectorAll(`[data-run-id="${data.run}"] .status`).forEach((badge) => {
       badge.textContent = data.status;

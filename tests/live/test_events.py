@@ -51,9 +51,9 @@ def test_a_user_hears_of_their_notifications_and_nobody_else_does(events_server,
     ana, bob = reader("ana", shop), reader("bob", shop)
     ana_stream, bob_stream = stream_of(events_server, ana), stream_of(events_server, bob)
     try:
-        (note,) = notify_in_app([ana], event="test", title="for ana")
+        (note,) = notify_in_app([ana], event="test", title="for ana", link="/approvals/7")
         heard = ana_stream.until(lambda event: event.event == "notification")[0]
-        assert heard.data == {"notification": note.pk, "event": "test"}
+        assert heard.data == {"notification": note.pk, "event": "test", "link": "/approvals/7"}
         # Bob's stream was open all along; the first thing it carries is Bob's own event.
         publish([bob.pk], "test.marker", {"for": "bob"})
         assert bob_stream.next_event().data == {"for": "bob"}
