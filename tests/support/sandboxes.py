@@ -15,8 +15,15 @@ from tests.support import databases
 from tests.support.factories import make_datasource, source_from_server
 
 NAMESPACE = os.environ.get("QUERYBASE_TEST_NAMESPACE", "")
-PREFIX = f"qb_sb{NAMESPACE.lower()}_"
-ROLE_PREFIX = f"qb_sbx{NAMESPACE.lower()}_"
+# Copies (databases, schemas, files) and roles the tests make are named apart per checkout:
+# no checkout's prefix starts another's ("qbts_" and "qbt_h1s_"), so one's sweep never
+# drops what a checkout running beside it still uses.
+PREFIX = f"qbt{NAMESPACE.lower()}s_"
+ROLE_PREFIX = f"qbt{NAMESPACE.lower()}r_"
+# The processes the tests start (the Celery worker, the shipped server) name them the same
+# way: a copy the worker makes is the session's to sweep, never left on the server.
+os.environ["QUERYBASE_SANDBOX_NAME_PREFIX"] = PREFIX
+os.environ["QUERYBASE_SANDBOX_ROLE_PREFIX"] = ROLE_PREFIX
 SOURCE = f"qb_sandbox_src{NAMESPACE.lower()}"
 CUSTOMERS = 30
 
@@ -78,7 +85,9 @@ def postgresql_sandbox_server():
     yield server
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {SOURCE} WITH (FORCE)")
-        for (name,) in connection.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [PREFIX + "%"]):
+        for (name,) in connection.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", [_like_prefix(PREFIX)]
+        ):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         for (name,) in connection.execute(
             "SELECT rolname FROM pg_roles WHERE rolname LIKE %s", [_like_prefix(ROLE_PREFIX)]
@@ -101,7 +110,9 @@ def mysql_sandbox_server():
     connection = databases.mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"DROP DATABASE IF EXISTS {SOURCE}")
-    cursor.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s", [PREFIX + "%"])
+    cursor.execute(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s", [_like_prefix(PREFIX)]
+    )
     for (name,) in cursor.fetchall():
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
     cursor.execute("SELECT User, Host FROM mysql.user WHERE User LIKE %s", [_like_prefix(ROLE_PREFIX)])

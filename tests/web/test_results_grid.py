@@ -90,7 +90,7 @@ def test_several_statements_each_show_their_result_in_a_tab(page, shop):
     assert_accessible(page, "results of two statements")
 
     tabs.nth(0).click()
-    page.wait_for_function("document.querySelector('#grid .tabulator-col-title').firstChild.textContent === 'id'")
+    page.wait_for_function("document.querySelector('#grid .tabulator-col-title')?.firstChild?.textContent === 'id'")
     assert grid_header(page) == ["id", "name"]
     assert [row[0] for row in grid_rows(page)] == ["1", "2", "3"]
     assert tabs.nth(0).get_attribute("aria-selected") == "true"
@@ -104,7 +104,7 @@ def test_several_statements_each_show_their_result_in_a_tab(page, shop):
     # The keyboard moves between the tabs too.
     tabs.nth(0).focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector('#grid .tabulator-col-title').firstChild.textContent === 'b'")
+    page.wait_for_function("document.querySelector('#grid .tabulator-col-title')?.firstChild?.textContent === 'b'")
     assert page.evaluate("document.activeElement.id") == "statement-tab-2"
 
     run(page, "SELECT 1 AS a;")
