@@ -144,27 +144,43 @@ def read_into_store(
     A connection lost part-way is retried once on a fresh connection; the pages already
     written are dropped and the result is written again from its first row."""
     started = time.monotonic()
-    texts = texts if texts is not None and len(texts) == len(statements) else [s.sql for s in statements]
-    earlier: list[dict[str, Any]] = []
-
-    def keep_earlier(index: int, stream: RowStream) -> None:
-        if index == 0:
-            earlier.clear()  # a retried read starts over
-        earlier.append(earlier_result(index + 1, texts[index], stream, limits.max_rows))
+    several = EarlierStatements.of(statements, texts, limits.max_rows)
 
     def consume(columns: list[ResultColumn], rows: Iterator[list[Any]]) -> StoredRows:
-        last = {"statement": len(statements), "sql": texts[-1]} if len(statements) > 1 else None
         described = [asdict(column) for column in columns]
-        return store_rows(run, described, rows, limits.max_rows, started, statements=(earlier, last) if last else None)
+        parts = several.parts() if several else None
+        return store_rows(run, described, rows, limits.max_rows, started, statements=parts)
 
-    return connector.read_with(
-        statements,
-        limits,
-        consume,
-        on_backend,
-        backend_id=backend_id,
-        earlier=keep_earlier if len(statements) > 1 else None,
-    )
+    return connector.read_with(statements, limits, consume, on_backend, backend_id=backend_id, earlier=several)
+
+
+class EarlierStatements:
+    """The results of the statements before the last of SQL of several, kept as a read
+    streams them (a connector's `earlier`), for the result's `statements`."""
+
+    def __init__(self, texts: list[str], row_cap: int):
+        self.texts = texts
+        self.row_cap = row_cap
+        self.results: list[dict[str, Any]] = []
+
+    @classmethod
+    def of(cls, statements: list[BoundStatement], texts: list[str] | None, row_cap: int) -> "EarlierStatements | None":
+        """One for SQL of several statements, None for one. `texts` are the statements as
+        the user wrote them (the bound SQL where they are not given)."""
+        if len(statements) < 2:
+            return None
+        texts = texts if texts is not None and len(texts) == len(statements) else [s.sql for s in statements]
+        return cls(texts, row_cap)
+
+    def __call__(self, index: int, stream: RowStream) -> None:
+        if index == 0:
+            self.results.clear()  # a retried read starts over
+        self.results.append(earlier_result(index + 1, self.texts[index], stream, self.row_cap))
+
+    def parts(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """What `store_rows` takes as `statements`: the earlier results, and the last
+        statement's number and text."""
+        return self.results, {"statement": len(self.texts), "sql": self.texts[-1]}
 
 
 def earlier_result(number: int, sql: str, stream: RowStream, row_cap: int) -> dict[str, Any]:
@@ -186,15 +202,20 @@ def earlier_result(number: int, sql: str, stream: RowStream, row_cap: int) -> di
     }
 
 
-def store_result(run: QueryRun, result: dict[str, Any]) -> str:
-    """Keep a result already in memory (a sandbox's, always small); returns its ResultLocation."""
+def store_result(
+    run: QueryRun, result: dict[str, Any], *, statements: tuple[list[dict[str, Any]], dict[str, Any]] | None = None
+) -> StoredRows:
+    """Keep a result already in memory (a sandbox's, always small). `statements` as
+    `store_rows` takes them."""
     started = time.monotonic() - result.get("took_ms", 0) / 1000
     rows = result["rows"]
     # What a sandbox adds (affected_rows) is kept with a result that fits the cache.
     extra = {key: value for key, value in result.items() if key not in _PAGE_KEYS}
     # The rows are all there: a cap of their number keeps them all, `truncated` as it was.
     truncated = result.get("truncated", False)
-    return store_rows(run, result["columns"], rows, len(rows), started, truncated=truncated, extra=extra).location
+    return store_rows(
+        run, result["columns"], rows, len(rows), started, truncated=truncated, extra=extra, statements=statements
+    )
 
 
 def store_rows(

@@ -76,10 +76,13 @@ def run_in_sandbox(
     copies = copies_for(datasource)
     connector = copy_connector(copies, sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
     watch = None
+    several = None
     try:
         if classification.is_read:
             limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
-            result = connector.run_read(statements, limits).as_dict()
+            texts = [statement.text for statement in classification.statements]
+            several = result_store.EarlierStatements.of(statements, texts, limits.max_rows)
+            result = connector.run_read(statements, limits, earlier=several).as_dict()
         else:
             watch = watch_changes(copies, connector, sandbox.database_name, sql, datasource.engine)
             started = time.monotonic()
@@ -90,7 +93,10 @@ def run_in_sandbox(
         raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
     if watch is not None:
         result["changes"] = _keep_effect(run, classification, result["affected_rows"], watch)
-    _finish(run, status=RunStatus.SUCCEEDED, result=result)
+    stored = _finish(run, status=RunStatus.SUCCEEDED, result=result, statements=several.parts() if several else None)
+    if several is not None and stored is not None:
+        # Every statement's result, as a read on the source answers it (apps/queries/result_store.py).
+        result.update(statement=stored.first_page["statement"], statements=stored.first_page["statements"])
     if is_owner:
         touch(sandbox)
     if not classification.is_read:
@@ -211,15 +217,21 @@ def _start_run(
     return run
 
 
-def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None, **fields) -> None:
+def _finish(
+    run: QueryRun,
+    *,
+    status: str,
+    result: dict[str, Any] | None = None,
+    statements: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
+    **fields,
+) -> result_store.StoredRows | None:
+    """The run ends in `status`, with its result kept (what was kept: its first page)."""
     finished = timezone.now()
     fields.update(finished_at=finished, duration_ms=(finished - (run.started_at or finished)).total_seconds() * 1000)
+    stored = None
     if result is not None:
-        fields.update(
-            row_count=result["row_count"],
-            truncated=result["truncated"],
-            result_location=result_store.store_result(run, result),
-        )
+        stored = result_store.store_result(run, result, statements=statements)
+        fields.update(row_count=result["row_count"], truncated=result["truncated"], result_location=stored.location)
     RUN_STATUS.move(
         run.pk,
         status,
@@ -231,3 +243,4 @@ def _finish(run: QueryRun, *, status: str, result: dict[str, Any] | None = None,
     run.status = status
     for name, value in fields.items():
         setattr(run, name, value)
+    return stored

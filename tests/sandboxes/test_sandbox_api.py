@@ -60,6 +60,30 @@ def test_an_analyst_writes_in_their_sandbox_at_once_and_reads_the_effect(engine,
     assert AuditEvent.objects.filter(action="sandbox.query", actor=analyst).count() == 3
 
 
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_reads_of_several_statements_in_a_sandbox_answer_each_statements_result(engine, request):
+    source = sandbox_source(engine, request)
+    client = client_for(reader("ada", source))
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+
+    answer = run(client, source, sandbox_id, "SELECT id FROM customers ORDER BY id LIMIT 2; SELECT 'x;y' AS b")
+
+    assert answer.status_code == 200, answer.content
+    result = answer.json()["result"]
+    assert result["rows"] == [["x;y"]] and result["statement"] == 2  # the last one's rows are the result's
+    first, last = result["statements"]
+    assert (first["statement"], first["sql"], first["rows"], first["row_count"]) == (
+        1,
+        "SELECT id FROM customers ORDER BY id LIMIT 2",
+        [[1], [2]],
+        2,
+    )
+    assert [column["name"] for column in first["columns"]] == ["id"]
+    assert (last["statement"], last["sql"], last["rows_in_result"]) == (2, "SELECT 'x;y' AS b", True)
+    kept = client.get(f"/api/v1/queries/{answer.json()['id']}").json()["result"]
+    assert kept["statements"] == result["statements"]  # in the history as it was answered
+
+
 def test_sandbox_list_shows_mine_and_admins_see_all_with_size_and_last_use(request, admin_client):
     source = sandbox_source("sqlite", request)
     ada, ben = reader("ada", source), reader("ben", source)

@@ -560,15 +560,20 @@ class Connector(ABC):
         statements: list[BoundStatement],
         limits: QueryLimits,
         on_backend: Callable[[str], None] | None = None,
+        *,
+        earlier: EarlierResult | None = None,
     ) -> QueryResult:
         """`read_stream`, collected: at most `limits.max_rows` rows, `truncated` if there were more.
+        `earlier` hears the statements before the last (see `open_read_stream`).
 
         Nothing reaches the caller before the end, so a connection lost at any point,
         not only before the first row, is retried once on a fresh connection."""
         started = time.monotonic()
         columns, rows, truncated = once_more_if_connection_lost(
             limits,
-            lambda attempt_limits, fresh: self._collect(statements, attempt_limits, on_backend, fresh=fresh),
+            lambda attempt_limits, fresh: self._collect(
+                statements, attempt_limits, on_backend, fresh=fresh, earlier=earlier
+            ),
         )
         return QueryResult(
             columns=columns, rows=rows, row_count=len(rows), truncated=truncated, took_ms=_ms_since(started)
@@ -581,8 +586,9 @@ class Connector(ABC):
         on_backend: Callable[[str], None] | None,
         *,
         fresh: bool,
+        earlier: EarlierResult | None = None,
     ) -> tuple[list[ResultColumn], list[list[Any]], bool]:
-        with self.open_read_stream(statements, limits, on_backend, fresh=fresh) as stream:
+        with self.open_read_stream(statements, limits, on_backend, fresh=fresh, earlier=earlier) as stream:
             rows: list[list[Any]] = []
             truncated = False
             for row in stream.rows:
