@@ -23,6 +23,7 @@
 9. Sandboxes of the 1M-row table: assigning a pooled copy, and making one on demand
    through the use case, against the raw `CREATE DATABASE … TEMPLATE golden`
    (`--only sandboxes` runs it alone).
+`--only http` runs the shipped server's throughput (4) alone.
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
 
@@ -89,7 +90,7 @@ class Command(BaseCommand):
         parser.add_argument("--iterations", type=int, default=300)
         parser.add_argument(
             "--only",
-            choices=["large-results", "audit", "sandboxes", "hot-path"],
+            choices=["large-results", "audit", "sandboxes", "hot-path", "http"],
             help="Run one part alone (its figures only).",
         )
         parser.add_argument(
@@ -117,6 +118,12 @@ class Command(BaseCommand):
             settings.QUERYBASE_QUERY_RATE = "100000/min"
             figures = hot_path.figures(datasource, token, iterations, profile)
             self.stdout.write("\n".join(hot_path.report_lines(figures)))
+            self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
+            return
+        if only == "http":
+            with self._shipped_server() as (base, _server_pid):
+                figures = self._throughput(source_url, base, datasource, token)
+            self.stdout.write("\n".join(_http_lines(figures)))
             self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
             return
         if only == "large-results":
@@ -514,6 +521,14 @@ def _sandbox_lines(f: dict) -> list[str]:
         f"({f['sandbox_copy_1m_s'] / f['raw_template_copy_s']:.2f}x raw template copy)",
         f"  sandbox assigned from the pool, p50    {f['sandbox_assign_ms']:8.1f} ms   "
         f"({f['sandbox_assign_ms'] / 1000 / f['raw_template_copy_s']:.3f}x raw template copy)   target: < 1 s",
+    ]
+
+
+def _http_lines(f: dict) -> list[str]:
+    return [
+        f"  HTTP small reads, {CLIENTS} clients: uncached {f['http_rps_uncached']:.0f}/s "
+        f"({f['http_rps_uncached'] / f['pgbench_tps']:.2%} of pgbench), cached {f['http_rps_cached']:.0f}/s "
+        f"({f['http_rps_cached'] / f['pgbench_tps']:.2%}); pgbench {f['pgbench_tps']:.0f} tps",
     ]
 
 
