@@ -24,7 +24,7 @@ import structlog
 from django.conf import settings
 from django.db import transaction
 
-from querybase.redis_connection import new_async_redis, shared_redis
+from querybase.redis_connection import new_async_redis, shared_redis, shared_script
 
 log = structlog.get_logger(__name__)
 
@@ -67,13 +67,13 @@ def _names(user_id: int) -> tuple[str, str]:
 
 def publish(user_ids: Iterable[int], kind: str, data: dict[str, Any]) -> None:
     """Send one event to each user now (callers inside a transaction use publish_on_commit)."""
-    client = shared_redis()
-    if client is None:
+    script = shared_script(_PUBLISH)
+    if script is None:
         return
     encoded = json.dumps({"kind": kind, "data": data}, separators=(",", ":"))
     try:
         for user_id in set(user_ids):
-            client.eval(_PUBLISH, 2, *_names(user_id), encoded, REPLAY_LENGTH, REPLAY_SECONDS)  # type: ignore[misc]
+            script(keys=_names(user_id), args=[encoded, REPLAY_LENGTH, REPLAY_SECONDS])
     except redis.RedisError as error:
         log.warning("live event not published", kind=kind, error=str(error))
 

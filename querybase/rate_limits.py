@@ -31,7 +31,7 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from querybase.redis_connection import shared_redis
+from querybase.redis_connection import shared_redis, shared_script
 
 # KEYS: the logs; ARGV: now (s), window (s), a unique member, then each log's limit.
 # All or nothing: the event enters every log, or none when one of them is full.
@@ -119,12 +119,12 @@ def admit(logs: Sequence[Log], *, now: float, window: int, member: str) -> float
     """Record one event at `now` in every log of `logs` if each has had fewer than its
     limit within the last `window` seconds, atomically across processes. None when
     admitted; else the seconds until it would be (nothing is recorded then)."""
-    client = shared_redis()
-    if client is None:
+    script = shared_script(_ADMIT)
+    if script is None:
         return _local_logs.admit(logs, now, window, member)
     keys = [log.key for log in logs]
     limits = [log.limit for log in logs]
-    admitted, wait = client.eval(_ADMIT, len(keys), *keys, repr(now), window, member, *limits)  # type: ignore[misc]
+    admitted, wait = script(keys=keys, args=[repr(now), window, member, *limits])
     return None if admitted else max(float(wait), 0.0)
 
 

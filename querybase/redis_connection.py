@@ -11,6 +11,7 @@ from functools import lru_cache
 import redis
 import redis.asyncio
 from django.conf import settings
+from redis.commands.core import Script
 
 
 def redis_enabled() -> bool:
@@ -23,6 +24,15 @@ def shared_redis() -> redis.Redis | None:
     if not redis_enabled():
         return None
     return redis.Redis.from_url(settings.QUERYBASE_CACHE_URL, health_check_interval=30)
+
+
+def shared_script(lua: str) -> Script | None:
+    """`lua` bound to the process's client: a call runs it by its SHA1 (EVALSHA, loading
+    it again if the server lost it), so the script's text is not sent, nor hashed again by
+    Redis, on every call. None where `shared_redis` is. (Made per call: it costs one local
+    SHA1, and never outlives the client it was bound to.)"""
+    client = shared_redis()
+    return None if client is None else client.register_script(lua)
 
 
 def new_async_redis() -> redis.asyncio.Redis:

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 from apps.approvals import policy as request_policy
 from apps.approvals.models import ApprovalRequest
 from querybase.live_bus import publish
-from querybase.redis_connection import shared_redis
+from querybase.redis_connection import shared_redis, shared_script
 
 PRESENCE_SECONDS = 60
 #: The clock (epoch seconds); tests replace it instead of sleeping.
@@ -52,8 +52,8 @@ def _key(request_id: int) -> str:
 
 def _touch(request_id: int, user_id: int, expires: float | None) -> tuple[bool, list[int]]:
     now = clock()
-    client = shared_redis()
-    if client is None:
+    script = shared_script(_TOUCH)
+    if script is None:
         with _local_lock:
             viewers = _local_sets.setdefault(request_id, {})
             before = {uid for uid, until in viewers.items() if until > now}
@@ -65,7 +65,7 @@ def _touch(request_id: int, user_id: int, expires: float | None) -> tuple[bool, 
                 viewers[user_id] = expires
             after = set(viewers)
         return before != after, sorted(after)
-    reply = client.eval(_TOUCH, 1, _key(request_id), repr(now), user_id, "" if expires is None else repr(expires))  # type: ignore[misc]
+    reply = script(keys=[_key(request_id)], args=[repr(now), user_id, "" if expires is None else repr(expires)])
     return int(reply[0]) > 0, sorted(int(member) for member in reply[1:])
 
 

@@ -14,6 +14,7 @@ import requests
 
 from apps.accounts.services import issue_api_key
 from querybase.rate_limits import UserRateLimit
+from querybase.redis_connection import shared_redis
 from tests.support.factories import client_for, reader
 from tests.support.servers import shipped_server
 
@@ -78,5 +79,17 @@ def test_the_window_slides_and_kinds_are_counted_apart(settings, monkeypatch, sh
     assert submitted.status_code == 200
     # The window slides: at 61 s one request has left it, so exactly one more gets in.
     now[0] += 11
+    assert analyze(client, source).status_code == 200
+    assert analyze(client, source).status_code == 429
+
+
+def test_limits_still_count_after_redis_forgets_its_scripts(settings, shop):
+    """The scripts run by their SHA1 (EVALSHA): a Redis that lost them (restarted, or
+    SCRIPT FLUSH) gets them again on the next call instead of failing the request."""
+    settings.QUERYBASE_ANALYZE_RATE = "2/min"
+    source = shop
+    client = client_for(reader("ana", source))
+    assert analyze(client, source).status_code == 200
+    shared_redis().script_flush()
     assert analyze(client, source).status_code == 200
     assert analyze(client, source).status_code == 429
