@@ -28,6 +28,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "query_failed": 400,
     "read_only_violation": 400,
     "query_timeout": 400,
+    "row_too_large": 400,
     # Known user, missing right.
     "permission_denied": 403,
     "audit_not_allowed": 403,

@@ -149,6 +149,11 @@ QUERYBASE_RESULT_RETENTION_SECONDS = env_int("QUERYBASE_RESULT_RETENTION_SECONDS
 # of JSON: the API answers with the first page and a link to the next.
 QUERYBASE_RESULT_PAGE_ROWS = env_int("QUERYBASE_RESULT_PAGE_ROWS", 1000)
 QUERYBASE_RESULT_PAGE_BYTES = env_int("QUERYBASE_RESULT_PAGE_BYTES", 1024 * 1024)
+# One result keeps at most this many bytes of JSON (cut there, `truncated`, as at the row
+# cap), and a read with one row larger than the second fails (row_too_large): the row cap
+# alone bounds how many rows a result keeps, not how large they are.
+QUERYBASE_MAX_RESULT_BYTES = env_int("QUERYBASE_MAX_RESULT_BYTES", 256 * 1024 * 1024)
+QUERYBASE_MAX_ROW_BYTES = env_int("QUERYBASE_MAX_ROW_BYTES", 16 * 1024 * 1024)
 # Results kept in the database beyond this many bytes are pruned, oldest first.
 QUERYBASE_RESULT_STORE_MAX_BYTES = env_int("QUERYBASE_RESULT_STORE_MAX_BYTES", 2 * 1024**3)
 # How long POST /api/v1/queries blocks for a result by default, and at most.

@@ -74,6 +74,19 @@ class QueryError(QueryBaseError):
         return cls(error_code_of(error), error.message, details={"reason": error.code})
 
 
+class RowTooLarge(ConnectorError):
+    """A row of a read's result larger than QUERYBASE_MAX_ROW_BYTES of JSON: the read
+    fails rather than keep it (apps/queries/result_store.ResultBytes)."""
+
+    code = "row_too_large"
+
+    def __init__(self, number: int, size: int, limit: int):
+        super().__init__(
+            f"Row {number:,} of the result holds {size:,} bytes, over the limit of {limit:,} bytes per row. "
+            "Select part of its large values (substring, left) or export the result instead."
+        )
+
+
 def error_code_of(error: ConnectorError) -> str:
     """The code users see: a source that cannot be reached, or that dropped the connection
     even on a second try, is `datasource_unavailable` whatever the engine said."""

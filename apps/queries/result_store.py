@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from itertools import chain, islice
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +36,7 @@ from django.utils import timezone
 from apps.datasources.connectors.base import BoundStatement, Connector, QueryLimits, ResultColumn, RowStream
 from apps.datasources.connectors.values import JsonRows, dump_json, is_json_document_type
 from apps.datasources.models import DataSource
-from apps.queries.exceptions import ResultPageNotFound
+from apps.queries.exceptions import ResultPageNotFound, RowTooLarge
 from apps.queries.models import QueryRun, ResultLocation, ResultPage, StoredResult
 from apps.queries.renderers import CappedRows
 from querybase import metrics
@@ -190,7 +190,8 @@ def earlier_result(number: int, sql: str, stream: RowStream, row_cap: int) -> di
     the row cap (`truncated` beyond), as the last statement's does."""
     capped = CappedRows(stream.rows, row_cap)
     rows = iter(capped)
-    kept = list(islice(rows, settings.QUERYBASE_RESULT_PAGE_ROWS))
+    # Its first page, as a page is cut (rows and bytes; a row over the row limit fails).
+    kept, _ = next(_pages(rows, ResultBytes()), ([], "[]"))
     counted = len(kept) + sum(1 for _ in rows)
     return {
         "statement": number,
@@ -236,13 +237,15 @@ def store_rows(
     `statements`, for SQL of several statements: the earlier ones' results and the last
     one's number and text; the result then lists them all (`with_statements`)."""
     capped = CappedRows(rows, row_cap)
-    pages = _pages(capped)
+    budget = ResultBytes()
+    pages = _pages(capped, budget)
     first_rows, first_text = next(pages, ([], "[]"))
     second = next(pages, None)
     earlier, last = statements if statements is not None else ([], None)
     earlier_text = dump_json(earlier) if earlier else ""
     if second is None and len(first_text) + len(earlier_text) <= settings.QUERYBASE_CACHE_MAX_BYTES:
-        result = _page_body(columns, first_rows, len(first_rows), truncated or capped.truncated, started, 1, 1)
+        cut = truncated or capped.truncated or budget.cut
+        result = _page_body(columns, first_rows, len(first_rows), cut, started, 1, 1)
         result.update(extra or {})
         if last is not None:
             result["statement"] = last["statement"]
@@ -259,7 +262,7 @@ def store_rows(
         StoredResult.objects.filter(pk=stored.pk).delete()  # never half a result
         raise
     stored.row_count, stored.page_count, stored.size_bytes = written
-    stored.truncated = truncated or capped.truncated
+    stored.truncated = truncated or capped.truncated or budget.cut
     stored.took_ms = _ms_since(started)
     stored.completed_at = timezone.now()
     first_page = _page_body(columns, first_rows, stored.row_count, stored.truncated, started, 1, stored.page_count)
@@ -286,32 +289,90 @@ def _last_summary(last: dict[str, Any], result: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _pages(rows: Iterable[list[Any]]) -> Iterator[tuple[list[list[Any]], str]]:
+class ResultBytes:
+    """How much JSON a result may keep, and whether it was cut there.
+
+    The row cap bounds how many rows a result keeps, not how large they are: without a
+    bound in bytes one read (`SELECT repeat('x', 100000000) FROM generate_series(1,
+    1000)`) would fill the metadata database and the cache. A result keeps rows while
+    they fit QUERYBASE_MAX_RESULT_BYTES of JSON and is cut before the first that does not
+    (`truncated`, as at the row cap); one row larger than QUERYBASE_MAX_ROW_BYTES fails
+    the read instead (RowTooLarge): cutting there would answer with none of its rows."""
+
+    def __init__(self) -> None:
+        self.limit = settings.QUERYBASE_MAX_RESULT_BYTES
+        self.row_limit = settings.QUERYBASE_MAX_ROW_BYTES
+        self.used = 0
+        self.cut = False
+
+    def fits(self, text: str) -> bool:
+        return self.used + len(text) + 1 <= self.limit
+
+    def take(self, text: str) -> None:
+        self.used += len(text) + 1
+
+    def rows_that_fit(self, rows: list[list[Any]], first_number: int) -> list[str]:
+        """`rows` one at a time (each checked against the row limit) while they fit."""
+        texts = []
+        for offset, row in enumerate(rows):
+            text = dump_json(row)
+            if len(text) > self.row_limit:
+                raise RowTooLarge(first_number + offset, len(text), self.row_limit)
+            if not self.fits(text):
+                self.cut = True
+                break
+            self.take(text)
+            texts.append(text)
+        return texts
+
+
+def _pages(rows: Iterable[list[Any]], budget: ResultBytes) -> Iterator[tuple[list[list[Any]], str]]:
     """The rows in pages: (rows, their JSON array), each at most QUERYBASE_RESULT_PAGE_ROWS
-    rows and about QUERYBASE_RESULT_PAGE_BYTES of JSON (wide rows make shorter pages).
+    rows and about QUERYBASE_RESULT_PAGE_BYTES of JSON (wide rows make shorter pages),
+    until `budget` is spent (it then says `cut`, and no more rows are read).
 
     Rows are encoded a slice at a time (one json.dumps per slice, C code), which is what
-    lets a page be measured in bytes without a dumps per row."""
+    lets a page be measured in bytes without a dumps per row; only a slice that would go
+    over a limit is encoded again row by row."""
     max_rows = settings.QUERYBASE_RESULT_PAGE_ROWS
     max_bytes = settings.QUERYBASE_RESULT_PAGE_BYTES
     page: list[list[Any]] = []
     pieces: list[str] = []
     size = 0
     start = 0
+    before = 0  # rows in the pages before this one
     for row in rows:
         page.append(row)
         if len(page) - start == _ENCODE_SLICE or len(page) == max_rows:
-            text = dump_json(page[start:])[1:-1]
-            pieces.append(text)
-            size += len(text) + 1
+            size += _encode_slice(page, start, pieces, budget, before)
             start = len(page)
+            if budget.cut:
+                break
             if len(page) == max_rows or size >= max_bytes:
                 yield page, "[" + ",".join(pieces) + "]"
+                before += len(page)
                 page, pieces, size, start = [], [], 0, 0
-    if page:
+    else:
         if start < len(page):
-            pieces.append(dump_json(page[start:])[1:-1])
+            _encode_slice(page, start, pieces, budget, before)
+    if page:
         yield page, "[" + ",".join(pieces) + "]"
+
+
+def _encode_slice(page: list[list[Any]], start: int, pieces: list[str], budget: ResultBytes, before: int) -> int:
+    """Encode `page[start:]` onto `pieces` (the rows that do not fit the budget leave the
+    page); the bytes added."""
+    text = dump_json(page[start:])[1:-1]
+    if len(text) <= budget.row_limit and budget.fits(text):
+        budget.take(text)
+        pieces.append(text)
+        return len(text) + 1
+    texts = budget.rows_that_fit(page[start:], before + start + 1)
+    del page[start + len(texts) :]
+    if not texts:
+        return 0
+    pieces.append(",".join(texts))
+    return len(pieces[-1]) + 1
 
 
 def _write_pages(stored: StoredResult, pages: Iterable[tuple[list[list[Any]], str]]) -> tuple[int, int, int]:

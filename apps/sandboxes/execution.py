@@ -18,7 +18,7 @@ from apps.datasources.connectors.base import ConnectorError, QueryLimits
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import result_store
-from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
+from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError, RowTooLarge
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.run_audit import record_run_end
@@ -93,7 +93,13 @@ def run_in_sandbox(
         raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
     if watch is not None:
         result["changes"] = _keep_effect(run, classification, result["affected_rows"], watch)
-    stored = _finish(run, status=RunStatus.SUCCEEDED, result=result, statements=several.parts() if several else None)
+    try:
+        stored = _finish(
+            run, status=RunStatus.SUCCEEDED, result=result, statements=several.parts() if several else None
+        )
+    except RowTooLarge as error:  # kept as a read's result is: bounded in bytes (result_store)
+        _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
+        raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
     if several is not None and stored is not None:
         # Every statement's result, as a read on the source answers it (apps/queries/result_store.py).
         result.update(statement=stored.first_page["statement"], statements=stored.first_page["statements"])

@@ -144,3 +144,17 @@ def test_sandbox_requests_and_resets_are_rate_limited(request, settings):
     assert client.post(f"/api/v1/sandboxes/{sandbox_id}/reset").status_code == 200
     limited = client.post(f"/api/v1/sandboxes/{sandbox_id}/reset")
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+
+
+def test_a_read_in_a_sandbox_with_a_row_over_the_row_limit_fails_cleanly(request, settings):
+    """Kept like a read on the source: a row over QUERYBASE_MAX_ROW_BYTES fails the run
+    (row_too_large), which does not stay running."""
+    source = sandbox_source("sqlite", request)
+    client = client_for(reader("ada", source))
+    sandbox = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()
+    settings.QUERYBASE_MAX_ROW_BYTES = 1000
+    response = run(client, source, sandbox["id"], "SELECT 1 AS n, printf('%.5000c', 'y') AS v")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "row_too_large"
+    assert QueryRun.objects.get(pk=error["details"]["run"]).status == "failed"
