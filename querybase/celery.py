@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 # Its signal handlers carry the log context from publisher to worker, in Django's format.
 from querybase import task_context  # noqa: F401
@@ -12,6 +12,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "querybase.settings")
 app = Celery("querybase")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def _limit_memory(**_) -> None:
+    """The worker's memory ceiling (querybase/memory_limit.py), before its pool forks: the
+    pool's processes inherit it."""
+    from querybase.memory_limit import apply_memory_limit
+
+    apply_memory_limit()
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:

@@ -97,6 +97,12 @@ def on_starting(server) -> None:
         logging.getLogger("gunicorn.access").setLevel(logging.WARNING)
 
 
+def post_fork(server, worker) -> None:
+    from querybase.memory_limit import apply_memory_limit
+
+    apply_memory_limit()
+
+
 def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 

@@ -154,6 +154,8 @@ QUERYBASE_RESULT_PAGE_BYTES = env_int("QUERYBASE_RESULT_PAGE_BYTES", 1024 * 1024
 # alone bounds how many rows a result keeps, not how large they are.
 QUERYBASE_MAX_RESULT_BYTES = env_int("QUERYBASE_MAX_RESULT_BYTES", 256 * 1024 * 1024)
 QUERYBASE_MAX_ROW_BYTES = env_int("QUERYBASE_MAX_ROW_BYTES", 16 * 1024 * 1024)
+# Each web and worker process's memory ceiling in MiB (querybase/memory_limit.py); 0: none.
+QUERYBASE_PROCESS_MEMORY_LIMIT_MB = env_int("QUERYBASE_PROCESS_MEMORY_LIMIT_MB", 2048)
 # Results kept in the database beyond this many bytes are pruned, oldest first.
 QUERYBASE_RESULT_STORE_MAX_BYTES = env_int("QUERYBASE_RESULT_STORE_MAX_BYTES", 2 * 1024**3)
 # How long POST /api/v1/queries blocks for a result by default, and at most.

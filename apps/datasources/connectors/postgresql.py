@@ -464,6 +464,13 @@ class PostgreSQLConnector(Connector):
             return ReadOnlyViolation(f"PostgreSQL refused a write inside a read: {message}")
         if _connection_lost(error):
             return ConnectionLost(f"Lost the connection to PostgreSQL: {message}")
+        if "out of memory for query result" in message:
+            # libpq could not hold a chunk of rows within the process's memory ceiling
+            # (querybase/memory_limit.py): the rows are too large, not the server at fault.
+            return QueryFailed(
+                "The result's rows are too large for this server to read (its memory limit per process, "
+                "QUERYBASE_PROCESS_MEMORY_LIMIT_MB): select fewer rows or only part of their large values."
+            )
         prefix = f"[{error.sqlstate}] " if error.sqlstate else ""
         return QueryFailed(f"{prefix}{message}")
 
