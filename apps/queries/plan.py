@@ -103,7 +103,12 @@ def _refuse_write(classification: Classification, may_write: bool, *, sandbox: d
     if sandbox is not None:
         details["sandbox"] = sandbox
     if not may_write:
-        raise NotAllowed("This SQL writes, and you may not request writes on this data source.", details=details)
+        # "Not a read", not "writes": side-effecting calls (pg_sleep, nextval, locks) land here too.
+        raise NotAllowed(
+            "This SQL is not a read (it writes, or calls something with side effects), and you may not "
+            "request writes on this data source.",
+            details=details,
+        )
     raise ApprovalRequired("This SQL is not a read: it needs an approval request before it can run.", details=details)
 
 
