@@ -138,6 +138,9 @@ function render(element, data, { onCell, onNearEnd = () => {}, onSorted = () => 
     // The keyboard reaches the rows through their cells (below), not the scrolling box.
     holder.setAttribute("tabindex", "-1");
     element.setAttribute("aria-rowcount", String(table.getDataCount() + 1));
+    // The header row is row 1 of the count; the data rows are numbered from 2 (below).
+    const header = element.querySelector(".tabulator-headers");
+    if (header) header.setAttribute("aria-rowindex", "1");
   });
   cellKeyboard(table, element, described, onCell);
   table.on("scrollVertical", () => {

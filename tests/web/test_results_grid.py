@@ -162,6 +162,7 @@ def test_the_keyboard_alone_moves_through_the_cells_opens_and_copies_one(page, s
     assert holder["y"] <= cell["y"] and cell["y"] + cell["height"] <= holder["y"] + holder["height"] + 1
     assert page.evaluate(f"{focused}.closest('[role=row]').getAttribute('aria-rowindex')") == "201"
     assert page.get_attribute("#grid", "aria-rowcount") == "201"
+    assert page.get_attribute("#grid .tabulator-headers", "aria-rowindex") == "1"  # the header is row 1
     press(page, "Control+Home", "1")
     assert below > 5
     screenshot(page, "grid-keyboard-focus")
