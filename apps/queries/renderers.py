@@ -16,7 +16,7 @@ import io
 import json
 import operator
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from apps.datasources.connectors.base import ResultColumn
@@ -90,33 +90,41 @@ def csv_block(rows: Sequence[Sequence[Any]]) -> str:
     an LF quoted, quotes doubled, NULL nothing, the empty string `""`; in a result of one
     column, `\\.` quoted (a line of it alone ends COPY's input) and NULL an empty line.
 
-    Worked a column at a time, by C code: a column without anything to quote (nearly all)
-    goes through as it is."""
+    All by C code, no Python step per row or value: a block with nothing to quote and no
+    NULL or empty string (most of them) is joined as it is; otherwise a column at a time,
+    where only the columns holding such values are rewritten."""
     if not rows:
         return ""
-    columns = list(zip(*rows, strict=True))
-    if not columns:
+    width = len(rows[0])
+    if not width:
         return "\n" * len(rows)  # rows of no column: COPY writes an empty line each
-    single = len(columns) == 1
     try:
-        texts = [_column_text(column, single) for column in columns]
+        # filter(None, …) leaves out NULL and '' (nothing to quote in them); a value that
+        # is not a str makes the join raise TypeError.
+        present = list(filter(None, chain.from_iterable(rows)))
+        text = "".join(present)
+        if len(present) == len(rows) * width and not _needs_quotes(text, width == 1 and "\\." in present):
+            return _joined_lines(rows)
+        columns = list(zip(*rows, strict=True))
+        texts = [_column_text(column, width == 1) for column in columns]
         return _joined_lines(rows if all(map(operator.is_, texts, columns)) else zip(*texts, strict=True))
     except TypeError:  # a value not spelled yet (a number): spell the block, then again
-        texts = [_column_text(_as_text(column), single) for column in columns]
+        texts = [_column_text(_as_text(column), width == 1) for column in zip(*rows, strict=True)]
         return _joined_lines(zip(*texts, strict=True))
+
+
+def _needs_quotes(text: str, lone_end_marker: bool) -> bool:
+    return '"' in text or "," in text or "\n" in text or "\r" in text or lone_end_marker
 
 
 _EMPTY_SPELLINGS = {None: "", "": '""'}
 
 
 def _column_text(column: Sequence[Any], single: bool) -> Sequence[Any]:
-    """`column` itself where no value needs spelling (nearly always), else its values as
-    the dialect writes them."""
-    # filter(None, …) leaves out NULL and '' (nothing to quote in them); a value that is
-    # not a str makes the join raise TypeError.
+    """`column` itself where no value needs spelling, else its values as the dialect
+    writes them."""
     present = list(filter(None, column))
-    text = "".join(present)
-    if '"' in text or "," in text or "\n" in text or "\r" in text or (single and "\\." in column):
+    if _needs_quotes("".join(present), single and "\\." in present):
         return [_quoted(value, single) for value in column]
     if len(present) < len(column):  # NULL or ''
         return list(map(_EMPTY_SPELLINGS.get, column, column))
