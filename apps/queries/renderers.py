@@ -14,7 +14,6 @@ a JSON export stays unterminated, which no JSON parser accepts.
 import csv
 import io
 import json
-import operator
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
@@ -85,19 +84,21 @@ def csv_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]
 
 
 def csv_block(rows: Sequence[Sequence[Any]]) -> str:
-    """Rows of text (str, or None for NULL; numbers spelled with str, floats with repr) as
-    lines of the dialect, as COPY writes them: a value holding a delimiter, a quote, a CR or
-    an LF quoted, quotes doubled, NULL nothing, the empty string `""`; in a result of one
-    column, `\\.` quoted (a line of it alone ends COPY's input) and NULL an empty line.
+    """Rows of text (str, or None for NULL; numbers are spelled with str) as lines of the
+    dialect, as COPY writes them: a value holding a delimiter, a quote, a CR or an LF
+    quoted, quotes doubled, NULL nothing, the empty string `""`; in a result of one column,
+    `\\.` quoted (a line of it alone ends COPY's input) and NULL an empty line.
 
-    All by C code, no Python step per row or value: a block with nothing to quote and no
-    NULL or empty string (most of them) is joined as it is; otherwise a column at a time,
-    where only the columns holding such values are rewritten."""
+    No Python step per row: a block with nothing to quote and no NULL or empty string
+    (most of them) is joined as it is, by C code; otherwise it is worked a column at a
+    time, and only a column holding a value to quote is rewritten value by value."""
     if not rows:
         return ""
     width = len(rows[0])
     if not width:
         return "\n" * len(rows)  # rows of no column: COPY writes an empty line each
+    if not all(value is None or isinstance(value, str) for value in rows[0]):
+        return _spelled_block(rows)  # numbers (SQLite's): not worth trying as text
     try:
         # filter(None, …) leaves out NULL and '' (nothing to quote in them); a value that
         # is not a str makes the join raise TypeError.
@@ -105,12 +106,16 @@ def csv_block(rows: Sequence[Sequence[Any]]) -> str:
         text = "".join(present)
         if len(present) == len(rows) * width and not _needs_quotes(text, width == 1 and "\\." in present):
             return _joined_lines(rows)
-        columns = list(zip(*rows, strict=True))
-        texts = [_column_text(column, width == 1) for column in columns]
-        return _joined_lines(rows if all(map(operator.is_, texts, columns)) else zip(*texts, strict=True))
-    except TypeError:  # a value not spelled yet (a number): spell the block, then again
-        texts = [_column_text(_as_text(column), width == 1) for column in zip(*rows, strict=True)]
+        texts = [_column_text(column, width == 1) for column in zip(*rows, strict=True)]
         return _joined_lines(zip(*texts, strict=True))
+    except TypeError:  # a value not spelled yet (a number) further down
+        return _spelled_block(rows)
+
+
+def _spelled_block(rows: Sequence[Sequence[Any]]) -> str:
+    single = len(rows[0]) == 1
+    texts = [_column_text(_as_text(column), single) for column in zip(*rows, strict=True)]
+    return _joined_lines(zip(*texts, strict=True))
 
 
 def _needs_quotes(text: str, lone_end_marker: bool) -> bool:
@@ -141,12 +146,11 @@ def _quoted(value: str | None, single: bool) -> str:
     return value
 
 
-def _as_text(column: Sequence[Any]) -> list[str | None]:
-    """Numbers as Python's CSV writer spelled them (str; repr for floats)."""
-    return [
-        value if value is None or isinstance(value, str) else repr(value) if isinstance(value, float) else str(value)
-        for value in column
-    ]
+def _as_text(column: Sequence[Any]) -> Sequence[str | None]:
+    """Numbers as Python's CSV writer spelled them: str (a float's str is its repr)."""
+    if None in column:
+        return [None if value is None else str(value) for value in column]
+    return list(map(str, column))
 
 
 def _joined_lines(rows: Iterable[Sequence[Any]]) -> str:
