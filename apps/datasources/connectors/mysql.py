@@ -68,8 +68,6 @@ ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
 """
 
 
-# The CSV export reads bigger chunks: fewer trips through the driver's Python layer.
-_TEXT_CHUNK_ROWS = 5000
 _QUOTING_SQL_MODE = (
     "SET SESSION sql_mode = REPLACE(REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')"
 )
@@ -249,9 +247,9 @@ class MySQLConnector(Connector):
         ]
         return RowStream(columns=columns, rows=self._json_rows(cursor, first, converters))
 
-    def _fetch(self, cursor, rows: int = 1000) -> list:
+    def _fetch(self, cursor) -> list:
         try:
-            return list(cursor.fetchmany(rows))
+            return list(cursor.fetchmany(1000))
         except MySQLdb.Error as error:
             raise self._query_error(error) from error
 
@@ -262,9 +260,9 @@ class MySQLConnector(Connector):
             chunk = self._fetch(cursor)
 
     def _text_blocks(self, cursor, chunk: Sequence, spellings: list[mysql_types.Spelling]) -> Iterator[Sequence]:
-        """Fetched chunks of rows for the CSV export: only the columns whose values are not
+        """Fetched chunks of rows for the CSV export. Only the columns whose values are not
         text yet (floats, bytes, …) are converted, a column of a chunk at a time (zip does
-        the turning, in C), so no Python loop runs per row."""
+        the turning, in C): Python code runs per value of those columns, never per row."""
         while chunk:
             if not spellings:
                 yield chunk
@@ -273,7 +271,7 @@ class MySQLConnector(Connector):
                 for index, spell in spellings:
                     columns[index] = [None if value is None else spell(value) for value in columns[index]]
                 yield list(zip(*columns, strict=True))
-            chunk = self._fetch(cursor, _TEXT_CHUNK_ROWS)
+            chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:
         number = error.args[0] if error.args else None
