@@ -14,9 +14,8 @@ a JSON export stays unterminated, which no JSON parser accepts.
 import csv
 import io
 import json
-import uuid
-from collections.abc import Iterable, Iterator
-from itertools import islice
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from apps.datasources.connectors.base import ResultColumn
@@ -45,6 +44,21 @@ class CappedRows:
         yield from islice(rows, self.row_cap)  # islice, not a count per row: 1M-row exports
         self.truncated = next(rows, _END) is not _END
 
+    def batches(self, size: int) -> Iterator[list[Any]]:
+        """The same rows in lists of up to `size`, each taken by C code (islice) rather
+        than a step of Python per row."""
+        rows = iter(self._rows)
+        left = self.row_cap
+        while left > 0:
+            wanted = min(size, left)
+            batch = list(islice(rows, wanted))
+            if batch:
+                yield batch
+            if len(batch) < wanted:
+                return  # the rows ran out before the cap
+            left -= wanted
+        self.truncated = next(rows, _END) is not _END
+
 
 def csv_truncation_line(rows: CappedRows) -> bytes:
     return f"{CSV_TRUNCATED_MARKER} row_cap={rows.row_cap}\n".encode() if rows.truncated else b""
@@ -55,39 +69,92 @@ def csv_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]
     rows read as text (`read_stream(text=True)`): a header line, then RFC 4180 quoting,
     lines ending in LF, NULL an empty field and the empty string `""`.
 
-    Python's csv writer spells both NULL and '' as nothing, so an empty string goes in as a
-    token no value contains (a fresh UUID) and comes out as `""`; and it leaves a carriage
-    return unquoted, so a block that holds one is written again row by row, quoting it."""
-    empty = f"querybase{uuid.uuid4().hex}"
+    Rows are taken and written a block at a time (`csv_block`), so no Python code runs
+    per row: a million-row export spent most of its time in per-row steps."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([column.name for column in columns])
+    csv.writer(buffer, lineterminator="\n").writerow([column.name for column in columns])
     header = buffer.getvalue()
-    batch: list[Any] = []
-    for row in rows:
-        batch.append([empty if value == "" else value for value in row] if "" in row else row)
-        if len(batch) == ROWS_PER_CHUNK:
-            yield (header + _csv_block(batch, empty)).encode()
-            header = ""
-            batch.clear()
-    yield (header + _csv_block(batch, empty)).encode() + csv_truncation_line(rows)
+    for block in rows.batches(ROWS_PER_CHUNK):
+        yield (header + csv_block(block)).encode()
+        header = ""
+    # An empty chunk is never yielded: a server may take it for the end of the body.
+    last = header.encode() + csv_truncation_line(rows)
+    if last:
+        yield last
 
 
-def _csv_block(rows: list[Any], empty: str) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    text = buffer.getvalue()
-    if "\r" in text:
-        text = "".join(_csv_line_quoting_cr(row) for row in rows)
-    return text.replace(empty, '""')
+def csv_block(rows: Sequence[Sequence[Any]]) -> str:
+    """Rows of text (str, or None for NULL; numbers are spelled with str) as lines of the
+    dialect, as COPY writes them: a value holding a delimiter, a quote, a CR or an LF
+    quoted, quotes doubled, NULL nothing, the empty string `""`; in a result of one column,
+    `\\.` quoted (a line of it alone ends COPY's input) and NULL an empty line.
+
+    No Python step per row: a block with nothing to quote and no NULL or empty string
+    (most of them) is joined as it is, by C code; otherwise it is worked a column at a
+    time, and only a column holding a value to quote is rewritten value by value."""
+    if not rows:
+        return ""
+    width = len(rows[0])
+    if not width:
+        return "\n" * len(rows)  # rows of no column: COPY writes an empty line each
+    if not all(value is None or isinstance(value, str) for value in rows[0]):
+        return _spelled_block(rows)  # numbers (SQLite's): not worth trying as text
+    try:
+        # filter(None, …) leaves out NULL and '' (nothing to quote in them); a value that
+        # is not a str makes the join raise TypeError.
+        present = list(filter(None, chain.from_iterable(rows)))
+        text = "".join(present)
+        if len(present) == len(rows) * width and not _needs_quotes(text, width == 1 and "\\." in present):
+            return _joined_lines(rows)
+        texts = [_column_text(column, width == 1) for column in zip(*rows, strict=True)]
+        return _joined_lines(zip(*texts, strict=True))
+    except TypeError:  # a value not spelled yet (a number) further down
+        return _spelled_block(rows)
 
 
-def _csv_line_quoting_cr(row: Any) -> str:
-    """One row, with a value holding a carriage return quoted (a line terminator of CRLF
-    makes the writer quote CR; the line itself then ends in LF like the others)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(row)
-    return buffer.getvalue()[:-2] + "\n"
+def _spelled_block(rows: Sequence[Sequence[Any]]) -> str:
+    single = len(rows[0]) == 1
+    texts = [_column_text(_as_text(column), single) for column in zip(*rows, strict=True)]
+    return _joined_lines(zip(*texts, strict=True))
+
+
+def _needs_quotes(text: str, lone_end_marker: bool) -> bool:
+    return '"' in text or "," in text or "\n" in text or "\r" in text or lone_end_marker
+
+
+_EMPTY_SPELLINGS = {None: "", "": '""'}
+
+
+def _column_text(column: Sequence[Any], single: bool) -> Sequence[Any]:
+    """`column` itself where no value needs spelling, else its values as the dialect
+    writes them."""
+    present = list(filter(None, column))
+    if _needs_quotes("".join(present), single and "\\." in present):
+        return [_quoted(value, single) for value in column]
+    if len(present) < len(column):  # NULL or ''
+        return list(map(_EMPTY_SPELLINGS.get, column, column))
+    return column
+
+
+def _quoted(value: str | None, single: bool) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):  # a falsy number (0) passes the join above
+        raise TypeError(f"{type(value).__name__} is not spelled yet")
+    if not value or '"' in value or "," in value or "\n" in value or "\r" in value or (single and value == "\\."):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _as_text(column: Sequence[Any]) -> Sequence[str | None]:
+    """Numbers as Python's CSV writer spelled them: str (a float's str is its repr)."""
+    if None in column:
+        return [None if value is None else str(value) for value in column]
+    return list(map(str, column))
+
+
+def _joined_lines(rows: Iterable[Sequence[Any]]) -> str:
+    return "\n".join(map(",".join, rows)) + "\n"
 
 
 def server_csv_chunks(header: bytes, rows: CappedRows) -> Iterator[bytes]:

@@ -434,7 +434,7 @@ class Connector(ABC):
         """Run `statements` in one read-only transaction with the statement timeout, and
         stream the rows of the last one. Values are JSON values (values.py), or with `text`
         the CSV export's (csv_text.py): strings in the engine's own spelling, None for
-        NULL, and numbers the CSV writer spells itself. The transaction is rolled back on exit, so even
+        NULL, and numbers the CSV renderer spells itself. The transaction is rolled back on exit, so even
         a statement the classifier missed cannot leave a change behind.
 
         `on_backend` receives the server-side id of the session as soon as it is known,

@@ -7,8 +7,8 @@ load_everything_as_text) and its parameterless exports are COPY itself; other en
 values are spelled the same way here: booleans `t`/`f`, timestamps
 `2020-09-10 16:46:03.5+00` (fraction without trailing zeros, the offset as short as
 PostgreSQL writes it), bytes `\\x` and hex, non-finite floats `NaN`/`Infinity`. Quoting,
-NULL (an empty field) and the empty string (`""`) are the CSV writer's part
-(apps/queries/renderers.py).
+NULL (an empty field) and the empty string (`""`) are the CSV renderer's part
+(apps/queries/renderers.py, csv_block).
 """
 
 import datetime

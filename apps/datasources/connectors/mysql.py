@@ -1,7 +1,8 @@
 """MySQL and MariaDB through mysqlclient."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 import MySQLdb
@@ -237,8 +238,9 @@ class MySQLConnector(Connector):
             for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
         if text:
-            spellings = mysql_types.csv_converters(description, columns, documents)
-            return RowStream(columns=columns, rows=self._text_rows(cursor, first, spellings))
+            spellings = mysql_types.csv_converters(description, columns, flags, documents)
+            # Blocks of rows, flattened by C code (chain): no Python step per row.
+            return RowStream(columns=columns, rows=chain.from_iterable(self._text_blocks(cursor, first, spellings)))
         converters = [
             mysql_types.json_document if index in documents else mysql_types.converter_for(column[1])
             for index, column in enumerate(description)
@@ -257,18 +259,18 @@ class MySQLConnector(Connector):
                 yield [convert(value) for convert, value in zip(converters, row, strict=True)]
             chunk = self._fetch(cursor)
 
-    def _text_rows(self, cursor, chunk: list, spellings: list[mysql_types.Spelling]) -> Iterator[Any]:
-        """Rows for the CSV export: only the columns whose values the CSV writer cannot
-        spell itself (dates, bytes, …) are converted, a column of a fetched chunk at a
-        time (zip does the turning, in C), so no Python loop runs per row."""
+    def _text_blocks(self, cursor, chunk: Sequence, spellings: list[mysql_types.Spelling]) -> Iterator[Sequence]:
+        """Fetched chunks of rows for the CSV export. Only the columns whose values are not
+        text yet (floats, bytes, …) are converted, a column of a chunk at a time (zip does
+        the turning, in C): Python code runs per value of those columns, never per row."""
         while chunk:
             if not spellings:
-                yield from chunk
+                yield chunk
             else:
                 columns: list[Any] = list(zip(*chunk, strict=True))
                 for index, spell in spellings:
                     columns[index] = [None if value is None else spell(value) for value in columns[index]]
-                yield from zip(*columns, strict=True)
+                yield list(zip(*columns, strict=True))
             chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:

@@ -3,7 +3,7 @@
 
 import datetime
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from MySQLdb.constants import FIELD_TYPE, FLAG
@@ -104,9 +104,9 @@ def converter_for(type_code: int) -> Callable[[Any], Any]:
     return to_json_value
 
 
-# For the CSV export, the driver leaves decimals, dates and times as the server's text
-# (bytes), instead of building Decimal and datetime objects to spell them back: that
-# parsing, in Python, was most of a large export's time.
+# For the CSV export, the driver hands over the server's own text (decoded by its C code)
+# where that text is already the dialect's spelling, instead of building Decimal, datetime
+# and int objects to spell them back: that, in Python, was most of a large export's time.
 _SERVER_TEXT_TYPES = {
     FIELD_TYPE.DECIMAL,
     FIELD_TYPE.NEWDECIMAL,
@@ -116,43 +116,52 @@ _SERVER_TEXT_TYPES = {
     FIELD_TYPE.DATETIME,
     FIELD_TYPE.TIMESTAMP,
 }
-# Types whose driver values the CSV writer spells as the dialect does by itself (numbers,
-# text): their columns pass through the CSV export unconverted.
-_CSV_AS_IS = {
+# Integers are the server's text too, but for ZEROFILL columns: their `0007` is written 7,
+# as the driver's int reads it.
+_INTEGER_TYPES = {
     FIELD_TYPE.TINY,
     FIELD_TYPE.SHORT,
     FIELD_TYPE.INT24,
     FIELD_TYPE.LONG,
     FIELD_TYPE.LONGLONG,
-    FIELD_TYPE.FLOAT,
-    FIELD_TYPE.DOUBLE,
     FIELD_TYPE.YEAR,
 }
+# Floats keep the driver's float, spelled by repr as Python's CSV writer did (`1e+30`, where
+# the server writes `1e30`).
+_FLOAT_TYPES = {FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _TEXT_NAMES = {text_name for text_name, _ in _STRING_TYPE_NAMES.values()} | {"enum", "set"}
 
 Spelling = tuple[int, Callable[[Any], Any]]
 
 
 def csv_conversions(conversions: dict) -> dict:
-    """The driver's conversions for a CSV export: `conversions` without those of
-    _SERVER_TEXT_TYPES, whose values then arrive as the server's text."""
-    return {key: value for key, value in conversions.items() if key not in _SERVER_TEXT_TYPES}
+    """The driver's conversions for a CSV export: the server's text (str) for
+    _SERVER_TEXT_TYPES and the integers of _INTEGER_TYPES, ZEROFILL ones still read as int.
+    (A sequence of (flag, conversion) pairs is the driver's way to choose by flags.)"""
+    converted = dict(conversions)
+    converted.update(dict.fromkeys(_SERVER_TEXT_TYPES, str))
+    converted.update(dict.fromkeys(_INTEGER_TYPES, ((FLAG.ZEROFILL, int), (None, str))))
+    return converted
 
 
-def csv_converters(description, columns, documents: frozenset[int] | set[int]) -> list[Spelling]:
-    """(column index, conversion) for the columns the CSV export must spell (csv_text.py),
-    read with `csv_conversions`."""
+def csv_converters(description, columns, flags: Sequence[int], documents: frozenset[int] | set[int]) -> list[Spelling]:
+    """(column index, conversion) for the columns the CSV export must still spell
+    (csv_text.py), read with `csv_conversions`; every other column is text already."""
     converters: list[Spelling] = []
-    for index, (column, described) in enumerate(zip(columns, description, strict=True)):
+    for index, (column, described, flag) in enumerate(zip(columns, description, flags, strict=True)):
         type_code = described[1]
         if index in documents:
             converters.append((index, _document_text))
         elif type_code in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP) and described[5]:
             converters.append((index, _timestamp_text))  # has a fraction of a second
         elif type_code in _SERVER_TEXT_TYPES:
-            # The server's text, as it is: bytes.decode is C, no Python call per value.
-            converters.append((index, bytes.decode))
-        elif type_code not in _CSV_AS_IS and column.type not in _TEXT_NAMES:
+            continue
+        elif type_code in _INTEGER_TYPES:
+            if flag & FLAG.ZEROFILL:
+                converters.append((index, str))
+        elif type_code in _FLOAT_TYPES:
+            converters.append((index, repr))
+        elif column.type not in _TEXT_NAMES:
             converters.append((index, csv_text))
     return converters
 
