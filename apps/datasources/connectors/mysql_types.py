@@ -4,7 +4,7 @@
 import datetime
 import json
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from MySQLdb import converters as driver_conversions
@@ -185,7 +185,9 @@ _DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
 _DATETIME_SEPARATORS = operator.itemgetter(4, 7, 10, 13, 16)
 
 
-def json_column_converters(description, documents: frozenset[int] | set[int]) -> list[tuple[int, ColumnConversion]]:
+def json_column_converters(
+    description: Sequence[Sequence[Any]], documents: frozenset[int] | set[int]
+) -> list[tuple[int, ColumnConversion]]:
     """(column index, conversion of a column's values to JSON values) for the columns that
     need one, read with `csv_conversions`."""
     converters: list[tuple[int, ColumnConversion]] = []

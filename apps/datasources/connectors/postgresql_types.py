@@ -305,7 +305,9 @@ def iso_8601_of_timestamp_texts(column: list[Any]) -> list[Any]:
 
 def _all_of_layout(joined: str, count: int, layout: str) -> bool:
     """Whether `joined` is `count` texts of `layout`, each followed by a line break but the
-    last: every character is checked, a position of all the texts at once (a slice)."""
+    last: every character is checked, a position of all the texts at once (a slice).
+    The line breaks are not checked, but they cannot be anywhere else: the length leaves
+    exactly `count - 1` places that are not checked, so every text is of the layout's length."""
     step = len(layout) + 1
     if len(joined) != count * step - 1:
         return False
