@@ -6,9 +6,11 @@ import decimal
 import json
 
 import MySQLdb
+import MySQLdb.constants
 import psycopg
 import pytest
 
+from apps.datasources.connectors.mysql_types import mysql_time
 from apps.datasources.connectors.values import to_json_value
 from tests.support.factories import client_for, reader, source_from_server
 
@@ -266,3 +268,144 @@ def test_mariadb_json_and_type_names(mysql_server):
             {"k": 1},
         ]
     ]
+
+
+# The JSON export writes the same bytes json.dumps writes of the documented values, on rows
+# spanning several chunks (the connectors convert a column of a chunk at a time), with the
+# awkward values in some chunks only and NULLs among them.
+
+AWKWARD_ROWS_SQL = """
+SELECT g AS id,
+       CASE WHEN g % 3 = 0 THEN NULL ELSE timestamptz '2025-01-01' + g * interval '1.5 microseconds' END AS tsf,
+       timestamptz '2025-01-01' + g * interval '1 minute' AS tsw,
+       CASE WHEN g % 11 = 0 THEN NULL ELSE timestamp '2025-01-01' + g * interval '1 second' END AS tsn,
+       CASE WHEN g % 4 = 0 THEN NULL ELSE g::numeric / 1000000000 END AS small,
+       (g % 1000)::numeric / 100 AS amount,
+       CASE WHEN g % 5 = 0 THEN NULL ELSE g::int8 * 10000000000000 END AS big,
+       g::float8 / 7 * 1e12 AS f,
+       CASE WHEN g = 4000 THEN 1e16::float8 WHEN g = 4001 THEN 1e-7 WHEN g = 4002 THEN 'NaN' END AS odd_f,
+       CASE WHEN g % 9 = 0 THEN NULL
+            ELSE ('{"k": ' || g || ', "big": 12345678901234567890, "huge": 1e400}')::json END AS j,
+       ARRAY[g::numeric / 100000000, NULL] AS numarr,
+       'x' || g || E'\\n"\\\\ é ✓' AS s,
+       g % 2 = 0 AS flag
+FROM generate_series(1, 4500) AS g
+"""
+
+
+def _rows_bytes(body: bytes) -> bytes:
+    """The `[[…],…]` of a JSON export, as it was written."""
+    start = body.index(b'"rows":') + len(b'"rows":')
+    return body[start : body.rindex(b',"row_count":')]
+
+
+def _json_bytes(rows, documents: set[int]) -> bytes:
+    """Rows of documented JSON values as json.dumps writes them, documents as their text."""
+
+    def cell(index, value):
+        if index in documents:
+            return "null" if value is None else value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    return ("[" + ",".join("[" + ",".join(cell(i, v) for i, v in enumerate(row)) + "]" for row in rows) + "]").encode()
+
+
+def test_a_postgresql_json_export_is_byte_for_byte_the_documented_values(postgres_server):
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        for document_type in ("json", "jsonb"):
+            connection.adapters.register_loader(document_type, psycopg.types.string.TextLoader)
+        driver_rows = [
+            [value if index == 9 else to_json_value(value) for index, value in enumerate(row)]
+            for row in connection.execute(AWKWARD_ROWS_SQL).fetchall()
+        ]
+        out_of_range = connection.execute(
+            "SELECT "
+            + ", ".join(f"{name}::text" for name in OUT_OF_RANGE_NAMES)
+            + f" FROM ({OUT_OF_PYTHON_RANGE_SQL}) AS v"
+        ).fetchall()
+
+    for sql, params in ((AWKWARD_ROWS_SQL, None), (AWKWARD_ROWS_SQL + " WHERE g > $1", [0])):
+        exported = client.post(
+            "/api/v1/queries/export",
+            {"datasource": pg.id, "sql": sql, "params": params, "format": "json"},
+            format="json",
+        )
+        assert exported.status_code == 200
+        assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(driver_rows, {9})
+    assert any(isinstance(row[4], str) and "E-" in row[4] for row in driver_rows)  # Decimal's exponents: 1E-9
+    assert driver_rows[3999][8] == 1e16 and driver_rows[4001][8] == "NaN"
+
+    sql = f"SELECT {', '.join(OUT_OF_RANGE_NAMES)} FROM ({OUT_OF_PYTHON_RANGE_SQL}) AS v"
+    exported = client.post("/api/v1/queries/export", {"datasource": pg.id, "sql": sql, "format": "json"}, format="json")
+    assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(out_of_range, set())
+
+
+OUT_OF_RANGE_NAMES = ["d_inf", "tstz_ninf", "ts_inf", "d_bc", "ts_bc", "d_far", "tstz_far", "t_end", "ttz_end"]
+
+
+def test_a_mariadb_json_export_is_byte_for_byte_the_documented_values(mysql_server):
+    maria = source_from_server("maria", "mysql", mysql_server)
+    connection = MySQLdb.connect(
+        host=mysql_server.host,
+        port=mysql_server.port,
+        user=mysql_server.username,
+        password=mysql_server.password,
+        database=mysql_server.database,
+        charset="utf8mb4",
+    )
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")  # zero and invalid dates, as old data has
+        cursor.execute("DROP TABLE IF EXISTS qb_awkward_values")
+        cursor.execute(
+            "CREATE TABLE qb_awkward_values (id INT PRIMARY KEY, dt DATETIME, dt3 DATETIME(3), dt6 DATETIME(6), "
+            "ts TIMESTAMP NULL, d DATE, t TIME(2), y YEAR, small DECIMAL(30,12), ub BIGINT UNSIGNED, f FLOAT, "
+            "db DOUBLE, b BIT(9), bin VARBINARY(8), doc JSON, s VARCHAR(40))"
+        )
+        cursor.execute(
+            "INSERT INTO qb_awkward_values VALUES "
+            "(1, '0000-00-00 00:00:00', '2025-01-01 00:00:00.000', '2025-01-01 00:00:00.000000', NULL, '0000-00-00', "
+            "'-838:59:59.99', 2025, 0.0000001, 18446744073709551615, 1e16, 1e-7, b'101', x'00ff', "
+            '\'{"a": 1e400, "b": 12345678901234567890}\', \'ünï\\n"\\\\\'), '
+            "(2, '2025-02-30 12:00:00', '2025-01-01 00:00:00.5', '2025-01-01 00:00:00.123456', '2025-01-01 00:00:01', "
+            "'2025-02-30', '100:00:00.5', 1999, -0.0000001234, 9007199254740993, 0.1, 1e300, b'0', x'', "
+            "'[1, 2.50]', '')"
+        )
+        cursor.execute(
+            "INSERT INTO qb_awkward_values SELECT seq + 10, "
+            "IF(seq % 3 = 0, NULL, TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq SECOND), "
+            "TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq * 1001 MICROSECOND, "
+            "TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq * 7 MICROSECOND, "
+            "IF(seq % 5 = 0, NULL, TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq MINUTE), "
+            "IF(seq % 7 = 0, NULL, DATE '2025-01-01' + INTERVAL seq DAY), "
+            "IF(seq % 2 = 0, NULL, SEC_TO_TIME(seq * 3.25)), "
+            "NULL, IF(seq % 4 = 0, NULL, seq / 1000000000), IF(seq % 6 = 0, NULL, seq * 1000000000000), seq / 3, "
+            "seq / 7, NULL, NULL, IF(seq % 9 = 0, NULL, JSON_OBJECT('k', seq, 'big', 12345678901234567890)), "
+            "CONCAT('s', seq) FROM seq_1_to_2500"
+        )
+        connection.commit()
+        cursor.execute("SELECT * FROM qb_awkward_values ORDER BY id")
+        types = [column[1] for column in cursor.description]
+        driver_rows = [
+            [
+                mysql_time(value) if types[index] == MySQLdb.constants.FIELD_TYPE.TIME else to_json_value(value)
+                for index, value in enumerate(row)
+            ]
+            for row in cursor.fetchall()
+        ]
+    finally:
+        connection.close()
+
+    exported = client_for(reader("ana", maria)).post(
+        "/api/v1/queries/export",
+        {"datasource": maria.id, "sql": "SELECT * FROM qb_awkward_values ORDER BY id", "format": "json"},
+        format="json",
+    )
+
+    assert exported.status_code == 200
+    assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(driver_rows, {14})
+    assert driver_rows[0][1] is None and driver_rows[0][8] == "1.00000E-7"  # a zero date; Decimal's exponent

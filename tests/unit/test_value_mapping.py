@@ -97,3 +97,155 @@ def test_postgresql_timestamp_text_becomes_what_isoformat_writes():
     # What no datetime holds keeps PostgreSQL's text, as before.
     for text in ("infinity", "-infinity", "0044-03-15 00:00:00+00 BC", "10000-01-01 00:00:00"):
         assert iso(text) == text
+
+
+# Column at a time (the JSON export's path, and every JSON read's): each must give, value for
+# value and byte for byte, what the value-by-value mapping gives.
+
+ROWS_OF_EVERY_KIND = [
+    [1, "plain", True, None, 1.5, ["a", 2.5, None], {"k": [1e16]}, '{"d": 1e400}'],
+    [2**53, 'quote " back \\ slash', False, 0.1, 1e16, [1e-07, -0.0], {"n": None}, None],
+    [
+        -(2**53),
+        "\x00\x01\x1f\x7f \u2028\u2029 é ✓ 😀 \n\r\t\b\f",
+        None,
+        5e-324,
+        1.7976931348623157e308,
+        [],
+        {},
+        "[1, 2.50]",
+    ],
+    [0, "", True, -0.0, 123456789.0, [[1, [2.0]]], {"a": {"b": 1e-300}}, "null"],
+]
+TYPES_OF_EVERY_KIND = ["int8", "text", "bool", "float8", "float8", "float8[]", "record", "jsonb"]
+
+
+def test_the_export_encoder_writes_the_bytes_json_dumps_writes():
+    from apps.datasources.connectors.values import json_rows_bytes_encoder
+
+    for types, rows in [
+        (TYPES_OF_EVERY_KIND, ROWS_OF_EVERY_KIND),
+        (TYPES_OF_EVERY_KIND[:7], [row[:7] for row in ROWS_OF_EVERY_KIND]),  # no documents
+        (["int4", "text", "bool"], [row[:3] for row in ROWS_OF_EVERY_KIND]),  # the plain path
+        (["int8", "text"], [[2**70, "beyond 64 bits"], [-(2**64), "x"]]),  # orjson refuses: json.dumps writes
+        (["int4"], []),
+        ([], [[], []]),
+    ]:
+        assert json_rows_bytes_encoder(types)(rows) == json_rows_encoder(types)(rows).encode(), types
+    assert json_rows_bytes_encoder(["float8", "float8[]"])([[1e16, [1e-07]]]) == b"[[1e+16,[1e-07]]]"
+
+
+def test_json_values_of_a_column_are_to_json_values():
+    from apps.datasources.connectors.values import json_values
+
+    for column in (
+        ["a", None, True],
+        [1, 2**53, -(2**53), None],
+        [1, 2**53 + 1, None],
+        [-(2**53) - 1, "x"],
+        [1.5, float("nan"), None],
+        [b"\x00\xff", memoryview(b"a"), None],
+        [decimal.Decimal("1E-7"), datetime.date(2025, 1, 1), None],
+        [[1, 2**60], {"a": float("inf")}],
+        [],
+    ):
+        assert json_values(list(column)) == [to_json_value(value) for value in column], column
+
+
+DECIMAL_TEXTS = [
+    "0",
+    "-0.00",
+    "1.50",
+    "123.4500000000000000",
+    "100.000000",
+    "0.000001",
+    "0.0000010",
+    "0.000000",
+    "0.0000000",
+    "0.0000001",
+    "-0.00000012",
+    "10.0000001",
+    "12345678901234567890.123456789",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+]
+
+
+def test_decimal_texts_are_what_decimal_writes():
+    from apps.datasources.connectors.values import decimal_texts
+
+    def expected(column):
+        return [None if text is None else str(decimal.Decimal(text)) for text in column]
+
+    for column in ([text] for text in DECIMAL_TEXTS):
+        assert decimal_texts(list(column)) == expected(column), column
+    everything = [*DECIMAL_TEXTS, None]
+    assert decimal_texts(list(everything)) == expected(everything)
+    plain = ["1.50", None, "100.000000", "-2"]
+    assert decimal_texts(list(plain)) == expected(plain)
+    assert decimal_texts([text.encode() for text in DECIMAL_TEXTS]) == expected(DECIMAL_TEXTS)  # MariaDB's bytes
+    assert decimal_texts([decimal.Decimal("1E-7"), None]) == ["1E-7", None]
+
+
+def _timestamp_texts():
+    """PostgreSQL's text of timestamps of every layout, and of what no datetime holds."""
+    whole = ["2025-01-01 00:01:00", "1999-12-31 23:59:59"]
+    fractions = [
+        "2025-01-01 00:01:00.5",
+        "2025-01-01 00:01:00.123456",
+        "2025-01-01 00:01:00.000001",
+        "2025-01-01 00:01:00.12",
+    ]
+    offsets = ["", "+00", "-03", "+05:30", "-03:30", "+00:19:32", "-03:30:52"]
+    odd = [
+        "infinity",
+        "-infinity",
+        "0044-03-15 00:00:00+00 BC",
+        "0044-03-15 12:00:00.123 BC",
+        "10000-01-01 00:00:00+00",
+    ]
+    return [moment + offset for moment in whole + fractions for offset in offsets] + odd
+
+
+def test_timestamp_texts_of_a_column_are_rewritten_as_each_text_is():
+    from apps.datasources.connectors.postgresql_types import iso_8601_of_timestamp_text, iso_8601_of_timestamp_texts
+
+    def expected(column):
+        return [None if text is None else iso_8601_of_timestamp_text(text) for text in column]
+
+    texts = _timestamp_texts()
+    columns = [[text] for text in texts]  # each layout alone (the fast path where it has one)
+    columns += [[text, None, text] for text in texts]
+    columns += [texts, [None, None], []]
+    columns += [[texts[0], texts[1]], ["2025-01-01 00:01:00+00", "2025-01-01 00:01:00-03"]]
+    columns += [["2025-01-01 00:01:00.123456", "0044-03-15 12:00:00.12 BC"]]  # same length, one of them BC
+    for column in columns:
+        assert iso_8601_of_timestamp_texts(list(column)) == expected(column), column
+
+
+def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601():
+    from MySQLdb.times import DateTime_or_None
+
+    from apps.datasources.connectors.mysql_types import datetime_texts
+
+    def expected(column):
+        return [None if text is None else to_json_value(DateTime_or_None(text.decode())) for text in column]
+
+    texts = [
+        b"2025-01-01 00:01:00",
+        b"9999-12-31 23:59:59",
+        b"1000-01-01 00:00:00",
+        b"2025-01-01 00:01:00.5",
+        b"2025-01-01 00:01:00.000",
+        b"2025-01-01 00:01:00.010",
+        b"2025-01-01 00:01:00.123456",
+        b"2025-01-01 00:01:00.000000",
+        b"0000-00-00 00:00:00",  # a zero date: the driver reads None
+        b"2025-02-30 12:00:00",  # ALLOW_INVALID_DATES
+        b"2025-00-00 00:00:00",
+    ]
+    columns = [[text] for text in texts] + [[text, None] for text in texts] + [texts, [None], []]
+    columns += [[b"2025-01-01 00:01:00", b"2025-01-02 00:01:00", None, b"2025-01-03 00:01:00"]]
+    for column in columns:
+        assert datetime_texts(list(column)) == expected(column), column

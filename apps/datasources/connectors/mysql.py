@@ -38,6 +38,7 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.connectors.mysql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
+from apps.datasources.connectors.values import ColumnConversion, converted_rows
 
 # Client error numbers (errmsg.h / mysqld_error.h) that we translate.
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -168,6 +169,9 @@ class MySQLConnector(Connector):
         with self.connect() as connection:
             if on_backend is not None:
                 on_backend(str(connection.thread_id()))
+            # Decimals, dates and times arrive as the server's text (mysql_types): the
+            # connection is this read's alone, so nothing else sees the change.
+            connection.converter = mysql_types.json_conversions(connection.converter)
             try:
                 setup = connection.cursor()
                 for sql in self._read_session_sql(connection, deadline):
@@ -181,7 +185,7 @@ class MySQLConnector(Connector):
                     self._stream_earlier(connection, statement, index, earlier)
                 self._arm(connection, setup, deadline)
                 setup.close()
-                if text:  # the connection is this read's alone: nothing else sees the change
+                if text:  # the CSV export's last statement: its text as the dialect spells it
                     connection.converter = mysql_types.csv_conversions(connection.converter)
                 # Unbuffered: rows come from the server as they are read, memory stays flat.
                 cursor = connection.cursor(MySQLdb.cursors.SSCursor)
@@ -241,10 +245,7 @@ class MySQLConnector(Connector):
             spellings = mysql_types.csv_converters(description, columns, flags, documents)
             # Blocks of rows, flattened by C code (chain): no Python step per row.
             return RowStream(columns=columns, rows=chain.from_iterable(self._text_blocks(cursor, first, spellings)))
-        converters = [
-            mysql_types.json_document if index in documents else mysql_types.converter_for(column[1])
-            for index, column in enumerate(description)
-        ]
+        converters = mysql_types.json_column_converters(description, documents)
         return RowStream(columns=columns, rows=self._json_rows(cursor, first, converters))
 
     def _fetch(self, cursor) -> list:
@@ -253,10 +254,10 @@ class MySQLConnector(Connector):
         except MySQLdb.Error as error:
             raise self._query_error(error) from error
 
-    def _json_rows(self, cursor, chunk: list, converters: list[Callable[[Any], Any]]) -> Iterator[list]:
+    def _json_rows(self, cursor, chunk: list, converters: list[tuple[int, ColumnConversion]]) -> Iterator[list]:
+        """Rows of JSON values, converted a column of a fetched chunk at a time."""
         while chunk:
-            for row in chunk:
-                yield [convert(value) for convert, value in zip(converters, row, strict=True)]
+            yield from converted_rows(chunk, converters)
             chunk = self._fetch(cursor)
 
     def _text_blocks(self, cursor, chunk: Sequence, spellings: list[mysql_types.Spelling]) -> Iterator[Sequence]:

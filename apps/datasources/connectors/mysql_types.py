@@ -3,13 +3,23 @@
 
 import datetime
 import json
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from MySQLdb import converters as driver_conversions
 from MySQLdb.constants import FIELD_TYPE, FLAG
 
 from apps.datasources.connectors.csv_text import csv_text
-from apps.datasources.connectors.values import to_json_value
+from apps.datasources.connectors.values import (
+    ColumnConversion,
+    decimal_texts,
+    json_values,
+    per_value,
+    present_texts,
+    to_json_value,
+    with_nulls,
+)
 
 # The engine's own names for the protocol's type codes (the FIELD_TYPE constants alias:
 # CHAR is TINY, INTERVAL is ENUM). BOOLEAN is TINYINT(1) to the server itself.
@@ -98,15 +108,11 @@ def type_name(index: int, type_code: int, flag: int, documents: frozenset[int] |
     return _TYPE_NAMES.get(type_code, str(type_code))
 
 
-def converter_for(type_code: int) -> Callable[[Any], Any]:
-    if type_code in _TIME_TYPES:
-        return mysql_time
-    return to_json_value
-
-
-# For the CSV export, the driver hands over the server's own text (decoded by its C code)
-# where that text is already the dialect's spelling, instead of building Decimal, datetime
-# and int objects to spell them back: that, in Python, was most of a large export's time.
+# Reads leave decimals, dates and times as the server's text (`json_conversions`, bytes):
+# their JSON values are made from it a column at a time (below). For the CSV export the
+# driver hands over the server's own text decoded by its C code (`csv_conversions`, str)
+# where it is already the dialect's spelling. Building Decimal, datetime and int objects
+# to spell them back was, in Python, most of a large result's time.
 _SERVER_TEXT_TYPES = {
     FIELD_TYPE.DECIMAL,
     FIELD_TYPE.NEWDECIMAL,
@@ -132,6 +138,13 @@ _FLOAT_TYPES = {FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _TEXT_NAMES = {text_name for text_name, _ in _STRING_TYPE_NAMES.values()} | {"enum", "set"}
 
 Spelling = tuple[int, Callable[[Any], Any]]
+
+
+def json_conversions(conversions: dict) -> dict:
+    """The driver's conversions for a read: `conversions` without those of
+    _SERVER_TEXT_TYPES, whose values then arrive as the server's text (bytes), for
+    `json_column_converters`."""
+    return {key: value for key, value in conversions.items() if key not in _SERVER_TEXT_TYPES}
 
 
 def csv_conversions(conversions: dict) -> dict:
@@ -174,3 +187,76 @@ def _timestamp_text(value: Any) -> str:
     """DATETIME(6) as `2020-09-10 16:46:03.5`: PostgreSQL writes no trailing zeros."""
     text = _document_text(value)
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# JSON values -----------------------------------------------------------------------------
+#
+# Reads take decimals, dates and times as the server's text (`json_conversions`), and
+# their JSON values are made from it a column of a fetched chunk at a time: decimals are
+# their text (values.decimal_texts), DATETIME/TIMESTAMP the ISO 8601 of the text, checked
+# by Python's own parser (C); anything else, and any chunk not of the usual shape, goes
+# value by value through the driver's own conversion, so the values are the ones the
+# driver's objects gave (to_json_value of them).
+_INTEGERS_JSON_HOLDS = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.INT24, FIELD_TYPE.LONG, FIELD_TYPE.YEAR}
+_DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
+_DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
+_DATETIME_SEPARATORS = operator.itemgetter(4, 7, 10, 13, 16)
+
+
+def json_column_converters(
+    description: Sequence[Sequence[Any]], documents: frozenset[int] | set[int]
+) -> list[tuple[int, ColumnConversion]]:
+    """(column index, conversion of a column's values to JSON values) for the columns that
+    need one, read with `json_conversions`."""
+    converters: list[tuple[int, ColumnConversion]] = []
+    for index, described in enumerate(description):
+        type_code = described[1]
+        if index in documents:
+            converters.append((index, per_value(json_document)))
+        elif type_code in _DECIMAL_TYPES:
+            converters.append((index, decimal_texts))
+        elif type_code in _DATETIME_TYPES:
+            converters.append((index, datetime_texts))
+        elif type_code in _SERVER_TEXT_TYPES and type_code in driver_conversions.conversions:
+            converters.append((index, per_value(_as_the_driver_read(type_code))))
+        elif type_code not in _INTEGERS_JSON_HOLDS:
+            converters.append((index, json_values))
+    return converters
+
+
+def _as_the_driver_read(type_code: int) -> Callable[[Any], Any]:
+    """The JSON value of the server's text of a value (bytes) as the driver's own
+    conversion reads it (None for a text it cannot read, such as a zero date)."""
+    read = driver_conversions.conversions[type_code]
+    mapping = mysql_time if type_code in _TIME_TYPES else to_json_value
+    return lambda text: mapping(read(text.decode()))
+
+
+def datetime_texts(column: list[Any]) -> list[Any]:
+    """DATETIME/TIMESTAMP values (the server's text, bytes) as the ISO 8601 of the driver's
+    datetime of each: `2025-01-01 00:01:00` as `2025-01-01T00:01:00`."""
+    texts = present_texts(column)
+    parsed = _parsed_datetimes(texts)
+    if parsed is None:
+        return per_value(_as_the_driver_read(FIELD_TYPE.DATETIME))(column)
+    if set(map(len, texts)) == {19}:  # whole seconds: the text itself, with its `T`
+        return with_nulls(column, "\n".join(texts).replace(" ", "T").split("\n"))
+    return with_nulls(column, list(map(datetime.datetime.isoformat, parsed)))
+
+
+def _parsed_datetimes(texts: list[str]) -> list[datetime.datetime] | None:
+    """The datetimes of texts all in the server's layout (`2025-01-01 00:01:00[.f…]`, the
+    fraction up to six digits), as Python's parser reads them (the same values the
+    driver's parser gives them); None if any text is of another layout or no datetime
+    (a zero date, 2025-02-30: the driver reads None there)."""
+    if not set(map(len, texts)) <= {19, 21, 22, 23, 24, 25, 26}:
+        return None
+    if set(map(_DATETIME_SEPARATORS, texts)) - {("-", "-", " ", ":", ":")}:
+        return None
+    if set(map(operator.itemgetter(slice(19, 20)), texts)) - {"", "."}:
+        return None
+    try:
+        parsed = list(map(datetime.datetime.fromisoformat, texts))
+    except ValueError:
+        return None
+    return parsed if set(map(operator.attrgetter("tzinfo"), parsed)) <= {None} else None

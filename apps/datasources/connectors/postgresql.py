@@ -7,7 +7,7 @@ import select
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 import psycopg
@@ -302,7 +302,7 @@ class PostgreSQLConnector(Connector):
                 # is read as that text, with no Python object in between.
                 postgresql_types.load_everything_as_text(cursor)
             else:
-                postgresql_types.load_timestamps_as_text(cursor)
+                postgresql_types.load_texts_for_json(cursor)
             for index, statement in enumerate(statements[:-1]):
                 self._arm(cursor, deadline)
                 if earlier is None:
@@ -410,7 +410,7 @@ class PostgreSQLConnector(Connector):
         if text:
             return RowStream(columns=columns, rows=self._translated(chain([first], rows)))
         arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
-        converters = postgresql_types.json_converters(cursor.description or [])
+        converters = postgresql_types.json_column_converters(cursor.description or [])
         return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), converters, arrays))
 
     def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
@@ -433,18 +433,12 @@ class PostgreSQLConnector(Connector):
         ]
 
     def _json_rows(
-        self, rows, converters: list[tuple[int, Callable[[Any], Any]]], text_arrays: list[int]
+        self, rows, converters: list[tuple[int, postgresql_types.ColumnConversion]], text_arrays: list[int]
     ) -> Iterator[list]:
         try:
-            for row in rows:
-                mapped = list(row)
-                for index, convert in converters:
-                    if mapped[index] is not None:
-                        mapped[index] = convert(mapped[index])
-                for index in text_arrays:
-                    if mapped[index] is not None:
-                        mapped[index] = postgresql_types.array_from_text(mapped[index])
-                yield mapped
+            # A chunk (what one round trip brings) is converted a column at a time.
+            while chunk := list(islice(rows, STREAM_CHUNK_ROWS)):
+                yield from postgresql_types.json_rows_of_chunk(chunk, converters, text_arrays)
         except psycopg.Error as error:
             raise self._query_error(error) from error
 

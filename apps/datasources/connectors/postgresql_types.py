@@ -4,6 +4,7 @@ psycopg turns each value into a Python object; where no Python object can hold t
 value, or holding it would change it, the server's own text is kept instead.
 """
 
+import decimal
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -17,7 +18,14 @@ from psycopg.pq import Format
 from psycopg.types.string import TextLoader
 
 from apps.datasources.connectors.base import ConnectorError
-from apps.datasources.connectors.values import to_json_value
+from apps.datasources.connectors.values import (
+    ColumnConversion,
+    converted_rows,
+    decimal_texts,
+    json_values,
+    per_value,
+    with_nulls,
+)
 
 # Intervals: a timedelta would silently turn months into 30 days ("1 year 2 mons").
 # JSON documents: parsed, 1e400 would become a float's inf and come out changed; as
@@ -175,40 +183,68 @@ def _array_items(text: str, position: int) -> tuple[list, int]:
 
 # How each column's values become JSON values, by type: most types need nothing (text,
 # booleans, integers that always fit a JSON number), a few one known step; the others
-# the general mapping (values.to_json_value). Per column rather than per value: a 1M-row
-# export converts 5M values, and the general mapping's type tests were most of its time.
+# the general mapping (values.to_json_value). A column of a chunk of rows at a time, and
+# per type rather than per value: a 1M-row export converts 5M values, and a Python call
+# per value (the general mapping's type tests above all) was most of its time.
 _AS_IS_TYPES = frozenset({"int2", "int4", "oid", "text", "varchar", "bpchar", "name", "char", "bool"})
 _ISO_TYPES = frozenset({"date", "time", "timetz"})
-# Timestamps are read as PostgreSQL's text and rewritten as ISO 8601 by string operations:
-# building a datetime to print it again cost more than the rest of a row together.
+# Timestamps and numerics are read as PostgreSQL's text: timestamps are rewritten as ISO
+# 8601 by string operations (building a datetime to print it again cost more than the
+# rest of a row together), numerics are their text (values.decimal_texts).
 _TIMESTAMP_TYPES = ("timestamp", "timestamptz")
+_TEXT_FOR_JSON_TYPES = (*_TIMESTAMP_TYPES, "numeric")
 
 
-def load_timestamps_as_text(cursor: psycopg.RawCursor) -> None:
-    """Have `cursor` read timestamps as PostgreSQL's text (see `json_converters`)."""
-    for type_name in _TIMESTAMP_TYPES:
+def load_texts_for_json(cursor: psycopg.RawCursor) -> None:
+    """Have `cursor` read timestamps and numerics as PostgreSQL's text (see `json_column_converters`)."""
+    for type_name in _TEXT_FOR_JSON_TYPES:
         cursor.adapters.register_loader(type_name, TextLoader)
 
 
-def json_converters(description: Iterable[psycopg.Column]) -> list[tuple[int, Callable[[Any], Any]]]:
-    """(column index, conversion) for every column whose values need one to be JSON values
-    (the same ones `values.to_json_value` gives)."""
-    converters: list[tuple[int, Callable[[Any], Any]]] = []
+def json_column_converters(description: Iterable[psycopg.Column]) -> list[tuple[int, ColumnConversion]]:
+    """(column index, conversion of a column's values) for every column whose values need
+    one to be JSON values (the same ones `values.to_json_value` gives), read with
+    `load_texts_for_json`."""
+    converters: list[tuple[int, ColumnConversion]] = []
     for index, column in enumerate(description):
         info = psycopg.postgres.types.get(column.type_code)
         # The registry finds a type by its array's OID too: arrays take the general mapping.
         name = info.name if info is not None and info.oid == column.type_code else ""
         if name in _AS_IS_TYPES:
             continue
+        if column.type_code == _NUMERIC_ARRAY_OID:
+            converters.append((index, per_value(_decimal_array)))
+            continue
         if name == "numeric":
-            converters.append((index, str))  # Decimal's text is exact, NaN and Infinity included
+            converters.append((index, decimal_texts))
         elif name in _ISO_TYPES:
-            converters.append((index, _iso_8601))
+            converters.append((index, per_value(_iso_8601)))
         elif name in _TIMESTAMP_TYPES:
-            converters.append((index, iso_8601_of_timestamp_text))
+            converters.append((index, iso_8601_of_timestamp_texts))
         else:
-            converters.append((index, to_json_value))
+            converters.append((index, json_values))
     return converters
+
+
+_NUMERIC_ARRAY_OID = psycopg.postgres.types["numeric"].array_oid
+
+
+def _decimal_array(value: Any) -> Any:
+    """An array of numerics, its elements read as text (`load_texts_for_json`), with each
+    as `to_json_value` writes the Decimal of it."""
+    if isinstance(value, list):
+        return [_decimal_array(item) for item in value]
+    return None if value is None else str(decimal.Decimal(value))
+
+
+def json_rows_of_chunk(
+    chunk: list[tuple], converters: list[tuple[int, ColumnConversion]], text_arrays: list[int]
+) -> list[list]:
+    """A chunk of rows as read, as rows of JSON values, converted a column at a time."""
+    if text_arrays:
+        arrays = [(index, per_value(array_from_text)) for index in text_arrays]
+        converters = [(index, convert) for index, convert in converters if index not in text_arrays] + arrays
+    return converted_rows(chunk, converters)
 
 
 def _iso_8601(value: Any) -> Any:
@@ -232,3 +268,54 @@ def iso_8601_of_timestamp_text(text: str) -> str:
             f":{parts[2]}" if len(parts) > 2 else ""
         )
     return f"{moment[:10]}T{moment[11:]}{offset}"
+
+
+# Timestamps PostgreSQL writes (DateStyle ISO) in a few fixed layouts, by length: whole
+# seconds or six digits of a fraction, without an offset or with one of whole hours
+# (`+00`, which isoformat writes `+00:00`) or of minutes. Where every text of a column
+# is of one of these layouts, `iso_8601_of_timestamp_text` comes down to replacing the
+# space by a `T` (and adding `:00` to an offset of hours): string operations on the whole
+# column, in C. Any other column goes value by value. A layout: for each character, the
+# ones allowed there (`0` a digit).
+_WHOLE_LAYOUTS = {
+    len(layout): layout
+    for layout in (
+        "0000-00-00 00:00:00",
+        "0000-00-00 00:00:00±00",
+        "0000-00-00 00:00:00±00:00",
+        "0000-00-00 00:00:00.000000",
+        "0000-00-00 00:00:00.000000±00",
+        "0000-00-00 00:00:00.000000±00:00",
+    )
+}
+
+
+def iso_8601_of_timestamp_texts(column: list[Any]) -> list[Any]:
+    """`iso_8601_of_timestamp_text` of every text of a column (NULL stays NULL)."""
+    texts = [text for text in column if text is not None]
+    joined = "\n".join(texts)
+    layout = _WHOLE_LAYOUTS.get(len(texts[0])) if texts else None
+    if layout is None or not _all_of_layout(joined, len(texts), layout):
+        return [None if text is None else iso_8601_of_timestamp_text(text) for text in column]
+    joined = joined.replace(" ", "T")
+    if layout.endswith("±00"):
+        joined = joined.replace("\n", ":00\n") + ":00"
+    return with_nulls(column, joined.split("\n"))
+
+
+def _all_of_layout(joined: str, count: int, layout: str) -> bool:
+    """Whether `joined` is `count` texts of `layout`, each followed by a line break but the
+    last: every character is checked, a position of all the texts at once (a slice).
+    The line breaks are not checked, but they cannot be anywhere else: the length leaves
+    exactly `count - 1` places that are not checked, so every text is of the layout's length."""
+    step = len(layout) + 1
+    if len(joined) != count * step - 1:
+        return False
+    for position, allowed in enumerate(layout):
+        column = joined[position::step]
+        if allowed == "0":
+            if not (column.isdigit() and column.isascii()):
+                return False
+        elif column.strip("+-" if allowed == "±" else allowed):
+            return False
+    return True
