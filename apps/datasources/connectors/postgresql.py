@@ -25,6 +25,7 @@ from apps.datasources.connectors.base import (
     BoundStatement,
     ConnectionFailed,
     ConnectionLost,
+    ConnectionSettings,
     ConnectionTimedOut,
     Connector,
     ConnectorError,
@@ -93,7 +94,7 @@ ORDER BY n.nspname, t.relname, i.relname, k.n
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
 
-_pools: dict[str, MeteredConnectionPool] = {}
+_pools: dict[ConnectionSettings, MeteredConnectionPool] = {}
 _pools_lock = threading.Lock()
 # SQLSTATEs of a session the server ended: admin_shutdown (pg_terminate_backend, a
 # fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery); the
@@ -234,12 +235,15 @@ class PostgreSQLConnector(Connector):
     # Execution -----------------------------------------------------------------------
 
     def _pool(self) -> MeteredConnectionPool:
-        """One pool per distinct set of connection settings (a changed password makes a new one)."""
-        kwargs = self._connect_kwargs()
-        key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
+        """One pool per distinct set of connection settings (a changed password makes a new
+        one). Found by the settings themselves: they are all the connection is made of,
+        and hashing them is cheaper than building and digesting the connection's arguments
+        on every read."""
         with _pools_lock:
-            pool = _pools.get(key)
+            pool = _pools.get(self.settings)
             if pool is None:
+                kwargs = self._connect_kwargs()
+                key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
                 pool = MeteredConnectionPool(
                     source=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
                     role=self.settings.role.value,
@@ -251,7 +255,7 @@ class PostgreSQLConnector(Connector):
                     open=True,
                     name=f"querybase-{key[:8]}",
                 )
-                _pools[key] = pool
+                _pools[self.settings] = pool
         return pool
 
     @contextmanager
