@@ -72,6 +72,10 @@ _QUOTING_SQL_MODE = (
 )
 
 
+def _is_mariadb(connection: MySQLdb.Connection) -> bool:
+    return "mariadb" in connection.get_server_info().lower()
+
+
 class MySQLConnector(Connector):
     outcome_markers = mysql_outcome
     driver_error = MySQLdb.Error
@@ -205,10 +209,13 @@ class MySQLConnector(Connector):
 
     def _read_session_sql(self, connection: MySQLdb.Connection, deadline: ReadDeadline) -> list[str]:
         # A read-only session also refuses DDL, which would otherwise commit implicitly
-        # and escape the transaction.
+        # and escape the transaction. The session's time limit and its read-only mode are
+        # one SET (a round trip less than SET SESSION TRANSACTION READ ONLY apart): the
+        # same session variable, named tx_read_only by MariaDB and transaction_read_only
+        # by MySQL; a server that knew neither would refuse the SET, and so the read.
+        read_only = "tx_read_only" if _is_mariadb(connection) else "transaction_read_only"
         return [
-            self._timeout_sql(connection, deadline.arm()),
-            "SET SESSION TRANSACTION READ ONLY",
+            f"{self._timeout_sql(connection, deadline.arm())}, SESSION {read_only} = 1",
             "START TRANSACTION READ ONLY",
         ]
 
@@ -219,7 +226,7 @@ class MySQLConnector(Connector):
             cursor.execute(self._timeout_sql(connection, limit_ms))
 
     def _timeout_sql(self, connection: MySQLdb.Connection, timeout_ms: int) -> str:
-        if "mariadb" in connection.get_server_info().lower():
+        if _is_mariadb(connection):
             return f"SET SESSION max_statement_time = {timeout_ms / 1000:.3f}"
         return f"SET SESSION max_execution_time = {int(timeout_ms)}"
 
