@@ -218,10 +218,14 @@ class ReadCursor(psycopg.RawCursor):
         try:
             if flight.running:
                 self._conn._try_cancel()
-            while flight.syncs:
-                result = self._conn.wait(fetch(pgconn))
-                if result is not None and result.status == pq.ExecStatus.PIPELINE_SYNC:
-                    flight.syncs -= 1
+            self._conn.wait(self._to_sync_gen(flight))
             pgconn.exit_pipeline_mode()
         except psycopg.Error:
             pass
+
+    def _to_sync_gen(self, flight: _Flight) -> Any:
+        """Read every answer up to the flight's last Sync (one wait, not one per answer)."""
+        while flight.syncs:
+            result = yield from fetch(self._pgconn)
+            if result is not None and result.status == pq.ExecStatus.PIPELINE_SYNC:
+                flight.syncs -= 1
