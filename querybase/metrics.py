@@ -64,11 +64,22 @@ def count_cache_lookup(*, hit: bool) -> None:
     RESULT_CACHE_LOOKUPS.labels(outcome="hit" if hit else "miss").inc()
 
 
-def publish_pool_stats(stats: dict[str, Any], *, pool: str, source: str, role: str) -> None:
-    """`stats` is psycopg_pool's get_stats() of one pool."""
-    labels = {"pool": pool, "source": source, "role": role}
-    idle = stats.get("pool_available", 0)
-    POOL_CONNECTIONS.labels(**labels, state="idle").set(idle)
-    POOL_CONNECTIONS.labels(**labels, state="in_use").set(stats.get("pool_size", 0) - idle)
-    POOL_MAX_CONNECTIONS.labels(**labels).set(stats.get("pool_max", 0))
-    POOL_REQUESTS_WAITING.labels(**labels).set(stats.get("requests_waiting", 0))
+class PoolGauges:
+    """One PostgreSQL source pool's gauges. Labelled once: `labels()` finds a child by
+    its label values on every call, and a pool publishes on each connection taken and
+    given back, twice per read."""
+
+    def __init__(self, *, pool: str, source: str, role: str) -> None:
+        labels = {"pool": pool, "source": source, "role": role}
+        self._idle = POOL_CONNECTIONS.labels(**labels, state="idle")
+        self._in_use = POOL_CONNECTIONS.labels(**labels, state="in_use")
+        self._max = POOL_MAX_CONNECTIONS.labels(**labels)
+        self._waiting = POOL_REQUESTS_WAITING.labels(**labels)
+
+    def publish(self, stats: dict[str, Any]) -> None:
+        """`stats` is psycopg_pool's get_stats() of the pool."""
+        idle = stats.get("pool_available", 0)
+        self._idle.set(idle)
+        self._in_use.set(stats.get("pool_size", 0) - idle)
+        self._max.set(stats.get("pool_max", 0))
+        self._waiting.set(stats.get("requests_waiting", 0))

@@ -54,3 +54,24 @@ def test_preparing_can_be_turned_off(postgres_server, settings):
         )
         assert response.status_code == 200, response.content
         assert [sql] not in response.json()["result"]["rows"]
+
+
+def test_a_prepared_read_that_fails_leaves_its_statement_usable(postgres_server):
+    source = source_from_server("prepared-failing", "postgresql", postgres_server)
+    client = client_for(reader("ana", source))
+    sql = "SELECT 10 / $1::int"
+
+    def read(value: int):
+        return client.post(
+            "/api/v1/queries", {"datasource": source.id, "sql": sql, "params": [value], "max_age": 0}, format="json"
+        )
+
+    # Each connection prepares it on its second run, in the flight of a read that fails.
+    for _ in range(2 * POOL_MAX_SIZE):
+        failed = read(0)
+        assert failed.status_code == 400, failed.content
+        assert failed.json()["error"]["code"] == "query_failed"
+    for _ in range(2 * POOL_MAX_SIZE):
+        answered = read(5)
+        assert answered.status_code == 200, answered.content
+        assert answered.json()["result"]["rows"] == [[2]]

@@ -53,6 +53,32 @@ def test_postgresql_refuses_writes_inside_a_read(postgres_server, sql):
         assert admin.execute("SELECT last_value FROM evil_seq").fetchone()[0] == before
 
 
+def test_a_postgresql_read_is_read_only_by_its_own_transaction(postgres_server):
+    """Read credentials' sessions default to read-only; the read's own transaction is
+    read-only too, with its time limit and tag, whatever the session (here the owner's,
+    which may write). They travel in one flight with the statement, which runs only if
+    they were all set (apps/datasources/connectors/postgresql_reads.py)."""
+    pg = source_from_server("pg", "postgresql", postgres_server, statement_timeout_ms=60_000)
+    owner = connector_for(pg, CredentialRole.OWNER)
+    tag = owner.new_backend_id()
+    settings_sql = (
+        "SELECT current_setting('transaction_read_only'), current_setting('default_transaction_read_only'), "
+        "current_setting('statement_timeout') <> '1min', current_setting('application_name')"
+    )
+    seen = owner.read_with([BoundStatement(settings_sql)], LIMITS, lambda columns, rows: list(rows), backend_id=tag)
+    assert seen == [["on", "off", True, tag]]
+    with pytest.raises(ReadOnlyViolation):
+        owner.run_read([BoundStatement("DELETE FROM orders")], LIMITS)
+    # Several statements: each runs in the same read-only transaction.
+    with pytest.raises(ReadOnlyViolation):
+        owner.run_read([BoundStatement("SELECT 1"), BoundStatement("UPDATE customers SET name = 'pwned'")], LIMITS)
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=SOURCE_DB
+    ) as admin:
+        assert admin.execute("SELECT count(*) FROM orders").fetchone()[0] == 2
+        assert admin.execute("SELECT count(*) FROM customers WHERE name = 'pwned'").fetchone()[0] == 0
+
+
 def test_postgresql_says_why(postgres_server):
     pg = source_from_server("pg", "postgresql", postgres_server)
     with pytest.raises(ReadOnlyViolation, match="read-only transaction"):

@@ -1,7 +1,7 @@
 """MySQL and MariaDB through mysqlclient."""
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from itertools import chain
 from typing import Any
 
@@ -74,6 +74,10 @@ _QUOTING_SQL_MODE = (
 )
 
 
+def _is_mariadb(connection: MySQLdb.Connection) -> bool:
+    return "mariadb" in connection.get_server_info().lower()
+
+
 class MySQLConnector(Connector):
     outcome_markers = mysql_outcome
     driver_error = MySQLdb.Error
@@ -102,10 +106,23 @@ class MySQLConnector(Connector):
             "init_command": _QUOTING_SQL_MODE,
         }
 
+    def connect(self) -> AbstractContextManager[MySQLdb.Connection]:
+        return self._connected(self._connect_kwargs())
+
+    def _read_connection(self) -> AbstractContextManager[MySQLdb.Connection]:
+        """A connection for one read, which sends nothing of its own once logged in: the
+        read's first SET sets the quoting mode with the rest of the session
+        (`_read_session_sql`), and autocommit is left as the server has it, since the
+        read runs in a transaction it starts itself and the connection is closed after
+        it, which rolls it back. Two round trips less than `connect`."""
+        kwargs = self._connect_kwargs()
+        del kwargs["init_command"]
+        return self._connected({**kwargs, "autocommit": None})
+
     @contextmanager
-    def connect(self) -> Iterator[MySQLdb.Connection]:
+    def _connected(self, kwargs: dict) -> Iterator[MySQLdb.Connection]:
         try:
-            connection = MySQLdb.connect(**self._connect_kwargs())
+            connection = MySQLdb.connect(**kwargs)
         except MySQLdb.OperationalError as error:
             raise self._translate(error) from error
         try:
@@ -166,7 +183,7 @@ class MySQLConnector(Connector):
         deadline = ReadDeadline(limits.timeout_ms)
         # mysqlclient has no pool, so every read has a fresh connection; one per read also
         # means an early stop just closes it, instead of draining an unbuffered result.
-        with self.connect() as connection:
+        with self._read_connection() as connection:
             if on_backend is not None:
                 on_backend(str(connection.thread_id()))
             # Decimals, dates and times arrive as the server's text (mysql_types): the
@@ -210,10 +227,14 @@ class MySQLConnector(Connector):
 
     def _read_session_sql(self, connection: MySQLdb.Connection, deadline: ReadDeadline) -> list[str]:
         # A read-only session also refuses DDL, which would otherwise commit implicitly
-        # and escape the transaction.
+        # and escape the transaction. The quoting mode (see `_connect_kwargs`), the time
+        # limit and the read-only mode are one SET, one round trip, before any statement
+        # of the user's: read-only is the variable SET SESSION TRANSACTION READ ONLY sets,
+        # named tx_read_only by MariaDB and transaction_read_only by MySQL; a server that
+        # knew neither would refuse the SET, and so the read.
+        read_only = "tx_read_only" if _is_mariadb(connection) else "transaction_read_only"
         return [
-            self._timeout_sql(connection, deadline.arm()),
-            "SET SESSION TRANSACTION READ ONLY",
+            f"{_QUOTING_SQL_MODE}, {self._timeout_assignment(connection, deadline.arm())}, SESSION {read_only} = 1",
             "START TRANSACTION READ ONLY",
         ]
 
@@ -224,9 +245,12 @@ class MySQLConnector(Connector):
             cursor.execute(self._timeout_sql(connection, limit_ms))
 
     def _timeout_sql(self, connection: MySQLdb.Connection, timeout_ms: int) -> str:
-        if "mariadb" in connection.get_server_info().lower():
-            return f"SET SESSION max_statement_time = {timeout_ms / 1000:.3f}"
-        return f"SET SESSION max_execution_time = {int(timeout_ms)}"
+        return f"SET {self._timeout_assignment(connection, timeout_ms)}"
+
+    def _timeout_assignment(self, connection: MySQLdb.Connection, timeout_ms: int) -> str:
+        if _is_mariadb(connection):
+            return f"SESSION max_statement_time = {timeout_ms / 1000:.3f}"
+        return f"SESSION max_execution_time = {int(timeout_ms)}"
 
     def _row_stream(self, cursor, *, text: bool) -> RowStream:
         description = cursor.description or ()

@@ -17,6 +17,7 @@ from apps.datasources.connectors import (
     postgresql_outcome,
     postgresql_prepared,
     postgresql_privileges,
+    postgresql_reads,
     postgresql_types,
 )
 from apps.datasources.connectors.base import (
@@ -24,6 +25,7 @@ from apps.datasources.connectors.base import (
     BoundStatement,
     ConnectionFailed,
     ConnectionLost,
+    ConnectionSettings,
     ConnectionTimedOut,
     Connector,
     ConnectorError,
@@ -92,7 +94,7 @@ ORDER BY n.nspname, t.relname, i.relname, k.n
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
 
-_pools: dict[str, MeteredConnectionPool] = {}
+_pools: dict[ConnectionSettings, MeteredConnectionPool] = {}
 _pools_lock = threading.Lock()
 # SQLSTATEs of a session the server ended: admin_shutdown (pg_terminate_backend, a
 # fast shutdown), crash_shutdown, cannot_connect_now (starting up or in recovery); the
@@ -129,14 +131,23 @@ def _hung_up(connection: psycopg.Connection) -> bool:
     return False
 
 
-def _leave_read_only(connection: psycopg.Connection) -> None:
-    """Undo `read_only` for the connection's next user, if it can have one. A dead
-    connection, or one left in the middle of a command, refuses even this, and that error
-    would hide the real one: it is closed instead, and the pool discards it."""
-    if connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        connection.read_only = False
-    else:
+def _end_read(connection: psycopg.Connection) -> None:
+    """Roll back what a read left open, for the connection's next user. A dead connection,
+    or one left in the middle of a command, refuses even this, and that error would hide
+    the real one: it is closed instead, and the pool discards it."""
+    status = connection.info.transaction_status
+    if connection.pgconn.pipeline_status:  # a flight that did not land (postgresql_reads)
         connection.close()
+        return
+    if status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    if status in (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR):
+        try:
+            connection.rollback()
+            return
+        except psycopg.Error:
+            pass
+    connection.close()
 
 
 def _connection_lost(error: psycopg.Error) -> bool:
@@ -224,12 +235,15 @@ class PostgreSQLConnector(Connector):
     # Execution -----------------------------------------------------------------------
 
     def _pool(self) -> MeteredConnectionPool:
-        """One pool per distinct set of connection settings (a changed password makes a new one)."""
-        kwargs = self._connect_kwargs()
-        key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
+        """One pool per distinct set of connection settings (a changed password makes a new
+        one). Found by the settings themselves: they are all the connection is made of,
+        and hashing them is cheaper than building and digesting the connection's arguments
+        on every read."""
         with _pools_lock:
-            pool = _pools.get(key)
+            pool = _pools.get(self.settings)
             if pool is None:
+                kwargs = self._connect_kwargs()
+                key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()
                 pool = MeteredConnectionPool(
                     source=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
                     role=self.settings.role.value,
@@ -241,7 +255,7 @@ class PostgreSQLConnector(Connector):
                     open=True,
                     name=f"querybase-{key[:8]}",
                 )
-                _pools[key] = pool
+                _pools[self.settings] = pool
         return pool
 
     @contextmanager
@@ -293,40 +307,62 @@ class PostgreSQLConnector(Connector):
         earlier: EarlierResult | None = None,
     ) -> Iterator[RowStream]:
         deadline = ReadDeadline(limits.timeout_ms)
-        tag = backend_id or self.new_backend_id()
-        with self._read_only_transaction(deadline, on_backend, fresh=fresh, tag=tag) as connection:
-            # Repeated parameterised statements run prepared (postgresql_prepared).
-            cursor = postgresql_prepared.PreparingCursor(connection)
+        tag = self._checked_tag(backend_id or self.new_backend_id())
+        with self._read_session(fresh=fresh) as connection:
+            if on_backend is not None:
+                # The session too, for whoever wants to know which one answered.
+                on_backend(f"{connection.info.backend_pid}:{tag}")
+            # Each statement is one flight: the first opens the read-only transaction with
+            # the time limit and the tag, each later one re-arms the limit when due, and
+            # the last ends the transaction (postgresql_reads). Repeated parameterised
+            # statements run prepared (postgresql_prepared).
+            cursor = postgresql_reads.ReadCursor(connection)
             if text:
                 # The CSV dialect is PostgreSQL's own text (as COPY writes it): every value
                 # is read as that text, with no Python object in between.
                 postgresql_types.load_everything_as_text(cursor)
             else:
                 postgresql_types.load_texts_for_json(cursor)
+            opening = postgresql_reads.Opening(begin=True, timeout_ms=deadline.arm(), tag=tag)
             for index, statement in enumerate(statements[:-1]):
-                self._arm(cursor, deadline)
+                if index > 0:
+                    opening = postgresql_reads.Opening(timeout_ms=deadline.statement_limit_due())
+                earlier_rows = cursor.stream(statement.sql, statement.args, size=STREAM_CHUNK_ROWS, opening=opening)
                 if earlier is None:
-                    cursor.execute(statement.sql, statement.args)
+                    for _ in earlier_rows:  # read to the end (see `drain`), and dropped
+                        pass
                     continue
-                earlier_rows = cursor.stream(statement.sql, statement.args, size=STREAM_CHUNK_ROWS)
-                stream = self._row_stream(cursor, earlier_rows, statement.sql, text=False)
+                stream = self._row_stream(cursor, earlier_rows, text=False)
                 earlier(index, stream)
                 drain(stream)
+            if len(statements) > 1:
+                opening = postgresql_reads.Opening(timeout_ms=deadline.statement_limit_due())
             last = statements[-1]
-            self._arm(cursor, deadline)
-            raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS)
+            raw_rows = cursor.stream(last.sql, last.args, size=STREAM_CHUNK_ROWS, opening=opening, rollback=True)
             try:
-                yield self._row_stream(cursor, raw_rows, last.sql, text=text)
+                yield self._row_stream(cursor, raw_rows, text=text)
             finally:
                 # Stops the server sending the rest when the reader stopped early.
                 raw_rows.close()  # type: ignore[attr-defined]  # a generator, typed as an iterator
 
     @staticmethod
-    def _arm(cursor: psycopg.RawCursor, deadline: ReadDeadline) -> None:
-        """Give the next statement only the time the whole read has left."""
-        limit_ms = deadline.statement_limit_due()
-        if limit_ms is not None:
-            cursor.execute(f"SET LOCAL statement_timeout = {int(limit_ms)}")
+    def _checked_tag(tag: str) -> str:
+        if not _BACKEND_ID.fullmatch(tag):
+            raise ValueError("not a read's backend id")
+        return tag
+
+    @contextmanager
+    def _read_session(self, *, fresh: bool) -> Iterator[psycopg.Connection]:
+        """A pooled (or, with `fresh`, a new) connection for one read, whatever the read
+        leaves open rolled back on exit; database errors become ConnectorError
+        (ConnectionLost when the connection died)."""
+        with self._fresh_connection() if fresh else self._pooled_connection() as connection:
+            try:
+                yield connection
+            except psycopg.Error as error:
+                raise self._query_error(error) from error
+            finally:
+                _end_read(connection)
 
     @contextmanager
     def _read_only_transaction(
@@ -340,26 +376,16 @@ class PostgreSQLConnector(Connector):
         """A pooled (or, with `fresh`, a new) connection in a read-only transaction with
         what remains of the time limit, rolled back on exit; database errors become
         ConnectorError (ConnectionLost when the connection died)."""
-        tag = tag or self.new_backend_id()
-        if not _BACKEND_ID.fullmatch(tag):
-            raise ValueError("not a read's backend id")  # it is spliced into SET below
-        with self._fresh_connection() if fresh else self._pooled_connection() as connection:
-            connection.read_only = True
-            try:
-                with connection.transaction(force_rollback=True):
-                    # The tag names this transaction, not the pooled session: SET LOCAL ends
-                    # with it, so a late cancel cannot stop the next read on this connection.
-                    connection.execute(
-                        f"SET LOCAL statement_timeout = {deadline.arm()}; SET LOCAL application_name = '{tag}'"
-                    )
-                    if on_backend is not None:
-                        # The session too, for whoever wants to know which one answered.
-                        on_backend(f"{connection.info.backend_pid}:{tag}")
-                    yield connection
-            except psycopg.Error as error:
-                raise self._query_error(error) from error
-            finally:
-                _leave_read_only(connection)
+        tag = self._checked_tag(tag or self.new_backend_id())
+        with self._read_session(fresh=fresh) as connection:
+            # One round trip: BEGIN READ ONLY, then, for this transaction alone, the time
+            # limit and the tag (postgresql_reads). The tag names the transaction, not the
+            # pooled session, so a late cancel cannot stop the next read on this connection.
+            postgresql_reads.ReadCursor(connection).open_read_only(deadline.arm(), tag)
+            if on_backend is not None:
+                # The session too, for whoever wants to know which one answered.
+                on_backend(f"{connection.info.backend_pid}:{tag}")
+            yield connection
 
     @contextmanager
     def server_csv(self, sql: str, limits: QueryLimits) -> Iterator[CsvStream]:
@@ -400,32 +426,20 @@ class PostgreSQLConnector(Connector):
         except psycopg.Error as error:
             raise self._query_error(error) from error
 
-    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], sql: str, *, text: bool) -> RowStream:
+    def _row_stream(self, cursor: psycopg.RawCursor, rows: Iterator[tuple], *, text: bool) -> RowStream:
         first = next(rows, None)  # the description is known once the first rows arrive
+        # Built anew by psycopg on each access (an object per column): read it once.
+        description = cursor.description or []
+        columns = self._columns(description)
         if first is None:
-            # stream() does not keep the description of an empty result: ask the server
-            # to describe the statement (parsed, not run again).
-            return RowStream(columns=self._describe(cursor, sql), rows=iter(()))
-        columns = self._columns(cursor)
+            return RowStream(columns=columns, rows=iter(()))
         if text:
             return RowStream(columns=columns, rows=self._translated(chain([first], rows)))
-        arrays = postgresql_types.text_array_columns(cursor.description or [], [column.type for column in columns])
-        converters = postgresql_types.json_column_converters(cursor.description or [])
+        arrays = postgresql_types.text_array_columns(description, [column.type for column in columns])
+        converters = postgresql_types.json_column_converters(description)
         return RowStream(columns=columns, rows=self._json_rows(chain([first], rows), converters, arrays))
 
-    def _describe(self, cursor: psycopg.RawCursor, sql: str) -> list[ResultColumn]:
-        pgconn = cursor.connection.pgconn
-        prepared = pgconn.prepare(b"", sql.encode(cursor.connection.info.encoding))
-        if prepared.status != psycopg.pq.ExecStatus.COMMAND_OK:
-            return []
-        description = pgconn.describe_prepared(b"")
-        if description.status != psycopg.pq.ExecStatus.COMMAND_OK:
-            return []
-        cursor.pgresult = description
-        return self._columns(cursor)
-
-    def _columns(self, cursor: psycopg.RawCursor) -> list[ResultColumn]:
-        description = cursor.description or []
+    def _columns(self, description: list[psycopg.Column]) -> list[ResultColumn]:
         database = (self.settings.host, self.settings.port, self.settings.database)
         types = postgresql_types.column_type_names(description, database, self.connect)
         return [

@@ -16,8 +16,8 @@ from querybase import metrics
 class MeteredConnectionPool(ConnectionPool):
     def __init__(self, *args: Any, source: str, role: str, **kwargs: Any) -> None:
         # `source` names the server and database, never the credentials.
-        self._metric_labels = {"source": source, "role": role}
         super().__init__(*args, **kwargs)
+        self._gauges = metrics.PoolGauges(pool=self.name, source=source, role=role)
 
     def getconn(self, timeout: float | None = None) -> psycopg.Connection:
         connection = super().getconn(timeout)
@@ -29,4 +29,4 @@ class MeteredConnectionPool(ConnectionPool):
         self.publish_stats()
 
     def publish_stats(self) -> None:
-        metrics.publish_pool_stats(self.get_stats(), pool=self.name, **self._metric_labels)
+        self._gauges.publish(self.get_stats())

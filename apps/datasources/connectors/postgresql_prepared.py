@@ -11,23 +11,21 @@ not touch it on the server: it is this module that keeps the names of each conne
 statements (`PREPARE_AFTER`, `MAX_PER_CONNECTION`), and the pool's connections are set to
 prepare nothing themselves (`prepare_threshold = None`).
 
-`PreparingCursor.stream` is psycopg's `stream` with the statement sent by name; it uses
-psycopg's cursor internals (pinned in requirements.txt) and the libpq calls psycopg wraps.
+This module keeps the names; `postgresql_reads.ReadCursor` sends the statements (by name
+or as text, `plan`) with the rest of a read's flight.
 """
 
 import threading
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from django.conf import settings
-from psycopg import capabilities, pq
-from psycopg import errors as pg_errors
-from psycopg.generators import execute, send
 
 # A statement is prepared the second time a connection runs it: once is no pattern, and
-# preparing costs a round trip of its own.
+# preparing costs the server a step of its own.
 PREPARE_AFTER = 1
 # Statements kept per connection (the least recently used one is deallocated beyond).
 MAX_PER_CONNECTION = 64
@@ -92,55 +90,42 @@ def configure(connection: psycopg.Connection) -> None:
     connection.prepare_threshold = None
 
 
-class PreparingCursor(psycopg.RawCursor):
-    """A RawCursor whose `stream` runs a repeated parameterised statement by name."""
+@dataclass(frozen=True)
+class PreparedPlan:
+    """How a statement goes out on a connection: the names to deallocate first, then the
+    statement by `name` (prepared first unless `prepared`), or as text when `name` is None."""
 
-    def _stream_send_gen(self, query, params=None, *, binary=None, size: int):  # type: ignore[no-untyped-def]
-        if not params or not settings.QUERYBASE_PG_PREPARED_STATEMENTS:
-            yield from super()._stream_send_gen(query, params, binary=binary, size=size)
-            return
-        yield from self._start_query(query)
-        pgq = self._convert_query(query, params)
-        statements = _statements(self._conn)
-        while statements.to_deallocate:
-            unused = statements.to_deallocate.pop()
-            if capabilities.has_send_close_prepared():
-                self._pgconn.send_close_prepared(unused)
-            else:
-                self._pgconn.send_query(b"DEALLOCATE " + unused)
-            yield from execute(self._pgconn)
-        key = (pgq.query, pgq.types)
-        name, prepared = statements.name_for(key)
-        if name is None:
-            self._execute_send(pgq, binary=binary, force_extended=True)
-        else:
-            if not prepared:
-                self._pgconn.send_prepare(name, pgq.query, param_types=pgq.types)
-                for result in (yield from execute(self._pgconn)):
-                    if result.status == pq.ExecStatus.FATAL_ERROR:
-                        statements.forget(key)
-                        raise pg_errors.error_from_result(result, encoding=self._encoding)
-            self._query = pgq
-            self._pgconn.send_query_prepared(
-                name,
-                pgq.params,
-                param_formats=pgq.formats,
-                result_format=pq.Format.BINARY if binary else self.format,
-            )
-        if size == 1:
-            self._pgconn.set_single_row_mode()
-        else:
-            self._pgconn.set_chunked_rows_mode(size)
-        self._last_query = query
-        yield from send(self._pgconn)
+    key: tuple
+    name: bytes | None
+    prepared: bool
+    to_deallocate: list[bytes]
 
-    def stream(self, query, params=None, *, binary=None, size=1):  # type: ignore[no-untyped-def]
-        try:
-            yield from super().stream(query, params, binary=binary, size=size)
-        except psycopg.errors.FeatureNotSupported:
-            # "cached plan must not change result type": a table changed under a prepared
-            # statement. The next run prepares it again; this one fails as it would have.
-            statements = _statements(self._conn)
-            for key in list(statements.entries):
-                statements.forget(key)
-            raise
+
+def plan(connection: psycopg.Connection, query: bytes, types: Any, *, has_params: bool) -> PreparedPlan:
+    """How to send `query` (psycopg's converted text and parameter types) on `connection`
+    now, counting this run towards its preparation."""
+    key = (query, types)
+    if not has_params or not settings.QUERYBASE_PG_PREPARED_STATEMENTS:
+        return PreparedPlan(key=key, name=None, prepared=False, to_deallocate=[])
+    statements = _statements(connection)
+    to_deallocate, statements.to_deallocate = statements.to_deallocate, []
+    name, prepared = statements.name_for(key)
+    return PreparedPlan(key=key, name=name, prepared=prepared, to_deallocate=to_deallocate)
+
+
+def preparation_failed(connection: psycopg.Connection, key: tuple) -> None:
+    """The server refused to prepare `key`: it runs as text again until it is prepared anew."""
+    _statements(connection).forget(key)
+
+
+def deallocate_later(connection: psycopg.Connection, name: bytes) -> None:
+    """Dropping `name` did not run (its flight failed before it): it goes with the next one."""
+    _statements(connection).to_deallocate.append(name)
+
+
+def plans_changed(connection: psycopg.Connection) -> None:
+    """A table changed under a prepared statement ("cached plan must not change result
+    type"): every statement of the connection is prepared again from its next run."""
+    statements = _statements(connection)
+    for key in list(statements.entries):
+        statements.forget(key)

@@ -111,7 +111,7 @@ def column_type_names(
     read's own connection is busy streaming its rows), once per database and process;
     if that fails, the OID is all there is to show, and the read goes on."""
     columns = list(description)
-    unknown = {column.type_code for column in columns if column.type_display == str(column.type_code)}
+    unknown = {column.type_code for column in columns if _unknown_to_psycopg(column)}
     with _type_names_lock:
         known = _type_names.setdefault(database, {})
         missing = unknown - known.keys()
@@ -123,7 +123,14 @@ def column_type_names(
             found = {}  # a name is a nicety: the read must not fail for it
         with _type_names_lock:
             known.update(found)
-    return [known.get(column.type_code, column.type_display) for column in columns]
+    # `or`, not get()'s default: that would format every column's display name, needed or not.
+    return [known.get(column.type_code) or column.type_display for column in columns]
+
+
+def _unknown_to_psycopg(column: psycopg.Column) -> bool:
+    # What `type_display` says with the OID's digits, found without formatting a name
+    # (the registry knows arrays by their own OID too).
+    return psycopg.postgres.types.get(column.type_code) is None
 
 
 def text_array_columns(description: Iterable[psycopg.Column], type_names: list[str]) -> list[int]:
@@ -132,7 +139,7 @@ def text_array_columns(description: Iterable[psycopg.Column], type_names: list[s
     return [
         index
         for index, (column, type_name) in enumerate(zip(description, type_names, strict=True))
-        if column.type_display == str(column.type_code) and type_name.endswith("[]")
+        if type_name.endswith("[]") and _unknown_to_psycopg(column)
     ]
 
 
