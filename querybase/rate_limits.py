@@ -20,14 +20,17 @@ Without Redis (the embedded default, one process) the same logs are kept in the 
 under a lock.
 """
 
+import secrets
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import redis
 from django.conf import settings
+from redis.commands.core import Script
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -112,7 +115,15 @@ _local_logs = _LocalLogs()
 
 def new_member() -> str:
     """A unique name for one event in the logs (so it can be forgotten again alone)."""
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
+
+
+@lru_cache(maxsize=1)
+def _admit_script(client: redis.Redis) -> Script:
+    """The script above, sent by its SHA-1 (EVALSHA) rather than as text with every request:
+    Redis no longer hashes its text each time. redis-py loads it again if the server forgot
+    it (a restart, SCRIPT FLUSH)."""
+    return client.register_script(_ADMIT)
 
 
 def admit(logs: Sequence[Log], *, now: float, window: int, member: str) -> float | None:
@@ -124,7 +135,7 @@ def admit(logs: Sequence[Log], *, now: float, window: int, member: str) -> float
         return _local_logs.admit(logs, now, window, member)
     keys = [log.key for log in logs]
     limits = [log.limit for log in logs]
-    admitted, wait = client.eval(_ADMIT, len(keys), *keys, repr(now), window, member, *limits)  # type: ignore[misc]
+    admitted, wait = _admit_script(client)(keys=keys, args=[repr(now), window, member, *limits])
     return None if admitted else max(float(wait), 0.0)
 
 

@@ -14,6 +14,7 @@ import requests
 
 from apps.accounts.services import issue_api_key
 from querybase.rate_limits import UserRateLimit
+from querybase.redis_connection import shared_redis
 from tests.support.factories import client_for, reader
 from tests.support.servers import shipped_server
 
@@ -80,3 +81,13 @@ def test_the_window_slides_and_kinds_are_counted_apart(settings, monkeypatch, sh
     now[0] += 11
     assert analyze(client, source).status_code == 200
     assert analyze(client, source).status_code == 429
+
+
+def test_the_limit_holds_when_redis_has_forgotten_its_script(settings, shop):
+    """The decision runs by the script's SHA-1 (EVALSHA); a Redis that lost its scripts (a
+    restart, SCRIPT FLUSH) is sent the script again, and still counts."""
+    settings.QUERYBASE_ANALYZE_RATE = "2/min"
+    client = client_for(reader("ana", shop))
+    assert analyze(client, shop).status_code == 200
+    shared_redis().script_flush()
+    assert [analyze(client, shop).status_code for _ in range(2)] == [200, 429]
