@@ -112,6 +112,14 @@ def configure_structlog() -> None:
     """structlog loggers hand their event dicts to the stdlib handler configured above;
     Python's warnings become lines of the `py.warnings` logger, in the same format."""
     logging.captureWarnings(True)
+    # No line shows the caller's file, line or function, nor the thread or process (the
+    # renderers above write none of them): the standard library's records skip looking them
+    # up, a stack walk and a few calls per line, the access log's line per request included
+    # (the logging HOWTO's "Optimization" section names these switches).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,

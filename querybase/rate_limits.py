@@ -20,9 +20,9 @@ Without Redis (the embedded default, one process) the same logs are kept in the 
 under a lock.
 """
 
+import secrets
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,7 +112,7 @@ _local_logs = _LocalLogs()
 
 def new_member() -> str:
     """A unique name for one event in the logs (so it can be forgotten again alone)."""
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def admit(logs: Sequence[Log], *, now: float, window: int, member: str) -> float | None:

@@ -6,14 +6,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.accounts.views import ThrottledLoginView
 from apps.api import views as api_views
 
+# The API first: its requests are the many, and Django tries the patterns in order (no
+# dashboard path starts with api/).
 urlpatterns = [
+    path("api/v1/", include("apps.api.urls")),
     path("", include("apps.web.urls")),
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("health", api_views.health, name="health"),
     path("version", api_views.version, name="version"),
-    path("api/v1/", include("apps.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

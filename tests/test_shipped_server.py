@@ -6,6 +6,7 @@ page ("WORKER TIMEOUT"). Here the same request outlasts that default and still g
 its JSON answer.
 """
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -47,6 +48,17 @@ def test_the_shipped_config_uses_threads_and_outlasts_every_allowed_wait():
     assert config["threads"] > 1
     assert config["timeout"] > settings.QUERYBASE_MAX_WAIT_SECONDS
     assert config["timeout"] > longest_statement_s
+
+
+def test_a_worker_leaves_what_it_loaded_out_of_every_collection():
+    """The app's modules and settings live as long as the worker: the full collections a busy
+    worker runs every few hundred requests should not walk them again each time."""
+    config = _load_config()
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
 
 
 @pytest.fixture

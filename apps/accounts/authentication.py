@@ -1,6 +1,7 @@
 """API key authentication for scripts (`Authorization: Api-Key qb_…`), and JWT with the
 user from the cache."""
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -55,6 +56,16 @@ class CachedUserJWTAuthentication(JWTAuthentication):
     each request for its whole life, and decoding and verifying it again was a good part
     of a cache hit's Python. The same bytes carry the same claims under the same key, so
     only the expiry is checked again, against the current time."""
+
+    def __init__(self) -> None:
+        # Not simplejwt's __init__, which looks the user model up on every request (DRF
+        # makes the authenticators anew for each): only its get_user, the fallback below,
+        # uses it, through the property.
+        pass
+
+    @property
+    def user_model(self):  # type: ignore[override]
+        return get_user_model()
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         token = _VERIFIED_TOKENS.get(raw_token)
