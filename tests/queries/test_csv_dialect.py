@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import MySQLdb
 import pytest
 
+from tests.support.databases import mysql_connection
 from tests.support.factories import client_for, make_datasource, reader, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -166,7 +166,7 @@ MARIADB_AWKWARD_CSV = (
 
 def test_mariadb_types_keep_their_bytes(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
-    with mysql_connection(mysql_server) as cursor:
+    with mysql_cursor(mysql_server) as cursor:
         cursor.execute("DROP TABLE IF EXISTS qb_csv_awkward")
         cursor.execute(MARIADB_AWKWARD_TABLE)
         cursor.execute(MARIADB_AWKWARD_ROWS)
@@ -194,15 +194,8 @@ def test_a_single_column_writes_null_and_a_lone_backslash_dot_as_copy_does(postg
 
 
 @contextmanager
-def mysql_connection(server) -> Iterator[Any]:
-    connection = MySQLdb.connect(
-        host=server.host,
-        port=server.port,
-        user=server.username,
-        password=server.password,
-        database=server.database,
-        charset="utf8mb4",
-    )
+def mysql_cursor(server) -> Iterator[Any]:
+    connection = mysql_connection(server)
     try:
         yield connection.cursor()
         connection.commit()

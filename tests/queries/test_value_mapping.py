@@ -12,6 +12,7 @@ import pytest
 
 from apps.datasources.connectors.mysql_types import mysql_time
 from apps.datasources.connectors.values import to_json_value
+from tests.support.databases import mysql_connection
 from tests.support.factories import client_for, reader, source_from_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -215,14 +216,7 @@ def test_mariadb_values_survive_the_api(mysql_server):
 
 def test_mariadb_json_and_type_names(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
-    connection = MySQLdb.connect(
-        host=mysql_server.host,
-        port=mysql_server.port,
-        user=mysql_server.username,
-        password=mysql_server.password,
-        database=mysql_server.database,
-        charset="utf8mb4",
-    )
+    connection = mysql_connection(mysql_server)
     try:
         cursor = connection.cursor()
         cursor.execute("DROP TABLE IF EXISTS qb_value_types")
@@ -349,14 +343,7 @@ OUT_OF_RANGE_NAMES = ["d_inf", "tstz_ninf", "ts_inf", "d_bc", "ts_bc", "d_far", 
 
 def test_a_mariadb_json_export_is_byte_for_byte_the_documented_values(mysql_server):
     maria = source_from_server("maria", "mysql", mysql_server)
-    connection = MySQLdb.connect(
-        host=mysql_server.host,
-        port=mysql_server.port,
-        user=mysql_server.username,
-        password=mysql_server.password,
-        database=mysql_server.database,
-        charset="utf8mb4",
-    )
+    connection = mysql_connection(mysql_server)
     try:
         cursor = connection.cursor()
         cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")  # zero and invalid dates, as old data has

@@ -54,13 +54,7 @@ def postgres_as_role(sandbox: Sandbox, database: str | None = None) -> Iterator[
 
 def mysql_as_role(sandbox: Sandbox):
     settings = copies_for(sandbox.datasource).connection_settings(sandbox.database_name, statement_timeout_ms=10_000)
-    return MySQLdb.connect(
-        host=settings.host,
-        port=settings.port,
-        user=settings.username,
-        password=settings.password,
-        database=settings.database,
-    )
+    return databases.mysql_connection(settings)
 
 
 POSTGRES_REFUSED = [

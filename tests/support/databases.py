@@ -69,6 +69,19 @@ def mysql_root():
     )
 
 
+def mysql_connection(server) -> MySQLdb.Connection:
+    """A connection as `server`'s user to its database (anything with host, port,
+    username, password and database: a test Server, a connector's settings)."""
+    return MySQLdb.connect(
+        host=server.host,
+        port=server.port,
+        user=server.username,
+        password=server.password,
+        database=server.database,
+        charset="utf8mb4",
+    )
+
+
 def create_mysql_source() -> Server:
     """A database and a password-protected user that owns it."""
     url = urlparse(os.environ["QUERYBASE_TEST_MYSQL_URL"])
