@@ -357,9 +357,8 @@ def _pages(rows: Iterable[list[Any]], budget: ResultBytes) -> Iterator[tuple[lis
                 yield page, "[" + ",".join(pieces) + "]"
                 before += len(page)
                 page, pieces, size, start = [], [], 0, 0
-    else:
-        if start < len(page):
-            _encode_slice(page, start, pieces, budget, before)
+    if start < len(page) and not budget.cut:
+        _encode_slice(page, start, pieces, budget, before)
     if page:
         yield page, "[" + ",".join(pieces) + "]"
 
