@@ -78,6 +78,23 @@ def test_export_error_before_streaming_is_a_clear_error(postgres_server):
     assert response.json()["error"]["code"] == "query_failed"
 
 
+@pytest.mark.parametrize("export_format", ["csv", "json"])
+def test_an_export_error_names_the_line_of_the_users_sql(postgres_server, export_format):
+    # The CSV export wraps the SQL in COPY: the database's "LINE n" must still be the
+    # user's line n, as it is when the same SQL is read.
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    sql = "SELECT 1 AS one,\n       no_such AS x"
+    read = client.post("/api/v1/queries", {"datasource": pg.id, "sql": sql}, format="json")
+    missing = client.post(
+        "/api/v1/queries/export", {"datasource": pg.id, "sql": sql, "format": export_format}, format="json"
+    )
+    assert read.status_code == 400
+    assert "LINE 2:" in read.json()["error"]["message"]
+    assert missing.status_code == 400
+    assert "LINE 2:" in missing.json()["error"]["message"], missing.json()
+
+
 def test_postgresql_csv_export_comes_from_copy_with_the_row_cap(postgres_server):
     pg = source_from_server("pg", "postgresql", postgres_server, max_rows=1000)
     client = client_for(reader("ana", pg))

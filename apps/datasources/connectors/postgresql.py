@@ -399,10 +399,11 @@ class PostgreSQLConnector(Connector):
     def _copy_csv(self, sql: str, limits: QueryLimits, *, fresh: bool) -> Iterator[CsvStream]:
         # COPY renders CSV in the server's C code, several times faster than rows
         # converted in Python; the subquery carries the row cap. The newline closes a
-        # trailing `--` comment. `sql` is a classified read whose parentheses balance, so
+        # trailing `--` comment; there is none before the SQL, so that an error's "LINE n"
+        # is the user's line n. `sql` is a classified read whose parentheses balance, so
         # it cannot reach outside its parentheses.
         copy_sql = (
-            f"COPY (SELECT * FROM (\n{sql}\n) AS querybase_export LIMIT {int(limits.max_rows)}) "
+            f"COPY (SELECT * FROM ({sql}\n) AS querybase_export LIMIT {int(limits.max_rows)}) "
             "TO STDOUT WITH (FORMAT csv, HEADER true)"
         )
         deadline = ReadDeadline(limits.timeout_ms)
