@@ -371,10 +371,15 @@ class Command(BaseCommand):
         pgbench_tps = float(re.search(r"tps = ([0-9.]+)", pgbench.stdout).group(1))
         uncached = _wrk(base, token, {"datasource": datasource.pk, "sql": ONE_ROW_SQL, "max_age": 0})
         cached = _wrk(base, token, {"datasource": datasource.pk, "sql": ONE_ROW_SQL})
+        # The same server answering a request that does nothing (no authentication, no
+        # database, no Redis): the ceiling of gunicorn and Django's middleware alone on
+        # this machine, which no read can pass.
+        floor = _wrk(base, token, None, path="/version")
         return {
             "pgbench_tps": pgbench_tps,
             "http_rps_uncached": uncached,
             "http_rps_cached": cached,
+            "http_rps_floor": floor,
             # The keys of earlier runs, same figures.
             "http_uncached_rps": uncached,
             "http_cached_rps": cached,
@@ -493,6 +498,8 @@ class Command(BaseCommand):
             "   target: >= 2.5%",
             f"  small reads over HTTP, {CLIENTS} clients (wrk), cached   {f['http_rps_cached']:8.0f} /s   "
             f"({100 * f['http_rps_cached'] / f['pgbench_tps']:.1f}% of pgbench)   target: >= 4%",
+            f"  GET /version over HTTP, {CLIENTS} clients: the server's ceiling {f['http_rps_floor']:8.0f} /s   "
+            f"({100 * f['http_rps_floor'] / f['pgbench_tps']:.1f}% of pgbench)",
             f"  parameterised one-row read, prepared   {f['prepared_p50_ms']:8.3f} ms   "
             f"(as text each time {f['unprepared_p50_ms']:.3f} ms: {f['prepared_speedup']:.2f}x)",
         ]
@@ -529,23 +536,30 @@ def _http_lines(f: dict) -> list[str]:
         f"  HTTP small reads, {CLIENTS} clients: uncached {f['http_rps_uncached']:.0f}/s "
         f"({f['http_rps_uncached'] / f['pgbench_tps']:.2%} of pgbench), cached {f['http_rps_cached']:.0f}/s "
         f"({f['http_rps_cached'] / f['pgbench_tps']:.2%}); pgbench {f['pgbench_tps']:.0f} tps",
+        f"  the same server answering GET /version (no auth, database or Redis): {f['http_rps_floor']:.0f}/s "
+        f"({f['http_rps_floor'] / f['pgbench_tps']:.2%} of pgbench): the ceiling of gunicorn and Django alone",
     ]
 
 
-def _wrk(base: str, token: str, body: dict) -> float:
+def _wrk(base: str, token: str, body: dict | None, path: str = "/api/v1/queries") -> float:
     """Requests per second from wrk: CLIENTS connections on 2 threads for LOAD_SECONDS,
-    each posting `body` again as soon as its last answer came. Fails on any answer but 200."""
+    each posting `body` (a GET where None) again as soon as its last answer came. Fails on
+    any answer but 200."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text(
+    request = (
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(json.dumps(body))}\n"
         'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
-        # Any status but 200 is counted and reported (wrk itself only flags non-2xx/3xx).
+        if body is not None
+        else 'wrk.method = "GET"\n'
+    )
+    # Any status but 200 is counted and reported (wrk itself only flags non-2xx/3xx).
+    counting = (
         "local others = 0\n"
         "function response(status, headers, body) if status ~= 200 then others = others + 1 end end\n"
         'function done(summary, latency, requests) io.write("NOT_200 " .. others .. "\\n") end\n'
     )
+    script.write_text(f'{request}wrk.headers["Authorization"] = "Bearer {token}"\n{counting}')
     try:
         run = subprocess.run(
             [
@@ -560,7 +574,7 @@ def _wrk(base: str, token: str, body: dict) -> float:
                 f"{LOAD_SECONDS}s",
                 "-s",
                 str(script),
-                f"{base}/api/v1/queries",
+                f"{base}{path}",
             ],
             capture_output=True,
             text=True,
