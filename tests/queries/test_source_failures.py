@@ -5,6 +5,7 @@ Sessions are ended for real, from an admin connection (pg_terminate_backend, KIL
 "down" is a port nobody listens on.
 """
 
+import time
 import uuid
 from contextlib import ExitStack
 
@@ -21,6 +22,7 @@ from tests.support.databases import (
     terminate_postgres_sessions,
 )
 from tests.support.factories import client_for, make_datasource, reader, source_from_server
+from tests.support.relay import relay_to
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -156,6 +158,39 @@ def test_a_source_that_is_down_is_a_502_datasource_unavailable(engine, settings)
     export = client.post("/api/v1/queries/export", {"datasource": gone.id, "sql": "SELECT 1"}, format="json")
     assert export.status_code == 502
     assert export.json()["error"]["code"] == "datasource_unavailable"
+
+
+def test_a_postgresql_source_refusing_connections_is_told_at_once_and_its_return_too(postgres_server, settings):
+    # The pool connects in its own threads; a read waiting on it used to learn nothing
+    # until the whole connect timeout had passed, though the source refused at once.
+    settings.QUERYBASE_CONNECT_TIMEOUT = 60
+    with relay_to(f"http://{postgres_server.host}:{postgres_server.port}") as relay:
+        source = make_datasource(
+            "behind-relay",
+            engine="postgresql",
+            host="127.0.0.1",
+            port=relay.port,
+            database=postgres_server.database,
+            username=postgres_server.username,
+            password=postgres_server.password,
+        )
+        client = client_for(reader("ana", source))
+        relay.drop()  # every connection to the source is closed at once from now on
+
+        for _ in range(2):  # the pool's first failed attempt, then the pool that is failing
+            started = time.monotonic()
+            export = client.post("/api/v1/queries/export", {"datasource": source.id, "sql": "SELECT 1"}, format="json")
+            assert export.status_code == 502, export.content
+            assert export.json()["error"]["code"] == "datasource_unavailable"
+            # Far below the 60 s connect timeout, which it used to wait out each time.
+            assert time.monotonic() - started < 30
+
+        relay.restore()  # the source is back: the next read reaches it, whatever the pool's backoff
+        export = client.post(
+            "/api/v1/queries/export", {"datasource": source.id, "sql": "SELECT 41 + 1 AS n"}, format="json"
+        )
+        assert export.status_code == 200
+        assert b"".join(export.streaming_content) == b"n\n42\n"
 
 
 def _fill_the_pool(source) -> None:

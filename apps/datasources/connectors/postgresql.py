@@ -53,7 +53,7 @@ from apps.datasources.connectors.base import (
     with_indexes,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
-from apps.datasources.connectors.postgresql_pool import MeteredConnectionPool
+from apps.datasources.connectors.postgresql_pool import ConnectAttemptFailed, MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 
 # From the catalog rather than information_schema, which has no materialized views,
@@ -261,8 +261,17 @@ class PostgreSQLConnector(Connector):
     @contextmanager
     def _pooled_connection(self) -> Iterator[psycopg.Connection]:
         pool = self._pool()
+        if pool.cannot_connect():
+            # The source refused the pool's last attempt: one direct attempt says now
+            # whether it is back (the read then goes on that connection), rather than
+            # a wait for the pool's next attempt.
+            with self._fresh_connection() as connection:
+                yield connection
+            return
         try:
             connection = self._live_connection(pool)
+        except ConnectAttemptFailed as failed:
+            raise self._translate(failed.error) from failed
         except PoolTimeout as error:
             # The pool only says it gave up: find out why with one direct attempt.
             with self.connect():
