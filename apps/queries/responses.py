@@ -17,6 +17,12 @@ def run_body(run: QueryRun, request: Request) -> dict:
     return body
 
 
+def answered_at_once(run: QueryRun, page: dict, request: Request) -> dict:
+    """A run that finished within its request (a fresh or cached read, a run in a sandbox),
+    with the first page of its result and the links to the others."""
+    return {**QueryRunSerializer(run).data, "result": with_page_links(page, run, request)}
+
+
 def with_page_links(page: dict | None, run: QueryRun, request: Request) -> dict | None:
     """A page of a result with links to the next and previous ones (null at either end)."""
     if page is None:

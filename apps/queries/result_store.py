@@ -208,20 +208,16 @@ def _described(columns: list[ResultColumn]) -> list[dict[str, str]]:
     return [{"name": column.name, "type": column.type} for column in columns]
 
 
-def store_result(
-    run: QueryRun, result: dict[str, Any], *, statements: tuple[list[dict[str, Any]], dict[str, Any]] | None = None
-) -> StoredRows:
-    """Keep a result already in memory (a sandbox's, always small). `statements` as
-    `store_rows` takes them."""
+def store_result(run: QueryRun, result: dict[str, Any]) -> StoredRows:
+    """Keep a result already in memory: a sandbox write's, one small row per statement
+    (reads, in a sandbox too, stream through `read_into_store`)."""
     started = time.monotonic() - result.get("took_ms", 0) / 1000
     rows = result["rows"]
     # What a sandbox adds (affected_rows) is kept with a result that fits the cache.
     extra = {key: value for key, value in result.items() if key not in _PAGE_KEYS}
     # The rows are all there: a cap of their number keeps them all, `truncated` as it was.
     truncated = result.get("truncated", False)
-    return store_rows(
-        run, result["columns"], rows, len(rows), started, truncated=truncated, extra=extra, statements=statements
-    )
+    return store_rows(run, result["columns"], rows, len(rows), started, truncated=truncated, extra=extra)
 
 
 def store_rows(

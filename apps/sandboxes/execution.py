@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.audit.services import record_event
-from apps.datasources.connectors.base import ConnectorError, QueryLimits
+from apps.datasources.connectors.base import BoundStatement, Connector, ConnectorError, QueryLimits
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import result_store
@@ -45,6 +45,8 @@ from querybase.types import ClientRequest
 @dataclass(frozen=True)
 class SandboxRun:
     run: QueryRun
+    # What the API answers with: the first page of a read's result (its other pages as a
+    # source read's are, GET /queries/{id}/results), or a write's whole result.
     result: dict[str, Any]
 
 
@@ -58,9 +60,9 @@ def run_in_sandbox(
     share_token: str = "",
     request: ClientRequest | None = None,
 ) -> SandboxRun:
-    """Run `sql` in the caller's own sandbox and answer with rows (a read) or the rows
-    each statement affected (writes). Someone the owner shared a saved query in it with
-    may run reads (apps/sandboxes/sharing.py); raises otherwise."""
+    """Run `sql` in the caller's own sandbox and answer with rows (a read: its first page)
+    or the rows each statement affected (writes). Someone the owner shared a saved query
+    in it with may run reads (apps/sandboxes/sharing.py); raises otherwise."""
     sandbox, is_owner = sandbox_to_run_in(user, sandbox_id, share_token=share_token)
     if sandbox.datasource_id != datasource_id:
         raise SandboxOfAnotherSource("This sandbox is a copy of another data source.")
@@ -76,38 +78,50 @@ def run_in_sandbox(
     copies = copies_for(datasource)
     connector = copy_connector(copies, sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
     watch = None
-    several = None
     try:
         if classification.is_read:
-            limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
-            texts = [statement.text for statement in classification.statements]
-            several = result_store.EarlierStatements.of(statements, texts, limits.max_rows)
-            result = connector.run_read(statements, limits, earlier=several).as_dict()
+            stored = _read(run, connector, datasource, statements, classification)
+            answer = stored.first_page
         else:
             watch = watch_changes(copies, connector, sandbox.database_name, sql, datasource.engine)
             started = time.monotonic()
             affected = connector.run_write(statements, datasource.statement_timeout_ms)
-            result = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
-    except ConnectorError as error:
-        _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
-        raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
+            answer = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
+    except ConnectorError as error:  # RowTooLarge too: a read's result is bounded as on the source
+        raise _failed(run, error) from error
     if watch is not None:
-        result["changes"] = _keep_effect(run, classification, result["affected_rows"], watch)
-    try:
-        stored = _finish(
-            run, status=RunStatus.SUCCEEDED, result=result, statements=several.parts() if several else None
-        )
-    except RowTooLarge as error:  # kept as a read's result is: bounded in bytes (result_store)
-        _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
-        raise QueryError(error.code, error.message, details={"run": str(run.pk)}) from error
-    if several is not None and stored is not None:
-        # Every statement's result, as a read on the source answers it (apps/queries/result_store.py).
-        result.update(statement=stored.first_page["statement"], statements=stored.first_page["statements"])
+        answer["changes"] = _keep_effect(run, classification, answer["affected_rows"], watch)
+        try:
+            stored = result_store.store_result(run, answer)
+        except RowTooLarge as error:
+            raise _failed(run, error) from error
+    _finish(run, status=RunStatus.SUCCEEDED, stored=stored)
     if is_owner:
         touch(sandbox)
     if not classification.is_read:
         _measure(sandbox)
-    return SandboxRun(run=run, result=result)
+    return SandboxRun(run=run, result=answer)
+
+
+def _read(
+    run: QueryRun,
+    connector: Connector,
+    datasource: DataSource,
+    statements: list[BoundStatement],
+    classification: Classification,
+) -> result_store.StoredRows:
+    """The read streamed into the result store a page at a time, as a read on the source
+    is (result_store.read_into_store): the same row cap and byte bounds, every statement's
+    result for SQL of several, and no process holding more than a page of it."""
+    limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
+    texts = [statement.text for statement in classification.statements]
+    return result_store.read_into_store(run, connector, statements, limits, texts=texts)
+
+
+def _failed(run: QueryRun, error: ConnectorError) -> QueryError:
+    """The run ends failed with the error, which the API then answers."""
+    _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
+    return QueryError(error.code, error.message, details={"run": str(run.pk)})
 
 
 def _keep_effect(run: QueryRun, classification: Classification, affected: list[int], watch) -> dict[str, Any]:
@@ -166,7 +180,8 @@ def _refuse(sandbox: Sandbox, datasource: DataSource, sql: str, classification: 
 
 
 def write_result(classification: Classification, affected: list[int], *, took_ms: float) -> dict[str, Any]:
-    """Writes answer like a read, one row per statement, so a grid shows them as they are."""
+    """Writes answer like a read, one row per statement, so a grid shows them as they are:
+    one page, the whole of it (a statement's row is a few bytes)."""
     rows = [
         [index, statement.kind.value, count]
         for index, (statement, count) in enumerate(zip(classification.statements, affected, strict=False), start=1)
@@ -182,6 +197,8 @@ def write_result(classification: Classification, affected: list[int], *, took_ms
         "truncated": False,
         "took_ms": round(took_ms, 1),
         "affected_rows": affected,
+        "page": 1,
+        "page_count": 1,
     }
 
 
@@ -223,21 +240,13 @@ def _start_run(
     return run
 
 
-def _finish(
-    run: QueryRun,
-    *,
-    status: str,
-    result: dict[str, Any] | None = None,
-    statements: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
-    **fields,
-) -> result_store.StoredRows | None:
-    """The run ends in `status`, with its result kept (what was kept: its first page)."""
+def _finish(run: QueryRun, *, status: str, stored: result_store.StoredRows | None = None, **fields) -> None:
+    """The run ends in `status`, with where its result is kept (`stored`, already written)."""
     finished = timezone.now()
     fields.update(finished_at=finished, duration_ms=(finished - (run.started_at or finished)).total_seconds() * 1000)
-    stored = None
-    if result is not None:
-        stored = result_store.store_result(run, result, statements=statements)
-        fields.update(row_count=result["row_count"], truncated=result["truncated"], result_location=stored.location)
+    if stored is not None:
+        page = stored.first_page
+        fields.update(row_count=page["row_count"], truncated=page["truncated"], result_location=stored.location)
     RUN_STATUS.move(
         run.pk,
         status,
@@ -249,4 +258,3 @@ def _finish(
     run.status = status
     for name, value in fields.items():
         setattr(run, name, value)
-    return stored

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.datasources.serializers import TableSerializer
+from apps.queries.responses import answered_at_once
 from apps.queries.serializers import QueryRunSerializer
 from apps.sandboxes import indexes, lifecycle, selectors, uploads
 from apps.sandboxes.exceptions import SandboxNotFound, UploadTooLarge
@@ -90,7 +91,7 @@ class SandboxIndexView(APIView):
         payload = IndexInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         outcome = indexes.create_index(request.user, sandbox_id, **payload.validated_data, request=request)
-        return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})
+        return Response(answered_at_once(outcome.run, outcome.result, request))
 
 
 def _upload(request: Request):

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from apps.approvals.serializers import ApprovalRequestDetailSerializer
 from apps.queries import runs
-from apps.queries.responses import finished_or_pending, with_page_links
+from apps.queries.responses import answered_at_once, finished_or_pending
 from apps.queries.serializers import QueryRunSerializer, QuerySubmitSerializer
 from apps.sandboxes.execution import run_in_sandbox
 from apps.submissions import submission
@@ -45,7 +45,7 @@ class QuerySubmitView(APIView):
                 share_token=data["share_token"],
                 request=request,
             )
-            return Response({**QueryRunSerializer(outcome.run).data, "result": outcome.result})
+            return Response(answered_at_once(outcome.run, outcome.result, request))
         wait = min(data.get("wait", settings.QUERYBASE_DEFAULT_WAIT_SECONDS), settings.QUERYBASE_MAX_WAIT_SECONDS)
         started = time.monotonic()
         submitted = submission.submit_query(
@@ -64,7 +64,7 @@ class QuerySubmitView(APIView):
         run = submitted.run
         assert run is not None  # a submission is a run unless it became an approval request
         if submitted.result is not None:
-            return Response({**QueryRunSerializer(run).data, "result": with_page_links(submitted.result, run, request)})
+            return Response(answered_at_once(run, submitted.result, request))
         if not run.is_finished:
             run = runs.wait_for_run(run, wait - (time.monotonic() - started))
         if run.approval_request is not None:  # long SQL the worker found to be a write

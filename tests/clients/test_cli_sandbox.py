@@ -69,6 +69,22 @@ def test_a_sandbox_is_waited_for_written_in_promoted_reset_and_deleted(cli, sand
     assert cli("sandbox", "reset", str(sandbox_id)).code == NOT_FOUND_OR_FORBIDDEN
 
 
+def test_a_sandbox_read_of_several_pages_comes_back_whole_in_order(cli, sandboxed):
+    """The server answers a read in a sandbox with its first page, as a read on the source;
+    `run` (the SDK under it) follows the pages to the last row."""
+    cli.login("ana")
+    sql = "SELECT id FROM order_items ORDER BY id"
+
+    in_sandbox = cli("run", "Shop", sql, "--sandbox", "mine", "--json")
+
+    assert in_sandbox.code == OK, in_sandbox.stderr
+    result = in_sandbox.json()["result"]
+    assert result["page_count"] > 1 and result["next"] is None  # every page fetched
+    assert len(result["rows"]) == result["row_count"] > 1000
+    on_source = cli("run", "Shop", sql, "--json").json()["result"]
+    assert result["rows"] == on_source["rows"]
+
+
 def test_a_csv_is_previewed_then_uploaded_with_its_lines_left_out(cli, sandboxed, tmp_path):
     cli.login("ana")
     sandbox_id = cli("sandbox", "get", "Shop", "--wait", "--json").json()["id"]

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from apps.approvals.models import ApprovalRequest
-from apps.queries.models import SavedQuery
+from apps.queries.models import QueryRun, SavedQuery
 from apps.queries.saved_queries import create_share_link
 from apps.sandboxes.models import Sandbox
 from tests.support.factories import DEFAULT_PASSWORD
@@ -104,6 +104,25 @@ def test_plus_index_in_my_sandbox_from_the_schema_browser(page, sandboxed_shop):
     assert page.locator("li.index", has_text="by_country_and_name").count() == 0
     assert page.locator(".add-index").count() == 0
     assert file_digest(shop.path) == before
+
+
+def test_a_large_read_in_my_sandbox_pages_in_the_grid_as_one_on_the_source(page, sandboxed_shop):
+    """The server answers a sandbox read with its first page and a link to the next, as a
+    read on the source: the grid says what it holds and "Load all" fetches the rest."""
+    log_in(page, "ana", DEFAULT_PASSWORD)
+    page.wait_for_selector("#schema li.table[data-table=customers]")
+    page.select_option("#datasource", label="Shop — my sandbox")
+    page.wait_for_selector("#schema li.table[data-table=customers] .add-index", state="attached")
+    set_sql(page, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) SELECT i FROM n")
+    page.click("#run")
+    page.wait_for_selector("#rows-loaded:not([hidden])")
+    assert page.inner_text("#result-meta").startswith("2,500 rows")
+    assert page.inner_text("#rows-loaded-text").startswith("1,000 of 2,500 rows loaded")
+    page.click("#load-all")
+    page.wait_for_selector("#rows-loaded", state="hidden")
+    numbers = page.evaluate("window.qbGrid().getData().map(row => Number(row.c0))")
+    assert numbers == list(range(1, 2501))  # every row, once, in order
+    assert QueryRun.objects.get().sandbox_id == Sandbox.objects.get().pk  # read in the sandbox
 
 
 def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_share_link(
