@@ -92,7 +92,12 @@ def make_copy_login(datasource: DataSource, name: str) -> None:
     login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
     role = SandboxRole(datasource=datasource, server=copies.server.key, name=login.name, database_name=name)
     role.set_password(login.password)
-    role.save()  # first: a login is never made without a row that upkeep can find
+    try:
+        with transaction.atomic():
+            role.save()  # first: a login is never made without a row that upkeep can find
+    except IntegrityError as error:
+        # Another process is making this copy's login (two upkeeps adopting one copy).
+        raise CopyFailed("The sandbox's login is being made by another process; try again.") from error
     try:
         copies.create_login(login)
     except LoginRightsMissing:
@@ -170,8 +175,14 @@ def adopt_copies_of_shared_login(datasource: DataSource) -> int:
             continue
         try:
             make_copy_login(datasource, sandbox.database_name)
+        except CopyFailed as error:
+            logger.warning("sandbox %s not given its own login: %s", sandbox.pk, error.message)
+            waiting = True
+            continue
+        try:
             copies.adopt(sandbox.database_name)
         except CopyFailed as error:
+            # Back to the shared login, whose grant is revoked last: the copy stays whole.
             drop_copy_login(datasource, sandbox.database_name)
             logger.warning("sandbox %s not given its own login: %s", sandbox.pk, error.message)
             waiting = True
