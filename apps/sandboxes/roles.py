@@ -182,7 +182,8 @@ def adopt_copies_of_shared_login(datasource: DataSource) -> int:
         try:
             copies.adopt(sandbox.database_name)
         except CopyFailed as error:
-            # Back to the shared login, whose grant is revoked last: the copy stays whole.
+            # The shared login's grant is revoked last, so it still reaches the copy; the
+            # next pass starts over and defines again what this one had.
             drop_copy_login(datasource, sandbox.database_name)
             logger.warning("sandbox %s not given its own login: %s", sandbox.pk, error.message)
             waiting = True

@@ -201,7 +201,8 @@ def test_upkeep_gives_a_copy_made_with_the_shared_login_its_own_and_keeps_its_co
     """Before each copy had its own login, one login per source had ALL on each of its
     sandbox schemas and defined their views and routines. Such a copy runs nothing until
     upkeep gives it its own login; then it works as before, with what its owner put in it,
-    its views and routines defined by the new login, and the shared login is dropped."""
+    its views, routines and triggers defined by the new login, and the shared login is
+    dropped."""
     source = sandbox_source("mysql", request)
     client = client_for(reader("ada", source))
     sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
@@ -218,6 +219,8 @@ def test_upkeep_gives_a_copy_made_with_the_shared_login_its_own_and_keeps_its_co
     assert rows(client, source, sandbox_id, "SELECT name FROM customers WHERE id = 1") == [["kept"]]
     assert rows(client, source, sandbox_id, "SELECT count(*) FROM big_orders")[0][0] >= 0
     assert rows(client, source, sandbox_id, "SELECT doubled(2)") == [["4.00"]]
+    assert write(client, source, sandbox_id, "INSERT INTO customers (name) VALUES ('quiet')") == 1
+    assert rows(client, source, sandbox_id, "SELECT count(*) FROM customers WHERE name = 'QUIET'") == [[1]]
     assert rows(client, source, sandbox_id, "SELECT CURRENT_USER()")[0][0].split("@")[0] == own.name
     assert definers_in(schema) == {f"{own.name}@%"}
     assert shared not in logins_on_server(source)
@@ -227,7 +230,7 @@ def test_upkeep_gives_a_copy_made_with_the_shared_login_its_own_and_keeps_its_co
 
 def make_it_a_copy_of_the_shared_login(source, schema: str) -> str:
     """Turn a copy into one made the old way: a login of the whole source granted ALL on
-    its schema, defining its views and routines; the copy's own login gone."""
+    its schema, defining its views, routines and triggers; the copy's own login gone."""
     shared = f"{ROLE_PREFIX}{source.pk}_shared"
     role = SandboxRole(datasource=source, server=copies_for(source).server.key, name=shared)
     role.set_password("shared-login-password")
@@ -250,6 +253,7 @@ def make_it_a_copy_of_the_shared_login(source, schema: str) -> str:
         cursor.execute("CREATE OR REPLACE VIEW big_orders AS SELECT * FROM orders WHERE total > 100")
         cursor.execute("DROP FUNCTION doubled")
         cursor.execute("CREATE FUNCTION doubled(x DECIMAL(10,2)) RETURNS DECIMAL(12,2) DETERMINISTIC RETURN x * 2")
+        cursor.execute("CREATE TRIGGER shout BEFORE INSERT ON customers FOR EACH ROW SET NEW.name = UPPER(NEW.name)")
     finally:
         as_shared.close()
     assert definers_in(schema) == {f"{shared}@%"}
@@ -262,8 +266,9 @@ def definers_in(schema: str) -> set[str]:
         cursor = root.cursor()
         cursor.execute(
             "SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s UNION "
-            "SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s",
-            [schema, schema],
+            "SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s UNION "
+            "SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
+            [schema, schema, schema],
         )
         return {row[0] for row in cursor.fetchall()}
     finally:

@@ -254,15 +254,7 @@ class MySQLCopies(CopyEngine):
             cursor.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
             if self.login is not None:
                 # A dropped schema keeps its grants: a later one of the same name would get them.
-                self._revoke_shared(cursor, name)
-
-    def _revoke_shared(self, cursor, name: str) -> None:
-        assert self.login is not None
-        try:
-            cursor.execute(f"REVOKE ALL PRIVILEGES ON {granted_schema(name)}.* FROM %s@'%%'", [self.login.name])
-        except MySQLdb.Error as error:
-            if _code(error) not in _NO_SUCH_GRANT:
-                raise
+                _revoke(cursor, name, self.login)
 
     def adopt(self, name: str) -> None:
         """Give copy `name`, made when one user served every copy of the source, to its own
@@ -290,7 +282,7 @@ class MySQLCopies(CopyEngine):
                         definer.execute(f"DROP {kind} IF EXISTS {quoted(routine)}")
                         definer.execute(without_definer(statement))
             if self.login is not None:
-                self._revoke_shared(cursor, name)
+                _revoke(cursor, name, self.login)
 
     def _login_of(self, name: str) -> SandboxLogin:
         login = self.login_for(name)
@@ -398,6 +390,15 @@ class MySQLCopies(CopyEngine):
         # The source's schema is named even when the login cannot list it.
         names.add(self.source.database.lower())
         return names - {name.lower()} - _DESCRIPTIVE_SCHEMAS
+
+
+def _revoke(cursor, name: str, login: SandboxLogin) -> None:
+    """Take schema `name` from `login` (nothing if it had no grant there)."""
+    try:
+        cursor.execute(f"REVOKE ALL PRIVILEGES ON {granted_schema(name)}.* FROM %s@'%%'", [login.name])
+    except MySQLdb.Error as error:
+        if _code(error) not in _NO_SUCH_GRANT:
+            raise
 
 
 def _code(error: MySQLdb.Error) -> int | None:
