@@ -1,4 +1,5 @@
-"""Making and dropping one sandbox's copy, with the state moves around it."""
+"""Making and dropping one sandbox's copy (with its own login where the engine gives each
+copy one), with the state moves around it."""
 
 import logging
 from typing import Any
@@ -6,12 +7,37 @@ from typing import Any
 from django.utils import timezone
 
 from apps.datasources.crypto import CredentialDecryptionError
-from apps.sandboxes.engines import CopyFailed, LoginRightsMissing, copies_for
+from apps.datasources.models import DataSource
+from apps.sandboxes.engines import CopyEngine, CopyFailed, LoginRightsMissing, copies_for
 from apps.sandboxes.exceptions import SandboxRightsMissing, SandboxUnavailable
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
+from apps.sandboxes.roles import drop_copy_login, make_copy_login
 from apps.sandboxes.state import move
 
 logger = logging.getLogger(__name__)
+
+
+def copy_of_golden(datasource: DataSource, golden: str, name: str) -> CopyEngine:
+    """Make copy `name` of golden copy `golden`, with its own login first where the engine
+    gives each copy one; returns the mechanics to run SQL in it. On failure neither the
+    copy nor its login is left (what the server would not drop now, upkeep drops). Raises
+    CopyFailed (LoginRightsMissing: the copy-maker may not make the login) or
+    CredentialDecryptionError."""
+    make_copy_login(datasource, name)
+    copies = copies_for(datasource)
+    try:
+        copies.copy(golden, name)  # drops what it made if it fails
+    except BaseException:
+        drop_copy_login(datasource, name)
+        raise
+    return copies
+
+
+def remove_copy(datasource: DataSource, name: str) -> None:
+    """Drop copy `name` and then its own login. Raises CopyFailed if either is left."""
+    copies_for(datasource).drop(name)
+    if not drop_copy_login(datasource, name):
+        raise CopyFailed("The sandbox's own login could not be dropped yet.")
 
 
 def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
@@ -20,8 +46,7 @@ def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
     for its owner to see (asking again makes a new one), and what the attempt left on the
     server is dropped now or by the next upkeep."""
     try:
-        copies = copies_for(sandbox.datasource)
-        copies.copy(golden.database_name, sandbox.database_name)
+        copies = copy_of_golden(sandbox.datasource, golden.database_name, sandbox.database_name)
         size = copies.size_bytes(sandbox.database_name)
     except (CopyFailed, CredentialDecryptionError) as error:
         message = getattr(error, "message", str(error))
@@ -39,12 +64,12 @@ def make_copy(sandbox: Sandbox, golden: GoldenCopy, *, target: str) -> Sandbox:
 
 
 def drop_copy(sandbox: Sandbox) -> bool:
-    """Drop the sandbox's database, schema or file for real; an expired sandbox becomes
-    `deleted`. A failed one stays `failed` (its owner is still to see why), marked
+    """Drop the sandbox's database, schema or file for real, and its own login; an expired
+    sandbox becomes `deleted`. A failed one stays `failed` (its owner is still to see why), marked
     `dropped_at`; upkeep or its owner's delete settles it. False if the server could not
     be reached (upkeep tries again)."""
     try:
-        copies_for(sandbox.datasource).drop(sandbox.database_name)
+        remove_copy(sandbox.datasource, sandbox.database_name)
     except (CopyFailed, CredentialDecryptionError) as error:
         logger.warning("dropping sandbox %s failed: %s", sandbox.pk, getattr(error, "message", error))
         return False

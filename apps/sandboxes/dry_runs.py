@@ -18,7 +18,7 @@ from apps.datasources.connectors.base import ConnectorError
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.sandboxes.connectors import copy_connector
-from apps.sandboxes.copies import drop_copy
+from apps.sandboxes.copies import copy_of_golden, drop_copy
 from apps.sandboxes.effects import watch_changes
 from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import SandboxUnavailable
@@ -58,7 +58,6 @@ def dry_run_in_copy(datasource: DataSource, sql: str, statements: list[BoundStat
     if outside_reach(sql, datasource.engine, other_databases=others) is not None:
         return None
     golden = golden_for_copying(datasource)
-    copies = copies_for(datasource)  # again: making the first golden copy made the source's sandbox role
     sandbox = Sandbox.objects.create(
         datasource=datasource,
         database_name=name,
@@ -67,7 +66,7 @@ def dry_run_in_copy(datasource: DataSource, sql: str, statements: list[BoundStat
         for_dry_run=True,
     )
     try:
-        copies.copy(golden.database_name, name)
+        copies = copy_of_golden(datasource, golden.database_name, name)
         connector = copy_connector(copies, name, statement_timeout_ms=datasource.statement_timeout_ms)
         watch = watch_changes(copies, connector, name, sql, datasource.engine)
         affected = connector.run_write(statements, datasource.statement_timeout_ms)

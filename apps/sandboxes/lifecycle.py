@@ -11,14 +11,15 @@ from apps.datasources import access
 from apps.datasources.access import Action, rights_on
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.sandboxes.copies import drop_copy, make_copy
-from apps.sandboxes.engines import CopyFailed, copies_for
+from apps.sandboxes.copies import copy_of_golden, drop_copy, make_copy, remove_copy
+from apps.sandboxes.engines import CopyFailed, LoginRightsMissing
 from apps.sandboxes.exceptions import (
     NotSandboxOwner,
     SandboxError,
     SandboxesDisabled,
     SandboxNotFound,
     SandboxNotReady,
+    SandboxRightsMissing,
     SandboxUnavailable,
 )
 from apps.sandboxes.golden import current_golden, golden_for_copying
@@ -132,18 +133,21 @@ def owned_sandbox(user: User, sandbox_id: int) -> Sandbox:
 
 def reset_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None = None) -> Sandbox:
     """Replace the sandbox's copy with a fresh one of the current golden copy. The new
-    copy gets a new name, so nothing still connected to the old one can reach the new."""
+    copy gets a new name (and, where copies have their own login, a new login), so
+    nothing still connected to the old one can reach the new."""
     sandbox = owned_sandbox(user, sandbox_id)
     if sandbox.state not in USABLE_STATES:
         raise SandboxNotReady(f"The sandbox is {sandbox.state}; only a ready sandbox can be reset.")
-    golden = golden_for_copying(sandbox.datasource)
-    copies = copies_for(sandbox.datasource)
-    old_name, new_name = sandbox.database_name, sandbox_name(sandbox.datasource)
+    datasource = sandbox.datasource
+    golden = golden_for_copying(datasource)
+    old_name, new_name = sandbox.database_name, sandbox_name(datasource)
     try:
-        copies.copy(golden.database_name, new_name)
+        copies = copy_of_golden(datasource, golden.database_name, new_name)
         size = copies.size_bytes(new_name)
     except (CopyFailed, CredentialDecryptionError) as error:
-        _drop_quietly(copies, new_name)
+        _drop_quietly(datasource, new_name)
+        if isinstance(error, LoginRightsMissing):
+            raise SandboxRightsMissing(error.message) from error
         raise SandboxUnavailable(f"The sandbox could not be reset: {getattr(error, 'message', error)}") from error
     now = timezone.now()
     fields = {
@@ -155,19 +159,20 @@ def reset_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None 
         "last_used_at": now,
     }
     if not move(sandbox, SandboxState.ACTIVE, sources=USABLE_STATES, **fields):
-        _drop_quietly(copies, new_name)
+        _drop_quietly(datasource, new_name)
         raise SandboxNotReady("The sandbox was deleted or expired meanwhile.")
-    _drop_quietly(copies, old_name)
+    _drop_quietly(datasource, old_name)
     record_event("sandbox.reset", actor=user, target=sandbox, request=request, detail={"golden": golden.database_name})
     return sandbox
 
 
-def _drop_quietly(copies, name: str) -> None:
-    """Drop a copy no row names any more; a failure is logged (it then needs a hand)."""
+def _drop_quietly(datasource: DataSource, name: str) -> None:
+    """Drop a copy no row names any more, and its own login; a failure is logged (the copy
+    then needs a hand; a login left is dropped by upkeep)."""
     try:
-        copies.drop(name)
-    except CopyFailed as error:
-        logger.warning("copy %s could not be dropped: %s", name, error.message)
+        remove_copy(datasource, name)
+    except (CopyFailed, CredentialDecryptionError) as error:
+        logger.warning("copy %s could not be dropped: %s", name, getattr(error, "message", error))
 
 
 def delete_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None = None) -> None:

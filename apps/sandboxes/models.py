@@ -70,10 +70,16 @@ class GoldenCopy(models.Model):
 
 
 class SandboxRole(models.Model):
-    """The least-privileged login that runs users' SQL in a source's copies on one sandbox
+    """A least-privileged login that runs users' SQL in a source's copies on one sandbox
     server (apps/sandboxes/roles.py). The copy-making credentials create it, own the
-    databases and make the copies; this role owns the objects inside the copies and may
-    connect to the sandboxes only, never to the golden copy or the source.
+    databases and make the copies; the login may reach the sandboxes only, never the golden
+    copy or the source.
+
+    Two kinds. On PostgreSQL one login per source and server (`database_name` empty) owns
+    the objects of every copy of the source: each sandbox is its own database, which a
+    connection cannot leave. On MySQL, where every schema of the server is one qualified
+    name away, each copy has its own login (`database_name` names that copy) with rights on
+    that schema alone, so the database keeps one user's sandbox from another's.
 
     Its password is random, encrypted at rest like the sources' and never serialised."""
 
@@ -81,6 +87,8 @@ class SandboxRole(models.Model):
     # Where the role lives: "host:port" of the sandbox server (a source may move its copies).
     server = models.CharField(max_length=300)
     name = models.CharField(max_length=63, unique=True)
+    # The one copy (schema) this login may reach; empty for a login of all the source's copies.
+    database_name = models.CharField(max_length=200, blank=True, default="")
     password_encrypted = models.TextField(editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     dropped_at = models.DateTimeField(null=True, blank=True)
@@ -88,8 +96,15 @@ class SandboxRole(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["datasource", "server"], condition=Q(dropped_at=None), name="one_sandbox_role_per_source_server"
-            )
+                fields=["datasource", "server"],
+                condition=Q(dropped_at=None, database_name=""),
+                name="one_sandbox_role_per_source_server",
+            ),
+            models.UniqueConstraint(
+                fields=["database_name"],
+                condition=Q(dropped_at=None) & ~Q(database_name=""),
+                name="one_sandbox_login_per_copy",
+            ),
         ]
 
     def __str__(self) -> str:

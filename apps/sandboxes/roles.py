@@ -1,49 +1,69 @@
-"""The restricted login each source's sandbox SQL runs as, on its sandbox server.
+"""The restricted logins sandbox SQL runs as, on the sandbox server.
 
 Users' SQL in a sandbox never runs with the copy-making credentials (by default the
 source's own main credentials, which can create databases and reach the source). The
-copy-maker creates one login per source and sandbox server, with no server-wide right
-and rights on that source's sandboxes only (engines/: PostgreSQL hands it the objects of
-the golden copy, so of every sandbox made from it, and lets it connect to the sandboxes;
-MySQL grants it each sandbox's schema as it is made). It is made before the first golden
-copy, kept while the source has sandboxes or copies, and dropped by upkeep once sandboxes
-are off and the last copy is gone.
+copy-maker creates logins with no server-wide right:
 
-If the copy-maker may not create it, making a golden copy, and so a sandbox, fails with
-`SandboxRightsMissing` naming the right: there is no fallback to the copy-maker.
+- PostgreSQL: one per source and sandbox server, handed the objects of the golden copy
+  (so of every sandbox made from it) and allowed to connect to the sandboxes. Each
+  sandbox is its own database and a connection cannot leave its database, so one login
+  for all of a source's copies keeps them apart. Made before the first golden copy, kept
+  while the source has sandboxes or copies, dropped by upkeep once sandboxes are off and
+  the last copy is gone.
+- MySQL/MariaDB: one per copy (`make_copy_login`), made just before the copy, granted that
+  schema alone (engines/mysql.py), dropped with it (`drop_copy_login`). Every schema of a
+  MySQL server is one qualified name away, so a login shared by the source's copies could
+  reach every user's sandbox. Its row is written before the login is made: a process
+  that dies half-way leaves a row that upkeep finds (`drop_stray_copy_logins`), never an
+  unrecorded login. Copies made when one login served the whole source are given their
+  own by upkeep (`adopt_copies_of_shared_login`), which then drops the shared one.
+
+If the copy-maker may not create logins, making a golden copy, and so a sandbox, fails
+with `SandboxRightsMissing` naming the right: there is no fallback to the copy-maker, and
+a copy without its login runs nothing (engines/base.py `connection_settings`).
 """
 
 import logging
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.sandboxes.engines import CopyFailed, LoginRightsMissing, SandboxLogin, copies_for
+from apps.sandboxes.engines import CopyEngine, CopyFailed, LoginRightsMissing, SandboxLogin, copies_for
 from apps.sandboxes.exceptions import SandboxRightsMissing, SandboxUnavailable
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole, SandboxState
-from apps.sandboxes.naming import role_name
+from apps.sandboxes.naming import probe_name, role_name
 
 logger = logging.getLogger(__name__)
 
 
 def ensure_sandbox_role(datasource: DataSource) -> None:
-    """Make the source's restricted login on its sandbox server, unless it has one."""
+    """Make the source's restricted login on its sandbox server, unless it has one; where
+    each copy gets its own login, prove instead that the copy-maker may make one."""
     try:
         copies = copies_for(datasource)
     except CredentialDecryptionError as error:
         raise SandboxUnavailable(f"The source's credentials cannot be read: {error}") from error
-    if not copies.needs_login or copies.login is not None:
+    if not copies.needs_login:
         return
-    login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
     try:
-        copies.create_login(login)
+        if copies.login_per_copy:
+            _prove_copy_logins(datasource)
+        elif copies.login is None:
+            _make_source_login(datasource, copies)
     except LoginRightsMissing as error:
         raise SandboxRightsMissing(error.message) from error
     except CopyFailed as error:
         raise SandboxUnavailable(f"The sandbox role could not be made: {error.message}") from error
+
+
+def _make_source_login(datasource: DataSource, copies: CopyEngine) -> None:
+    login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
+    copies.create_login(login)
     role = SandboxRole(datasource=datasource, server=copies.server.key, name=login.name)
     role.set_password(login.password)
     try:
@@ -52,6 +72,128 @@ def ensure_sandbox_role(datasource: DataSource) -> None:
     except IntegrityError:
         # A parallel process made the source's role first: that one is used, this one goes.
         _drop_quietly(datasource, login.name)
+
+
+def _prove_copy_logins(datasource: DataSource) -> None:
+    """Make and drop a login before a golden copy is built, so that a copy-maker that may
+    not create users makes nothing at all (rather than a golden copy no sandbox can use)."""
+    name = probe_name(datasource)
+    make_copy_login(datasource, name)
+    drop_copy_login(datasource, name)
+
+
+def make_copy_login(datasource: DataSource, name: str) -> None:
+    """Make copy `name`'s own login, where the source's engine gives each copy one (the
+    copy is made next and grants it). Raises CopyFailed (LoginRightsMissing if the
+    copy-maker may not) or CredentialDecryptionError; nothing is left behind then."""
+    copies = copies_for(datasource)
+    if not copies.login_per_copy:
+        return
+    login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
+    role = SandboxRole(datasource=datasource, server=copies.server.key, name=login.name, database_name=name)
+    role.set_password(login.password)
+    try:
+        with transaction.atomic():
+            role.save()  # first: a login is never made without a row that upkeep can find
+    except IntegrityError as error:
+        # Another process is making this copy's login (two upkeeps adopting one copy).
+        raise CopyFailed("The sandbox's login is being made by another process; try again.") from error
+    try:
+        copies.create_login(login)
+    except LoginRightsMissing:
+        role.delete()  # refused outright: nothing was made
+        raise
+    except BaseException:
+        # The server may have made it before the error reached us: drop it, then forget
+        # the row; if it cannot be dropped now, the row stays for upkeep.
+        if _drop_quietly(datasource, login.name):
+            role.delete()
+        raise
+
+
+def drop_copy_login(datasource: DataSource, name: str) -> bool:
+    """Drop copy `name`'s own login, if it has one; False if the server did not answer
+    (the row stays, and upkeep tries again)."""
+    if not name:
+        return True
+    dropped = True
+    for role in SandboxRole.objects.filter(datasource=datasource, database_name=name, dropped_at=None):
+        if _drop_quietly(datasource, role.name):
+            SandboxRole.objects.filter(pk=role.pk).update(dropped_at=timezone.now())
+        else:
+            dropped = False
+    return dropped
+
+
+def drop_stray_copy_logins() -> int:
+    """Drop copies' own logins whose copy no sandbox row names any more: what a process
+    that died between making a login and recording or dropping its copy left (a reset's
+    new copy, a rights probe). Only those older than a copy may take to make."""
+    stale = timezone.now() - timedelta(minutes=settings.QUERYBASE_SANDBOX_STALE_CREATING_MINUTES)
+    live_copies = (
+        Sandbox.objects.exclude(state=SandboxState.DELETED)
+        .exclude(state=SandboxState.FAILED, dropped_at__isnull=False)
+        .values("database_name")
+    )
+    stray = (
+        SandboxRole.objects.filter(dropped_at=None, created_at__lt=stale)
+        .exclude(database_name="")
+        .exclude(database_name__in=live_copies)
+        .select_related("datasource")
+    )
+    dropped = 0
+    for role in stray:
+        if _drop_quietly(role.datasource, role.name):
+            SandboxRole.objects.filter(pk=role.pk).update(dropped_at=timezone.now())
+            dropped += 1
+    return dropped
+
+
+def adopt_copies_of_shared_login(datasource: DataSource) -> int:
+    """Give each copy made when one login served all of the source's copies (where the
+    engine now gives each its own) a login of its own, keeping what is in it; once none
+    is left without one, drop the shared login. Returns how many copies were adopted. A
+    copy that cannot be adopted now is logged and runs nothing until it is (fail closed)."""
+    try:
+        copies = copies_for(datasource)
+    except CredentialDecryptionError as error:
+        logger.warning("sandbox logins of source %s not checked: %s", datasource.pk, error)
+        return 0
+    if not copies.login_per_copy or copies.login is None:
+        return 0
+    in_use = Sandbox.objects.filter(
+        datasource=datasource,
+        state__in=[SandboxState.CREATING, SandboxState.POOLED, SandboxState.ACTIVE, SandboxState.IDLE],
+    )
+    adopted = 0
+    waiting = False
+    for sandbox in in_use:
+        if copies.login_for(sandbox.database_name) is not None:
+            continue
+        if sandbox.state == SandboxState.CREATING:
+            waiting = True  # still being made (by an older process): upkeep settles it first
+            continue
+        try:
+            make_copy_login(datasource, sandbox.database_name)
+        except CopyFailed as error:
+            logger.warning("sandbox %s not given its own login: %s", sandbox.pk, error.message)
+            waiting = True
+            continue
+        try:
+            copies.adopt(sandbox.database_name)
+        except CopyFailed as error:
+            # The shared login's grant is revoked last, so it still reaches the copy; the
+            # next pass starts over and defines again what this one had.
+            drop_copy_login(datasource, sandbox.database_name)
+            logger.warning("sandbox %s not given its own login: %s", sandbox.pk, error.message)
+            waiting = True
+            continue
+        adopted += 1
+    if not waiting:
+        for role in SandboxRole.objects.filter(datasource=datasource, database_name="", dropped_at=None):
+            if _drop_quietly(datasource, role.name):
+                SandboxRole.objects.filter(pk=role.pk).update(dropped_at=timezone.now())
+    return adopted
 
 
 def drop_unused_roles(datasource: DataSource) -> int:

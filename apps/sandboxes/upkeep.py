@@ -1,6 +1,8 @@
 """What the maintenance schedule does for sandboxes, source by source: mark idle ones,
-expire and drop unused ones, refresh golden copies, refill pools, and drop the restricted
-role of a source whose sandboxes are off once its last copy is gone."""
+expire and drop unused ones, refresh golden copies, refill pools, give copies made when
+one login served the whole source a login of their own, drop copies' logins a dead
+process left, and drop the restricted role of a source whose sandboxes are off once its
+last copy is gone."""
 
 import logging
 from datetime import timedelta
@@ -16,7 +18,7 @@ from apps.sandboxes.exceptions import SandboxError
 from apps.sandboxes.golden import current_golden, drop_retired_goldens, refresh_golden
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
 from apps.sandboxes.pool import refill_pool
-from apps.sandboxes.roles import drop_unused_roles
+from apps.sandboxes.roles import adopt_copies_of_shared_login, drop_stray_copy_logins, drop_unused_roles
 from apps.sandboxes.state import move
 
 logger = logging.getLogger(__name__)
@@ -25,10 +27,11 @@ logger = logging.getLogger(__name__)
 def sandbox_upkeep() -> dict[str, int]:
     """One pass over every source; a failing source is logged and does not stop the rest."""
     counts = {"idle": 0, "expired": 0, "dropped": 0, "pooled": 0, "refreshed": 0, "failed_settled": 0}
-    counts["roles_dropped"] = 0
+    counts["roles_dropped"] = counts["copies_adopted"] = 0
     counts["idle"] = mark_idle()
     counts["expired"] = expire_unused()
     for datasource in DataSource.objects.filter(Q(sandbox_enabled=True) | Q(sandboxes__isnull=False)).distinct():
+        counts["copies_adopted"] += adopt_copies_of_shared_login(datasource)
         try:
             counts["refreshed"] += refresh_if_due(datasource)
             if datasource.sandbox_enabled and datasource.is_active:
@@ -38,6 +41,7 @@ def sandbox_upkeep() -> dict[str, int]:
         drop_retired_goldens(datasource)
     counts["dropped"] = drop_expired()
     counts["failed_settled"] = settle_failed()
+    counts["stray_logins_dropped"] = drop_stray_copy_logins()
     for datasource in DataSource.objects.filter(sandbox_roles__isnull=False, sandbox_roles__dropped_at=None).distinct():
         counts["roles_dropped"] += drop_unused_roles(datasource)
     return counts

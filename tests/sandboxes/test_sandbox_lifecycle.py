@@ -11,9 +11,10 @@ from django.utils import timezone
 from apps.datasources.connectors.base import QueryLimits
 from apps.sandboxes import lifecycle
 from apps.sandboxes.connectors import sandbox_connector
+from apps.sandboxes.copies import copy_of_golden
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.golden import current_golden, golden_for_copying
-from apps.sandboxes.models import Sandbox, SandboxState
+from apps.sandboxes.models import Sandbox, SandboxRole, SandboxState
 from apps.sandboxes.naming import sandbox_name
 from apps.sandboxes.upkeep import sandbox_upkeep
 from apps.sqlcore.statements import BoundStatement
@@ -246,13 +247,15 @@ def test_a_copy_whose_process_died_is_failed_dropped_and_shown_until_its_ttl(eng
         for owner in (user, None)
     ]
     for sandbox in left:
-        copies_for(source).copy(golden.database_name, sandbox.database_name)
+        copy_of_golden(source, golden.database_name, sandbox.database_name)
     client.force_login(user)
 
     with time_machine.travel(timezone.now() + timedelta(hours=3), tick=False):
         counts = sandbox_upkeep()
     assert counts["dropped"] == 2 and counts["failed_settled"] == 1
     assert not any(copies_for(source).exists(sandbox.database_name) for sandbox in left)
+    # Their own logins (MySQL's) went with them.
+    assert not SandboxRole.objects.filter(database_name__in=[s.database_name for s in left], dropped_at=None).exists()
     mine, pooled = (Sandbox.objects.get(pk=sandbox.pk) for sandbox in left)
     assert pooled.state == SandboxState.DELETED  # nobody to tell
     # The owner's stays failed, with why, until the source's idle TTL has passed.

@@ -221,12 +221,11 @@ OWNER_CAN = {
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
-def test_the_owner_does_everything_in_the_copy_and_the_role_goes_with_the_last_copy(engine, request):
+def test_the_owner_does_everything_in_the_copy(engine, request):
     source = sandbox_source(engine, request)
     client = client_for(reader("ada", source))
     before = source_checksum(source)
     sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
-    role = SandboxRole.objects.get(datasource=source, dropped_at=None)
 
     for sql in OWNER_CAN[engine]:
         answer = run(client, source, sandbox_id, sql)
@@ -243,28 +242,32 @@ def test_the_owner_does_everything_in_the_copy_and_the_role_goes_with_the_last_c
     assert fresh.status_code == 200 and fresh.json()["result"]["rows"] == [[10]]
     assert client.delete(f"/api/v1/sandboxes/{sandbox_id}").status_code == 204
 
+
+def test_the_postgresql_role_serves_every_copy_and_goes_with_the_last(request):
+    """MySQL's logins are one per copy and go with it
+    (tests/security/test_sandboxes_are_kept_apart_by_the_database.py)."""
+    source = sandbox_source("postgresql", request)
+    client = client_for(reader("ada", source))
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+    role = SandboxRole.objects.get(datasource=source, dropped_at=None)
+    assert client.post(f"/api/v1/sandboxes/{sandbox_id}/reset").status_code == 200
+    assert SandboxRole.objects.get(datasource=source, dropped_at=None) == role
+    assert client.delete(f"/api/v1/sandboxes/{sandbox_id}").status_code == 204
+
     # Sandboxes still on: the role stays for the next copy.
     sandbox_upkeep()
-    assert role_exists(engine, role.name)
+    assert role_exists(role.name)
     source.sandbox_enabled = False
     source.save()
     counts = sandbox_upkeep()
     assert counts["roles_dropped"] == 1
-    assert not role_exists(engine, role.name)
+    assert not role_exists(role.name)
     assert SandboxRole.objects.get(pk=role.pk).dropped_at is not None
 
 
-def role_exists(engine: str, name: str) -> bool:
-    if engine == "postgresql":
-        with psycopg.connect(databases.postgres_admin_url()) as connection:
-            return connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone() is not None
-    connection = databases.mysql_root()
-    try:
-        cursor = connection.cursor()
-        cursor.execute("SELECT 1 FROM mysql.user WHERE User = %s", [name])
-        return cursor.fetchone() is not None
-    finally:
-        connection.close()
+def role_exists(name: str) -> bool:
+    with psycopg.connect(databases.postgres_admin_url()) as connection:
+        return connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone() is not None
 
 
 @pytest.fixture
@@ -360,6 +363,7 @@ def test_a_mysql_copy_maker_without_create_user_makes_no_sandbox_and_says_why(re
         )
         assert [row for row in cursor.fetchall() if row[0].startswith(PREFIX)] == []
         assert not Sandbox.objects.filter(datasource=source).exists()
+        assert not SandboxRole.objects.filter(datasource=source).exists()
     finally:
         cursor.execute("DROP USER IF EXISTS %s@'%%'", [name])
         root.close()

@@ -45,15 +45,32 @@ def sandbox_server(datasource: DataSource) -> SandboxServer:
 
 def copies_for(datasource: DataSource) -> CopyEngine:
     """The copy mechanics of `datasource`'s engine; the source is read with its read
-    credentials, users' SQL runs as the source's restricted login on the sandbox server
-    (None until apps.sandboxes.roles made one)."""
+    credentials, users' SQL runs on the sandbox server as the source's restricted login,
+    or the copy's own where the engine gives each copy one (None until
+    apps.sandboxes.roles made it)."""
     source = connector_for(datasource, CredentialRole.READ).settings
     server = sandbox_server(datasource)
-    return COPY_ENGINES[datasource.engine](server, source, login=current_login(datasource, server))
+    return COPY_ENGINES[datasource.engine](
+        server,
+        source,
+        login=current_login(datasource, server),
+        copy_logins=lambda name: copy_login(datasource, server, name),
+    )
 
 
 def current_login(datasource: DataSource, server: SandboxServer) -> SandboxLogin | None:
-    role = SandboxRole.objects.filter(datasource=datasource, server=server.key, dropped_at=None).first()
+    """The source's login for all its copies on `server`."""
+    role = SandboxRole.objects.filter(
+        datasource=datasource, server=server.key, database_name="", dropped_at=None
+    ).first()
+    return SandboxLogin(name=role.name, password=role.get_password()) if role else None
+
+
+def copy_login(datasource: DataSource, server: SandboxServer, name: str) -> SandboxLogin | None:
+    """Copy `name`'s own login on `server`."""
+    role = SandboxRole.objects.filter(
+        datasource=datasource, server=server.key, database_name=name, dropped_at=None
+    ).first()
     return SandboxLogin(name=role.name, password=role.get_password()) if role else None
 
 
@@ -66,6 +83,7 @@ __all__ = [
     "SandboxLogin",
     "SandboxServer",
     "copies_for",
+    "copy_login",
     "current_login",
     "sandbox_server",
 ]

@@ -7,13 +7,16 @@ by a user, and are quoted as identifiers all the same.
 
 Two sets of credentials. The sandbox server's (`SandboxServer`, the *copy-maker*) create,
 copy, measure and drop copies. SQL that comes from a user (what they type, "+ index", an
-uploaded table, a dry-run, the reads around a write) runs as the source's restricted
-login (`SandboxLogin`), which the copy-maker creates and which can reach the sandboxes
-and nothing else: the database is the wall, apps/sandboxes/guard.py only the first one.
+uploaded table, a dry-run, the reads around a write) runs as a restricted login
+(`SandboxLogin`), which the copy-maker creates and which can reach the sandboxes and
+nothing else: the database is the wall, apps/sandboxes/guard.py only the first one. Where
+a connection can name every schema of the server (MySQL: `login_per_copy`), each copy has
+a login of its own that can reach that copy alone; elsewhere one login serves all the
+copies of a source.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from apps.datasources.connectors.base import ConnectionSettings, CredentialRole
@@ -87,17 +90,35 @@ class CopyEngine(ABC):
     # Whether users' SQL needs a restricted login on the server (SQLite confines a
     # connection to its file instead: apps/sandboxes/connectors.py).
     needs_login = True
+    # Whether each copy gets a login of its own (made with the copy, granted that copy
+    # only, dropped with it) rather than one login for every copy of the source.
+    login_per_copy = False
 
-    def __init__(self, server: SandboxServer, source: ConnectionSettings, login: SandboxLogin | None = None):
+    def __init__(
+        self,
+        server: SandboxServer,
+        source: ConnectionSettings,
+        login: SandboxLogin | None = None,
+        copy_logins: Callable[[str], SandboxLogin | None] | None = None,
+    ):
         self.server = server
         self.source = source
+        # The source's login for all its copies (None where each copy has its own) …
         self.login = login
+        # … and, where each copy has its own, how to find copy `name`'s (asked when needed,
+        # so an engine made before a copy's login still finds it).
+        self._copy_logins = copy_logins or (lambda name: None)
+
+    def login_for(self, name: str) -> SandboxLogin | None:
+        """The login users' SQL runs as in copy `name`, None if it has none (fail closed:
+        never the copy-maker, and on a per-copy engine never a login shared with other copies)."""
+        return self._copy_logins(name) if self.login_per_copy else self.login
 
     @abstractmethod
     def create_login(self, login: SandboxLogin) -> None:
         """Create the restricted login on the sandbox server, with no server-wide right;
-        `copy` gives it its sandboxes (never a golden copy). Raises LoginRightsMissing if
-        the copy-maker may not."""
+        `copy` gives it its sandbox or sandboxes (never a golden copy). Raises
+        LoginRightsMissing if the copy-maker may not."""
 
     @abstractmethod
     def drop_login(self, name: str) -> None:
@@ -112,7 +133,8 @@ class CopyEngine(ABC):
 
     @abstractmethod
     def copy(self, golden: str, name: str) -> None:
-        """Create sandbox `name` as a copy of golden copy `golden`."""
+        """Create sandbox `name` as a copy of golden copy `golden`, reachable by
+        `login_for(name)` (made before, by apps.sandboxes.roles) and no other login."""
 
     @abstractmethod
     def drop(self, name: str) -> None:
@@ -147,6 +169,11 @@ class CopyEngine(ABC):
     def key_columns(self, name: str, schema: str, table: str) -> list[str]:
         """The primary key's columns of a table in copy `name`, in key order; empty if it has none."""
 
+    def adopt(self, name: str) -> None:
+        """Hand copy `name`, made when one login served all of the source's copies, to its
+        own login (`login_for(name)`, made before). Only engines with `login_per_copy`."""
+        raise NotImplementedError(f"{self.engine} copies share their source's login")
+
     def other_databases(self, name: str) -> set[str]:
         """Names a statement in copy `name` could qualify to reach beyond it (MySQL's
         schemas share one namespace with the source's); empty where names cannot cross."""
@@ -155,14 +182,20 @@ class CopyEngine(ABC):
     def connection_settings(self, name: str, *, statement_timeout_ms: int) -> ConnectionSettings:
         """How to run a user's SQL in copy `name`: as the restricted login, never with the
         copy-making credentials. Raises CopyFailed (fail closed) if there is no login."""
-        if self.needs_login and self.login is None:
-            raise CopyFailed("This source has no restricted sandbox login on its sandbox server; reset the sandbox.")
+        login = self.login_for(name)
+        if self.needs_login and login is None:
+            raise CopyFailed(
+                "This sandbox has no restricted login on its sandbox server (the next upkeep gives a sandbox "
+                "made before each had its own one); try again in a minute, or reset the sandbox."
+                if self.login_per_copy
+                else "This source has no restricted sandbox login on its sandbox server; reset the sandbox."
+            )
         return ConnectionSettings(
             host=self.server.host,
             port=self.server.port,
             database=self.database_of(name),
-            username=self.login.name if self.login else "",
-            password=self.login.password if self.login else "",
+            username=login.name if login else "",
+            password=login.password if login else "",
             role=CredentialRole.OWNER,
             connect_timeout=self.server.connect_timeout,
             statement_timeout_ms=statement_timeout_ms,

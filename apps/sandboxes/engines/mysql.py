@@ -10,10 +10,14 @@ filled from the golden schema with INSERT … SELECT on the server itself. Views
 procedures and functions, and triggers follow, with their DEFINER left out (the copy's
 owner defines them) and references to the schema they came from pointed at the copy.
 
-Users' SQL runs as the source's restricted user, which the copy-maker creates with no
-global privilege and grants ALL (no GRANT OPTION) on each sandbox schema as it makes it
-(and revokes when it drops it): it cannot see the source's schema, the golden one, or
-any other, nor create users or grant.
+Users' SQL runs as the copy's own restricted user, which the copy-maker creates with no
+global privilege just before it makes the copy (apps/sandboxes/roles.py) and grants ALL
+(no GRANT OPTION) on that one schema: it cannot see the source's schema, the golden one,
+another user's sandbox or any other schema, nor create users or grant. One user per copy
+rather than per source because every schema of a server is one qualified name away
+(`other_sandbox.t`): a user shared by a source's copies could reach them all, and only the
+lexical guard would stand in the way. Copies made when one user served every copy of the
+source are given their own by upkeep (`adopt`).
 
 Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
 the credentials may not read (SHOW CREATE returns no body to them), and views, routines
@@ -83,19 +87,20 @@ def repointed(statement: str, old_schema: str, new_schema: str) -> str:
 
 class MySQLCopies(CopyEngine):
     engine = "mysql"
+    login_per_copy = True
 
     @contextmanager
     def _connect(
-        self, *, source: bool = False, database: str | None = None, as_login: bool = False
+        self, *, source: bool = False, database: str | None = None, as_login_of: str | None = None
     ) -> Iterator[MySQLdb.Connection]:
         """A connection to the source (read), or to the sandbox server as the copy-maker
-        (copy mechanics) or `as_login`, the restricted user (SQL built from a user's input)."""
+        (copy mechanics) or as copy `as_login_of`'s restricted user (SQL built from a
+        user's input, objects that must be defined by that user)."""
         settings = self.source if source else self.server
         username, password = settings.username, settings.password
-        if as_login:
-            if self.login is None:
-                raise CopyFailed("This source has no restricted sandbox user on its sandbox server.")
-            username, password = self.login.name, self.login.password
+        if as_login_of is not None:
+            login = self._login_of(as_login_of)
+            username, password = login.name, login.password
         kwargs = {
             "host": settings.host,
             "port": settings.port or 3306,
@@ -205,11 +210,12 @@ class MySQLCopies(CopyEngine):
                 "WHERE SCHEMA_NAME = DATABASE()",
             )
             objects = _schema_objects(cursor)
+            login = self._login_of(name)  # before anything is made: without it, nothing is
             cursor.execute(
                 f"CREATE DATABASE {quoted(name)} CHARACTER SET {quoted(charset)} COLLATE {quoted(collation)}"
             )
             try:
-                self._grant(cursor, name)
+                self._grant(cursor, name, login)
                 self._fill_copy(cursor, golden, name, objects)
             except BaseException:
                 self.drop(name)
@@ -230,10 +236,10 @@ class MySQLCopies(CopyEngine):
             )
         cursor.execute(f"USE {quoted(golden)}")
         routines = _routine_and_trigger_statements(cursor)
-        # Views, routines and triggers are made by the restricted user, so they run with its
-        # rights: one the copy-maker defined would run a function the user may replace (an
-        # INVOKER one, reading the source) with the copy-maker's.
-        with self._connect(database=name, as_login=True) as login:
+        # Views, routines and triggers are made by the copy's restricted user, so they run
+        # with its rights: one the copy-maker defined would run a function the user may
+        # replace (an INVOKER one, reading the source) with the copy-maker's.
+        with self._connect(database=name, as_login_of=name) as login:
             definer = login.cursor()
             _create_in_dependency_order(definer, views, golden, name)
             for statement in routines.values():
@@ -241,23 +247,53 @@ class MySQLCopies(CopyEngine):
                     definer.execute(repointed(without_definer(statement), golden, name))
 
     def drop(self, name: str) -> None:
+        """Drop the schema. Its own user goes with it (apps.sandboxes.roles drops it); a user
+        shared by the source's older copies loses its grant on it."""
         with self._connect() as server:
             cursor = server.cursor()
             cursor.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
             if self.login is not None:
                 # A dropped schema keeps its grants: a later one of the same name would get them.
-                try:
-                    cursor.execute(f"REVOKE ALL PRIVILEGES ON {granted_schema(name)}.* FROM %s@'%%'", [self.login.name])
-                except MySQLdb.Error as error:
-                    if _code(error) not in _NO_SUCH_GRANT:
-                        raise
+                _revoke(cursor, name, self.login)
 
-    def _grant(self, cursor, name: str) -> None:
-        """ALL on schema `name` (a sandbox) to the restricted user, without GRANT OPTION."""
-        if self.login is None:
-            raise CopyFailed("This source has no restricted sandbox user on its sandbox server.")
+    def adopt(self, name: str) -> None:
+        """Give copy `name`, made when one user served every copy of the source, to its own
+        user (made before by apps.sandboxes.roles): grant it the schema, make the copy's
+        views, routines and triggers again with it as their definer (a definer that loses
+        its rights on the schema breaks them), then take the schema from the shared user.
+        What the user made in the copy stays. Running it again finishes a pass that stopped."""
+        login = self._login_of(name)
+        with self._connect(database=name) as server:
+            cursor = server.cursor()
+            self._grant(cursor, name, login)
+            views = [
+                _one(cursor, f"SHOW CREATE VIEW {quoted(view)}")[1]
+                for view, kind in _schema_objects(cursor)
+                if kind == "VIEW"
+            ]
+            routines = _routine_and_trigger_statements(cursor)
+            with self._connect(database=name, as_login_of=name) as own:
+                definer = own.cursor()
+                for statement in views:
+                    definer.execute("CREATE OR REPLACE " + without_definer(statement).removeprefix("CREATE "))
+                for label, statement in routines.items():
+                    if statement:  # one whose body the copy-maker may not read stays as it is
+                        kind, routine = label.split(" ", 1)
+                        definer.execute(f"DROP {kind} IF EXISTS {quoted(routine)}")
+                        definer.execute(without_definer(statement))
+            if self.login is not None:
+                _revoke(cursor, name, self.login)
+
+    def _login_of(self, name: str) -> SandboxLogin:
+        login = self.login_for(name)
+        if login is None:
+            raise CopyFailed("This sandbox has no restricted user of its own on its sandbox server.")
+        return login
+
+    def _grant(self, cursor, name: str, login: SandboxLogin) -> None:
+        """ALL on schema `name` (a sandbox) to its restricted user, without GRANT OPTION."""
         try:
-            cursor.execute(f"GRANT ALL PRIVILEGES ON {granted_schema(name)}.* TO %s@'%%'", [self.login.name])
+            cursor.execute(f"GRANT ALL PRIVILEGES ON {granted_schema(name)}.* TO %s@'%%'", [login.name])
         except MySQLdb.Error as error:
             if _code(error) in _ACCESS_DENIED:
                 raise LoginRightsMissing(
@@ -269,8 +305,7 @@ class MySQLCopies(CopyEngine):
     # The restricted user --------------------------------------------------------------------
 
     def create_login(self, login: SandboxLogin) -> None:
-        """CREATE USER with no privilege at all; each sandbox schema is granted to it as it
-        is made (`copy`)."""
+        """CREATE USER with no privilege at all; `copy` grants it its one schema."""
         with self._connect() as server:
             try:
                 server.cursor().execute("CREATE USER %s@'%%' IDENTIFIED BY %s", [login.name, login.password])
@@ -278,9 +313,11 @@ class MySQLCopies(CopyEngine):
                 if _code(error) in _ACCESS_DENIED:
                     raise LoginRightsMissing(
                         f"The sandbox server's user {self.server.username} may not create users: sandboxes run "
-                        "users' SQL as a restricted user it creates, so it needs CREATE USER."
+                        "users' SQL as a restricted user it creates for each, so it needs CREATE USER."
                     ) from error
-                raise
+                # The statement carries the new password: keep it out of the message.
+                message = self.scrub(f"Could not create the sandbox user: {error}").replace(login.password, "********")
+                raise CopyFailed(message) from error
 
     def drop_login(self, name: str) -> None:
         with self._connect() as server:
@@ -309,7 +346,7 @@ class MySQLCopies(CopyEngine):
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
         # The table's and columns' names come from the user: made as the restricted user.
-        with self._connect(database=name, as_login=True) as connection:
+        with self._connect(database=name, as_login_of=name) as connection:
             cursor = connection.cursor()
             cursor.execute(f"CREATE TABLE {quoted(table)} ({definition})")  # DDL commits by itself
             try:
@@ -353,6 +390,15 @@ class MySQLCopies(CopyEngine):
         # The source's schema is named even when the login cannot list it.
         names.add(self.source.database.lower())
         return names - {name.lower()} - _DESCRIPTIVE_SCHEMAS
+
+
+def _revoke(cursor, name: str, login: SandboxLogin) -> None:
+    """Take schema `name` from `login` (nothing if it had no grant there)."""
+    try:
+        cursor.execute(f"REVOKE ALL PRIVILEGES ON {granted_schema(name)}.* FROM %s@'%%'", [login.name])
+    except MySQLdb.Error as error:
+        if _code(error) not in _NO_SUCH_GRANT:
+            raise
 
 
 def _code(error: MySQLdb.Error) -> int | None:
