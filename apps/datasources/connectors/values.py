@@ -65,7 +65,7 @@ _AS_THEY_ARE = frozenset({str, bool, type(None)})
 _ORJSON_AS_JSON = frozenset({str, int, bool, type(None)})
 
 
-def json_values(column: list[Any]) -> list[Any]:
+def json_values(column: Sequence[Any]) -> Sequence[Any]:
     """`to_json_value` of every value of a column (of a chunk of rows). A column whose
     values are JSON values already (text, booleans, integers a JSON number holds, NULL)
     comes back as it is: a type test per value in C rather than a Python call."""
@@ -88,21 +88,33 @@ def _safe_integers(integers: Iterable[int]) -> bool:
 _EXPONENT_RANGE = ("\n0.000000", "\n-0.000000")
 
 
-def decimal_texts(column: list[Any]) -> list[Any]:
+def decimal_texts(column: Sequence[Any]) -> Sequence[Any]:
     """Decimals read as the server's text (str, or bytes), as `to_json_value` writes the
     Decimal of each: `str(Decimal(text))`. That is the text itself (the server writes
     neither exponents nor leading zeros, and NaN and infinities as Decimal does) except
     below 1e-6, where Decimal writes an exponent: a text starting `0.000000` (or
     `-0.000000`) and only such a one; a chunk holding one goes through Decimal."""
-    if not set(map(type, column)) <= {str, bytes, type(None)}:
+    try:
+        texts, joined = texts_joined(column)
+    except TypeError:
         return [to_json_value(value) for value in column]  # Decimals themselves
-    texts = present_texts(column)
-    if any(start in "\n" + "\n".join(texts) for start in _EXPONENT_RANGE):
+    if any(start in "\n" + joined for start in _EXPONENT_RANGE):
         texts = [str(decimal.Decimal(text)) for text in texts]
     return with_nulls(column, texts)
 
 
-def present_texts(column: list[Any]) -> list[str]:
+def texts_joined(column: Sequence[Any]) -> tuple[Sequence[str], str]:
+    """`present_texts(column)`, and the same texts joined by line breaks. A column of str
+    without NULL (the usual) is its own texts: the join (C) says so, as it takes nothing
+    else. TypeError for a value neither text nor NULL."""
+    try:
+        return column, "\n".join(column)
+    except TypeError:
+        texts = present_texts(column)
+        return texts, "\n".join(texts)
+
+
+def present_texts(column: Sequence[Any]) -> list[str]:
     """The values of a column of text (str or UTF-8 bytes, none holding a line break) but
     NULL, as str: bytes are decoded all at once."""
     present = [value for value in column if value is not None]
@@ -111,7 +123,7 @@ def present_texts(column: list[Any]) -> list[str]:
     return b"\n".join(present).decode().split("\n")
 
 
-def with_nulls(column: list[Any], converted: list[Any]) -> list[Any]:
+def with_nulls(column: Sequence[Any], converted: Sequence[Any]) -> Sequence[Any]:
     """`converted` (one value for each of `column`'s values but NULL), with NULL put back where it was."""
     if len(converted) == len(column):
         return converted
@@ -119,12 +131,12 @@ def with_nulls(column: list[Any], converted: list[Any]) -> list[Any]:
     return [None if value is None else next(values) for value in column]
 
 
-def per_value(convert: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+def per_value(convert: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
     """A conversion of a column, out of one of a value (NULL stays NULL)."""
     return lambda column: [None if value is None else convert(value) for value in column]
 
 
-ColumnConversion = Callable[[list[Any]], list[Any]]
+ColumnConversion = Callable[[Sequence[Any]], Sequence[Any]]
 
 
 def converted_rows(chunk: Sequence[Sequence[Any]], converters: Sequence[tuple[int, ColumnConversion]]) -> list[list]:
@@ -135,6 +147,52 @@ def converted_rows(chunk: Sequence[Sequence[Any]], converters: Sequence[tuple[in
         converted = convert(list(map(operator.itemgetter(index), chunk)))
         deque(map(operator.setitem, rows, repeat(index), converted), maxlen=0)  # rows[n][index] = converted[n]
     return rows
+
+
+def converted_block(
+    chunk: Sequence[Sequence[Any]], converters: Sequence[tuple[int, ColumnConversion]]
+) -> Sequence[Sequence[Any]]:
+    """A chunk of rows as read (tuples), with the columns of `converters` converted a column
+    at a time (`convert(values)`). Columns are taken out by map (C), and the rows are made
+    again (zip, C) only where a conversion changed a column: else the chunk itself. No
+    Python step and no new list per row: making a list of each row, or turning a chunk
+    into columns with zip (an iterator per row, each one more object for the garbage
+    collector to visit), cost as much as the rest of a row's way to a JSON export."""
+    if not chunk:
+        return chunk
+    changed: dict[int, Sequence[Any]] = {}
+    for index, convert in converters:
+        column = list(map(operator.itemgetter(index), chunk))
+        converted = convert(column)
+        if converted is not column:
+            changed[index] = converted
+    if not changed:
+        return chunk
+    columns = [
+        changed[index] if index in changed else list(map(operator.itemgetter(index), chunk))
+        for index in range(len(chunk[0]))
+    ]
+    return list(zip(*columns, strict=True))
+
+
+# Every ASCII digit as `0`, for `all_of_layout` (bytes: str.translate goes through a dict per character).
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+
+
+def all_of_layout(joined: str, count: int, layout: str) -> bool:
+    """Whether `joined` is `count` texts of `layout`, joined by line breaks. A layout gives,
+    for each character, the one allowed there, `0` for any ASCII digit and `±` for a sign
+    (`+` or `-`). Every character is checked, the whole text at once (C): its digits
+    turned into `0` and its signs into `+`, it must be the layout itself, `count` times."""
+    if len(joined) != count * (len(layout) + 1) - 1 or not joined.isascii():
+        return False
+    shape = bytearray(joined.encode().translate(_DIGITS_AS_ZERO))
+    step = len(layout) + 1
+    for position in [position for position, allowed in enumerate(layout) if allowed == "±"]:
+        if shape[position::step].strip(b"+-"):  # a sign's place of every text at once
+            return False
+        shape[position::step] = b"+" * count
+    return shape == ((layout.replace("±", "+") + "\n") * count).encode()[:-1]
 
 
 class JsonRows(str):
