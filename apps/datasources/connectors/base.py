@@ -215,6 +215,10 @@ class RowStream:
 
     columns: list[ResultColumn]
     rows: Iterator[Sequence[Any]]
+    #: Columns whose values the connector vouches are only ever text, integers, booleans or
+    #: NULL, by the column's type (never floats, arrays or objects): the JSON export writes
+    #: them without looking at each value's type (values.json_rows_bytes_encoder).
+    plain_columns: frozenset[int] = frozenset()
 
 
 #: Hears the result of each statement before the last of a read (its index from 0, and

@@ -266,10 +266,13 @@ class MySQLConnector(Connector):
         ]
         if text:
             converters = mysql_types.csv_converters(description, columns, flags, documents)
+            plain: frozenset[int] = frozenset()
         else:
             converters = mysql_types.json_column_converters(description, documents)
+            plain = mysql_types.plain_columns(description, documents)
         # Blocks of rows, flattened by C code (chain): no Python step per row.
-        return RowStream(columns=columns, rows=chain.from_iterable(self._blocks(cursor, first, converters)))
+        rows = chain.from_iterable(self._blocks(cursor, first, converters))
+        return RowStream(columns=columns, rows=rows, plain_columns=plain)
 
     def _fetch(self, cursor) -> list:
         try:

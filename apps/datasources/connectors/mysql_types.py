@@ -222,6 +222,32 @@ def json_column_converters(
     return converters
 
 
+# Column types whose JSON values (read with `json_conversions`, through
+# `json_column_converters`) are only ever text, integers or NULL: integers (BIGINT's beyond
+# 2**53 as text), decimals, dates and times as text, strings, ENUM, SET, BIT and GEOMETRY as
+# text (bytes in base64). Not FLOAT and DOUBLE (floats), JSON documents, nor a type not
+# named here (a newer server's).
+_PLAIN_TYPES = (
+    _INTEGER_TYPES
+    | _SERVER_TEXT_TYPES
+    | set(_STRING_TYPE_NAMES)
+    | {
+        FIELD_TYPE.ENUM,
+        FIELD_TYPE.SET,
+        FIELD_TYPE.BIT,
+        FIELD_TYPE.GEOMETRY,
+        FIELD_TYPE.NULL,
+    }
+)
+
+
+def plain_columns(description: Sequence[Sequence[Any]], documents: frozenset[int] | set[int]) -> frozenset[int]:
+    """The columns whose JSON values are only ever text, integers or NULL (RowStream.plain_columns)."""
+    return frozenset(
+        index for index, described in enumerate(description) if described[1] in _PLAIN_TYPES and index not in documents
+    )
+
+
 def _as_the_driver_read(type_code: int) -> Callable[[Any], Any]:
     """The JSON value of the server's text of a value (str) as the driver's own
     conversion reads it (None for a text it cannot read, such as a zero date)."""
