@@ -128,7 +128,7 @@ def export_stream(
         connector.read_stream(statements, probe, text=export_format == "csv"),
         export_format,
         limits.max_rows,
-        lambda stream: render(stream.columns, CappedRows(stream.rows, limits.max_rows)),
+        lambda stream: render(stream, limits.max_rows),
         file_name,
     )
 

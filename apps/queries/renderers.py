@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from typing import Any
 
-from apps.datasources.connectors.base import ResultColumn
+from apps.datasources.connectors.base import RowStream
 from apps.datasources.connectors.values import json_rows_bytes_encoder
 
 ROWS_PER_CHUNK = 2000
@@ -64,15 +64,16 @@ def csv_truncation_line(rows: CappedRows) -> bytes:
     return f"{CSV_TRUNCATED_MARKER} row_cap={rows.row_cap}\n".encode() if rows.truncated else b""
 
 
-def csv_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]:
+def csv_chunks(stream: RowStream, row_cap: int) -> Iterator[bytes]:
     """The CSV dialect (README, "Values in results"; PostgreSQL's CSV, as COPY writes it) of
-    rows read as text (`read_stream(text=True)`): a header line, then RFC 4180 quoting,
-    lines ending in LF, NULL an empty field and the empty string `""`.
+    rows read as text (`read_stream(text=True)`), up to `row_cap`: a header line, then
+    RFC 4180 quoting, lines ending in LF, NULL an empty field and the empty string `""`.
 
     Rows are taken and written a block at a time (`csv_block`), so no Python code runs
     per row: a million-row export spent most of its time in per-row steps."""
+    rows = CappedRows(stream.rows, row_cap)
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([column.name for column in columns])
+    csv.writer(buffer, lineterminator="\n").writerow([column.name for column in stream.columns])
     header = buffer.getvalue()
     for block in rows.batches(ROWS_PER_CHUNK):
         yield (header + csv_block(block)).encode()
@@ -178,17 +179,18 @@ def failure_trailer(export_format: str, code: str, message: str) -> bytes:
     return f"{CSV_ERROR_MARKER} code={code} {one_line}\n".encode()
 
 
-def json_chunks(columns: list[ResultColumn], rows: CappedRows) -> Iterator[bytes]:
+def json_chunks(stream: RowStream, row_cap: int) -> Iterator[bytes]:
     """`{"columns": [...], "rows": [[...], ...], "row_count": n, "truncated": bool,
-    "row_cap": n}`, written as it is read. The opening goes out with the first rows, so
-    a read failing among them is still answered with an error status."""
-    described = json.dumps([{"name": column.name, "type": column.type} for column in columns])
-    encode = json_rows_bytes_encoder([column.type for column in columns])
+    "row_cap": n}`, written as it is read, up to `row_cap` rows. The opening goes out with
+    the first rows, so a read failing among them is still answered with an error status."""
+    rows = CappedRows(stream.rows, row_cap)
+    described = json.dumps([{"name": column.name, "type": column.type} for column in stream.columns])
+    encode = json_rows_bytes_encoder([column.type for column in stream.columns], stream.plain_columns)
     count = 0
     opening = f'{{"columns":{described},"rows":['.encode()
-    read = iter(rows)
-    # Each batch is encoded as an array at once (orjson, in C); its brackets come off.
-    while batch := list(islice(read, ROWS_PER_CHUNK)):
+    # Each batch (taken by C code, as the CSV's are) is encoded as an array at once
+    # (orjson, in C); its brackets come off.
+    for batch in rows.batches(ROWS_PER_CHUNK):
         yield opening + (b"," if count else b"") + encode(batch)[1:-1]
         count += len(batch)
         opening = b""

@@ -21,7 +21,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
@@ -146,7 +146,7 @@ def read_into_store(
     started = time.monotonic()
     several = EarlierStatements.of(statements, texts, limits.max_rows)
 
-    def consume(columns: list[ResultColumn], rows: Iterator[list[Any]]) -> StoredRows:
+    def consume(columns: list[ResultColumn], rows: Iterator[Sequence[Any]]) -> StoredRows:
         described = _described(columns)
         parts = several.parts() if several else None
         return store_rows(run, described, rows, limits.max_rows, started, statements=parts)
@@ -223,7 +223,7 @@ def store_result(run: QueryRun, result: dict[str, Any]) -> StoredRows:
 def store_rows(
     run: QueryRun,
     columns: list[dict[str, str]],
-    rows: Iterable[list[Any]],
+    rows: Iterable[Sequence[Any]],
     row_cap: int,
     started: float,
     *,
@@ -312,7 +312,7 @@ class ResultBytes:
     def take(self, text: str) -> None:
         self.used += len(text) + 1
 
-    def rows_that_fit(self, rows: list[list[Any]], first_number: int) -> list[str]:
+    def rows_that_fit(self, rows: list[Sequence[Any]], first_number: int) -> list[str]:
         """`rows` one at a time (each checked against the row limit) while they fit."""
         texts = []
         for offset, row in enumerate(rows):
@@ -327,7 +327,7 @@ class ResultBytes:
         return texts
 
 
-def _pages(rows: Iterable[list[Any]], budget: ResultBytes) -> Iterator[tuple[list[list[Any]], str]]:
+def _pages(rows: Iterable[Sequence[Any]], budget: ResultBytes) -> Iterator[tuple[list[Sequence[Any]], str]]:
     """The rows in pages: (rows, their JSON array), each at most QUERYBASE_RESULT_PAGE_ROWS
     rows and about QUERYBASE_RESULT_PAGE_BYTES of JSON (wide rows make shorter pages),
     until `budget` is spent (it then says `cut`, and no more rows are read).
@@ -337,7 +337,7 @@ def _pages(rows: Iterable[list[Any]], budget: ResultBytes) -> Iterator[tuple[lis
     over a limit is encoded again row by row."""
     max_rows = settings.QUERYBASE_RESULT_PAGE_ROWS
     max_bytes = settings.QUERYBASE_RESULT_PAGE_BYTES
-    page: list[list[Any]] = []
+    page: list[Sequence[Any]] = []
     pieces: list[str] = []
     size = 0
     start = 0
@@ -359,7 +359,7 @@ def _pages(rows: Iterable[list[Any]], budget: ResultBytes) -> Iterator[tuple[lis
         yield page, "[" + ",".join(pieces) + "]"
 
 
-def _encode_slice(page: list[list[Any]], start: int, pieces: list[str], budget: ResultBytes, before: int) -> int:
+def _encode_slice(page: list[Sequence[Any]], start: int, pieces: list[str], budget: ResultBytes, before: int) -> int:
     """Encode `page[start:]` onto `pieces` (the rows that do not fit the budget leave the
     page); the bytes added."""
     text = dump_json(page[start:])[1:-1]
@@ -375,7 +375,7 @@ def _encode_slice(page: list[list[Any]], start: int, pieces: list[str], budget: 
     return len(pieces[-1]) + 1
 
 
-def _write_pages(stored: StoredResult, pages: Iterable[tuple[list[list[Any]], str]]) -> tuple[int, int, int]:
+def _write_pages(stored: StoredResult, pages: Iterable[tuple[list[Sequence[Any]], str]]) -> tuple[int, int, int]:
     """Insert each page as it comes; (rows, pages, bytes) written."""
     rows = number = size = 0
     for page_rows, text in pages:
@@ -388,7 +388,7 @@ def _write_pages(stored: StoredResult, pages: Iterable[tuple[list[list[Any]], st
 
 def _page_body(
     columns: list[dict[str, str]],
-    rows: list[list[Any]],
+    rows: list[Sequence[Any]],
     row_count: int,
     truncated: bool,
     started: float,
@@ -566,6 +566,6 @@ def _longest_read_ms() -> int:
     return max(int(v.limit_value) for v in validators if isinstance(v, MaxValueValidator))
 
 
-def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+def _batches(items: list[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -396,3 +396,43 @@ def test_a_mariadb_json_export_is_byte_for_byte_the_documented_values(mysql_serv
     assert exported.status_code == 200
     assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(driver_rows, {14})
     assert driver_rows[0][1] is None and driver_rows[0][8] == "1.00000E-7"  # a zero date; Decimal's exponent
+
+
+def test_a_mariadb_json_export_of_plain_columns_is_byte_for_byte_the_documented_values(mysql_server):
+    """The shape of most exports: integers, text, decimals and datetimes only. Their values
+    go out as read, without a look at each one's type, a chunk at a time; a zero date in
+    a later chunk, NULLs in some chunks only and a BIGINT beyond 2**53 still come out as
+    the driver's values after the documented mapping."""
+    maria = source_from_server("maria", "mysql", mysql_server)
+    connection = mysql_connection(mysql_server)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")  # zero dates, as old data has
+        cursor.execute("DROP TABLE IF EXISTS qb_plain_values")
+        cursor.execute(
+            "CREATE TABLE qb_plain_values (id INT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(12,2), "
+            "created DATETIME NOT NULL, seen DATETIME, flag BOOLEAN, big BIGINT, born DATE)"
+        )
+        cursor.execute(
+            "INSERT INTO qb_plain_values SELECT seq, CONCAT('customer ', seq), (seq % 1000) / 100, "
+            "IF(seq = 1500, '0000-00-00 00:00:00', TIMESTAMP '2025-01-01 00:00:00' + INTERVAL seq MINUTE), "
+            "IF(seq > 2000 AND seq % 3 = 0, NULL, TIMESTAMP '2024-02-28 23:59:59' + INTERVAL seq HOUR), "
+            "seq % 2 = 0, IF(seq = 2222, 9007199254740993, seq * 1000), DATE '2000-01-01' + INTERVAL seq DAY "
+            "FROM seq_1_to_2500"
+        )
+        connection.commit()
+        cursor.execute("SELECT * FROM qb_plain_values ORDER BY id")
+        driver_rows = [[to_json_value(value) for value in row] for row in cursor.fetchall()]
+    finally:
+        connection.close()
+
+    exported = client_for(reader("ana", maria)).post(
+        "/api/v1/queries/export",
+        {"datasource": maria.id, "sql": "SELECT * FROM qb_plain_values ORDER BY id", "format": "json"},
+        format="json",
+    )
+
+    assert exported.status_code == 200
+    assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(driver_rows, set())
+    assert driver_rows[1499][3] is None and driver_rows[2221][6] == "9007199254740993"
+    assert driver_rows[0][3] == "2025-01-01T00:01:00" and driver_rows[2099][4] is None

@@ -3,7 +3,7 @@
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -209,10 +209,16 @@ class ResultColumn:
 
 @dataclass
 class RowStream:
-    """Columns and an iterator of JSON-ready rows (lists), read from the database lazily."""
+    """Columns and an iterator of rows of JSON values, read from the database lazily. A
+    row is a sequence: a tuple where the driver's row was kept (a list per row of a
+    million-row export was a large part of its time), else a list."""
 
     columns: list[ResultColumn]
-    rows: Iterator[list[Any]]
+    rows: Iterator[Sequence[Any]]
+    #: Columns whose values the connector vouches are only ever text, integers, booleans or
+    #: NULL, by the column's type (never floats, arrays or objects): the JSON export writes
+    #: them without looking at each value's type (values.json_rows_bytes_encoder).
+    plain_columns: frozenset[int] = frozenset()
 
 
 #: Hears the result of each statement before the last of a read (its index from 0, and
@@ -533,7 +539,7 @@ class Connector(ABC):
         self,
         statements: list[BoundStatement],
         limits: QueryLimits,
-        consume: Callable[[list[ResultColumn], Iterator[list[Any]]], T],
+        consume: Callable[[list[ResultColumn], Iterator[Sequence[Any]]], T],
         on_backend: Callable[[str], None] | None = None,
         *,
         backend_id: str | None = None,
@@ -595,7 +601,7 @@ class Connector(ABC):
                 if len(rows) == limits.max_rows:
                     truncated = True
                     break
-                rows.append(row)
+                rows.append(list(row))  # a result's rows are lists, whatever the stream's are
             return stream.columns, rows, truncated
 
     def scrub(self, message: str) -> str:

@@ -3,7 +3,6 @@
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from itertools import chain
-from typing import Any
 
 import MySQLdb
 import MySQLdb.cursors
@@ -38,7 +37,7 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.connectors.mysql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.privileges import PrivilegeReport
-from apps.datasources.connectors.values import ColumnConversion, converted_rows
+from apps.datasources.connectors.values import ColumnConversion, converted_block
 
 # Client error numbers (errmsg.h / mysqld_error.h) that we translate.
 _ACCESS_DENIED = {1044, 1045, 1698}
@@ -266,11 +265,14 @@ class MySQLConnector(Connector):
             for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
         if text:
-            spellings = mysql_types.csv_converters(description, columns, flags, documents)
-            # Blocks of rows, flattened by C code (chain): no Python step per row.
-            return RowStream(columns=columns, rows=chain.from_iterable(self._text_blocks(cursor, first, spellings)))
-        converters = mysql_types.json_column_converters(description, documents)
-        return RowStream(columns=columns, rows=self._json_rows(cursor, first, converters))
+            converters = mysql_types.csv_converters(description, columns, flags, documents)
+            plain: frozenset[int] = frozenset()
+        else:
+            converters = mysql_types.json_column_converters(description, documents)
+            plain = mysql_types.plain_columns(description, documents)
+        # Blocks of rows, flattened by C code (chain): no Python step per row.
+        rows = chain.from_iterable(self._blocks(cursor, first, converters))
+        return RowStream(columns=columns, rows=rows, plain_columns=plain)
 
     def _fetch(self, cursor) -> list:
         try:
@@ -278,24 +280,13 @@ class MySQLConnector(Connector):
         except MySQLdb.Error as error:
             raise self._query_error(error) from error
 
-    def _json_rows(self, cursor, chunk: list, converters: list[tuple[int, ColumnConversion]]) -> Iterator[list]:
-        """Rows of JSON values, converted a column of a fetched chunk at a time."""
+    def _blocks(self, cursor, chunk: list, converters: list[tuple[int, ColumnConversion]]) -> Iterator[Sequence]:
+        """Fetched chunks of rows (the driver's tuples), with only the columns whose values
+        need it converted (JSON values, or the CSV dialect's text), a column of a chunk at
+        a time (values.converted_block): Python code runs per value of those columns,
+        never per row."""
         while chunk:
-            yield from converted_rows(chunk, converters)
-            chunk = self._fetch(cursor)
-
-    def _text_blocks(self, cursor, chunk: Sequence, spellings: list[mysql_types.Spelling]) -> Iterator[Sequence]:
-        """Fetched chunks of rows for the CSV export. Only the columns whose values are not
-        text yet (floats, bytes, …) are converted, a column of a chunk at a time (zip does
-        the turning, in C): Python code runs per value of those columns, never per row."""
-        while chunk:
-            if not spellings:
-                yield chunk
-            else:
-                columns: list[Any] = list(zip(*chunk, strict=True))
-                for index, spell in spellings:
-                    columns[index] = [None if value is None else spell(value) for value in columns[index]]
-                yield list(zip(*columns, strict=True))
+            yield converted_block(chunk, converters)
             chunk = self._fetch(cursor)
 
     def _query_error(self, error: MySQLdb.Error) -> ConnectorError:

@@ -4,6 +4,7 @@
 import datetime
 import json
 import operator
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,10 +14,11 @@ from MySQLdb.constants import FIELD_TYPE, FLAG
 from apps.datasources.connectors.csv_text import csv_text
 from apps.datasources.connectors.values import (
     ColumnConversion,
+    all_of_layout,
     decimal_texts,
     json_values,
     per_value,
-    present_texts,
+    texts_joined,
     to_json_value,
     with_nulls,
 )
@@ -108,11 +110,10 @@ def type_name(index: int, type_code: int, flag: int, documents: frozenset[int] |
     return _TYPE_NAMES.get(type_code, str(type_code))
 
 
-# Reads leave decimals, dates and times as the server's text (`json_conversions`, bytes):
-# their JSON values are made from it a column at a time (below). For the CSV export the
-# driver hands over the server's own text decoded by its C code (`csv_conversions`, str)
-# where it is already the dialect's spelling. Building Decimal, datetime and int objects
-# to spell them back was, in Python, most of a large result's time.
+# Reads take decimals, dates and times as the server's text, decoded by the driver's C code
+# (`json_conversions`, str): their JSON values are made from it a column at a time (below),
+# and for the CSV export it is already the dialect's spelling. Building Decimal, datetime
+# and int objects to spell them back was, in Python, most of a large result's time.
 _SERVER_TEXT_TYPES = {
     FIELD_TYPE.DECIMAL,
     FIELD_TYPE.NEWDECIMAL,
@@ -137,46 +138,42 @@ _INTEGER_TYPES = {
 _FLOAT_TYPES = {FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE}
 _TEXT_NAMES = {text_name for text_name, _ in _STRING_TYPE_NAMES.values()} | {"enum", "set"}
 
-Spelling = tuple[int, Callable[[Any], Any]]
-
 
 def json_conversions(conversions: dict) -> dict:
-    """The driver's conversions for a read: `conversions` without those of
-    _SERVER_TEXT_TYPES, whose values then arrive as the server's text (bytes), for
-    `json_column_converters`."""
-    return {key: value for key, value in conversions.items() if key not in _SERVER_TEXT_TYPES}
+    """The driver's conversions for a read: `conversions` with the server's text (str) for
+    _SERVER_TEXT_TYPES, for `json_column_converters`."""
+    return {**conversions, **dict.fromkeys(_SERVER_TEXT_TYPES, str)}
 
 
 def csv_conversions(conversions: dict) -> dict:
-    """The driver's conversions for a CSV export: the server's text (str) for
-    _SERVER_TEXT_TYPES and the integers of _INTEGER_TYPES, ZEROFILL ones still read as int.
+    """The driver's conversions for a CSV export: `json_conversions`, and the server's text
+    (str) for the integers of _INTEGER_TYPES too, ZEROFILL ones still read as int.
     (A sequence of (flag, conversion) pairs is the driver's way to choose by flags.)"""
-    converted = dict(conversions)
-    converted.update(dict.fromkeys(_SERVER_TEXT_TYPES, str))
-    converted.update(dict.fromkeys(_INTEGER_TYPES, ((FLAG.ZEROFILL, int), (None, str))))
-    return converted
+    return {**json_conversions(conversions), **dict.fromkeys(_INTEGER_TYPES, ((FLAG.ZEROFILL, int), (None, str)))}
 
 
-def csv_converters(description, columns, flags: Sequence[int], documents: frozenset[int] | set[int]) -> list[Spelling]:
-    """(column index, conversion) for the columns the CSV export must still spell
-    (csv_text.py), read with `csv_conversions`; every other column is text already."""
-    converters: list[Spelling] = []
+def csv_converters(
+    description, columns, flags: Sequence[int], documents: frozenset[int] | set[int]
+) -> list[tuple[int, ColumnConversion]]:
+    """(column index, conversion of a column's values) for the columns the CSV export must
+    still spell (csv_text.py), read with `csv_conversions`; every other column is text already."""
+    spellings: list[tuple[int, Callable[[Any], Any]]] = []
     for index, (column, described, flag) in enumerate(zip(columns, description, flags, strict=True)):
         type_code = described[1]
         if index in documents:
-            converters.append((index, _document_text))
+            spellings.append((index, _document_text))
         elif type_code in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP) and described[5]:
-            converters.append((index, _timestamp_text))  # has a fraction of a second
+            spellings.append((index, _timestamp_text))  # has a fraction of a second
         elif type_code in _SERVER_TEXT_TYPES:
             continue
         elif type_code in _INTEGER_TYPES:
             if flag & FLAG.ZEROFILL:
-                converters.append((index, str))
+                spellings.append((index, str))
         elif type_code in _FLOAT_TYPES:
-            converters.append((index, repr))
+            spellings.append((index, repr))
         elif column.type not in _TEXT_NAMES:
-            converters.append((index, csv_text))
-    return converters
+            spellings.append((index, csv_text))
+    return [(index, per_value(spell)) for index, spell in spellings]
 
 
 def _document_text(value: Any) -> str:
@@ -196,7 +193,8 @@ def _timestamp_text(value: Any) -> str:
 # their text (values.decimal_texts), DATETIME/TIMESTAMP the ISO 8601 of the text, checked
 # by Python's own parser (C); anything else, and any chunk not of the usual shape, goes
 # value by value through the driver's own conversion, so the values are the ones the
-# driver's objects gave (to_json_value of them).
+# driver's objects gave (to_json_value of them). The other columns are left as the driver
+# read them: integers a JSON number holds need nothing.
 _INTEGERS_JSON_HOLDS = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.INT24, FIELD_TYPE.LONG, FIELD_TYPE.YEAR}
 _DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
 _DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
@@ -224,27 +222,74 @@ def json_column_converters(
     return converters
 
 
+# Column types whose JSON values (read with `json_conversions`, through
+# `json_column_converters`) are only ever text, integers or NULL: integers (BIGINT's beyond
+# 2**53 as text), decimals, dates and times as text, strings, ENUM, SET, BIT and GEOMETRY as
+# text (bytes in base64). Not FLOAT and DOUBLE (floats), JSON documents, nor a type not
+# named here (a newer server's).
+_PLAIN_TYPES = (
+    _INTEGER_TYPES
+    | _SERVER_TEXT_TYPES
+    | set(_STRING_TYPE_NAMES)
+    | {
+        FIELD_TYPE.ENUM,
+        FIELD_TYPE.SET,
+        FIELD_TYPE.BIT,
+        FIELD_TYPE.GEOMETRY,
+        FIELD_TYPE.NULL,
+    }
+)
+
+
+def plain_columns(description: Sequence[Sequence[Any]], documents: frozenset[int] | set[int]) -> frozenset[int]:
+    """The columns whose JSON values are only ever text, integers or NULL (RowStream.plain_columns)."""
+    return frozenset(
+        index for index, described in enumerate(description) if described[1] in _PLAIN_TYPES and index not in documents
+    )
+
+
 def _as_the_driver_read(type_code: int) -> Callable[[Any], Any]:
-    """The JSON value of the server's text of a value (bytes) as the driver's own
+    """The JSON value of the server's text of a value (str) as the driver's own
     conversion reads it (None for a text it cannot read, such as a zero date)."""
     read = driver_conversions.conversions[type_code]
     mapping = mysql_time if type_code in _TIME_TYPES else to_json_value
-    return lambda text: mapping(read(text.decode()))
+    return lambda text: mapping(read(text))
 
 
-def datetime_texts(column: list[Any]) -> list[Any]:
-    """DATETIME/TIMESTAMP values (the server's text, bytes) as the ISO 8601 of the driver's
-    datetime of each: `2025-01-01 00:01:00` as `2025-01-01T00:01:00`."""
-    texts = present_texts(column)
+# DATETIME and TIMESTAMP without a fraction of a second, as the server writes them.
+_WHOLE_SECONDS_LAYOUT = "0000-00-00 00:00:00"
+
+
+def datetime_texts(column: Sequence[Any]) -> Sequence[Any]:
+    """DATETIME/TIMESTAMP values (the server's text) as the ISO 8601 of the driver's
+    datetime of each: `2025-01-01 00:01:00` as `2025-01-01T00:01:00`.
+
+    A column of whole seconds (the usual) is checked character by character a position of
+    all its texts at once (values.all_of_layout), then each text is read by Python's
+    parser only to find the dates and times that do not exist (a zero date, 2025-02-30,
+    which the driver reads as None): the texts themselves, with their `T`, are the values."""
+    texts, joined = texts_joined(column)
+    if all_of_layout(joined, len(texts), _WHOLE_SECONDS_LAYOUT):
+        if _all_exist(texts):
+            return with_nulls(column, joined.replace(" ", "T").split("\n"))
+        return per_value(_as_the_driver_read(FIELD_TYPE.DATETIME))(column)
     parsed = _parsed_datetimes(texts)
     if parsed is None:
         return per_value(_as_the_driver_read(FIELD_TYPE.DATETIME))(column)
-    if set(map(len, texts)) == {19}:  # whole seconds: the text itself, with its `T`
-        return with_nulls(column, "\n".join(texts).replace(" ", "T").split("\n"))
     return with_nulls(column, list(map(datetime.datetime.isoformat, parsed)))
 
 
-def _parsed_datetimes(texts: list[str]) -> list[datetime.datetime] | None:
+def _all_exist(texts: Sequence[str]) -> bool:
+    """Whether every text (of the whole-seconds layout) is a datetime Python's parser reads
+    (the same fields the driver reads); the datetimes themselves are dropped as made."""
+    try:
+        deque(map(datetime.datetime.fromisoformat, texts), maxlen=0)
+    except ValueError:
+        return False
+    return True
+
+
+def _parsed_datetimes(texts: Sequence[str]) -> list[datetime.datetime] | None:
     """The datetimes of texts all in the server's layout (`2025-01-01 00:01:00[.f…]`, the
     fraction up to six digits), as Python's parser reads them (the same values the
     driver's parser gives them); None if any text is of another layout or no datetime

@@ -6,7 +6,7 @@ value, or holding it would change it, the server's own text is kept instead.
 
 import decimal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
@@ -20,10 +20,12 @@ from psycopg.types.string import TextLoader
 from apps.datasources.connectors.base import ConnectorError
 from apps.datasources.connectors.values import (
     ColumnConversion,
+    all_of_layout,
     converted_rows,
     decimal_texts,
     json_values,
     per_value,
+    texts_joined,
     with_nulls,
 )
 
@@ -249,7 +251,7 @@ def json_rows_of_chunk(
 ) -> list[list]:
     """A chunk of rows as read, as rows of JSON values, converted a column at a time."""
     if text_arrays:
-        arrays = [(index, per_value(array_from_text)) for index in text_arrays]
+        arrays: list[tuple[int, ColumnConversion]] = [(index, per_value(array_from_text)) for index in text_arrays]
         converters = [(index, convert) for index, convert in converters if index not in text_arrays] + arrays
     return converted_rows(chunk, converters)
 
@@ -297,32 +299,13 @@ _WHOLE_LAYOUTS = {
 }
 
 
-def iso_8601_of_timestamp_texts(column: list[Any]) -> list[Any]:
+def iso_8601_of_timestamp_texts(column: Sequence[Any]) -> Sequence[Any]:
     """`iso_8601_of_timestamp_text` of every text of a column (NULL stays NULL)."""
-    texts = [text for text in column if text is not None]
-    joined = "\n".join(texts)
+    texts, joined = texts_joined(column)
     layout = _WHOLE_LAYOUTS.get(len(texts[0])) if texts else None
-    if layout is None or not _all_of_layout(joined, len(texts), layout):
+    if layout is None or not all_of_layout(joined, len(texts), layout):
         return [None if text is None else iso_8601_of_timestamp_text(text) for text in column]
     joined = joined.replace(" ", "T")
     if layout.endswith("±00"):
         joined = joined.replace("\n", ":00\n") + ":00"
     return with_nulls(column, joined.split("\n"))
-
-
-def _all_of_layout(joined: str, count: int, layout: str) -> bool:
-    """Whether `joined` is `count` texts of `layout`, each followed by a line break but the
-    last: every character is checked, a position of all the texts at once (a slice).
-    The line breaks are not checked, but they cannot be anywhere else: the length leaves
-    exactly `count - 1` places that are not checked, so every text is of the layout's length."""
-    step = len(layout) + 1
-    if len(joined) != count * step - 1:
-        return False
-    for position, allowed in enumerate(layout):
-        column = joined[position::step]
-        if allowed == "0":
-            if not (column.isdigit() and column.isascii()):
-                return False
-        elif column.strip("+-" if allowed == "±" else allowed):
-            return False
-    return True

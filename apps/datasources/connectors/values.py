@@ -20,7 +20,7 @@ import math
 import operator
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import chain, repeat
 from typing import Any
 
@@ -65,7 +65,7 @@ _AS_THEY_ARE = frozenset({str, bool, type(None)})
 _ORJSON_AS_JSON = frozenset({str, int, bool, type(None)})
 
 
-def json_values(column: list[Any]) -> list[Any]:
+def json_values(column: Sequence[Any]) -> Sequence[Any]:
     """`to_json_value` of every value of a column (of a chunk of rows). A column whose
     values are JSON values already (text, booleans, integers a JSON number holds, NULL)
     comes back as it is: a type test per value in C rather than a Python call."""
@@ -88,21 +88,33 @@ def _safe_integers(integers: Iterable[int]) -> bool:
 _EXPONENT_RANGE = ("\n0.000000", "\n-0.000000")
 
 
-def decimal_texts(column: list[Any]) -> list[Any]:
+def decimal_texts(column: Sequence[Any]) -> Sequence[Any]:
     """Decimals read as the server's text (str, or bytes), as `to_json_value` writes the
     Decimal of each: `str(Decimal(text))`. That is the text itself (the server writes
     neither exponents nor leading zeros, and NaN and infinities as Decimal does) except
     below 1e-6, where Decimal writes an exponent: a text starting `0.000000` (or
     `-0.000000`) and only such a one; a chunk holding one goes through Decimal."""
-    if not set(map(type, column)) <= {str, bytes, type(None)}:
+    try:
+        texts, joined = texts_joined(column)
+    except TypeError:
         return [to_json_value(value) for value in column]  # Decimals themselves
-    texts = present_texts(column)
-    if any(start in "\n" + "\n".join(texts) for start in _EXPONENT_RANGE):
+    if any(start in "\n" + joined for start in _EXPONENT_RANGE):
         texts = [str(decimal.Decimal(text)) for text in texts]
     return with_nulls(column, texts)
 
 
-def present_texts(column: list[Any]) -> list[str]:
+def texts_joined(column: Sequence[Any]) -> tuple[Sequence[str], str]:
+    """`present_texts(column)`, and the same texts joined by line breaks. A column of str
+    without NULL (the usual) is its own texts: the join (C) says so, as it takes nothing
+    else. TypeError for a value neither text nor NULL."""
+    try:
+        return column, "\n".join(column)
+    except TypeError:
+        texts = present_texts(column)
+        return texts, "\n".join(texts)
+
+
+def present_texts(column: Sequence[Any]) -> list[str]:
     """The values of a column of text (str or UTF-8 bytes, none holding a line break) but
     NULL, as str: bytes are decoded all at once."""
     present = [value for value in column if value is not None]
@@ -111,7 +123,7 @@ def present_texts(column: list[Any]) -> list[str]:
     return b"\n".join(present).decode().split("\n")
 
 
-def with_nulls(column: list[Any], converted: list[Any]) -> list[Any]:
+def with_nulls(column: Sequence[Any], converted: Sequence[Any]) -> Sequence[Any]:
     """`converted` (one value for each of `column`'s values but NULL), with NULL put back where it was."""
     if len(converted) == len(column):
         return converted
@@ -119,12 +131,12 @@ def with_nulls(column: list[Any], converted: list[Any]) -> list[Any]:
     return [None if value is None else next(values) for value in column]
 
 
-def per_value(convert: Callable[[Any], Any]) -> Callable[[list[Any]], list[Any]]:
+def per_value(convert: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
     """A conversion of a column, out of one of a value (NULL stays NULL)."""
     return lambda column: [None if value is None else convert(value) for value in column]
 
 
-ColumnConversion = Callable[[list[Any]], list[Any]]
+ColumnConversion = Callable[[Sequence[Any]], Sequence[Any]]
 
 
 def converted_rows(chunk: Sequence[Sequence[Any]], converters: Sequence[tuple[int, ColumnConversion]]) -> list[list]:
@@ -135,6 +147,52 @@ def converted_rows(chunk: Sequence[Sequence[Any]], converters: Sequence[tuple[in
         converted = convert(list(map(operator.itemgetter(index), chunk)))
         deque(map(operator.setitem, rows, repeat(index), converted), maxlen=0)  # rows[n][index] = converted[n]
     return rows
+
+
+def converted_block(
+    chunk: Sequence[Sequence[Any]], converters: Sequence[tuple[int, ColumnConversion]]
+) -> Sequence[Sequence[Any]]:
+    """A chunk of rows as read (tuples), with the columns of `converters` converted a column
+    at a time (`convert(values)`). Columns are taken out by map (C), and the rows are made
+    again (zip, C) only where a conversion changed a column: else the chunk itself. No
+    Python step and no new list per row: making a list of each row, or turning a chunk
+    into columns with zip (an iterator per row, each one more object for the garbage
+    collector to visit), cost as much as the rest of a row's way to a JSON export."""
+    if not chunk:
+        return chunk
+    changed: dict[int, Sequence[Any]] = {}
+    for index, convert in converters:
+        column = list(map(operator.itemgetter(index), chunk))
+        converted = convert(column)
+        if converted is not column:
+            changed[index] = converted
+    if not changed:
+        return chunk
+    columns = [
+        changed[index] if index in changed else list(map(operator.itemgetter(index), chunk))
+        for index in range(len(chunk[0]))
+    ]
+    return list(zip(*columns, strict=True))
+
+
+# Every ASCII digit as `0`, for `all_of_layout` (bytes: str.translate goes through a dict per character).
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+
+
+def all_of_layout(joined: str, count: int, layout: str) -> bool:
+    """Whether `joined` is `count` texts of `layout`, joined by line breaks. A layout gives,
+    for each character, the one allowed there, `0` for any ASCII digit and `±` for a sign
+    (`+` or `-`). Every character is checked, the whole text at once (C): its digits
+    turned into `0` and its signs into `+`, it must be the layout itself, `count` times."""
+    if len(joined) != count * (len(layout) + 1) - 1 or not joined.isascii():
+        return False
+    shape = bytearray(joined.encode().translate(_DIGITS_AS_ZERO))
+    step = len(layout) + 1
+    for position in [position for position, allowed in enumerate(layout) if allowed == "±"]:
+        if shape[position::step].strip(b"+-"):  # a sign's place of every text at once
+            return False
+        shape[position::step] = b"+" * count
+    return shape == ((layout.replace("±", "+") + "\n") * count).encode()[:-1]
 
 
 class JsonRows(str):
@@ -205,21 +263,28 @@ def _encode_cell_by_cell(rows: Sequence[Sequence[Any]], documents: frozenset[int
     )
 
 
-def json_rows_bytes_encoder(column_types: Sequence[str]) -> Callable[[list[Sequence[Any]]], bytes]:
+def json_rows_bytes_encoder(
+    column_types: Sequence[str], plain_columns: Collection[int] = frozenset()
+) -> Callable[[Sequence[Sequence[Any]]], bytes]:
     """A function writing mapped rows as one JSON array, bytes for bytes what
     `json_rows_encoder` writes (UTF-8), several times faster: orjson writes what it writes
     as json.dumps does (text, integers, booleans, null), and everything else is written by
     json.dumps itself and handed to orjson as a Fragment (written as it is): floats (orjson
     spells 1e16 and 1e-07 its own way), arrays and objects (which may hold floats), other
-    types. Documents go in as Fragments of their text, never parsed."""
+    types. Documents go in as Fragments of their text, never parsed.
+
+    The values of `plain_columns` (RowStream.plain_columns: text, integers, booleans or
+    NULL by their column's type) are written without a look at each one's type: that look
+    was, for a result of such columns only, several times orjson's own time."""
     documents = [index for index, type_name in enumerate(column_types) if is_json_document_type(type_name)]
+    looked_at = [index for index in range(len(column_types)) if index not in plain_columns]
     fallback = json_rows_encoder(column_types)
 
-    def encode(rows: list[Sequence[Any]]) -> bytes:
+    def encode(rows: Sequence[Sequence[Any]]) -> bytes:
         try:
-            if not documents and set(map(type, chain.from_iterable(rows))) <= _ORJSON_AS_JSON:
+            if not documents and _as_orjson_writes_them(rows, looked_at, len(column_types)):
                 return orjson.dumps(rows)
-            return orjson.dumps(list(zip(*_fragments(rows, documents), strict=True)))
+            return orjson.dumps(list(zip(*_fragments(rows, documents, looked_at), strict=True)))
         except orjson.JSONEncodeError:
             # An integer beyond 64 bits (json.dumps writes it), or what json.dumps refuses
             # too: the other encoder says so, in its own words.
@@ -228,15 +293,25 @@ def json_rows_bytes_encoder(column_types: Sequence[str]) -> Callable[[list[Seque
     return encode
 
 
-def _fragments(rows: list[Sequence[Any]], documents: list[int]) -> list[list[Any]]:
+def _as_orjson_writes_them(rows: Sequence[Sequence[Any]], looked_at: list[int], width: int) -> bool:
+    """Whether every value of the columns `looked_at` is one orjson writes as json.dumps does."""
+    if len(looked_at) == width:
+        return set(map(type, chain.from_iterable(rows))) <= _ORJSON_AS_JSON
+    return all(set(map(type, map(operator.itemgetter(index), rows))) <= _ORJSON_AS_JSON for index in looked_at)
+
+
+def _fragments(rows: Sequence[Sequence[Any]], documents: list[int], looked_at: list[int]) -> list[Sequence[Any]]:
     """The rows' columns, each value one orjson writes as json.dumps does, or a Fragment."""
-    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
-    for index, column in enumerate(columns):
-        if index in documents:
-            columns[index] = [None if value is None else orjson.Fragment(raw_json_document(value)) for value in column]
-        elif not set(map(type, column)) <= _ORJSON_AS_JSON:
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for index in documents:
+        columns[index] = [
+            None if value is None else orjson.Fragment(raw_json_document(value)) for value in columns[index]
+        ]
+    for index in looked_at:
+        if index not in documents and not set(map(type, columns[index])) <= _ORJSON_AS_JSON:
             columns[index] = [
-                value if type(value) in _ORJSON_AS_JSON else orjson.Fragment(dump_json(value)) for value in column
+                value if type(value) in _ORJSON_AS_JSON else orjson.Fragment(dump_json(value))
+                for value in columns[index]
             ]
     return columns
 
