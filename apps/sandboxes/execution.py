@@ -7,6 +7,7 @@ classification (fail closed: writes are still classified), the source's allowed 
 """
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import result_store
 from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
+from apps.queries.locks import run_lock
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.run_audit import record_run_end
@@ -71,8 +73,24 @@ def run_in_sandbox(
     plan = plan_in_sandbox(
         user, sandbox_id=sandbox_id, datasource_id=datasource_id, sql=sql, params=params, share_token=share_token
     )
+    run_id = uuid.uuid4()
+    # Held while the run is `running`, as a source read's is (apps/queries/locks.py): the
+    # sweeper leaves a live run alone, and settles one whose process died
+    # (apps/queries/abandoned_runs.py: failed, never handed to the workers, who read sources).
+    with run_lock(run_id):
+        run = _start_run(user, plan.sandbox, sql, params, plan.classification, request, run_id=run_id)
+        answer = _run(run, plan, sql)
+    if plan.is_owner:
+        touch(plan.sandbox)
+    if not plan.classification.is_read:
+        _measure(plan.sandbox)
+    return SandboxRun(run=run, result=answer)
+
+
+def _run(run: QueryRun, plan: "SandboxPlan", sql: str) -> dict[str, Any]:
+    """Run the planned SQL for `run` in the copy and end the run (succeeded or failed,
+    whatever happens); its answer: a read's first page or a write's result."""
     sandbox, datasource, classification = plan.sandbox, plan.datasource, plan.classification
-    run = _start_run(user, sandbox, sql, params, classification, request)
     copies = copies_for(datasource)
     watch = None
     try:
@@ -99,11 +117,7 @@ def run_in_sandbox(
         _finish(run, status=RunStatus.FAILED, error_code="internal_error", error_message=UNEXPECTED_FAILURE)
         raise
     _finish(run, status=RunStatus.SUCCEEDED, stored=stored)
-    if plan.is_owner:
-        touch(sandbox)
-    if not classification.is_read:
-        _measure(sandbox)
-    return SandboxRun(run=run, result=answer)
+    return answer
 
 
 @dataclass(frozen=True)
@@ -243,8 +257,11 @@ def _start_run(
     params: Params,
     classification: Classification,
     request: ClientRequest | None,
+    *,
+    run_id: uuid.UUID,
 ) -> QueryRun:
     run = QueryRun.objects.create(
+        id=run_id,
         user=user,
         datasource=sandbox.datasource,
         sandbox=sandbox,
