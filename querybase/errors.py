@@ -51,8 +51,10 @@ STATUS_OF_CODE: dict[str, int] = {
     "sandbox_not_ready": 409,
     "sandboxes_disabled": 409,
     "sandbox_rights_missing": 409,
+    "not_a_read": 409,
     # It was there, and is no more.
     "result_expired": 410,
+    "sandbox_rows_gone": 410,
     "nothing_to_promote": 409,
     "sql_too_long": 413,
     "upload_too_large": 413,

@@ -23,33 +23,47 @@ WORKER_LOST_MESSAGE = (
     "The process running this read stopped {attempts} times before it finished; QueryBase "
     "gave up. Run it again, or ask an admin to look at the workers."
 )
+# A run in a sandbox is never handed to the workers: they read sources, not copies, and a
+# write in the copy may or may not have been made.
+SANDBOX_RUN_LOST_MESSAGE = (
+    "The process running this in sandbox #{sandbox} stopped before it finished; a write may "
+    "or may not have been made there. Look at the sandbox, then run it again."
+)
 
 
 def settle_abandoned_runs() -> int:
     """Runs shown as `running` whose process is gone (no live session holds their lock):
     handed back to the queue, since a read is safe to repeat, or failed as `worker_lost`
-    once they have had MAX_RUN_ATTEMPTS; queued runs whose message may be lost are sent
-    again. Returns how many runs were settled or sent again.
+    once they have had MAX_RUN_ATTEMPTS (a run in a sandbox at once: the workers read
+    sources only); queued runs whose message may be lost are sent again. Returns how many
+    runs were settled or sent again.
 
     Safe against a live process: one that runs a read holds its lock from before the
     claim until after the run leaves `running`, and nobody can start a run that is not
     `queued`; each move is conditional, so a run that finishes meanwhile is left alone.
     """
-    running = list(QueryRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", "attempts", "user_id"))
-    alive = runs_with_live_process([pk for pk, _, _ in running])
+    running = list(
+        QueryRun.objects.filter(status=RunStatus.RUNNING).values_list("pk", "attempts", "user_id", "sandbox_id")
+    )
+    alive = runs_with_live_process([pk for pk, _, _, _ in running])
     settled = 0
-    for pk, attempts, owner in running:
+    for pk, attempts, owner, sandbox in running:
         if pk in alive:
             continue
-        if attempts < MAX_RUN_ATTEMPTS:
+        if sandbox is None and attempts < MAX_RUN_ATTEMPTS:
             moved = requeue(QueryRun(pk=pk, user_id=owner))
             if moved:
                 enqueue(QueryRun(pk=pk))
         else:
+            message = (
+                WORKER_LOST_MESSAGE.format(attempts=attempts)
+                if sandbox is None
+                else SANDBOX_RUN_LOST_MESSAGE.format(sandbox=sandbox)
+            )
             fields: dict[str, Any] = {
                 "finished_at": timezone.now(),
                 "error_code": "worker_lost",
-                "error_message": WORKER_LOST_MESSAGE.format(attempts=attempts),
+                "error_message": message,
             }
             moved = RUN_STATUS.move(
                 pk,

@@ -13,9 +13,7 @@ from django.contrib.auth.models import User
 
 from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import (
-    ConnectorError,
-)
+from apps.datasources.connectors.base import Connector, ConnectorError, QueryLimits
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import QueryError, error_code_of
@@ -71,6 +69,20 @@ def ascii_file_name(file_name: str) -> str:
     return f"{_NOT_PLAIN_ASCII.sub('_', folded).strip('._') or 'querybase-export'}.{extension}"
 
 
+@dataclass(frozen=True)
+class ExportedRead:
+    """A read ready to export, whatever it reads: the source (`export_stream`) or a
+    sandbox's copy (apps/sandboxes/exports.py). From here on both go the same way."""
+
+    datasource: DataSource  # the source, or the one the sandbox copies: its engine, row cap, file name
+    sql: str
+    statements: list[BoundStatement]
+    connector: Connector
+    limits: QueryLimits
+    # Named in the audit event: the export read a sandbox's copy, not the source.
+    sandbox_id: int | None = None
+
+
 def export_stream(
     user: User,
     *,
@@ -81,9 +93,35 @@ def export_stream(
     statement: int | None = None,
     request: ClientRequest | None = None,
 ) -> AbstractContextManager[Export]:
-    """A context manager giving the export of a read as byte chunks, every row up to the
-    source's row cap (a capped export says so: see apps/queries/renderers.py). Nothing is
-    collected, so memory stays flat however large the result.
+    """A context manager giving the export of a read on the source as byte chunks (see
+    `export_read`): the user's rights and the classification first (`prepare_read`)."""
+    prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
+    try:
+        connector = connector_for(prepared.datasource, CredentialRole.READ)
+    except CredentialDecryptionError as error:
+        raise QueryError(CredentialDecryptionError.code, str(error)) from error
+    read = ExportedRead(
+        datasource=prepared.datasource,
+        sql=sql,
+        statements=prepared.statements,
+        connector=connector,
+        limits=limits_for(prepared.datasource),
+    )
+    return export_read(user, read, export_format=export_format, statement=statement, request=request)
+
+
+def export_read(
+    user: User,
+    read: ExportedRead,
+    *,
+    export_format: str,
+    statement: int | None = None,
+    request: ClientRequest | None = None,
+) -> AbstractContextManager[Export]:
+    """A context manager giving the export of a read its caller has checked, as byte
+    chunks: every row up to the row cap (a capped export says so: see
+    apps/queries/renderers.py). Nothing is collected, so memory stays flat however large
+    the result.
 
     CSV of a single parameterless query comes from the engine itself where it can
     (PostgreSQL's COPY); everything else is rendered from the row stream.
@@ -95,25 +133,17 @@ def export_stream(
     with an error status. Later ones raise QueryError from the chunks, once part of the
     body has gone out: the caller must then end the response as broken, not cleanly.
     """
-    prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
-    statements = _up_to(prepared.statements, statement)
-    file_name = export_file_name(user, prepared.datasource, sql, export_format)
-    record_event(
-        "query.export",
-        actor=user,
-        target=prepared.datasource,
-        request=request,
-        detail={"sql_sha256": sha256_of(sql)},
-    )
-    try:
-        connector = connector_for(prepared.datasource, CredentialRole.READ)
-    except CredentialDecryptionError as error:
-        raise QueryError(CredentialDecryptionError.code, str(error)) from error
-    limits = limits_for(prepared.datasource)
+    statements = _up_to(read.statements, statement)
+    file_name = export_file_name(user, read.datasource, read.sql, export_format)
+    detail: dict[str, Any] = {"sql_sha256": sha256_of(read.sql)}
+    if read.sandbox_id is not None:
+        detail["sandbox"] = read.sandbox_id
+    record_event("query.export", actor=user, target=read.datasource, request=request, detail=detail)
+    connector, limits = read.connector, read.limits
     # One row beyond the cap is asked for, to tell a cut result from one of exactly that size.
     probe = replace(limits, max_rows=limits.max_rows + 1)
     if export_format == "csv" and len(statements) == 1 and not statements[0].args:
-        query = single_query_text(sql, prepared.datasource.engine)
+        query = single_query_text(read.sql, read.datasource.engine)
         native = connector.server_csv(query, probe) if query is not None else None
         if native is not None:
             return _export(

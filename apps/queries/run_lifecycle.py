@@ -35,6 +35,8 @@ logger = get_logger(__name__)
 # Attempts a read gets in the worker (the first and its retries) before a run whose
 # process keeps disappearing is given up as `worker_lost`.
 MAX_RUN_ATTEMPTS = 3
+# What a run that failed on a bug of ours says (error code `internal_error`); the log has the rest.
+UNEXPECTED_FAILURE = "The run failed unexpectedly; the error has been logged."
 
 
 def claim(run: QueryRun) -> bool:
@@ -119,7 +121,7 @@ def attempt(
     except Exception:
         # A bug, not the source: still, the run must not stay `running` for ever.
         logger.exception("read of run %s failed unexpectedly", run.pk)
-        finish_failed(run, "internal_error", "The read failed unexpectedly; the error has been logged.", lock=lock)
+        finish_failed(run, "internal_error", UNEXPECTED_FAILURE, lock=lock)
         raise
     else:
         _finish_succeeded(run, stored, lock)

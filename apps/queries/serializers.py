@@ -46,6 +46,10 @@ class FieldsBuiltOnce:
         return {name: copy.copy(field) for name, field in built.items()}
 
 
+# Longest share link token a request may carry (tokens are shorter: apps/queries/models.py new_share_token).
+SHARE_TOKEN_CHARS = 64
+
+
 class QuerySubmitSerializer(FieldsBuiltOnce, serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()
@@ -68,7 +72,7 @@ class QuerySubmitSerializer(FieldsBuiltOnce, serializers.Serializer):
     share_token = serializers.CharField(
         required=False,
         allow_blank=True,
-        max_length=64,
+        max_length=SHARE_TOKEN_CHARS,
         default="",
         help_text="With `sandbox`: the share link's token of a saved query pointing at someone else's sandbox.",
     )
@@ -113,6 +117,21 @@ class QueryExportSerializer(serializers.Serializer):
         default=None,
         help_text="SQL of several statements: export statement N's result (from 1), every row up to the row cap. "
         "Default: the last statement's.",
+    )
+    sandbox = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="Export from this sandbox's copy of `datasource` (yours, or one a query is shared with you in), "
+        "as a read there would show it.",
+    )
+    share_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=SHARE_TOKEN_CHARS,
+        default="",
+        help_text="With `sandbox`: the share link's token of a saved query pointing at someone else's sandbox.",
     )
 
 

@@ -1,38 +1,22 @@
-from contextlib import ExitStack
-from urllib.parse import quote
-
-from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.decorators import action
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.queries import analysis, cancellation, exports, runs, saved_queries, selectors
+from apps.queries import analysis, cancellation, runs, saved_queries, selectors
 from apps.queries.models import RunStatus, SavedQuery
-from apps.queries.renderers import RENDERERS
 from apps.queries.responses import run_body, with_page_links
 from apps.queries.serializers import (
     QueryAnalysisSerializer,
     QueryAnalyzeSerializer,
-    QueryExportSerializer,
     QueryResultPageSerializer,
     QueryRunSerializer,
     SavedQuerySerializer,
 )
 from querybase.errors import InvalidInput
-from querybase.rate_limits import QueryAnalyzeRateLimit, QuerySubmitRateLimit
+from querybase.rate_limits import QueryAnalyzeRateLimit
 from querybase.types import SignedInRequest, signed_in_user
-
-# Announced before the body: an export holds at most this many rows (see apps/queries/renderers.py
-# for how a capped one says it was cut).
-ROW_CAP_HEADER = "X-QueryBase-Row-Cap"
-
-
-# CSV is a file; the JSON export is one object (columns, rows, row_count), streamed.
-EXPORT_RESPONSES = {(200, "text/csv"): bytes, (200, "application/json"): OpenApiTypes.OBJECT}
 
 
 class QueryAnalyzeView(APIView):
@@ -84,7 +68,7 @@ class QueryResultsView(APIView):
     )
     def get(self, request: SignedInRequest, run_id) -> Response:
         number = _page_param(request)
-        run, page = runs.result_page(request.user, run_id, number, _statement_param(request))
+        run, page = runs.result_page(request.user, run_id, number, statement_param(request))
         return Response(with_page_links(page, run, request))
 
 
@@ -92,98 +76,6 @@ class QueryCancelView(APIView):
     @extend_schema(request=None, responses=QueryRunSerializer)
     def post(self, request: SignedInRequest, run_id) -> Response:
         return Response(QueryRunSerializer(cancellation.cancel_run(request.user, run_id, request=request)).data)
-
-
-def streaming_export(
-    request: SignedInRequest,
-    *,
-    datasource_id: int,
-    sql: str,
-    params,
-    export_format: str,
-    statement: int | None = None,
-):
-    """Open the read and render its first chunk before answering, so errors until then
-    still get a proper status and the JSON error shape; then stream.
-
-    A failure after that raises out of the body: the server then ends the response
-    without its last chunk, and HTTP clients report it instead of keeping a file that
-    merely looks complete."""
-    content_type, _ = RENDERERS[export_format]
-    stack = ExitStack()
-    export = stack.enter_context(
-        exports.export_stream(
-            request.user,
-            datasource_id=datasource_id,
-            sql=sql,
-            params=params,
-            export_format=export_format,
-            statement=statement,
-            request=request,
-        )
-    )
-
-    def body():
-        with stack:
-            yield from export.chunks
-
-    response = StreamingHttpResponse(body(), content_type=content_type)
-    # Both forms: `filename*` (RFC 6266) keeps the name as it is, `filename` is for
-    # clients that read only plain ASCII.
-    response["Content-Disposition"] = (
-        f'attachment; filename="{exports.ascii_file_name(export.file_name)}"; '
-        f"filename*=UTF-8''{quote(export.file_name, safe='')}"
-    )
-    response[ROW_CAP_HEADER] = str(export.row_cap)
-    return response
-
-
-class QueryExportView(APIView):
-    throttle_classes = [QuerySubmitRateLimit]
-
-    @extend_schema(request=QueryExportSerializer, responses=EXPORT_RESPONSES)
-    def post(self, request: SignedInRequest):
-        payload = QueryExportSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        return streaming_export(
-            request,
-            datasource_id=data["datasource"],
-            sql=data["sql"],
-            params=data["params"],
-            export_format=data["format"],
-            statement=data["statement"],
-        )
-
-
-class QueryRunExportView(APIView):
-    throttle_classes = [QuerySubmitRateLimit]
-
-    def perform_content_negotiation(self, request: Request, force=False):
-        # `?format=` names the export's format here, not DRF's override of the response's
-        # (which answered 404 for "csv"): errors are JSON whatever it says.
-        return super().perform_content_negotiation(request, force=True)
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("format", str, enum=["csv", "json"]),
-            OpenApiParameter("statement", int, description="SQL of several statements: export statement N (from 1)."),
-        ],
-        responses=EXPORT_RESPONSES,
-    )
-    def get(self, request: SignedInRequest, run_id):
-        run = runs.get_run(request.user, run_id)
-        export_format = request.query_params.get("format", "csv")
-        if export_format not in RENDERERS:
-            raise InvalidInput("format must be csv or json.")
-        return streaming_export(
-            request,
-            datasource_id=run.datasource_id,
-            sql=run.sql,
-            params=run.params,
-            export_format=export_format,
-            statement=_statement_param(request),
-        )
 
 
 class HistoryView(generics.ListAPIView):
@@ -244,7 +136,8 @@ def _page_param(request: SignedInRequest) -> int:
     return int(raw)
 
 
-def _statement_param(request: SignedInRequest) -> int | None:
+def statement_param(request: SignedInRequest) -> int | None:
+    """`?statement=N` (from 1), for SQL of several statements; None without it."""
     raw = request.query_params.get("statement")
     if raw is None:
         return None

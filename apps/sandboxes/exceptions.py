@@ -69,3 +69,16 @@ class UploadRefused(SandboxError):
 
 class UploadTooLarge(SandboxError):
     code = "upload_too_large"
+
+
+class NotARead(SandboxError):
+    """An export in a sandbox of SQL that is not a read: exports only read."""
+
+    code = "not_a_read"
+
+
+class SandboxRowsGone(SandboxError):
+    """A run made in a sandbox whose copy was reset or dropped since: the rows it read are
+    no longer anywhere, and nothing else is exported in their place."""
+
+    code = "sandbox_rows_gone"

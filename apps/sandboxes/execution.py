@@ -7,6 +7,7 @@ classification (fail closed: writes are still classified), the source's allowed 
 """
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +19,12 @@ from apps.datasources.connectors.base import BoundStatement, Connector, Connecto
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import result_store
-from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError, RowTooLarge
+from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
+from apps.queries.locks import run_lock
 from apps.queries.models import QueryRun, RunStatus
 from apps.queries.plan import bind_statements, sha256_of
 from apps.queries.run_audit import record_run_end
+from apps.queries.run_lifecycle import UNEXPECTED_FAILURE
 from apps.queries.state import RUN_STATUS, announce_new_run
 from apps.sandboxes.connectors import copy_connector
 from apps.sandboxes.effects import watch_changes
@@ -39,7 +42,11 @@ from apps.sandboxes.sharing import sandbox_to_run_in
 from apps.sqlcore.classification import Classification, classify_sql
 from apps.sqlcore.credential_reads import credential_material_read
 from apps.sqlcore.parameters import Params
+from querybase.errors import QueryBaseError
+from querybase.logs import get_logger
 from querybase.types import ClientRequest
+
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,73 @@ def run_in_sandbox(
     """Run `sql` in the caller's own sandbox and answer with rows (a read: its first page)
     or the rows each statement affected (writes). Someone the owner shared a saved query
     in it with may run reads (apps/sandboxes/sharing.py); raises otherwise."""
+    plan = plan_in_sandbox(
+        user, sandbox_id=sandbox_id, datasource_id=datasource_id, sql=sql, params=params, share_token=share_token
+    )
+    run_id = uuid.uuid4()
+    # Held while the run is `running`, as a source read's is (apps/queries/locks.py): the
+    # sweeper leaves a live run alone, and settles one whose process died
+    # (apps/queries/abandoned_runs.py: failed, never handed to the workers, who read sources).
+    with run_lock(run_id):
+        run = _start_run(user, plan.sandbox, sql, params, plan.classification, request, run_id=run_id)
+        answer = _run(run, plan, sql)
+    if plan.is_owner:
+        touch(plan.sandbox)
+    if not plan.classification.is_read:
+        _measure(plan.sandbox)
+    return SandboxRun(run=run, result=answer)
+
+
+def _run(run: QueryRun, plan: "SandboxPlan", sql: str) -> dict[str, Any]:
+    """Run the planned SQL for `run` in the copy and end the run (succeeded or failed,
+    whatever happens); its answer: a read's first page or a write's result."""
+    sandbox, datasource, classification = plan.sandbox, plan.datasource, plan.classification
+    copies = copies_for(datasource)
+    watch = None
+    try:
+        connector = copy_connector(copies, sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
+        if classification.is_read:
+            stored = _read(run, connector, datasource, plan.statements, classification)
+            answer = stored.first_page
+        else:
+            watch = watch_changes(copies, connector, sandbox.database_name, sql, datasource.engine)
+            started = time.monotonic()
+            affected = connector.run_write(plan.statements, datasource.statement_timeout_ms)
+            answer = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
+        if watch is not None:
+            answer["changes"] = _keep_effect(run, classification, answer["affected_rows"], watch)
+            stored = result_store.store_result(run, answer)
+    except ConnectorError as error:  # RowTooLarge too: a read's result is bounded as on the source
+        raise _failed(run, error.code, error.message) from error
+    except QueryBaseError as error:  # the sandbox's login or server, answered as they are
+        raise _failed(run, error.code, error.message) from error
+    except Exception:
+        # A bug, not the copy: still, the run must not stay `running` for ever (as a read
+        # on the source: apps/queries/run_lifecycle.py `attempt`).
+        logger.exception("run %s in sandbox %s failed unexpectedly", run.pk, sandbox.pk)
+        _finish(run, status=RunStatus.FAILED, error_code="internal_error", error_message=UNEXPECTED_FAILURE)
+        raise
+    _finish(run, status=RunStatus.SUCCEEDED, stored=stored)
+    return answer
+
+
+@dataclass(frozen=True)
+class SandboxPlan:
+    """SQL checked to run in a sandbox: by whom it may run there, classified, within the
+    sandbox's wall, its parameters bound. Runs and exports (apps/sandboxes/exports.py) alike."""
+
+    sandbox: Sandbox
+    is_owner: bool
+    datasource: DataSource
+    classification: Classification
+    statements: list[BoundStatement]
+
+
+def plan_in_sandbox(
+    user: User, *, sandbox_id: int, datasource_id: int, sql: str, params: Params = None, share_token: str = ""
+) -> SandboxPlan:
+    """The checks of SQL for a sandbox, in the order of a read on the source (the module's
+    docstring); raises unless `user` may run `sql` there now."""
     sandbox, is_owner = sandbox_to_run_in(user, sandbox_id, share_token=share_token)
     if sandbox.datasource_id != datasource_id:
         raise SandboxOfAnotherSource("This sandbox is a copy of another data source.")
@@ -74,33 +148,7 @@ def run_in_sandbox(
         raise NotSandboxOwner("This sandbox is shared with you to read: only its owner writes in it.")
     _refuse(sandbox, datasource, sql, classification)
     statements = bind_statements(datasource, sql, params, classification)
-    run = _start_run(user, sandbox, sql, params, classification, request)
-    copies = copies_for(datasource)
-    connector = copy_connector(copies, sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
-    watch = None
-    try:
-        if classification.is_read:
-            stored = _read(run, connector, datasource, statements, classification)
-            answer = stored.first_page
-        else:
-            watch = watch_changes(copies, connector, sandbox.database_name, sql, datasource.engine)
-            started = time.monotonic()
-            affected = connector.run_write(statements, datasource.statement_timeout_ms)
-            answer = write_result(classification, affected, took_ms=(time.monotonic() - started) * 1000)
-    except ConnectorError as error:  # RowTooLarge too: a read's result is bounded as on the source
-        raise _failed(run, error) from error
-    if watch is not None:
-        answer["changes"] = _keep_effect(run, classification, answer["affected_rows"], watch)
-        try:
-            stored = result_store.store_result(run, answer)
-        except RowTooLarge as error:
-            raise _failed(run, error) from error
-    _finish(run, status=RunStatus.SUCCEEDED, stored=stored)
-    if is_owner:
-        touch(sandbox)
-    if not classification.is_read:
-        _measure(sandbox)
-    return SandboxRun(run=run, result=answer)
+    return SandboxPlan(sandbox, is_owner, datasource, classification, statements)
 
 
 def _read(
@@ -118,10 +166,10 @@ def _read(
     return result_store.read_into_store(run, connector, statements, limits, texts=texts)
 
 
-def _failed(run: QueryRun, error: ConnectorError) -> QueryError:
+def _failed(run: QueryRun, code: str, message: str) -> QueryError:
     """The run ends failed with the error, which the API then answers."""
-    _finish(run, status=RunStatus.FAILED, error_code=error.code, error_message=error.message)
-    return QueryError(error.code, error.message, details={"run": str(run.pk)})
+    _finish(run, status=RunStatus.FAILED, error_code=code, error_message=message)
+    return QueryError(code, message, details={"run": str(run.pk)})
 
 
 def _keep_effect(run: QueryRun, classification: Classification, affected: list[int], watch) -> dict[str, Any]:
@@ -209,8 +257,11 @@ def _start_run(
     params: Params,
     classification: Classification,
     request: ClientRequest | None,
+    *,
+    run_id: uuid.UUID,
 ) -> QueryRun:
     run = QueryRun.objects.create(
+        id=run_id,
         user=user,
         datasource=sandbox.datasource,
         sandbox=sandbox,

@@ -25,6 +25,12 @@ def execute_run(run_id: str, *, final_attempt: bool = True) -> None:
     run = QueryRun.objects.select_related("datasource", "user").filter(pk=run_id).first()
     if run is None or run.status != RunStatus.QUEUED:
         return
+    if run.sandbox_id is not None:
+        # Runs in a sandbox run in the request that made them, in the copy; a worker would
+        # read the source in the copy's stead. Never queued by QueryBase: refused all the same.
+        if claim(run):
+            finish_failed(run, "internal_error", "A run in a sandbox cannot be run by a worker; run it again.")
+        return
     with run_lock(run.pk) as lock:
         _check_and_attempt(run, lock, final_attempt=final_attempt)
 

@@ -393,7 +393,7 @@ async function submit(requestApproval, { fresh = false, statement = false, again
       showFailure(failureTitle(answer.data && answer.data.error), errorMessage(answer));
       $("results").hidden = true;
     } else {
-      await showResult(answer.data, sent);
+      await showResult(answer.data, sent, readIn(body));
       sandbox.ran(answer.data);
     }
   } catch (failure) {
@@ -542,12 +542,18 @@ function clearResult() {
   $("write-panel").hidden = true;
 }
 
-async function showResult(run, sent) {
+/** Where a run read, for its export to read there too: the sandbox it ran in (with the
+ * share link's token, in someone else's), or nothing: the source. */
+function readIn(body) {
+  return body.sandbox ? { sandbox: body.sandbox, share_token: body.share_token || "" } : {};
+}
+
+async function showResult(run, sent, where = {}) {
   // SQL of several statements answers with each one's result: a tab per statement, the
   // last one (the run's own result, paged) shown first.
   const last = run.result;
   const statements = last.statements || [];
-  result = { ...run, sent, last, statements, shown: statements.length ? statements.length : null };
+  result = { ...run, sent, where, last, statements, shown: statements.length ? statements.length : null };
   renderStatementTabs();
   $("results").hidden = false;
   await showStatement(result.shown);
@@ -787,7 +793,7 @@ function exportName(answer, format) {
 }
 
 /** Export the result on screen: the SQL, parameters and source it was run with, not
- * whatever the editor holds now. */
+ * whatever the editor holds now; read where it was read (a sandbox's copy, not the source). */
 async function download(format) {
   hideFailure();
   if (!result) return;
@@ -796,7 +802,7 @@ async function download(format) {
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": (document.cookie.match(/csrftoken=([^;]+)/) || [])[1] },
     // Of SQL with several statements, the one whose tab is open.
-    body: JSON.stringify({ ...result.sent, format, ...(result.shown ? { statement: result.shown } : {}) }),
+    body: JSON.stringify({ ...result.sent, ...result.where, format, ...(result.shown ? { statement: result.shown } : {}) }),
   });
   if (!answer.ok) {
     showFailure("The export failed", errorMessage({ status: answer.status, data: await answer.json().catch(() => null) }));

@@ -139,3 +139,25 @@ def test_a_copy_that_fails_exits_with_its_reason_and_asking_again_makes_a_new_on
     again = cli("sandbox", "get", "Shop", "--wait", "--json")
     assert again.code == OK and again.json()["state"] == "active"
     assert again.json()["id"] not in {entry["id"] for entry in listed}
+
+
+def test_export_with_sandbox_writes_the_sandboxs_rows_not_the_sources(cli, sandboxed, tmp_path):
+    cli.login("ana")
+    assert cli("run", "Shop", RENAME, "--sandbox", "mine", "--json").code == OK
+    sandbox_id = cli("sandbox", "get", "Shop", "--json").json()["id"]
+
+    in_sandbox = cli("export", "Shop", NAME_OF_ONE, "-o", str(tmp_path / "one.csv"), "--sandbox", "mine", "--json")
+    assert in_sandbox.code == OK, in_sandbox.stderr
+    assert in_sandbox.json()["rows"] == 1
+    assert (tmp_path / "one.csv").read_text() == "name\nRenamed In Sandbox\n"
+    as_json = str(tmp_path / "one.json")
+    by_id = cli("export", "Shop", NAME_OF_ONE, "-o", as_json, "--format", "json", "--sandbox", str(sandbox_id))
+    assert by_id.code == OK, by_id.stderr
+    assert json.loads((tmp_path / "one.json").read_text())["rows"] == [["Renamed In Sandbox"]]
+    on_source = cli("export", "Shop", NAME_OF_ONE, "-o", str(tmp_path / "source.csv"))
+    assert on_source.code == OK and (tmp_path / "source.csv").read_text() == "name\nUma Nguyen\n"
+
+    assert cli("export", "Shop", NAME_OF_ONE, "-o", str(tmp_path / "x.csv"), "--sandbox", "yours").code == USAGE
+    refused = cli("export", "Shop", RENAME, "-o", str(tmp_path / "w.csv"), "--sandbox", "mine", "--json")
+    assert refused.code != OK and json.loads(refused.stderr)["error"]["code"] == "not_a_read"
+    assert not (tmp_path / "w.csv").exists()

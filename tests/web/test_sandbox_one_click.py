@@ -3,6 +3,7 @@ analyst's sandbox at once, and is then requested on the real source, whose reque
 shows the approver what it did in the sandbox."""
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -20,6 +21,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 def set_sql(page, sql: str) -> None:
     page.evaluate("sql => window.qbEditor.setValue(sql)", sql)
+
+
+def downloaded(page, button: str) -> str:
+    """The text of the file the workspace saves when `button` is clicked."""
+    with page.expect_download() as download:
+        page.click(button)
+    return download.value.path().read_text(encoding="utf-8")
 
 
 def file_digest(path) -> str:
@@ -55,6 +63,8 @@ def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_e
         "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Renamed In Sandbox'"
     )
     assert file_digest(shop.path) == before  # the real source is untouched
+    # The export of the result on screen is the sandbox's rows, as the grid shows them.
+    assert downloaded(page, "#download-csv") == "name\nRenamed In Sandbox\n"
 
     page.once("dialog", lambda dialog: dialog.accept("rename customer 1"))
     page.click("#sandbox-promote")
@@ -169,5 +179,7 @@ def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_sha
         "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Only In The Sandbox'"
     )
     screenshot(page, "sandbox-05-shared-sandbox-read")
+    # Exported, it is read in ana's sandbox too, with the link's token.
+    assert json.loads(downloaded(page, "#download-json"))["rows"] == [["Only In The Sandbox"]]
     page.context.close()
     assert errors == []

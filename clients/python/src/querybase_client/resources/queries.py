@@ -229,16 +229,26 @@ class Queries(Resource):
         export_format: str = "csv",
         on_progress: ProgressCallback | None = None,
         statement: int | None = None,
+        sandbox: int | None = None,
+        share_token: str | None = None,
     ) -> ExportSummary:
         """Stream every row (up to the source's row cap) into `path` as CSV or JSON,
         without holding the result in memory. `on_progress(bytes, rows)` is called per chunk.
         SQL of several statements exports the last one's result, or statement `statement`'s
-        (from 1)."""
+        (from 1).
+
+        `sandbox`: read in that sandbox of `source` (the user's own, `sandboxes.mine`; or
+        someone else's where a query is shared with them, by link with `share_token`), as
+        `run(…, sandbox=…)` reads: its rows, not the source's."""
         body: dict[str, Any] = {"datasource": self._datasources.id_of(source), "sql": sql, "format": export_format}
-        if params is not None:
-            body["params"] = params
-        if statement is not None:
-            body["statement"] = statement
+        for name, value in (
+            ("params", params),
+            ("statement", statement),
+            ("sandbox", sandbox),
+            ("share_token", share_token),
+        ):
+            if value is not None:
+                body[name] = value
         with self._transport.stream("POST", "/queries/export", json=body) as response:
             return write_export(response.iter_bytes(), path, export_format, on_progress)
 

@@ -91,15 +91,10 @@ def run(
     def report_status(run_id: str, status: str) -> None:
         output.err_console.print(Text(f"Run {run_id} is {status}.", style="dim"))
 
-    if sandbox is not None and sandbox != "mine" and not sandbox.isdigit():
-        raise typer.BadParameter("--sandbox takes a sandbox id or 'mine'")
+    check_sandbox_option(sandbox)
     with session.client_for_profile() as client:
         datasource = client.datasources.resolve(source)
-        sandbox_id = None
-        if sandbox == "mine":
-            sandbox_id = my_sandbox(client, str(datasource.id), quiet=output_format != ResultFormat.table).id
-        elif sandbox is not None:
-            sandbox_id = int(sandbox)
+        sandbox_id = sandbox_to_use(client, datasource.id, sandbox, quiet=output_format != ResultFormat.table)
         try:
             outcome = client.queries.run(
                 datasource,
@@ -128,6 +123,20 @@ def run(
     output.print_result(outcome, output_format.value)
 
 
+def check_sandbox_option(sandbox: str | None) -> None:
+    """`--sandbox` takes an id or 'mine'; anything else is a usage error, before any request."""
+    if sandbox is not None and sandbox != "mine" and not sandbox.isdigit():
+        raise typer.BadParameter("--sandbox takes a sandbox id or 'mine'")
+
+
+def sandbox_to_use(client: QueryBaseClient, datasource_id: int, sandbox: str | None, *, quiet: bool) -> int | None:
+    """The sandbox id `--sandbox` names: 'mine' is the caller's own on the source (got or
+    made, waited for); None without the option (the source itself)."""
+    if sandbox == "mine":
+        return my_sandbox(client, str(datasource_id), quiet=quiet).id
+    return int(sandbox) if sandbox is not None else None
+
+
 def _cancel_jobs(client: QueryBaseClient, jobs: list[str]) -> None:
     """The user gave up on the run: stop it on the server too, rather than leave a query
     running against the source for nobody."""
@@ -148,12 +157,22 @@ def export(
     sql_file: SqlFile = None,
     positional: PositionalParams = None,
     named: NamedParams = None,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(
+            "--sandbox",
+            help="Read in your sandbox of SOURCE: its id, or 'mine' (got or made, waiting for the copy). "
+            "The file holds the sandbox's rows, not the source's.",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Stream every row of a read (up to the source's row cap) into a file."""
+    """Stream every row of a read (up to the source's row cap) into a file; with --sandbox,
+    of the read in your sandbox."""
     use_json(json_output)
     text = read_sql(sql, sql_file)
     params = parameters(positional, named)
+    check_sandbox_option(sandbox)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -165,20 +184,25 @@ def export(
         disable=json_output,
         transient=False,
     )
-    with session.client_for_profile() as client, progress:
-        task = progress.add_task(f"Exporting to {output_path.name}", total=None, rows=0)
+    with session.client_for_profile() as client:
+        datasource = client.datasources.resolve(source)
+        # Got (or made and waited for) before the progress bar starts: its own progress shows.
+        sandbox_id = sandbox_to_use(client, datasource.id, sandbox, quiet=json_output)
+        with progress:
+            task = progress.add_task(f"Exporting to {output_path.name}", total=None, rows=0)
 
-        def advance(bytes_written: int, rows: int) -> None:
-            progress.update(task, completed=bytes_written, rows=rows)
+            def advance(bytes_written: int, rows: int) -> None:
+                progress.update(task, completed=bytes_written, rows=rows)
 
-        summary = client.queries.export(
-            client.datasources.resolve(source),
-            text,
-            output_path,
-            params,
-            export_format=export_format.value,
-            on_progress=advance,
-        )
+            summary = client.queries.export(
+                datasource,
+                text,
+                output_path,
+                params,
+                export_format=export_format.value,
+                on_progress=advance,
+                sandbox=sandbox_id,
+            )
     if json_output:
         output.print_json(
             {
