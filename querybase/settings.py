@@ -481,6 +481,12 @@ SIMPLE_JWT = {
     # one is blacklisted, so a stolen token stops working once its owner refreshes.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of their user's password hash: a password change ends the
+    # access tokens issued before it too, not only the refresh tokens. Claims of the wrong
+    # shape are an invalid token, not a 500 (apps/accounts/tokens.py).
+    "CHECK_REVOKE_TOKEN": True,
+    "AUTH_TOKEN_CLASSES": ("apps.accounts.tokens.AccessToken",),
+    "TOKEN_REFRESH_SERIALIZER": "apps.accounts.serializers.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
