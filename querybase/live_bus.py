@@ -15,6 +15,7 @@ truth, and a client that missed one refetches on its next event or reload.
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,13 +94,21 @@ def _after(event_id: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
+# A Redis stream id as Redis writes it: two decimal numbers below 2^64. Python's int()
+# also takes "1_0", "+1", spaces and other scripts' digits, and numbers Redis cannot hold;
+# such an id made the replay's XRANGE fail after the stream had answered 200.
+_EVENT_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}", re.ASCII)
+_LARGEST_STREAM_ID_PART = 2**64 - 1
+
+
 def valid_event_id(value: str | None) -> str | None:
-    """A Last-Event-ID we issued (a Redis stream id), or None for anything else."""
-    if not value:
+    """A Last-Event-ID we may have issued (a Redis stream id), or None for anything else:
+    a stream given None starts live, without a replay."""
+    if not value or not _EVENT_ID.fullmatch(value):
         return None
-    try:
-        _after(value)
-    except ValueError:
+    milliseconds, sequence = _after(value)
+    # The replay starts after the id: after the largest there is nothing to start from.
+    if max(milliseconds, sequence) > _LARGEST_STREAM_ID_PART or sequence == milliseconds == _LARGEST_STREAM_ID_PART:
         return None
     return value
 

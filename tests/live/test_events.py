@@ -130,6 +130,29 @@ def test_last_event_id_resumes_after_a_reconnect(events_server, shop):
         resumed.close()
 
 
+# Last-Event-IDs QueryBase never issued, that Redis refuses as a stream id. Found by an
+# outside attack: the stream answered 200 and then broke off ("Invalid stream ID").
+NOT_OUR_EVENT_IDS = [
+    "99999999999999999999-0",
+    "1-99999999999999999999",
+    "18446744073709551615-18446744073709551615",
+    "1_0-0",
+]
+
+
+@pytest.mark.parametrize("last_event_id", NOT_OUR_EVENT_IDS)
+def test_a_last_event_id_we_never_issued_opens_a_live_stream(events_server, shop, last_event_id):
+    ana = reader("ana", shop)
+    key = issue_api_key(ana, name="odd id").secret
+    headers = {"Authorization": f"Api-Key {key}", "Last-Event-ID": last_event_id}
+    stream = EventStream(f"{events_server}/api/v1/events", headers).wait_ready()
+    try:
+        publish([ana.pk], "test.after", {"live": True})
+        assert stream.next_event().data == {"live": True}
+    finally:
+        stream.close()
+
+
 def test_the_stream_takes_jwt_sessions_and_api_keys_and_refuses_strangers(events_server, shop):
     ana = reader("ana", shop)
     url = f"{events_server}/api/v1/events"
