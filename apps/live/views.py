@@ -125,7 +125,8 @@ class PresenceView(APIView):
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.heartbeat(approval, request.user)})
 
-    @extend_schema(request=None, responses=VIEWERS)
+    # 200 with the viewers left, not the 204 drf-spectacular assumes of a DELETE.
+    @extend_schema(request=None, responses={200: VIEWERS})
     def delete(self, request: SignedInRequest, request_id: int) -> Response:
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.leave(approval, request.user)})
