@@ -24,6 +24,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "sandbox_of_another_source": 400,
     "promotion_refused": 400,
     "upload_refused": 400,
+    "sandbox_export_unsupported": 400,
     # The database refused or failed the SQL (its own message is shown).
     "query_failed": 400,
     "read_only_violation": 400,

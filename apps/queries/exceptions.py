@@ -27,6 +27,13 @@ class ResultExpired(QueryBaseError):
     code = "result_expired"
 
 
+class SandboxExportUnsupported(QueryBaseError):
+    """Exports read the data source itself: a sandbox's rows cannot be exported, and must
+    never be answered with the source's instead."""
+
+    code = "sandbox_export_unsupported"
+
+
 class EmptyQuery(QueryBaseError):
     code = "empty_query"
 

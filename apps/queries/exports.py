@@ -18,7 +18,7 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.queries.exceptions import QueryError, error_code_of
+from apps.queries.exceptions import QueryError, SandboxExportUnsupported, error_code_of
 from apps.queries.plan import limits_for, prepare_read, sha256_of
 from apps.queries.renderers import RENDERERS, CappedRows, failure_trailer, server_csv_chunks
 from apps.queries.selectors import saved_queries_for
@@ -79,6 +79,7 @@ def export_stream(
     params: Params,
     export_format: str,
     statement: int | None = None,
+    sandbox_id: int | None = None,
     request: ClientRequest | None = None,
 ) -> AbstractContextManager[Export]:
     """A context manager giving the export of a read as byte chunks, every row up to the
@@ -95,6 +96,12 @@ def export_stream(
     with an error status. Later ones raise QueryError from the chunks, once part of the
     body has gone out: the caller must then end the response as broken, not cleanly.
     """
+    if sandbox_id is not None:
+        # The export would read the source: the file would not hold what the user saw.
+        raise SandboxExportUnsupported(
+            "Exports read the data source itself, so a sandbox's results cannot be exported; "
+            "copy them from the results grid, or run the query on the source."
+        )
     prepared = prepare_read(user, datasource_id=datasource_id, sql=sql, params=params)
     statements = _up_to(prepared.statements, statement)
     file_name = export_file_name(user, prepared.datasource, sql, export_format)

@@ -114,6 +114,13 @@ class QueryExportSerializer(serializers.Serializer):
         help_text="SQL of several statements: export statement N's result (from 1), every row up to the row cap. "
         "Default: the last statement's.",
     )
+    sandbox = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Exports read the data source itself: a sandbox here is refused (400 sandbox_export_unsupported) "
+        "rather than answered with the source's rows.",
+    )
 
 
 class ResultColumnSerializer(serializers.Serializer):

@@ -102,6 +102,7 @@ def streaming_export(
     params,
     export_format: str,
     statement: int | None = None,
+    sandbox_id: int | None = None,
 ):
     """Open the read and render its first chunk before answering, so errors until then
     still get a proper status and the JSON error shape; then stream.
@@ -119,6 +120,7 @@ def streaming_export(
             params=params,
             export_format=export_format,
             statement=statement,
+            sandbox_id=sandbox_id,
             request=request,
         )
     )
@@ -153,6 +155,7 @@ class QueryExportView(APIView):
             params=data["params"],
             export_format=data["format"],
             statement=data["statement"],
+            sandbox_id=data["sandbox"],
         )
 
 
@@ -183,6 +186,7 @@ class QueryRunExportView(APIView):
             params=run.params,
             export_format=export_format,
             statement=_statement_param(request),
+            sandbox_id=run.sandbox_id,
         )
 
 
