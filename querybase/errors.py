@@ -35,6 +35,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "audit_not_allowed": 403,
     "result_not_visible": 403,
     "credential_material": 403,
+    "querybase_database": 403,
     "credentials_not_least_privilege": 403,
     "write_kind_forbidden": 403,
     "not_sandbox_owner": 403,
