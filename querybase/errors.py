@@ -59,6 +59,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "sql_too_long": 413,
     "upload_too_large": 413,
     "too_many_login_attempts": 429,
+    "too_many_streams": 429,
     # QueryBase itself failed.
     "internal_error": 500,
     "worker_lost": 500,

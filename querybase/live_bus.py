@@ -118,6 +118,26 @@ def _split(message: bytes) -> tuple[str, bytes]:
     return event_id.decode(), encoded
 
 
+def open_streams(user_id: int) -> int:
+    """How many event streams the user holds open now, on any server: each listens on the
+    user's channel, and Redis counts a channel's listeners (a stream whose connection died
+    stops counting with it)."""
+    client = shared_redis()
+    assert client is not None
+    return _listeners(client.pubsub_numsub(_names(user_id)[1]))
+
+
+def _listeners(numsub: Any) -> int:
+    return int(numsub[0][1]) if numsub else 0
+
+
+def _over_the_limit(listeners: int) -> bool:
+    # Checked again once the stream listens: streams opened at the same moment all passed
+    # the view's check, and those beyond the limit then end at once (the client's next
+    # attempt is refused with 429 too_many_streams).
+    return listeners > settings.QUERYBASE_LIVE_MAX_STREAMS
+
+
 def events_for(user_id: int, last_event_id: str | None) -> Iterator[LiveEvent | None]:
     """The user's events, blocking: first those after `last_event_id` still kept, then live
     ones. None once listening, and then every KEEPALIVE_SECONDS of quiet. For threaded
@@ -130,6 +150,8 @@ def events_for(user_id: int, last_event_id: str | None) -> Iterator[LiveEvent | 
         # Subscribe first, then replay: nothing published in between is lost, and what
         # both deliver is sent once (ids only go up).
         pubsub.subscribe(channel)
+        if _over_the_limit(_listeners(client.pubsub_numsub(channel))):
+            return
         yield None  # listening: the stream may tell its client it is live
         newest = last_event_id
         if last_event_id:
@@ -159,6 +181,8 @@ async def aevents_for(user_id: int, last_event_id: str | None) -> AsyncIterator[
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
         await pubsub.subscribe(channel)
+        if _over_the_limit(_listeners(await client.pubsub_numsub(channel))):
+            return
         yield None  # listening: the stream may tell its client it is live
         newest = last_event_id
         if last_event_id:

@@ -210,6 +210,10 @@ QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS = env_int("QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS",
 QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
 # Per-user rate of event-stream connections and presence heartbeats (apps/live).
 QUERYBASE_LIVE_RATE = os.environ.get("QUERYBASE_LIVE_RATE", "120/min")
+# Event streams one user may hold open at once (a page open in a tab holds one). The rate
+# above bounds how fast streams are opened, not how many stay open: each holds Redis
+# connections, and Redis serves the broker and the cache too.
+QUERYBASE_LIVE_MAX_STREAMS = env_int("QUERYBASE_LIVE_MAX_STREAMS", 10)
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 # How many proxies of ours append to X-Forwarded-For: the client is that many from the right.
