@@ -22,7 +22,10 @@ SERVED_PATHS = frozenset({"/api/v1/events", "/health"})
 # here rather than in memory. An open stream holds no slot, and no database connection
 # (closed once the user is known, apps/live/views.py).
 _OPENING = asyncio.Semaphore(int(os.environ.get("QUERYBASE_WEB_THREADS", "8")))
-_NOT_HERE = b'{"error": {"code": "not_found", "message": "This server only streams live events (/api/v1/events)."}}'
+_NOT_HERE = (
+    b'{"error": {"code": "not_found", "message": "This server only streams live events (/api/v1/events).", '
+    b'"details": null}}'
+)
 
 
 async def application(scope, receive, send) -> None:

@@ -34,6 +34,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "audit_not_allowed": 403,
     "result_not_visible": 403,
     "credential_material": 403,
+    "querybase_database": 403,
     "credentials_not_least_privilege": 403,
     "write_kind_forbidden": 403,
     "not_sandbox_owner": 403,
@@ -59,6 +60,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "sql_too_long": 413,
     "upload_too_large": 413,
     "too_many_login_attempts": 429,
+    "too_many_streams": 429,
     # QueryBase itself failed.
     "internal_error": 500,
     "worker_lost": 500,

@@ -39,6 +39,7 @@ if _OWN_DIRECTORY:
 # Imported only now: the package loads prometheus_client, which reads the variable above.
 from querybase import settings as querybase_settings  # noqa: E402
 from querybase.logs import logging_config  # noqa: E402
+from querybase.server_errors import answer_gunicorn_refusals_in_json  # noqa: E402
 
 # A data source's statement time limit is at most an hour (DataSource.statement_timeout_ms),
 # and an export streams for as long as its query runs.
@@ -73,6 +74,9 @@ loglevel = os.environ.get("QUERYBASE_LOG_LEVEL", "info").lower()
 # No runtime control socket (gunicornc): its one default path per user would be shared by
 # every server on the machine, and we manage the server through its process.
 control_socket_disable = True
+# What gunicorn refuses before the app sees it (a request line over 4094 bytes, headers too
+# large, a malformed header) is answered in the API's JSON error shape, not an HTML page.
+answer_gunicorn_refusals_in_json()
 
 
 # Gunicorn's error and access lines go to the root handler, rendered like the app's (JSON

@@ -15,6 +15,7 @@ truth, and a client that missed one refetches on its next event or reload.
 
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,13 +94,21 @@ def _after(event_id: str) -> tuple[int, int]:
     return int(milliseconds), int(sequence or 0)
 
 
+# A Redis stream id as Redis writes it: two decimal numbers below 2^64. Python's int()
+# also takes "1_0", "+1", spaces and other scripts' digits, and numbers Redis cannot hold;
+# such an id made the replay's XRANGE fail after the stream had answered 200.
+_EVENT_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}", re.ASCII)
+_LARGEST_STREAM_ID_PART = 2**64 - 1
+
+
 def valid_event_id(value: str | None) -> str | None:
-    """A Last-Event-ID we issued (a Redis stream id), or None for anything else."""
-    if not value:
+    """A Last-Event-ID we may have issued (a Redis stream id), or None for anything else:
+    a stream given None starts live, without a replay."""
+    if not value or not _EVENT_ID.fullmatch(value):
         return None
-    try:
-        _after(value)
-    except ValueError:
+    milliseconds, sequence = _after(value)
+    # The replay starts after the id: after the largest there is nothing to start from.
+    if max(milliseconds, sequence) > _LARGEST_STREAM_ID_PART or sequence == milliseconds == _LARGEST_STREAM_ID_PART:
         return None
     return value
 
@@ -107,6 +116,26 @@ def valid_event_id(value: str | None) -> str | None:
 def _split(message: bytes) -> tuple[str, bytes]:
     event_id, _, encoded = message.partition(b" ")
     return event_id.decode(), encoded
+
+
+def open_streams(user_id: int) -> int:
+    """How many event streams the user holds open now, on any server: each listens on the
+    user's channel, and Redis counts a channel's listeners (a stream whose connection died
+    stops counting with it)."""
+    client = shared_redis()
+    assert client is not None
+    return _listeners(client.pubsub_numsub(_names(user_id)[1]))
+
+
+def _listeners(numsub: Any) -> int:
+    return int(numsub[0][1]) if numsub else 0
+
+
+def _over_the_limit(listeners: int) -> bool:
+    # Checked again once the stream listens: streams opened at the same moment all passed
+    # the view's check, and those beyond the limit then end at once (the client's next
+    # attempt is refused with 429 too_many_streams).
+    return listeners > settings.QUERYBASE_LIVE_MAX_STREAMS
 
 
 def events_for(user_id: int, last_event_id: str | None) -> Iterator[LiveEvent | None]:
@@ -121,6 +150,8 @@ def events_for(user_id: int, last_event_id: str | None) -> Iterator[LiveEvent | 
         # Subscribe first, then replay: nothing published in between is lost, and what
         # both deliver is sent once (ids only go up).
         pubsub.subscribe(channel)
+        if _over_the_limit(_listeners(client.pubsub_numsub(channel))):
+            return
         yield None  # listening: the stream may tell its client it is live
         newest = last_event_id
         if last_event_id:
@@ -150,6 +181,8 @@ async def aevents_for(user_id: int, last_event_id: str | None) -> AsyncIterator[
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
         await pubsub.subscribe(channel)
+        if _over_the_limit(_listeners(await client.pubsub_numsub(channel))):
+            return
         yield None  # listening: the stream may tell its client it is live
         newest = last_event_id
         if last_event_id:

@@ -210,6 +210,10 @@ QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS = env_int("QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS",
 QUERYBASE_SANDBOX_COPY_RATE = os.environ.get("QUERYBASE_SANDBOX_COPY_RATE", "60/hour")
 # Per-user rate of event-stream connections and presence heartbeats (apps/live).
 QUERYBASE_LIVE_RATE = os.environ.get("QUERYBASE_LIVE_RATE", "120/min")
+# Event streams one user may hold open at once (a page open in a tab holds one). The rate
+# above bounds how fast streams are opened, not how many stay open: each holds Redis
+# connections, and Redis serves the broker and the cache too.
+QUERYBASE_LIVE_MAX_STREAMS = env_int("QUERYBASE_LIVE_MAX_STREAMS", 10)
 # Honour X-Forwarded-For for the audit log's "from where" only behind a trusted proxy.
 QUERYBASE_TRUST_X_FORWARDED_FOR = env_bool("QUERYBASE_TRUST_X_FORWARDED_FOR", False)
 # How many proxies of ours append to X-Forwarded-For: the client is that many from the right.
@@ -469,6 +473,10 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.api.errors.json_error_handler",
+    # `?format=` is never DRF's choice of renderer: the API speaks JSON only, and DRF's
+    # override answered 404 to a list asked with format=csv. The exports and the audit
+    # reports read their own `format`.
+    "URL_FORMAT_OVERRIDE": None,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
@@ -481,6 +489,12 @@ SIMPLE_JWT = {
     # one is blacklisted, so a stolen token stops working once its owner refreshes.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a digest of their user's password hash: a password change ends the
+    # access tokens issued before it too, not only the refresh tokens. Claims of the wrong
+    # shape are an invalid token, not a 500 (apps/accounts/tokens.py).
+    "CHECK_REVOKE_TOKEN": True,
+    "AUTH_TOKEN_CLASSES": ("apps.accounts.tokens.AccessToken",),
+    "TOKEN_REFRESH_SERIALIZER": "apps.accounts.serializers.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {

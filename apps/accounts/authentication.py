@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import aware_utcnow
 
 from apps.accounts.services import user_for_api_key
+from apps.accounts.tokens import SIGN_IN_AGAIN, issued_under_password, user_id_of
 from apps.datasources import rights_cache
 
 KEYWORD = "Api-Key"
@@ -55,7 +56,9 @@ class CachedUserJWTAuthentication(JWTAuthentication):
     A token's signature is checked once per process: a client sends the same token with
     each request for its whole life, and decoding and verifying it again was a good part
     of a cache hit's Python. The same bytes carry the same claims under the same key, so
-    only the expiry is checked again, against the current time."""
+    only the expiry is checked again, against the current time. The user must still have
+    the password the token was issued under: the map carries a fingerprint of its hash
+    (apps/accounts/tokens.py), so a password change ends every token issued before it."""
 
     def __init__(self) -> None:
         # Not simplejwt's __init__, which looks the user model up on every request (DRF
@@ -83,14 +86,17 @@ class CachedUserJWTAuthentication(JWTAuthentication):
 
     def get_user(self, validated_token: Token):
         try:
-            user_id = validated_token[jwt_settings.USER_ID_CLAIM]
-        except KeyError as error:
-            raise InvalidToken("Token contained no recognizable user identification") from error
-        if jwt_settings.USER_ID_FIELD != "id" or jwt_settings.CHECK_REVOKE_TOKEN:
-            return super().get_user(validated_token)  # the map holds neither
-        user = rights_cache.cached_user(user_id)
-        if user is None:
+            user_id = user_id_of(validated_token)
+        except TokenError as error:
+            raise InvalidToken(str(error)) from error
+        if jwt_settings.USER_ID_FIELD != "id":
+            return super().get_user(validated_token)  # the map is keyed by id
+        found = rights_cache.rights_map(user_id)
+        if found is None:
             raise exceptions.AuthenticationFailed("User not found", code="user_not_found")
+        user = rights_cache.user_of(found)
         if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
+        if not issued_under_password(validated_token, found.password_fingerprint):
+            raise InvalidToken(SIGN_IN_AGAIN)
         return user

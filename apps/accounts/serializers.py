@@ -1,6 +1,20 @@
+from typing import Any
+
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from apps.accounts.models import ApiKey
+from apps.accounts.tokens import (
+    SIGN_IN_AGAIN,
+    RefreshToken,
+    issued_under_password,
+    user_id_of,
+)
+from apps.datasources.rights_cache import password_fingerprint
 
 
 class DataSourceRightsSerializer(serializers.Serializer):
@@ -36,3 +50,20 @@ class IssuedApiKeySerializer(ApiKeySerializer):
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
+
+
+class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
+    """simplejwt's refresh (rotation, blacklisting), for a token of ours whose user still
+    exists, is active and has the password the token was issued under. simplejwt's own
+    looks the user up with .get(): a deleted user was a 500."""
+
+    token_class = RefreshToken
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        refresh = self.token_class(attrs["refresh"])  # TokenError: the view answers 401 invalid_token
+        user = get_user_model().objects.filter(pk=user_id_of(refresh)).first()
+        if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
+        if not issued_under_password(refresh, password_fingerprint(user.password)):
+            raise InvalidToken(SIGN_IN_AGAIN)
+        return super().validate(attrs)

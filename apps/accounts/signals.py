@@ -40,8 +40,10 @@ def remember_password_hash(sender, instance, **kwargs) -> None:
 def revoke_tokens_on_password_change(sender, instance, created, update_fields=None, **kwargs) -> None:
     """Whoever changed the password (the user, an admin, a script), tokens issued under
     the old one must stop working: a refresh token would otherwise live for a day."""
-    if created or (update_fields is not None and "password" not in update_fields):
+    if update_fields is not None and "password" not in update_fields:
         return
-    if instance.password != getattr(instance, "_loaded_password_hash", instance.password):
+    # A new user has no tokens yet; the hash is remembered so that saving the same object
+    # again (with the same password) revokes nothing.
+    if not created and instance.password != getattr(instance, "_loaded_password_hash", instance.password):
         revoke_refresh_tokens(instance)
     instance._loaded_password_hash = instance.password

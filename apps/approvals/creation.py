@@ -19,7 +19,7 @@ from apps.audit.services import record_event
 from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
 from apps.queries.exceptions import DataSourceNotFound, EmptyQuery
-from apps.queries.plan import bind_statements, classify_for_source, sha256_of
+from apps.queries.plan import bind_statements, classify_for_source, params_sha256_of, sha256_of
 from apps.sqlcore.classification import Classification
 from apps.sqlcore.parameters import Params
 from querybase.errors import NotAllowed
@@ -73,6 +73,10 @@ def create_request(
             expires_at=timezone.now() + timedelta(hours=settings.QUERYBASE_APPROVAL_TTL_HOURS),
             sandbox_evidence=sandbox_evidence,
         )
+        # The digest of the parameters as stored, read back (see params_sha256_of).
+        stored_params = ApprovalRequest.objects.filter(pk=approval.pk).values_list("params", flat=True).get()
+        approval.params_sha256 = params_sha256_of(stored_params)
+        ApprovalRequest.objects.filter(pk=approval.pk).update(params_sha256=approval.params_sha256)
         bind_context(approval_id=approval.pk)
         record_event(
             "approval.create",
@@ -85,6 +89,7 @@ def create_request(
                 "write_kinds": approval.write_kinds,
                 "sql": approval.sql,
                 "sql_sha256": approval.sql_sha256,
+                "params_sha256": approval.params_sha256,
                 "reason": approval.reason,
                 **({"from_sandbox": sandbox_evidence.get("sandbox")} if sandbox_evidence else {}),
             },

@@ -22,7 +22,7 @@ from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import Connector, ConnectorError, WriteMarker, WriteOutcome
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.queries import result_store
-from apps.queries.plan import bind_statements, sha256_of
+from apps.queries.plan import bind_statements, params_sha256_of, sha256_of
 from apps.sqlcore.classification import classify_sql
 from apps.sqlcore.function_effects import WAIT, effect_of
 from apps.sqlcore.tables import called_functions
@@ -37,9 +37,11 @@ class HashMismatch(Exception):
 
 
 def verified_statements(approval: ApprovalRequest):
-    """The stored text, bound, after checking it is the text that was approved."""
+    """The stored text and parameters, bound, after checking they are what was approved."""
     if sha256_of(approval.sql) != approval.sql_sha256:
         raise HashMismatch("the stored SQL does not match the approved SHA-256")
+    if params_sha256_of(approval.params) != approval.params_sha256:
+        raise HashMismatch("the stored parameters do not match the approved SHA-256")
     classification = classify_sql(approval.sql, approval.datasource.engine)
     return bind_statements(approval.datasource, approval.sql, approval.params, classification)
 

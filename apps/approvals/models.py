@@ -34,10 +34,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 class ApprovalRequest(models.Model):
     datasource = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="approval_requests")
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    # Exactly what will run, and its hash: execution refuses text whose hash differs.
+    # Exactly what will run, and its hashes: execution refuses text or parameters whose
+    # hash differs (apps/approvals/execution.py).
     sql = models.TextField()
     sql_sha256 = models.CharField(max_length=64)
     params = models.JSONField(null=True, blank=True)
+    params_sha256 = models.CharField(max_length=64, blank=True)
     reason = models.TextField(blank=True)
     classification = models.JSONField(default=dict)
     risk = models.CharField(max_length=16)

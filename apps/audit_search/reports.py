@@ -97,10 +97,15 @@ def csv_lines(query: AuditQuery) -> Iterator[str]:
         page += 1
 
 
+# What a spreadsheet reads as the start of a formula, tab and carriage return included
+# (spreadsheets skip them before an =; OWASP's CSV injection list).
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, - or @ would run as a formula."""
+    """A cell a spreadsheet shows as text: one that would start a formula gets a leading '."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+    return f"'{text}" if text.startswith(_FORMULA_LEADS) else text
 
 
 def timeline(query: AuditQuery) -> AuditQuery:

@@ -22,8 +22,8 @@ class _AuditReportView(APIView):
 
     def perform_content_negotiation(self, request: Request, force=False):
         """`format=csv` asks for the CSV export, whatever the Accept header says (DRF would
-        look for a renderer named csv and answer 404 or 406). The export is streamed by the
-        view itself; errors stay JSON."""
+        answer 406 to an Accept of text/csv: no renderer makes it). The export is streamed
+        by the view itself; errors stay JSON."""
         if request.query_params.get("format") == "csv":
             renderer = self.get_renderers()[0]
             return renderer, renderer.media_type

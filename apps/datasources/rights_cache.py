@@ -27,12 +27,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from apps.datasources.models import DataSource, DataSourcePermission
 
 RIGHTS_TTL_SECONDS = 15 * 60
 _EPOCH_KEY = "rights-epoch"
-_MAP_KEY = "rights:{}"
+# Versioned: a map stored by a release with another RightsMap shape is never read.
+_MAP_KEY = "rights:v2:{}"
 # The user row as authentication needs it; the password hash stays in the database (read
 # on demand, as a deferred field, by whatever needs it).
 _USER_FIELDS = (
@@ -56,9 +58,18 @@ class RightsMap:
     epoch: str
     user: dict[str, Any]
     rights: dict[int, frozenset[str]]
+    # A digest of the password hash, never the hash: what a JWT of this user must carry
+    # (apps/accounts/tokens.py), so a password change ends the tokens issued before it.
+    password_fingerprint: str
 
     def on(self, datasource_id: int) -> frozenset[str]:
         return self.rights.get(datasource_id, frozenset())
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """What a JWT carries of its user's password hash: the digest simplejwt's `for_user`
+    writes into the token's REVOKE_TOKEN_CLAIM (settings: CHECK_REVOKE_TOKEN)."""
+    return get_md5_hash_password(password_hash)
 
 
 def forget_all() -> None:
@@ -96,9 +107,10 @@ def rights_map(user_id: int) -> RightsMap | None:
 
 
 def _read_rights_map(user_id: int, epoch: str) -> RightsMap | None:
-    row = get_user_model().objects.filter(pk=user_id).values(*_USER_FIELDS).first()
+    row = get_user_model().objects.filter(pk=user_id).values(*_USER_FIELDS, "password").first()
     if row is None:
         return None
+    fingerprint = password_fingerprint(row.pop("password"))
     rights: dict[int, set[str]] = {}
     if row["is_active"]:
         grants = DataSourcePermission.objects.filter(group__user=user_id, datasource__is_active=True).order_by()
@@ -109,15 +121,13 @@ def _read_rights_map(user_id: int, epoch: str) -> RightsMap | None:
         epoch=epoch,
         user=row,
         rights={datasource_id: frozenset(actions) for datasource_id, actions in rights.items() if actions},
+        password_fingerprint=fingerprint,
     )
 
 
-def cached_user(user_id: int):
-    """The user row from the rights map (the password hash deferred), with the map attached
-    so the request's rights need no second look; None if there is no such user."""
-    found = rights_map(user_id)
-    if found is None:
-        return None
+def user_of(found: RightsMap):
+    """The user row of a rights map (the password hash deferred), with the map attached
+    so the request's rights need no second look."""
     model = get_user_model()
     user = model.from_db("default", list(found.user), list(found.user.values()))
     setattr(user, _ATTACHED, found)
@@ -126,7 +136,7 @@ def cached_user(user_id: int):
 
 def rights_of(user: User) -> RightsMap | None:
     """The rights map of an authenticated `user`: the one fetched with the user when the
-    request authenticated (`cached_user`, an object that lives as long as its request),
+    request authenticated (`user_of`, an object that lives as long as its request),
     else from the cache. Never kept on other user objects: they may outlive a change."""
     attached = getattr(user, _ATTACHED, None)
     return attached if attached is not None else rights_map(user.pk)

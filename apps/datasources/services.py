@@ -13,6 +13,7 @@ from apps.datasources.connectors import (
     ConnectionTestResult,
     ConnectorError,
     CredentialRole,
+    QueryBaseOwnDatabase,
     Table,
     connector_class,
     connector_for,
@@ -220,6 +221,8 @@ def datasource_schema(datasource: DataSource, *, user: User) -> list[Table]:
     if tables is None:
         try:
             tables = connector_for(datasource, CredentialRole.READ).schema()
+        except QueryBaseOwnDatabase:
+            raise
         except ConnectorError as error:
             raise DataSourceUnavailable(error.message, details={"reason": error.code}) from error
         cache.set(key, tables, SCHEMA_CACHE_SECONDS)

@@ -3,6 +3,7 @@ presence (who has its page open)."""
 
 from collections.abc import AsyncIterator, Iterator
 
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connections
 from django.http import StreamingHttpResponse
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 
 from apps.approvals import selectors
 from apps.live import presence
-from apps.live.exceptions import LiveUpdatesUnavailable
+from apps.live.exceptions import LiveUpdatesUnavailable, TooManyStreams
 from querybase import live_bus as bus
 from querybase.rate_limits import LiveRateLimit
 from querybase.redis_connection import redis_enabled
@@ -78,6 +79,11 @@ class EventStreamView(APIView):
         last_event_id = bus.valid_event_id(request.headers.get("Last-Event-ID"))
         user_id = request.user.pk
         assert user_id is not None  # IsAuthenticated
+        if bus.open_streams(user_id) >= settings.QUERYBASE_LIVE_MAX_STREAMS:
+            raise TooManyStreams(
+                f"You have {settings.QUERYBASE_LIVE_MAX_STREAMS} live update streams open already "
+                "(one per open page): close one, or reload a page that stopped updating."
+            )
         # Served by an ASGI server (the events process), the stream is a coroutine on the
         # event loop; by a threaded one, it holds its thread.
         if isinstance(request._request, ASGIRequest):
@@ -125,7 +131,8 @@ class PresenceView(APIView):
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.heartbeat(approval, request.user)})
 
-    @extend_schema(request=None, responses=VIEWERS)
+    # 200 with the viewers left, not the 204 drf-spectacular assumes of a DELETE.
+    @extend_schema(request=None, responses={200: VIEWERS})
     def delete(self, request: SignedInRequest, request_id: int) -> Response:
         approval = selectors.get_request(request.user, request_id)
         return Response({"request": approval.pk, "viewers": presence.leave(approval, request.user)})

@@ -5,6 +5,7 @@ design (docs/architecture.md §2): nothing about the SQL is looked at, cached or
 before the rights are known, and nothing runs that was not classified."""
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
@@ -143,6 +144,15 @@ def _bound(datasource: DataSource, sql: str, params: Params, classification: Cla
 
 def sha256_of(sql: str) -> str:
     return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def params_sha256_of(params: Params) -> str:
+    """SHA-256 of parameters in one spelling (sorted keys, no spaces, ASCII): the digest
+    of what an approval binds. Take it of the parameters as the database gives them back
+    (jsonb reorders keys and respells numbers), so that execution, which reads them back
+    too, computes the same."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def limits_for(datasource: DataSource) -> QueryLimits:

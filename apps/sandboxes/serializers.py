@@ -9,7 +9,9 @@ from apps.sandboxes.models import Sandbox
 class SandboxSerializer(serializers.ModelSerializer):
     datasource_name = serializers.CharField(source="datasource.name", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True, allow_null=True, default=None)
-    golden_refreshed_at = serializers.DateTimeField(source="golden.refreshed_at", read_only=True, default=None)
+    golden_refreshed_at = serializers.DateTimeField(
+        source="golden.refreshed_at", read_only=True, default=None, allow_null=True
+    )
     expires_at = serializers.SerializerMethodField(help_text="When the idle TTL ends if it is not used before.")
     progress = serializers.SerializerMethodField(help_text="While `creating`: what is being done.")
     write_kinds = serializers.ListField(

@@ -149,8 +149,8 @@ class QueryRunExportView(APIView):
     throttle_classes = [QuerySubmitRateLimit]
 
     def perform_content_negotiation(self, request: Request, force=False):
-        # `?format=` names the export's format here, not DRF's override of the response's
-        # (which answered 404 for "csv"): errors are JSON whatever it says.
+        # The export's body is its own (CSV or JSON, by `?format=`); errors are JSON whatever
+        # the Accept header says (a client asking for text/csv would otherwise get a 406).
         return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(

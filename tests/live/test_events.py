@@ -3,6 +3,7 @@ configuration's "events" role, uvicorn), as a browser or the CLI reads them."""
 
 import asyncio
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.accounts.services import issue_api_key
 from apps.notifications.services import notify_in_app
-from querybase.live_bus import publish
+from querybase.live_bus import open_streams, publish
 from tests.support.approvals import ledger, settle
 from tests.support.factories import client_for, reader, source_from_server
 from tests.support.servers import shipped_server
@@ -26,7 +27,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def events_server(tmp_path_factory, django_db_setup, django_db_blocker):
     log = tmp_path_factory.mktemp("events") / "events.log"
-    with shipped_server(log, role="events", env={"QUERYBASE_LIVE_RATE": "1000/min"}) as base:
+    # Room for the 200 streams of one user below; the per-user cap has its own server.
+    env = {"QUERYBASE_LIVE_RATE": "1000/min", "QUERYBASE_LIVE_MAX_STREAMS": "1000"}
+    with shipped_server(log, role="events", env=env) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def capped_events_server(tmp_path_factory, django_db_setup, django_db_blocker):
+    log = tmp_path_factory.mktemp("capped") / "events.log"
+    env = {"QUERYBASE_LIVE_RATE": "1000/min", "QUERYBASE_LIVE_MAX_STREAMS": "2"}
+    with shipped_server(log, role="events", env=env) as base:
         yield base
 
 
@@ -128,6 +139,79 @@ def test_last_event_id_resumes_after_a_reconnect(events_server, shop):
         assert resumed.next_event().data["step"] == 4
     finally:
         resumed.close()
+
+
+def test_a_user_holds_at_most_the_allowed_number_of_streams(capped_events_server, shop, settings):
+    """Found by an outside attack: the rate bounded how fast streams were opened, not how
+    many stayed open, and each holds Redis connections (two, measured): one user's script
+    opening 120 a minute would have used up Redis's clients, and with them the broker and
+    the cache, within the hour."""
+    settings.QUERYBASE_LIVE_MAX_STREAMS = 2  # the server's, for this process's own checks
+    ana, bob = reader("ana", shop), reader("bob", shop)
+    url = f"{capped_events_server}/api/v1/events"
+    first, second = stream_of(capped_events_server, ana), stream_of(capped_events_server, ana)
+    try:
+        key = issue_api_key(ana, name="third").secret
+        third = requests.get(url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+        assert third.status_code == 429, third.text
+        assert third.json()["error"]["code"] == "too_many_streams"
+        bobs = stream_of(capped_events_server, bob)  # a limit per user, not for everyone
+        bobs.close()
+    finally:
+        first.close()
+        second.close()
+    # Closed streams stop counting: the user may open streams again.
+    deadline = time.monotonic() + 20
+    while open_streams(ana.pk) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again = stream_of(capped_events_server, ana)
+    again.close()
+
+
+def test_streams_opened_at_the_same_moment_stay_within_the_limit(capped_events_server, shop, settings):
+    settings.QUERYBASE_LIVE_MAX_STREAMS = 2
+    ana = reader("ana", shop)
+    key = issue_api_key(ana, name="burst").secret
+    headers = {"Authorization": f"Api-Key {key}", "Accept": "text/event-stream"}
+
+    async def burst() -> int:
+        async with httpx.AsyncClient(timeout=30) as client:
+            contexts = [
+                client.stream("GET", f"{capped_events_server}/api/v1/events", headers=headers) for _ in range(8)
+            ]
+            responses = await asyncio.gather(*(context.__aenter__() for context in contexts))
+            try:
+                await asyncio.sleep(1)  # every stream has listened, and those beyond the limit ended
+                return await asyncio.to_thread(open_streams, ana.pk)
+            finally:
+                for context in contexts:
+                    await context.__aexit__(None, None, None)
+                assert len(responses) == 8
+
+    assert asyncio.run(burst()) <= 2
+
+
+# Last-Event-IDs QueryBase never issued, that Redis refuses as a stream id. Found by an
+# outside attack: the stream answered 200 and then broke off ("Invalid stream ID").
+NOT_OUR_EVENT_IDS = [
+    "99999999999999999999-0",
+    "1-99999999999999999999",
+    "18446744073709551615-18446744073709551615",
+    "1_0-0",
+]
+
+
+@pytest.mark.parametrize("last_event_id", NOT_OUR_EVENT_IDS)
+def test_a_last_event_id_we_never_issued_opens_a_live_stream(events_server, shop, last_event_id):
+    ana = reader("ana", shop)
+    key = issue_api_key(ana, name="odd id").secret
+    headers = {"Authorization": f"Api-Key {key}", "Last-Event-ID": last_event_id}
+    stream = EventStream(f"{events_server}/api/v1/events", headers).wait_ready()
+    try:
+        publish([ana.pk], "test.after", {"live": True})
+        assert stream.next_event().data == {"live": True}
+    finally:
+        stream.close()
 
 
 def test_the_stream_takes_jwt_sessions_and_api_keys_and_refuses_strangers(events_server, shop):

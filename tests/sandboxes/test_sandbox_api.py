@@ -158,3 +158,35 @@ def test_a_read_in_a_sandbox_with_a_row_over_the_row_limit_fails_cleanly(request
     error = response.json()["error"]
     assert error["code"] == "row_too_large"
     assert QueryRun.objects.get(pk=error["details"]["run"]).status == "failed"
+
+
+def test_a_sandbox_result_is_never_exported_from_the_source(request):
+    """Found by an outside attack: exports read the source whatever the run, so the
+    workspace's Export of a result in a sandbox (it sends the run's body, `sandbox`
+    included) downloaded the real source's rows, not the sandbox's on screen; a run in a
+    sandbox exported by id did the same. Both now export the sandbox's rows."""
+    source = sandbox_source("sqlite", request)
+    client = client_for(reader("ada", source))
+    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
+    assert run(client, source, sandbox_id, "UPDATE customers SET name = 'only in the sandbox'").status_code == 200
+    shown = run(client, source, sandbox_id, "SELECT name FROM customers ORDER BY id")
+    assert shown.json()["result"]["rows"][0] == ["only in the sandbox"]
+
+    by_id = client.get(f"/api/v1/queries/{shown.json()['id']}/export?format=csv")
+    assert by_id.status_code == 200
+    assert b"".join(by_id.streaming_content).splitlines()[1] == b"only in the sandbox"
+    sent_again = client.post(
+        "/api/v1/queries/export",
+        {"datasource": source.pk, "sandbox": sandbox_id, "sql": "SELECT name FROM customers ORDER BY id"},
+        format="json",
+    )
+    assert sent_again.status_code == 200
+    assert b"".join(sent_again.streaming_content).splitlines()[1] == b"only in the sandbox"
+    # Without a sandbox the export is the source's, as it always was.
+    from_source = client.post(
+        "/api/v1/queries/export",
+        {"datasource": source.pk, "sandbox": None, "sql": "SELECT name FROM customers ORDER BY id"},
+        format="json",
+    )
+    assert from_source.status_code == 200
+    assert b"only in the sandbox" not in b"".join(from_source.streaming_content)

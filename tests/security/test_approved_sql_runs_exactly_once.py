@@ -79,6 +79,34 @@ def test_only_the_approved_text_runs(team, postgres_server):
     assert ledger(postgres_server) == (5, 50)
 
 
+def test_only_the_approved_parameters_run(team, postgres_server):
+    """Found by an outside attack: the hash covered the SQL only, so parameters edited after
+    approval (straight in the database) ran with the approved text: another row changed."""
+    request_id = team.request_write("UPDATE ledger SET amount = 0 WHERE id = $1", params=[1])["id"]
+    # Approved by an eligible reviewer, not yet queued: the approver saw `[1]`…
+    ApprovalReview.objects.create(request_id=request_id, reviewer=team.approver, decision="approve")
+    ApprovalRequest.objects.filter(pk=request_id).update(status="approved")
+    with connection.cursor() as cursor:  # …then someone edits them before it runs
+        cursor.execute("UPDATE approvals_approvalrequest SET params = '[2]' WHERE id = %s", [request_id])
+    execution.execute_approved(request_id)
+    approval = ApprovalRequest.objects.get(pk=request_id)
+    assert approval.status == "failed"
+    assert approval.error_code == "hash_mismatch"
+    assert ledger(postgres_server) == (5, 50)
+
+
+def test_parameters_the_database_spells_differently_still_run(team, postgres_server):
+    # jsonb reorders keys and writes 1e16 as 10000000000000000: the digest is of the
+    # parameters as stored, so what was approved still runs.
+    params = {"id": 1, "amount": 7, "big": 1e16}
+    request_id = team.request_write("UPDATE ledger SET amount = :amount WHERE id = :id AND :big > 0", params=params)[
+        "id"
+    ]
+    team.review(request_id, "approve")
+    assert settle(request_id).status == "succeeded"
+    assert ledger(postgres_server) == (5, 47)
+
+
 def test_worker_killed_mid_write_leaves_it_failed_and_never_reruns(team, postgres_server, celery_worker):
     sql = "UPDATE ledger SET amount = amount + 100 WHERE id = 1 AND pg_sleep(3) IS NOT NULL"
     request_id = team.request_write(sql)["id"]

@@ -224,3 +224,16 @@ def test_two_proxy_hops_take_the_address_the_outer_proxy_saw(settings):
         HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9, 10.0.0.2",
     )
     assert AuditEvent.objects.filter(action="auth.login_failed").latest("id").ip_address == "203.0.113.9"
+
+
+@pytest.mark.parametrize("value", ["csv", "api", "xml", "json"])
+def test_a_format_query_parameter_is_not_a_renderer_switch(shop, value):
+    """Found by an outside attack: DRF read `?format=` as a choice of renderer, so a
+    history or saved-queries list with `format=csv` answered 404 "No such object."
+    (there is no csv renderer) though the list was there. Only the exports and audit
+    reports take a `format`, and they read it themselves."""
+    client = client_for(reader("ana", shop))
+    for path in ("/api/v1/queries/history", "/api/v1/saved-queries", "/api/v1/auth/me"):
+        response = client.get(path, {"format": value})
+        assert response.status_code == 200, (path, response.content)
+        assert response["Content-Type"] == "application/json"

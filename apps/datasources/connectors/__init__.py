@@ -6,6 +6,7 @@ from apps.datasources.connectors.base import (
     Connector,
     ConnectorError,
     CredentialRole,
+    QueryBaseOwnDatabase,
     Table,
     default_connect_timeout,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "Connector",
     "ConnectorError",
     "CredentialRole",
+    "QueryBaseOwnDatabase",
     "Table",
     "connector_class",
     "connector_for",

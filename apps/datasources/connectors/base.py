@@ -78,6 +78,13 @@ class InvalidConfiguration(ConnectorError):
     code = "invalid_configuration"
 
 
+class QueryBaseOwnDatabase(ConnectorError):
+    """The source is one of QueryBase's own databases, which it never serves (a refusal,
+    not a fault of the source: callers pass it on as it is)."""
+
+    code = "querybase_database"
+
+
 class QueryFailed(ConnectorError):
     """The database refused or failed the statement; the message is the database's own."""
 

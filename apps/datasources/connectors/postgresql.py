@@ -53,6 +53,7 @@ from apps.datasources.connectors.base import (
     with_indexes,
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
+from apps.datasources.connectors.postgresql_identity import refuse_querybase_database
 from apps.datasources.connectors.postgresql_pool import ConnectAttemptFailed, MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 
@@ -194,6 +195,7 @@ class PostgreSQLConnector(Connector):
         except psycopg.OperationalError as error:
             raise self._translate(error) from error
         try:
+            refuse_querybase_database(connection)
             yield connection
         finally:
             connection.close()
@@ -239,6 +241,14 @@ class PostgreSQLConnector(Connector):
         one). Found by the settings themselves: they are all the connection is made of,
         and hashing them is cheaper than building and digesting the connection's arguments
         on every read."""
+        with _pools_lock:
+            pool = _pools.get(self.settings)
+        if pool is None:
+            # Before a pool is made, one direct connection finds out whether the source is
+            # QueryBase's own database (`connect` refuses it): its pooled connections reach
+            # the same one. Outside the lock: an unreachable source does not hold up the others.
+            with self.connect():
+                pass
         with _pools_lock:
             pool = _pools.get(self.settings)
             if pool is None:

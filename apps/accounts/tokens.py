@@ -1,0 +1,58 @@
+"""JWTs as QueryBase accepts them: simplejwt's, with their claims checked for shape, and
+each tied to the password its user had when it was issued.
+
+simplejwt trusts what its own key signed: a user id that is not an id, or an expiry beyond
+what a date can hold, raised deep inside it (a 500 on every endpoint and on refresh).
+Here such a token is invalid like any other (401). The tokens carry a fingerprint of the
+user's password hash (simplejwt's `CHECK_REVOKE_TOKEN` claim, set by `for_user`), so a
+password change ends the access tokens issued before it too, not only the refresh tokens
+(which are also blacklisted then, `apps.accounts.signals`).
+"""
+
+from typing import Any
+
+from rest_framework_simplejwt import tokens
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+
+SIGN_IN_AGAIN = "The user's password has changed since this token was issued; sign in again."
+# The largest id a BigAutoField holds: a larger one makes the database refuse the lookup.
+_LARGEST_USER_ID = 2**63 - 1
+
+
+def user_id_of(token: tokens.Token) -> int:
+    """The id of the user `token` names. simplejwt writes it as a string of digits; a
+    number is accepted too, anything else is not a token of ours (TokenError)."""
+    value: Any = token.payload.get(api_settings.USER_ID_CLAIM)
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= _LARGEST_USER_ID:
+        raise TokenError("Token contained no recognizable user identification")
+    return int(text)
+
+
+def issued_under_password(token: tokens.Token, fingerprint: str) -> bool:
+    """Was `token` issued while its user's password hash had this fingerprint?"""
+    return token.payload.get(api_settings.REVOKE_TOKEN_CLAIM) == fingerprint
+
+
+class _CheckedClaims(tokens.Token):
+    def verify(self) -> None:
+        super().verify()
+        user_id_of(self)
+
+    def check_exp(self, claim: str = "exp", current_time=None) -> None:
+        try:
+            super().check_exp(claim, current_time)
+        except (OverflowError, OSError, ValueError, TypeError) as error:
+            # datetime.fromtimestamp of a number no date can hold (1e300).
+            raise TokenError(f"Token '{claim}' claim is not a time") from error
+
+
+class AccessToken(_CheckedClaims, tokens.AccessToken):
+    pass
+
+
+# mypy sees BlacklistMixin's and Token's for_user typed differently; at run time it is
+# BlacklistMixin's, as in simplejwt's own RefreshToken (the mixin adds only verify and check_exp).
+class RefreshToken(_CheckedClaims, tokens.RefreshToken):  # type: ignore[misc]
+    access_token_class = AccessToken
