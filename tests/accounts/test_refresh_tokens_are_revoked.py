@@ -7,17 +7,11 @@ change.
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 
-from tests.support.factories import DEFAULT_PASSWORD, make_user
+from tests.support.accounts import admin_resets_password, token_pair
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def token_pair(api_client, username="ana", password=DEFAULT_PASSWORD) -> dict:
-    response = api_client.post("/api/v1/auth/token", {"username": username, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def refresh(api_client, token: str):
@@ -43,14 +37,7 @@ def test_a_password_change_revokes_refresh_tokens(api_client):
 def test_an_admin_resetting_the_password_revokes_refresh_tokens(api_client):
     ana = make_user("ana")
     tokens = token_pair(api_client)
-    make_user("root", is_admin=True)
-    admin = Client()
-    admin.login(username="root", password=DEFAULT_PASSWORD)
-    changed = admin.post(
-        f"/admin/auth/user/{ana.pk}/password/",
-        {"password1": "reset-by-the-admin-42", "password2": "reset-by-the-admin-42", "usable_password": "true"},
-    )
-    assert changed.status_code == 302, changed.content.decode()[:2000]
+    admin_resets_password(ana, "reset-by-the-admin-42")
     assert_revoked(refresh(api_client, tokens["refresh"]))
 
 

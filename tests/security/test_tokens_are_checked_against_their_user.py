@@ -15,17 +15,11 @@ import jwt
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client
 
-from tests.support.factories import DEFAULT_PASSWORD, make_user
+from tests.support.accounts import admin_resets_password, token_pair
+from tests.support.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def token_pair(api_client, username: str = "ana", password: str = DEFAULT_PASSWORD) -> dict:
-    response = api_client.post("/api/v1/auth/token", {"username": username, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def me(api_client, access: str):
@@ -62,14 +56,7 @@ def test_a_password_change_ends_the_access_tokens_issued_before_it(api_client):
 def test_an_admin_resetting_the_password_ends_the_access_tokens_too(api_client):
     ana = make_user("ana")
     old = token_pair(api_client)
-    make_user("root", is_admin=True)
-    admin = Client()
-    admin.login(username="root", password=DEFAULT_PASSWORD)
-    changed = admin.post(
-        f"/admin/auth/user/{ana.pk}/password/",
-        {"password1": "reset-by-the-admin-42", "password2": "reset-by-the-admin-42", "usable_password": "true"},
-    )
-    assert changed.status_code == 302
+    admin_resets_password(ana, "reset-by-the-admin-42")
     assert_refused(me(api_client, old["access"]), "invalid_token")
 
 
