@@ -13,17 +13,23 @@ for long: they stop waiting when its run is finished without a result (or the fl
 expires with the source's time limit) and run the read themselves.
 """
 
+import time
 from collections.abc import Callable
 
 from django.core.cache import cache
+from django.utils import timezone
 
 from apps.queries import result_store, run_finished_signal
-from apps.queries.models import FINISHED_STATUSES, QueryRun
+from apps.queries.models import FINISHED_STATUSES, QueryRun, RunStatus
 
 _FLIGHT_KEY = "query-flight:{}"
 # Beyond the source's time limit: the flight of a run handed to a worker stays taken while
 # the worker may still be reading.
 _MARGIN_SECONDS = 30
+# How long a finished flight still names its run (see `release`).
+_LANDED_SECONDS = 5
+# How long a follower waits for the result of a run it saw succeed (see `follow`).
+_RESULT_GRACE_SECONDS = 0.5
 
 
 def take(cache_key: str, run_id: str, timeout_ms: int) -> str | None:
@@ -39,30 +45,51 @@ def take(cache_key: str, run_id: str, timeout_ms: int) -> str | None:
 
 
 def release(cache_key: str, run_id: str) -> None:
-    """The read finished (its result, if any, is in the cache): later submissions look there."""
+    """The read finished (its result, if any, is in the cache): later submissions look there.
+
+    The flight keeps naming the run for a few seconds rather than going at once: a
+    submission that missed the cache just before the result landed, and reaches `take`
+    just after, then follows the finished run (and finds its result) instead of reading
+    the source a second time."""
     key = _FLIGHT_KEY.format(cache_key)
     if cache.get(key) == run_id:
-        cache.delete(key)
+        cache.set(key, run_id, timeout=_LANDED_SECONDS)
 
 
-def follow(leader_run_id: str, cache_key: str, timeout: float) -> result_store.CachedAnswer | None:
+def follow(
+    leader_run_id: str, cache_key: str, timeout: float, max_age_seconds: int | None = None
+) -> result_store.CachedAnswer | None:
     """Wait up to `timeout` seconds for the leader's result; None if it ends without one
-    (failed, cancelled, too slow for this wait)."""
+    (failed, cancelled, too slow for this wait) or with one older than `max_age_seconds`."""
     answer: list[result_store.CachedAnswer] = []
+    succeeded_seen_at: list[float] = []
 
     def settled() -> bool:
         found = result_store.cached_answer(cache_key, None)
-        if found is not None:
+        if found is not None and _young_enough(found, max_age_seconds):
             answer.append(found)
             return True
-        return _finished(leader_run_id)
+        if found is not None and found.run_id == leader_run_id:
+            return True  # the leader's own result, older than this submission accepts
+        status = _status(leader_run_id)
+        if status == RunStatus.SUCCEEDED:
+            # Its result goes to the cache just after its status, and its announcement
+            # comes after that (run_lifecycle._finish_succeeded): a look between the two
+            # waits for it, briefly, rather than reading the source a second time.
+            succeeded_seen_at[:] = succeeded_seen_at or [time.monotonic()]
+            return time.monotonic() - succeeded_seen_at[0] >= _RESULT_GRACE_SECONDS
+        return status in FINISHED_STATUSES
 
     run_finished_signal.wait_until_finished(leader_run_id, _once(settled), timeout)
     return answer[0] if answer else None
 
 
-def _finished(run_id: str) -> bool:
-    return QueryRun.objects.filter(pk=run_id, status__in=FINISHED_STATUSES).exists()
+def _young_enough(answer: result_store.CachedAnswer, max_age_seconds: int | None) -> bool:
+    return max_age_seconds is None or (timezone.now() - answer.computed_at).total_seconds() <= max_age_seconds
+
+
+def _status(run_id: str) -> str | None:
+    return QueryRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
 
 
 def _once(check: Callable[[], bool]) -> Callable[[], bool]:

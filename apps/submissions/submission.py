@@ -97,7 +97,7 @@ def submit_query(
     if cacheable:
         leader = single_flight.take(cache_key, run_id, datasource.statement_timeout_ms)
         if leader is not None:
-            answer = single_flight.follow(leader, cache_key, wait - (time.monotonic() - started))
+            answer = single_flight.follow(leader, cache_key, wait - (time.monotonic() - started), max_age)
             if answer is not None:
                 hit = _record_cache_hit(user, prepared, cache_key, answer, request)
                 return Submission(run=hit, result=answer.result)

@@ -6,13 +6,17 @@ it sleeps, inserts a row over its own dblink connection (which the read-only tra
 does not cover), so the count is what the database saw, not what QueryBase says."""
 
 import threading
+import time
+from datetime import timedelta
 
 import psycopg
 import pytest
+from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.queries.models import QueryRun
-from tests.support.factories import client_for, reader, source_from_server
+from apps.queries import result_store, run_finished_signal, single_flight
+from apps.queries.models import QueryRun, ResultLocation, RunStatus
+from tests.support.factories import client_for, make_datasource, make_user, reader, source_from_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -113,3 +117,97 @@ def test_reads_asked_fresh_each_run(counting_source):
     assert [response.status_code for response in responses] == [200] * 3
     assert executions() == 3
     assert [response.json()["cached"] for response in responses] == [False] * 3
+
+
+def leader_run(source, user, cache_key: str, status: str) -> QueryRun:
+    """A run that read `source` for `cache_key`, as the leader of its flight."""
+    return QueryRun.objects.create(
+        user=user, datasource=source, sql=SQL, cache_key=cache_key, status=status, finished_at=timezone.now()
+    )
+
+
+def test_a_follower_that_sees_the_leader_succeed_before_its_result_is_cached_waits_for_it(counting_source):
+    """Found in a full run under load: the leader's status moves to succeeded a moment
+    before its result is cached and announced (run_lifecycle._finish_succeeded). A follower
+    looking in between took the finished leader for one without a result and read the
+    source a second time."""
+    source, _ = counting_source
+    user = reader("ana", source)
+    cache_key = result_store.cache_key_for(source, SQL, None)
+    leader = leader_run(source, user, cache_key, RunStatus.SUCCEEDED)  # succeeded, nothing cached yet
+    answers: list = []
+
+    def follow() -> None:
+        from django.db import connection
+
+        try:
+            answers.append(single_flight.follow(str(leader.pk), cache_key, 10))
+        finally:
+            connection.close()
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(0.1)  # the follower has looked once: the leader succeeded, no result cached yet
+    result = {"columns": [{"name": "v", "type": "int4"}], "rows": [[7]], "row_count": 1, "truncated": False}
+    result_store.remember_for_cache(leader, result, ResultLocation.CACHE, source.cache_ttl_seconds)
+    run_finished_signal.announce_finished(str(leader.pk))
+    follower.join(timeout=10)
+
+    assert answers and answers[0] is not None, "the follower gave up on a leader whose result was on its way"
+    assert answers[0].run_id == str(leader.pk)
+    assert answers[0].result["rows"] == [[7]]
+
+
+def test_a_follower_of_a_leader_that_failed_stops_waiting_at_once():
+    # No result is coming: the follower runs the read itself, without a grace period.
+    user = make_user("ana")
+    source = make_datasource("shop")
+    cache_key = result_store.cache_key_for(source, SQL, None)
+    leader = leader_run(source, user, cache_key, RunStatus.FAILED)
+    assert single_flight.follow(str(leader.pk), cache_key, 10) is None
+
+
+def test_a_submission_reaching_the_flight_just_after_it_landed_follows_the_finished_run():
+    """A submission that missed the cache just before the leader's result landed, and
+    takes the flight just after the leader let it go, follows that run (whose result is
+    cached by then) rather than leading a second read of the source."""
+    cache_key = "q" * 32 + "g" * 32
+    assert single_flight.take(cache_key, "leader", 30_000) is None
+    single_flight.release(cache_key, "leader")
+    assert single_flight.take(cache_key, "late", 30_000) == "leader"
+    # Another generation (a write on the source since) is another question: it leads.
+    assert single_flight.take("q" * 32 + "h" * 32, "after-a-write", 30_000) is None
+
+
+def test_a_follower_never_takes_an_older_result_than_it_asked_for(counting_source):
+    """While a read asked with `max_age` is in flight, the cache may still hold an older
+    result of the same question: a follower asking as fresh waits for the leader's."""
+    source, _ = counting_source
+    user = reader("ana", source)
+    cache_key = result_store.cache_key_for(source, SQL, None)
+    result = {"columns": [{"name": "v", "type": "int4"}], "rows": [[7]], "row_count": 1, "truncated": False}
+    old = leader_run(source, user, cache_key, RunStatus.SUCCEEDED)
+    old.finished_at = timezone.now() - timedelta(minutes=5)
+    result_store.remember_for_cache(old, {**result, "rows": [[6]]}, ResultLocation.CACHE, source.cache_ttl_seconds)
+    leader = leader_run(source, user, cache_key, RunStatus.RUNNING)
+    answers: list = []
+
+    def follow() -> None:
+        from django.db import connection
+
+        try:
+            answers.append(single_flight.follow(str(leader.pk), cache_key, 10, max_age_seconds=60))
+        finally:
+            connection.close()
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    time.sleep(0.1)
+    leader.status, leader.finished_at = RunStatus.SUCCEEDED, timezone.now()
+    leader.save()
+    result_store.remember_for_cache(leader, result, ResultLocation.CACHE, source.cache_ttl_seconds)
+    run_finished_signal.announce_finished(str(leader.pk))
+    follower.join(timeout=10)
+
+    assert answers and answers[0] is not None
+    assert (answers[0].run_id, answers[0].result["rows"]) == (str(leader.pk), [[7]])
