@@ -7,8 +7,10 @@ connections on its own.
 
 psycopg_pool connects in its own threads: a caller waiting for a connection only learns
 that none came, after the whole timeout, even when the server refused the first attempt
-at once. So the pool keeps its last failed attempt, and a caller waits in short slices,
-ending its wait with that failure as soon as one happens during it (`ConnectAttemptFailed`).
+at once. So the pool keeps its last failed attempt, and until it has connected (or after
+an attempt failed) a caller waits in short slices, ending its wait with that failure as
+soon as one happens during it (`ConnectAttemptFailed`). While the source is known to
+answer, a caller waits in one piece, in its turn, for a connection another read gives back.
 """
 
 from time import monotonic
@@ -35,6 +37,8 @@ class MeteredConnectionPool(ConnectionPool):
     def __init__(self, *args: Any, source: str, role: str, **kwargs: Any) -> None:
         # `source` names the server and database, never the credentials.
         self._last_failure: tuple[float, psycopg.OperationalError] | None = None
+        # Connected, and no attempt failed since.
+        self._reachable = False
         super().__init__(*args, **kwargs)
         self._gauges = metrics.PoolGauges(pool=self.name, source=source, role=role)
 
@@ -43,8 +47,10 @@ class MeteredConnectionPool(ConnectionPool):
             connection = super()._connect(timeout)
         except psycopg.OperationalError as error:
             self._last_failure = (monotonic(), error)
+            self._reachable = False
             raise
         self._last_failure = None
+        self._reachable = True
         return connection
 
     def cannot_connect(self) -> bool:
@@ -59,8 +65,12 @@ class MeteredConnectionPool(ConnectionPool):
         started = monotonic()
         deadline = started + (self.timeout if timeout is None else timeout)
         while True:
+            remaining = deadline - monotonic()
+            # In slices only while the pool may be failing to connect: a waiter that times
+            # out queues again behind later ones, which a busy pool must not do to it.
+            wait = remaining if self._reachable else min(WAIT_SLICE_SECONDS, remaining)
             try:
-                connection = super().getconn(max(min(WAIT_SLICE_SECONDS, deadline - monotonic()), 0.001))
+                connection = super().getconn(max(wait, 0.001))
                 break
             except PoolTimeout:
                 failure = self._last_failure
