@@ -15,14 +15,14 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.audit.services import record_event
-from apps.datasources.connectors.base import BoundStatement, Connector, ConnectorError, QueryLimits
+from apps.datasources.connectors.base import BoundStatement, Connector, ConnectorError
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from apps.queries import result_store
 from apps.queries.exceptions import CredentialMaterialRefused, EmptyQuery, QueryError
 from apps.queries.locks import run_lock
 from apps.queries.models import QueryRun, RunStatus
-from apps.queries.plan import bind_statements, sha256_of
+from apps.queries.plan import bind_statements, limits_for, sha256_of
 from apps.queries.run_audit import record_run_end
 from apps.queries.run_lifecycle import UNEXPECTED_FAILURE
 from apps.queries.state import RUN_STATUS, announce_new_run
@@ -161,7 +161,7 @@ def _read(
     """The read streamed into the result store a page at a time, as a read on the source
     is (result_store.read_into_store): the same row cap and byte bounds, every statement's
     result for SQL of several, and no process holding more than a page of it."""
-    limits = QueryLimits(max_rows=datasource.max_rows, timeout_ms=datasource.statement_timeout_ms)
+    limits = limits_for(datasource)
     texts = [statement.text for statement in classification.statements]
     return result_store.read_into_store(run, connector, statements, limits, texts=texts)
 
