@@ -62,9 +62,10 @@ def follow(
     """Wait up to `timeout` seconds for the leader's result; None if it ends without one
     (failed, cancelled, too slow for this wait) or with one older than `max_age_seconds`."""
     answer: list[result_store.CachedAnswer] = []
-    succeeded_seen_at: list[float] = []
+    succeeded_seen_at: float | None = None
 
     def settled() -> bool:
+        nonlocal succeeded_seen_at
         found = result_store.cached_answer(cache_key, None)
         if found is not None and _young_enough(found, max_age_seconds):
             answer.append(found)
@@ -76,8 +77,9 @@ def follow(
             # Its result goes to the cache just after its status, and its announcement
             # comes after that (run_lifecycle._finish_succeeded): a look between the two
             # waits for it, briefly, rather than reading the source a second time.
-            succeeded_seen_at[:] = succeeded_seen_at or [time.monotonic()]
-            return time.monotonic() - succeeded_seen_at[0] >= _RESULT_GRACE_SECONDS
+            if succeeded_seen_at is None:
+                succeeded_seen_at = time.monotonic()
+            return time.monotonic() - succeeded_seen_at >= _RESULT_GRACE_SECONDS
         return status in FINISHED_STATUSES
 
     run_finished_signal.wait_until_finished(leader_run_id, _once(settled), timeout)
