@@ -295,13 +295,19 @@ if DATABASE_URL:
         # Django's backend with a health check that needs no round trip while the
         # connection is well (querybase/db/postgresql/base.py).
         DATABASES["default"]["ENGINE"] = "querybase.db.postgresql"
-        # Server-side binding lets psycopg prepare the statements a request repeats.
-        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        # Server-side binding, and psycopg preparing a statement on the server once this
+        # connection has sent its text 5 times: the statements every read repeats (its
+        # history row and audit event, its end, the rights and run lookups) are then
+        # parsed and planned once per connection, not per request. Django leaves
+        # preparation off, for poolers that do not keep sessions (PgBouncer in transaction
+        # mode): QUERYBASE_DB_PREPARED_STATEMENTS=false behind one of those.
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["server_side_binding"] = True
+        _options["prepare_threshold"] = 5 if env_bool("QUERYBASE_DB_PREPARED_STATEMENTS", True) else None
         # Work in progress is held by session locks that the server frees when a client's
         # connection dies (querybase/session_locks.py). A dead process closes its socket at
         # once; a lost host does not, so the server probes idle clients: gone within about
         # a minute (30 s + 3 x 10 s) rather than the OS default of two hours.
-        _options = DATABASES["default"]["OPTIONS"]
         _keepalives = "-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
         _options["options"] = f"{_options.get('options', '')} {_keepalives}".strip()
 else:

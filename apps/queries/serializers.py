@@ -224,6 +224,40 @@ class QueryRunSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     def get_verdict(self, run: QueryRun) -> str:
         return run.classification.get("verdict", "")
 
+    def to_representation(self, run: QueryRun) -> dict:
+        """The fields above, written out: every read answers with its run, and going field
+        by field (each field copied, bound, asked for its attribute, then its value) was
+        a seventh of a cached read's time. The declarations stay the schema's, and a test
+        holds the two to the same output (tests/queries/test_run_representation.py)."""
+        return {
+            "id": str(run.pk),
+            "status": str(run.status),
+            "datasource": run.datasource_id,
+            "datasource_name": run.datasource.name,
+            "sql": run.sql,
+            "params": run.params,
+            "verdict": self.get_verdict(run),
+            "cached": run.from_cache,
+            "computed_at": _moment(run.computed_at),
+            "created_at": _moment(run.created_at),
+            "started_at": _moment(run.started_at),
+            "finished_at": _moment(run.finished_at),
+            "duration_ms": None if run.duration_ms is None else float(run.duration_ms),
+            "row_count": None if run.row_count is None else int(run.row_count),
+            "truncated": run.truncated,
+            "error": self.get_error(run),
+            "approval": run.approval_request_id,
+            "sandbox": run.sandbox_id,
+        }
+
+
+_MOMENTS = serializers.DateTimeField()
+
+
+def _moment(value) -> str | None:
+    """A timestamp as the API writes every other one (DRF's ISO 8601, `Z` for UTC)."""
+    return None if value is None else _MOMENTS.to_representation(value)
+
 
 CHART_TYPES = ("bar", "line", "scatter", "pie")
 
