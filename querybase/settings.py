@@ -492,7 +492,8 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("QUERYBASE_JWT_REFRESH_DAYS", 1)),
     "UPDATE_LAST_LOGIN": True,
     # A refresh token is good for one refresh: it is swapped for a new one and the old
-    # one is blacklisted, so a stolen token stops working once its owner refreshes.
+    # one is blacklisted, so a stolen token stops working once its owner refreshes. One
+    # presented again after that ends every token of its login (apps/accounts/tokens.py).
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     # Tokens carry a digest of their user's password hash: a password change ends the
@@ -500,6 +501,7 @@ SIMPLE_JWT = {
     # shape are an invalid token, not a 500 (apps/accounts/tokens.py).
     "CHECK_REVOKE_TOKEN": True,
     "AUTH_TOKEN_CLASSES": ("apps.accounts.tokens.AccessToken",),
+    "TOKEN_OBTAIN_SERIALIZER": "apps.accounts.serializers.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "apps.accounts.serializers.TokenRefreshSerializer",
 }
 

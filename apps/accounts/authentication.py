@@ -12,7 +12,7 @@ from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import aware_utcnow
 
 from apps.accounts.services import user_for_api_key
-from apps.accounts.tokens import SIGN_IN_AGAIN, issued_under_password, user_id_of
+from apps.accounts.tokens import SESSION_ENDED, SIGN_IN_AGAIN, family_of, issued_under_password, user_id_of
 from apps.datasources import rights_cache
 
 KEYWORD = "Api-Key"
@@ -58,7 +58,8 @@ class CachedUserJWTAuthentication(JWTAuthentication):
     of a cache hit's Python. The same bytes carry the same claims under the same key, so
     only the expiry is checked again, against the current time. The user must still have
     the password the token was issued under: the map carries a fingerprint of its hash
-    (apps/accounts/tokens.py), so a password change ends every token issued before it."""
+    (apps/accounts/tokens.py), so a password change ends every token issued before it,
+    and the families ended for a reused refresh token, so those end at once too."""
 
     def __init__(self) -> None:
         # Not simplejwt's __init__, which looks the user model up on every request (DRF
@@ -99,4 +100,6 @@ class CachedUserJWTAuthentication(JWTAuthentication):
             raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
         if not issued_under_password(validated_token, found.password_fingerprint):
             raise InvalidToken(SIGN_IN_AGAIN)
+        if found.ended_token_families and family_of(validated_token.payload) in found.ended_token_families:
+            raise InvalidToken(SESSION_ENDED)
         return user

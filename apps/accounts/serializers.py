@@ -4,10 +4,11 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
-from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from apps.accounts.models import ApiKey
+from apps.accounts.services import revoke_reused_token_family
 from apps.accounts.tokens import (
     SIGN_IN_AGAIN,
     RefreshToken,
@@ -52,15 +53,26 @@ class IssuedApiKeySerializer(ApiKeySerializer):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
 
 
+class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
+    """simplejwt's login, issuing our tokens: the first of a family (apps/accounts/tokens.py)."""
+
+    token_class = RefreshToken
+
+
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
     """simplejwt's refresh (rotation, blacklisting), for a token of ours whose user still
     exists, is active and has the password the token was issued under. simplejwt's own
-    looks the user up with .get(): a deleted user was a 500."""
+    looks the user up with .get(): a deleted user was a 500. A token refused because it
+    was already rotated ends its whole family."""
 
     token_class = RefreshToken
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
-        refresh = self.token_class(attrs["refresh"])  # TokenError: the view answers 401 invalid_token
+        try:
+            refresh = self.token_class(attrs["refresh"])
+        except TokenError:
+            revoke_reused_token_family(attrs["refresh"], request=self.context.get("request"))
+            raise  # the view answers 401 invalid_token
         user = get_user_model().objects.filter(pk=user_id_of(refresh)).first()
         if user is None or not jwt_settings.USER_AUTHENTICATION_RULE(user):
             raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")

@@ -1,4 +1,4 @@
-"""Use cases around identity: API keys, and login auditing."""
+"""Use cases around identity: API keys, login auditing, and ending JWTs."""
 
 import hashlib
 import secrets
@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.accounts.exceptions import ApiKeyNotFound
 from apps.accounts.models import ApiKey
+from apps.accounts.tokens import family_of
 from apps.audit.services import record_event
+from apps.datasources import rights_cache
 from querybase.types import ClientRequest
 
 API_KEY_PREFIX = "qb_"
@@ -77,3 +82,47 @@ def revoke_refresh_tokens(user: User) -> int:
     if revoked:
         record_event("auth.tokens_revoked", actor=user, target=user, detail={"refresh_tokens": len(revoked)})
     return len(revoked)
+
+
+def revoke_reused_token_family(raw_token: str, *, request: ClientRequest | None = None) -> int | None:
+    """A refresh token refused as blacklisted, of ours and unexpired, that has a younger
+    token in its family was rotated already: presented again, it was most likely copied,
+    and whoever holds the family now cannot be told apart from its owner. Every refresh
+    token of the family is blacklisted, its access tokens are refused from now on
+    (`rights_cache.end_token_family`), and the event is audited. Returns how many refresh
+    tokens the family holds (all blacklisted now), or None when the token was not a
+    reused one (a bad signature, expired, revoked by a password change)."""
+    try:
+        # Typed as taking a Token; it takes the encoded text, as simplejwt's Token passes it.
+        payload = token_backend.decode(raw_token, verify=True)  # type: ignore[arg-type]
+    except TokenBackendError:
+        return None
+    if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
+        return None
+    presented = (
+        OutstandingToken.objects.select_related("user")
+        .filter(jti=payload.get(jwt_settings.JTI_CLAIM), blacklistedtoken__isnull=False)
+        .first()
+    )
+    user = presented.user if presented is not None else None
+    if presented is None or user is None:
+        return None
+    family = family_of(payload)
+    members = [
+        token
+        for token in OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now())
+        if family_of(token_backend.decode(token.token, verify=False)) == family  # type: ignore[arg-type]
+    ]
+    # Rotation stores each new token after the one it replaced.
+    if not any(token.pk > presented.pk for token in members):
+        return None
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in members], ignore_conflicts=True)
+    rights_cache.end_token_family(user.pk, family)
+    record_event(
+        "auth.refresh_token_reused",
+        actor=user,
+        target=user,
+        request=request,
+        detail={"family": family, "jti": presented.jti, "revoked": len(members)},
+    )
+    return len(members)

@@ -7,6 +7,10 @@ Here such a token is invalid like any other (401). The tokens carry a fingerprin
 user's password hash (simplejwt's `CHECK_REVOKE_TOKEN` claim, set by `for_user`), so a
 password change ends the access tokens issued before it too, not only the refresh tokens
 (which are also blacklisted then, `apps.accounts.signals`).
+
+Every token also names its *family*: the login it descends from (the first refresh
+token's jti). A refresh token presented again after it was rotated is a sign it was
+copied; the whole family is then ended (`apps.accounts.services.revoke_reused_token_family`).
 """
 
 from typing import Any
@@ -16,6 +20,11 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 
 SIGN_IN_AGAIN = "The user's password has changed since this token was issued; sign in again."
+SESSION_ENDED = (
+    "This session was ended: a refresh token of it was used again after it had been replaced "
+    "(a sign it was copied). Sign in again."
+)
+FAMILY_CLAIM = "family"
 # The largest id a BigAutoField holds: a larger one makes the database refuse the lookup.
 _LARGEST_USER_ID = 2**63 - 1
 
@@ -28,6 +37,12 @@ def user_id_of(token: tokens.Token) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= _LARGEST_USER_ID:
         raise TokenError("Token contained no recognizable user identification")
     return int(text)
+
+
+def family_of(payload: dict[str, Any]) -> str:
+    """The login a token descends from. A token issued before families were named is a
+    family of its own (its jti), as its first rotation makes it (`RefreshToken.set_jti`)."""
+    return str(payload.get(FAMILY_CLAIM) or payload.get(api_settings.JTI_CLAIM) or "")
 
 
 def issued_under_password(token: tokens.Token, fingerprint: str) -> bool:
@@ -56,3 +71,11 @@ class AccessToken(_CheckedClaims, tokens.AccessToken):
 # BlacklistMixin's, as in simplejwt's own RefreshToken (the mixin adds only verify and check_exp).
 class RefreshToken(_CheckedClaims, tokens.RefreshToken):  # type: ignore[misc]
     access_token_class = AccessToken
+
+    def set_jti(self) -> None:
+        # simplejwt rotates a refresh token by giving the one presented a new jti, keeping
+        # every other claim (TokenRefreshSerializer), and an access token copies its refresh
+        # token's claims: the family, named after the first jti, reaches every descendant.
+        first = self.payload.get(api_settings.JTI_CLAIM)
+        super().set_jti()
+        self.payload.setdefault(FAMILY_CLAIM, first or self.payload[api_settings.JTI_CLAIM])

@@ -4,7 +4,9 @@ A *rights map* holds what the read path needs to know about a user: the user row
 the password hash) for authentication, and the actions granted on each active source.
 It is kept for RIGHTS_TTL_SECONDS under the *rights epoch* current when it was read from
 the database; one MGET fetches the map with the current epoch, and a map of another epoch
-is not used. Any change to what rights derive from (a user, a group, a membership, a
+is not used. The same MGET fetches the JWT families of the user that were ended
+(`end_token_family`): their access tokens are refused at once, at no extra round trip.
+Any change to what rights derive from (a user, a group, a membership, a
 permission, a source) replaces the epoch (`forget_all`, called by the signals in
 apps/datasources/signals.py): every map is stale at once.
 
@@ -20,13 +22,14 @@ is current, so an edited source is read again after any change.
 
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db import transaction
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from apps.datasources.models import DataSource, DataSourcePermission
@@ -34,7 +37,10 @@ from apps.datasources.models import DataSource, DataSourcePermission
 RIGHTS_TTL_SECONDS = 15 * 60
 _EPOCH_KEY = "rights-epoch"
 # Versioned: a map stored by a release with another RightsMap shape is never read.
-_MAP_KEY = "rights:v2:{}"
+_MAP_KEY = "rights:v3:{}"
+# The user's ended JWT families. Kept as long as an access token lives: by then every
+# access token of an ended family has expired, and its refresh tokens are blacklisted.
+_ENDED_FAMILIES_KEY = "jwt-families-ended:{}"
 # The user row as authentication needs it; the password hash stays in the database (read
 # on demand, as a deferred field, by whatever needs it).
 _USER_FIELDS = (
@@ -61,6 +67,9 @@ class RightsMap:
     # A digest of the password hash, never the hash: what a JWT of this user must carry
     # (apps/accounts/tokens.py), so a password change ends the tokens issued before it.
     password_fingerprint: str
+    # JWT families ended for a reused refresh token: not stored with the map (a new map
+    # would lose them) but fetched with it.
+    ended_token_families: frozenset[str] = frozenset()
 
     def on(self, datasource_id: int) -> frozenset[str]:
         return self.rights.get(datasource_id, frozenset())
@@ -92,18 +101,26 @@ def _current_epoch(found: str | None) -> str:
     return fresh if cache.add(_EPOCH_KEY, fresh, timeout=None) else (cache.get(_EPOCH_KEY) or fresh)
 
 
+def end_token_family(user_id: int, family: str) -> None:
+    """Refuse the access tokens of `family` (apps/accounts/tokens.py) from now on."""
+    key = _ENDED_FAMILIES_KEY.format(user_id)
+    lifetime = int(jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60  # + clock skew
+    cache.set(key, frozenset(cache.get(key) or ()) | {family}, lifetime)
+
+
 def rights_map(user_id: int) -> RightsMap | None:
     """The user's rights map: one cache round trip when warm, else read from the database
     and kept. None if there is no such user."""
-    found = cache.get_many([_MAP_KEY.format(user_id), _EPOCH_KEY])
+    map_key, families_key = _MAP_KEY.format(user_id), _ENDED_FAMILIES_KEY.format(user_id)
+    found = cache.get_many([map_key, _EPOCH_KEY, families_key])
     epoch = _current_epoch(found.get(_EPOCH_KEY))
-    stored = found.get(_MAP_KEY.format(user_id))
-    if stored is not None and stored.epoch == epoch:
-        return stored
-    fresh = _read_rights_map(user_id, epoch)
-    if fresh is not None:
-        cache.set(_MAP_KEY.format(user_id), fresh, RIGHTS_TTL_SECONDS)
-    return fresh
+    stored = found.get(map_key)
+    if stored is None or stored.epoch != epoch:
+        stored = _read_rights_map(user_id, epoch)
+        if stored is not None:
+            cache.set(map_key, stored, RIGHTS_TTL_SECONDS)
+    ended = found.get(families_key)
+    return replace(stored, ended_token_families=ended) if stored is not None and ended else stored
 
 
 def _read_rights_map(user_id: int, epoch: str) -> RightsMap | None:

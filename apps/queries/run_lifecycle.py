@@ -87,7 +87,8 @@ def attempt(
 ) -> _Attempt:
     """Run a claimed read once. `hand_over`: a timeout or an unreachable source gives the
     run back to the queue (inline attempts). `may_retry`: an unreachable source is
-    retried by the task (worker attempts but the last). `lock`: the run's lock, given
+    retried by the task (worker attempts but the last). A source that did not answer in
+    time fails the run either way. `lock`: the run's lock, given
     back by the statement that records its end (apps/queries/locks.py)."""
     try:
         connector = connector_for(prepared.datasource, CredentialRole.READ)
@@ -106,7 +107,11 @@ def attempt(
             requeue(run)
             return _Attempt(finished=False)
         finish_failed(run, error.code, error.message, lock=lock)
-    except (ConnectionFailed, ConnectionTimedOut) as error:
+    except ConnectionTimedOut as error:
+        # The source did not answer within the connect timeout, which the user has waited
+        # out already: another attempt, here or in a worker, would only wait as long again.
+        finish_failed(run, error_code_of(error), error.message, lock=lock)
+    except ConnectionFailed as error:
         # The connector already retried a dropped connection once: the source is down.
         if hand_over or may_retry:
             requeue(run)

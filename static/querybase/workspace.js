@@ -336,24 +336,27 @@ function textToRun(statement) {
   return found || { text: editor.getValue(), from: 0 };
 }
 
+/** `again` is a result on screen to read once more (Refresh): its SQL runs where that result
+ * was read (its source, or the sandbox it ran in), whatever the picker points at now. */
 async function submit(requestApproval, { fresh = false, statement = false, again = null } = {}) {
   if (running) return;
   hideFailure();
   $("run-note").hidden = true;
   $("write-panel").hidden = requestApproval ? $("write-panel").hidden : true;
   const piece = again ? null : textToRun(statement);
-  const sent = again || { datasource: Number(picker.value), sql: piece.text, params: paramValues() };
+  const sent = again ? again.sent : { datasource: Number(picker.value), sql: piece.text, params: paramValues() };
   errorOrigin = piece ? { sql: piece.text, from: piece.from } : null;
   if (!sent.sql.trim()) {
     errorOrigin = null;
     showFailure("Nothing to run", "The editor is empty: write a query first.");
     return;
   }
-  const body = { ...sent, wait: FIRST_WAIT_SECONDS, request_approval: requestApproval, reason: $("reason").value };
+  const body = { ...sent, ...(again ? again.where : {}), wait: FIRST_WAIT_SECONDS, request_approval: requestApproval, reason: $("reason").value };
   if (fresh) body.max_age = 0; // Refresh: never an answer from the cache
   startRunning();
   try {
-    if (!(await sandbox.prepare(body))) return; // SQL picked to run in a sandbox goes there
+    // SQL picked to run in a sandbox goes there; a result read again keeps its own place.
+    if (!again && !(await sandbox.prepare(body))) return;
     let answer = await api("POST", "/api/v1/queries", body);
     if (answer.status === 202 && answer.data.approval) {
       window.location.href = `/approvals/${answer.data.approval.id}`;
@@ -394,7 +397,7 @@ async function submit(requestApproval, { fresh = false, statement = false, again
       $("results").hidden = true;
     } else {
       await showResult(answer.data, sent, readIn(body));
-      sandbox.ran(answer.data);
+      if (!again) sandbox.ran(answer.data); // the promote offer follows a run in the picked sandbox
     }
   } catch (failure) {
     showFailure("Could not reach QueryBase", String(failure));
@@ -915,7 +918,7 @@ $("splitter").addEventListener("keydown", (event) => {
 $("run").addEventListener("click", run);
 $("run-statement").addEventListener("click", () => submit(false, { statement: true }));
 $("stop").addEventListener("click", stop);
-$("refresh").addEventListener("click", () => result && submit(false, { fresh: true, again: result.sent }));
+$("refresh").addEventListener("click", () => result && submit(false, { fresh: true, again: result }));
 // Escape stops a running query, unless something else used it (the completion list closing).
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && running && !event.defaultPrevented) stop();

@@ -7,6 +7,7 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
@@ -51,6 +52,43 @@ def test_a_wrong_password_exits_with_the_auth_code(cli, shop_world):
     assert result.code == AUTH
     assert "credentials" in result.stderr
     assert not (cli.config_dir / "profiles.json").exists()
+
+
+def modules_loaded_by(*args: str, config_dir) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Runs `querybase …` and names every module it imported (`python -X importtime`)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("QUERYBASE_")}
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", querybase_executable(), *args],
+        capture_output=True,
+        text=True,
+        env={**environment, "QUERYBASE_CONFIG_DIR": str(config_dir), "NO_COLOR": "1"},
+        timeout=60,
+    )
+    timings = [line for line in completed.stderr.splitlines() if line.startswith("import time:")]
+    return completed, {line.rsplit("|", 1)[1].strip() for line in timings}
+
+
+@pytest.mark.django_db(transaction=False)
+def test_help_and_a_mistyped_option_answer_without_loading_the_http_client(tmp_path):
+    # Most of the half second `querybase --help` took went on importing httpx (and with it
+    # ssl, email, pygments…): a command that talks to no server must not load it.
+    shown, loaded = modules_loaded_by("--help", config_dir=tmp_path)
+    assert shown.returncode == OK
+    assert "run" in shown.stdout and "approve" in shown.stdout
+    assert not {"httpx", "querybase_client.client", "rich.progress"} & loaded
+
+    mistyped, loaded = modules_loaded_by("run", "shop", "SELECT 1", "--formt", "csv", config_dir=tmp_path)
+    assert mistyped.returncode == USAGE
+    assert "--formt" in mistyped.stderr
+    assert "httpx" not in loaded
+
+    # The SDK's names are still there to import from the package itself.
+    from querybase_client import QueryBaseClient, RunStillPending, SandboxStillCopying
+    from querybase_client.resources.queries import RunStillPending as still_pending_where_it_was
+
+    assert QueryBaseClient.__name__ == "QueryBaseClient"
+    assert still_pending_where_it_was is RunStillPending
+    assert issubclass(SandboxStillCopying, Exception)
 
 
 def test_commands_without_a_login_exit_with_the_auth_code(cli, shop_world):

@@ -13,6 +13,7 @@ import pytest
 
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
+from apps.datasources.connectors.postgresql_pool import UNANSWERED
 from apps.queries.models import QueryRun
 from tests.support.databases import (
     ending_sessions_once_running,
@@ -202,3 +203,67 @@ def _fill_the_pool(source) -> None:
     with ExitStack() as stack:
         for _ in range(POOL_MAX_SIZE):
             stack.enter_context(connector.read_stream([BoundStatement("SELECT 1")], limits))
+
+
+class SteppedClock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_postgresql_source_that_does_not_answer_is_waited_for_once_then_told_at_once(
+    postgres_server, settings, monkeypatch
+):
+    # Packets dropped, not refused: each read used to wait the whole connect timeout out,
+    # inline and then once more per retry in the worker.
+    clock = SteppedClock()
+    monkeypatch.setattr(UNANSWERED, "clock", clock)
+    settings.QUERYBASE_CONNECT_TIMEOUT = 2
+    with relay_to(f"http://{postgres_server.host}:{postgres_server.port}") as relay:
+        source = make_datasource(
+            "silent",
+            engine="postgresql",
+            host="127.0.0.1",
+            port=relay.port,
+            database=postgres_server.database,
+            username=postgres_server.username,
+            password=postgres_server.password,
+        )
+        client = client_for(reader("ana", source))
+        assert submit(client, source, "SELECT 1 AS n", wait=30).status_code == 200
+        relay.silence()  # connections are taken and never answered from now on
+
+        response = submit(client, source, "SELECT 2 AS n", wait=30)
+        assert response.status_code == 502, response.content
+        error = response.json()["error"]
+        assert error["code"] == "datasource_unavailable"
+        assert error["message"] == f"No answer from 127.0.0.1:{relay.port} within 2s."
+        # One attempt, failed for good: no worker waits the timeout out again.
+        assert (run_of(response).status, run_of(response).attempts) == ("failed", 1)
+        assert relay.unanswered >= 1
+
+        # Known not to answer: told at once, even where the connect timeout is a minute.
+        settings.QUERYBASE_CONNECT_TIMEOUT = 60
+        for n in range(3):
+            started = time.monotonic()
+            response = submit(client, source, f"SELECT {n} AS n", wait=30)
+            assert response.status_code == 502, response.content
+            error = response.json()["error"]
+            assert error["code"] == "datasource_unavailable"
+            assert error["message"].startswith(f"No answer from 127.0.0.1:{relay.port} within 2s at the last attempt;")
+            assert time.monotonic() - started < 30  # far below the minute it would wait
+            assert (run_of(response).status, run_of(response).attempts) == ("failed", 1)
+        export = client.post("/api/v1/queries/export", {"datasource": source.id, "sql": "SELECT 1"}, format="json")
+        assert export.status_code == 502
+        assert "at the last attempt" in export.json()["error"]["message"]
+
+        # Once the window has passed, a read tries again, and finds the source back.
+        relay.restore()
+        clock.now += 3
+        response = submit(client, source, "SELECT 42 AS n", wait=30)
+        assert response.status_code == 200, response.content
+        assert response.json()["result"]["rows"] == [[42]]

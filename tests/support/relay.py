@@ -3,8 +3,11 @@
 It passes bytes both ways unchanged and keeps what clients sent (plain HTTP here, so a
 test can read the requests and their headers). `drop()` closes every open connection and
 refuses new ones until `restore()`: the network going away under a long-lived request,
-as a client would meet it. Requests starting with one of `not_found` are answered 404 by
-the relay itself, as by a proxy in front that does not route that path.
+as a client would meet it. `silence()` is a host that does not answer at all: every open
+connection is closed, and new ones are taken and held without a byte read or written,
+so a client waits its whole timeout (counted in `unanswered`). Requests starting with
+one of `not_found` are answered 404 by the relay itself, as by a proxy in front that does
+not route that path.
 """
 
 import socket
@@ -22,6 +25,9 @@ class Relay:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._refusing = False
+        self._silent = False
+        self._held: list[socket.socket] = []  # connections taken while silent
+        self.unanswered = 0
         self._sent = bytearray()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -41,11 +47,20 @@ class Relay:
         for connection in connections:
             _close(connection)
 
+    def silence(self) -> None:
+        self.drop()
+        with self._lock:
+            self._refusing, self._silent = False, True
+
     def restore(self) -> None:
         with self._lock:
-            self._refusing = False
+            self._refusing = self._silent = False
+            held, self._held = self._held, []
+        for connection in held:
+            _close(connection)
 
     def close(self) -> None:
+        self.restore()
         self.drop()
         _close(self._listener)
 
@@ -56,7 +71,12 @@ class Relay:
             except OSError:
                 return  # closed
             with self._lock:
-                refusing = self._refusing
+                refusing, silent = self._refusing, self._silent
+                if silent:
+                    self._held.append(client)
+                    self.unanswered += 1
+            if silent:
+                continue
             if refusing:
                 _close(client)
                 continue

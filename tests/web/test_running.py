@@ -91,3 +91,33 @@ def test_a_cached_result_says_how_old_it_is_and_a_write_or_refresh_makes_it_fres
     run_and_wait(page)
     assert first_cell(page) == "0"
     assert page.is_hidden("#badge-cached")
+
+
+@pytest.mark.usefixtures("sandboxed_shop")
+def test_refresh_reads_again_where_the_result_was_read_not_where_the_picker_points_now(page):
+    count = "SELECT count(*) AS n FROM order_items WHERE order_id = 1"
+    log_in(page, "ana")
+    page.wait_for_selector("#schema li.table")
+    # My sandbox holds no items of order 1; the real source still does.
+    page.select_option("#datasource", label="Shop — my sandbox")
+    set_sql(page, "DELETE FROM order_items WHERE order_id = 1")
+    run_and_wait(page)
+    set_sql(page, count)
+    run_and_wait(page)
+    assert first_cell(page) == "0"
+
+    page.select_option("#datasource", label="Shop")
+    run_and_wait(page)
+    on_source = first_cell(page)
+    assert on_source != "0"
+    run_and_wait(page)
+    assert page.is_visible("#badge-cached")
+
+    # The picker now points at my sandbox; the result on screen came from the source.
+    page.select_option("#datasource", label="Shop — my sandbox")
+    page.click("#refresh")
+    page.wait_for_selector("#badge-cached", state="hidden")
+    assert first_cell(page) == on_source
+    refreshed = QueryRun.objects.filter(sql=count, from_cache=False).latest("created_at")
+    assert refreshed.sandbox_id is None
+    assert QueryRun.objects.filter(sql=count, from_cache=False, sandbox__isnull=True).count() == 2

@@ -54,7 +54,7 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.postgresql_identity import refuse_querybase_database
-from apps.datasources.connectors.postgresql_pool import ConnectAttemptFailed, MeteredConnectionPool
+from apps.datasources.connectors.postgresql_pool import UNANSWERED, ConnectAttemptFailed, MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 
 # From the catalog rather than information_schema, which has no materialized views,
@@ -94,6 +94,7 @@ ORDER BY n.nspname, t.relname, i.relname, k.n
 # Rows fetched per network round trip while streaming (libpq chunked-rows mode).
 STREAM_CHUNK_ROWS = 2000
 POOL_MAX_SIZE = 4
+ATTEMPT_GRACE_SECONDS = 1
 
 _pools: dict[ConnectionSettings, MeteredConnectionPool] = {}
 _pools_lock = threading.Lock()
@@ -191,21 +192,40 @@ class PostgreSQLConnector(Connector):
         try:
             connection = psycopg.connect(**self._connect_kwargs())
         except psycopg.errors.ConnectionTimeout as error:
+            UNANSWERED.no_answer(self._address(), self.settings.connect_timeout)
             raise self._timed_out() from error
         except psycopg.OperationalError as error:
             raise self._translate(error) from error
+        UNANSWERED.answered(self._address())
         try:
             refuse_querybase_database(connection)
             yield connection
         finally:
             connection.close()
 
+    def _address(self) -> tuple[str, int]:
+        return self.settings.host, self.settings.port or 5432
+
     def _timed_out(self) -> ConnectionTimedOut:
-        return ConnectionTimedOut(
-            f"No answer from {self.settings.host}:{self.settings.port or 5432} within {self.settings.connect_timeout}s."
+        host, port = self._address()
+        return ConnectionTimedOut(f"No answer from {host}:{port} within {self.settings.connect_timeout}s.")
+
+    def _refuse_if_unanswered(self) -> None:
+        """A host whose last attempt got no answer is not waited for again at once (see
+        postgresql_pool): the read fails now, saying when it is tried again."""
+        quiet = UNANSWERED.quiet_for(self._address())
+        if quiet is None:
+            return
+        timeout, left = quiet
+        host, port = self._address()
+        raise ConnectionTimedOut(
+            f"No answer from {host}:{port} within {timeout}s at the last attempt; "
+            f"it is tried again in {max(left, 1):.0f}s."
         )
 
     def _translate(self, error: psycopg.OperationalError) -> ConnectorError:
+        if isinstance(error, psycopg.errors.ConnectionTimeout):
+            return self._timed_out()
         message = self.scrub(str(error).strip())
         lowered = message.lower()
         if "password authentication failed" in lowered or "no password supplied" in lowered:
@@ -257,11 +277,16 @@ class PostgreSQLConnector(Connector):
                 pool = MeteredConnectionPool(
                     source=f"{kwargs['host']}:{kwargs['port']}/{kwargs['dbname']}",
                     role=self.settings.role.value,
+                    address=self._address(),
+                    connect_timeout=self.settings.connect_timeout,
                     kwargs=kwargs,
                     min_size=0,
                     max_size=POOL_MAX_SIZE,
                     configure=_configure,
-                    timeout=self.settings.connect_timeout,
+                    # A caller waits a little longer than the attempt made for it may take,
+                    # so it is told that attempt's failure, not a bare PoolTimeout followed
+                    # by a whole attempt of its own.
+                    timeout=self.settings.connect_timeout + ATTEMPT_GRACE_SECONDS,
                     open=True,
                     name=f"querybase-{key[:8]}",
                 )
@@ -270,6 +295,7 @@ class PostgreSQLConnector(Connector):
 
     @contextmanager
     def _pooled_connection(self) -> Iterator[psycopg.Connection]:
+        self._refuse_if_unanswered()
         pool = self._pool()
         if pool.cannot_connect():
             # The source refused the pool's last attempt: one direct attempt says now
@@ -284,6 +310,7 @@ class PostgreSQLConnector(Connector):
             raise self._translate(failed.error) from failed
         except PoolTimeout as error:
             # The pool only says it gave up: find out why with one direct attempt.
+            self._refuse_if_unanswered()
             with self.connect():
                 pass
             raise self._timed_out() from error

@@ -1,5 +1,5 @@
 """The PostgreSQL connector's pool: reporting its use to the metrics endpoint, and saying
-at once when the source refuses connections.
+at once when the source refuses connections or is known not to answer.
 
 Each connection taken or given back refreshes the pool gauges of this process
 (querybase/metrics.py); a scrape refreshes them too, since a pool also closes idle
@@ -11,8 +11,15 @@ at once. So the pool keeps its last failed attempt, and until it has connected (
 an attempt failed) a caller waits in short slices, ending its wait with that failure as
 soon as one happens during it (`ConnectAttemptFailed`). While the source is known to
 answer, a caller waits in one piece, in its turn, for a connection another read gives back.
+
+A host that does not answer at all (packets dropped, not refused) costs the whole connect
+timeout per attempt. Once an attempt got no answer, the host is `UNANSWERED` for as long
+again: reads fail at once, saying so, instead of each waiting the timeout out. Then the
+next read tries again (one at a time: its attempt opens a new window for the others), and
+any connection made, the pool's own included, ends the window.
 """
 
+import threading
 from time import monotonic
 from typing import Any
 
@@ -33,9 +40,51 @@ class ConnectAttemptFailed(Exception):
         self.error = error
 
 
+Address = tuple[str, int]
+
+
+class UnansweredHosts:
+    """The hosts of this process whose last attempt to connect got no answer in time."""
+
+    def __init__(self) -> None:
+        self.clock = monotonic  # a test moves time on without sleeping
+        self._lock = threading.Lock()
+        self._windows: dict[Address, tuple[float, int]] = {}  # address → (window start, timeout then)
+
+    def no_answer(self, address: Address, timeout: int) -> None:
+        with self._lock:
+            self._windows[address] = (self.clock(), timeout)
+
+    def answered(self, address: Address) -> None:
+        with self._lock:
+            self._windows.pop(address, None)
+
+    def quiet_for(self, address: Address) -> tuple[int, float] | None:
+        """(the timeout it was not answered within, seconds left) while `address` is in
+        its window; None once it may be tried: the caller then tries, and the others
+        wait for that attempt's outcome in a window of their own."""
+        now = self.clock()
+        with self._lock:
+            window = self._windows.get(address)
+            if window is None:
+                return None
+            started, timeout = window
+            if now - started < timeout:
+                return timeout, started + timeout - now
+            self._windows[address] = (now, timeout)
+            return None
+
+
+UNANSWERED = UnansweredHosts()
+
+
 class MeteredConnectionPool(ConnectionPool):
-    def __init__(self, *args: Any, source: str, role: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, source: str, role: str, address: Address, connect_timeout: int, **kwargs: Any
+    ) -> None:
         # `source` names the server and database, never the credentials.
+        self._address = address
+        self._connect_timeout = connect_timeout
         self._last_failure: tuple[float, psycopg.OperationalError] | None = None
         # Connected, and no attempt failed since.
         self._reachable = False
@@ -48,9 +97,12 @@ class MeteredConnectionPool(ConnectionPool):
         except psycopg.OperationalError as error:
             self._last_failure = (monotonic(), error)
             self._reachable = False
+            if isinstance(error, psycopg.errors.ConnectionTimeout):
+                UNANSWERED.no_answer(self._address, self._connect_timeout)
             raise
         self._last_failure = None
         self._reachable = True
+        UNANSWERED.answered(self._address)
         return connection
 
     def cannot_connect(self) -> bool:

@@ -7,9 +7,14 @@ callers can catch by family (`NotFoundError`) or look at `code` for the exact re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    # Annotations only: the CLI imports this module to map errors to exit codes, and
+    # `querybase --help` should not pay for loading httpx.
+    import httpx
+
+    from querybase_client.models import QueryRun, Sandbox
 
 
 class QueryBaseError(Exception):
@@ -86,6 +91,23 @@ class ServerError(QueryBaseAPIError):
 
 class SourceUnavailableError(ServerError):
     """502: the data source could not be reached or refused the broker's credentials."""
+
+
+class RunStillPending(QueryBaseError):
+    """`run(timeout=…)` gave up waiting; the run goes on. Poll it with `wait(run_id)` or
+    stop it with `cancel(run_id)`."""
+
+    def __init__(self, run: QueryRun):
+        super().__init__(f"Run {run.id} is still {run.status}.")
+        self.run = run
+
+
+class SandboxStillCopying(QueryBaseError):
+    """`wait(timeout=…)` gave up; the copy goes on. Wait again, or look with `get`."""
+
+    def __init__(self, sandbox: Sandbox):
+        super().__init__(f"Sandbox {sandbox.id} is still being copied ({sandbox.progress or sandbox.state}).")
+        self.sandbox = sandbox
 
 
 # Codes that name their own class whatever the status; the status family decides the rest.

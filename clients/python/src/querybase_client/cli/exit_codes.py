@@ -14,10 +14,10 @@ from querybase_client.errors import (
     QueryBaseError,
     QueryFailedError,
     RateLimitedError,
+    RunStillPending,
+    SandboxStillCopying,
     SourceUnavailableError,
 )
-from querybase_client.resources.queries import RunStillPending
-from querybase_client.resources.sandboxes import SandboxStillCopying
 
 
 class ExitCode(IntEnum):

@@ -11,13 +11,14 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from querybase_client.models import ApprovalRequest, QueryResult
+if TYPE_CHECKING:
+    from querybase_client.models import ApprovalRequest, QueryResult
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

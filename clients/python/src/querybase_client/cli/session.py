@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from querybase_client.auth import Tokens
 from querybase_client.cli import config
-from querybase_client.client import QueryBaseClient
 from querybase_client.errors import AuthenticationError
+
+if TYPE_CHECKING:
+    from querybase_client.client import QueryBaseClient
 
 
 @dataclass
@@ -23,6 +25,11 @@ current = Invocation()
 
 def client_for_profile() -> QueryBaseClient:
     """A client signed in as the current profile; refreshed tokens are saved back."""
+    # Imported here, by the commands that talk to a server: the client brings httpx, which
+    # `querybase --help` and a usage error have no use for (and took most of their time).
+    from querybase_client.auth import Tokens
+    from querybase_client.client import QueryBaseClient
+
     name = current.profile_name
     profile = config.load_profile(name)
     if profile is None:

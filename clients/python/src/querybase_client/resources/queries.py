@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from querybase_client.errors import QueryBaseAPIError, QueryBaseError, error_from_run
+from querybase_client.errors import QueryBaseAPIError, RunStillPending, error_from_run
 from querybase_client.events import RECONNECTED, Events, EventStream, EventsUnavailable
 from querybase_client.export import ProgressCallback, write_export
 from querybase_client.models import Analysis, ApprovalRequest, ExportSummary, QueryResult, QueryRun
@@ -24,15 +24,6 @@ POLL_WAIT_SECONDS = 20.0
 EVENTS_GIVE_UP_SECONDS = 30.0
 RUN_STATUS_EVENT = "run.status"
 StatusCallback = Callable[[str, str], None]
-
-
-class RunStillPending(QueryBaseError):
-    """`run(timeout=…)` gave up waiting; the run goes on. Poll it with `wait(run_id)` or
-    stop it with `cancel(run_id)`."""
-
-    def __init__(self, run: QueryRun):
-        super().__init__(f"Run {run.id} is still {run.status}.")
-        self.run = run
 
 
 class Queries(Resource):

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from querybase_client.errors import QueryBaseError, SourceUnavailableError
+from querybase_client.errors import SandboxStillCopying, SourceUnavailableError
 from querybase_client.models import ApprovalRequest, Sandbox
 from querybase_client.resources.base import Resource
 from querybase_client.resources.datasources import DataSources, SourceRef
@@ -16,14 +16,6 @@ from querybase_client.transport import WAITING_TIMEOUT, Transport
 
 # How often `wait` looks at a sandbox being copied: copies take seconds to minutes.
 POLL_INTERVAL_SECONDS = 0.5
-
-
-class SandboxStillCopying(QueryBaseError):
-    """`wait(timeout=…)` gave up; the copy goes on. Wait again, or look with `get`."""
-
-    def __init__(self, sandbox: Sandbox):
-        super().__init__(f"Sandbox {sandbox.id} is still being copied ({sandbox.progress or sandbox.state}).")
-        self.sandbox = sandbox
 
 
 class Sandboxes(Resource):

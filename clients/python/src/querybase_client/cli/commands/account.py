@@ -10,7 +10,6 @@ from rich.text import Text
 
 from querybase_client.cli import config, output, session
 from querybase_client.cli.inputs import JsonFlag, use_json
-from querybase_client.client import QueryBaseClient
 
 
 def login(
@@ -22,6 +21,8 @@ def login(
     json_output: JsonFlag = False,
 ) -> None:
     """Sign in and remember the session (tokens, never the password) in the profile."""
+    from querybase_client.client import QueryBaseClient  # see session.client_for_profile
+
     use_json(json_output)
     url = url.rstrip("/")
     if api_key:

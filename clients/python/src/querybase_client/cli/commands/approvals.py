@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -11,8 +11,10 @@ from rich.text import Text
 from querybase_client.cli import output, session
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, use_json
-from querybase_client.client import QueryBaseClient
-from querybase_client.models import ApprovalRequest
+
+if TYPE_CHECKING:
+    from querybase_client.client import QueryBaseClient
+    from querybase_client.models import ApprovalRequest
 
 RequestArgument = Annotated[int, typer.Argument(help="The request's number.")]
 

@@ -4,13 +4,15 @@ anyone else sees only their own events)."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from querybase_client.cli import output, session
 from querybase_client.cli.inputs import JsonFlag, use_json
-from querybase_client.models import AuditEvent
+
+if TYPE_CHECKING:
+    from querybase_client.models import AuditEvent
 
 audit_app = typer.Typer(help="The audit log: a record's history, a user's actions, a time window, full text.")
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from querybase_client.cli import output, session
@@ -15,9 +14,10 @@ from querybase_client.cli.commands.approvals import follow_request
 from querybase_client.cli.commands.sandboxes import my_sandbox
 from querybase_client.cli.exit_codes import ExitCode
 from querybase_client.cli.inputs import JsonFlag, NamedParams, PositionalParams, SqlFile, parameters, read_sql, use_json
-from querybase_client.client import QueryBaseClient
 from querybase_client.errors import QueryBaseError
-from querybase_client.models import ApprovalRequest
+
+if TYPE_CHECKING:
+    from querybase_client.client import QueryBaseClient
 
 SourceArgument = Annotated[str, typer.Argument(help="Source name or id.")]
 SqlArgument = Annotated[str | None, typer.Argument(help="The SQL ('-' or nothing: read stdin).")]
@@ -112,6 +112,8 @@ def run(
         except KeyboardInterrupt:
             _cancel_jobs(client, jobs)
             raise
+        from querybase_client.models import ApprovalRequest  # loaded by the client already
+
         if isinstance(outcome, ApprovalRequest):
             if output_format == ResultFormat.json:
                 output.print_json({"approval": outcome.raw})
@@ -173,6 +175,9 @@ def export(
     text = read_sql(sql, sql_file)
     params = parameters(positional, named)
     check_sandbox_option(sandbox)
+    # Only an export draws a progress bar: the other commands do not load it.
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
 from querybase_client.cli import output, session
 from querybase_client.cli.inputs import JsonFlag, use_json
-from querybase_client.client import QueryBaseClient
-from querybase_client.models import Sandbox
+
+if TYPE_CHECKING:
+    from querybase_client.client import QueryBaseClient
+    from querybase_client.models import Sandbox
 
 sandbox_app = typer.Typer(
     name="sandbox",

@@ -1,0 +1,77 @@
+"""A refresh token works once. Presented again after it was rotated, it was most likely
+copied, and the thief cannot be told apart from the owner: every token of that login (its
+family) stops, refresh and access tokens alike, at once; other logins of the same user go
+on, and the event is audited.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.audit.models import AuditEvent
+from tests.support.accounts import token_pair
+from tests.support.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def me(api_client, access: str):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    try:
+        return api_client.get("/api/v1/auth/me")
+    finally:
+        api_client.credentials()
+
+
+def refresh(api_client, token: str):
+    return api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
+
+
+def assert_refused(response) -> None:
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "invalid_token", response.content
+
+
+def test_a_rotated_refresh_token_used_again_ends_every_token_of_its_login(api_client):
+    ana = make_user("ana")
+    stolen = token_pair(api_client)
+    elsewhere = token_pair(api_client)  # the same user signed in on another machine
+    first = refresh(api_client, stolen["refresh"]).json()
+    newest = refresh(api_client, first["refresh"]).json()
+    assert me(api_client, newest["access"]).status_code == 200
+
+    assert_refused(refresh(api_client, stolen["refresh"]))
+    event = AuditEvent.objects.get(action="auth.refresh_token_reused")
+    assert event.actor == ana
+    assert event.detail["revoked"] == 3  # the login's refresh tokens, each blacklisted
+    assert event.ip_address == "127.0.0.1"
+
+    # Whoever holds the login now, owner or thief, holds nothing that works.
+    assert_refused(refresh(api_client, newest["refresh"]))
+    for access in (stolen["access"], first["access"], newest["access"]):
+        refused = me(api_client, access)
+        assert_refused(refused)
+        assert "session was ended" in refused.json()["error"]["message"]
+    # Another login of the same user is not that family.
+    assert me(api_client, elsewhere["access"]).status_code == 200
+    assert refresh(api_client, elsewhere["refresh"]).status_code == 200
+
+    # Any rotated token of it presented again is refused and recorded again; the newest,
+    # never rotated, was not reused. Signing in again works.
+    assert_refused(refresh(api_client, first["refresh"]))
+    assert AuditEvent.objects.filter(action="auth.refresh_token_reused").count() == 2
+    again = token_pair(api_client)
+    assert me(api_client, again["access"]).status_code == 200
+    assert refresh(api_client, again["refresh"]).status_code == 200
+
+
+def test_a_token_revoked_by_a_password_change_or_never_valid_is_not_taken_for_a_reused_one(api_client):
+    ana = make_user("ana")
+    tokens = token_pair(api_client)
+    ana = get_user_model().objects.get(pk=ana.pk)
+    ana.set_password("a-brand-new-passphrase")
+    ana.save()
+    assert_refused(refresh(api_client, tokens["refresh"]))
+    assert_refused(refresh(api_client, tokens["refresh"][:-4] + "AAAA"))  # a signature not ours
+    assert_refused(refresh(api_client, tokens["access"]))  # not a refresh token
+    assert not AuditEvent.objects.filter(action="auth.refresh_token_reused").exists()
