@@ -504,6 +504,9 @@ SIMPLE_JWT = {
     "TOKEN_OBTAIN_SERIALIZER": "apps.accounts.serializers.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "apps.accounts.serializers.TokenRefreshSerializer",
 }
+# A rotated refresh token presented again this soon after its rotation is refused without
+# ending its login: two clients of one login refreshing at the same moment, not a thief.
+QUERYBASE_REFRESH_REUSE_GRACE_SECONDS = env_int("QUERYBASE_REFRESH_REUSE_GRACE_SECONDS", 30)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "QueryBase API",

@@ -3,7 +3,9 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenBackendError
@@ -100,12 +102,19 @@ def revoke_reused_token_family(raw_token: str, *, request: ClientRequest | None 
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh":
         return None
     presented = (
-        OutstandingToken.objects.select_related("user")
+        OutstandingToken.objects.select_related("user", "blacklistedtoken")
         .filter(jti=payload.get(jwt_settings.JTI_CLAIM), blacklistedtoken__isnull=False)
         .first()
     )
     user = presented.user if presented is not None else None
     if presented is None or user is None:
+        return None
+    # Two clients of one login (two CLI commands sharing a profile) may both refresh as
+    # the token nears its end: the slower one presents the token the faster one has just
+    # rotated. Within a few seconds of its rotation that is refused, as any used token
+    # is, without ending the login.
+    grace = timedelta(seconds=settings.QUERYBASE_REFRESH_REUSE_GRACE_SECONDS)
+    if presented.blacklistedtoken.blacklisted_at > timezone.now() - grace:
         return None
     family = family_of(payload)
     members = [

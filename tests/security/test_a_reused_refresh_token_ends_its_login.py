@@ -4,8 +4,12 @@ family) stops, refresh and access tokens alike, at once; other logins of the sam
 on, and the event is audited.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from apps.audit.models import AuditEvent
 from tests.support.accounts import token_pair
@@ -32,7 +36,8 @@ def assert_refused(response) -> None:
     assert response.json()["error"]["code"] == "invalid_token", response.content
 
 
-def test_a_rotated_refresh_token_used_again_ends_every_token_of_its_login(api_client):
+def test_a_rotated_refresh_token_used_again_ends_every_token_of_its_login(api_client, settings):
+    settings.QUERYBASE_REFRESH_REUSE_GRACE_SECONDS = 0
     ana = make_user("ana")
     stolen = token_pair(api_client)
     elsewhere = token_pair(api_client)  # the same user signed in on another machine
@@ -75,3 +80,24 @@ def test_a_token_revoked_by_a_password_change_or_never_valid_is_not_taken_for_a_
     assert_refused(refresh(api_client, tokens["refresh"][:-4] + "AAAA"))  # a signature not ours
     assert_refused(refresh(api_client, tokens["access"]))  # not a refresh token
     assert not AuditEvent.objects.filter(action="auth.refresh_token_reused").exists()
+
+
+def test_two_clients_of_one_login_refreshing_together_do_not_end_it_but_a_late_reuse_does(api_client):
+    """Two CLI commands sharing a profile refresh as the token nears its end: the slower
+    one presents the token the faster one rotated a moment ago. It is refused, as any
+    used token is, and the login goes on; the same token presented after the grace is a
+    copy, and ends it."""
+    make_user("ana")
+    shared = token_pair(api_client)
+    faster = refresh(api_client, shared["refresh"]).json()
+    assert_refused(refresh(api_client, shared["refresh"]))  # the slower one, a moment later
+    assert not AuditEvent.objects.filter(action="auth.refresh_token_reused").exists()
+    assert me(api_client, faster["access"]).status_code == 200
+    newest = refresh(api_client, faster["refresh"]).json()
+    assert me(api_client, newest["access"]).status_code == 200
+
+    BlacklistedToken.objects.update(blacklisted_at=timezone.now() - timedelta(minutes=1))
+    assert_refused(refresh(api_client, shared["refresh"]))
+    assert AuditEvent.objects.filter(action="auth.refresh_token_reused").count() == 1
+    assert_refused(me(api_client, newest["access"]))
+    assert_refused(refresh(api_client, newest["refresh"]))
