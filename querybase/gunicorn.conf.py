@@ -7,7 +7,9 @@ query runs. gunicorn's sync workers serve one request each and are killed ("WORK
 TIMEOUT", a 500 text/html page) once a request outlasts `timeout` (30 s by default). So:
 
 - threaded workers (gthread): a waiting request holds a thread, not the whole process,
-  and the worker's heartbeat keeps beating while its threads wait;
+  and the worker's heartbeat keeps beating while its threads wait; a worker accepts a
+  connection only while one of its threads is free (querybase/web_worker.py), so the
+  connections spread over the workers instead of queueing in one;
 - a timeout above the longest wait and the longest query an export may run, so even a
   worker whose main loop is busy is never killed under a request that is allowed to last.
 
@@ -61,7 +63,8 @@ if SERVER_ROLE == "events":
 else:
     wsgi_app = "querybase.wsgi:application"
     bind = [os.environ.get("QUERYBASE_BIND", "127.0.0.1:8000")]
-    worker_class = "gthread"
+    # gthread, taking a connection only while it has a thread free to serve it.
+    worker_class = "querybase.web_worker.WebWorker"
 workers = querybase_settings.env_int("QUERYBASE_WEB_WORKERS", 2)
 threads = querybase_settings.env_int("QUERYBASE_WEB_THREADS", 8)
 timeout = LONGEST_REQUEST_SECONDS + 30

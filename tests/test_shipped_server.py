@@ -15,6 +15,8 @@ import psycopg
 import pytest
 import requests
 from django.conf import settings
+from django.utils.module_loading import import_string
+from gunicorn.workers.gthread import ThreadWorker
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.datasources.models import DataSource
@@ -44,7 +46,7 @@ def test_the_shipped_config_uses_threads_and_outlasts_every_allowed_wait():
         )
         / 1000
     )
-    assert config["worker_class"] == "gthread"
+    assert issubclass(import_string(config["worker_class"]), ThreadWorker)
     assert config["threads"] > 1
     assert config["timeout"] > settings.QUERYBASE_MAX_WAIT_SECONDS
     assert config["timeout"] > longest_statement_s
@@ -125,3 +127,50 @@ def test_a_read_waiting_45_s_behind_a_lock_answers_json(shipped_server, postgres
     body = response.json()
     assert body["status"] == "succeeded"
     assert body["result"]["rows"] == [[2]]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_worker")
+def test_a_worker_whose_threads_all_wait_leaves_new_connections_to_another(tmp_path, postgres_server):
+    """Two workers of one thread each. gthread's main thread accepted whatever arrived: a
+    connection taken by the worker whose thread waits behind a lock queued there until the
+    lock went, while the other worker stood idle. Each of ten new connections has that
+    worker's even chance; all ten are answered while the lock is held."""
+    source = source_from_server("pg", "postgresql", postgres_server, statement_timeout_ms=120_000)
+    token = str(AccessToken.for_user(reader("ana", source)))
+    server_args = {"host": postgres_server.host, "port": postgres_server.port, "user": postgres_server.username}
+    env = {"QUERYBASE_WEB_WORKERS": "2", "QUERYBASE_WEB_THREADS": "1"}
+    with (
+        servers.shipped_server(tmp_path / "gunicorn.log", env=env) as base,
+        psycopg.connect(**server_args, dbname=postgres_server.database) as holder,
+        psycopg.connect(**server_args, dbname="postgres", autocommit=True) as admin,
+    ):
+        holder.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        answer: dict = {}
+        asking = threading.Thread(
+            target=lambda: answer.update(
+                response=requests.post(
+                    f"{base}/api/v1/queries",
+                    json={"datasource": source.pk, "sql": f"SELECT count(*) FROM customers /* {MARKER} */", "wait": 45},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=120,
+                )
+            )
+        )
+        asking.start()
+        deadline = time.monotonic() + 30
+        while not _blocked_backends(admin):
+            assert time.monotonic() < deadline, "the read never reached the lock"
+            time.sleep(0.1)
+
+        # requests.get opens a connection of its own each time. A connection queued behind
+        # the wait would get no answer before the lock goes: it times out instead.
+        statuses = [requests.get(f"{base}/version", timeout=20).status_code for _ in range(10)]
+        still_blocked = _blocked_backends(admin)
+        holder.rollback()
+        asking.join(timeout=60)
+
+    assert statuses == [200] * 10
+    assert still_blocked == 1
+    assert answer["response"].status_code == 200, answer["response"].text[:500]
+    assert answer["response"].json()["result"]["rows"] == [[2]]
