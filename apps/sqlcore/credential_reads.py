@@ -10,6 +10,7 @@ hash can take. The rule looks at names in code only (not in strings or comments)
 
 from apps.sqlcore import sqltext
 from apps.sqlcore.sqltext import PUNCT, QIDENT, WORD, Token
+from apps.sqlcore.text_cache import kept_for_short_texts
 
 # Catalogs whose rows carry password hashes or connection strings with passwords.
 _POSTGRESQL_RELATIONS = frozenset(
@@ -19,6 +20,7 @@ _POSTGRESQL_RELATIONS = frozenset(
 _MYSQL_SCHEMA_TABLES = frozenset({"user", "global_priv", "servers", "slave_master_info", "authentication_policy"})
 
 
+@kept_for_short_texts
 def credential_material_read(sql: str, dialect: str) -> str | None:
     """Why `sql` would read credential material, or None."""
     for statement in sqltext.statements_of(sql, dialect):

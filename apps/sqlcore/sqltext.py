@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+from apps.sqlcore.text_cache import kept_for_short_texts
+
 # Token kinds
 WORD = "word"  # keyword or bare identifier
 QIDENT = "qident"  # quoted identifier
@@ -404,6 +406,11 @@ _TOO_BIG = 10**18
 
 def find_placeholders(sql: str, dialect: str) -> list[Placeholder]:
     """`$n` and `:name` placeholders in code; never inside strings, comments or quoted names."""
+    return list(_placeholders(sql, dialect))
+
+
+@kept_for_short_texts
+def _placeholders(sql: str, dialect: str) -> tuple[Placeholder, ...]:
     placeholders = []
     for token in scan(sql, dialect):
         if token.kind != PARAM:
@@ -416,7 +423,7 @@ def find_placeholders(sql: str, dialect: str) -> list[Placeholder]:
             placeholders.append(Placeholder("positional", number, token.start, token.end))
         else:
             placeholders.append(Placeholder("named", token.value[1:], token.start, token.end))
-    return placeholders
+    return tuple(placeholders)
 
 
 _QUERY_HEADS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
