@@ -1,6 +1,6 @@
 """Connectors that run a user's SQL in a sandbox copy: the source's connectors, without a
-pool, logged in as the source's restricted sandbox login (never the copy-maker), and on
-SQLite confined to the copy's file.
+pool, logged in as the copy's own restricted login (never the copy-maker), and on SQLite
+confined to the copy's file. A login the server refuses is said to be the sandbox's.
 
 A sandbox is used by one person now and then, and is dropped or replaced whole. A
 connection pool per copy (the PostgreSQL connector keeps one per set of settings) would
@@ -12,10 +12,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import MySQLdb
 import psycopg
 
 from apps.datasources.connectors import connector_class
-from apps.datasources.connectors.base import ConnectionSettings, Connector
+from apps.datasources.connectors.base import AuthenticationFailed, ConnectionSettings, Connector, ConnectorError
+from apps.datasources.connectors.mysql import MySQLConnector
 from apps.datasources.connectors.postgresql import PostgreSQLConnector, _configure
 from apps.datasources.connectors.sqlite import SQLiteConnector
 from apps.sandboxes.engines import CopyEngine, CopyFailed
@@ -41,12 +43,38 @@ _SQLITE_PRAGMAS = frozenset(
 )
 
 
+class SandboxLoginRefused(ConnectorError):
+    """The sandbox server refused the copy's own login: its password was changed from
+    inside the copy (every login may change its own), or the login is gone. QueryBase
+    does not put it back: a reset makes a new copy with a new login."""
+
+    code = "sandbox_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The sandbox server refused this sandbox's own login (its password was changed, or the login is "
+            "gone); reset the sandbox to get a fresh copy with a new login."
+        )
+
+
+def _said_of_the_sandbox(error: ConnectorError) -> ConnectorError:
+    return SandboxLoginRefused() if isinstance(error, AuthenticationFailed) else error
+
+
 class UnpooledPostgreSQLConnector(PostgreSQLConnector):
     @contextmanager
     def _pooled_connection(self) -> Iterator[psycopg.Connection]:
         with self.connect() as connection:
             _configure(connection)
             yield connection
+
+    def _translate(self, error: psycopg.OperationalError) -> ConnectorError:
+        return _said_of_the_sandbox(super()._translate(error))
+
+
+class SandboxMySQLConnector(MySQLConnector):
+    def _translate(self, error: MySQLdb.OperationalError) -> ConnectorError:
+        return _said_of_the_sandbox(super()._translate(error))
 
 
 class ConfinedSQLiteConnector(SQLiteConnector):
@@ -76,13 +104,15 @@ def confined_to_the_copy(
 def sandbox_connector(engine: str, settings: ConnectionSettings) -> Connector:
     if engine == PostgreSQLConnector.engine:
         return UnpooledPostgreSQLConnector(settings)
+    if engine == MySQLConnector.engine:
+        return SandboxMySQLConnector(settings)
     if engine == SQLiteConnector.engine:
         return ConfinedSQLiteConnector(settings)
     return connector_class(engine)(settings)
 
 
 def copy_connector(copies: CopyEngine, name: str, *, statement_timeout_ms: int) -> Connector:
-    """The connector a user's SQL runs through in copy `name`: as the source's restricted
+    """The connector a user's SQL runs through in copy `name`: as the copy's own restricted
     login. Without one it fails closed (there is no fallback to the copy-maker)."""
     try:
         settings = copies.connection_settings(name, statement_timeout_ms=statement_timeout_ms)

@@ -14,7 +14,7 @@ from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import SandboxUnavailable
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxState
 from apps.sandboxes.naming import golden_name
-from apps.sandboxes.roles import ensure_sandbox_role
+from apps.sandboxes.roles import check_login_rights
 
 # One refresh per source at a time, across processes; a dead holder frees it after this.
 _REFRESH_LOCK = "sandbox-golden-refresh:{}"
@@ -57,8 +57,8 @@ def _wait_for_other_refresh(datasource: DataSource) -> GoldenCopy:
 
 def _refresh(datasource: DataSource, actor: User | None) -> GoldenCopy:
     name = golden_name(datasource)
-    # The role first: without it no copy is made (nothing is left behind when it cannot be).
-    ensure_sandbox_role(datasource)
+    # The right to make logins first: without it no copy is made (nothing is left behind then).
+    check_login_rights(datasource)
     try:
         copies = copies_for(datasource)
         report = copies.build_golden(name, datasource.sandbox_max_rows_per_table)

@@ -1,15 +1,16 @@
 """The first wall around a sandbox: what its SQL may not do, whatever write kinds the
 source allows.
 
-A sandbox's SQL runs as the source's restricted login (apps/sandboxes/roles.py), which
+A sandbox's SQL runs as the copy's own restricted login (apps/sandboxes/roles.py), which
 the database lets reach the copy and nothing else: that is the wall that holds. This one
 comes before it, so that what could reach beyond the copy is refused with a clear
 reason before it runs, and so that the golden copies never bring such objects along.
 Inside the copy anything allowed goes; refused here:
 
 - server-wide objects: databases, schemas on MySQL (they are its databases), roles and
-  users, tablespaces, extensions, foreign servers and wrappers, subscriptions,
-  publications, languages, event triggers, plugins, events, and server settings;
+  users (a login's own password too: MySQL's SET PASSWORD), tablespaces, extensions,
+  foreign servers and wrappers, subscriptions, publications, languages, event triggers,
+  plugins, events, and server settings;
 - functions that act outside the transaction or the database (other connections, files,
   programs, server state; apps/sqlcore/function_effects.py);
 - statements that read or write files or run SQL given as text (COPY and DO on
@@ -116,6 +117,9 @@ def _object_kind(words: list[str], dialect: Dialect) -> str | None:
 
 
 def _mysql_reason(tokens: list[Token], words: list[str], other_databases) -> str | None:
+    if words[:2] == ["SET", "PASSWORD"]:
+        # A login's password is the server's, not the copy's (ALTER USER is refused above).
+        return "SET PASSWORD acts on a login of the server, beyond the sandbox"
     refused = _MYSQL_REFUSED_WORDS.intersection(words)
     if refused:
         return f"{sorted(refused)[0]} does not run in sandboxes (files, server settings or SQL given as text)"

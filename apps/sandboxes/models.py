@@ -70,16 +70,14 @@ class GoldenCopy(models.Model):
 
 
 class SandboxRole(models.Model):
-    """A least-privileged login that runs users' SQL in a source's copies on one sandbox
-    server (apps/sandboxes/roles.py). The copy-making credentials create it, own the
-    databases and make the copies; the login may reach the sandboxes only, never the golden
-    copy or the source.
+    """A least-privileged login that runs users' SQL in one copy of a source on its sandbox
+    server (apps/sandboxes/roles.py): `database_name` names that copy. The copy-making
+    credentials create it and make the copy, which only it may reach: a login shared by a
+    source's copies would open every user's sandbox to whoever learns its password (every
+    login may change its own), and on MySQL to any SQL naming another sandbox's schema.
 
-    Two kinds. On PostgreSQL one login per source and server (`database_name` empty) owns
-    the objects of every copy of the source: each sandbox is its own database, which a
-    connection cannot leave. On MySQL, where every schema of the server is one qualified
-    name away, each copy has its own login (`database_name` names that copy) with rights on
-    that schema alone, so the database keeps one user's sandbox from another's.
+    A row with no `database_name` is the login that served all of a source's copies before
+    each had its own; upkeep gives those copies their own and drops it.
 
     Its password is random, encrypted at rest like the sources' and never serialised."""
 
@@ -87,7 +85,7 @@ class SandboxRole(models.Model):
     # Where the role lives: "host:port" of the sandbox server (a source may move its copies).
     server = models.CharField(max_length=300)
     name = models.CharField(max_length=63, unique=True)
-    # The one copy (schema) this login may reach; empty for a login of all the source's copies.
+    # The one copy (database, schema) this login may reach; empty for an older login of all the source's copies.
     database_name = models.CharField(max_length=200, blank=True, default="")
     password_encrypted = models.TextField(editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

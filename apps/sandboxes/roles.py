@@ -2,25 +2,24 @@
 
 Users' SQL in a sandbox never runs with the copy-making credentials (by default the
 source's own main credentials, which can create databases and reach the source). The
-copy-maker creates logins with no server-wide right:
+copy-maker creates a login per copy (`make_copy_login`), with no server-wide right, just
+before the copy, which gives it that copy alone (engines/); it is dropped with the copy
+(`drop_copy_login`). One login per copy rather than per source: on MySQL every schema of a
+server is one qualified name away, and on every engine a login may change its own
+password, so a login shared by a source's copies would let one user who learns it into
+every other user's sandbox. The database keeps users' sandboxes apart, not only the
+lexical guard.
 
-- PostgreSQL: one per source and sandbox server, handed the objects of the golden copy
-  (so of every sandbox made from it) and allowed to connect to the sandboxes. Each
-  sandbox is its own database and a connection cannot leave its database, so one login
-  for all of a source's copies keeps them apart. Made before the first golden copy, kept
-  while the source has sandboxes or copies, dropped by upkeep once sandboxes are off and
-  the last copy is gone.
-- MySQL/MariaDB: one per copy (`make_copy_login`), made just before the copy, granted that
-  schema alone (engines/mysql.py), dropped with it (`drop_copy_login`). Every schema of a
-  MySQL server is one qualified name away, so a login shared by the source's copies could
-  reach every user's sandbox. Its row is written before the login is made: a process
-  that dies half-way leaves a row that upkeep finds (`drop_stray_copy_logins`), never an
-  unrecorded login. Copies made when one login served the whole source are given their
-  own by upkeep (`adopt_copies_of_shared_login`), which then drops the shared one.
+Its row is written before the login is made: a process that dies half-way leaves a row
+that upkeep finds (`drop_stray_copy_logins`), never an unrecorded login. Copies made when
+one login served the whole source (a row with no `database_name`) are given their own by
+upkeep (`adopt_copies_of_shared_login`), keeping what is in them, which then drops the
+shared one.
 
 If the copy-maker may not create logins, making a golden copy, and so a sandbox, fails
-with `SandboxRightsMissing` naming the right: there is no fallback to the copy-maker, and
-a copy without its login runs nothing (engines/base.py `connection_settings`).
+with `SandboxRightsMissing` naming the right (`check_login_rights`): there is no fallback
+to the copy-maker, and a copy without its login runs nothing (engines/base.py
+`connection_settings`).
 """
 
 import logging
@@ -33,7 +32,7 @@ from django.utils import timezone
 
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
-from apps.sandboxes.engines import CopyEngine, CopyFailed, LoginRightsMissing, SandboxLogin, copies_for
+from apps.sandboxes.engines import CopyFailed, LoginRightsMissing, NotConnected, SandboxLogin, copies_for
 from apps.sandboxes.exceptions import SandboxRightsMissing, SandboxUnavailable
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole, SandboxState
 from apps.sandboxes.naming import probe_name, role_name
@@ -41,53 +40,31 @@ from apps.sandboxes.naming import probe_name, role_name
 logger = logging.getLogger(__name__)
 
 
-def ensure_sandbox_role(datasource: DataSource) -> None:
-    """Make the source's restricted login on its sandbox server, unless it has one; where
-    each copy gets its own login, prove instead that the copy-maker may make one."""
+def check_login_rights(datasource: DataSource) -> None:
+    """Make and drop a login before a golden copy is built, so that a copy-maker that may
+    not create logins makes nothing at all (rather than a golden copy no sandbox can use)."""
     try:
         copies = copies_for(datasource)
     except CredentialDecryptionError as error:
         raise SandboxUnavailable(f"The source's credentials cannot be read: {error}") from error
     if not copies.needs_login:
         return
+    name = probe_name(datasource)
     try:
-        if copies.login_per_copy:
-            _prove_copy_logins(datasource)
-        elif copies.login is None:
-            _make_source_login(datasource, copies)
+        make_copy_login(datasource, name)
+        drop_copy_login(datasource, name)
     except LoginRightsMissing as error:
         raise SandboxRightsMissing(error.message) from error
     except CopyFailed as error:
-        raise SandboxUnavailable(f"The sandbox role could not be made: {error.message}") from error
-
-
-def _make_source_login(datasource: DataSource, copies: CopyEngine) -> None:
-    login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
-    copies.create_login(login)
-    role = SandboxRole(datasource=datasource, server=copies.server.key, name=login.name)
-    role.set_password(login.password)
-    try:
-        with transaction.atomic():
-            role.save()
-    except IntegrityError:
-        # A parallel process made the source's role first: that one is used, this one goes.
-        _drop_quietly(datasource, login.name)
-
-
-def _prove_copy_logins(datasource: DataSource) -> None:
-    """Make and drop a login before a golden copy is built, so that a copy-maker that may
-    not create users makes nothing at all (rather than a golden copy no sandbox can use)."""
-    name = probe_name(datasource)
-    make_copy_login(datasource, name)
-    drop_copy_login(datasource, name)
+        raise SandboxUnavailable(f"The sandbox login could not be made: {error.message}") from error
 
 
 def make_copy_login(datasource: DataSource, name: str) -> None:
-    """Make copy `name`'s own login, where the source's engine gives each copy one (the
-    copy is made next and grants it). Raises CopyFailed (LoginRightsMissing if the
-    copy-maker may not) or CredentialDecryptionError; nothing is left behind then."""
+    """Make copy `name`'s own login, where the engine has logins (the copy is made next
+    and lets it in). Raises CopyFailed (LoginRightsMissing if the copy-maker may not) or
+    CredentialDecryptionError; nothing is left behind then."""
     copies = copies_for(datasource)
-    if not copies.login_per_copy:
+    if not copies.needs_login:
         return
     login = SandboxLogin(name=role_name(datasource), password=secrets.token_urlsafe(32))
     role = SandboxRole(datasource=datasource, server=copies.server.key, name=login.name, database_name=name)
@@ -100,8 +77,8 @@ def make_copy_login(datasource: DataSource, name: str) -> None:
         raise CopyFailed("The sandbox's login is being made by another process; try again.") from error
     try:
         copies.create_login(login)
-    except LoginRightsMissing:
-        role.delete()  # refused outright: nothing was made
+    except (LoginRightsMissing, NotConnected):
+        role.delete()  # refused outright, or the server not reached: nothing was made
         raise
     except BaseException:
         # The server may have made it before the error reached us: drop it, then forget
@@ -150,16 +127,16 @@ def drop_stray_copy_logins() -> int:
 
 
 def adopt_copies_of_shared_login(datasource: DataSource) -> int:
-    """Give each copy made when one login served all of the source's copies (where the
-    engine now gives each its own) a login of its own, keeping what is in it; once none
-    is left without one, drop the shared login. Returns how many copies were adopted. A
-    copy that cannot be adopted now is logged and runs nothing until it is (fail closed)."""
+    """Give each copy made when one login served all of the source's copies a login of its
+    own, keeping what is in it, and take the golden copies back from the shared login; once
+    none is left, drop the shared login. Returns how many copies were adopted. A copy that
+    cannot be adopted now is logged and runs nothing until it is (fail closed)."""
     try:
         copies = copies_for(datasource)
     except CredentialDecryptionError as error:
         logger.warning("sandbox logins of source %s not checked: %s", datasource.pk, error)
         return 0
-    if not copies.login_per_copy or copies.login is None:
+    if not copies.needs_login or copies.shared_login is None:
         return 0
     in_use = Sandbox.objects.filter(
         datasource=datasource,
@@ -182,13 +159,19 @@ def adopt_copies_of_shared_login(datasource: DataSource) -> int:
         try:
             copies.adopt(sandbox.database_name)
         except CopyFailed as error:
-            # The shared login's grant is revoked last, so it still reaches the copy; the
-            # next pass starts over and defines again what this one had.
+            # The shared login still has the copy (its part is taken last, or in the one
+            # transaction that failed); the next pass starts over.
             drop_copy_login(datasource, sandbox.database_name)
             logger.warning("sandbox %s not given its own login: %s", sandbox.pk, error.message)
             waiting = True
             continue
         adopted += 1
+    for golden in GoldenCopy.objects.filter(datasource=datasource, dropped_at=None):
+        try:
+            copies.adopt_golden(golden.database_name)
+        except CopyFailed as error:
+            logger.warning("golden copy %s not taken from the shared login: %s", golden.pk, error.message)
+            waiting = True
     if not waiting:
         for role in SandboxRole.objects.filter(datasource=datasource, database_name="", dropped_at=None):
             if _drop_quietly(datasource, role.name):

@@ -1,7 +1,7 @@
 """What the maintenance schedule does for sandboxes, source by source: mark idle ones,
 expire and drop unused ones, refresh golden copies, refill pools, give copies made when
 one login served the whole source a login of their own, drop copies' logins a dead
-process left, and drop the restricted role of a source whose sandboxes are off once its
+process left, and drop what logins a source whose sandboxes are off still has once its
 last copy is gone."""
 
 import logging

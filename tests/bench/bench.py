@@ -21,8 +21,8 @@
    Redis round trips and CPU time per request (`--only hot-path`, with `--profile DIR` for
    cProfile listings).
 9. Sandboxes of the 1M-row table: assigning a pooled copy, and making one on demand
-   through the use case, against the raw `CREATE DATABASE … TEMPLATE golden`
-   (`--only sandboxes` runs it alone).
+   through the use case, against the engine's copy alone (`CREATE DATABASE … TEMPLATE
+   golden`, its objects handed to the copy's login) (`--only sandboxes` runs it alone).
 `--only http` runs the shipped server's throughput (4) alone.
 
 It ends with one `BENCH_JSON {…}` line holding every figure.
@@ -57,10 +57,12 @@ from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
 from apps.datasources.models import DataSource, DataSourcePermission
 from apps.sandboxes import lifecycle
+from apps.sandboxes.copies import remove_copy
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.golden import refresh_golden
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole
 from apps.sandboxes.pool import refill_pool
+from apps.sandboxes.roles import make_copy_login
 from apps.sqlcore.classification import classify_sql
 from tests.bench import audit_bench, hot_path, large_results
 from tests.support.worker_process import start_worker, stop_worker
@@ -427,12 +429,13 @@ class Command(BaseCommand):
             started = time.perf_counter()
             golden = refresh_golden(datasource)
             golden_s = time.perf_counter() - started
-            copies = copies_for(datasource)  # with the sandbox role the golden copy made
+            copies = copies_for(datasource)
+            make_copy_login(datasource, "qb_bench_sb_raw")  # a copy's login is made before it
 
             started = time.perf_counter()
             copies.copy(golden.database_name, "qb_bench_sb_raw")
             raw_s = time.perf_counter() - started
-            copies.drop("qb_bench_sb_raw")
+            remove_copy(datasource, "qb_bench_sb_raw")
 
             started = time.perf_counter()
             sandbox, made = lifecycle.sandbox_for(users[0], datasource.pk)

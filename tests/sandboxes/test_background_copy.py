@@ -8,7 +8,7 @@ import pytest
 
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.golden import refresh_golden
-from apps.sandboxes.models import Sandbox, SandboxState
+from apps.sandboxes.models import Sandbox, SandboxRole, SandboxState
 from apps.sandboxes.upkeep import sandbox_upkeep
 from tests.support.factories import client_for, reader
 from tests.support.sandboxes import sandbox_source
@@ -65,6 +65,8 @@ def test_a_background_copy_that_fails_says_why(request):
     sandbox = client.post(f"/api/v1/datasources/{source.pk}/sandbox?background=1").json()
     done = follow(client, sandbox["id"]) if sandbox["state"] == "creating" else sandbox
     assert done["state"] == "failed" and "sandbox server" in done["error_message"]
+    # Its login was never made, and no row says it might have been (upkeep would try to drop it).
+    assert not SandboxRole.objects.filter(datasource=source).exists()
     Sandbox.objects.filter(datasource=source).delete()  # nothing to drop on a server that is not there
 
 

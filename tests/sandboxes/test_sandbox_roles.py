@@ -1,9 +1,9 @@
-"""The restricted role a source's sandbox SQL runs as, on real PostgreSQL and MariaDB.
+"""The restricted login a sandbox's SQL runs as, on real PostgreSQL and MariaDB.
 
 Asked directly, with no lexical guard in the way, it cannot reach the source, the golden
 copy, other databases, roles or the server; it owns the copy and changes anything in it;
-it is dropped once the source's sandboxes are off and its last copy is gone; and a
-copy-maker that may not create it makes nothing at all."""
+and a copy-maker that may not create it makes nothing at all. That each copy has its own,
+made and dropped with it, is tests/security/test_sandboxes_are_kept_apart_by_the_database.py."""
 
 import secrets
 import sqlite3
@@ -24,7 +24,6 @@ from apps.sandboxes.connectors import copy_connector
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.lifecycle import sandbox_for
 from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole
-from apps.sandboxes.upkeep import sandbox_upkeep
 from apps.sqlcore.statements import BoundStatement
 from tests.support import databases
 from tests.support.factories import client_for, reader
@@ -241,33 +240,6 @@ def test_the_owner_does_everything_in_the_copy(engine, request):
     fresh = run(client, source, sandbox_id, "SELECT count(*) FROM orders")
     assert fresh.status_code == 200 and fresh.json()["result"]["rows"] == [[10]]
     assert client.delete(f"/api/v1/sandboxes/{sandbox_id}").status_code == 204
-
-
-def test_the_postgresql_role_serves_every_copy_and_goes_with_the_last(request):
-    """MySQL's logins are one per copy and go with it
-    (tests/security/test_sandboxes_are_kept_apart_by_the_database.py)."""
-    source = sandbox_source("postgresql", request)
-    client = client_for(reader("ada", source))
-    sandbox_id = client.post(f"/api/v1/datasources/{source.pk}/sandbox").json()["id"]
-    role = SandboxRole.objects.get(datasource=source, dropped_at=None)
-    assert client.post(f"/api/v1/sandboxes/{sandbox_id}/reset").status_code == 200
-    assert SandboxRole.objects.get(datasource=source, dropped_at=None) == role
-    assert client.delete(f"/api/v1/sandboxes/{sandbox_id}").status_code == 204
-
-    # Sandboxes still on: the role stays for the next copy.
-    sandbox_upkeep()
-    assert role_exists(role.name)
-    source.sandbox_enabled = False
-    source.save()
-    counts = sandbox_upkeep()
-    assert counts["roles_dropped"] == 1
-    assert not role_exists(role.name)
-    assert SandboxRole.objects.get(pk=role.pk).dropped_at is not None
-
-
-def role_exists(name: str) -> bool:
-    with psycopg.connect(databases.postgres_admin_url()) as connection:
-        return connection.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone() is not None
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_nothing_in_a_sandbox_reaches_beyond_the_copy(engine, sql, request):
 
 
 # The wall above is lexical (apps/sandboxes/guard.py). Behind it the database itself is
-# the wall: a sandbox's SQL runs as the source's restricted role, which can reach the
+# the wall: a sandbox's SQL runs as the copy's own restricted login, which can reach the
 # copy and nothing else. These run with the lexical wall switched off, so only the
 # database decides; its refusal is what the user sees.
 PAST_THE_GUARD = {

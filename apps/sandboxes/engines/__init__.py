@@ -9,6 +9,7 @@ from apps.sandboxes.engines.base import (
     CopyFailed,
     GoldenReport,
     LoginRightsMissing,
+    NotConnected,
     SandboxLogin,
     SandboxServer,
 )
@@ -45,21 +46,21 @@ def sandbox_server(datasource: DataSource) -> SandboxServer:
 
 def copies_for(datasource: DataSource) -> CopyEngine:
     """The copy mechanics of `datasource`'s engine; the source is read with its read
-    credentials, users' SQL runs on the sandbox server as the source's restricted login,
-    or the copy's own where the engine gives each copy one (None until
-    apps.sandboxes.roles made it)."""
+    credentials, users' SQL runs on the sandbox server as the copy's own restricted login
+    (None until apps.sandboxes.roles made it)."""
     source = connector_for(datasource, CredentialRole.READ).settings
     server = sandbox_server(datasource)
     return COPY_ENGINES[datasource.engine](
         server,
         source,
-        login=current_login(datasource, server),
+        shared_login=shared_login(datasource, server),
         copy_logins=lambda name: copy_login(datasource, server, name),
     )
 
 
-def current_login(datasource: DataSource, server: SandboxServer) -> SandboxLogin | None:
-    """The source's login for all its copies on `server`."""
+def shared_login(datasource: DataSource, server: SandboxServer) -> SandboxLogin | None:
+    """The login that served all of the source's copies on `server` before each had its
+    own, until upkeep has adopted them and dropped it."""
     role = SandboxRole.objects.filter(
         datasource=datasource, server=server.key, database_name="", dropped_at=None
     ).first()
@@ -80,10 +81,11 @@ __all__ = [
     "CopyFailed",
     "GoldenReport",
     "LoginRightsMissing",
+    "NotConnected",
     "SandboxLogin",
     "SandboxServer",
     "copies_for",
     "copy_login",
-    "current_login",
     "sandbox_server",
+    "shared_login",
 ]

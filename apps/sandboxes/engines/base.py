@@ -8,11 +8,11 @@ by a user, and are quoted as identifiers all the same.
 Two sets of credentials. The sandbox server's (`SandboxServer`, the *copy-maker*) create,
 copy, measure and drop copies. SQL that comes from a user (what they type, "+ index", an
 uploaded table, a dry-run, the reads around a write) runs as a restricted login
-(`SandboxLogin`), which the copy-maker creates and which can reach the sandboxes and
-nothing else: the database is the wall, apps/sandboxes/guard.py only the first one. Where
-a connection can name every schema of the server (MySQL: `login_per_copy`), each copy has
-a login of its own that can reach that copy alone; elsewhere one login serves all the
-copies of a source.
+(`SandboxLogin`), which the copy-maker creates and which can reach its sandbox and
+nothing else: the database is the wall, apps/sandboxes/guard.py only the first one. Each
+copy has a login of its own, made with it and dropped with it: a login shared by a
+source's copies would let one user who learns it (every login may change its own
+password, on PostgreSQL and MySQL alike) into every other user's sandbox.
 """
 
 from abc import ABC, abstractmethod
@@ -21,6 +21,12 @@ from dataclasses import dataclass, field
 
 from apps.datasources.connectors.base import ConnectionSettings, CredentialRole
 
+# Sessions a copy's login may hold at once: each run, export or upload in the sandbox
+# opens one for its length (apps/sandboxes/connectors.py), its owner's and those of users
+# a saved query in it is shared with; the bound keeps one login, in whatever hands, from
+# taking the server's connections.
+LOGIN_CONNECTION_LIMIT = 10
+
 
 class CopyFailed(Exception):
     """Making, copying or dropping a copy failed; the message is safe to show (no password)."""
@@ -28,6 +34,10 @@ class CopyFailed(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class NotConnected(CopyFailed):
+    """The server could not be reached: nothing was done there."""
 
 
 class LoginRightsMissing(CopyFailed):
@@ -57,7 +67,7 @@ class SandboxServer:
 
     @property
     def key(self) -> str:
-        """Which server this is, as a sandbox role row records it."""
+        """Which server this is, as a sandbox login's row records it."""
         return f"{self.host}:{self.port or ''}"
 
 
@@ -90,35 +100,40 @@ class CopyEngine(ABC):
     # Whether users' SQL needs a restricted login on the server (SQLite confines a
     # connection to its file instead: apps/sandboxes/connectors.py).
     needs_login = True
-    # Whether each copy gets a login of its own (made with the copy, granted that copy
-    # only, dropped with it) rather than one login for every copy of the source.
-    login_per_copy = False
 
     def __init__(
         self,
         server: SandboxServer,
         source: ConnectionSettings,
-        login: SandboxLogin | None = None,
+        shared_login: SandboxLogin | None = None,
         copy_logins: Callable[[str], SandboxLogin | None] | None = None,
     ):
         self.server = server
         self.source = source
-        # The source's login for all its copies (None where each copy has its own) …
-        self.login = login
-        # … and, where each copy has its own, how to find copy `name`'s (asked when needed,
-        # so an engine made before a copy's login still finds it).
+        # The login that served all of the source's copies before each had its own: only
+        # `adopt` and `adopt_golden` use it, until upkeep drops it (None then) …
+        self.shared_login = shared_login
+        # … and how to find copy `name`'s own login (asked when needed, so an engine made
+        # before a copy's login still finds it).
         self._copy_logins = copy_logins or (lambda name: None)
 
     def login_for(self, name: str) -> SandboxLogin | None:
-        """The login users' SQL runs as in copy `name`, None if it has none (fail closed:
-        never the copy-maker, and on a per-copy engine never a login shared with other copies)."""
-        return self._copy_logins(name) if self.login_per_copy else self.login
+        """Copy `name`'s own login, which users' SQL runs as there; None if it has none
+        (fail closed: never the copy-maker, never a login shared with other copies)."""
+        return self._copy_logins(name)
+
+    def _login_of(self, name: str) -> SandboxLogin:
+        login = self.login_for(name)
+        if login is None:
+            raise CopyFailed("This sandbox has no restricted login of its own on its sandbox server.")
+        return login
 
     @abstractmethod
     def create_login(self, login: SandboxLogin) -> None:
-        """Create the restricted login on the sandbox server, with no server-wide right;
-        `copy` gives it its sandbox or sandboxes (never a golden copy). Raises
-        LoginRightsMissing if the copy-maker may not."""
+        """Create a copy's restricted login on the sandbox server, with no server-wide
+        right and a few connections at most (LOGIN_CONNECTION_LIMIT); `copy` gives it that
+        copy (never a golden copy, never another copy). Raises LoginRightsMissing if the
+        copy-maker may not."""
 
     @abstractmethod
     def drop_login(self, name: str) -> None:
@@ -170,9 +185,15 @@ class CopyEngine(ABC):
         """The primary key's columns of a table in copy `name`, in key order; empty if it has none."""
 
     def adopt(self, name: str) -> None:
-        """Hand copy `name`, made when one login served all of the source's copies, to its
-        own login (`login_for(name)`, made before). Only engines with `login_per_copy`."""
-        raise NotImplementedError(f"{self.engine} copies share their source's login")
+        """Hand copy `name`, made when one login (`shared_login`) served all of the
+        source's copies, to its own login (`login_for(name)`, made before), keeping what is
+        in it, and take it from the shared login. Running it again finishes a pass that stopped."""
+        raise NotImplementedError(f"{self.engine} copies have no logins")
+
+    def adopt_golden(self, name: str) -> None:
+        """Take golden copy `name`, made when one login served all of the source's copies,
+        from that login, so that it can be dropped. Nothing where it never had a part in it."""
+        return None
 
     def other_databases(self, name: str) -> set[str]:
         """Names a statement in copy `name` could qualify to reach beyond it (MySQL's
@@ -187,8 +208,6 @@ class CopyEngine(ABC):
             raise CopyFailed(
                 "This sandbox has no restricted login on its sandbox server (the next upkeep gives a sandbox "
                 "made before each had its own one); try again in a minute, or reset the sandbox."
-                if self.login_per_copy
-                else "This source has no restricted sandbox login on its sandbox server; reset the sandbox."
             )
         return ConnectionSettings(
             host=self.server.host,
@@ -203,7 +222,8 @@ class CopyEngine(ABC):
 
     def scrub(self, message: str) -> str:
         """A driver or tool message without any password in it."""
-        for secret in (self.server.password, self.source.password, self.login.password if self.login else ""):
+        shared = self.shared_login.password if self.shared_login else ""
+        for secret in (self.server.password, self.source.password, shared):
             if secret:
                 message = message.replace(secret, "********")
         return message

@@ -17,7 +17,10 @@ another user's sandbox or any other schema, nor create users or grant. One user 
 rather than per source because every schema of a server is one qualified name away
 (`other_sandbox.t`): a user shared by a source's copies could reach them all, and only the
 lexical guard would stand in the way. Copies made when one user served every copy of the
-source are given their own by upkeep (`adopt`).
+source are given their own by upkeep (`adopt`), which makes their views, routines,
+triggers and events again with the copy's own user as their definer: one left to the
+shared user would run with its rights (on every copy it still reaches), then fail once
+it is dropped.
 
 Not copied: events, MariaDB SEQUENCE objects and system-versioned history, routines
 the credentials may not read (SHOW CREATE returns no body to them), and views, routines
@@ -35,10 +38,12 @@ import MySQLdb
 import MySQLdb.cursors
 
 from apps.sandboxes.engines.base import (
+    LOGIN_CONNECTION_LIMIT,
     CopyEngine,
     CopyFailed,
     GoldenReport,
     LoginRightsMissing,
+    NotConnected,
     SandboxLogin,
     UploadColumn,
 )
@@ -87,19 +92,17 @@ def repointed(statement: str, old_schema: str, new_schema: str) -> str:
 
 class MySQLCopies(CopyEngine):
     engine = "mysql"
-    login_per_copy = True
 
     @contextmanager
     def _connect(
-        self, *, source: bool = False, database: str | None = None, as_login_of: str | None = None
+        self, *, source: bool = False, database: str | None = None, login: SandboxLogin | None = None
     ) -> Iterator[MySQLdb.Connection]:
         """A connection to the source (read), or to the sandbox server as the copy-maker
-        (copy mechanics) or as copy `as_login_of`'s restricted user (SQL built from a
-        user's input, objects that must be defined by that user)."""
+        (copy mechanics) or as a restricted user, `login` (SQL built from a user's input,
+        objects that must be defined by that user)."""
         settings = self.source if source else self.server
         username, password = settings.username, settings.password
-        if as_login_of is not None:
-            login = self._login_of(as_login_of)
+        if login is not None:
             username, password = login.name, login.password
         kwargs = {
             "host": settings.host,
@@ -118,7 +121,7 @@ class MySQLCopies(CopyEngine):
             connection = MySQLdb.connect(**kwargs)
         except MySQLdb.Error as error:
             where = "the source" if source else "the sandbox server"
-            raise CopyFailed(self.scrub(f"Could not connect to {where}: {error}")) from error
+            raise NotConnected(self.scrub(f"Could not connect to {where}: {error}")) from error
         try:
             yield connection
         except MySQLdb.Error as error:
@@ -239,8 +242,8 @@ class MySQLCopies(CopyEngine):
         # Views, routines and triggers are made by the copy's restricted user, so they run
         # with its rights: one the copy-maker defined would run a function the user may
         # replace (an INVOKER one, reading the source) with the copy-maker's.
-        with self._connect(database=name, as_login_of=name) as login:
-            definer = login.cursor()
+        with self._connect(database=name, login=self._login_of(name)) as own:
+            definer = own.cursor()
             _create_in_dependency_order(definer, views, golden, name)
             for statement in routines.values():
                 if statement:
@@ -252,43 +255,57 @@ class MySQLCopies(CopyEngine):
         with self._connect() as server:
             cursor = server.cursor()
             cursor.execute(f"DROP DATABASE IF EXISTS {quoted(name)}")
-            if self.login is not None:
+            if self.shared_login is not None:
                 # A dropped schema keeps its grants: a later one of the same name would get them.
-                _revoke(cursor, name, self.login)
+                _revoke(cursor, name, self.shared_login)
 
     def adopt(self, name: str) -> None:
         """Give copy `name`, made when one user served every copy of the source, to its own
         user (made before by apps.sandboxes.roles): grant it the schema, make the copy's
-        views, routines and triggers again with it as their definer (a definer that loses
-        its rights on the schema breaks them), then take the schema from the shared user.
-        What the user made in the copy stays. Running it again finishes a pass that stopped."""
+        views, routines, triggers and events again with it as their definer (a definer that
+        loses its rights on the schema breaks them; one left to the shared user runs with
+        its rights), then take the schema from the shared user. What the user made in the
+        copy stays. Running it again finishes a pass that stopped."""
         login = self._login_of(name)
         with self._connect(database=name) as server:
             cursor = server.cursor()
-            self._grant(cursor, name, login)
             views = [
                 _one(cursor, f"SHOW CREATE VIEW {quoted(view)}")[1]
                 for view, kind in _schema_objects(cursor)
                 if kind == "VIEW"
             ]
-            routines = _routine_and_trigger_statements(cursor)
-            with self._connect(database=name, as_login_of=name) as own:
+            routines = self._routines_to_define_again(cursor, name)
+            self._grant(cursor, name, login)
+            with self._connect(database=name, login=login) as own:
                 definer = own.cursor()
                 for statement in views:
                     definer.execute("CREATE OR REPLACE " + without_definer(statement).removeprefix("CREATE "))
                 for label, statement in routines.items():
-                    if statement:  # one whose body the copy-maker may not read stays as it is
-                        kind, routine = label.split(" ", 1)
-                        definer.execute(f"DROP {kind} IF EXISTS {quoted(routine)}")
-                        definer.execute(without_definer(statement))
-            if self.login is not None:
-                _revoke(cursor, name, self.login)
+                    kind, routine = label.split(" ", 1)
+                    definer.execute(f"DROP {kind} IF EXISTS {quoted(routine)}")
+                    definer.execute(without_definer(statement))
+            if self.shared_login is not None:
+                _revoke(cursor, name, self.shared_login)
 
-    def _login_of(self, name: str) -> SandboxLogin:
-        login = self.login_for(name)
-        if login is None:
-            raise CopyFailed("This sandbox has no restricted user of its own on its sandbox server.")
-        return login
+    def _routines_to_define_again(self, cursor, name: str) -> dict[str, str]:
+        """The CREATE statements of copy `name`'s routines, triggers and events, by "KIND
+        name". The copy-maker may not read the body of a routine it did not define (without
+        SELECT on mysql.proc); the shared user, which defined it, may. Raises CopyFailed if
+        a body is still unread: such a routine would keep the shared user as its definer."""
+        statements = _routine_and_trigger_statements(cursor) | _event_statements(cursor)
+        unread = sorted(label for label, statement in statements.items() if not statement)
+        if unread and self.shared_login is not None:
+            with self._connect(database=name, login=self.shared_login) as shared:
+                read = _routine_and_trigger_statements(shared.cursor())
+            statements |= {label: statement for label, statement in read.items() if statement}
+            unread = sorted(label for label, statement in statements.items() if not statement)
+        if unread:
+            raise CopyFailed(
+                f"{', '.join(unread)} in sandbox {name} cannot be defined again by the sandbox's own user: neither "
+                f"the sandbox server's user {self.server.username} nor the shared login may read the body; "
+                "grant the former SELECT on mysql.proc."
+            )
+        return statements
 
     def _grant(self, cursor, name: str, login: SandboxLogin) -> None:
         """ALL on schema `name` (a sandbox) to its restricted user, without GRANT OPTION."""
@@ -308,7 +325,10 @@ class MySQLCopies(CopyEngine):
         """CREATE USER with no privilege at all; `copy` grants it its one schema."""
         with self._connect() as server:
             try:
-                server.cursor().execute("CREATE USER %s@'%%' IDENTIFIED BY %s", [login.name, login.password])
+                server.cursor().execute(
+                    "CREATE USER %s@'%%' IDENTIFIED BY %s WITH MAX_USER_CONNECTIONS %s",
+                    [login.name, login.password, LOGIN_CONNECTION_LIMIT],
+                )
             except MySQLdb.Error as error:
                 if _code(error) in _ACCESS_DENIED:
                     raise LoginRightsMissing(
@@ -346,7 +366,7 @@ class MySQLCopies(CopyEngine):
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
         # The table's and columns' names come from the user: made as the restricted user.
-        with self._connect(database=name, as_login_of=name) as connection:
+        with self._connect(database=name, login=self._login_of(name)) as connection:
             cursor = connection.cursor()
             cursor.execute(f"CREATE TABLE {quoted(table)} ({definition})")  # DDL commits by itself
             try:
@@ -462,6 +482,15 @@ def _routine_and_trigger_statements(cursor) -> dict[str, str]:
     for (trigger,) in cursor.fetchall():
         statements[f"TRIGGER {trigger}"] = _one(cursor, f"SHOW CREATE TRIGGER {quoted(trigger)}")[2] or ""
     return statements
+
+
+def _event_statements(cursor) -> dict[str, str]:
+    """CREATE statements of the current schema's events, by "EVENT name". Never copied
+    from a source; made in a copy only by a user whom the first wall let through."""
+    cursor.execute("SELECT EVENT_NAME FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()")
+    return {
+        f"EVENT {event}": _one(cursor, f"SHOW CREATE EVENT {quoted(event)}")[3] or "" for (event,) in cursor.fetchall()
+    }
 
 
 def _remove_what_reaches_out(cursor, schema: str, other_databases: set[str]) -> list[str]:

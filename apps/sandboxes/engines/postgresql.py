@@ -17,14 +17,23 @@ A template database must have no sessions while it is copied, which is why sandb
 copied from the golden database and never from the source.
 
 Who owns what. The copy-maker (the sandbox server's credentials) creates and owns every
-database; nobody but it may connect to a golden copy. Once a golden copy is filled, its
-objects (schemas, tables, views, sequences, types, routines, …) are handed to the
-source's restricted role with ALTER … OWNER, object by object (never REASSIGN OWNED,
-which would also hand over whatever else the copy-maker owns, production databases
-included). `CREATE DATABASE … TEMPLATE` copies that ownership into each sandbox, where
-the role alone (not PUBLIC) may connect. Users' SQL logs in as the role: it can do
-anything to the copy's objects, and nothing to another database, another role or the
-server (NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS).
+database and the golden copy's objects; nobody but it may connect to a golden copy. Each
+sandbox has a login of its own (apps/sandboxes/roles.py), made before the copy: `copy`
+makes the database with `CREATE DATABASE … TEMPLATE` closed to connections, takes CONNECT
+from PUBLIC, hands the copy's objects (schemas, tables, views, sequences, types,
+routines, …) to that login with ALTER … OWNER, object by object (never REASSIGN OWNED BY
+the copy-maker, which would also hand over whatever else it owns, production databases
+included), and only then lets that login, and no other, connect. Users' SQL logs in as
+it: it can do anything to its copy's objects, and nothing to another database, another
+login or the server (NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS, a few
+connections at most). A connection cannot leave its database, but a login may change its
+own password (PostgreSQL lets every role do that): a login per copy is why its password
+opens that one copy and no other user's.
+
+Copies made when one login served every copy of the source (and owned the golden copy's
+objects) are adopted by upkeep (`adopt`, `adopt_golden`): what that login owns in the
+copy goes to the copy's own login with REASSIGN OWNED BY the shared login (it owns
+nothing outside the source's copies), the rest it had there is dropped.
 """
 
 import base64
@@ -36,7 +45,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -44,10 +53,12 @@ from psycopg import sql
 
 from apps.datasources.connectors.base import the_row
 from apps.sandboxes.engines.base import (
+    LOGIN_CONNECTION_LIMIT,
     CopyEngine,
     CopyFailed,
     GoldenReport,
     LoginRightsMissing,
+    NotConnected,
     SandboxLogin,
     UploadColumn,
 )
@@ -118,7 +129,7 @@ WHERE i.indisprimary AND n.nspname = %s AND c.relname = %s
 ORDER BY array_position(i.indkey::int2[], a.attnum)
 """
 
-# What a golden copy hands to the restricted role: every object of its own schemas that
+# What a copy hands to its own login: every object of its own schemas that
 # an extension did not bring. Indexes, constraints, triggers and owned sequences follow
 # their table; array and row types follow their type or table.
 _NOT_FROM_EXTENSION = (
@@ -198,11 +209,10 @@ class PostgreSQLCopies(CopyEngine):
 
     @contextmanager
     def _as_login(self, dbname: str) -> Iterator[psycopg.Connection]:
-        """A connection to copy `dbname` as the restricted role, for SQL built from what a
-        user gave (an uploaded table's names and rows)."""
-        if self.login is None:
-            raise CopyFailed("This source has no restricted sandbox role on its sandbox server.")
-        kwargs = self._server_kwargs(dbname) | {"user": self.login.name, "password": self.login.password}
+        """A connection to copy `dbname` as its own restricted login, for SQL built from
+        what a user gave (an uploaded table's names and rows)."""
+        login = self._login_of(dbname)
+        kwargs = self._server_kwargs(dbname) | {"user": login.name, "password": login.password}
         with self._connected(kwargs) as connection:
             yield connection
 
@@ -211,7 +221,7 @@ class PostgreSQLCopies(CopyEngine):
         try:
             connection = psycopg.connect(**kwargs, autocommit=True)
         except psycopg.Error as error:
-            raise CopyFailed(self.scrub(f"Could not connect to the sandbox server: {error}")) from error
+            raise NotConnected(self.scrub(f"Could not connect to the sandbox server: {error}")) from error
         try:
             yield connection
         except psycopg.Error as error:
@@ -249,53 +259,72 @@ class PostgreSQLCopies(CopyEngine):
     # Golden copy --------------------------------------------------------------------------
 
     def build_golden(self, name: str, max_rows_per_table: int) -> GoldenReport:
-        if self.login is None:
-            raise CopyFailed("The golden copy needs the source's restricted sandbox role first.")
-        with self._server() as server:
-            server.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-            # Only the copy-maker connects to a golden copy: a change there would reach
-            # every sandbox made from it.
-            server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+        # Only the copy-maker connects to a golden copy: a change there would reach every
+        # sandbox made from it, and a session left in it would stop them being made.
+        self._create_closed(name, "template0")
         try:
-            report = self._fill_golden(name, max_rows_per_table)
-            self._hand_to_login(name)
-            return report
+            return self._fill_golden(name, max_rows_per_table)
         except BaseException:
             self.drop(name)
             raise
 
-    def _hand_to_login(self, name: str) -> None:
-        """Make the restricted role the owner of the golden copy's objects (schemas first:
-        a new owner needs CREATE on the object's schema)."""
-        assert self.login is not None
-        role = sql.Identifier(self.login.name)
-        with self._server(name) as golden:
-            golden.execute("SET search_path = pg_catalog")
-            objects = [row[0] for row in golden.execute(_HANDED_SCHEMAS_SQL).fetchall()]
-            objects += [row[0] for row in golden.execute(_HANDED_OBJECTS_SQL).fetchall()]
+    def _create_closed(self, name: str, template: str) -> None:
+        """Create database `name` from `template` with nobody but the copy-maker (its
+        owner) allowed in. A database's rights are not copied from its template, and PUBLIC
+        may connect to a new one: it is made closed to connections, so that no session of
+        another login gets in before CONNECT is taken from PUBLIC (one that did would stay)."""
+        database = sql.Identifier(name)
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {} ALLOW_CONNECTIONS false").format(
+            database, sql.Identifier(template)
+        )
+        with self._server() as server:
+            for attempt in range(_TEMPLATE_BUSY_RETRIES):
+                try:
+                    server.execute(statement)
+                    break
+                except psycopg.errors.ObjectInUse:
+                    if attempt == _TEMPLATE_BUSY_RETRIES - 1:
+                        raise
+                    time.sleep(0.1)
+            try:
+                server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+                server.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(database))
+            except BaseException:
+                server.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(database))
+                raise
+
+    def _hand_to(self, name: str, login: SandboxLogin) -> None:
+        """Make `login` the owner of copy `name`'s objects (schemas first: a new owner
+        needs CREATE on the object's schema), then let it in: one transaction."""
+        role = sql.Identifier(login.name)
+        with self._server(name) as copy, copy.transaction():
+            copy.execute("SET LOCAL search_path = pg_catalog")
+            objects = [row[0] for row in copy.execute(_HANDED_SCHEMAS_SQL).fetchall()]
+            objects += [row[0] for row in copy.execute(_HANDED_OBJECTS_SQL).fetchall()]
             for target in objects:
                 # `target` is "KIND name" with the name quoted by the catalog's own format()/regprocedure.
-                golden.execute(sql.SQL("ALTER " + target + " OWNER TO {}").format(role))  # type: ignore[arg-type]
+                copy.execute(sql.SQL("ALTER " + target + " OWNER TO {}").format(role))  # type: ignore[arg-type]
+            copy.execute(_let_in(name, login))
 
-    # The restricted role ---------------------------------------------------------------------
+    # The copies' logins ----------------------------------------------------------------------
 
     def create_login(self, login: SandboxLogin) -> None:
         """CREATE ROLE with LOGIN and no other right; the copy-maker becomes a member so it
-        may hand objects to the role (ALTER … OWNER needs that). Which databases the role
-        may enter is granted per copy (`copy`)."""
+        may hand objects to the role (ALTER … OWNER needs that). The one database the role
+        may enter is granted by `copy`."""
         role = sql.Identifier(login.name)
         with self._server() as server:
             try:
                 server.execute(
                     sql.SQL(
                         "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                        "NOBYPASSRLS NOINHERIT"
-                    ).format(role, sql.Literal(scram_verifier(login.password)))
+                        "NOBYPASSRLS NOINHERIT CONNECTION LIMIT {}"
+                    ).format(role, sql.Literal(scram_verifier(login.password)), sql.Literal(LOGIN_CONNECTION_LIMIT))
                 )
             except psycopg.errors.InsufficientPrivilege as error:
                 raise LoginRightsMissing(
                     f"The sandbox server's user {self.server.username} may not create roles: sandboxes run users' "
-                    "SQL as a restricted role it creates, so it needs CREATEROLE (and CREATEDB)."
+                    "SQL as a restricted role it creates for each, so it needs CREATEROLE (and CREATEDB)."
                 ) from error
             superuser = the_row(server.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone())
             if not superuser[0]:
@@ -304,7 +333,13 @@ class PostgreSQLCopies(CopyEngine):
                 server.execute(sql.SQL("GRANT {} TO CURRENT_USER{}").format(role, with_set))
 
     def drop_login(self, name: str) -> None:
+        """Drop the login, ending its sessions first: its copy's were ended with the copy,
+        but one holding its password may be connected elsewhere (a database PUBLIC may
+        enter), and a dropped role's session would live on."""
         with self._server() as server:
+            # A copy-maker made NOINHERIT may not end them: the role is dropped all the same.
+            with suppress(psycopg.errors.InsufficientPrivilege):
+                server.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [name])
             server.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
     def _fill_golden(self, name: str, max_rows: int) -> GoldenReport:
@@ -453,27 +488,37 @@ class PostgreSQLCopies(CopyEngine):
     # Sandboxes ----------------------------------------------------------------------------
 
     def copy(self, golden: str, name: str) -> None:
-        if self.login is None:
-            raise CopyFailed("This source has no restricted sandbox role on its sandbox server.")
-        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(golden))
-        with self._server() as server:
-            for attempt in range(_TEMPLATE_BUSY_RETRIES):
-                try:
-                    server.execute(statement)
-                    break
-                except psycopg.errors.ObjectInUse:
-                    if attempt == _TEMPLATE_BUSY_RETRIES - 1:
-                        raise
-                    time.sleep(0.1)
-            # A database's own rights are not copied from its template: only the role enters
-            # this copy (CREATE: schemas of its own, as a superuser could before).
-            database = sql.Identifier(name)
-            server.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
-            server.execute(
-                sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
-                    database, sql.Identifier(self.login.name)
-                )
-            )
+        login = self._login_of(name)  # before anything is made: without it, nothing is
+        self._create_closed(name, golden)
+        try:
+            self._hand_to(name, login)
+        except BaseException:
+            self.drop(name)
+            raise
+
+    def adopt(self, name: str) -> None:
+        login = self._login_of(name)
+        self._take_from_shared_login(name, sql.Identifier(login.name), then=_let_in(name, login))
+
+    def adopt_golden(self, name: str) -> None:
+        self._take_from_shared_login(name, sql.SQL("CURRENT_USER"))
+
+    def _take_from_shared_login(
+        self, name: str, new_owner: sql.Composable, *, then: sql.Composed | None = None
+    ) -> None:
+        """Hand what the shared login owns in database `name` to `new_owner` and drop what
+        else it has there (rights, default privileges), then run `then`: all in one
+        transaction, so a pass that fails leaves the copy as it was. The shared login was
+        made by QueryBase and never owned a database, so REASSIGN OWNED moves nothing
+        outside this one; DROP OWNED also takes its CONNECT on the source's other copies,
+        which it is losing anyway (a copy not adopted yet runs nothing)."""
+        shared = self.shared_login.name if self.shared_login else None
+        with self._server(name) as copy, copy.transaction():
+            if shared and copy.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [shared]).fetchone():
+                copy.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(shared), new_owner))
+                copy.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(shared)))
+            if then is not None:
+                copy.execute(then)
 
     def drop(self, name: str) -> None:
         # FORCE ends the sessions still open in the copy (a user's pooled read connection).
@@ -522,6 +567,14 @@ class PostgreSQLCopies(CopyEngine):
 
     def database_of(self, name: str) -> str:
         return name
+
+
+def _let_in(name: str, login: SandboxLogin) -> sql.Composed:
+    """Copy `name`'s own login, and no other, may enter it (CREATE: schemas of its own,
+    as a superuser could)."""
+    return sql.SQL("GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {} TO {}").format(
+        sql.Identifier(name), sql.Identifier(login.name)
+    )
 
 
 _SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
