@@ -28,7 +28,6 @@ dead worker's live gauges must go with it.
 """
 
 import gc
-import logging
 import os
 import shutil
 import tempfile
@@ -71,6 +70,7 @@ timeout = LONGEST_REQUEST_SECONDS + 30
 # On restart, requests already waiting get the same time to finish.
 graceful_timeout = querybase_settings.QUERYBASE_MAX_WAIT_SECONDS + 10
 keepalive = 5
+# Every request is logged (its access line names the request id), as the image ships.
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("QUERYBASE_LOG_LEVEL", "info").lower()
@@ -99,10 +99,6 @@ def on_starting(server) -> None:
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
-    # A log configuration turns gunicorn's access log on; keep it to servers asked for
-    # one (--access-logfile, as the Docker image does), as without this file.
-    if server.cfg.accesslog is None:
-        logging.getLogger("gunicorn.access").setLevel(logging.WARNING)
 
 
 def post_fork(server, worker) -> None:
