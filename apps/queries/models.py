@@ -81,9 +81,11 @@ class QueryRun(models.Model):
     approval_request = models.ForeignKey(
         "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # A run in the user's sandbox (apps/sandboxes), not on the source itself.
+    # A run in the user's sandbox (apps/sandboxes), not on the source itself. Sandbox rows
+    # stay as history when their copies are dropped; one deleted anyway must not turn its
+    # runs into runs on the source.
     sandbox = models.ForeignKey(
-        "sandboxes.Sandbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+        "sandboxes.Sandbox", null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
     )
 
     class Meta:

@@ -6,9 +6,11 @@ process holds the whole result, however many rows the source's row cap lets thro
 import tracemalloc
 
 import pytest
+from django.db.models import ProtectedError
 from django.test import override_settings
 
 from apps.queries.models import QueryRun, StoredResult
+from apps.sandboxes.models import Sandbox
 from tests.support.factories import client_for, reader
 from tests.support.sandboxes import sandbox_source
 
@@ -140,3 +142,15 @@ def peak_python_bytes(act):
     finally:
         tracemalloc.stop()
     return returned, peak
+
+
+def test_a_sandbox_with_runs_is_never_deleted_so_they_never_pass_for_runs_on_the_source(request):
+    source = sandbox_source("sqlite", request)
+    client = client_for(reader("ada", source))
+    sandbox_id = my_sandbox(client, source)
+    answer = run(client, source, sandbox_id, "SELECT 1 AS one")
+    assert answer.status_code == 200, answer.content
+    with pytest.raises(ProtectedError):
+        Sandbox.objects.filter(pk=sandbox_id).delete()
+    assert QueryRun.objects.get(pk=answer.json()["id"]).sandbox_id == sandbox_id
+    assert client.get(f"/api/v1/queries/{answer.json()['id']}").json()["sandbox"] == sandbox_id
