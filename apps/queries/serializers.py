@@ -1,4 +1,5 @@
 import copy
+from collections.abc import Mapping
 
 from django.conf import settings
 from rest_framework import serializers
@@ -46,11 +47,28 @@ class FieldsBuiltOnce:
         return {name: copy.copy(field) for name, field in built.items()}
 
 
+class KnownFieldsOnly:
+    """A field the request does not take is refused, not ignored: a misspelt `max_age`
+    would serve a cached answer, a misspelt `sandbox` read the source instead of the copy,
+    and the caller would never know."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            fields = self.fields  # type: ignore[attr-defined]
+            unknown = sorted(str(name) for name in data if name not in fields)
+            if unknown:
+                known = ", ".join(fields)
+                raise serializers.ValidationError(
+                    {name: [f"Not a field of this request; it takes: {known}."] for name in unknown}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
 # Longest share link token a request may carry (tokens are shorter: apps/queries/models.py new_share_token).
 SHARE_TOKEN_CHARS = 64
 
 
-class QuerySubmitSerializer(FieldsBuiltOnce, serializers.Serializer):
+class QuerySubmitSerializer(KnownFieldsOnly, FieldsBuiltOnce, serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()
     params = ParamsField(required=False, allow_null=True, default=None)
@@ -83,7 +101,7 @@ class QuerySubmitSerializer(FieldsBuiltOnce, serializers.Serializer):
     )
 
 
-class QueryAnalyzeSerializer(serializers.Serializer):
+class QueryAnalyzeSerializer(KnownFieldsOnly, serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()
 
@@ -103,7 +121,7 @@ class QueryAnalysisSerializer(serializers.Serializer):
     classification = serializers.JSONField(help_text="verdict, risk and one entry per statement, as in a 409.")
 
 
-class QueryExportSerializer(serializers.Serializer):
+class QueryExportSerializer(KnownFieldsOnly, serializers.Serializer):
     datasource = serializers.IntegerField(min_value=1)
     sql = SqlField()
     params = ParamsField(required=False, allow_null=True, default=None)

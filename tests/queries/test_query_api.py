@@ -266,3 +266,23 @@ def test_a_write_can_be_classified_without_creating_a_request(shop):
     assert error["code"] == "approval_required"
     assert error["details"]["classification"]["statements"][0]["kind"] == "dml"
     assert not ApprovalRequest.objects.exists()
+
+
+def test_a_misspelt_field_is_refused_not_ignored(shop):
+    """`max_agee: 0` ignored would serve the cached answer the caller asked not to get;
+    `sandbx` ignored would read the source instead of the copy. Each is a 400 naming it."""
+    client = client_for(reader("ana", shop))
+    sql = "SELECT count(*) FROM customers"
+    assert submit(client, shop, sql).status_code == 200
+    for path, extra, unknown in (
+        ("/api/v1/queries", {"max_agee": 0}, "max_agee"),
+        ("/api/v1/queries", {"sandbx": 1, "wait": 5}, "sandbx"),
+        ("/api/v1/queries/export", {"fromat": "json"}, "fromat"),
+        ("/api/v1/queries/analyze", {"params": [1]}, "params"),
+    ):
+        response = client.post(path, {"datasource": shop.id, "sql": sql, **extra}, format="json")
+        assert response.status_code == 400, (path, response.content)
+        details = response.json()["error"]["details"]
+        assert list(details) == [unknown], details
+        assert "it takes: datasource, sql" in str(details[unknown]), details
+    assert QueryRun.objects.count() == 1  # nothing of the refused ones ran or was recorded
