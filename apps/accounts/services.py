@@ -111,8 +111,8 @@ def revoke_reused_token_family(raw_token: str, *, request: ClientRequest | None 
         return None
     # Two clients of one login (two CLI commands sharing a profile) may both refresh as
     # the token nears its end: the slower one presents the token the faster one has just
-    # rotated. Within a few seconds of its rotation that is refused, as any used token
-    # is, without ending the login.
+    # rotated. Within QUERYBASE_REFRESH_REUSE_GRACE_SECONDS of its rotation that is
+    # refused, as any used token is, without ending the login.
     grace = timedelta(seconds=settings.QUERYBASE_REFRESH_REUSE_GRACE_SECONDS)
     if presented.blacklistedtoken.blacklisted_at > timezone.now() - grace:
         return None

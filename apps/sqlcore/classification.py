@@ -19,7 +19,6 @@ text is a read only if both read.
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from apps.sqlcore import invisible, rules, sqltext
@@ -29,6 +28,7 @@ from apps.sqlcore.risk import Risk, highest_risk
 from apps.sqlcore.rules import StatementKind
 from apps.sqlcore.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
 from apps.sqlcore.tables import FunctionCall, function_calls
+from apps.sqlcore.text_cache import kept_for_short_texts
 
 
 class Verdict(StrEnum):
@@ -106,7 +106,7 @@ def classify_sql(sql: str, dialect: str, *, unsafe_functions: frozenset[str] = f
     return _classify_cached(sql, dialect, frozenset(unsafe_functions))
 
 
-@lru_cache(maxsize=512)
+@kept_for_short_texts
 def _classify_cached(sql: str, dialect: Dialect, unsafe_functions: frozenset[str]) -> Classification:
     functions: set[str] = set()
     try:
