@@ -8,14 +8,10 @@ change.
 import pytest
 from django.contrib.auth import get_user_model
 
-from tests.support.accounts import admin_resets_password, token_pair
+from tests.support.accounts import admin_resets_password, refresh, token_pair
 from tests.support.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def refresh(api_client, token: str):
-    return api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
 
 
 def assert_revoked(response) -> None:

@@ -43,6 +43,20 @@ def submit(client, source, sql, **extra):
     return client.post("/api/v1/queries", body, format="json")
 
 
+def postgresql_source_behind(relay, postgres_server, name: str):
+    """A source reaching the test PostgreSQL server through `relay`, which can then drop or
+    ignore its connections."""
+    return make_datasource(
+        name,
+        engine="postgresql",
+        host="127.0.0.1",
+        port=relay.port,
+        database=postgres_server.database,
+        username=postgres_server.username,
+        password=postgres_server.password,
+    )
+
+
 def run_of(response) -> QueryRun:
     body = response.json()
     return QueryRun.objects.get(pk=body["id"] if "id" in body else body["error"]["details"]["run"])
@@ -166,15 +180,7 @@ def test_a_postgresql_source_refusing_connections_is_told_at_once_and_its_return
     # until the whole connect timeout had passed, though the source refused at once.
     settings.QUERYBASE_CONNECT_TIMEOUT = 60
     with relay_to(f"http://{postgres_server.host}:{postgres_server.port}") as relay:
-        source = make_datasource(
-            "behind-relay",
-            engine="postgresql",
-            host="127.0.0.1",
-            port=relay.port,
-            database=postgres_server.database,
-            username=postgres_server.username,
-            password=postgres_server.password,
-        )
+        source = postgresql_source_behind(relay, postgres_server, "behind-relay")
         client = client_for(reader("ana", source))
         relay.drop()  # every connection to the source is closed at once from now on
 
@@ -224,15 +230,7 @@ def test_a_postgresql_source_that_does_not_answer_is_waited_for_once_then_told_a
     monkeypatch.setattr(UNANSWERED, "clock", clock)
     settings.QUERYBASE_CONNECT_TIMEOUT = 2
     with relay_to(f"http://{postgres_server.host}:{postgres_server.port}") as relay:
-        source = make_datasource(
-            "silent",
-            engine="postgresql",
-            host="127.0.0.1",
-            port=relay.port,
-            database=postgres_server.database,
-            username=postgres_server.username,
-            password=postgres_server.password,
-        )
+        source = postgresql_source_behind(relay, postgres_server, "silent")
         client = client_for(reader("ana", source))
         assert submit(client, source, "SELECT 1 AS n", wait=30).status_code == 200
         relay.silence()  # connections are taken and never answered from now on

@@ -12,22 +12,10 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from apps.audit.models import AuditEvent
-from tests.support.accounts import token_pair
+from tests.support.accounts import me, refresh, token_pair
 from tests.support.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def me(api_client, access: str):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    try:
-        return api_client.get("/api/v1/auth/me")
-    finally:
-        api_client.credentials()
-
-
-def refresh(api_client, token: str):
-    return api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
 
 
 def assert_refused(response) -> None:

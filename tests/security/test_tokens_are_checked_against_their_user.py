@@ -16,22 +16,10 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from tests.support.accounts import admin_resets_password, token_pair
+from tests.support.accounts import admin_resets_password, me, refresh, token_pair
 from tests.support.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def me(api_client, access: str):
-    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    try:
-        return api_client.get("/api/v1/auth/me")
-    finally:
-        api_client.credentials()
-
-
-def refresh(api_client, token: str):
-    return api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
 
 
 def assert_refused(response, *codes: str) -> None:

@@ -13,6 +13,20 @@ def token_pair(api_client, username: str = "ana", password: str = DEFAULT_PASSWO
     return response.json()
 
 
+def me(api_client, access: str):
+    """GET /auth/me with `access` as the bearer token (the client's credentials are left as they were)."""
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    try:
+        return api_client.get("/api/v1/auth/me")
+    finally:
+        api_client.credentials()
+
+
+def refresh(api_client, token: str):
+    """POST /auth/token/refresh with `token`."""
+    return api_client.post("/api/v1/auth/token/refresh", {"refresh": token}, format="json")
+
+
 def admin_resets_password(user, password: str) -> None:
     """A new admin sets `user`'s password on the admin's password form."""
     make_user("root", is_admin=True)
