@@ -90,7 +90,9 @@ def test_comments_and_whitespace_in_front_never_turn_a_write_into_a_read(data, d
 @given(data=st.data(), dialect=st.sampled_from(DIALECTS), sql=st.sampled_from(WRITES + READS))
 def test_comments_and_whitespace_around_change_no_verdict(data, dialect, sql):
     expected = classify_sql(sql, dialect).verdict
-    disguised = data.draw(disguises(dialect)) + sql + " " + data.draw(disguises(dialect))
+    # A newline after the SQL: some samples end in a line comment, which would swallow
+    # the start of a block comment after it and leave its end as code.
+    disguised = data.draw(disguises(dialect)) + sql + "\n" + data.draw(disguises(dialect))
     assert classify_sql(disguised, dialect).verdict is expected
 
 
