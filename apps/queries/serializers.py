@@ -30,10 +30,9 @@ class SqlField(serializers.CharField):
 
 
 class FieldsBuiltOnce:
-    """A ModelSerializer builds its fields from the model again for every object it
-    serializes, and every serializer deep-copies its declared fields (each field made
-    again from its arguments): together a large part of answering a small read. Built
-    once per class, and each serializer gets shallow copies: binding a field to its
+    """Every serializer deep-copies its declared fields (each field made again from its
+    arguments) before it validates a body: a good part of taking a small read's request.
+    Built once per class, and each serializer gets shallow copies: binding a field to its
     serializer sets attributes of the copy alone (name, parent, source), and nothing a
     field shares with its copies (validators, a list's child) changes after it is made."""
 
@@ -198,7 +197,7 @@ class QueryResultPageSerializer(serializers.Serializer):
     )
 
 
-class QueryRunSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
+class QueryRunSerializer(serializers.ModelSerializer):
     cached = serializers.BooleanField(source="from_cache")
     error = serializers.SerializerMethodField()
     datasource_name = serializers.CharField(source="datasource.name")
