@@ -125,6 +125,7 @@ class Command(BaseCommand):
         if only == "http":
             with self._shipped_server() as (base, _server_pid):
                 figures = self._throughput(source_url, base, datasource, token)
+            figures.update(self._server_alone(token))
             self.stdout.write("\n".join(_http_lines(figures)))
             self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
             return
@@ -145,6 +146,7 @@ class Command(BaseCommand):
             with self._shipped_server() as (base, server_pid):
                 figures.update(self._large_csv(source_url, base, server_pid, datasource, token))
                 figures.update(self._throughput(source_url, base, datasource, token))
+            figures.update(self._server_alone(token))
         except BaseException:
             self.stdout.write("BENCH_PARTIAL " + json.dumps(figures, sort_keys=True))
             raise
@@ -299,18 +301,23 @@ class Command(BaseCommand):
     # 3 and 4. The shipped server, over HTTP ---------------------------------------------------
 
     @contextmanager
-    def _shipped_server(self) -> Iterator[tuple[str, int]]:
-        """The server as it ships (querybase/gunicorn.conf.py), not a tuned copy: (base URL, pid)."""
+    def _shipped_server(self, app: str | None = None) -> Iterator[tuple[str, int]]:
+        """The server as it ships (querybase/gunicorn.conf.py), not a tuned copy: (base URL, pid).
+        `app`: another WSGI application in its place (the configuration's is QueryBase)."""
         port = _free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(SERVER_CONFIG), "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "gunicorn", "-c", str(SERVER_CONFIG), "--bind", f"127.0.0.1:{port}"]
+            + ([app] if app else []),
             stdout=subprocess.DEVNULL,
+            # Without Django's logging settings, the bare application's access lines reach
+            # stderr: written all the same (as shipped), but not onto the bench's output.
+            stderr=subprocess.DEVNULL if app else None,
             cwd=ROOT,
             env=self._env(),
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            _wait_for(f"{base}/health")
+            _wait_for(f"{base}/health")  # the bare application answers every path
             yield base, server.pid
         finally:
             server.terminate()
@@ -386,6 +393,13 @@ class Command(BaseCommand):
             "http_uncached_rps": uncached,
             "http_cached_rps": cached,
         }
+
+    def _server_alone(self, token: str) -> dict:
+        """The shipped server configuration serving an application that does nothing
+        (tests/bench/bare_wsgi.py): what gunicorn alone costs a request on this machine,
+        below which neither Django nor any read can go."""
+        with self._shipped_server(app="tests.bench.bare_wsgi:application") as (base, _server_pid):
+            return {"http_rps_server_alone": _wrk(base, token, None, path="/")}
 
     # 5. Prepared statements ------------------------------------------------------------------
 
@@ -503,6 +517,8 @@ class Command(BaseCommand):
             f"({100 * f['http_rps_cached'] / f['pgbench_tps']:.1f}% of pgbench)   target: >= 4%",
             f"  GET /version over HTTP, {CLIENTS} clients: the server's ceiling {f['http_rps_floor']:8.0f} /s   "
             f"({100 * f['http_rps_floor'] / f['pgbench_tps']:.1f}% of pgbench)",
+            f"  the same configuration serving an app that does nothing {f['http_rps_server_alone']:8.0f} /s   "
+            f"({100 * f['http_rps_server_alone'] / f['pgbench_tps']:.1f}% of pgbench)",
             f"  parameterised one-row read, prepared   {f['prepared_p50_ms']:8.3f} ms   "
             f"(as text each time {f['unprepared_p50_ms']:.3f} ms: {f['prepared_speedup']:.2f}x)",
         ]
@@ -541,6 +557,8 @@ def _http_lines(f: dict) -> list[str]:
         f"({f['http_rps_cached'] / f['pgbench_tps']:.2%}); pgbench {f['pgbench_tps']:.0f} tps",
         f"  the same server answering GET /version (no auth, database or Redis): {f['http_rps_floor']:.0f}/s "
         f"({f['http_rps_floor'] / f['pgbench_tps']:.2%} of pgbench): the ceiling of gunicorn and Django alone",
+        f"  the same configuration serving an application that does nothing: {f['http_rps_server_alone']:.0f}/s "
+        f"({f['http_rps_server_alone'] / f['pgbench_tps']:.2%} of pgbench): the ceiling of gunicorn alone",
     ]
 
 
