@@ -144,6 +144,15 @@ def side_effect_calls(sql: str, dialect: str) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
+# What the source's catalog said of a function that makes a read a write
+# (apps/queries/function_catalog.py).
+_CATALOG_SAYS = {
+    Dialect.POSTGRESQL: "the source's catalog marks VOLATILE",
+    Dialect.MYSQL: "the source's catalog does not declare DETERMINISTIC, SQL SECURITY INVOKER and free of data changes",
+    Dialect.SQLITE: "the source's catalog marks as changing state",
+}
+
+
 def _with_unsafe_functions(
     sql: str, dialect: Dialect, statements: list[StatementClassification], unsafe: frozenset[str]
 ) -> list[StatementClassification]:
@@ -156,9 +165,7 @@ def _with_unsafe_functions(
     for statement, tokens in zip(statements, (p.tokens for p in parsed), strict=True):
         names = sorted({call.name for call in function_calls(tokens, dialect.value)} & unsafe)
         if statement.verdict is Verdict.READ and names:
-            reasons = [
-                f"calls {name}(), which the source's catalog marks VOLATILE: it may change state" for name in names
-            ]
+            reasons = [f"calls {name}(), which {_CATALOG_SAYS[dialect]}: it may change state" for name in names]
             statement = _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, *reasons)
         marked.append(statement)
     return marked

@@ -126,9 +126,25 @@ def maria(mysql_server):
     connection = mysql_root()
     cursor = connection.cursor()
     cursor.execute(f"CREATE OR REPLACE SEQUENCE {SOURCE_DB}.s2 START WITH 1")
+    # Stored functions of the source's own, with the server's defaults (DEFINER, NOT
+    # DETERMINISTIC), declared harmless but still running with the definer's rights, and
+    # declared harmless with the caller's rights.
+    cursor.execute(f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.take_lock() RETURNS INT RETURN GET_LOCK('{LOCK}', 0)")
+    cursor.execute(
+        f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.quiet_lock() RETURNS INT DETERMINISTIC NO SQL "
+        f"RETURN GET_LOCK('{LOCK}', 0)"
+    )
+    cursor.execute(
+        f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.tripled(x INT) RETURNS INT "
+        "DETERMINISTIC NO SQL SQL SECURITY INVOKER RETURN x * 3"
+    )
     connection.commit()
     connection.close()
+    forget_cached_functions()
     return source_from_server("maria", "mysql", mysql_server)
+
+
+LOCK = "querybase_function_rule"
 
 
 MARIADB_DISGUISED_WRITES = [
@@ -155,3 +171,43 @@ def test_a_reader_cannot_write_through_a_function_on_mariadb(maria, sql):
     cursor.execute(f"SELECT NEXTVAL({SOURCE_DB}.s2)")  # the first value: nobody advanced it
     assert cursor.fetchone()[0] == 1
     connection.close()
+
+
+def _lock_is_free() -> bool:
+    connection = mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"SELECT IS_FREE_LOCK('{LOCK}')")
+    free = cursor.fetchone()[0] == 1
+    connection.close()
+    return free
+
+
+@pytest.mark.parametrize("function", ["take_lock", "quiet_lock"])
+def test_a_stored_function_that_runs_with_its_definers_rights_needs_an_approval_on_mariadb(maria, function):
+    # A read-only transaction does not stop a user lock (nor SET GLOBAL): a function at
+    # the defaults, or declared harmless but run with its definer's rights, is a write.
+    refused = client_for(reader("reader", maria)).post(
+        "/api/v1/queries", {"datasource": maria.pk, "sql": f"SELECT {function}()"}, format="json"
+    )
+    assert refused.status_code == 403, refused.content
+    response = client_for(reader("writer", maria, write=True)).post(
+        "/api/v1/queries",
+        {"datasource": maria.pk, "sql": f"SELECT {function}() AS taken", "request_approval": False},
+        format="json",
+    )
+    assert response.status_code == 409, response.content
+    body = response.json()["error"]
+    assert body["code"] == "approval_required"
+    reasons = body["details"]["classification"]["statements"][0]["reasons"]
+    assert any(function in reason and "SQL SECURITY INVOKER" in reason for reason in reasons), reasons
+    assert _lock_is_free()
+
+
+def test_a_stored_function_declared_deterministic_with_the_callers_rights_still_reads_on_mariadb(maria):
+    response = client_for(reader("reader", maria)).post(
+        "/api/v1/queries",
+        {"datasource": maria.pk, "sql": "SELECT tripled(14) AS n, CONCAT('a', 'b') AS s"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[42, "ab"]]

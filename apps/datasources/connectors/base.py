@@ -476,8 +476,9 @@ class Connector(ABC):
     def volatile_functions(self, names: list[str]) -> set[str]:
         """Which of `names` (lower case) the server's catalog says may change state.
 
-        Only PostgreSQL keeps such a catalog (pg_proc.provolatile); other engines answer
-        with an empty set and rely on the classifier's own function lists.
+        PostgreSQL keeps volatility in pg_proc, MySQL and MariaDB say how a stored function
+        was declared (information_schema.ROUTINES); SQLite has no catalog and answers with
+        an empty set, relying on the classifier's own function lists.
         """
         return set()
 

@@ -82,6 +82,7 @@ class MySQLConnector(Connector):
     driver_error = MySQLdb.Error
     engine = "mysql"
     param_style = ParamStyle.FORMAT
+    has_volatility_catalog = True  # information_schema.ROUTINES (`volatile_functions`)
     # DDL, SET autocommit and transaction control commit by themselves: only DML (and
     # reads) leave one transaction that a marker can vouch for.
     marker_statement_kinds = frozenset({"read", "dml"})
@@ -335,6 +336,30 @@ class MySQLConnector(Connector):
                 connection.rollback()
                 raise self._query_error(error) from error
         return affected
+
+    def volatile_functions(self, names: list[str]) -> set[str]:
+        """The stored functions among `names` that may act beyond the read: MySQL has no
+        VOLATILE, so a function counts as one unless its author declared it DETERMINISTIC,
+        not MODIFIES SQL DATA, and SQL SECURITY INVOKER. A function runs with its definer's
+        rights by default, and from inside a read-only transaction such a function can
+        still take user locks or SET GLOBAL: the reader's least privilege does not cover
+        it. Names are matched in every schema, which only ever finds more."""
+        placeholders = ", ".join(["%s"] * len(names))
+        sql = (
+            "SELECT DISTINCT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "
+            f"WHERE ROUTINE_TYPE = 'FUNCTION' AND LOWER(ROUTINE_NAME) IN ({placeholders}) "
+            "AND (IS_DETERMINISTIC <> 'YES' OR SQL_DATA_ACCESS = 'MODIFIES SQL DATA' OR SECURITY_TYPE <> 'INVOKER')"
+        )
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, names)
+                rows = cursor.fetchall()
+            except MySQLdb.Error as error:
+                raise ConnectorError(self.scrub(f"Could not read the function catalog: {error}")) from error
+            finally:
+                cursor.close()
+        return {row[0] for row in rows}
 
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:
