@@ -4,8 +4,9 @@ The classifier knows the functions of PostgreSQL, its contrib extensions and MyS
 change state (apps/sqlcore/function_effects.py). A source may have more: every function a
 user creates is VOLATILE unless declared otherwise, and an extension we never heard of
 may add a dblink of its own. So on PostgreSQL a read may call only functions that the
-source's pg_proc marks IMMUTABLE or STABLE, or that are on the reviewed list of harmless
-VOLATILE ones; any other call makes it a write that needs an approval. MySQL and MariaDB
+source's pg_proc marks IMMUTABLE or STABLE (and not SECURITY DEFINER: a STABLE function
+may still call volatile ones, and with its owner's rights), or that are on the reviewed
+list of harmless VOLATILE ones; any other call makes it a write that needs an approval. MySQL and MariaDB
 have no volatility, and a stored function runs with its definer's rights by default, so
 there a read may call a stored function only if it was declared DETERMINISTIC, not
 MODIFIES SQL DATA, and SQL SECURITY INVOKER (the reader's own rights, inside the read-only

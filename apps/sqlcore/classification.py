@@ -147,7 +147,7 @@ def side_effect_calls(sql: str, dialect: str) -> list[str]:
 # What the source's catalog said of a function that makes a read a write
 # (apps/queries/function_catalog.py).
 _CATALOG_SAYS = {
-    Dialect.POSTGRESQL: "the source's catalog marks VOLATILE",
+    Dialect.POSTGRESQL: "the source's catalog marks VOLATILE or SECURITY DEFINER",
     Dialect.MYSQL: "the source's catalog does not declare DETERMINISTIC, SQL SECURITY INVOKER and free of data changes",
     Dialect.SQLITE: "the source's catalog marks as changing state",
 }

@@ -34,6 +34,12 @@ def pg(postgres_server):
             f"$$ SELECT dblink_exec('dbname={SOURCE_DB} user=postgres host=127.0.0.1', 'DELETE FROM writes') $$"
         )
         admin.execute("CREATE OR REPLACE FUNCTION doubled(int) RETURNS int LANGUAGE sql STABLE AS $$ SELECT $1 * 2 $$")
+        # Declared STABLE, yet it takes a session lock (a STABLE function may call volatile
+        # ones), with its owner's rights.
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION stable_locker() RETURNS int LANGUAGE plpgsql STABLE SECURITY DEFINER "
+            "AS $$ BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END $$"
+        )
     forget_cached_functions()
     source = source_from_server("pg", "postgresql", postgres_server)
     yield source
@@ -98,6 +104,19 @@ def test_a_user_function_the_catalog_marks_volatile_needs_an_approval(pg, postgr
     reasons = body["details"]["classification"]["statements"][0]["reasons"]
     assert any("wipe_writes" in reason and "VOLATILE" in reason for reason in reasons)
     assert _pg_state(postgres_server)[0] == (2, 30)
+
+
+def test_a_security_definer_function_needs_an_approval_even_when_declared_stable(pg, postgres_server):
+    before = _pg_state(postgres_server)
+    response = client_for(reader("writer", pg, write=True)).post(
+        "/api/v1/queries",
+        {"datasource": pg.pk, "sql": "SELECT stable_locker()", "request_approval": False},
+        format="json",
+    )
+    assert response.status_code == 409, response.content
+    reasons = response.json()["error"]["details"]["classification"]["statements"][0]["reasons"]
+    assert any("stable_locker" in reason and "SECURITY DEFINER" in reason for reason in reasons), reasons
+    assert _pg_state(postgres_server) == before
 
 
 def test_a_read_that_the_catalog_makes_a_write_becomes_an_approval_request(pg, postgres_server):

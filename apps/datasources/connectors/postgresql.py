@@ -558,7 +558,9 @@ class PostgreSQLConnector(Connector):
 
     def volatile_functions(self, names: list[str]) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are
-        # compared in lower case, which only ever finds more.
+        # compared in lower case, which only ever finds more. SECURITY DEFINER counts as
+        # VOLATILE: a STABLE function may still call volatile ones (locks, dblink,
+        # signals), and with its owner's rights the reader's least privilege is no limit.
         limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
         return once_more_if_connection_lost(limits, lambda again, fresh: self._volatile(names, again, fresh))
 
@@ -566,7 +568,7 @@ class PostgreSQLConnector(Connector):
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
                 "SELECT DISTINCT lower(proname) FROM pg_catalog.pg_proc "
-                "WHERE lower(proname) = ANY(%s) AND provolatile = 'v'",
+                "WHERE lower(proname) = ANY(%s) AND (provolatile = 'v' OR prosecdef)",
                 [names],
             ).fetchall()
         return {row[0] for row in rows}
