@@ -11,6 +11,7 @@ reset or delete must then force out. One connection per run costs a few millisec
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import MySQLdb
 import psycopg
@@ -20,8 +21,11 @@ from apps.datasources.connectors.base import AuthenticationFailed, ConnectionSet
 from apps.datasources.connectors.mysql import MySQLConnector
 from apps.datasources.connectors.postgresql import PostgreSQLConnector, _configure
 from apps.datasources.connectors.sqlite import SQLiteConnector
-from apps.sandboxes.engines import CopyEngine, CopyFailed
+from apps.sandboxes.engines import CopyEngine, CopyFailed, copies_for
 from apps.sandboxes.exceptions import SandboxUnavailable
+
+if TYPE_CHECKING:
+    from apps.sandboxes.models import Sandbox
 
 # PRAGMAs a sandbox may run on SQLite: they describe the copy, or make a read read-only.
 # Others (journal_mode, writable_schema, temp_store_directory, …) change how or where the
@@ -119,3 +123,12 @@ def copy_connector(copies: CopyEngine, name: str, *, statement_timeout_ms: int) 
     except CopyFailed as error:
         raise SandboxUnavailable(error.message) from error
     return sandbox_connector(copies.engine, settings)
+
+
+def sandbox_copy_connector(sandbox: "Sandbox", copies: CopyEngine | None = None) -> Connector:
+    """`copy_connector` for a user's sandbox, under its source's time limit (`copies`: the
+    source's copy engine, where the caller holds it already)."""
+    datasource = sandbox.datasource
+    return copy_connector(
+        copies or copies_for(datasource), sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
+    )

@@ -26,7 +26,7 @@ from apps.queries.plan import bind_statements, limits_for, sha256_of
 from apps.queries.run_audit import record_run_end
 from apps.queries.run_lifecycle import UNEXPECTED_FAILURE
 from apps.queries.state import RUN_STATUS, announce_new_run
-from apps.sandboxes.connectors import copy_connector
+from apps.sandboxes.connectors import sandbox_copy_connector
 from apps.sandboxes.effects import watch_changes
 from apps.sandboxes.engines import CopyFailed, copies_for
 from apps.sandboxes.exceptions import (
@@ -94,7 +94,7 @@ def _run(run: QueryRun, plan: "SandboxPlan", sql: str) -> dict[str, Any]:
     copies = copies_for(datasource)
     watch = None
     try:
-        connector = copy_connector(copies, sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms)
+        connector = sandbox_copy_connector(sandbox, copies)
         if classification.is_read:
             stored = _read(run, connector, datasource, plan.statements, classification)
             answer = stored.first_page

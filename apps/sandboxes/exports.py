@@ -2,7 +2,7 @@
 
 What is exported is what a read in the sandbox would show: the same checks as a run there
 (`execution.plan_in_sandbox`: the owner, or a share for reads; a sandbox of that source,
-ready; the wall around the copy), the restricted login (`copy_connector`), the source's
+ready; the wall around the copy), the restricted login (`sandbox_copy_connector`), the source's
 row cap and time limit. The streaming itself is the source exports' own
 (apps/queries/exports.py `export_read`), so memory stays flat here too.
 
@@ -18,8 +18,7 @@ from django.contrib.auth.models import User
 from apps.queries.exports import Export, ExportedRead, export_read
 from apps.queries.models import QueryRun
 from apps.queries.plan import limits_for
-from apps.sandboxes.connectors import copy_connector
-from apps.sandboxes.engines import copies_for
+from apps.sandboxes.connectors import sandbox_copy_connector
 from apps.sandboxes.exceptions import NotARead, SandboxRowsGone
 from apps.sandboxes.execution import SandboxPlan, plan_in_sandbox
 from apps.sandboxes.lifecycle import touch
@@ -67,9 +66,7 @@ def _export_planned(
             details={"classification": plan.classification.as_dict()},
         )
     sandbox, datasource = plan.sandbox, plan.datasource
-    connector = copy_connector(
-        copies_for(datasource), sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
-    )
+    connector = sandbox_copy_connector(sandbox)
     read = ExportedRead(
         datasource=datasource,
         sql=sql,

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from apps.audit.services import record_event
 from apps.datasources.connectors.base import ConnectorError, Table
 from apps.queries.exceptions import QueryError
-from apps.sandboxes.connectors import copy_connector
+from apps.sandboxes.connectors import sandbox_copy_connector
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.exceptions import SandboxNotReady
 from apps.sandboxes.execution import SandboxRun, run_in_sandbox
@@ -34,10 +34,7 @@ def sandbox_schema(user: User, sandbox_id: int, *, share_token: str = "") -> lis
 def copy_catalog(sandbox: Sandbox) -> list[Table]:
     if sandbox.state not in USABLE_STATES:
         raise SandboxNotReady(f"The sandbox is {sandbox.state}.")
-    datasource = sandbox.datasource
-    connector = copy_connector(
-        copies_for(datasource), sandbox.database_name, statement_timeout_ms=datasource.statement_timeout_ms
-    )
+    connector = sandbox_copy_connector(sandbox)
     try:
         return connector.schema()
     except ConnectorError as error:
