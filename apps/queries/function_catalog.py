@@ -43,9 +43,11 @@ _cache_lock = threading.Lock()
 
 
 def unsafe_functions(datasource: DataSource, names: frozenset[str]) -> frozenset[str]:
-    """The names among `names` that the source's catalog marks VOLATILE and that are not
-    reviewed as harmless. Raises ConnectorError when the source cannot be asked."""
-    candidates = sorted(name for name in names if name not in HARMLESS_VOLATILE_FUNCTIONS and not effect_of(name))
+    """The names among `names` that the source's catalog marks VOLATILE (or the like) and
+    that are not reviewed as harmless. Raises ConnectorError when the source cannot be asked."""
+    # Reviewed names are asked too: the review covers the system's (or an extension's)
+    # function of that name, not one a user made with the same name (`public.random()`).
+    candidates = sorted(name for name in names if not effect_of(name))
     if not candidates or not connector_class(datasource.engine).has_volatility_catalog:
         return frozenset()
     source = (datasource.pk, datasource.engine, datasource.host, datasource.port, datasource.database)
@@ -54,7 +56,9 @@ def unsafe_functions(datasource: DataSource, names: frozenset[str]) -> frozenset
         known = {name: entry[1] for name in candidates if (entry := _cache.get((source, name))) and entry[0] > now}
     missing = [name for name in candidates if name not in known]
     if missing:
-        volatile = connector_for(datasource, CredentialRole.READ).volatile_functions(missing)
+        volatile = connector_for(datasource, CredentialRole.READ).volatile_functions(
+            missing, reviewed=[name for name in missing if name in HARMLESS_VOLATILE_FUNCTIONS]
+        )
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_cache) > CACHE_MAX_ENTRIES:

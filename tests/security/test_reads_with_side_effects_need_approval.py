@@ -34,6 +34,11 @@ def pg(postgres_server):
             f"$$ SELECT dblink_exec('dbname={SOURCE_DB} user=postgres host=127.0.0.1', 'DELETE FROM writes') $$"
         )
         admin.execute("CREATE OR REPLACE FUNCTION doubled(int) RETURNS int LANGUAGE sql STABLE AS $$ SELECT $1 * 2 $$")
+        # Named as a reviewed harmless function of the system's, and reaching out by dblink.
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION public.timeofday() RETURNS text LANGUAGE sql AS "
+            f"$$ SELECT dblink_exec('dbname={SOURCE_DB} user=postgres host=127.0.0.1', 'DELETE FROM writes') $$"
+        )
         # Declared STABLE, yet it takes a session lock (a STABLE function may call volatile
         # ones), with its owner's rights.
         admin.execute(
@@ -61,6 +66,7 @@ def _pg_state(server):
 
 
 PG_DISGUISED_WRITES = [
+    "SELECT public.timeofday()",
     f'SELECT U&"dblink_exe\\0063"({DBLINK_DELETE})',
     f'SELECT u&"DBLINK_EXE\\0063"({DBLINK_DELETE})',
     f"SELECT U&\"dblink_exe!0063\" UESCAPE '!' ({DBLINK_DELETE})",

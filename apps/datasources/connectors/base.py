@@ -473,8 +473,11 @@ class Connector(ABC):
         """
         return None
 
-    def volatile_functions(self, names: list[str]) -> set[str]:
+    def volatile_functions(self, names: list[str], *, reviewed: list[str]) -> set[str]:
         """Which of `names` (lower case) the server's catalog says may change state.
+        `reviewed`: those of `names` whose system function is reviewed as harmless
+        (function_effects.HARMLESS_VOLATILE_FUNCTIONS); only other functions of that name
+        count.
 
         PostgreSQL keeps volatility in pg_proc, MySQL and MariaDB say how a stored function
         was declared (information_schema.ROUTINES); SQLite has no catalog and answers with

@@ -337,13 +337,14 @@ class MySQLConnector(Connector):
                 raise self._query_error(error) from error
         return affected
 
-    def volatile_functions(self, names: list[str]) -> set[str]:
+    def volatile_functions(self, names: list[str], *, reviewed: list[str]) -> set[str]:
         """The stored functions among `names` that may act beyond the read: MySQL has no
         VOLATILE, so a function counts as one unless its author declared it DETERMINISTIC,
         not MODIFIES SQL DATA, and SQL SECURITY INVOKER. A function runs with its definer's
         rights by default, and from inside a read-only transaction such a function can
         still take user locks or SET GLOBAL: the reader's least privilege does not cover
-        it. Names are matched in every schema, which only ever finds more."""
+        it. Names are matched in every schema, which only ever finds more. A stored function
+        is never the system's, so `reviewed` names are asked like the rest."""
         placeholders = ", ".join(["%s"] * len(names))
         sql = (
             "SELECT DISTINCT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "

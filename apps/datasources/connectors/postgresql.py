@@ -556,20 +556,25 @@ class PostgreSQLConnector(Connector):
                 raise self._query_error(error) from error
         return affected
 
-    def volatile_functions(self, names: list[str]) -> set[str]:
+    def volatile_functions(self, names: list[str], *, reviewed: list[str]) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are
         # compared in lower case, which only ever finds more. SECURITY DEFINER counts as
         # VOLATILE: a STABLE function may still call volatile ones (locks, dblink,
         # signals), and with its owner's rights the reader's least privilege is no limit.
         limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
-        return once_more_if_connection_lost(limits, lambda again, fresh: self._volatile(names, again, fresh))
+        return once_more_if_connection_lost(limits, lambda again, fresh: self._volatile(names, reviewed, again, fresh))
 
-    def _volatile(self, names: list[str], limits: QueryLimits, fresh: bool) -> set[str]:
+    def _volatile(self, names: list[str], reviewed: list[str], limits: QueryLimits, fresh: bool) -> set[str]:
+        # A reviewed name is the system's function (pg_catalog) or an extension's; one of
+        # the same name made by a user is asked about like any other.
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
-                "SELECT DISTINCT lower(proname) FROM pg_catalog.pg_proc "
-                "WHERE lower(proname) = ANY(%s) AND (provolatile = 'v' OR prosecdef)",
-                [names],
+                "SELECT DISTINCT lower(p.proname) FROM pg_catalog.pg_proc p "
+                "WHERE lower(p.proname) = ANY(%s) AND (p.provolatile = 'v' OR p.prosecdef) "
+                "AND NOT (lower(p.proname) = ANY(%s) AND (p.pronamespace = 'pg_catalog'::regnamespace "
+                "OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass "
+                "AND d.objid = p.oid AND d.deptype = 'e')))",
+                [names, reviewed],
             ).fetchall()
         return {row[0] for row in rows}
 
