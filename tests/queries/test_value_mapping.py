@@ -119,6 +119,40 @@ def test_nan_and_infinities_have_one_spelling(postgres_server):
     assert body["result"]["rows"] == [["NaN", "Infinity", "-Infinity", "NaN", "Infinity", "-Infinity", ["NaN", 1.5]]]
 
 
+TIMESTAMP_ARRAYS_SQL = """
+SELECT ARRAY[TIMESTAMPTZ '2022-02-15 22:34:33.123+00', NULL] AS tstz,
+       ARRAY[[TIMESTAMP '2006-02-15 04:34:33'], [TIMESTAMP '2006-02-15 04:34:33.5']] AS ts,
+       ARRAY[TIMESTAMPTZ '2022-01-01 00:00+05:30'] AS tstz_offset, TIMESTAMPTZ '2022-01-01 00:00+00' AS scalar
+"""
+
+
+def test_arrays_of_timestamps_are_arrays_of_iso_8601_timestamps(postgres_server):
+    """A timestamp is ISO 8601 whether alone or in an array: in an array it once came
+    through as PostgreSQL's text (`2022-02-15 22:34:33.123+00`)."""
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        driver_row = [to_json_value(value) for value in connection.execute(TIMESTAMP_ARRAYS_SQL).fetchone()]
+
+    body = client.post("/api/v1/queries", {"datasource": pg.id, "sql": TIMESTAMP_ARRAYS_SQL}, format="json").json()
+    exported = client.post(
+        "/api/v1/queries/export", {"datasource": pg.id, "sql": TIMESTAMP_ARRAYS_SQL, "format": "json"}, format="json"
+    )
+
+    assert body["result"]["rows"] == [driver_row]
+    assert json.loads(b"".join(exported.streaming_content))["rows"] == [driver_row]
+    assert driver_row[0] == ["2022-02-15T22:34:33.123000+00:00", None]
+    assert driver_row[1] == [["2006-02-15T04:34:33"], ["2006-02-15T04:34:33.500000"]]
+    assert [column["type"] for column in body["result"]["columns"]] == [
+        "timestamptz[]",
+        "timestamp[]",
+        "timestamptz[]",
+        "timestamptz",
+    ]
+
+
 OUT_OF_PYTHON_RANGE_SQL = """
 SELECT 'infinity'::date AS d_inf, '-infinity'::timestamptz AS tstz_ninf, 'infinity'::timestamp AS ts_inf,
        '0044-03-15 BC'::date AS d_bc, '0044-03-15 12:00 BC'::timestamp AS ts_bc,
