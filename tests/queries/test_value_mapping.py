@@ -298,6 +298,40 @@ def test_mariadb_json_and_type_names(mysql_server):
     ]
 
 
+def test_mariadb_types_the_wire_cannot_name_are_named_as_mariadb_names_them(mysql_server):
+    """INET6 and UUID travel as CHAR, POINT and POLYGON as GEOMETRY: only MariaDB's extended
+    metadata names them. Their values are unchanged: text, and WKB bytes in base64."""
+    maria = source_from_server("maria", "mysql", mysql_server)
+    connection = mysql_connection(mysql_server)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("DROP TABLE IF EXISTS qb_plugin_types")
+        cursor.execute(
+            "CREATE TABLE qb_plugin_types (ip INET6, id UUID, spot POINT, area POLYGON, shape GEOMETRY, code CHAR(3))"
+        )
+        cursor.execute(
+            "INSERT INTO qb_plugin_types VALUES ('::1', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', POINT(1, 2), "
+            "ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), POINT(3, 4), 'abc')"
+        )
+        connection.commit()
+        cursor.execute("SELECT ST_AsBinary(spot) FROM qb_plugin_types")
+        point_wkb = cursor.fetchone()[0]
+    finally:
+        connection.close()
+    client = client_for(reader("ana", maria))
+    sql = "SELECT ip, id, spot, area, shape, code, CONCAT(ip) AS ip_text FROM qb_plugin_types"
+
+    body = client.post("/api/v1/queries", {"datasource": maria.id, "sql": sql}, format="json").json()
+    empty = client.post("/api/v1/queries", {"datasource": maria.id, "sql": sql + " WHERE 0"}, format="json").json()
+
+    types = ["inet6", "uuid", "point", "polygon", "geometry", "char", "varchar"]
+    assert [column["type"] for column in body["result"]["columns"]] == types
+    assert [column["type"] for column in empty["result"]["columns"]] == types
+    row = body["result"]["rows"][0]
+    assert row[:2] == ["::1", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"] and row[5:] == ["abc", "::1"]
+    assert base64.b64decode(row[2])[4:] == point_wkb  # MariaDB's value: the SRID, then WKB
+
+
 # The JSON export writes the same bytes json.dumps writes of the documented values, on rows
 # spanning several chunks (the connectors convert a column of a chunk at a time), with the
 # awkward values in some chunks only and NULLs among them.
