@@ -119,6 +119,40 @@ def test_nan_and_infinities_have_one_spelling(postgres_server):
     assert body["result"]["rows"] == [["NaN", "Infinity", "-Infinity", "NaN", "Infinity", "-Infinity", ["NaN", 1.5]]]
 
 
+TIMESTAMP_ARRAYS_SQL = """
+SELECT ARRAY[TIMESTAMPTZ '2022-02-15 22:34:33.123+00', NULL] AS tstz,
+       ARRAY[[TIMESTAMP '2006-02-15 04:34:33'], [TIMESTAMP '2006-02-15 04:34:33.5']] AS ts,
+       ARRAY[TIMESTAMPTZ '2022-01-01 00:00+05:30'] AS tstz_offset, TIMESTAMPTZ '2022-01-01 00:00+00' AS scalar
+"""
+
+
+def test_arrays_of_timestamps_are_arrays_of_iso_8601_timestamps(postgres_server):
+    """A timestamp is ISO 8601 whether alone or in an array: in an array it once came
+    through as PostgreSQL's text (`2022-02-15 22:34:33.123+00`)."""
+    pg = source_from_server("pg", "postgresql", postgres_server)
+    client = client_for(reader("ana", pg))
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=postgres_server.database
+    ) as connection:
+        driver_row = [to_json_value(value) for value in connection.execute(TIMESTAMP_ARRAYS_SQL).fetchone()]
+
+    body = client.post("/api/v1/queries", {"datasource": pg.id, "sql": TIMESTAMP_ARRAYS_SQL}, format="json").json()
+    exported = client.post(
+        "/api/v1/queries/export", {"datasource": pg.id, "sql": TIMESTAMP_ARRAYS_SQL, "format": "json"}, format="json"
+    )
+
+    assert body["result"]["rows"] == [driver_row]
+    assert json.loads(b"".join(exported.streaming_content))["rows"] == [driver_row]
+    assert driver_row[0] == ["2022-02-15T22:34:33.123000+00:00", None]
+    assert driver_row[1] == [["2006-02-15T04:34:33"], ["2006-02-15T04:34:33.500000"]]
+    assert [column["type"] for column in body["result"]["columns"]] == [
+        "timestamptz[]",
+        "timestamp[]",
+        "timestamptz[]",
+        "timestamptz",
+    ]
+
+
 OUT_OF_PYTHON_RANGE_SQL = """
 SELECT 'infinity'::date AS d_inf, '-infinity'::timestamptz AS tstz_ninf, 'infinity'::timestamp AS ts_inf,
        '0044-03-15 BC'::date AS d_bc, '0044-03-15 12:00 BC'::timestamp AS ts_bc,
@@ -262,6 +296,40 @@ def test_mariadb_json_and_type_names(mysql_server):
             {"k": 1},
         ]
     ]
+
+
+def test_mariadb_types_the_wire_cannot_name_are_named_as_mariadb_names_them(mysql_server):
+    """INET6 and UUID travel as CHAR, POINT and POLYGON as GEOMETRY: only MariaDB's extended
+    metadata names them. Their values are unchanged: text, and WKB bytes in base64."""
+    maria = source_from_server("maria", "mysql", mysql_server)
+    connection = mysql_connection(mysql_server)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("DROP TABLE IF EXISTS qb_plugin_types")
+        cursor.execute(
+            "CREATE TABLE qb_plugin_types (ip INET6, id UUID, spot POINT, area POLYGON, shape GEOMETRY, code CHAR(3))"
+        )
+        cursor.execute(
+            "INSERT INTO qb_plugin_types VALUES ('::1', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', POINT(1, 2), "
+            "ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), POINT(3, 4), 'abc')"
+        )
+        connection.commit()
+        cursor.execute("SELECT ST_AsBinary(spot) FROM qb_plugin_types")
+        point_wkb = cursor.fetchone()[0]
+    finally:
+        connection.close()
+    client = client_for(reader("ana", maria))
+    sql = "SELECT ip, id, spot, area, shape, code, CONCAT(ip) AS ip_text FROM qb_plugin_types"
+
+    body = client.post("/api/v1/queries", {"datasource": maria.id, "sql": sql}, format="json").json()
+    empty = client.post("/api/v1/queries", {"datasource": maria.id, "sql": sql + " WHERE 0"}, format="json").json()
+
+    types = ["inet6", "uuid", "point", "polygon", "geometry", "char", "varchar"]
+    assert [column["type"] for column in body["result"]["columns"]] == types
+    assert [column["type"] for column in empty["result"]["columns"]] == types
+    row = body["result"]["rows"][0]
+    assert row[:2] == ["::1", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"] and row[5:] == ["abc", "::1"]
+    assert base64.b64decode(row[2])[4:] == point_wkb  # MariaDB's value: the SRID, then WKB
 
 
 # The JSON export writes the same bytes json.dumps writes of the documented values, on rows

@@ -1,10 +1,13 @@
-"""Which result columns MariaDB marks as JSON.
+"""What MariaDB's extended metadata says of result columns: which are JSON, and the
+type names the protocol's type codes cannot say.
 
 MariaDB's JSON type is LONGTEXT with a JSON_VALID check: on the wire a JSON column is a
 text blob, told apart only by the extended metadata MariaDB sends beside it (format
-"json", also on what JSON_OBJECT() and its kin return). libmariadb reads it with
-`mariadb_field_attr`; mysqlclient does not expose it, so it is asked here through
-ctypes, from the MYSQL_RES the driver's result object holds.
+"json", also on what JSON_OBJECT() and its kin return). Its data types of plugins travel
+the same way: INET6, INET4 and UUID are CHAR on the wire, POINT and POLYGON are GEOMETRY,
+and only the data type name says which. libmariadb reads both with `mariadb_field_attr`;
+mysqlclient does not expose it, so it is asked here through ctypes, from the MYSQL_RES
+the driver's result object holds.
 
 That object's layout is mysqlclient's own (`_mysql_ResultObject`: the Python object
 header, `PyObject *conn`, `MYSQL_RES *result`). It is checked before it is trusted: the
@@ -18,7 +21,9 @@ import ctypes.util
 from functools import cache
 from typing import Any
 
-_FORMAT_NAME = 1  # enum mariadb_field_attr_t: MARIADB_FIELD_ATTR_FORMAT_NAME
+# enum mariadb_field_attr_t
+_DATA_TYPE_NAME = 0  # MARIADB_FIELD_ATTR_DATA_TYPE_NAME
+_FORMAT_NAME = 1  # MARIADB_FIELD_ATTR_FORMAT_NAME
 _POINTER = ctypes.sizeof(ctypes.c_void_p)
 _HEADER = 2 * _POINTER  # PyObject_HEAD: reference count, type
 
@@ -46,25 +51,36 @@ def _library() -> Any:
 
 def json_columns(cursor: Any) -> frozenset[int]:
     """Indexes of the columns of the cursor's current result that MariaDB marks JSON."""
+    return frozenset(index for index, name in _attribute(cursor, _FORMAT_NAME).items() if name == "json")
+
+
+def data_type_names(cursor: Any) -> dict[int, str]:
+    """The data type names MariaDB sends for columns of the cursor's current result
+    (`inet6`, `uuid`, `point`), by column index; columns without one are left out."""
+    return {index: name for index, name in _attribute(cursor, _DATA_TYPE_NAME).items() if name}
+
+
+def _attribute(cursor: Any, attribute_kind: int) -> dict[int, str]:
+    """One extended metadata attribute of each column of the cursor's current result that
+    has it, by column index; nothing when the driver's layout is not the one expected."""
     library = _library()
     result = getattr(cursor, "_result", None)
     connection = getattr(cursor, "connection", None)
     columns = len(cursor.description or ())
     if library is None or result is None or connection is None or not columns:
-        return frozenset()
+        return {}
     if type(result).__basicsize__ < _HEADER + 2 * _POINTER:
-        return frozenset()
+        return {}
     if ctypes.c_void_p.from_address(id(result) + _HEADER).value != id(connection):
-        return frozenset()
+        return {}
     handle = ctypes.c_void_p.from_address(id(result) + _HEADER + _POINTER).value
     if not handle or library.mysql_num_fields(handle) != columns:
-        return frozenset()
-    found = set()
+        return {}
+    found = {}
     for index in range(columns):
         field = library.mysql_fetch_field_direct(handle, index)
         attribute = _ConstString()
-        if not field or library.mariadb_field_attr(ctypes.byref(attribute), field, _FORMAT_NAME) != 0:
+        if not field or library.mariadb_field_attr(ctypes.byref(attribute), field, attribute_kind) != 0:
             continue
-        if (attribute.text or b"")[: attribute.length] == b"json":
-            found.add(index)
-    return frozenset(found)
+        found[index] = (attribute.text or b"")[: attribute.length].decode("ascii", "replace")
+    return found

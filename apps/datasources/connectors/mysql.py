@@ -254,6 +254,9 @@ class MySQLConnector(Connector):
 
     def _row_stream(self, cursor, *, text: bool) -> RowStream:
         description = cursor.description or ()
+        # MariaDB's own name where its metadata gives one (INET6 and UUID are CHAR on the
+        # wire, POINT is GEOMETRY), else the name of the protocol's type code.
+        named = mariadb_metadata.data_type_names(cursor)
         documents = mariadb_metadata.json_columns(cursor) | {
             index for index, column in enumerate(description) if column[1] == FIELD_TYPE.JSON
         }
@@ -262,7 +265,9 @@ class MySQLConnector(Connector):
         first = self._fetch(cursor)
         flags = getattr(cursor, "description_flags", None) or (0,) * len(description)
         columns = [
-            ResultColumn(name=column[0], type=mysql_types.type_name(index, column[1], flag, documents, first))
+            ResultColumn(
+                name=column[0], type=named.get(index) or mysql_types.type_name(index, column[1], flag, documents, first)
+            )
             for index, (column, flag) in enumerate(zip(description, flags, strict=True))
         ]
         if text:

@@ -221,8 +221,8 @@ def json_column_converters(description: Iterable[psycopg.Column]) -> list[tuple[
         name = info.name if info is not None and info.oid == column.type_code else ""
         if name in _AS_IS_TYPES:
             continue
-        if column.type_code == _NUMERIC_ARRAY_OID:
-            converters.append((index, per_value(_decimal_array)))
+        if column.type_code in _TEXT_ELEMENT_ARRAYS:
+            converters.append((index, per_value(_TEXT_ELEMENT_ARRAYS[column.type_code])))
             continue
         if name == "numeric":
             converters.append((index, decimal_texts))
@@ -233,17 +233,6 @@ def json_column_converters(description: Iterable[psycopg.Column]) -> list[tuple[
         else:
             converters.append((index, json_values))
     return converters
-
-
-_NUMERIC_ARRAY_OID = psycopg.postgres.types["numeric"].array_oid
-
-
-def _decimal_array(value: Any) -> Any:
-    """An array of numerics, its elements read as text (`load_texts_for_json`), with each
-    as `to_json_value` writes the Decimal of it."""
-    if isinstance(value, list):
-        return [_decimal_array(item) for item in value]
-    return None if value is None else str(decimal.Decimal(value))
 
 
 def json_rows_of_chunk(
@@ -277,6 +266,30 @@ def iso_8601_of_timestamp_text(text: str) -> str:
             f":{parts[2]}" if len(parts) > 2 else ""
         )
     return f"{moment[:10]}T{moment[11:]}{offset}"
+
+
+def _elements(convert: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """A conversion of an array (nested lists) whose elements were read as text, element by element."""
+
+    def convert_array(value: Any) -> Any:
+        if isinstance(value, list):
+            return [convert_array(item) for item in value]
+        return None if value is None else convert(value)
+
+    return convert_array
+
+
+def _decimal_text(text: str) -> str:
+    return str(decimal.Decimal(text))  # as `to_json_value` writes the Decimal
+
+
+# Arrays of the types `load_texts_for_json` reads as text: psycopg reads their elements with
+# the same loader, so they arrive as lists of PostgreSQL's text and are mapped element by
+# element as the scalar column would be (a Decimal's text; a timestamp's ISO 8601).
+_TEXT_ELEMENT_ARRAYS: dict[int, Callable[[Any], Any]] = {
+    psycopg.postgres.types["numeric"].array_oid: _elements(_decimal_text),
+    **{psycopg.postgres.types[name].array_oid: _elements(iso_8601_of_timestamp_text) for name in _TIMESTAMP_TYPES},
+}
 
 
 # Timestamps PostgreSQL writes (DateStyle ISO) in a few fixed layouts, by length: whole
