@@ -18,7 +18,8 @@ UTC = datetime.UTC
         (True, "t"),
         (False, "f"),
         (7, 7),
-        (decimal.Decimal("12.50"), decimal.Decimal("12.50")),
+        (decimal.Decimal("12.50"), "12.50"),
+        (decimal.Decimal("1E-8"), "0.00000001"),  # as PostgreSQL writes it, not str()'s exponent
         (float("nan"), "NaN"),
         (float("-inf"), "-Infinity"),
         (datetime.datetime(2020, 9, 10, 16, 46, 3, 500000), "2020-09-10 16:46:03.5"),

@@ -18,6 +18,9 @@ from apps.datasources.connectors.values import iso_duration, json_rows_encoder, 
         (2**53 + 1, "9007199254740993"),
         (-(2**53) - 1, "-9007199254740993"),
         (decimal.Decimal("1.10"), "1.10"),
+        (decimal.Decimal("1E-8"), "0.00000001"),  # as the engine writes it: never an exponent
+        (decimal.Decimal("-1.00E-8"), "-0.0000000100"),
+        (decimal.Decimal("0E-7"), "0.0000000"),
         (float("inf"), "Infinity"),
         (float("-inf"), "-Infinity"),
         (float("nan"), "NaN"),
@@ -172,11 +175,14 @@ DECIMAL_TEXTS = [
 ]
 
 
-def test_decimal_texts_are_what_decimal_writes():
+def test_decimal_texts_are_the_engines_text_as_a_decimal_maps():
     from apps.datasources.connectors.values import decimal_texts
 
     def expected(column):
-        return [None if text is None else str(decimal.Decimal(text)) for text in column]
+        return [None if text is None else to_json_value(decimal.Decimal(text)) for text in column]
+
+    # The engine's text, whatever the scale: never an exponent.
+    assert expected(DECIMAL_TEXTS) == DECIMAL_TEXTS
 
     for column in ([text] for text in DECIMAL_TEXTS):
         assert decimal_texts(list(column)) == expected(column), column
@@ -185,7 +191,11 @@ def test_decimal_texts_are_what_decimal_writes():
     plain = ["1.50", None, "100.000000", "-2"]
     assert decimal_texts(list(plain)) == expected(plain)
     assert decimal_texts([text.encode() for text in DECIMAL_TEXTS]) == expected(DECIMAL_TEXTS)  # MariaDB's bytes
-    assert decimal_texts([decimal.Decimal("1E-7"), None]) == ["1E-7", None]
+    assert decimal_texts([decimal.Decimal("1E-7"), decimal.Decimal("1.00E-8"), None]) == [
+        "0.0000001",
+        "0.0000000100",
+        None,
+    ]
 
 
 def _timestamp_texts():

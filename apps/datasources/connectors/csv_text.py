@@ -23,14 +23,16 @@ _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def csv_text(value: Any) -> Any:
-    """`value` as the dialect writes it: text, or an int/Decimal/finite float, which the CSV
+    """`value` as the dialect writes it: text, or an int/finite float, which the CSV
     writer spells as PostgreSQL does (str, repr); None stays None (NULL)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "t" if value else "f"
-    if isinstance(value, (int, decimal.Decimal)):
+    if isinstance(value, int):
         return value
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")  # the engine's text, never an exponent (str() writes 1E-8)
     if isinstance(value, float):
         return value if math.isfinite(value) else _NON_FINITE[str(value)]
     if isinstance(value, datetime.datetime):

@@ -4,7 +4,6 @@ psycopg turns each value into a Python object; where no Python object can hold t
 value, or holding it would change it, the server's own text is kept instead.
 """
 
-import decimal
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -279,16 +278,12 @@ def _elements(convert: Callable[[str], Any]) -> Callable[[Any], Any]:
     return convert_array
 
 
-def _decimal_text(text: str) -> str:
-    return str(decimal.Decimal(text))  # as `to_json_value` writes the Decimal
-
-
 # Arrays of the types `load_texts_for_json` reads as text: psycopg reads their elements with
 # the same loader, so they arrive as lists of PostgreSQL's text and are mapped element by
-# element as the scalar column would be (a Decimal's text; a timestamp's ISO 8601).
+# element as the scalar column would be (a timestamp's ISO 8601; a numeric's text is its
+# JSON value already).
 _TEXT_ELEMENT_ARRAYS: dict[int, Callable[[Any], Any]] = {
-    psycopg.postgres.types["numeric"].array_oid: _elements(_decimal_text),
-    **{psycopg.postgres.types[name].array_oid: _elements(iso_8601_of_timestamp_text) for name in _TIMESTAMP_TYPES},
+    psycopg.postgres.types[name].array_oid: _elements(iso_8601_of_timestamp_text) for name in _TIMESTAMP_TYPES
 }
 
 

@@ -42,7 +42,9 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else _NON_FINITE[str(value)]
     if isinstance(value, decimal.Decimal):
-        return str(value)  # NaN, Infinity, -Infinity already
+        # The engine's text: every digit, never an exponent (str() writes 1E-8 for
+        # 0.00000001); NaN, Infinity, -Infinity as they are.
+        return format(value, "f")
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
@@ -82,24 +84,14 @@ def _safe_integers(integers: Iterable[int]) -> bool:
     return min(present) >= -MAX_SAFE_INTEGER and max(present) <= MAX_SAFE_INTEGER
 
 
-# Below 1e-6 (six zeros after the point) Decimal writes an exponent: 1E-7, 0E-7. The
-# server writes such a value (and only such a one) starting with these, after a line break
-# where the texts of a column are joined by line breaks.
-_EXPONENT_RANGE = ("\n0.000000", "\n-0.000000")
-
-
 def decimal_texts(column: Sequence[Any]) -> Sequence[Any]:
     """Decimals read as the server's text (str, or bytes), as `to_json_value` writes the
-    Decimal of each: `str(Decimal(text))`. That is the text itself (the server writes
-    neither exponents nor leading zeros, and NaN and infinities as Decimal does) except
-    below 1e-6, where Decimal writes an exponent: a text starting `0.000000` (or
-    `-0.000000`) and only such a one; a chunk holding one goes through Decimal."""
+    Decimal of each: the text itself (the servers write no exponent, and NaN and infinities
+    as `to_json_value` spells them)."""
     try:
-        texts, joined = texts_joined(column)
+        texts, _ = texts_joined(column)
     except TypeError:
         return [to_json_value(value) for value in column]  # Decimals themselves
-    if any(start in "\n" + joined for start in _EXPONENT_RANGE):
-        texts = [str(decimal.Decimal(text)) for text in texts]
     return with_nulls(column, texts)
 
 
