@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
+from apps.accounts.tokens import RefreshToken
 from apps.audit.models import AuditEvent
 from tests.support.accounts import me, refresh, token_pair
 from tests.support.factories import make_user
@@ -143,3 +144,45 @@ def test_two_logins_ended_at_the_same_moment_both_stay_ended(settings, monkeypat
         refused = me(client, tokens["access"])
         assert_refused(refused)
         assert "session was ended" in refused.json()["error"]["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_token_presented_twice_at_the_same_moment_is_rotated_once(monkeypatch):
+    """simplejwt looks a refresh token up in the blacklist when it reads it, and blacklists
+    it a moment later: two refreshes of one token in that moment were both rotated, two
+    live branches of one login (a thief's and its owner's) that reuse detection never
+    sees. Both refreshes are held here between the look-up and the blacklisting until both
+    are there: one is rotated, the other refused as a used token is."""
+    make_user("ana")
+    client = APIClient()
+    login = token_pair(client)
+    original_blacklist = RefreshToken.blacklist
+    both_rotating = threading.Barrier(2, timeout=10)
+
+    def blacklist_when_both_rotate(self):
+        both_rotating.wait()
+        return original_blacklist(self)
+
+    monkeypatch.setattr(RefreshToken, "blacklist", blacklist_when_both_rotate)
+    answers: list = []
+
+    def rotate() -> None:
+        try:
+            answers.append(refresh(APIClient(), login["refresh"]))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=rotate) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+
+    assert sorted(answer.status_code for answer in answers) == [200, 401]
+    assert_refused(next(answer for answer in answers if answer.status_code == 401))
+    assert BlacklistedToken.objects.count() == 1
+    assert not AuditEvent.objects.filter(action="auth.refresh_token_reused").exists()  # within the grace
+    rotated = next(answer for answer in answers if answer.status_code == 200).json()
+    assert me(client, rotated["access"]).status_code == 200
+    assert refresh(client, rotated["refresh"]).status_code == 200
