@@ -352,3 +352,27 @@ def test_a_source_that_does_not_answer_is_waited_for_once_by_reads_and_schema_an
         assert response.json()["result"]["rows"] == [[42]]
         schema = client.get(f"/api/v1/datasources/{source.id}/schema")
         assert schema.status_code == 200, schema.content
+
+
+def test_a_mariadb_source_closing_connections_at_once_is_a_refusal_not_a_host_that_does_not_answer(
+    mysql_server, settings
+):
+    # MySQL's client reports both as "Lost connection … reading initial communication
+    # packet"; only the system error tells them apart. Taken for no answer, a refusal was
+    # reported as a timeout it never waited for, and kept the host's reads away.
+    settings.QUERYBASE_CONNECT_TIMEOUT = 30
+    with relay_to(f"http://{mysql_server.host}:{mysql_server.port}") as relay:
+        source = source_behind(relay, mysql_server, "closing", "mysql")
+        client = client_for(reader("ana", source))
+        relay.drop()  # connections are taken and closed at once
+
+        for _ in range(2):  # each tries: no window was opened
+            response, took = timed(lambda: client.get(f"/api/v1/datasources/{source.id}/schema"))
+            assert response.status_code == 502, response.content
+            error = response.json()["error"]
+            assert (error["code"], error["details"]["reason"]) == ("datasource_unavailable", "connection_failed")
+            assert error["message"].startswith("Could not connect to MySQL: Lost connection"), error["message"]
+            assert took < 10
+
+        relay.restore()
+        assert client.get(f"/api/v1/datasources/{source.id}/schema").status_code == 200
