@@ -59,7 +59,8 @@ class CachedUserJWTAuthentication(JWTAuthentication):
     only the expiry is checked again, against the current time. The user must still have
     the password the token was issued under: the map carries a fingerprint of its hash
     (apps/accounts/tokens.py), so a password change ends every token issued before it,
-    and the families ended for a reused refresh token, so those end at once too."""
+    and whether the token's family was ended for a reused refresh token, so those end at
+    once too."""
 
     def __init__(self) -> None:
         # Not simplejwt's __init__, which looks the user model up on every request (DRF
@@ -92,7 +93,7 @@ class CachedUserJWTAuthentication(JWTAuthentication):
             raise InvalidToken(str(error)) from error
         if jwt_settings.USER_ID_FIELD != "id":
             return super().get_user(validated_token)  # the map is keyed by id
-        found = rights_cache.rights_map(user_id)
+        found = rights_cache.rights_map(user_id, family_of(validated_token.payload))
         if found is None:
             raise exceptions.AuthenticationFailed("User not found", code="user_not_found")
         user = rights_cache.user_of(found)
@@ -100,6 +101,6 @@ class CachedUserJWTAuthentication(JWTAuthentication):
             raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
         if not issued_under_password(validated_token, found.password_fingerprint):
             raise InvalidToken(SIGN_IN_AGAIN)
-        if found.ended_token_families and family_of(validated_token.payload) in found.ended_token_families:
+        if found.token_family_ended:
             raise InvalidToken(SESSION_ENDED)
         return user

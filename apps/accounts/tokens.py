@@ -13,7 +13,7 @@ token's jti). A refresh token presented again after it was rotated is a sign it 
 copied; the whole family is then ended (`apps.accounts.services.revoke_reused_token_family`).
 """
 
-from typing import Any
+from typing import Any, cast
 
 from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.exceptions import TokenError
@@ -79,3 +79,16 @@ class RefreshToken(_CheckedClaims, tokens.RefreshToken):  # type: ignore[misc]
         first = self.payload.get(api_settings.JTI_CLAIM)
         super().set_jti()
         self.payload.setdefault(FAMILY_CLAIM, first or self.payload[api_settings.JTI_CLAIM])
+
+    def blacklist(self) -> Any:
+        """Blacklist the token being rotated, or refuse it if that was done meanwhile.
+        simplejwt looks the token up in the blacklist when it reads it and blacklists it
+        later, in its refresh (a get_or_create): two refreshes of one token at the same
+        moment both passed the look-up and both were rotated, leaving two live branches of
+        the login that reuse detection never sees. The row is unique, so only one of them
+        creates it; the other is refused as any used token is (TokenError, 401)."""
+        # simplejwt 5.5 returns get_or_create's pair, though it is annotated as the row.
+        blacklisted, created = cast(tuple[Any, bool], super().blacklist())
+        if not created:
+            raise TokenError("Token is blacklisted")
+        return blacklisted

@@ -4,8 +4,8 @@ A *rights map* holds what the read path needs to know about a user: the user row
 the password hash) for authentication, and the actions granted on each active source.
 It is kept for RIGHTS_TTL_SECONDS under the *rights epoch* current when it was read from
 the database; one MGET fetches the map with the current epoch, and a map of another epoch
-is not used. The same MGET fetches the JWT families of the user that were ended
-(`end_token_family`): their access tokens are refused at once, at no extra round trip.
+is not used. The same MGET fetches whether the JWT family of the token presented was
+ended (`end_token_family`): its access tokens are refused at once, at no extra round trip.
 Any change to what rights derive from (a user, a group, a membership, a
 permission, a source) replaces the epoch (`forget_all`, called by the signals in
 apps/datasources/signals.py): every map is stale at once.
@@ -37,10 +37,13 @@ from apps.datasources.models import DataSource, DataSourcePermission
 RIGHTS_TTL_SECONDS = 15 * 60
 _EPOCH_KEY = "rights-epoch"
 # Versioned: a map stored by a release with another RightsMap shape is never read.
-_MAP_KEY = "rights:v3:{}"
-# The user's ended JWT families. Kept as long as an access token lives: by then every
-# access token of an ended family has expired, and its refresh tokens are blacklisted.
-_ENDED_FAMILIES_KEY = "jwt-families-ended:{}"
+_MAP_KEY = "rights:v4:{}"
+# One key per ended JWT family (user id, family), written without reading: one set of the
+# user's ended families, read and written back, lost one of two families ended at the same
+# moment, whose access tokens then lived on. Kept as long as an access token lives: by
+# then every access token of an ended family has expired, and its refresh tokens are
+# blacklisted.
+_ENDED_FAMILY_KEY = "jwt-family-ended:{}:{}"
 # The user row as authentication needs it; the password hash stays in the database (read
 # on demand, as a deferred field, by whatever needs it).
 _USER_FIELDS = (
@@ -67,9 +70,9 @@ class RightsMap:
     # A digest of the password hash, never the hash: what a JWT of this user must carry
     # (apps/accounts/tokens.py), so a password change ends the tokens issued before it.
     password_fingerprint: str
-    # JWT families ended for a reused refresh token: not stored with the map (a new map
-    # would lose them) but fetched with it.
-    ended_token_families: frozenset[str] = frozenset()
+    # Whether the JWT family of the token it was fetched for was ended for a reused refresh
+    # token: not stored with the map (a new map would lose it) but fetched with it.
+    token_family_ended: bool = False
 
     def on(self, datasource_id: int) -> frozenset[str]:
         return self.rights.get(datasource_id, frozenset())
@@ -103,24 +106,25 @@ def _current_epoch(found: str | None) -> str:
 
 def end_token_family(user_id: int, family: str) -> None:
     """Refuse the access tokens of `family` (apps/accounts/tokens.py) from now on."""
-    key = _ENDED_FAMILIES_KEY.format(user_id)
     lifetime = int(jwt_settings.ACCESS_TOKEN_LIFETIME.total_seconds()) + 60  # + clock skew
-    cache.set(key, frozenset(cache.get(key) or ()) | {family}, lifetime)
+    cache.set(_ENDED_FAMILY_KEY.format(user_id, family), True, lifetime)
 
 
-def rights_map(user_id: int) -> RightsMap | None:
+def rights_map(user_id: int, token_family: str = "") -> RightsMap | None:
     """The user's rights map: one cache round trip when warm, else read from the database
-    and kept. None if there is no such user."""
-    map_key, families_key = _MAP_KEY.format(user_id), _ENDED_FAMILIES_KEY.format(user_id)
-    found = cache.get_many([map_key, _EPOCH_KEY, families_key])
+    and kept. None if there is no such user. With the JWT family of the token presented,
+    the map says whether that family was ended (`token_family_ended`)."""
+    map_key = _MAP_KEY.format(user_id)
+    family_key = _ENDED_FAMILY_KEY.format(user_id, token_family) if token_family else None
+    found = cache.get_many([map_key, _EPOCH_KEY] if family_key is None else [map_key, _EPOCH_KEY, family_key])
     epoch = _current_epoch(found.get(_EPOCH_KEY))
     stored = found.get(map_key)
     if stored is None or stored.epoch != epoch:
         stored = _read_rights_map(user_id, epoch)
         if stored is not None:
             cache.set(map_key, stored, RIGHTS_TTL_SECONDS)
-    ended = found.get(families_key)
-    return replace(stored, ended_token_families=ended) if stored is not None and ended else stored
+    ended = family_key is not None and found.get(family_key) is not None
+    return replace(stored, token_family_ended=True) if stored is not None and ended else stored
 
 
 def _read_rights_map(user_id: int, epoch: str) -> RightsMap | None:

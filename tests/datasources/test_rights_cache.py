@@ -64,7 +64,7 @@ def test_the_map_is_kept_for_fifteen_minutes(shop, analysts):
     assert read(jwt_client(user), shop).status_code == 200
     assert RIGHTS_TTL_SECONDS == 15 * 60
     redis_client = redis.Redis.from_url(settings.QUERYBASE_CACHE_URL)
-    assert 0 < redis_client.ttl(cache.make_key(f"rights:v3:{user.pk}")) <= RIGHTS_TTL_SECONDS
+    assert 0 < redis_client.ttl(cache.make_key(f"rights:v4:{user.pk}")) <= RIGHTS_TTL_SECONDS
 
 
 def test_a_revoked_permission_is_refused_at_once(shop, analysts):

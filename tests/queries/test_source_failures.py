@@ -10,10 +10,11 @@ import uuid
 from contextlib import ExitStack
 
 import pytest
+from django.test import Client
 
 from apps.datasources.connectors import CredentialRole, connector_for
 from apps.datasources.connectors.base import BoundStatement, QueryLimits
-from apps.datasources.connectors.postgresql_pool import UNANSWERED
+from apps.datasources.connectors.unanswered import UNANSWERED
 from apps.queries.models import QueryRun
 from tests.support.databases import (
     ending_sessions_once_running,
@@ -43,17 +44,17 @@ def submit(client, source, sql, **extra):
     return client.post("/api/v1/queries", body, format="json")
 
 
-def postgresql_source_behind(relay, postgres_server, name: str):
-    """A source reaching the test PostgreSQL server through `relay`, which can then drop or
+def source_behind(relay, server, name: str, engine: str = "postgresql"):
+    """A source reaching the test server of `engine` through `relay`, which can then drop or
     ignore its connections."""
     return make_datasource(
         name,
-        engine="postgresql",
+        engine=engine,
         host="127.0.0.1",
         port=relay.port,
-        database=postgres_server.database,
-        username=postgres_server.username,
-        password=postgres_server.password,
+        database=server.database,
+        username=server.username,
+        password=server.password,
     )
 
 
@@ -180,7 +181,7 @@ def test_a_postgresql_source_refusing_connections_is_told_at_once_and_its_return
     # until the whole connect timeout had passed, though the source refused at once.
     settings.QUERYBASE_CONNECT_TIMEOUT = 60
     with relay_to(f"http://{postgres_server.host}:{postgres_server.port}") as relay:
-        source = postgresql_source_behind(relay, postgres_server, "behind-relay")
+        source = source_behind(relay, postgres_server, "behind-relay")
         client = client_for(reader("ana", source))
         relay.drop()  # every connection to the source is closed at once from now on
 
@@ -230,7 +231,7 @@ def test_a_postgresql_source_that_does_not_answer_is_waited_for_once_then_told_a
     monkeypatch.setattr(UNANSWERED, "clock", clock)
     settings.QUERYBASE_CONNECT_TIMEOUT = 2
     with relay_to(f"http://{postgres_server.host}:{postgres_server.port}") as relay:
-        source = postgresql_source_behind(relay, postgres_server, "silent")
+        source = source_behind(relay, postgres_server, "silent")
         client = client_for(reader("ana", source))
         assert submit(client, source, "SELECT 1 AS n", wait=30).status_code == 200
         relay.silence()  # connections are taken and never answered from now on
@@ -265,3 +266,113 @@ def test_a_postgresql_source_that_does_not_answer_is_waited_for_once_then_told_a
         response = submit(client, source, "SELECT 42 AS n", wait=30)
         assert response.status_code == 200, response.content
         assert response.json()["result"]["rows"] == [[42]]
+
+
+def timed(call):
+    """`call()`'s answer, and the seconds it took."""
+    started = time.monotonic()
+    answer = call()
+    return answer, time.monotonic() - started
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_a_source_that_does_not_answer_is_waited_for_once_by_reads_and_schema_and_always_by_test_connection(
+    engine, postgres_server, mysql_server, admin_user, settings, monkeypatch
+):
+    # Schema browsing used to wait the whole connect timeout out every time, and on MySQL
+    # reads did too; "Test connection" is a probe: it always tries, within the timeout.
+    clock = SteppedClock()
+    monkeypatch.setattr(UNANSWERED, "clock", clock)
+    server = postgres_server if engine == "postgresql" else mysql_server
+    settings.QUERYBASE_CONNECT_TIMEOUT = 2
+    with relay_to(f"http://{server.host}:{server.port}") as relay:
+        source = source_behind(relay, server, "silent", engine)
+        client = client_for(reader("ana", source))
+        admin = client_for(admin_user)
+        no_answer = f"No answer from 127.0.0.1:{relay.port} within 2s."
+        relay.silence()
+
+        def schema_fails_with(message: str) -> float:
+            response, took = timed(lambda: client.get(f"/api/v1/datasources/{source.id}/schema"))
+            assert response.status_code == 502, response.content
+            error = response.json()["error"]
+            assert (error["code"], error["details"]["reason"]) == ("datasource_unavailable", "connection_timeout")
+            assert error["message"].startswith(message), error["message"]
+            return took
+
+        # "Test connection" waits the timeout out, and says the host did not answer ...
+        tested, took = timed(lambda: admin.post(f"/api/v1/datasources/{source.id}/test").json())
+        assert (tested["ok"], tested["error_code"], tested["message"]) == (False, "connection_timeout", no_answer)
+        assert 2 <= took < 10
+        # ... which reads and schema browsing hear: they are told at once, even where the
+        # timeout is now half a minute.
+        settings.QUERYBASE_CONNECT_TIMEOUT = 30
+        at_the_last_attempt = f"No answer from 127.0.0.1:{relay.port} within 2s at the last attempt;"
+        response, took = timed(lambda: submit(client, source, "SELECT 1 AS n", wait=30))
+        assert response.status_code == 502, response.content
+        assert response.json()["error"]["message"].startswith(at_the_last_attempt)
+        assert (run_of(response).status, run_of(response).attempts) == ("failed", 1)
+        assert took < 10
+        assert schema_fails_with(at_the_last_attempt) < 10
+
+        # Once the window has passed, schema browsing tries once more, then is told at once.
+        settings.QUERYBASE_CONNECT_TIMEOUT = 2
+        clock.now += 3
+        assert schema_fails_with(no_answer) >= 2
+        settings.QUERYBASE_CONNECT_TIMEOUT = 30
+        assert schema_fails_with(at_the_last_attempt) < 10
+
+        # The admin's "Test connection" tries for real within the window, and is bounded by
+        # the connect timeout.
+        settings.QUERYBASE_CONNECT_TIMEOUT = 2
+        unanswered = relay.unanswered
+        admin_page = Client()
+        admin_page.force_login(admin_user)
+        form = {
+            "name": source.name,
+            "engine": engine,
+            "host": "127.0.0.1",
+            "port": str(relay.port),
+            "database": server.database,
+            "username": server.username,
+        }
+        url = f"/admin/datasources/datasource/{source.pk}/test-connection/"
+        tested, took = timed(lambda: admin_page.post(url, form).json())
+        assert (tested["ok"], tested["error_code"], tested["message"]) == (False, "connection_timeout", no_answer)
+        assert 2 <= took < 10
+        assert relay.unanswered == unanswered + 1
+
+        # Back: "Test connection" finds it at once, window or not, and that ends the window.
+        relay.restore()
+        tested, took = timed(lambda: admin_page.post(url, form).json())
+        assert tested["ok"] is True, tested
+        assert took < 2
+        response = submit(client, source, "SELECT 42 AS n", wait=30)
+        assert response.status_code == 200, response.content
+        assert response.json()["result"]["rows"] == [[42]]
+        schema = client.get(f"/api/v1/datasources/{source.id}/schema")
+        assert schema.status_code == 200, schema.content
+
+
+def test_a_mariadb_source_closing_connections_at_once_is_a_refusal_not_a_host_that_does_not_answer(
+    mysql_server, settings
+):
+    # MySQL's client reports both as "Lost connection … reading initial communication
+    # packet"; only the system error tells them apart. Taken for no answer, a refusal was
+    # reported as a timeout it never waited for, and kept the host's reads away.
+    settings.QUERYBASE_CONNECT_TIMEOUT = 30
+    with relay_to(f"http://{mysql_server.host}:{mysql_server.port}") as relay:
+        source = source_behind(relay, mysql_server, "closing", "mysql")
+        client = client_for(reader("ana", source))
+        relay.drop()  # connections are taken and closed at once
+
+        for _ in range(2):  # each tries: no window was opened
+            response, took = timed(lambda: client.get(f"/api/v1/datasources/{source.id}/schema"))
+            assert response.status_code == 502, response.content
+            error = response.json()["error"]
+            assert (error["code"], error["details"]["reason"]) == ("datasource_unavailable", "connection_failed")
+            assert error["message"].startswith("Could not connect to MySQL: Lost connection"), error["message"]
+            assert took < 10
+
+        relay.restore()
+        assert client.get(f"/api/v1/datasources/{source.id}/schema").status_code == 200

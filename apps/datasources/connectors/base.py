@@ -13,11 +13,13 @@ from typing import Any, TypeVar
 from django.conf import settings
 
 from apps.datasources.connectors.privileges import PrivilegeReport
+from apps.datasources.connectors.unanswered import UNANSWERED, Address
 from apps.sqlcore.statements import BoundStatement, ParamStyle
 from querybase.errors import QueryBaseError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class CredentialRole(StrEnum):
@@ -362,6 +364,8 @@ class Connector(ABC):
     engine: str
     #: Whether host/port/username are meaningful for this engine.
     network: bool = True
+    #: The port a network engine's server listens on when the source names none.
+    default_port: int = 0
     param_style: ParamStyle
     #: Whether `volatile_functions` asks a real catalog (else it always answers "none").
     has_volatility_catalog: bool = False
@@ -385,6 +389,41 @@ class Connector(ABC):
     @abstractmethod
     def connect(self) -> AbstractContextManager:
         """A context manager yielding an open DB-API connection; raises ConnectorError."""
+
+    # Hosts that do not answer (unanswered.py) ------------------------------------------
+
+    def _address(self) -> Address:
+        return self.settings.host, self.settings.port or self.default_port
+
+    def _timed_out(self) -> ConnectionTimedOut:
+        """A connect timeout, in the same words whatever the engine."""
+        host, port = self._address()
+        return ConnectionTimedOut(f"No answer from {host}:{port} within {self.settings.connect_timeout}s.")
+
+    def _attempt_to_connect(self, connect: Callable[[], C]) -> C:
+        """`connect()` (which raises ConnectorError), its outcome told to UNANSWERED: a
+        ConnectionTimedOut opens the host's window, a connection made ends it."""
+        try:
+            connection = connect()
+        except ConnectionTimedOut:
+            UNANSWERED.no_answer(self._address(), self.settings.connect_timeout)
+            raise
+        UNANSWERED.answered(self._address())
+        return connection
+
+    def _refuse_if_unanswered(self) -> None:
+        """A host whose last attempt got no answer is not waited for again at once: a read
+        or schema browsing fails now, saying when it is tried again. "Test connection" never
+        asks: it is the admin's explicit probe, bounded by the connect timeout itself."""
+        quiet = UNANSWERED.quiet_for(self._address())
+        if quiet is None:
+            return
+        timeout, left = quiet
+        host, port = self._address()
+        raise ConnectionTimedOut(
+            f"No answer from {host}:{port} within {timeout}s at the last attempt; "
+            f"it is tried again in {max(left, 1):.0f}s."
+        )
 
     @abstractmethod
     def server_version(self, connection) -> str:

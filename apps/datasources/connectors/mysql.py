@@ -1,5 +1,7 @@
 """MySQL and MariaDB through mysqlclient."""
 
+import errno
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from itertools import chain
@@ -14,7 +16,6 @@ from apps.datasources.connectors.base import (
     BoundStatement,
     ConnectionFailed,
     ConnectionLost,
-    ConnectionTimedOut,
     Connector,
     ConnectorError,
     EarlierResult,
@@ -41,7 +42,10 @@ from apps.datasources.connectors.values import ColumnConversion, converted_block
 
 # Client error numbers (errmsg.h / mysqld_error.h) that we translate.
 _ACCESS_DENIED = {1044, 1045, 1698}
-_TIMEOUT = {2013}  # lost connection during the handshake: the server never answered in time
+# The client gave up waiting (the system error ETIMEDOUT): to connect, "Can't connect … (110)"
+# (2002), or for the server's greeting, "Lost connection … system error: 110" (2013). The
+# same errors with another system error (a connection closed at once) are a refusal.
+_NO_ANSWER = re.compile(rf"(?:\(|system error: ){errno.ETIMEDOUT}\)?$|timed out", re.IGNORECASE)
 _READ_ONLY = {1792}  # cannot execute statement in a READ ONLY transaction
 _STATEMENT_TIMEOUT = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 _INTERRUPTED = {1317}  # KILL QUERY
@@ -81,6 +85,7 @@ class MySQLConnector(Connector):
     outcome_markers = mysql_outcome
     driver_error = MySQLdb.Error
     engine = "mysql"
+    default_port = 3306
     param_style = ParamStyle.FORMAT
     has_volatility_catalog = True  # information_schema.ROUTINES (`volatile_functions`)
     # DDL, SET autocommit and transaction control commit by themselves: only DML (and
@@ -91,7 +96,7 @@ class MySQLConnector(Connector):
         timeout = self.settings.connect_timeout
         return {
             "host": self.settings.host,
-            "port": self.settings.port or 3306,
+            "port": self.settings.port or self.default_port,
             "user": self.settings.username,
             "password": self.settings.password,
             "database": self.settings.database,
@@ -121,31 +126,32 @@ class MySQLConnector(Connector):
 
     @contextmanager
     def _connected(self, kwargs: dict) -> Iterator[MySQLdb.Connection]:
-        try:
-            connection = MySQLdb.connect(**kwargs)
-        except MySQLdb.OperationalError as error:
-            raise self._translate(error) from error
+        connection = self._attempt_to_connect(lambda: self._new_connection(kwargs))
         try:
             yield connection
         finally:
             connection.close()
+
+    def _new_connection(self, kwargs: dict) -> MySQLdb.Connection:
+        try:
+            return MySQLdb.connect(**kwargs)
+        except MySQLdb.OperationalError as error:
+            raise self._translate(error) from error
 
     def _translate(self, error: MySQLdb.OperationalError) -> ConnectorError:
         number = error.args[0] if error.args else None
         message = self.scrub(str(error.args[1]) if len(error.args) > 1 else str(error))
         if number in _ACCESS_DENIED:
             return AuthenticationFailed(f"MySQL refused the credentials: {message}")
-        if number in _TIMEOUT or "timed out" in message.lower():
-            return ConnectionTimedOut(
-                f"No answer from {self.settings.host}:{self.settings.port or 3306} "
-                f"within {self.settings.connect_timeout}s: {message}"
-            )
+        if _NO_ANSWER.search(message):
+            return self._timed_out()
         return ConnectionFailed(f"Could not connect to MySQL: {message}")
 
     def server_version(self, connection: MySQLdb.Connection) -> str:
         return connection.get_server_info()
 
     def schema(self) -> list[Table]:
+        self._refuse_if_unanswered()
         with self.connect() as connection:
             cursor = connection.cursor()
             try:
@@ -180,6 +186,7 @@ class MySQLConnector(Connector):
         backend_id: str | None = None,  # never given: new_backend_id is None (a thread id)
         earlier: EarlierResult | None = None,
     ) -> Iterator[RowStream]:
+        self._refuse_if_unanswered()
         deadline = ReadDeadline(limits.timeout_ms)
         # mysqlclient has no pool, so every read has a fresh connection; one per read also
         # means an early stop just closes it, instead of draining an unbuffered result.

@@ -54,7 +54,7 @@ from apps.datasources.connectors.base import (
 )
 from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reasons
 from apps.datasources.connectors.postgresql_identity import refuse_querybase_database
-from apps.datasources.connectors.postgresql_pool import UNANSWERED, ConnectAttemptFailed, MeteredConnectionPool
+from apps.datasources.connectors.postgresql_pool import ConnectAttemptFailed, MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
 
 # From the catalog rather than information_schema, which has no materialized views,
@@ -164,6 +164,7 @@ class PostgreSQLConnector(Connector):
     outcome_markers = postgresql_outcome
     driver_error = psycopg.Error
     engine = "postgresql"
+    default_port = 5432
     param_style = ParamStyle.DOLLAR_NUMERIC
     has_volatility_catalog = True
     # Everything is transactional here but transaction control itself (BEGIN, COMMIT, …).
@@ -178,7 +179,7 @@ class PostgreSQLConnector(Connector):
             options += " -c default_transaction_read_only=on"
         return {
             "host": self.settings.host,
-            "port": self.settings.port or 5432,
+            "port": self.settings.port or self.default_port,
             "dbname": self.settings.database,
             "user": self.settings.username,
             "password": self.settings.password,
@@ -189,39 +190,18 @@ class PostgreSQLConnector(Connector):
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        try:
-            connection = psycopg.connect(**self._connect_kwargs())
-        except psycopg.errors.ConnectionTimeout as error:
-            UNANSWERED.no_answer(self._address(), self.settings.connect_timeout)
-            raise self._timed_out() from error
-        except psycopg.OperationalError as error:
-            raise self._translate(error) from error
-        UNANSWERED.answered(self._address())
+        connection = self._attempt_to_connect(self._new_connection)
         try:
             refuse_querybase_database(connection)
             yield connection
         finally:
             connection.close()
 
-    def _address(self) -> tuple[str, int]:
-        return self.settings.host, self.settings.port or 5432
-
-    def _timed_out(self) -> ConnectionTimedOut:
-        host, port = self._address()
-        return ConnectionTimedOut(f"No answer from {host}:{port} within {self.settings.connect_timeout}s.")
-
-    def _refuse_if_unanswered(self) -> None:
-        """A host whose last attempt got no answer is not waited for again at once (see
-        postgresql_pool): the read fails now, saying when it is tried again."""
-        quiet = UNANSWERED.quiet_for(self._address())
-        if quiet is None:
-            return
-        timeout, left = quiet
-        host, port = self._address()
-        raise ConnectionTimedOut(
-            f"No answer from {host}:{port} within {timeout}s at the last attempt; "
-            f"it is tried again in {max(left, 1):.0f}s."
-        )
+    def _new_connection(self) -> psycopg.Connection:
+        try:
+            return psycopg.connect(**self._connect_kwargs())
+        except psycopg.OperationalError as error:
+            raise self._translate(error) from error
 
     def _translate(self, error: psycopg.OperationalError) -> ConnectorError:
         if isinstance(error, psycopg.errors.ConnectionTimeout):
@@ -238,6 +218,7 @@ class PostgreSQLConnector(Connector):
         return the_row(connection.execute("SHOW server_version").fetchone())[0]
 
     def schema(self) -> list[Table]:
+        self._refuse_if_unanswered()
         with self.connect() as connection:
             try:
                 rows = connection.execute(_SCHEMA_SQL).fetchall()

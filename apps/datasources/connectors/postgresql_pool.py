@@ -12,20 +12,17 @@ an attempt failed) a caller waits in short slices, ending its wait with that fai
 soon as one happens during it (`ConnectAttemptFailed`). While the source is known to
 answer, a caller waits in one piece, in its turn, for a connection another read gives back.
 
-A host that does not answer at all (packets dropped, not refused) costs the whole connect
-timeout per attempt. Once an attempt got no answer, the host is `UNANSWERED` for as long
-again: reads fail at once, saying so, instead of each waiting the timeout out. Then the
-next read tries again (one at a time: its attempt opens a new window for the others), and
-any connection made, the pool's own included, ends the window.
+The pool's own attempts tell the hosts that do not answer (unanswered.py) what they met:
+a connect timeout opens the host's window, a connection made ends it.
 """
 
-import threading
 from time import monotonic
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from apps.datasources.connectors.unanswered import UNANSWERED, Address
 from querybase import metrics
 
 # How often a waiting caller looks whether the pool's attempt to connect failed.
@@ -38,44 +35,6 @@ class ConnectAttemptFailed(Exception):
     def __init__(self, error: psycopg.OperationalError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-Address = tuple[str, int]
-
-
-class UnansweredHosts:
-    """The hosts of this process whose last attempt to connect got no answer in time."""
-
-    def __init__(self) -> None:
-        self.clock = monotonic  # a test moves time on without sleeping
-        self._lock = threading.Lock()
-        self._windows: dict[Address, tuple[float, int]] = {}  # address → (window start, timeout then)
-
-    def no_answer(self, address: Address, timeout: int) -> None:
-        with self._lock:
-            self._windows[address] = (self.clock(), timeout)
-
-    def answered(self, address: Address) -> None:
-        with self._lock:
-            self._windows.pop(address, None)
-
-    def quiet_for(self, address: Address) -> tuple[int, float] | None:
-        """(the timeout it was not answered within, seconds left) while `address` is in
-        its window; None once it may be tried: the caller then tries, and the others
-        wait for that attempt's outcome in a window of their own."""
-        now = self.clock()
-        with self._lock:
-            window = self._windows.get(address)
-            if window is None:
-                return None
-            started, timeout = window
-            if now - started < timeout:
-                return timeout, started + timeout - now
-            self._windows[address] = (now, timeout)
-            return None
-
-
-UNANSWERED = UnansweredHosts()
 
 
 class MeteredConnectionPool(ConnectionPool):
