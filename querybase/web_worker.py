@@ -92,26 +92,35 @@ class WebWorker(ThreadWorker):
     def _gather(self, conn: TConn) -> None:
         conn.sock.setblocking(False)
         self.arrivals[conn] = Arrival()
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
+        # A kept-alive connection's request is usually all there already: no poller round trip.
+        if not self._read_request(conn, registered=False):
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
 
     def _on_request_bytes(self, conn: TConn, _sock) -> None:
+        self._read_request(conn, registered=True)
+
+    def _read_request(self, conn: TConn, *, registered: bool) -> bool:
+        """Read what has come of the connection's request. Once it is whole, or the client
+        left, the connection leaves the arrivals (to a thread, or closed): whether it did."""
         arrival = self.arrivals[conn]
         try:
             data = conn.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         arrival.received += data
         if data and not arrival.is_complete():
-            return
-        self.poller.unregister(conn.sock)
+            return False
+        if registered:
+            self.poller.unregister(conn.sock)
         del self.arrivals[conn]
-        if not data:  # the client left before its request was whole
+        if data:
+            conn.arrival = arrival
+            self.enqueue_req(conn)
+        else:  # the client left before its request was whole
             self._close(conn)
-            return
-        conn.arrival = arrival
-        self.enqueue_req(conn)
+        return True
 
     def murder_pending(self) -> None:
         # Called by gthread's loop at least once a second.
