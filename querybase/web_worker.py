@@ -78,7 +78,7 @@ class WebWorker(ThreadWorker):
             return
         self.nr_conns += 1
         conn = TConn(self.cfg, self._paced(client_sock), client_addr, listener.getsockname())
-        self._gather(conn)
+        self._gather(conn, readable=False)
 
     def on_client_socket_readable(self, conn: TConn, client) -> None:
         # A kept-alive connection's next request begins: gathered like a new one's.
@@ -87,13 +87,13 @@ class WebWorker(ThreadWorker):
             return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self._gather(conn)
+        self._gather(conn, readable=True)
 
-    def _gather(self, conn: TConn) -> None:
+    def _gather(self, conn: TConn, *, readable: bool) -> None:
         conn.sock.setblocking(False)
         self.arrivals[conn] = Arrival()
         # A kept-alive connection's request is usually all there already: no poller round trip.
-        if not self._read_request(conn, registered=False):
+        if not (readable and self._read_request(conn, registered=False)):
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
 
     def _on_request_bytes(self, conn: TConn, _sock) -> None:
