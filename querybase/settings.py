@@ -463,6 +463,11 @@ STATICFILES_DIRS = [
 
 # Request bodies beyond this are refused with 413 (SQL scripts are text; 5 MB is ample).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("QUERYBASE_MAX_BODY_BYTES", 5 * 1024 * 1024)
+# A client must send its request (head and body) within this many seconds of its first
+# byte, plus a second for every so many bytes, or it is answered 408 and its connection
+# closed: a slow client must not hold one of the web server's threads (querybase/request_arrival.py).
+QUERYBASE_REQUEST_GRACE_SECONDS = env_int("QUERYBASE_REQUEST_GRACE_SECONDS", 10)
+QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND = max(1, env_int("QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND", 10_000))
 
 REST_FRAMEWORK: dict[str, Any] = {
     # JWT first: its WWW-Authenticate header makes a missing credential a 401, not a 403.

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -70,6 +70,12 @@ def json_error_handler(exc: Exception, context: dict) -> Response | None:
         return Response(
             error_body("payload_too_large", "The request body is larger than this server accepts."),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, UnreadablePostError):
+        # The client left, or was cut off for sending too slowly (querybase/request_arrival.py,
+        # which has answered 408 already), before its body was whole: nobody's error to log.
+        return Response(
+            error_body("body_incomplete", "The request body did not arrive whole."), status=status.HTTP_400_BAD_REQUEST
         )
 
     if isinstance(exc, (ProtectedError, RestrictedError)):

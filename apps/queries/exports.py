@@ -20,6 +20,7 @@ from apps.queries.exceptions import QueryError, error_code_of
 from apps.queries.plan import limits_for, prepare_read, sha256_of
 from apps.queries.renderers import RENDERERS, CappedRows, failure_trailer, server_csv_chunks
 from apps.queries.selectors import saved_queries_for
+from apps.sqlcore import invisible
 from apps.sqlcore.parameters import Params
 from apps.sqlcore.sqltext import single_query_text
 from apps.sqlcore.statements import BoundStatement
@@ -49,7 +50,8 @@ _NOT_PLAIN_ASCII = re.compile(r"[^A-Za-z0-9.-]+")
 def export_file_name(user: User, datasource: DataSource, sql: str, export_format: str) -> str:
     """What the export's file is called: after the user's saved query of this SQL on this
     source (their own or shared with them), else after the first table the SQL reads,
-    else `querybase-export`. Without path separators or control characters."""
+    else `querybase-export`. Without path separators, control, invisible or direction-changing
+    characters."""
     text = sql.strip()
     saved = next(
         (query.name for query in saved_queries_for(user).filter(datasource=datasource) if query.sql.strip() == text),
@@ -58,7 +60,10 @@ def export_file_name(user: User, datasource: DataSource, sql: str, export_format
     if saved is None:
         tables = referenced_tables(sql, datasource.engine)
         saved = tables[0].name if tables else ""
-    name = _UNSAFE_IN_FILE_NAMES.sub("_", saved).strip(" ._")[:_FILE_NAME_CHARS] or "querybase-export"
+    # Invisible and direction-changing characters go: a browser shows the name they reorder.
+    hidden = set(invisible.characters_in(saved))
+    visible = "".join(character for character in saved if character not in hidden)
+    name = _UNSAFE_IN_FILE_NAMES.sub("_", visible).strip(" ._")[:_FILE_NAME_CHARS] or "querybase-export"
     return f"{name}.{export_format}"
 
 

@@ -313,6 +313,15 @@ class SavedQuerySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "owner", "share_url", "created_at", "updated_at"]
 
+    def validate_chart(self, chart: dict | None) -> dict | None:
+        # A PATCH is partial for the saved query's fields, which DRF passes on to the nested
+        # chart: a chart missing its parts was stored, and every list showing it failed.
+        if chart is None or not self.partial:
+            return chart
+        whole = ChartSerializer(data=self.initial_data["chart"])
+        whole.is_valid(raise_exception=True)
+        return whole.validated_data
+
     def get_share_url(self, saved: SavedQuery) -> str | None:
         if not saved.share_token or saved.owner_id != self.context["request"].user.pk:
             return None

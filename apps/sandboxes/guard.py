@@ -14,9 +14,9 @@ Inside the copy anything allowed goes; refused here:
 - functions that act outside the transaction or the database (other connections, files,
   programs, server state; apps/sqlcore/function_effects.py);
 - statements that read or write files or run SQL given as text (COPY and DO on
-  PostgreSQL; LOAD, INTO OUTFILE, PREPARE/EXECUTE on MySQL; ATTACH and VACUUM INTO on
-  SQLite); a PostgreSQL function may only be written in SQL or PL/pgSQL without
-  EXECUTE, and its body passes the same checks;
+  PostgreSQL; LOAD, INTO OUTFILE, PREPARE/EXECUTE and the DATA or INDEX DIRECTORY of a
+  table on MySQL; ATTACH and VACUUM INTO on SQLite); a PostgreSQL function may only be
+  written in SQL or PL/pgSQL without EXECUTE, and its body passes the same checks;
 - on MySQL, any name qualified by another schema of the server (the source's included).
 
 This reads the text lexically (apps/sqlcore), so it errs towards refusing, and a
@@ -127,9 +127,22 @@ def _mysql_reason(tokens: list[Token], words: list[str], other_databases) -> str
         if token.kind not in (WORD, QIDENT):
             continue
         following = tokens[index + 1]
+        if _is_file_directory_option(token, following):
+            # A table option putting the table's files in a directory of the caller's choosing.
+            return f"{token.value} DIRECTORY places files outside the sandbox"
         if following.kind == PUNCT and following.value == "." and _name(token) in other_databases:
             return f"names in schema {_name(token)} lie outside the sandbox"
     return None
+
+
+def _is_file_directory_option(token: Token, following: Token) -> bool:
+    """MySQL's DATA DIRECTORY or INDEX DIRECTORY table option."""
+    return (
+        token.kind == WORD
+        and token.value in ("DATA", "INDEX")
+        and following.kind == WORD
+        and following.value == "DIRECTORY"
+    )
 
 
 def _postgresql_routine_reason(sql: str, tokens: list[Token]) -> str | None:

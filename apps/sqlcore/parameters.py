@@ -104,6 +104,8 @@ def _match_positional(placeholders: list[Placeholder], params: Params) -> list[_
     if not isinstance(params, list):
         raise ParameterError("The SQL uses $n placeholders: params must be a list.")
     used = {int(placeholder.key) for placeholder in placeholders}
+    if 0 in used:
+        raise ParameterError("Placeholders are numbered from $1; $0 is not one.")
     expected = max(used)
     if expected > MAX_PLACEHOLDER_NUMBER:
         raise ParameterError(f"Placeholder numbers go up to ${MAX_PLACEHOLDER_NUMBER}; this SQL uses a higher one.")

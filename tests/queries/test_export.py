@@ -250,3 +250,18 @@ def test_the_file_is_named_after_the_saved_query_else_the_first_table(shop_sqlit
     # Somebody else's saved query does not name your export.
     bob = client_for(reader("bob", shop))
     assert 'filename="orders.csv"' in _disposition(post_export(bob, shop, sql))
+
+
+def test_the_file_name_keeps_no_character_that_hides_or_reorders_it(shop_sqlite_path):
+    """A saved query's name (perhaps one shared with you by someone else) names your
+    export: a right-to-left override (U+202E) in it shows the end of the name reversed in
+    a download bar, so `invoice<U+202E>gpj.exe.csv` read as an invoice ending in .jpg."""
+    shop = make_datasource("shop", database=str(shop_sqlite_path))
+    client = client_for(reader("ana", shop))
+    sql = "SELECT id FROM orders"
+    name = "invoice\u202egpj\u200b.exe"
+    saved = client.post("/api/v1/saved-queries", {"name": name, "datasource": shop.id, "sql": sql}, format="json")
+    assert saved.status_code == 201, saved.content
+    assert _disposition(post_export(client, shop, sql)) == (
+        "attachment; filename=\"invoicegpj.exe.csv\"; filename*=UTF-8''invoicegpj.exe.csv"
+    )

@@ -48,6 +48,9 @@ def test_postgres_cast_is_not_a_named_parameter(postgres_server):
         ("SELECT $1, $2", [1], "2 parameter(s)"),
         ("SELECT $1", [1, 2], "1 parameter(s)"),
         ("SELECT $2", [1, 2], "$1 is missing"),
+        # $0 was a 500: no number from $1 up to the highest (0) was missing.
+        ("SELECT $0", [1], "from $1"),
+        ("SELECT $1, $00", [1], "from $1"),
         ("SELECT $1", {"a": 1}, "must be a list"),
         ("SELECT :a", [1], "must be an object"),
         ("SELECT :a, :b", {"a": 1}, "do not match"),

@@ -58,3 +58,20 @@ def test_a_chart_that_is_not_one_is_refused(shop, chart):
     assert answer.json()["error"]["code"] == "invalid_request"
     assert "chart" in answer.json()["error"]["details"]
     assert not SavedQuery.objects.exists()
+
+
+@pytest.mark.parametrize("chart", [{}, {"type": "bar"}, {"x": "a", "y": ["b"]}, {"a": {"b": 1}}])
+def test_a_chart_changed_by_patch_is_still_a_whole_one(shop, chart):
+    """PATCH is partial for the saved query's fields, not inside its chart. A chart missing
+    its parts was stored, and every list of saved queries holding it then failed with a
+    500, the lists of the groups it was shared with too."""
+    client = client_for(reader("ana", shop))
+    saved = client.post(
+        "/api/v1/saved-queries", {"name": "Sales", "datasource": shop.id, "sql": "SELECT 1"}, format="json"
+    ).json()
+    answer = client.patch(f"/api/v1/saved-queries/{saved['id']}", {"chart": chart}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_request"
+    assert "chart" in answer.json()["error"]["details"]
+    assert SavedQuery.objects.get().chart is None
+    assert client.get("/api/v1/saved-queries").status_code == 200

@@ -37,6 +37,9 @@ REFUSED = [
     ("mysql", "SET GLOBAL read_only = 1"),
     ("mysql", "USE production"),
     ("mysql", "SELECT LOAD_FILE('/etc/passwd')"),
+    # Found by an outside attack: only the database's refusal stopped it.
+    ("mysql", "CREATE TABLE t (a INT) DATA DIRECTORY = '/var/lib/other'"),
+    ("mysql", "ALTER TABLE t ENGINE = MyISAM INDEX DIRECTORY '/tmp'"),
     ("sqlite", "ATTACH DATABASE '/var/lib/prod.sqlite3' AS prod"),
     ("sqlite", "VACUUM INTO '/tmp/copy.sqlite3'"),
     ("sqlite", "SELECT load_extension('/tmp/evil.so')"),
@@ -52,6 +55,7 @@ ALLOWED = [
     ("mysql", "UPDATE customers c JOIN orders o ON o.customer_id = c.id SET c.name = 'x'"),
     ("mysql", "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)"),
     ("mysql", "SELECT * FROM information_schema.tables"),
+    ("mysql", "CREATE TABLE files (directory TEXT, data TEXT, INDEX (directory(20)))"),
     ("sqlite", "DELETE FROM orders WHERE total < 10"),
     ("sqlite", "CREATE INDEX orders_total ON orders (total)"),
 ]

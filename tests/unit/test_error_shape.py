@@ -108,3 +108,22 @@ def test_huge_login_body_is_413_before_authentication(settings):
         "/api/v1/auth/token", {"username": "x" * 5000, "password": DEFAULT_PASSWORD}, format="json"
     )
     assert_error(response, 413, "payload_too_large")
+
+
+class _BodyCutOff:
+    """A request body whose client left (or was cut off for sending too slowly) mid-way."""
+
+    def read(self, *args) -> bytes:
+        raise ConnectionResetError("the client went away")
+
+    def readline(self, *args) -> bytes:
+        raise ConnectionResetError("the client went away")
+
+
+def test_a_body_that_never_arrives_whole_is_400_not_a_logged_500(api_client):
+    api_client.force_authenticate(make_user("ana"))
+    body = b'{"datasource": 1, "sql": "SELECT 1"}'
+    response = api_client.generic(
+        "POST", "/api/v1/queries", body, content_type="application/json", **{"wsgi.input": _BodyCutOff()}
+    )
+    assert_error(response, 400, "body_incomplete")

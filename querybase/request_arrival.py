@@ -1,0 +1,152 @@
+"""Slow clients may not hold the web server's threads: a request is gathered before a thread
+takes it, and whatever a thread still reads must come at a minimum pace.
+
+gunicorn's gthread worker gave a connection a thread as soon as it was accepted (or, kept
+alive, as soon as its next request's first bytes arrived); the thread then read the rest of
+the request, the head at once and the body when the view asked for it, with blocking calls
+and no time limit. A client sending a header line every few seconds (slowloris), or a body a
+byte at a time, kept its thread for as long as it liked: found by an outside attack, 16 such
+connections (2 workers x 8 threads) and the shipped server answered nobody else, not even
+/health. Limiting each one's time was not enough either: connections waiting in the queue
+for a thread then held it, one after the other, for the whole limit again.
+
+So (querybase/web_worker.py):
+
+- The worker's main thread gathers each request without blocking, in its poller, and hands
+  the connection to a thread only once the request is there: its head and its body, up to
+  GATHERED_BYTES_MAX in all (an `Arrival`). A connection still short of that
+  QUERYBASE_REQUEST_GRACE_SECONDS after it was accepted (or, kept alive, after its next
+  request began) is answered 408 in the API's JSON shape and closed, threads untouched.
+- What a thread still reads (the rest of a larger body, a chunked one) comes through a
+  `PacedSocket`: within the grace from the same start, and a second more for every
+  QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND bytes that came (Apache's mod_reqtimeout reasons
+  the same way), else 408 and closed. The pace applies only until the server starts
+  answering: waiting for a query or streaming an export is the server's time, not the client's.
+"""
+
+import errno
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+
+from querybase.server_errors import write_json_error
+
+# A request's head and body are gathered up to this many bytes before a thread takes it.
+# Most requests (SQL, JSON) are far smaller; the rest is read by the thread, paced. It also
+# bounds what a worker holds for connections still arriving (worker_connections of them).
+GATHERED_BYTES_MAX = 128 * 1024
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+# The body comes without a length, or only after the server says so (100 Continue): the
+# head is all there is to gather.
+_BODY_NOT_GATHERED = re.compile(rb"^(transfer-encoding|expect)[ \t]*:", re.IGNORECASE | re.MULTILINE)
+# What gunicorn writes to let a client that asked (Expect: 100-continue) send its body.
+_CONTINUE = b"HTTP/1.1 100 "
+
+
+@dataclass
+class Arrival:
+    """What has come of a request that no thread has taken yet."""
+
+    started_at: float = field(default_factory=time.monotonic)
+    received: bytearray = field(default_factory=bytearray)
+
+    def is_complete(self) -> bool:
+        """The whole request is here, or as much of it as is gathered before a thread takes it.
+        A request gunicorn's parser will refuse (no length where one is needed, a head too
+        long) counts as complete: the parser answers it at once."""
+        if len(self.received) >= GATHERED_BYTES_MAX:
+            return True
+        head_end = _HEAD_END.search(self.received)
+        if head_end is None:
+            return False
+        head = bytes(self.received[: head_end.start()])
+        if _BODY_NOT_GATHERED.search(head):
+            return True
+        lengths = _CONTENT_LENGTH.findall(head)
+        body_length = int(lengths[0]) if len(lengths) == 1 else 0
+        return len(self.received) - head_end.end() >= body_length
+
+    def is_overdue(self, grace_seconds: float, now: float) -> bool:
+        return now - self.started_at >= grace_seconds
+
+
+class RequestTooSlow(ConnectionResetError):
+    """The client fell behind the pace. A connection reset to gunicorn, which then closes
+    the connection quietly (the 408 has been written)."""
+
+    def __init__(self) -> None:
+        super().__init__(errno.ECONNRESET, "The client sent its request too slowly.")
+
+
+def refuse_slow_request(sock: socket.socket) -> None:
+    """Answer 408 on a connection whose request did not come in time; nothing written
+    after it reaches the client."""
+    try:
+        write_json_error(sock, 408, "Request Timeout", "")
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the client is gone already
+
+
+class PacedSocket(socket.socket):
+    """A client connection whose reads keep the pace above while a request is read."""
+
+    __slots__ = ("_bytes_read", "_pacing", "_started_at", "grace_seconds", "min_bytes_per_second")
+    grace_seconds: float
+    min_bytes_per_second: int
+    _pacing: bool
+    _started_at: float
+    _bytes_read: int
+
+    @classmethod
+    def taking_over(cls, sock: socket.socket, *, grace_seconds: float, min_bytes_per_second: int) -> "PacedSocket":
+        """The same connection (file descriptor) as `sock`, which must not be used after."""
+        paced = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        paced.grace_seconds = grace_seconds
+        paced.min_bytes_per_second = min_bytes_per_second
+        paced._pacing = False
+        return paced
+
+    def start_request(self, *, started_at: float, bytes_already: int) -> None:
+        """A thread is about to read a request that began at `started_at` (time.monotonic())
+        and of which `bytes_already` came before."""
+        self._pacing = True
+        self._started_at = started_at
+        self._bytes_read = bytes_already
+
+    def stop_pacing(self) -> None:
+        self._pacing = False
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if not self._pacing:
+            return super().recv(bufsize, flags)
+        due = self._started_at + self.grace_seconds + self._bytes_read / self.min_bytes_per_second
+        # Never 0 (non-blocking): bytes already waiting are read even when the time is up.
+        self.settimeout(max(due - time.monotonic(), 0.001))
+        try:
+            data = super().recv(bufsize, flags)
+        except TimeoutError:
+            self._pacing = False
+            refuse_slow_request(self)
+            raise RequestTooSlow() from None
+        finally:
+            self.settimeout(None)
+        self._bytes_read += len(data)
+        return data
+
+    def sendall(self, data, flags: int = 0) -> None:
+        self._answering(data)
+        super().sendall(data, flags)
+
+    def send(self, data, flags: int = 0) -> int:
+        self._answering(data)
+        return super().send(data, flags)
+
+    def _answering(self, data) -> None:
+        # The server answers: what it reads from now on (draining an unread body) has its
+        # own limit in gunicorn. "100 Continue" is not an answer but a go-ahead for the body.
+        if bytes(data[:13]) != _CONTINUE:
+            self._pacing = False

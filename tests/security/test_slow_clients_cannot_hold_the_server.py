@@ -1,0 +1,169 @@
+"""Invariant 11 (abuse), at the HTTP server: clients that send their requests slowly cannot
+keep the shipped server from answering others, and are themselves answered 408 in the JSON
+error shape once their time is up (querybase/request_arrival.py).
+
+Found by an outside attack: 40 connections sending a header line (slowloris) or a body byte
+(slow POST) every two seconds held every thread of the shipped server, which then answered
+nobody, not even /health, for as long as they went on. The requests are sent over raw
+sockets: HTTP clients do not send a request slowly.
+"""
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import pytest
+import requests
+
+from tests.support.servers import shipped_server
+
+GRACE_SECONDS = 6
+THREADS = 4
+# Several times the threads: each would have held one.
+SLOW_CLIENTS = 4 * THREADS
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory, django_db_setup, django_db_blocker):
+    env = {
+        "QUERYBASE_REQUEST_GRACE_SECONDS": str(GRACE_SECONDS),
+        "QUERYBASE_WEB_THREADS": str(THREADS),
+        # The bytes a thread was handed in one go buy it next to no time.
+        "QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND": "10000000",
+    }
+    with shipped_server(tmp_path_factory.mktemp("web") / "web.log", env=env) as base:
+        yield base
+
+
+def _address(base: str) -> tuple[str, int]:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+@contextmanager
+def slow_clients(base: str, first_bytes: bytes, count: int = SLOW_CLIENTS) -> Iterator[list[socket.socket]]:
+    """`count` connections that have sent `first_bytes` and then one more byte every second
+    (a header line's worth, or a body's): never the whole request."""
+    with ExitStack() as stack:
+        connections = []
+        for _ in range(count):
+            connection = stack.enter_context(socket.create_connection(_address(base), timeout=10))
+            connection.sendall(first_bytes)
+            connections.append(connection)
+        yield connections
+
+
+def drip(connections: list[socket.socket], byte: bytes, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for connection in connections:
+            with contextlib.suppress(OSError):  # refused already
+                connection.sendall(byte)
+        time.sleep(1)
+
+
+def still_open(connection: socket.socket) -> bool:
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) != b""
+    except BlockingIOError:
+        return True  # nothing to read: nobody closed it
+    except OSError:
+        return False
+    finally:
+        connection.setblocking(True)
+
+
+def answer_of(connection: socket.socket) -> tuple[int, dict]:
+    """The status and JSON body the server wrote on `connection` before closing it."""
+    connection.settimeout(GRACE_SECONDS + 10)
+    answer = b""
+    try:
+        while chunk := connection.recv(65536):
+            answer += chunk
+    except ConnectionResetError:
+        pass  # the server closed with our unread bytes in its buffer: what it wrote came first
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+SLOW_HEAD = b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+SLOW_BODY = (
+    b"POST /api/v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 1000\r\n\r\n{"
+)
+SLOW_REQUESTS = {"slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"), "slow body": (SLOW_BODY, b" ")}
+# A body larger than what the server gathers before a thread takes it: the thread reads the
+# rest at the pace (the login form's CSRF check reads it, given a CSRF cookie).
+SLOW_LARGE_BODY = (
+    b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    b"Cookie: csrftoken=" + b"c" * 32 + b"\r\nContent-Length: 1000000\r\n\r\nusername=" + b"a" * 200_000
+)
+
+
+@pytest.mark.parametrize(("first_bytes", "byte"), SLOW_REQUESTS.values(), ids=SLOW_REQUESTS.keys())
+def test_slow_clients_do_not_keep_the_server_from_answering_others(web_server, first_bytes, byte):
+    with slow_clients(web_server, first_bytes) as connections:
+        drip(connections, byte, seconds=2)
+        started = time.monotonic()
+        statuses = [requests.get(f"{web_server}/version", timeout=GRACE_SECONDS - 3).status_code for _ in range(5)]
+        took = time.monotonic() - started
+        # Answered while every slow client was still there: not rescued by their time running out.
+        open_after = sum(still_open(connection) for connection in connections)
+
+    assert statuses == [200] * 5
+    assert took < GRACE_SECONDS - 3
+    assert open_after == SLOW_CLIENTS
+
+
+@pytest.mark.parametrize(("first_bytes", "byte"), SLOW_REQUESTS.values(), ids=SLOW_REQUESTS.keys())
+def test_a_slow_client_is_answered_408_in_json_once_its_time_is_up(web_server, first_bytes, byte):
+    assert_refused_once_its_time_is_up(web_server, first_bytes, byte)
+
+
+def test_a_slow_client_whose_request_a_thread_reads_is_answered_408_too(web_server):
+    assert_refused_once_its_time_is_up(web_server, SLOW_LARGE_BODY, b"a")
+
+
+def assert_refused_once_its_time_is_up(web_server: str, first_bytes: bytes, byte: bytes) -> None:
+    with slow_clients(web_server, first_bytes, count=1) as (connection,):
+        started = time.monotonic()
+        drip([connection], byte, seconds=2)
+        status, body = answer_of(connection)
+        took = time.monotonic() - started
+
+    assert status == 408
+    assert body["error"]["code"] == "request_timeout"
+    assert GRACE_SECONDS - 2 <= took < GRACE_SECONDS + 5
+
+
+def test_a_body_sent_after_100_continue_is_read(web_server):
+    """The server waits for such a body once it has said "100 Continue" (curl asks so for
+    large uploads); the answer here is the app's (no credentials), after the whole body."""
+    body = json.dumps({"datasource": 1, "sql": "SELECT 1"}).encode()
+    head = (
+        b"POST /api/v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    with socket.create_connection(_address(web_server), timeout=10) as connection:
+        connection.sendall(head)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        connection.sendall(body)
+        status, answer = answer_of(connection)
+
+    assert status == 401
+    assert answer["error"]["code"] == "not_authenticated"
+
+
+def test_a_kept_alive_connection_serves_request_after_request(web_server):
+    with requests.Session() as session:
+        statuses = [session.get(f"{web_server}/version", timeout=5).status_code for _ in range(10)]
+        # A body that arrives after its head, gathered before a thread takes it.
+        large = session.post(f"{web_server}/api/v1/queries", json={"sql": "SELECT 1" + " " * 50_000}, timeout=10)
+        statuses += [session.get(f"{web_server}/version", timeout=5).status_code for _ in range(10)]
+
+    assert large.status_code == 401
+    assert statuses == [200] * 20
