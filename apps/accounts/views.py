@@ -8,10 +8,12 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from apps.accounts import services
+from apps.accounts.authentication import ApiKeyAuthentication
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import user_profile
 from apps.accounts.serializers import ApiKeySerializer, IssuedApiKeySerializer, ProfileSerializer
 from apps.accounts.throttling import refusal_of
+from querybase.errors import NotAllowed
 from querybase.types import SignedInRequest, signed_in_user
 
 
@@ -50,6 +52,9 @@ class ApiKeyListCreateView(generics.ListCreateAPIView):
 
     @extend_schema(request=ApiKeySerializer, responses={201: IssuedApiKeySerializer})
     def post(self, request: Request, *args, **kwargs) -> Response:
+        if isinstance(request.successful_authenticator, ApiKeyAuthentication):
+            # A stolen key must end with its revocation: keys it could make would outlive it.
+            raise NotAllowed("An API key cannot make API keys: sign in with your password to make one.")
         serializer = ApiKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         issued = services.issue_api_key(

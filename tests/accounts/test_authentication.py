@@ -88,6 +88,23 @@ def test_api_key_lifecycle(api_client):
     assert api_client.delete(f"/api/v1/auth/api-keys/{stored.id}").status_code == 404
 
 
+def test_an_api_key_cannot_make_api_keys_but_can_revoke_them(api_client):
+    ana = make_user("ana")
+    api_client.force_authenticate(ana)
+    secret = api_client.post("/api/v1/auth/api-keys", {"name": "ci"}, format="json").json()["key"]
+    script = Client(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+
+    made = script.post("/api/v1/auth/api-keys", {"name": "spare"}, content_type="application/json")
+    assert made.status_code == 403, made.content
+    assert made.json()["error"]["code"] == "permission_denied"
+    assert "password" in made.json()["error"]["message"]
+    assert list(ApiKey.objects.filter(user=ana).values_list("name", flat=True)) == ["ci"]
+    # Listing and revoking stay open to a key: a leaked one can still be put out by itself.
+    assert [key["name"] for key in script.get("/api/v1/auth/api-keys").json()["results"]] == ["ci"]
+    key_id = ApiKey.objects.get(user=ana).id
+    assert script.delete(f"/api/v1/auth/api-keys/{key_id}").status_code == 204
+
+
 def test_a_user_cannot_revoke_someone_elses_key(api_client):
     other_key = ApiKey.objects.create(user=make_user("bob"), name="k", prefix="qb_x", key_hash="0" * 64)
     api_client.force_authenticate(make_user("ana"))
