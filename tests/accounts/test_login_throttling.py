@@ -111,7 +111,7 @@ def test_the_login_page_says_why_it_refuses(limits):
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     text = refused.content.decode()
-    assert "Too many failed logins. Try again in 10 minutes." in text
+    assert "Too many login attempts. Try again in 10 minutes." in text
     assert "did not match" not in text
     assert browser.get("/").status_code == 302  # still not logged in
     welcomed = browser.post("/login/", {"username": "bob", "password": DEFAULT_PASSWORD}, follow=True)
@@ -164,5 +164,5 @@ def test_fifty_concurrent_wrong_passwords_let_exactly_the_limit_reach_the_passwo
     assert refused.status_code == 429
     error = refused.json()["error"]
     assert error["code"] == "too_many_login_attempts"
-    assert error["message"] == "Too many failed logins. Try again in 10 minutes."
+    assert error["message"] == "Too many login attempts. Try again in 10 minutes."
     assert 0 < int(refused.headers["Retry-After"]) <= 600
