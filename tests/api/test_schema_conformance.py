@@ -15,6 +15,8 @@ internal that pytest 9 no longer has. Each operation's strategy is driven with
 Hypothesis directly, and every failing operation is reported, not only the first.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -96,9 +98,25 @@ class Pass:
     pinned: tuple[str, ...] = ()
 
 
+@contextmanager
+def connections_left_open() -> Iterator[None]:
+    """Django closes (or checks) the database connection as each request starts and ends.
+    The tests' requests run inside the test's transaction, so (as Django's own test client
+    does) that is left alone; and the schema is fetched between tests, where the database
+    may not be touched at all."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture(scope="module")
 def passes() -> list[Pass]:
-    schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    with connections_left_open():
+        schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
     drawn = []
     for result in schema.exclude(path_regex=f"{CONNECTING}|{STREAMING}").get_all_operations():
         operation = result.ok()
@@ -139,16 +157,9 @@ def drawn_cases(strategy) -> list[Case]:
 
 @pytest.fixture
 def in_the_test_transaction(known):
-    # Django closes the database connection when a request ends; these requests run
-    # inside the test's transaction, so (as Django's own test client does) keep it open.
     # After `known`: the test client that made those rows reconnects the signals when done.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
+    with connections_left_open():
         yield
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
