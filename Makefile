@@ -32,6 +32,7 @@ TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST
 	QUERYBASE_DATA_DIR=$(CURDIR)/var/test$(QB_TEST_NS) \
 	QUERYBASE_WEBHOOK_ALLOWLIST=https://chat.googleapis.com,http://127.0.0.1 \
 	QUERYBASE_NOTIFY_RETRY_BASE_SECONDS=1 \
+	QUERYBASE_READ_RETRY_BASE_SECONDS=1 \
 	QUERYBASE_HTTPS=false
 
 BENCH_ENV := $(TEST_ENV) DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase_bench$(QB_TEST_NS) \

@@ -163,6 +163,9 @@ QUERYBASE_DEFAULT_WAIT_SECONDS = env_int("QUERYBASE_DEFAULT_WAIT_SECONDS", 10)
 QUERYBASE_MAX_WAIT_SECONDS = env_int("QUERYBASE_MAX_WAIT_SECONDS", 60)
 # A fresh read runs in the API process for up to this long before becoming a queued job.
 QUERYBASE_INLINE_BUDGET_MS = env_int("QUERYBASE_INLINE_BUDGET_MS", 1000)
+# A worker retries a read whose source it could not reach after this long, then twice as
+# long (apps/submissions/tasks.py).
+QUERYBASE_READ_RETRY_BASE_SECONDS = env_int("QUERYBASE_READ_RETRY_BASE_SECONDS", 2)
 # Repeated parameterised reads on a pooled PostgreSQL connection run as server-side prepared
 # statements (apps/datasources/connectors/postgresql_prepared.py). Off for a source reached
 # through a pooler that does not keep sessions (PgBouncer in transaction mode).

@@ -5,6 +5,7 @@ removed from the environment, then talks HTTP to the running server.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -37,14 +38,29 @@ def manage(env: dict, *args: str) -> str:
     return completed.stdout
 
 
-def test_embedded_default_serves_the_demo(tmp_path):
-    env = embedded_env(tmp_path)
-    manage(env, "migrate", "--noinput", "-v0")
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> Path:
+    """A data directory as `make run`'s first step leaves it: the embedded database migrated
+    (some seconds), and the secrets made on first start. Each test works on a copy."""
+    data_dir = tmp_path_factory.mktemp("embedded")
+    manage(embedded_env(data_dir), "migrate", "--noinput", "-v0")
+    return data_dir
+
+
+def copy_of(migrated: Path, tmp_path: Path) -> Path:
+    data_dir = tmp_path / "data"
+    shutil.copytree(migrated, data_dir)  # modes too: the secrets stay 0600
+    return data_dir
+
+
+def test_embedded_default_serves_the_demo(migrated, tmp_path):
+    data_dir = copy_of(migrated, tmp_path)
+    env = embedded_env(data_dir)
     seeded = manage(env, "seed_demo")
     assert "login analyst / analyst" in seeded
     assert manage(env, "seed_demo") == seeded  # idempotent
-    assert (tmp_path / "querybase.sqlite3").exists()
-    assert (tmp_path / "encryption_key").stat().st_mode & 0o777 == 0o600
+    assert (data_dir / "querybase.sqlite3").exists()
+    assert (data_dir / "encryption_key").stat().st_mode & 0o777 == 0o600
 
     port = free_port()
     server = subprocess.Popen(
@@ -120,9 +136,8 @@ print("groups:", Group.objects.filter(name__startswith="writer-").count())
 """
 
 
-def test_concurrent_writers_on_the_embedded_database_are_never_locked_out(tmp_path):
-    env = embedded_env(tmp_path)
-    manage(env, "migrate", "--noinput", "-v0")
+def test_concurrent_writers_on_the_embedded_database_are_never_locked_out(migrated, tmp_path):
+    env = embedded_env(copy_of(migrated, tmp_path))
     output = manage(env, "shell", "-c", CONCURRENT_WRITERS)
     assert "errors: []" in output, output
     assert "groups: 160" in output

@@ -2,8 +2,13 @@
 
 gunicorn's sync workers with their default 30 s timeout killed a POST /api/v1/queries
 that was allowed to wait 45 s for a read blocked by a lock: the client got a 500 HTML
-page ("WORKER TIMEOUT"). Here the same request outlasts that default and still gets
-its JSON answer.
+page ("WORKER TIMEOUT"). Two things in the shipped config keep it from happening again,
+and each is checked here: its timeout is above every wait a request is allowed (read
+from the config, against gunicorn's own default), and its workers are threaded, so a
+request that waits does not stop its worker's heartbeat. The second is shown over HTTP
+with the worker timeout shortened on the command line: a read waits past that timeout
+and still gets its JSON answer, where a worker that stopped beating under it would be
+killed just as it was at 30 s, only sooner.
 """
 
 import gc
@@ -16,6 +21,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
+from gunicorn.config import Timeout
 from gunicorn.workers.gthread import ThreadWorker
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -25,8 +31,11 @@ from tests.support.factories import reader, source_from_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
-# gunicorn's default worker timeout: the blocked request must outlast it.
-GUNICORN_DEFAULT_TIMEOUT_S = 30
+# The live server's worker timeout, given on the command line over the shipped one: a worker
+# whose heartbeat stopped while a request waits is killed after this long. Shorter than
+# gunicorn's default (30 s), so the test need not wait that long, and long enough for a
+# worker to load the app (about 2 s here) before its first heartbeat.
+SHORT_WORKER_TIMEOUT_S = 10
 MARKER = "blocked-behind-a-lock"
 
 
@@ -48,6 +57,7 @@ def test_the_shipped_config_uses_threads_and_outlasts_every_allowed_wait():
     )
     assert issubclass(import_string(config["worker_class"]), ThreadWorker)
     assert config["threads"] > 1
+    assert config["timeout"] > Timeout.default
     assert config["timeout"] > settings.QUERYBASE_MAX_WAIT_SECONDS
     assert config["timeout"] > longest_statement_s
 
@@ -64,9 +74,9 @@ def test_a_worker_leaves_what_it_loaded_out_of_every_collection():
 
 
 @pytest.fixture
-def shipped_server(tmp_path):
+def server_with_a_short_timeout(tmp_path):
     log_path = tmp_path / "gunicorn.log"
-    with servers.shipped_server(log_path) as base:
+    with servers.shipped_server(log_path, flags=["--timeout", str(SHORT_WORKER_TIMEOUT_S)]) as base:
         yield base, log_path
 
 
@@ -79,8 +89,10 @@ def _blocked_backends(admin: psycopg.Connection) -> int:
 
 @pytest.mark.django_db(transaction=True)  # the server and the worker are other processes
 @pytest.mark.usefixtures("celery_worker")
-def test_a_read_waiting_45_s_behind_a_lock_answers_json(shipped_server, postgres_server):
-    base, log_path = shipped_server
+def test_a_read_waiting_behind_a_lock_past_the_worker_timeout_answers_json(
+    server_with_a_short_timeout, postgres_server
+):
+    base, log_path = server_with_a_short_timeout
     source = source_from_server("pg", "postgresql", postgres_server, statement_timeout_ms=120_000)
     token = str(AccessToken.for_user(reader("ana", source)))
     server_args = {"host": postgres_server.host, "port": postgres_server.port, "user": postgres_server.username}
@@ -113,9 +125,9 @@ def test_a_read_waiting_45_s_behind_a_lock_answers_json(shipped_server, postgres
         while not _blocked_backends(admin) and not answered.is_set():
             assert time.monotonic() < deadline, "the read never reached the lock"
             answered.wait(0.1)
-        # Keep the read blocked until the request has outlived gunicorn's default timeout;
-        # a server that kills it answers early, and the wait ends then.
-        answered.wait(GUNICORN_DEFAULT_TIMEOUT_S + 5 - (time.monotonic() - started))
+        # Keep the read blocked until the request has outlived the worker timeout; a server
+        # that kills it answers early, and the wait ends then.
+        answered.wait(SHORT_WORKER_TIMEOUT_S + 5 - (time.monotonic() - started))
         holder.rollback()
         asking.join(timeout=60)
 

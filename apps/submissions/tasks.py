@@ -1,6 +1,7 @@
 """Celery entry points of submissions; the work is in apps/submissions/execution.py."""
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.queries import exceptions, run_lifecycle
 from apps.submissions import execution
@@ -18,4 +19,5 @@ def execute_read(self, run_id: str) -> None:
     try:
         execution.execute_run(run_id, final_attempt=final_attempt)
     except exceptions.TransientSourceError as error:
-        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
+        countdown = settings.QUERYBASE_READ_RETRY_BASE_SECONDS * 2**self.request.retries
+        raise self.retry(exc=error, countdown=countdown) from error

@@ -100,7 +100,10 @@ def caddy_in_front(tmp_path: Path, web: str, events: str) -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()  # open streams get the Caddyfile's grace period, then are closed
+        # Stopped at once: on SIGTERM Caddy gives open requests the Caddyfile's grace period
+        # (10 s), and a stream whose client has gone stays open for Caddy until it next
+        # writes to it, which the events process's keep-alive (every 15 s) does too late.
+        process.kill()
         process.wait(timeout=60)
         log.close()
 

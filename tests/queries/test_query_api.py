@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -251,9 +252,10 @@ def test_an_unreachable_source_is_retried_then_reported():
     assert response.json()["error"]["code"] == "datasource_unavailable"
     run = QueryRun.objects.get(pk=response.json()["error"]["details"]["run"])
     assert run.attempts == 4  # inline, then the worker's first try and two retries
-    # Backoff between the worker's tries. A lower bound only: a busy machine makes this
-    # longer, never shorter, so it cannot flake; a missing backoff makes it fail.
-    assert time.monotonic() - started >= 2 + 4
+    # Backoff between the worker's tries (the base, then twice it). A lower bound only: a
+    # busy machine makes this longer, never shorter, so it cannot flake; a missing backoff
+    # makes it fail.
+    assert time.monotonic() - started >= settings.QUERYBASE_READ_RETRY_BASE_SECONDS * (1 + 2)
 
 
 def test_a_write_can_be_classified_without_creating_a_request(shop):

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,8 +18,11 @@ CONFIG = ROOT / "querybase" / "gunicorn.conf.py"
 
 
 @contextmanager
-def shipped_server(log_path: Path, *, role: str = "web", env: dict[str, str] | None = None) -> Iterator[str]:
-    """The server's base URL while it serves the suite's database; its output goes to `log_path`."""
+def shipped_server(
+    log_path: Path, *, role: str = "web", env: dict[str, str] | None = None, flags: Sequence[str] = ()
+) -> Iterator[str]:
+    """The server's base URL while it serves the suite's database; its output goes to `log_path`.
+    `flags` are added to gunicorn's command line, where they win over the shipped config."""
     port = free_port()
     environment = {
         **os.environ,
@@ -31,7 +34,7 @@ def shipped_server(log_path: Path, *, role: str = "web", env: dict[str, str] | N
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}", *flags],
             cwd=ROOT,
             env=environment,
             stdout=log,
