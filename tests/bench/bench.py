@@ -309,8 +309,8 @@ class Command(BaseCommand):
             [sys.executable, "-m", "gunicorn", "-c", str(SERVER_CONFIG), "--bind", f"127.0.0.1:{port}"]
             + ([app] if app else []),
             stdout=subprocess.DEVNULL,
-            # Without Django's logging settings, the bare application's access lines reach
-            # stderr: written all the same (as shipped), but not onto the bench's output.
+            # The bare application's access lines are written as shipped, but not onto the
+            # bench's output.
             stderr=subprocess.DEVNULL if app else None,
             cwd=ROOT,
             env=self._env(),
