@@ -6,13 +6,13 @@ user creates is VOLATILE unless declared otherwise, and an extension we never he
 may add a dblink of its own. So on PostgreSQL a read may call only functions that the
 source's pg_proc marks IMMUTABLE or STABLE (and not SECURITY DEFINER: a STABLE function
 may still call volatile ones, and with its owner's rights), or that are on the reviewed
-list of harmless VOLATILE ones; any other call makes it a write that needs an approval. MySQL and MariaDB
-have no volatility, and a stored function runs with its definer's rights by default, so
-there a read may call a stored function only if it was declared DETERMINISTIC, not
-MODIFIES SQL DATA, and SQL SECURITY INVOKER (the reader's own rights, inside the read-only
-transaction); a definer's function can take user locks or SET GLOBAL from inside one.
-Loadable functions (UDFs) are not in that catalog: the fixed lists know the published
-ones.
+list of harmless VOLATILE ones; any other call makes it a write that needs an approval.
+MySQL and MariaDB have no volatility, and a stored function runs with its definer's
+rights by default, so there a read may call a stored function only if it was declared
+DETERMINISTIC, not MODIFIES SQL DATA, and SQL SECURITY INVOKER (the reader's own rights,
+inside the read-only transaction); a definer's function can take user locks or SET
+GLOBAL from inside one. Loadable functions (UDFs) are not in that catalog: the fixed
+lists know the published ones.
 
 Why this is a rule on top of the fixed lists and not instead of them: volatility is a
 promise the function's author makes, not something PostgreSQL enforces. A C function may

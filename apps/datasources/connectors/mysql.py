@@ -357,7 +357,8 @@ class MySQLConnector(Connector):
         still take user locks or SET GLOBAL: the reader's least privilege does not cover
         it. Names are matched in every schema, which only ever finds more. A stored function
         is never the system's, so `reviewed` names are asked like the rest."""
-        self._refuse_if_unanswered()  # asked before each read: a host that does not answer is told at once
+        # Asked before each read: a host that does not answer is told at once, as by the read.
+        self._refuse_if_unanswered()
         placeholders = ", ".join(["%s"] * len(names))
         sql = (
             "SELECT DISTINCT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "
