@@ -33,6 +33,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "permission_denied": 403,
     "audit_not_allowed": 403,
     "result_not_visible": 403,
+    "shared_query_not_readable": 403,
     "credential_material": 403,
     "querybase_database": 403,
     "credentials_not_least_privilege": 403,

@@ -105,3 +105,14 @@ class TooLongToAnalyze(QueryBaseError):
 
 class SavedQueryNotFound(NotFound):
     """No such saved query, or none the user may see."""
+
+
+class SharedQueryNotReadable(QueryBaseError):
+    """A share link's saved query, asked for by someone who may not read its source: the
+    link gives its text only to readers of the source. `datasource` says whose rights to ask for."""
+
+    code = "shared_query_not_readable"
+
+    def __init__(self, message: str, *, datasource) -> None:
+        super().__init__(message)
+        self.datasource = datasource

@@ -7,11 +7,11 @@ from django.db import transaction
 
 from apps.accounts import policy
 from apps.audit.services import record_event
-from apps.datasources.access import datasources_visible_to
-from apps.queries.exceptions import SavedQueryNotFound
+from apps.datasources.access import Action, datasources_visible_to, user_may
+from apps.queries.exceptions import SavedQueryNotFound, SharedQueryNotReadable
 from apps.queries.models import SavedQuery, new_share_token
 from querybase.errors import InvalidInput, NotAllowed
-from querybase.types import ClientRequest
+from querybase.types import AnyUser, ClientRequest
 
 
 def _check_fields(owner: User, fields: dict[str, Any], saved: SavedQuery | None = None) -> None:
@@ -99,10 +99,19 @@ def revoke_share_link(saved: SavedQuery, *, user: User, request: ClientRequest |
     return saved
 
 
-def saved_query_by_token(token: str) -> SavedQuery:
+def shared_query(user: AnyUser, token: str) -> SavedQuery:
+    """The saved query a share link leads to, for a user who may read its source now. The
+    link gives the text (and name, description, owner) only to readers of the source, as
+    the API's rows are; anyone else learns only which source to ask rights on."""
     saved = SavedQuery.objects.select_related("owner", "datasource").filter(share_token=token).first()
     if saved is None or not token:
         raise SavedQueryNotFound("This link does not lead to a saved query (it may have been revoked).")
+    if not user_may(user, Action.READ, saved.datasource):
+        raise SharedQueryNotReadable(
+            f"You may not read the data source {saved.datasource.name}, so the query shared by this link is "
+            "not shown to you: ask an administrator for access.",
+            datasource=saved.datasource,
+        )
     return saved
 
 

@@ -13,6 +13,7 @@ from apps.datasources import access
 from apps.datasources.access import Action, rights_on
 from apps.datasources.models import DataSource
 from apps.queries import policy, saved_queries
+from apps.queries.exceptions import SavedQueryNotFound, SharedQueryNotReadable
 from apps.queries.models import QueryRun, RunStatus, SavedQuery
 from querybase.types import AnyUser
 
@@ -50,8 +51,13 @@ def usernames_in_history(viewer: AnyUser) -> list[str]:
 
 
 def saved_queries_for(user: AnyUser) -> QuerySet[SavedQuery]:
-    """Queries the user owns or that are shared with one of their groups."""
-    shared = Q(shared_with_groups__in=user.groups.all())
+    """Queries the user owns, and those shared with one of their groups on a source they may
+    read now: sharing with a group gives the text only to its members who may read the
+    source, as a share link does (`saved_queries.shared_query`)."""
+    shared = Q(
+        shared_with_groups__in=user.groups.all(),
+        datasource__in=access.datasources_user_may(user, Action.READ).values("pk"),
+    )
     return (
         SavedQuery.objects.filter(Q(owner=user) | shared)
         .distinct()
@@ -112,9 +118,11 @@ def query_to_open(user: AnyUser, *, run_id: str | None, saved_id: str | None, sh
         return opening_of(user, query.datasource, _saved(query, user))
     if share_token:
         try:
-            query = saved_queries.saved_query_by_token(share_token)
-        except saved_queries.SavedQueryNotFound as error:
+            query = saved_queries.shared_query(user, share_token)
+        except SavedQueryNotFound as error:
             return QueryToOpen(missing=error.message)
+        except SharedQueryNotReadable as error:
+            return QueryToOpen(access=source_access(user, error.datasource))
         return opening_of(user, query.datasource, _saved(query, user, share_token=share_token))
     return QueryToOpen()
 

@@ -125,7 +125,7 @@ class SavedQueryViewSet(viewsets.ModelViewSet):
 class SharedSavedQueryView(APIView):
     @extend_schema(responses=SavedQuerySerializer)
     def get(self, request: SignedInRequest, token: str) -> Response:
-        query = saved_queries.saved_query_by_token(token)
+        query = saved_queries.shared_query(request.user, token)
         return Response(SavedQuerySerializer(query, context={"request": request}).data)
 
 

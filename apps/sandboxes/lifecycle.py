@@ -11,10 +11,10 @@ from apps.datasources import access
 from apps.datasources.access import Action, rights_on
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.datasources.models import DataSource
+from apps.sandboxes import selectors
 from apps.sandboxes.copies import copy_of_golden, drop_copy, make_copy, remove_copy
 from apps.sandboxes.engines import CopyFailed, LoginRightsMissing
 from apps.sandboxes.exceptions import (
-    NotSandboxOwner,
     SandboxError,
     SandboxesDisabled,
     SandboxNotFound,
@@ -127,7 +127,7 @@ def owned_sandbox(user: User, sandbox_id: int) -> Sandbox:
     if sandbox is None or sandbox.state == SandboxState.DELETED:
         raise SandboxNotFound("No sandbox with this id.")
     if sandbox.owner_id != user.pk:
-        raise NotSandboxOwner("Only the owner of a sandbox may use it.")
+        raise selectors.refusal_for_non_owner(user, sandbox, "Only the owner of a sandbox may use it.")
     return sandbox
 
 
@@ -181,7 +181,9 @@ def delete_sandbox(user: User, sandbox_id: int, *, request: ClientRequest | None
     if sandbox is None or sandbox.state == SandboxState.DELETED:
         raise SandboxNotFound("No sandbox with this id.")
     if sandbox.owner_id != user.pk and not access.may_administer_sources(user):
-        raise NotSandboxOwner("Only the owner of a sandbox, or an administrator, may delete it.")
+        raise selectors.refusal_for_non_owner(
+            user, sandbox, "Only the owner of a sandbox, or an administrator, may delete it."
+        )
     if sandbox.state == SandboxState.CREATING:
         raise SandboxNotReady("The sandbox is still being copied; delete it once it is ready.")
     if sandbox.state not in (SandboxState.EXPIRED, SandboxState.FAILED):

@@ -5,8 +5,9 @@ source is required all the same (apps.sandboxes.lifecycle.sandbox_source)."""
 from django.contrib.auth.models import User
 
 from apps.queries.models import SavedQuery
-from apps.sandboxes.exceptions import NotSandboxOwner, SandboxNotFound
+from apps.sandboxes.exceptions import SandboxNotFound
 from apps.sandboxes.models import Sandbox, SandboxState
+from apps.sandboxes.selectors import refusal_for_non_owner
 
 
 def sandbox_to_run_in(user: User, sandbox_id: int, *, share_token: str = "") -> tuple[Sandbox, bool]:
@@ -17,7 +18,9 @@ def sandbox_to_run_in(user: User, sandbox_id: int, *, share_token: str = "") -> 
     if sandbox.owner_id is not None and sandbox.owner_id == user.pk:
         return sandbox, True
     if sandbox.owner_id is None or not shared_with(user, sandbox, share_token):
-        raise NotSandboxOwner("Only the owner of a sandbox may use it, unless they share a query in it with you.")
+        raise refusal_for_non_owner(
+            user, sandbox, "Only the owner of a sandbox may use it, unless they share a query in it with you."
+        )
     return sandbox, False
 
 

@@ -59,8 +59,9 @@ def export_run(
     request: ClientRequest | None = None,
 ) -> AbstractContextManager[exports.Export]:
     """The export of a run the caller may see, read again where the run read: its source,
-    or its sandbox (which must still hold what the run read)."""
-    run = runs.get_run(user, run_id)
+    or its sandbox (which must still hold what the run read). Its rows are the source's: who
+    may see the run but not read the source now is refused as the run's own answer refuses them."""
+    run = runs.get_run_with_result(user, run_id)
     if run.sandbox_id is not None:
         return export_sandbox_run(
             user, run, export_format=export_format, statement=statement, share_token=share_token, request=request

@@ -21,6 +21,7 @@ from apps.datasources.access import Action, rights_by_datasource
 from apps.datasources.models import DataSource
 from apps.notifications import services as notifications
 from apps.queries import saved_queries, selectors
+from apps.queries.exceptions import SharedQueryNotReadable
 from apps.queries.models import QueryRun
 from apps.web.forms import AuditSearchForm
 from querybase.errors import QueryBaseError
@@ -113,7 +114,11 @@ def saved(request: SignedInHttpRequest):
 @login_required
 def shared(request: SignedInHttpRequest, token: str):
     try:
-        query = saved_queries.saved_query_by_token(token)
+        query = saved_queries.shared_query(request.user, token)
+    except SharedQueryNotReadable as refused:
+        # Who may not read the source is told whom to ask, and shown nothing of the query.
+        access = selectors.source_access(request.user, refused.datasource)
+        return render(request, "web/shared.html", {"query": None, "access": access, "nav": "saved"}, status=403)
     except QueryBaseError as error:
         raise Http404(error.message) from error
     access = selectors.source_access(request.user, query.datasource)

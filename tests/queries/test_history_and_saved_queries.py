@@ -45,7 +45,10 @@ def test_saved_query_lifecycle_and_group_sharing(shop):
     team = make_group("team")
     ana = reader("ana", shop)
     ana.groups.add(team)
-    colleague = make_user("col", groups=(team,))
+    colleague = reader("col", shop)
+    colleague.groups.add(team)
+    # In the group, but may not read the source: sharing gives the text only to its readers.
+    teammate_without_rights = make_user("nor", groups=(team,))
     outsider = reader("out", shop)
     client = client_for(ana)
 
@@ -64,6 +67,8 @@ def test_saved_query_lifecycle_and_group_sharing(shop):
     saved_id = created.json()["id"]
     assert client_for(colleague).get(f"/api/v1/saved-queries/{saved_id}").json()["name"] == "Top customers"
     assert client_for(outsider).get(f"/api/v1/saved-queries/{saved_id}").status_code == 404
+    assert client_for(teammate_without_rights).get(f"/api/v1/saved-queries/{saved_id}").status_code == 404
+    assert client_for(teammate_without_rights).get("/api/v1/saved-queries").json()["results"] == []
     # Shared with them, but not theirs to change.
     assert (
         client_for(colleague).patch(f"/api/v1/saved-queries/{saved_id}", {"name": "x"}, format="json").status_code
@@ -90,9 +95,14 @@ def test_share_link_is_unguessable_and_revocable(shop):
     ).json()["id"]
     link = client.post(f"/api/v1/saved-queries/{saved_id}/share-link").json()["share_url"]
     assert len(link.rsplit("/", 1)[1]) >= 32
-    someone = client_for(make_user("someone"))
+    someone = client_for(reader("someone", shop))
     assert someone.get(link).json()["sql"] == "SELECT 1"
     assert someone.get(link).json()["share_url"] is None
+    # The link gives the text only to who may read the source; anyone else learns which source.
+    not_reading = client_for(make_user("nora")).get(link)
+    assert not_reading.status_code == 403
+    assert not_reading.json()["error"]["code"] == "shared_query_not_readable"
+    assert "SELECT" not in not_reading.content.decode()
     client.delete(f"/api/v1/saved-queries/{saved_id}/share-link")
     assert someone.get(link).status_code == 404
 

@@ -93,8 +93,9 @@ def test_plus_index_takes_only_names_the_copy_has(request):
     other = client_for(ben).post(
         f"/api/v1/sandboxes/{sandbox_id}/indexes", {"table": "customers", "columns": ["name"]}, format="json"
     )
-    assert other.status_code == 403 and other.json()["error"]["code"] == "not_sandbox_owner"
-    assert client_for(ben).get(f"/api/v1/sandboxes/{sandbox_id}/schema").status_code == 403
+    # Another user's sandbox is as unknown to ben as a random id.
+    assert other.status_code == 404 and other.json()["error"]["code"] == "sandbox_not_found"
+    assert client_for(ben).get(f"/api/v1/sandboxes/{sandbox_id}/schema").status_code == 404
 
 
 def test_plus_index_needs_ddl_in_the_sources_sandbox_kinds(request):

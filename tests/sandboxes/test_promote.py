@@ -119,7 +119,7 @@ def test_what_a_promotion_refuses(request):
 
     # Somebody else's sandbox, even for an approver.
     other = client_for(approver).post(f"/api/v1/sandboxes/{sandbox_id}/promote", {}, format="json")
-    assert other.status_code == 403 and other.json()["error"]["code"] == "not_sandbox_owner"
+    assert other.status_code == 404 and other.json()["error"]["code"] == "sandbox_not_found"
 
     # Reading a source is enough for a sandbox, not for requesting writes on it.
     reader_client = client_for(only_reads)

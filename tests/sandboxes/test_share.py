@@ -66,8 +66,9 @@ def test_a_query_shared_in_my_sandbox_is_read_there_by_my_team_and_never_written
     assert run(owner, source, sandbox_id, READ).json()["result"]["rows"] == [["only in the sandbox"]]
     assert run(owner, source, sandbox_id, "SELECT count(*) FROM orders").json()["result"]["rows"][0][0] > 0
 
+    # Nothing is shared with cy: the sandbox is as unknown to them as a random id.
     stranger = run(client_for(cy), source, sandbox_id, READ)
-    assert stranger.status_code == 403 and stranger.json()["error"]["code"] == "not_sandbox_owner"
+    assert stranger.status_code == 404 and stranger.json()["error"]["code"] == "sandbox_not_found"
     assert source_checksum(source) == before
 
 
@@ -86,8 +87,9 @@ def test_a_share_link_lets_a_reader_of_the_source_read_the_sandbox(request):
     link = owner.post(f"/api/v1/saved-queries/{saved_id}/share-link").json()["share_url"]
     token = link.rstrip("/").rsplit("/", 1)[-1]
 
-    assert run(client_for(dan), source, sandbox_id, READ).status_code == 403  # without the link
-    assert run(client_for(dan), source, sandbox_id, READ, share_token="wrong").status_code == 403
+    # Without the link (or with a wrong one) the sandbox is as unknown to dan as a random id.
+    assert run(client_for(dan), source, sandbox_id, READ).status_code == 404
+    assert run(client_for(dan), source, sandbox_id, READ, share_token="wrong").status_code == 404
     with_link = run(client_for(dan), source, sandbox_id, READ, share_token=token)
     assert with_link.status_code == 200 and with_link.json()["result"]["rows"] == [["linked"]]
     # The link does not give the source itself to someone who may not read it.

@@ -121,7 +121,7 @@ def test_what_an_upload_refuses(request, settings):
     settings.QUERYBASE_SANDBOX_UPLOAD_MAX_ROWS = 1000
 
     other = client_for(reader("ben", source))
-    refused(upload(other, sandbox_id, CSV), 403, "not_sandbox_owner")
+    refused(upload(other, sandbox_id, CSV), 404, "sandbox_not_found")  # as unknown to them as a random id
 
     # Blank and repeated header names get names of their own, and the preview says so.
     shown = upload(client, sandbox_id, "a,,a\n1,2,3\n", preview=True).json()
