@@ -234,13 +234,16 @@ def test_timestamp_texts_of_a_column_are_rewritten_as_each_text_is():
         assert iso_8601_of_timestamp_texts(list(column)) == expected(column), column
 
 
-def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601():
+def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601_or_else_the_engines_text():
     from MySQLdb.times import DateTime_or_None
 
     from apps.datasources.connectors.mysql_types import datetime_texts
 
     def expected(column):
-        return [None if text is None else to_json_value(DateTime_or_None(text.decode())) for text in column]
+        return [None if text is None else _moment_or_text(DateTime_or_None(text.decode()), text) for text in column]
+
+    def _moment_or_text(moment, text):
+        return text.decode() if moment is None else to_json_value(moment)  # a zero date is no NULL
 
     texts = [
         b"2025-01-01 00:01:00",
@@ -254,6 +257,8 @@ def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601():
         b"0000-00-00 00:00:00",  # a zero date: the driver reads None
         b"2025-02-30 12:00:00",  # ALLOW_INVALID_DATES
         b"2025-00-00 00:00:00",
+        b"0000-00-00 00:00:00.000000",
+        b"2020-01-00 10:00:00.5",
     ]
     columns = [[text] for text in texts] + [[text, None] for text in texts] + [texts, [None], []]
     columns += [[b"2025-01-01 00:01:00", b"2025-01-02 00:01:00", None, b"2025-01-03 00:01:00"]]
