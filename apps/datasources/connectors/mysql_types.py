@@ -29,6 +29,7 @@ from apps.datasources.connectors.values import (
     decimal_texts,
     json_values,
     per_value,
+    present_texts,
     texts_joined,
     with_nulls,
 )
@@ -157,12 +158,13 @@ def csv_converters(
     """(column index, conversion of a column's values) for the columns the CSV export must
     still spell (csv_text.py), read with `csv_conversions`; every other column is text already."""
     spellings: list[tuple[int, Callable[[Any], Any]]] = []
+    fractional = []  # DATETIME(n) and TIMESTAMP(n): spelled a column at a time
     for index, (column, described, flag) in enumerate(zip(columns, description, flags, strict=True)):
         type_code = described[1]
         if index in documents:
             spellings.append((index, _document_text))
-        elif type_code in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP) and described[5]:
-            spellings.append((index, _timestamp_text))  # has a fraction of a second
+        elif type_code in _DATETIME_TYPES and described[5]:
+            fractional.append(index)
         elif type_code in _SERVER_TEXT_TYPES:
             continue
         elif type_code in _INTEGER_TYPES:
@@ -172,20 +174,33 @@ def csv_converters(
             spellings.append((index, repr))
         elif column.type not in _TEXT_NAMES:
             spellings.append((index, csv_text))
-    return [(index, per_value(spell)) for index, spell in spellings]
+    return [(index, per_value(spell)) for index, spell in spellings] + [
+        (index, fractional_timestamp_texts) for index in fractional
+    ]
 
 
 def _document_text(value: Any) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
+def fractional_timestamp_texts(column: Sequence[Any]) -> Sequence[Any]:
+    """DATETIME(n)/TIMESTAMP(n) texts (str, or bytes) as PostgreSQL writes them, without
+    the fraction's trailing zeros: `2020-09-10 16:46:03.5`, `2020-09-10 16:46:03`. One
+    that is no moment (`0000-00-00 00:00:00.000000`) stays the engine's text. Python's
+    parser checks the whole column (C) first: the usual column has no such text."""
+    texts = present_texts(column)
+    if _all_exist(texts):
+        return with_nulls(column, [_trimmed_fraction(text) for text in texts])
+    return per_value(_timestamp_text)(column)
+
+
 def _timestamp_text(value: Any) -> str:
-    """DATETIME(6) as `2020-09-10 16:46:03.5`: PostgreSQL writes no trailing zeros. One
-    that is no moment (`0000-00-00 00:00:00.000000`) stays the engine's text."""
     text = _document_text(value)
-    if "." not in text or not _is_a_moment(text):
-        return text
-    return text.rstrip("0").rstrip(".")
+    return _trimmed_fraction(text) if _is_a_moment(text) else text
+
+
+def _trimmed_fraction(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _is_a_moment(text: str) -> bool:
@@ -292,8 +307,8 @@ def datetime_texts(column: Sequence[Any]) -> Sequence[Any]:
 
 
 def _all_exist(texts: Sequence[str]) -> bool:
-    """Whether every text (of the whole-seconds layout) is a datetime Python's parser reads
-    (the same fields the driver reads); the datetimes themselves are dropped as made."""
+    """Whether every text (of the server's DATETIME layout) is a datetime Python's parser
+    reads (the same fields the driver reads); the datetimes themselves are dropped as made."""
     try:
         deque(map(datetime.datetime.fromisoformat, texts), maxlen=0)
     except ValueError:
