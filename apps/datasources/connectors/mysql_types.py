@@ -196,21 +196,11 @@ def fractional_timestamp_texts(column: Sequence[Any]) -> Sequence[Any]:
 
 def _timestamp_text(value: Any) -> str:
     text = _document_text(value)
-    return _trimmed_fraction(text) if _is_a_moment(text) else text
+    return _trimmed_fraction(text) if _all_exist([text]) else text
 
 
 def _trimmed_fraction(text: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _is_a_moment(text: str) -> bool:
-    """Whether a DATETIME/TIMESTAMP's text is a datetime Python's parser reads (the fields
-    the driver reads): not a zero date, a zero month or day, nor 2025-02-30."""
-    try:
-        datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 # JSON values -----------------------------------------------------------------------------
