@@ -6,10 +6,10 @@ TIME `-838:59:59`, `100:00:00.50` (beyond a day, negative, with the column's fra
 digits), YEAR `2025` and `0000`. A DATETIME or TIMESTAMP is ISO 8601 in JSON
 (`2025-01-31T12:00:00`) and PostgreSQL's spelling in CSV (csv_text.py), when it is a
 moment; one that is none (a zero date `0000-00-00 00:00:00`, a zero month or day
-`2020-01-00 10:00:00`, a day its month lacks under ALLOW_INVALID_DATES) is the engine's
-text as it is, in both: the driver would read it as NULL, which it is not. One rule, the
-one PostgreSQL's `infinity` follows: what Python's dates cannot hold keeps the engine's
-text (postgresql_types.py).
+`2020-01-00 10:00:00`, a day its month lacks under ALLOW_INVALID_DATES, the year 0) is
+the engine's text as it is, in both: the driver would read it as NULL, which it is not.
+One rule, the one PostgreSQL's `infinity` follows: what Python's dates cannot hold keeps
+the engine's text (postgresql_types.py).
 """
 
 import datetime
