@@ -5,12 +5,10 @@ import base64
 import decimal
 import json
 
-import MySQLdb
-import MySQLdb.constants
 import psycopg
 import pytest
+from MySQLdb.constants import FIELD_TYPE
 
-from apps.datasources.connectors.mysql_types import mysql_time
 from apps.datasources.connectors.values import to_json_value
 from tests.support.databases import mysql_connection
 from tests.support.factories import client_for, reader, source_from_server
@@ -444,15 +442,7 @@ def test_a_mariadb_json_export_is_byte_for_byte_the_documented_values(mysql_serv
             "CONCAT('s', seq) FROM seq_1_to_2500"
         )
         connection.commit()
-        cursor.execute("SELECT * FROM qb_awkward_values ORDER BY id")
-        types = [column[1] for column in cursor.description]
-        driver_rows = [
-            [
-                mysql_time(value) if types[index] == MySQLdb.constants.FIELD_TYPE.TIME else to_json_value(value)
-                for index, value in enumerate(row)
-            ]
-            for row in cursor.fetchall()
-        ]
+        driver_rows = documented_mariadb_rows(connection, "SELECT * FROM qb_awkward_values ORDER BY id")
     finally:
         connection.close()
 
@@ -464,7 +454,8 @@ def test_a_mariadb_json_export_is_byte_for_byte_the_documented_values(mysql_serv
 
     assert exported.status_code == 200
     assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(driver_rows, {14})
-    assert driver_rows[0][1] is None and driver_rows[0][8] == "0.000000100000"  # a zero date; no exponent
+    assert driver_rows[0][1] == "0000-00-00 00:00:00" and driver_rows[0][8] == "0.000000100000"  # no exponent
+    assert driver_rows[0][6] == "-838:59:59.99" and driver_rows[0][7] == "2025"  # TIME(2), YEAR as MariaDB writes them
 
 
 def test_a_mariadb_json_export_of_plain_columns_is_byte_for_byte_the_documented_values(mysql_server):
@@ -490,8 +481,7 @@ def test_a_mariadb_json_export_of_plain_columns_is_byte_for_byte_the_documented_
             "FROM seq_1_to_2500"
         )
         connection.commit()
-        cursor.execute("SELECT * FROM qb_plain_values ORDER BY id")
-        driver_rows = [[to_json_value(value) for value in row] for row in cursor.fetchall()]
+        driver_rows = documented_mariadb_rows(connection, "SELECT * FROM qb_plain_values ORDER BY id")
     finally:
         connection.close()
 
@@ -503,5 +493,31 @@ def test_a_mariadb_json_export_of_plain_columns_is_byte_for_byte_the_documented_
 
     assert exported.status_code == 200
     assert _rows_bytes(b"".join(exported.streaming_content)) == _json_bytes(driver_rows, set())
-    assert driver_rows[1499][3] is None and driver_rows[2221][6] == "9007199254740993"
+    assert driver_rows[1499][3] == "0000-00-00 00:00:00" and driver_rows[2221][6] == "9007199254740993"
     assert driver_rows[0][3] == "2025-01-01T00:01:00" and driver_rows[2099][4] is None
+
+
+# MariaDB's dates, times and years, and the DATETIME/TIMESTAMP values that are no moment
+# (zero dates), are the engine's text: what it sends, what `mariadb --batch` prints.
+_ENGINE_TEXT_TYPES = {FIELD_TYPE.DATE, FIELD_TYPE.TIME, FIELD_TYPE.YEAR}
+_MOMENT_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
+
+
+def documented_mariadb_rows(connection, sql: str) -> list[list]:
+    """`sql`'s rows as the API documents them, from the engine itself: to_json_value of
+    mysqlclient's values, but the engine's text for dates, times and years, and for a
+    DATETIME/TIMESTAMP the driver reads as NULL although the engine sent a value."""
+    cursor = connection.cursor()
+    cursor.execute(sql)
+    types = [column[1] for column in cursor.description]
+    driver_rows = cursor.fetchall()
+    connection.converter = {**connection.converter, **dict.fromkeys(_ENGINE_TEXT_TYPES | _MOMENT_TYPES, str)}
+    cursor = connection.cursor()
+    cursor.execute(sql)
+    return [
+        [
+            text if kind in _ENGINE_TEXT_TYPES or (kind in _MOMENT_TYPES and value is None) else to_json_value(value)
+            for kind, value, text in zip(types, driver_row, engine_row, strict=True)
+        ]
+        for driver_row, engine_row in zip(driver_rows, cursor.fetchall(), strict=True)
+    ]

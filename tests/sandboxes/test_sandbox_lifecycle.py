@@ -18,6 +18,7 @@ from apps.sandboxes.models import Sandbox, SandboxRole, SandboxState
 from apps.sandboxes.naming import sandbox_name
 from apps.sandboxes.upkeep import sandbox_upkeep
 from apps.sqlcore.statements import BoundStatement
+from tests.support import databases
 from tests.support.factories import reader
 from tests.support.sandboxes import sandbox_source, source_checksum
 
@@ -287,3 +288,38 @@ def test_the_owner_dismisses_a_failed_sandbox_by_deleting_it(request, client):
     failed.refresh_from_db()
     assert failed.state == SandboxState.DELETED and failed.dropped_at is not None
     assert client.get("/api/v1/sandboxes").json()["results"] == []
+
+
+@pytest.fixture
+def dates_in_the_mysql_source(mysql_sandbox_server):
+    """A table of the MariaDB sandbox source holding dates that are no moment, as old data
+    does: a zero date (in a NOT NULL column), a zero month or day, a day its month lacks."""
+    connection = databases.mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"USE {mysql_sandbox_server.database}")
+    cursor.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+    cursor.execute(
+        "CREATE OR REPLACE TABLE dated "
+        "(id INT PRIMARY KEY, day DATE NOT NULL, at DATETIME, at6 DATETIME(6), t TIME(2), y YEAR)"
+    )
+    cursor.execute(
+        "INSERT INTO dated VALUES (1, '0000-00-00', '2020-01-00 10:00:00', '0000-00-00 00:00:00', '-838:59:59.5', 0), "
+        "(2, '2025-02-30', '2025-02-30 12:00:00', '2025-01-01 00:00:00.5', '100:00:00', 2025)"
+    )
+    connection.commit()
+    yield
+    cursor.execute("DROP TABLE dated")
+    connection.close()
+
+
+@pytest.mark.usefixtures("dates_in_the_mysql_source")
+def test_a_mariadb_copy_holds_the_dates_of_the_source_that_are_no_moment(request):
+    """The driver reads such dates as NULL: copied through it, a zero date became NULL, or
+    failed the whole copy on a NOT NULL column. They are copied as the source's text."""
+    source = sandbox_source("mysql", request)
+    sandbox, _ = lifecycle.sandbox_for(reader("ada", source), source.pk)
+
+    assert rows_in(sandbox, "SELECT * FROM dated ORDER BY id") == [
+        (1, "0000-00-00", "2020-01-00 10:00:00", "0000-00-00 00:00:00.000000", "-838:59:59.50", "0000"),
+        (2, "2025-02-30", "2025-02-30 12:00:00", "2025-01-01T00:00:00.500000", "100:00:00.00", "2025"),
+    ]

@@ -234,13 +234,16 @@ def test_timestamp_texts_of_a_column_are_rewritten_as_each_text_is():
         assert iso_8601_of_timestamp_texts(list(column)) == expected(column), column
 
 
-def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601():
+def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601_or_else_the_engines_text():
     from MySQLdb.times import DateTime_or_None
 
     from apps.datasources.connectors.mysql_types import datetime_texts
 
     def expected(column):
-        return [None if text is None else to_json_value(DateTime_or_None(text.decode())) for text in column]
+        return [None if text is None else _moment_or_text(DateTime_or_None(text.decode()), text) for text in column]
+
+    def _moment_or_text(moment, text):
+        return text.decode() if moment is None else to_json_value(moment)  # a zero date is no NULL
 
     texts = [
         b"2025-01-01 00:01:00",
@@ -254,8 +257,37 @@ def test_mariadb_datetime_texts_are_the_drivers_datetimes_in_iso_8601():
         b"0000-00-00 00:00:00",  # a zero date: the driver reads None
         b"2025-02-30 12:00:00",  # ALLOW_INVALID_DATES
         b"2025-00-00 00:00:00",
+        b"0000-00-00 00:00:00.000000",
+        b"2020-01-00 10:00:00.5",
     ]
     columns = [[text] for text in texts] + [[text, None] for text in texts] + [texts, [None], []]
     columns += [[b"2025-01-01 00:01:00", b"2025-01-02 00:01:00", None, b"2025-01-03 00:01:00"]]
     for column in columns:
         assert datetime_texts(list(column)) == expected(column), column
+
+
+def test_mariadb_fractional_timestamps_in_csv_drop_trailing_zeros_only_of_moments():
+    from apps.datasources.connectors.mysql_types import fractional_timestamp_texts
+
+    moments = [b"2020-09-10 16:46:03.500000", None, b"2025-01-01 00:00:00.000000", b"2025-01-01 00:00:00.000001"]
+    assert fractional_timestamp_texts(moments) == [
+        "2020-09-10 16:46:03.5",
+        None,
+        "2025-01-01 00:00:00",
+        "2025-01-01 00:00:00.000001",
+    ]
+    # No moment: the engine's text as it is, whatever else the column holds.
+    mixed = [
+        "0000-00-00 00:00:00.000000",
+        "2025-01-01 00:00:00.250",
+        None,
+        "2020-01-00 10:00:00.500",
+        "0000-01-01 00:00:00.5",
+    ]
+    assert fractional_timestamp_texts(mixed) == [
+        "0000-00-00 00:00:00.000000",
+        "2025-01-01 00:00:00.25",
+        None,
+        "2020-01-00 10:00:00.500",
+        "0000-01-01 00:00:00.5",
+    ]

@@ -1,5 +1,16 @@
 """How MySQL and MariaDB values and column types are read for results
-(docs/architecture.md §3)."""
+(docs/architecture.md §3).
+
+Dates, times and years are the engine's own text, in JSON as in CSV: DATE `2025-01-31`,
+TIME `-838:59:59`, `100:00:00.50` (beyond a day, negative, with the column's fraction
+digits), YEAR `2025` and `0000`. A DATETIME or TIMESTAMP is ISO 8601 in JSON
+(`2025-01-31T12:00:00`) and PostgreSQL's spelling in CSV (csv_text.py), when it is a
+moment; one that is none (a zero date `0000-00-00 00:00:00`, a zero month or day
+`2020-01-00 10:00:00`, a day its month lacks under ALLOW_INVALID_DATES, the year 0) is
+the engine's text as it is, in both: the driver would read it as NULL, which it is not.
+One rule, the one PostgreSQL's `infinity` follows: what Python's dates cannot hold keeps
+the engine's text (postgresql_types.py).
+"""
 
 import datetime
 import json
@@ -8,8 +19,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from MySQLdb import converters as driver_conversions
 from MySQLdb.constants import FIELD_TYPE, FLAG
+from MySQLdb.times import DateTime_or_None
 
 from apps.datasources.connectors.csv_text import csv_text
 from apps.datasources.connectors.values import (
@@ -18,8 +29,8 @@ from apps.datasources.connectors.values import (
     decimal_texts,
     json_values,
     per_value,
+    present_texts,
     texts_joined,
-    to_json_value,
     with_nulls,
 )
 
@@ -59,20 +70,6 @@ _STRING_TYPE_NAMES = {
     FIELD_TYPE.LONG_BLOB: ("longtext", "longblob"),
     FIELD_TYPE.BLOB: ("text", "blob"),
 }
-# Column types whose driver values need a different JSON mapping than the generic one.
-_TIME_TYPES = {FIELD_TYPE.TIME}
-
-
-def mysql_time(value: Any) -> Any:
-    """MySQL TIME arrives as a timedelta (it may exceed 24h or be negative): keep MySQL's text."""
-    if not isinstance(value, datetime.timedelta):
-        return to_json_value(value)
-    sign = "-" if value < datetime.timedelta(0) else ""
-    total = abs(value)
-    hours, rest = divmod(total.days * 86400 + total.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    fraction = f".{total.microseconds:06d}" if total.microseconds else ""
-    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
 
 
 def json_document(value: Any) -> Any:
@@ -110,16 +107,20 @@ def type_name(index: int, type_code: int, flag: int, documents: frozenset[int] |
     return _TYPE_NAMES.get(type_code, str(type_code))
 
 
+# Dates, times and years are their server's text, in JSON as in CSV (the module's docstring).
+_ENGINE_TEXT_TYPES = {
+    FIELD_TYPE.DATE,
+    14,  # NEWDATE
+    FIELD_TYPE.TIME,
+    FIELD_TYPE.YEAR,
+}
 # Reads take decimals, dates and times as the server's text, decoded by the driver's C code
 # (`json_conversions`, str): their JSON values are made from it a column at a time (below),
 # and for the CSV export it is already the dialect's spelling. Building Decimal, datetime
 # and int objects to spell them back was, in Python, most of a large result's time.
-_SERVER_TEXT_TYPES = {
+_SERVER_TEXT_TYPES = _ENGINE_TEXT_TYPES | {
     FIELD_TYPE.DECIMAL,
     FIELD_TYPE.NEWDECIMAL,
-    FIELD_TYPE.DATE,
-    14,  # NEWDATE
-    FIELD_TYPE.TIME,
     FIELD_TYPE.DATETIME,
     FIELD_TYPE.TIMESTAMP,
 }
@@ -131,7 +132,6 @@ _INTEGER_TYPES = {
     FIELD_TYPE.INT24,
     FIELD_TYPE.LONG,
     FIELD_TYPE.LONGLONG,
-    FIELD_TYPE.YEAR,
 }
 # Floats keep the driver's float, spelled by repr as Python's CSV writer did (`1e+30`, where
 # the server writes `1e30`).
@@ -158,12 +158,13 @@ def csv_converters(
     """(column index, conversion of a column's values) for the columns the CSV export must
     still spell (csv_text.py), read with `csv_conversions`; every other column is text already."""
     spellings: list[tuple[int, Callable[[Any], Any]]] = []
+    fractional = []  # DATETIME(n) and TIMESTAMP(n): spelled a column at a time
     for index, (column, described, flag) in enumerate(zip(columns, description, flags, strict=True)):
         type_code = described[1]
         if index in documents:
             spellings.append((index, _document_text))
-        elif type_code in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP) and described[5]:
-            spellings.append((index, _timestamp_text))  # has a fraction of a second
+        elif type_code in _DATETIME_TYPES and described[5]:
+            fractional.append(index)
         elif type_code in _SERVER_TEXT_TYPES:
             continue
         elif type_code in _INTEGER_TYPES:
@@ -173,16 +174,32 @@ def csv_converters(
             spellings.append((index, repr))
         elif column.type not in _TEXT_NAMES:
             spellings.append((index, csv_text))
-    return [(index, per_value(spell)) for index, spell in spellings]
+    return [(index, per_value(spell)) for index, spell in spellings] + [
+        (index, fractional_timestamp_texts) for index in fractional
+    ]
 
 
 def _document_text(value: Any) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
 
 
+def fractional_timestamp_texts(column: Sequence[Any]) -> Sequence[Any]:
+    """DATETIME(n)/TIMESTAMP(n) texts (str, or bytes) as PostgreSQL writes them, without
+    the fraction's trailing zeros: `2020-09-10 16:46:03.5`, `2020-09-10 16:46:03`. One
+    that is no moment (`0000-00-00 00:00:00.000000`) stays the engine's text. Python's
+    parser checks the whole column (C) first: the usual column has no such text."""
+    texts = present_texts(column)
+    if _all_exist(texts):
+        return with_nulls(column, [_trimmed_fraction(text) for text in texts])
+    return per_value(_timestamp_text)(column)
+
+
 def _timestamp_text(value: Any) -> str:
-    """DATETIME(6) as `2020-09-10 16:46:03.5`: PostgreSQL writes no trailing zeros."""
     text = _document_text(value)
+    return _trimmed_fraction(text) if _all_exist([text]) else text
+
+
+def _trimmed_fraction(text: str) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -190,12 +207,12 @@ def _timestamp_text(value: Any) -> str:
 #
 # Reads take decimals, dates and times as the server's text (`json_conversions`), and
 # their JSON values are made from it a column of a fetched chunk at a time: decimals are
-# their text (values.decimal_texts), DATETIME/TIMESTAMP the ISO 8601 of the text, checked
-# by Python's own parser (C); anything else, and any chunk not of the usual shape, goes
-# value by value through the driver's own conversion, so the values are the ones the
-# driver's objects gave (to_json_value of them). The other columns are left as the driver
-# read them: integers a JSON number holds need nothing.
-_INTEGERS_JSON_HOLDS = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.INT24, FIELD_TYPE.LONG, FIELD_TYPE.YEAR}
+# their text (values.decimal_texts), dates, times and years too, DATETIME/TIMESTAMP the
+# ISO 8601 of the text, checked by Python's own parser (C); a chunk not of the usual shape
+# goes value by value through the driver's own conversion, so the values are the ones
+# the driver's datetimes gave (to_json_value of them). The other columns are left as the
+# driver read them: integers a JSON number holds need nothing.
+_INTEGERS_JSON_HOLDS = {FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.INT24, FIELD_TYPE.LONG}
 _DECIMAL_TYPES = {FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL}
 _DATETIME_TYPES = {FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP}
 _DATETIME_SEPARATORS = operator.itemgetter(4, 7, 10, 13, 16)
@@ -215,9 +232,7 @@ def json_column_converters(
             converters.append((index, decimal_texts))
         elif type_code in _DATETIME_TYPES:
             converters.append((index, datetime_texts))
-        elif type_code in _SERVER_TEXT_TYPES and type_code in driver_conversions.conversions:
-            converters.append((index, per_value(_as_the_driver_read(type_code))))
-        elif type_code not in _INTEGERS_JSON_HOLDS:
+        elif type_code not in _INTEGERS_JSON_HOLDS and type_code not in _ENGINE_TEXT_TYPES:
             converters.append((index, json_values))
     return converters
 
@@ -248,12 +263,13 @@ def plain_columns(description: Sequence[Sequence[Any]], documents: frozenset[int
     )
 
 
-def _as_the_driver_read(type_code: int) -> Callable[[Any], Any]:
-    """The JSON value of the server's text of a value (str) as the driver's own
-    conversion reads it (None for a text it cannot read, such as a zero date)."""
-    read = driver_conversions.conversions[type_code]
-    mapping = mysql_time if type_code in _TIME_TYPES else to_json_value
-    return lambda text: mapping(read(text))
+def _datetime_json(value: Any) -> str:
+    """A DATETIME/TIMESTAMP's JSON value, from its text: the ISO 8601 of the driver's
+    datetime of it, or, when it is no moment (a zero date, 2025-02-30: the driver reads
+    None), the engine's text itself."""
+    text = _document_text(value)
+    moment = DateTime_or_None(text)
+    return text if moment is None else moment.isoformat()
 
 
 # DATETIME and TIMESTAMP without a fraction of a second, as the server writes them.
@@ -267,21 +283,22 @@ def datetime_texts(column: Sequence[Any]) -> Sequence[Any]:
     A column of whole seconds (the usual) is checked character by character a position of
     all its texts at once (values.all_of_layout), then each text is read by Python's
     parser only to find the dates and times that do not exist (a zero date, 2025-02-30,
-    which the driver reads as None): the texts themselves, with their `T`, are the values."""
+    which the driver reads as None, and which stays the engine's text): the texts
+    themselves, with their `T`, are the values."""
     texts, joined = texts_joined(column)
     if all_of_layout(joined, len(texts), _WHOLE_SECONDS_LAYOUT):
         if _all_exist(texts):
             return with_nulls(column, joined.replace(" ", "T").split("\n"))
-        return per_value(_as_the_driver_read(FIELD_TYPE.DATETIME))(column)
+        return per_value(_datetime_json)(column)
     parsed = _parsed_datetimes(texts)
     if parsed is None:
-        return per_value(_as_the_driver_read(FIELD_TYPE.DATETIME))(column)
+        return per_value(_datetime_json)(column)
     return with_nulls(column, list(map(datetime.datetime.isoformat, parsed)))
 
 
 def _all_exist(texts: Sequence[str]) -> bool:
-    """Whether every text (of the whole-seconds layout) is a datetime Python's parser reads
-    (the same fields the driver reads); the datetimes themselves are dropped as made."""
+    """Whether every text (of the server's DATETIME layout) is a datetime Python's parser
+    reads (the same fields the driver reads); the datetimes themselves are dropped as made."""
     try:
         deque(map(datetime.datetime.fromisoformat, texts), maxlen=0)
     except ValueError:

@@ -5,8 +5,10 @@ Tables are created from `SHOW CREATE TABLE` rather than `CREATE TABLE … LIKE`,
 LIKE leaves the foreign keys out; the statement keeps indexes, checks, column defaults
 and the AUTO_INCREMENT position. Rows come from the source through a read-only
 transaction with a consistent snapshot, at most the sample bound per table, and are
-inserted with foreign-key checks off (a sample may miss a parent row). Sandboxes are
-filled from the golden schema with INSERT … SELECT on the server itself. Views, stored
+inserted with foreign-key checks off (a sample may miss a parent row); dates and times
+travel as the source's text, in a SQL mode that takes every date the source may hold (a
+zero date, 2025-02-30, which the driver would read as NULL). Sandboxes are filled from
+the golden schema with INSERT … SELECT on the server itself, in that mode too. Views, stored
 procedures and functions, and triggers follow, with their DEFINER left out (the copy's
 owner defines them) and references to the schema they came from pointed at the copy.
 
@@ -35,7 +37,9 @@ from contextlib import contextmanager
 from itertools import islice
 
 import MySQLdb
+import MySQLdb.converters
 import MySQLdb.cursors
+from MySQLdb.constants import FIELD_TYPE
 
 from apps.sandboxes.engines.base import (
     LOGIN_CONNECTION_LIMIT,
@@ -50,6 +54,19 @@ from apps.sandboxes.engines.base import (
 from apps.sandboxes.guard import outside_reach
 
 _INSERT_BATCH_ROWS = 500
+# Dates and times are read from the source as its own text, which the copy's server reads
+# back as the same value: the driver's dates hold no zero date ('0000-00-00'), zero month
+# or day, nor the 2025-02-30 of ALLOW_INVALID_DATES, and would copy them as NULL (or fail
+# the copy on a NOT NULL column).
+_SOURCE_CONVERSIONS = {
+    **MySQLdb.converters.conversions,
+    **dict.fromkeys(
+        (FIELD_TYPE.DATE, FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TIME, FIELD_TYPE.YEAR), str
+    ),
+}
+# The modes that refuse such dates are left out of a copy's session, and invalid days let
+# in: whatever the source holds, its copy holds too.
+_REFUSING_DATES = {"NO_ZERO_DATE", "NO_ZERO_IN_DATE"}
 _DEFINER = re.compile(r"\s+DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@]+)@(?:`[^`]*`|'[^']*'|[^\s]+)", re.IGNORECASE)
 # Schemas a sandbox may name: information_schema only describes, and only what the login sees.
 _DESCRIPTIVE_SCHEMAS = frozenset({"information_schema"})
@@ -115,6 +132,7 @@ class MySQLCopies(CopyEngine):
         }
         if source:
             kwargs["database"] = self.source.database
+            kwargs["conv"] = _SOURCE_CONVERSIONS
         elif database:
             kwargs["database"] = database
         try:
@@ -169,11 +187,12 @@ class MySQLCopies(CopyEngine):
             writer = golden.cursor()
             writer.execute("SET SESSION foreign_key_checks = 0")
             tables = [object_name for object_name, kind in objects if kind == "BASE TABLE"]
-            for table in tables:
-                writer.execute(_one(reader, f"SHOW CREATE TABLE {quoted(table)}")[1])
-            for table in tables:
-                if self._copy_rows(source, writer, table, max_rows):
-                    sampled.append(table)
+            with _taking_every_date(writer):
+                for table in tables:
+                    writer.execute(_one(reader, f"SHOW CREATE TABLE {quoted(table)}")[1])
+                for table in tables:
+                    if self._copy_rows(source, writer, table, max_rows):
+                        sampled.append(table)
             views = {
                 view: _one(reader, f"SHOW CREATE VIEW {quoted(view)}")[1] for view, kind in objects if kind == "VIEW"
             }
@@ -230,13 +249,14 @@ class MySQLCopies(CopyEngine):
         views = {view: _one(cursor, f"SHOW CREATE VIEW {quoted(view)}")[1] for view, kind in objects if kind == "VIEW"}
         cursor.execute(f"USE {quoted(name)}")
         cursor.execute("SET SESSION foreign_key_checks = 0")
-        for table in tables:
-            cursor.execute(creates[table])
-        for table in tables:
-            columns = ", ".join(quoted(column) for column in _stored_columns(cursor, table, schema=golden))
-            cursor.execute(
-                f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(golden)}.{quoted(table)}"
-            )
+        with _taking_every_date(cursor):
+            for table in tables:
+                cursor.execute(creates[table])
+            for table in tables:
+                columns = ", ".join(quoted(column) for column in _stored_columns(cursor, table, schema=golden))
+                cursor.execute(
+                    f"INSERT INTO {quoted(table)} ({columns}) SELECT {columns} FROM {quoted(golden)}.{quoted(table)}"
+                )
         cursor.execute(f"USE {quoted(golden)}")
         routines = _routine_and_trigger_statements(cursor)
         # Views, routines and triggers are made by the copy's restricted user, so they run
@@ -423,6 +443,18 @@ def _revoke(cursor, name: str, login: SandboxLogin) -> None:
 
 def _code(error: MySQLdb.Error) -> int | None:
     return error.args[0] if error.args and isinstance(error.args[0], int) else None
+
+
+@contextmanager
+def _taking_every_date(cursor) -> Iterator[None]:
+    """The session in a SQL mode that takes every date the source may hold (_REFUSING_DATES
+    left out), for making the tables and copying the rows; the session's own mode after,
+    for the routines and triggers it makes, which keep the mode they were made in."""
+    own_mode = _one(cursor, "SELECT @@SESSION.sql_mode")[0]
+    modes = set(filter(None, own_mode.split(",")))
+    cursor.execute("SET SESSION sql_mode = %s", [",".join(sorted(modes - _REFUSING_DATES | {"ALLOW_INVALID_DATES"}))])
+    yield
+    cursor.execute("SET SESSION sql_mode = %s", [own_mode])
 
 
 def _one(cursor, statement: str) -> tuple:
