@@ -14,6 +14,11 @@ import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers } f
 
 const DIALECTS = { postgresql: PostgreSQL, mysql: MySQL, sqlite: SQLite };
 
+// CodeMirror writes its style sheets into <style> elements, which the page's
+// Content-Security-Policy lets in only with the nonce the page carries for it
+// (templates/web/workspace.html); scripts never get one.
+const STYLE_NONCE = document.querySelector('meta[name="qb-style-nonce"]')?.content || "";
+
 /**
  * Replace `textarea` with an editor. `keys` maps actions to callbacks: run (Ctrl/Cmd+Enter),
  * runStatement (Ctrl/Cmd+Shift+Enter), format (Ctrl/Cmd+Shift+F); `onChange` hears every edit.
@@ -28,6 +33,7 @@ export function createEditor(textarea, { keys, onChange }) {
     state: EditorState.create({
       doc: textarea.value,
       extensions: [
+        EditorView.cspNonce.of(STYLE_NONCE),
         lineNumbers(),
         history(),
         drawSelection(),

@@ -4,7 +4,9 @@ Every password login goes through `authenticate()`: the API's JWT view, the dash
 login page and Django admin's. Taking the login's place in the throttle's logs here, in
 the one backend, covers all three: a refused login never reaches the password. Django
 only lets a backend say "no" (PermissionDenied); the reason is left on the request for
-the API and the login page, which answer 429 with it.
+the API and the login page, which answer 429 with it. A username or password beyond its
+bound (apps/accounts/login_limits.py) is refused before anything: the forms and the JWT
+serializer answer it with a 400 of their own, this covers any other caller.
 """
 
 from django.contrib.auth import get_user_model
@@ -12,6 +14,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
 from apps.accounts.exceptions import LoginThrottled
+from apps.accounts.login_limits import is_overlong
 from apps.accounts.throttling import LoginThrottle, remember_refusal
 from apps.audit.services import client_ip
 from querybase.types import ClientRequest
@@ -23,6 +26,8 @@ class ThrottledModelBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None  # no password to check (ModelBackend's own rule): nothing to throttle
+        if is_overlong(str(username), str(password)):
+            return None  # no account has it: not looked up, not hashed, not throttled
         throttle = LoginThrottle.from_settings()
         try:
             attempt = throttle.admit(str(username), client_ip(request))

@@ -7,6 +7,7 @@ from rest_framework_simplejwt import serializers as jwt_serializers
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from apps.accounts.login_limits import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
 from apps.accounts.models import ApiKey
 from apps.accounts.services import revoke_reused_token_family
 from apps.accounts.tokens import (
@@ -54,9 +55,16 @@ class IssuedApiKeySerializer(ApiKeySerializer):
 
 
 class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):
-    """simplejwt's login, issuing our tokens: the first of a family (apps/accounts/tokens.py)."""
+    """simplejwt's login, issuing our tokens: the first of a family (apps/accounts/tokens.py).
+    A username or password beyond its bound is a 400 before anything is looked up
+    (apps/accounts/login_limits.py); simplejwt's own fields have none."""
 
     token_class = RefreshToken
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=USERNAME_MAX_LENGTH)
+        self.fields["password"] = jwt_serializers.PasswordField(max_length=PASSWORD_MAX_LENGTH)
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):

@@ -21,6 +21,9 @@ from apps.datasources import rights_cache
 from querybase.types import ClientRequest
 
 API_KEY_PREFIX = "qb_"
+# Keys are 46 characters (the prefix and token_urlsafe(32)); anything much longer is not a
+# key, and is refused before it is hashed or looked up.
+API_KEY_MAX_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def revoke_api_key(user: User, *, api_key_id: int, request: ClientRequest | None
 
 def user_for_api_key(secret: str):
     """The active user owning an active key, or None."""
-    if not secret.startswith(API_KEY_PREFIX):
+    if not secret.startswith(API_KEY_PREFIX) or len(secret) > API_KEY_MAX_LENGTH:
         return None
     api_key = (
         ApiKey.objects.select_related("user")

@@ -9,6 +9,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 
 from apps.accounts import services
 from apps.accounts.authentication import ApiKeyAuthentication
+from apps.accounts.forms import LoginForm
 from apps.accounts.models import ApiKey
 from apps.accounts.selectors import user_profile
 from apps.accounts.serializers import ApiKeySerializer, IssuedApiKeySerializer, ProfileSerializer
@@ -73,9 +74,15 @@ class ApiKeyRevokeView(APIView):
 
 class ThrottledLoginView(LoginView):
     """The dashboard login page, saying so (429) when the throttle refused the login
-    (apps/accounts/backends.py) rather than the password being wrong."""
+    (apps/accounts/backends.py) rather than the password being wrong, and answering 400 to
+    a username or password beyond its bound (apps/accounts/login_limits.py)."""
+
+    authentication_form = LoginForm
 
     def form_invalid(self, form) -> HttpResponse:
+        if form.is_overlong():
+            said = " ".join(form.errors.get("username", []) + form.errors.get("password", []))
+            return self.render_to_response(self.get_context_data(form=form, overlong=said), status=400)
         refusal = refusal_of(self.request)
         if refusal is None:
             return super().form_invalid(form)

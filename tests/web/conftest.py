@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -52,15 +53,59 @@ def browser():
         chromium.close()
 
 
+# Every page of a context reports what its Content-Security-Policy refused, before any of
+# its own scripts run: an inline script, style or handler added later fails the test that
+# visits it, rather than silently doing nothing in production.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  // axe-core (tests/web/accessibility.py) adds style sheets of its own while it runs.
+  if (window.qbAxeRunning) return;
+  window.qbCspViolation(`${event.effectiveDirective} refused ${event.blockedURI || "inline"} `
+    + `in ${event.documentURI} (${event.sourceFile || "the page"}:${event.lineNumber})`);
+});
+"""
+
+
+def watch_for_csp_violations(context) -> list[str]:
+    """The violations of the pages of `context` (a Playwright browser context), as they happen."""
+    violations: list[str] = []
+    context.expose_function("qbCspViolation", lambda violation: violations.append(violation))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    return violations
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
+    violations = watch_for_csp_violations(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
+
+
+def wait_until(page, expression: str, timeout: float = 30) -> None:
+    """Playwright's wait_for_function, without its eval(): that runs the expression through
+    eval() in the page, which the page's Content-Security-Policy refuses (no 'unsafe-eval').
+    Here the expression is part of the function evaluate sends (the browser's own, not
+    subject to the policy), which checks it every frame for a second at a time. An
+    expression that is a function is called."""
+    check_for_a_second = f"""async () => {{
+      const check = () => {{ const value = ({expression}); return typeof value === "function" ? value() : value; }};
+      const until = performance.now() + 1000;
+      do {{
+        if (await check()) return true;
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+      }} while (performance.now() < until);
+      return false;
+    }}"""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(check_for_a_second):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout}s: {expression}")
 
 
 # The results grid (Tabulator) draws rows as divs, and only those in view.

@@ -9,7 +9,7 @@ from apps.approvals.creation import create_request
 from apps.approvals.decisions import review_request
 from apps.queries.saved_queries import create_share_link, save_query
 from tests.web.accessibility import axe_violations
-from tests.web.conftest import GRID_ROWS, log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, log_in, log_out, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -112,7 +112,7 @@ def test_the_keyboard_reaches_the_content_the_schema_and_the_results(page, shop)
     # Tab stop (test_results_grid.py drives it with the keyboard).
     page.click("#run")
     page.wait_for_selector(GRID_ROWS)
-    page.wait_for_function("document.getElementById('announcer').textContent.includes('rows')")
+    wait_until(page, "document.getElementById('announcer').textContent.includes('rows')")
     assert page.get_attribute("#grid", "role") == "grid"
     assert page.get_attribute("#grid", "aria-label") == "Result rows"
     page.wait_for_selector("#grid .tabulator-row .tabulator-cell[tabindex='0']")
@@ -134,5 +134,5 @@ def test_the_bell_says_how_many_are_unread(page, shop):
     page.click("#read-all")
     page.wait_for_selector("#unread-count", state="hidden")
     page.evaluate("window.QB.refreshBell()")
-    page.wait_for_function("document.getElementById('unread-words').hidden")
+    wait_until(page, "document.getElementById('unread-words').hidden")
     assert page.get_by_role("link", name="Notifications", exact=True).count() == 1

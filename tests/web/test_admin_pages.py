@@ -9,7 +9,7 @@ from apps.datasources.models import DataSource
 from apps.submissions.submission import submit_query
 from tests.support.factories import make_datasource, make_user, source_from_server
 from tests.web.accessibility import assert_accessible
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -24,9 +24,7 @@ def admin_user(transactional_db):
 def press_test_connection(page) -> str:
     """Press the form's Test connection and read what it says."""
     page.click("#test-connection")
-    page.wait_for_function(
-        "!['', 'Connecting…'].includes(document.getElementById('test-connection-result').textContent)"
-    )
+    wait_until(page, "!['', 'Connecting…'].includes(document.getElementById('test-connection-result').textContent)")
     return page.inner_text("#test-connection-result")
 
 

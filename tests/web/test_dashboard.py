@@ -7,7 +7,7 @@ import pytest
 
 from apps.approvals.creation import create_request
 from tests.support.factories import grant, make_datasource, make_group, make_user
-from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, log_out, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -197,10 +197,10 @@ def test_a_new_result_starts_at_its_first_row_and_the_editor_keeps_its_height(pa
     page.wait_for_selector(GRID_ROWS)
     holder = "#grid .tabulator-tableholder"
     page.eval_on_selector(holder, "holder => { holder.scrollTop = holder.scrollHeight; }")
-    page.wait_for_function(f"document.querySelector('{holder}').scrollTop > 1000")
+    wait_until(page, f"document.querySelector('{holder}').scrollTop > 1000")
     page.fill("#param-fields [data-key=':low'] input", "100")
     page.click("#run")
-    page.wait_for_function("document.querySelector('#result-meta').textContent.startsWith('150 rows')")
+    wait_until(page, "document.querySelector('#result-meta').textContent.startsWith('150 rows')")
     assert page.eval_on_selector(holder, "holder => holder.scrollTop") == 0
     assert grid_rows(page)[0] == ["101"]
     assert page.eval_on_selector("#editor", "editor => editor.getBoundingClientRect().height") >= 250

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -39,7 +39,7 @@ def test_the_workspace_first_load_is_light_and_its_assets_are_cached_for_long(pa
 
     page.goto("/")
     page.wait_for_selector("#schema li.table")
-    page.wait_for_function("document.querySelector('#verdict').textContent !== ''")
+    wait_until(page, "document.querySelector('#verdict').textContent !== ''")
     page.wait_for_load_state("networkidle")
     total = sum(transferred.values())
     by_url = sorted(((size, urls.get(request, "?")) for request, size in transferred.items()), reverse=True)

@@ -3,7 +3,7 @@ pages; and a download is named after what it holds, in headless Chromium."""
 
 import pytest
 
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, screenshot, wait_until
 from tests.web.test_dashboard import set_sql
 from tests.web.test_running import first_cell, run_and_wait
 
@@ -29,13 +29,13 @@ def test_the_grid_scrolls_past_the_first_page_the_server_sent_to_every_row(page,
     # Scrolling to the end of the grid fetches the next pages, one at a time. Tabulator
     # draws only the rows near the view, so each scroll to the end reaches some 20 rows
     # further: about 80 scrolls, one per frame (at 250 ms apart they took 20 s).
-    page.wait_for_function(
+    wait_until(
+        page,
         """() => {
           const holder = document.querySelector('#grid .tabulator-tableholder');
           holder.scrollTop = holder.scrollHeight;
           return [...document.querySelectorAll('#grid .tabulator-row')].some(row => row.textContent === '2,500');
         }""",
-        polling="raf",
     )
     assert grid_numbers(page) == list(range(1, 2501))  # every row, once, in order
     page.wait_for_selector("#rows-loaded", state="hidden")
@@ -54,7 +54,7 @@ def test_load_all_fetches_every_page_and_a_sort_covers_them(page, shop):
     page.click("#load-all")
     page.wait_for_selector("#rows-loaded", state="hidden")
     assert sorted(grid_numbers(page)) == list(range(1, 2501))
-    page.wait_for_function("document.querySelector('#grid .tabulator-row .tabulator-cell').textContent === '2,500'")
+    wait_until(page, "document.querySelector('#grid .tabulator-row .tabulator-cell').textContent === '2,500'")
 
 
 def test_a_download_is_named_after_the_first_table(page, shop):

@@ -8,17 +8,18 @@ from playwright.sync_api import expect
 
 from apps.notifications.models import Notification
 from tests.support.factories import client_for
-from tests.web.conftest import log_in, screenshot
+from tests.web.conftest import log_in, screenshot, watch_for_csp_violations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 
 @pytest.fixture
 def two_browsers(browser, live_server):
-    contexts, errors = [], []
+    contexts, errors, violations = [], [], []
     pages = []
     for _ in range(2):
         context = browser.new_context(viewport={"width": 1300, "height": 900}, base_url=live_server.url)
+        violations.append(watch_for_csp_violations(context))
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         contexts.append(context)
@@ -27,6 +28,7 @@ def two_browsers(browser, live_server):
     for context in contexts:
         context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert violations == [[], []], f"Content-Security-Policy violations: {violations}"
 
 
 def test_the_requesters_page_follows_presence_decision_and_execution_live(two_browsers, shop):

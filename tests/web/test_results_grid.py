@@ -6,7 +6,7 @@ several."""
 import pytest
 
 from tests.web.accessibility import assert_accessible
-from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, screenshot
+from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, screenshot, wait_until
 from tests.web.test_dashboard import set_sql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -61,7 +61,7 @@ def test_sort_by_a_header_and_resize_a_column(page, shop):
     assert [row[0] for row in grid_rows(page)][:3] == ["1", "2", "3"]
     page.click("#grid .tabulator-col[tabulator-field=c0] .tabulator-col-title")
     page.click("#grid .tabulator-col[tabulator-field=c0] .tabulator-col-title")
-    page.wait_for_function("document.querySelector('#grid .tabulator-row .tabulator-cell').textContent === '12'")
+    wait_until(page, "document.querySelector('#grid .tabulator-row .tabulator-cell').textContent === '12'")
     assert [row[0] for row in grid_rows(page)][:3] == ["12", "11", "10"]
 
     column = page.locator("#grid .tabulator-col[tabulator-field=c0]")
@@ -90,7 +90,7 @@ def test_several_statements_each_show_their_result_in_a_tab(page, shop):
     assert_accessible(page, "results of two statements")
 
     tabs.nth(0).click()
-    page.wait_for_function("document.querySelector('#grid .tabulator-col-title')?.firstChild?.textContent === 'id'")
+    wait_until(page, "document.querySelector('#grid .tabulator-col-title')?.firstChild?.textContent === 'id'")
     assert grid_header(page) == ["id", "name"]
     assert [row[0] for row in grid_rows(page)] == ["1", "2", "3"]
     assert tabs.nth(0).get_attribute("aria-selected") == "true"
@@ -104,7 +104,7 @@ def test_several_statements_each_show_their_result_in_a_tab(page, shop):
     # The keyboard moves between the tabs too.
     tabs.nth(0).focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector('#grid .tabulator-col-title')?.firstChild?.textContent === 'b'")
+    wait_until(page, "document.querySelector('#grid .tabulator-col-title')?.firstChild?.textContent === 'b'")
     assert page.evaluate("document.activeElement.id") == "statement-tab-2"
 
     run(page, "SELECT 1 AS a;")
@@ -122,7 +122,7 @@ NUMBERS = (
 def press(page, key: str, then: str) -> None:
     """Press `key` and wait until the focused cell reads `then`."""
     page.keyboard.press(key)
-    page.wait_for_function(f"({FOCUSED}) === {then!r}")
+    wait_until(page, f"({FOCUSED}) === {then!r}")
 
 
 def test_the_keyboard_alone_moves_through_the_cells_opens_and_copies_one(page, shop):
@@ -152,7 +152,7 @@ def test_the_keyboard_alone_moves_through_the_cells_opens_and_copies_one(page, s
     press(page, "ArrowUp", "1")
     press(page, "ArrowUp", "1")  # the first row stays the first
     page.keyboard.press("PageDown")
-    page.wait_for_function(f"Number(({FOCUSED}) || 0) > 5")
+    wait_until(page, f"Number(({FOCUSED}) || 0) > 5")
     below = int(page.evaluate(FOCUSED))
     press(page, "PageUp", "1")
     # The last cell of 200 rows is drawn into view (virtual scrolling) and focused.
@@ -174,16 +174,16 @@ def test_the_keyboard_alone_moves_through_the_cells_opens_and_copies_one(page, s
     page.wait_for_selector("#cell-dialog[open]")
     assert page.inner_text("#cell-value") == "row 1"
     page.keyboard.press("Escape")
-    page.wait_for_function(f"({FOCUSED}) === 'row 1'")
+    wait_until(page, f"({FOCUSED}) === 'row 1'")
     page.keyboard.press(" ")
     page.wait_for_selector("#cell-dialog[open]")
     page.keyboard.press("Escape")
-    page.wait_for_function(f"({FOCUSED}) === 'row 1'")
+    wait_until(page, f"({FOCUSED}) === 'row 1'")
 
     # Ctrl+C copies the cell's whole value, and says so.
     press(page, "ArrowDown", "row 2")
     page.keyboard.press("Control+c")
-    page.wait_for_function("document.getElementById('announcer').textContent.includes('Copied')")
+    wait_until(page, "document.getElementById('announcer').textContent.includes('Copied')")
     assert page.evaluate("navigator.clipboard.readText()") == "row 2"
 
     # The keyboard's bookkeeping builds no row Tabulator has not drawn: that made every

@@ -8,7 +8,7 @@ import pytest
 from apps.queries.models import QueryRun, RunStatus
 from tests.support.approvals import settle
 from tests.support.factories import client_for
-from tests.web.conftest import grid_rows, log_in, screenshot
+from tests.web.conftest import grid_rows, log_in, screenshot, wait_until
 from tests.web.test_dashboard import set_sql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -39,7 +39,7 @@ def test_a_running_query_shows_its_time_dims_the_old_result_and_stops(page, shop
     page.wait_for_selector("#stop:visible")
     assert "stale" in page.get_attribute("#results", "class")
     assert page.get_attribute("#results", "aria-busy") == "true"
-    page.wait_for_function("parseFloat(document.querySelector('#elapsed').textContent.match(/[\\d.]+/)[0]) >= 1.5")
+    wait_until(page, "parseFloat(document.querySelector('#elapsed').textContent.match(/[\\d.]+/)[0]) >= 1.5")
     assert page.inner_text("#elapsed").startswith("Running…")
     screenshot(page, "running-with-stop-and-timer")
     page.click("#stop")

@@ -14,7 +14,7 @@ from apps.queries.saved_queries import create_share_link
 from apps.sandboxes.models import Sandbox
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.web.accessibility import assert_accessible
-from tests.web.conftest import GRID_ROWS, grid_rows, log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, grid_rows, log_in, log_out, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -59,8 +59,8 @@ def test_a_refused_write_runs_in_my_sandbox_then_goes_to_the_approver_with_its_e
 
     set_sql(page, "SELECT name FROM customers WHERE id = 1")
     page.click("#run")
-    page.wait_for_function(
-        "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Renamed In Sandbox'"
+    wait_until(
+        page, "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Renamed In Sandbox'"
     )
     assert file_digest(shop.path) == before  # the real source is untouched
     # The export of the result on screen is the sandbox's rows, as the grid shows them.
@@ -152,7 +152,7 @@ def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_sha
     page.click("#save")
     page.fill("#save-name", "Customer one in my sandbox")
     page.click("#save-confirm")
-    page.wait_for_function("document.querySelector('#document-name').textContent.includes('Customer one')")
+    wait_until(page, "document.querySelector('#document-name').textContent.includes('Customer one')")
     saved = SavedQuery.objects.get(name="Customer one in my sandbox")
     assert saved.sandbox == Sandbox.objects.get(owner=shop.analyst)
 
@@ -175,8 +175,8 @@ def test_a_query_saved_in_my_sandbox_opens_there_and_is_read_there_through_a_sha
     page.wait_for_selector("#schema li.table[data-table=customers]")
     assert page.locator(".add-index").count() == 0  # not pat's own sandbox
     page.click("#run")
-    page.wait_for_function(
-        "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Only In The Sandbox'"
+    wait_until(
+        page, "document.querySelector('#grid .tabulator-row .tabulator-cell')?.textContent === 'Only In The Sandbox'"
     )
     screenshot(page, "sandbox-05-shared-sandbox-read")
     # Exported, it is read in ana's sandbox too, with the link's token.

@@ -5,7 +5,7 @@ import pytest
 
 from tests.datasources.test_schema_api import film_database  # noqa: F401 (a fixture)
 from tests.support.factories import grant, make_group, make_user, source_from_server
-from tests.web.conftest import GRID_ROWS, log_in, screenshot
+from tests.web.conftest import GRID_ROWS, log_in, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -61,4 +61,4 @@ def test_the_keyboard_opens_a_table_and_inserts_a_column_and_a_result_is_announc
     page.evaluate("window.qbEditor.setValue('SELECT id FROM customers ORDER BY id LIMIT 3')")
     page.click("#run")
     page.wait_for_selector(GRID_ROWS)
-    page.wait_for_function("document.querySelector('#announcer').textContent.startsWith('3 rows')")
+    wait_until(page, "document.querySelector('#announcer').textContent.startsWith('3 rows')")

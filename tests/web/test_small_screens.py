@@ -6,7 +6,7 @@ import pytest
 
 from apps.approvals.creation import create_request
 from apps.queries.saved_queries import create_share_link, save_query
-from tests.web.conftest import GRID_ROWS, screenshot
+from tests.web.conftest import GRID_ROWS, screenshot, watch_for_csp_violations
 from tests.web.conftest import log_in as wide_log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -18,12 +18,14 @@ DESKTOP = {"width": 1440, "height": 900}
 @pytest.fixture
 def phone(browser, live_server):
     context = browser.new_context(viewport=PHONE, base_url=live_server.url, is_mobile=True, has_touch=True)
+    violations = watch_for_csp_violations(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 def log_in(page, username: str) -> None:
@@ -111,6 +113,7 @@ def test_the_workspace_sidebar_is_a_drawer_on_a_phone(phone, shop):
 
 def test_on_a_wide_screen_the_navigation_and_sidebar_stay_open(browser, live_server, shop):
     context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
+    violations = watch_for_csp_violations(context)
     page = context.new_page()
     try:
         wide_log_in(page, "ana")
@@ -123,3 +126,4 @@ def test_on_a_wide_screen_the_navigation_and_sidebar_stay_open(browser, live_ser
         screenshot(page, "desktop-notifications")
     finally:
         context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"

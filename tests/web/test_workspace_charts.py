@@ -5,7 +5,7 @@ import pytest
 
 from apps.queries.models import SavedQuery
 from apps.queries.saved_queries import save_query
-from tests.web.conftest import GRID_ROWS, log_in, screenshot
+from tests.web.conftest import GRID_ROWS, log_in, screenshot, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -32,16 +32,16 @@ def test_a_chart_of_the_result_is_drawn_with_picked_columns_and_saved_with_the_q
     page.wait_for_selector("#chart-panel:not([hidden])")
     assert page.input_value("#chart-x") == "status"
     assert page.eval_on_selector("#chart-y", "s => [...s.selectedOptions].map(o => o.value)") == ["orders"]
-    page.wait_for_function(f"({PAINTED})(document.querySelector('#chart-canvas')) > 500")
+    wait_until(page, f"({PAINTED})(document.querySelector('#chart-canvas')) > 500")
     blank_bar = page.eval_on_selector("#chart-canvas", PAINTED)
 
     page.select_option("#chart-type", "pie")
     page.select_option("#chart-y", ["revenue"])
-    page.wait_for_function(f"({PAINTED})(document.querySelector('#chart-canvas')) !== {blank_bar}")
+    wait_until(page, f"({PAINTED})(document.querySelector('#chart-canvas')) !== {blank_bar}")
     screenshot(page, "chart-pie-of-revenue")
     assert "(edited)" in page.inner_text("#document-name")
     page.click("#save")
-    page.wait_for_function("!document.querySelector('#document-name').textContent.includes('(edited)')")
+    wait_until(page, "!document.querySelector('#document-name').textContent.includes('(edited)')")
     assert SavedQuery.objects.get(pk=saved.pk).chart == {"type": "pie", "x": "status", "y": ["revenue"]}
 
     # Opened afresh elsewhere (a new browser profile): the saved chart comes back with its result.
@@ -51,7 +51,7 @@ def test_a_chart_of_the_result_is_drawn_with_picked_columns_and_saved_with_the_q
     page.click("#run")
     page.wait_for_selector("#chart-panel:not([hidden])")
     assert page.input_value("#chart-type") == "pie"
-    page.wait_for_function(f"({PAINTED})(document.querySelector('#chart-canvas')) > 500")
+    wait_until(page, f"({PAINTED})(document.querySelector('#chart-canvas')) > 500")
 
     page.click("#toggle-chart")
     assert page.is_hidden("#chart-panel")

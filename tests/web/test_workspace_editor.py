@@ -11,7 +11,7 @@ import pytest
 from apps.queries.models import SavedQuery
 from apps.queries.saved_queries import save_query
 from tests.support.factories import reader, source_from_server
-from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, log_out, screenshot
+from tests.web.conftest import GRID_ROWS, grid_header, grid_rows, log_in, log_out, screenshot, wait_until
 from tests.web.test_dashboard import set_sql
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -71,7 +71,7 @@ def test_format_sql_with_ctrl_shift_f_keeps_placeholders(page, shop):
     set_sql(page, "select id,name from customers where country=:country and id>$1")
     page.click("#editor .cm-content")
     page.keyboard.press("Control+Shift+F")
-    page.wait_for_function("window.qbEditor.getValue().startsWith('SELECT\\n')")
+    wait_until(page, "window.qbEditor.getValue().startsWith('SELECT\\n')")
     formatted = editor_text(page)
     assert formatted.splitlines()[:4] == ["SELECT", "  id,", "  name", "FROM"]
     assert ":country" in formatted and "$1" in formatted
@@ -186,7 +186,7 @@ def test_a_saved_query_is_a_document_save_updates_it_save_as_copies_it(page, sho
     assert page.inner_text("#tab-list .qtab.active").startswith("Big orders")
 
     set_sql(page, "SELECT id FROM orders WHERE total > 200")
-    page.wait_for_function("document.querySelector('#document-name').textContent.includes('(edited)')")
+    wait_until(page, "document.querySelector('#document-name').textContent.includes('(edited)')")
     # Leaving with edits not saved: the browser asks first.
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
@@ -196,7 +196,7 @@ def test_a_saved_query_is_a_document_save_updates_it_save_as_copies_it(page, sho
     assert dialogs == ["beforeunload"]
 
     page.click("#save")
-    page.wait_for_function("!document.querySelector('#document-name').textContent.includes('(edited)')")
+    wait_until(page, "!document.querySelector('#document-name').textContent.includes('(edited)')")
     saved.refresh_from_db()
     assert saved.sql == "SELECT id FROM orders WHERE total > 200"
 
@@ -206,7 +206,7 @@ def test_a_saved_query_is_a_document_save_updates_it_save_as_copies_it(page, sho
     screenshot(page, "save-as-dialog")
     page.fill("#save-name", "Bigger orders")
     page.click("#save-confirm")
-    page.wait_for_function("document.querySelector('#document-name').textContent === 'Saved query: Bigger orders'")
+    wait_until(page, "document.querySelector('#document-name').textContent === 'Saved query: Bigger orders'")
     assert SavedQuery.objects.filter(owner=shop.analyst).count() == 2
     assert SavedQuery.objects.get(name="Bigger orders").sql == saved.sql
 
@@ -244,7 +244,7 @@ def test_errors_are_titled_and_in_plain_words(page, shop):
 
     # An unterminated string is not a change to the database: no approval is offered.
     set_sql(page, "SELECT 'abc FROM customers")
-    page.wait_for_function("document.querySelector('#verdict').textContent === 'Could not parse this SQL.'")
+    wait_until(page, "document.querySelector('#verdict').textContent === 'Could not parse this SQL.'")
     page.click("#run")
     page.wait_for_selector("#error-title:text('Could not parse this SQL')")
     assert "unterminated string" in page.inner_text("#error-message")

@@ -52,9 +52,35 @@ class ConnectorError(QueryBaseError):
     def __init__(self, message: str):
         super().__init__(message)
 
+    @property
+    def message_for_admins(self) -> str:
+        """What those who administer sources are told ("Test connection")."""
+        return self.message
 
-class ConnectionFailed(ConnectorError):
+
+class ConnectionProblem(ConnectorError):
+    """The server could not be reached, did not answer, refused the login or dropped the
+    connection: a fault of the connection, not of the SQL. Users are told the kind of
+    failure alone (`said`, one sentence per class): the driver's text names the server's
+    host, port, database and login, which only those who administer sources see ("Test
+    connection", `message_for_admins`) and the server's log, written here, under the
+    request's id, so every such failure is logged once, where it is made."""
+
+    said = "The data source could not be reached."
+
+    def __init__(self, detail: str, *, said: str | None = None):
+        super().__init__(said or self.said)
+        self.detail = detail
+        logger.warning("data source connection failed (%s): %s", self.code, detail)
+
+    @property
+    def message_for_admins(self) -> str:
+        return f"{self.message} ({self.detail})"
+
+
+class ConnectionFailed(ConnectionProblem):
     code = "connection_failed"
+    said = "The data source could not be reached, or refused the connection."
 
 
 class ConnectionLost(ConnectionFailed):
@@ -63,17 +89,23 @@ class ConnectionLost(ConnectionFailed):
     again on a fresh connection (see `once_more_if_connection_lost`)."""
 
     code = "connection_lost"
+    said = "The connection to the data source was lost."
 
 
-class AuthenticationFailed(ConnectorError):
+class AuthenticationFailed(ConnectionProblem):
     """The source refused QueryBase's credentials (not the user's login to QueryBase,
     which is `authentication_failed`, 401)."""
 
     code = "datasource_authentication_failed"
+    said = (
+        "The data source refused QueryBase's login (its credentials are wrong or were changed); "
+        "an administrator can check them with Test connection."
+    )
 
 
-class ConnectionTimedOut(ConnectorError):
+class ConnectionTimedOut(ConnectionProblem):
     code = "connection_timeout"
+    said = "The data source did not answer in time."
 
 
 class InvalidConfiguration(ConnectorError):
@@ -398,7 +430,10 @@ class Connector(ABC):
     def _timed_out(self) -> ConnectionTimedOut:
         """A connect timeout, in the same words whatever the engine."""
         host, port = self._address()
-        return ConnectionTimedOut(f"No answer from {host}:{port} within {self.settings.connect_timeout}s.")
+        timeout = self.settings.connect_timeout
+        return ConnectionTimedOut(
+            f"no answer from {host}:{port}", said=f"The data source did not answer within {timeout}s."
+        )
 
     def _attempt_to_connect(self, connect: Callable[[], C]) -> C:
         """`connect()` (which raises ConnectorError), its outcome told to UNANSWERED: a
@@ -421,8 +456,9 @@ class Connector(ABC):
         timeout, left = quiet
         host, port = self._address()
         raise ConnectionTimedOut(
-            f"No answer from {host}:{port} within {timeout}s at the last attempt; "
-            f"it is tried again in {max(left, 1):.0f}s."
+            f"no answer from {host}:{port} at the last attempt",
+            said=f"The data source did not answer within {timeout}s at the last attempt; "
+            f"it is tried again in {max(left, 1):.0f}s.",
         )
 
     @abstractmethod
@@ -441,7 +477,7 @@ class Connector(ABC):
                 version = self.server_version(connection)
         except ConnectorError as error:
             return ConnectionTestResult(
-                ok=False, took_ms=_ms_since(started), error_code=error.code, message=error.message
+                ok=False, took_ms=_ms_since(started), error_code=error.code, message=error.message_for_admins
             )
         return ConnectionTestResult(ok=True, took_ms=_ms_since(started), server_version=version)
 

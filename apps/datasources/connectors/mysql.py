@@ -142,10 +142,10 @@ class MySQLConnector(Connector):
         number = error.args[0] if error.args else None
         message = self.scrub(str(error.args[1]) if len(error.args) > 1 else str(error))
         if number in _ACCESS_DENIED:
-            return AuthenticationFailed(f"MySQL refused the credentials: {message}")
+            return AuthenticationFailed(f"[{number}] {message}")
         if _NO_ANSWER.search(message):
             return self._timed_out()
-        return ConnectionFailed(f"Could not connect to MySQL: {message}")
+        return ConnectionFailed(f"[{number}] {message}" if number else message)
 
     def server_version(self, connection: MySQLdb.Connection) -> str:
         return connection.get_server_info()
@@ -312,7 +312,7 @@ class MySQLConnector(Connector):
         if number in _READ_ONLY:
             return ReadOnlyViolation(f"MySQL refused a write inside a read: {message}")
         if number in _CONNECTION_LOST:
-            return ConnectionLost(f"Lost the connection to MySQL: {message}")
+            return ConnectionLost(f"[{number}] {message}")
         return QueryFailed(f"[{number}] {message}" if number else message)
 
     def run_write(

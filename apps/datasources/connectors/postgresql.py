@@ -209,10 +209,10 @@ class PostgreSQLConnector(Connector):
         message = self.scrub(str(error).strip())
         lowered = message.lower()
         if "password authentication failed" in lowered or "no password supplied" in lowered:
-            return AuthenticationFailed(f"PostgreSQL refused the credentials: {message}")
+            return AuthenticationFailed(message)
         if "timeout expired" in lowered:
-            return ConnectionTimedOut(f"PostgreSQL did not answer in time: {message}")
-        return ConnectionFailed(f"Could not connect to PostgreSQL: {message}")
+            return ConnectionTimedOut(message)
+        return ConnectionFailed(message)
 
     def server_version(self, connection: psycopg.Connection) -> str:
         return the_row(connection.execute("SHOW server_version").fetchone())[0]
@@ -499,7 +499,7 @@ class PostgreSQLConnector(Connector):
         if isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
             return ReadOnlyViolation(f"PostgreSQL refused a write inside a read: {message}")
         if _connection_lost(error):
-            return ConnectionLost(f"Lost the connection to PostgreSQL: {message}")
+            return ConnectionLost(message)
         if "out of memory for query result" in message:
             # libpq could not hold a chunk of rows within the process's memory ceiling
             # (querybase/memory_limit.py): the rows are too large, not the server at fault.

@@ -89,7 +89,7 @@ class SQLiteConnector(Connector):
     def connect(self) -> Iterator[sqlite3.Connection]:
         path = resolve_database_path(self.settings.database)
         if not path.is_file():
-            raise ConnectionFailed(f"SQLite file {path} does not exist.")
+            raise ConnectionFailed(f"SQLite file {path} does not exist.", said="The data source's file does not exist.")
         # Read connections open the file read-only at the OS level.
         mode = "ro" if self.settings.role is CredentialRole.READ else "rw"
         try:
@@ -101,7 +101,7 @@ class SQLiteConnector(Connector):
                 check_same_thread=False,
             )
         except sqlite3.Error as error:
-            raise ConnectionFailed(f"Could not open SQLite file {path}: {error}") from error
+            raise ConnectionFailed(f"could not open SQLite file {path}: {error}") from error
         try:
             yield connection
         finally:

@@ -15,11 +15,14 @@ source's copies would let one user who learns it (every login may change its own
 password, on PostgreSQL and MySQL alike) into every other user's sandbox.
 """
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from apps.datasources.connectors.base import ConnectionSettings, CredentialRole
+
+logger = logging.getLogger(__name__)
 
 # Sessions a copy's login may hold at once: each run, export or upload in the sandbox
 # opens one for its length (apps/sandboxes/connectors.py), its owner's and those of users
@@ -37,7 +40,14 @@ class CopyFailed(Exception):
 
 
 class NotConnected(CopyFailed):
-    """The server could not be reached: nothing was done there."""
+    """The server could not be reached, or refused the login: nothing was done there. As
+    for a source (`connectors.base.ConnectionProblem`), the message says only which server
+    (`where`): the driver's text names its host, port and login, so it goes to the log."""
+
+    def __init__(self, where: str, detail: str):
+        super().__init__(f"Could not connect to {where}: it could not be reached, or refused the connection.")
+        self.detail = detail
+        logger.warning("could not connect to %s: %s", where, detail)
 
 
 class LoginRightsMissing(CopyFailed):

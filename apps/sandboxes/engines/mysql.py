@@ -139,7 +139,7 @@ class MySQLCopies(CopyEngine):
             connection = MySQLdb.connect(**kwargs)
         except MySQLdb.Error as error:
             where = "the source" if source else "the sandbox server"
-            raise NotConnected(self.scrub(f"Could not connect to {where}: {error}")) from error
+            raise NotConnected(where, self.scrub(str(error))) from error
         try:
             yield connection
         except MySQLdb.Error as error:

@@ -185,6 +185,10 @@ _UPLOAD_TYPES = {
 }
 
 
+# The server each command-line tool connects to, named when it cannot.
+_TOOL_REACHES = {"pg_dump": "the source", "pg_restore": "the sandbox server"}
+
+
 class PostgreSQLCopies(CopyEngine):
     engine = "postgresql"
 
@@ -221,7 +225,7 @@ class PostgreSQLCopies(CopyEngine):
         try:
             connection = psycopg.connect(**kwargs, autocommit=True)
         except psycopg.Error as error:
-            raise NotConnected(self.scrub(f"Could not connect to the sandbox server: {error}")) from error
+            raise NotConnected("the sandbox server", self.scrub(str(error))) from error
         try:
             yield connection
         except psycopg.Error as error:
@@ -244,7 +248,7 @@ class PostgreSQLCopies(CopyEngine):
                 options="-c default_transaction_read_only=on",
             )
         except psycopg.Error as error:
-            raise CopyFailed(self.scrub(f"Could not connect to the source: {error}")) from error
+            raise NotConnected("the source", self.scrub(str(error))) from error
         try:
             connection.read_only = True
             connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -441,7 +445,10 @@ class PostgreSQLCopies(CopyEngine):
         except (OSError, subprocess.TimeoutExpired) as error:
             raise CopyFailed(f"{command[0]} could not run: {error}") from error
         if finished.returncode != 0:
-            raise CopyFailed(self.scrub(f"{command[0]} failed: {finished.stderr.strip()[:2000]}"))
+            said = self.scrub(finished.stderr.strip()[:2000])
+            if "connection to server" in said:
+                raise NotConnected(_TOOL_REACHES[command[0]], f"{command[0]}: {said}")
+            raise CopyFailed(f"{command[0]} failed: {said}")
 
     def _copy_rows(
         self, source: psycopg.Connection, golden: psycopg.Connection, table: str, columns: list[str], max_rows: int
