@@ -49,7 +49,7 @@ class Token(NamedTuple):
     kind: str
     start: int
     end: int
-    value: str  # WORD: upper-cased text; QIDENT: lower-cased name without quotes; else the text
+    value: str  # WORD: upper-cased ASCII (`_word_value`); QIDENT: the name, folded (`fold_name`); else the text
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
                     break
             position = end
         elif kind == "word":
-            word = sql[start:end].upper()
+            word = _word_value(sql[start:end])
             if word == "UESCAPE" and tokens and sql.startswith(("U&", "u&"), tokens[-1].start):
                 # _unicode_literal reads the clause itself; one left over was out of its reach
                 # (a nested comment before it), so the literal may have been misread.
@@ -209,7 +209,7 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
             append(Token(STRING, start, end, ""))
             position = end
         elif kind == "qident":
-            append(Token(QIDENT, start, end, sql[start + 1 : end - 1].lower()))
+            append(Token(QIDENT, start, end, fold_name(sql[start + 1 : end - 1])))
             position = end
         elif kind == "number":
             append(Token(NUMBER, start, end, sql[start:end]))
@@ -254,6 +254,44 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
     return tokens
 
 
+def fold_name(name: str) -> str:
+    """`name` in lower case, one character for one: how names are compared everywhere.
+
+    Python's `upper()` is not: it spells `ß` as `SS` (and the long s as `S`), so a function
+    named `größe` became `grösse`, which no catalog knows, and a read called it unasked.
+    The servers never fold that way: PostgreSQL folds ASCII letters only, MariaDB looks
+    names up with a simple (one-to-one) case mapping. İ is the one letter whose Python
+    lower case is two characters."""
+    return name.lower() if name.isascii() else name.replace("\u0130", "i").lower()
+
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _word_value(word: str) -> str:
+    """A WORD's value: upper case in ASCII, where every keyword is; other letters in
+    lower case (`fold_name`), so `value.lower()` is the folded name."""
+    return word.upper() if word.isascii() else fold_name(word).translate(_ASCII_UPPER)
+
+
+_OPERATOR_CHARACTERS = frozenset("+-*/<>=~!@#%^&|`?")
+
+
+def operator_runs(tokens: tuple[Token, ...] | list[Token]) -> list[str]:
+    """Every operator written in `tokens`: each run of adjacent operator characters, whole
+    (`===`, `<=`, `OPERATOR(public.===)`'s `===`)."""
+    runs: list[str] = []
+    end = -1
+    for token in tokens:
+        if token.kind == PUNCT and token.value in _OPERATOR_CHARACTERS:
+            if token.start == end:
+                runs[-1] += token.value
+            else:
+                runs.append(token.value)
+            end = token.end
+    return runs
+
+
 _OPERAND_KINDS = frozenset({WORD, QIDENT, STRING, NUMBER, PARAM})
 
 
@@ -286,7 +324,7 @@ def _unicode_literal(sql: str, match: re.Match[str]) -> tuple[Token, int]:
         return Token(ERROR, start, len(sql), "invalid Unicode escape"), len(sql)
     if quote == "'":
         return Token(STRING, start, end, ""), end
-    return Token(QIDENT, start, end, resolved.lower()), end
+    return Token(QIDENT, start, end, fold_name(resolved)), end
 
 
 def _unescape_unicode(body: str, escape: str) -> str | None:

@@ -391,6 +391,13 @@ POSTGRESQL_ONLY: list[Case] = [
     write("pg-sqltext-query-to-xml", "SELECT query_to_xml('SELECT 1', true, false, '')", "other", "high"),
     write("pg-sqltext-query-to-xmlschema", "SELECT query_to_xmlschema($q$SELECT 1$q$, true, false, '')", "other"),
     write("pg-sqltext-both", "SELECT query_to_xml_and_xmlschema('SELECT 1', true, false, '')", "other"),
+    # They read relations named in a string (or whole schemas), so a view's definition
+    # runs without its name in the text.
+    write("pg-sqltext-table-to-xml", "SELECT table_to_xml('orders', true, false, '')", "other", "high"),
+    write("pg-sqltext-table-to-xml-regclass", "SELECT table_to_xmlschema('v'::regclass, true, false, '')", "other"),
+    write("pg-sqltext-schema-to-xml", "SELECT schema_to_xml('public', true, false, '')", "other", "high"),
+    write("pg-sqltext-database-to-xml", "SELECT pg_catalog.database_to_xml(true, false, '')", "other", "high"),
+    write("pg-sqltext-input-is-valid", "SELECT pg_input_is_valid('1', 'checked_domain')", "other", "high"),
     write("pg-sqltext-crosstab", "SELECT * FROM crosstab('SELECT a, b, c FROM t') AS ct(a text, b int)", "other"),
     write("pg-sqltext-dblink-open", "SELECT dblink_open('c', 'SELECT 1')", "other", "high"),
     write("pg-sqltext-dblink-send", "SELECT dblink_send_query('c', 'DELETE FROM t')", "other", "high"),
