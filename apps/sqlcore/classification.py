@@ -17,7 +17,7 @@ a versioned `/*!50700 … */` comment or skips it: both readings are classified,
 text is a read only if both read.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -111,8 +111,9 @@ def classify_sql(
     state (see apps/queries/function_catalog.py); a statement calling one is a write too.
     `hidden_calls`: what a statement may name without naming the function it calls, each
     with why (apps/queries/function_catalog.py): `view:NAME` (a view whose definition is
-    not a read), `type:NAME` (a domain or cast that calls such a function), and
-    `operator:SYMBOL`; a statement using one is a write too.
+    not a read), `type:NAME` (a domain, cast or type input that calls such a function),
+    `operator:SYMBOL`, and `cast:implicit` (such a cast, which any statement may use);
+    a statement using one is a write too.
     """
     dialect = Dialect(dialect)
     if not isinstance(sql, str):
@@ -177,16 +178,42 @@ def _with_unsafe_functions(
 ) -> list[StatementClassification]:
     """Reads that call a function the source's catalog marks as possibly changing state
     become writes; the statements line up with the classifier's own split."""
+
+    def called(tokens: tuple[Token, ...]) -> set[str]:
+        return {call.name for call in function_calls(tokens, dialect.value)} | _attribute_names(tokens, dialect)
+
+    return _marked(sql, dialect, statements, lambda tokens: sorted(called(tokens) & unsafe), _calls_unsafe)
+
+
+def _calls_unsafe(dialect: Dialect, name: str) -> str:
+    return f"calls {name}(), which {_CATALOG_SAYS[dialect]}: it may change state"
+
+
+def _marked(
+    sql: str,
+    dialect: Dialect,
+    statements: list[StatementClassification],
+    found_in: Callable[[tuple[Token, ...]], list[str]],
+    reason: Callable[[Dialect, str], str],
+) -> list[StatementClassification]:
+    """`statements` with each read in which `found_in` finds something made a write, one
+    `reason` per thing found. What another MySQL reading finds (a call a server skipping
+    a versioned comment runs) makes every read of the text a write: its statements need
+    not line up with the first reading's."""
     parsed = sqltext.statements_of(sql, dialect.value)
     if len(parsed) != len(statements):
         return statements  # an ambiguous MySQL reading: already a write
+    elsewhere: list[str] = []
+    for reading in _other_readings(sql, dialect):
+        for other in sqltext.statements_of(sql, dialect.value, **reading):
+            elsewhere.extend(found_in(other.tokens))
     marked = []
     for statement, tokens in zip(statements, (p.tokens for p in parsed), strict=True):
-        called = {call.name for call in function_calls(tokens, dialect.value)} | _attribute_names(tokens, dialect)
-        names = sorted(called & unsafe)
+        names = sorted({*found_in(tokens), *elsewhere})
         if statement.verdict is Verdict.READ and names:
-            reasons = [f"calls {name}(), which {_CATALOG_SAYS[dialect]}: it may change state" for name in names]
-            statement = _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, *reasons)
+            statement = _write(
+                statement.text, StatementKind.OTHER, Risk.MEDIUM, *(reason(dialect, name) for name in names)
+            )
         marked.append(statement)
     return marked
 
@@ -196,25 +223,20 @@ def _with_hidden_calls(
 ) -> list[StatementClassification]:
     """Reads that use a view, type or operator whose use calls a function that may change
     state become writes: the text does not name that function, the server calls it."""
-    parsed = sqltext.statements_of(sql, dialect.value)
-    if len(parsed) != len(statements):
-        return statements  # an ambiguous MySQL reading: already a write
     operators = [key for key in hidden if key.startswith("operator:")]
-    marked = []
-    for statement, tokens in zip(statements, (p.tokens for p in parsed), strict=True):
-        if statement.verdict is Verdict.READ:
-            used = sorted(_uses(tokens, operators) & hidden.keys())
-            if used:
-                reasons = [f"uses {key.replace(':', ' ', 1)}, which {hidden[key]}" for key in used]
-                statement = _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, *reasons)
-        marked.append(statement)
-    return marked
+    return _marked(
+        sql,
+        dialect,
+        statements,
+        lambda tokens: sorted(_uses(tokens, operators) & hidden.keys()),
+        lambda _, key: f"uses {key.replace(':', ' ', 1)}, which {hidden[key]}",
+    )
 
 
 def _uses(tokens: tuple[Token, ...], operators: list[str]) -> set[str]:
     """The `hidden_calls` keys `tokens` may use: every relation as a view, every name as a
-    type, and each operator whose symbol is within an operator written."""
-    used = {f"view:{table.name}" for table in tables_read(tokens)}
+    type, each operator whose symbol is within an operator written, and any implicit cast."""
+    used = {"cast:implicit", *(f"view:{table.name}" for table in tables_read(tokens))}
     used.update(f"type:{token.value.lower()}" for token in tokens if token.kind in (WORD, QIDENT))
     if operators:
         runs = sqltext.operator_runs(tokens)
@@ -238,7 +260,7 @@ def _with_invisible_characters(statement: StatementClassification) -> StatementC
     return replace(statement, risk=Risk.HIGH, reasons=(*statement.reasons, reason))
 
 
-def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, bool]]:
+def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, Any]]:
     return sqltext.readings(sql, dialect.value)[1:]
 
 
@@ -253,7 +275,7 @@ def _ambiguous(statement: StatementClassification, other: list[StatementClassifi
 
 
 def _classify_reading(
-    sql: str, dialect: Dialect, functions: set[str], attributes: set[str], **reading: bool
+    sql: str, dialect: Dialect, functions: set[str], attributes: set[str], **reading: Any
 ) -> list[StatementClassification]:
     """Classify each statement of one reading, collecting into `functions` the names of
     the functions each read calls, and into `attributes` the names it writes as

@@ -27,19 +27,19 @@ def _pg_admin(server):
 
 
 PG_OBJECTS = [
-    "DROP TABLE IF EXISTS ledger CASCADE",
-    "CREATE TABLE ledger (id int PRIMARY KEY, amount int)",
-    "INSERT INTO ledger VALUES (1, 10), (2, 20)",
+    "DROP TABLE IF EXISTS trace_ledger CASCADE",
+    "CREATE TABLE trace_ledger (id int PRIMARY KEY, amount int)",
+    "INSERT INTO trace_ledger VALUES (1, 10), (2, 20)",
     "CREATE SEQUENCE IF NOT EXISTS tick",
     # Views whose definitions call what a read must not: a session lock that outlives the
     # read on the pooled connection, a sequence a rollback does not undo, and one layer
     # of indirection.
-    f"CREATE OR REPLACE VIEW ledger_locked AS SELECT id, pg_try_advisory_lock({PG_LOCK}) AS locked FROM ledger",
-    "CREATE OR REPLACE VIEW ledger_ticked AS SELECT id, nextval('tick') AS tick FROM ledger",
-    "CREATE OR REPLACE VIEW ledger_summary AS SELECT count(*) AS n FROM ledger_locked",
+    f"CREATE OR REPLACE VIEW trace_locked AS SELECT id, pg_try_advisory_lock({PG_LOCK}) AS locked FROM trace_ledger",
+    "CREATE OR REPLACE VIEW trace_ticked AS SELECT id, nextval('tick') AS tick FROM trace_ledger",
+    "CREATE OR REPLACE VIEW trace_summary AS SELECT count(*) AS n FROM trace_locked",
     # A view of the source's own function, VOLATILE by default.
     "CREATE OR REPLACE FUNCTION next_tick() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('tick') $$",
-    "CREATE OR REPLACE VIEW ledger_next AS SELECT id, next_tick() AS tick FROM ledger",
+    "CREATE OR REPLACE VIEW trace_next AS SELECT id, next_tick() AS tick FROM trace_ledger",
     # A VOLATILE function whose unquoted name PostgreSQL keeps as written (it folds ASCII
     # letters only), while a full Unicode case mapping spells it `grösse`.
     "CREATE OR REPLACE FUNCTION größe() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('tick') $$",
@@ -67,19 +67,32 @@ PG_OBJECTS = [
     f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK})::int $$",
     "DROP AGGREGATE IF EXISTS lock_sum(int)",
     "CREATE AGGREGATE lock_sum(int) (SFUNC = lock_step, STYPE = int, INITCOND = '0')",
-    f"CREATE OR REPLACE FUNCTION row_lock(ledger) RETURNS bool LANGUAGE sql "
+    f"CREATE OR REPLACE FUNCTION row_lock(trace_ledger) RETURNS bool LANGUAGE sql "
     f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK}) $$",
     # Row security policies run on every read of their table (for a login they apply to).
-    "DROP TABLE IF EXISTS guarded, guarded_plain",
-    "CREATE TABLE guarded (id int)",
-    "ALTER TABLE guarded ENABLE ROW LEVEL SECURITY",
-    "CREATE POLICY take_lock ON guarded USING (lock_one(id))",
-    "CREATE TABLE guarded_plain (id int)",
-    "INSERT INTO guarded_plain VALUES (1)",
-    "ALTER TABLE guarded_plain ENABLE ROW LEVEL SECURITY",
-    "CREATE POLICY positive ON guarded_plain USING (id > 0 AND current_user IS NOT NULL)",
+    "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
+    "CREATE TABLE trace_guarded (id int)",
+    "ALTER TABLE trace_guarded ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY take_lock ON trace_guarded USING (lock_one(id))",
+    "CREATE TABLE trace_guarded_plain (id int)",
+    "INSERT INTO trace_guarded_plain VALUES (1)",
+    "ALTER TABLE trace_guarded_plain ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY positive ON trace_guarded_plain USING (id > 0 AND current_user IS NOT NULL)",
     # A plain view: reading it must stay a read.
-    "CREATE OR REPLACE VIEW ledger_plain AS SELECT id, amount * 2 AS doubled, upper('x') AS x FROM ledger",
+    "CREATE OR REPLACE VIEW trace_plain AS SELECT id, amount * 2 AS doubled, upper('x') AS x FROM trace_ledger",
+]
+
+
+# The source database is shared by the session's tests: leave none of this behind.
+PG_CLEANUP = [
+    "DROP TABLE IF EXISTS trace_ledger, trace_guarded, trace_guarded_plain CASCADE",
+    "DROP OPERATOR IF EXISTS === (int, int)",
+    "DROP DOMAIN IF EXISTS locked_int, self_locked",
+    "DROP TYPE IF EXISTS locked_pair CASCADE",
+    "DROP AGGREGATE IF EXISTS lock_sum(int)",
+    "DROP FUNCTION IF EXISTS lock_taken(int, int), lock_one(int), lock_step(int, int), shown(bool), next_tick(), "
+    'größe(), "Äpfel"()',
+    "DROP SEQUENCE IF EXISTS tick",
 ]
 
 
@@ -91,6 +104,8 @@ def pg(postgres_server):
     forget_cached_functions()
     yield source_from_server("pg", "postgresql", postgres_server)
     with _pg_admin(postgres_server) as admin:
+        for statement in PG_CLEANUP:
+            admin.execute(statement)
         admin.execute("SELECT pg_advisory_unlock_all()")
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", [PG_LOCK]
@@ -99,7 +114,7 @@ def pg(postgres_server):
 
 def _pg_state(server):
     with _pg_admin(server) as admin:
-        rows = admin.execute("SELECT count(*), sum(amount) FROM ledger").fetchone()
+        rows = admin.execute("SELECT count(*), sum(amount) FROM trace_ledger").fetchone()
         tick = admin.execute("SELECT last_value, is_called FROM tick").fetchone()
         # Held by anyone (the read's pooled session included), after the read ended.
         locks = admin.execute(
@@ -109,14 +124,14 @@ def _pg_state(server):
 
 
 PG_DISGUISED_WRITES = [
-    "SELECT * FROM ledger_locked",
-    "SELECT count(*) FROM public.ledger_locked",
-    'SELECT * FROM "ledger_locked" WHERE id = 1',
-    "TABLE ledger_ticked",
-    "SELECT * FROM ledger_summary",
-    "SELECT l.id FROM ledger l JOIN ledger_next n USING (id)",
-    "SELECT (SELECT max(tick) FROM ledger_ticked)",
-    "WITH x AS (SELECT * FROM ledger_locked) SELECT count(*) FROM x",
+    "SELECT * FROM trace_locked",
+    "SELECT count(*) FROM public.trace_locked",
+    'SELECT * FROM "trace_locked" WHERE id = 1',
+    "TABLE trace_ticked",
+    "SELECT * FROM trace_summary",
+    "SELECT l.id FROM trace_ledger l JOIN trace_next n USING (id)",
+    "SELECT (SELECT max(tick) FROM trace_ticked)",
+    "WITH x AS (SELECT * FROM trace_locked) SELECT count(*) FROM x",
     "SELECT größe()",
     'SELECT "Äpfel"()',
     "SELECT 1 === 2",
@@ -126,15 +141,15 @@ PG_DISGUISED_WRITES = [
     f"SELECT {PG_LOCK}::self_locked",
     "SELECT 1::locked_pair",
     "SELECT shown()",
-    "SELECT lock_sum(id) FROM ledger",
-    "SELECT l.row_lock FROM ledger l",
-    "SELECT count(*) FROM guarded",
+    "SELECT lock_sum(id) FROM trace_ledger",
+    "SELECT l.row_lock FROM trace_ledger l",
+    "SELECT count(*) FROM trace_guarded",
     # Functions that read relations named in a string, or every relation of a schema.
-    "SELECT table_to_xml('ledger_locked', true, false, '')",
-    "SELECT table_to_xml_and_xmlschema('public.ledger_locked'::regclass, true, false, '')",
+    "SELECT table_to_xml('trace_locked', true, false, '')",
+    "SELECT table_to_xml_and_xmlschema('public.trace_locked'::regclass, true, false, '')",
     "SELECT schema_to_xml('public', true, false, '')",
     "SELECT database_to_xml(true, false, '')",
-    "SELECT (l).row_lock FROM ledger l",
+    "SELECT (l).row_lock FROM trace_ledger l",
 ]
 
 
@@ -148,12 +163,37 @@ def test_a_disguised_write_is_refused_and_changes_nothing_on_postgresql(pg, post
     assert (response.status_code, after) == (403, before), response.content
 
 
+def test_an_implicit_cast_that_takes_a_lock_makes_reads_that_may_use_it_writes(pg, postgres_server):
+    # The text never names the cast or its types: PostgreSQL picks it to call pair_a.
+    with _pg_admin(postgres_server) as admin:
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION text_to_locked_pair(text) RETURNS locked_pair LANGUAGE sql "
+            f"AS $$ SELECT ROW(pg_try_advisory_lock({PG_LOCK})::int)::locked_pair $$"
+        )
+        admin.execute("CREATE CAST (text AS locked_pair) WITH FUNCTION text_to_locked_pair(text) AS IMPLICIT")
+        admin.execute("CREATE OR REPLACE FUNCTION pair_a(locked_pair) RETURNS int LANGUAGE sql STABLE AS 'SELECT $1.a'")
+    forget_cached_functions()
+    before = _pg_state(postgres_server)
+    try:
+        response = client_for(reader("reader", pg)).post(
+            "/api/v1/queries",
+            {"datasource": pg.pk, "sql": "SELECT pair_a(name) FROM (SELECT text 'x' AS name) s"},
+            format="json",
+        )
+        after = _pg_state(postgres_server)
+    finally:
+        with _pg_admin(postgres_server) as admin:
+            admin.execute("DROP CAST (text AS locked_pair)")
+        forget_cached_functions()
+    assert (response.status_code, after) == (403, before), response.content
+
+
 @pytest.mark.parametrize(
     ("sql", "rows"),
     [
-        ("SELECT doubled FROM ledger_plain ORDER BY id", [[20], [40]]),
-        ("SELECT id FROM guarded_plain", [[1]]),
-        ("SELECT l.amount, (l).id FROM ledger l WHERE l.id = 1", [[10, 1]]),
+        ("SELECT doubled FROM trace_plain ORDER BY id", [[20], [40]]),
+        ("SELECT id FROM trace_guarded_plain", [[1]]),
+        ("SELECT l.amount, (l).id FROM trace_ledger l WHERE l.id = 1", [[10, 1]]),
         ("SELECT count(*) FROM pg_stat_activity WHERE false", [[0]]),
         ("SELECT count(*) FROM pg_locks WHERE false", [[0]]),
         ("SELECT count(*) FROM information_schema.tables WHERE false", [[0]]),
@@ -181,9 +221,9 @@ SESSION_PROBE = (
 # Reads that pass the classifier by being odd rather than wrong; each must run and
 # leave the session as it found it.
 PG_ODD_READS = [
-    "TABLE ledger",
+    "TABLE trace_ledger",
     "SELECT pg_stat_clear_snapshot()",
-    "SELECT count(*) FROM ledger TABLESAMPLE bernoulli (50) REPEATABLE (1)",
+    "SELECT count(*) FROM trace_ledger TABLESAMPLE bernoulli (50) REPEATABLE (1)",
     "SELECT $$;SET search_path TO pg_temp; SELECT pg_advisory_lock(1)$$",
     "SELECT /* ; SET ROLE postgres; */ 1 /* nested /* ; LISTEN x; */ */",
     "SELECT E'\\'; LISTEN x; --'",
@@ -192,7 +232,7 @@ PG_ODD_READS = [
     "SELECT random() < 2, setting FROM pg_settings WHERE name = 'search_path'",
     "SELECT count(*) FROM pg_prepared_statements",
     "SELECT pg_sequence_last_value('tick') IS NULL",
-    "SELECT 1; SELECT 2; TABLE ledger",
+    "SELECT 1; SELECT 2; TABLE trace_ledger",
 ]
 
 
@@ -219,20 +259,21 @@ MARIA_GLOBAL = "log_warnings"
 
 def _maria_objects():
     return [
-        f"CREATE OR REPLACE TABLE {SOURCE_DB}.ledger (id INT PRIMARY KEY, amount INT)",
-        f"INSERT INTO {SOURCE_DB}.ledger VALUES (1, 10), (2, 20)",
+        f"CREATE OR REPLACE TABLE {SOURCE_DB}.trace_ledger (id INT PRIMARY KEY, amount INT)",
+        f"INSERT INTO {SOURCE_DB}.trace_ledger VALUES (1, 10), (2, 20)",
         # A stored function at the server's defaults (DEFINER, NOT DETERMINISTIC): from
         # inside a read-only transaction it may still SET GLOBAL.
         f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.bump_global() RETURNS INT "
         f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; RETURN 1; END",
-        f"CREATE OR REPLACE VIEW {SOURCE_DB}.ledger_bumped AS "
-        f"SELECT id, {SOURCE_DB}.bump_global() AS b FROM {SOURCE_DB}.ledger",
-        f"CREATE OR REPLACE VIEW {SOURCE_DB}.ledger_outer AS SELECT count(*) AS n FROM {SOURCE_DB}.ledger_bumped",
-        f"CREATE OR REPLACE VIEW {SOURCE_DB}.ledger_waits AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.ledger",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_bumped AS "
+        f"SELECT id, {SOURCE_DB}.bump_global() AS b FROM {SOURCE_DB}.trace_ledger",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_outer AS SELECT count(*) AS n FROM {SOURCE_DB}.trace_bumped",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_waits AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
         f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.größe() RETURNS INT "
         f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; RETURN 1; END",
-        f"CREATE OR REPLACE VIEW {SOURCE_DB}.Ledger_Mixed AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.ledger",
-        f"CREATE OR REPLACE VIEW {SOURCE_DB}.ledger_plain AS SELECT id, amount * 2 AS doubled FROM {SOURCE_DB}.ledger",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.Ledger_Mixed AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_plain AS "
+        f"SELECT id, amount * 2 AS doubled FROM {SOURCE_DB}.trace_ledger",
     ]
 
 
@@ -258,18 +299,28 @@ def maria(mysql_server):
     forget_cached_functions()
     yield source_from_server("maria", "mysql", mysql_server)
     connection = mysql_root()
-    connection.cursor().execute(f"SET GLOBAL {MARIA_GLOBAL} = {int(original)}")
+    cursor = connection.cursor()
+    cursor.execute(f"SET GLOBAL {MARIA_GLOBAL} = {int(original)}")
+    views = "trace_bumped, trace_outer, trace_waits, Ledger_Mixed, trace_plain"
+    cursor.execute(f"DROP VIEW IF EXISTS {', '.join(f'{SOURCE_DB}.{view}' for view in views.split(', '))}")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.bump_global")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.größe")
+    cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_ledger")
     connection.close()
 
 
 MARIADB_DISGUISED_WRITES = [
-    "SELECT * FROM ledger_bumped",
-    f"SELECT count(*) FROM `{SOURCE_DB}`.`ledger_bumped`",
-    "SELECT * FROM ledger_outer",
-    "SELECT * FROM ledger_waits",
+    "SELECT * FROM trace_bumped",
+    f"SELECT count(*) FROM `{SOURCE_DB}`.`trace_bumped`",
+    "SELECT * FROM trace_outer",
+    "SELECT * FROM trace_waits",
     "SELECT * FROM Ledger_Mixed",
     "SELECT größe()",
     "SELECT GRÖßE()",
+    # Executable comments: MariaDB 10.11 skips the later version, runs the earlier one.
+    f"SELECT 1 /*!999999 '*/ /*!10000 , {SOURCE_DB}.bump_global() */ -- ' */",
+    "SELECT 1 /*!110000 '*/ , bump_global() -- ' */",
+    "SELECT 1 /*M!110000 '*/ , bump_global() -- ' */",
 ]
 
 
@@ -285,7 +336,7 @@ def test_a_disguised_write_is_refused_and_changes_nothing_on_mariadb(maria, sql)
 def test_views_that_only_read_still_read_on_mariadb(maria):
     response = client_for(reader("reader", maria)).post(
         "/api/v1/queries",
-        {"datasource": maria.pk, "sql": "SELECT doubled FROM ledger_plain ORDER BY id"},
+        {"datasource": maria.pk, "sql": "SELECT doubled FROM trace_plain ORDER BY id"},
         format="json",
     )
     assert response.status_code == 200, response.content

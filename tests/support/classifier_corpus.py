@@ -642,6 +642,14 @@ MYSQL_ONLY: list[Case] = [
     write("my-exec-sleep-in-where", "SELECT * FROM t WHERE 1 /*! AND SLEEP(5) */"),
     write("my-exec-newline-semicolon", "SELECT 1 /*!\n; DELETE FROM t */"),
     write("my-exec-opener-in-strings", "SELECT '/*!'; DROP TABLE t; SELECT '*/'", "ddl", "high"),
+    # A server runs the comments up to its version and skips later ones: a text has a
+    # reading per version, and a string opened in a skipped comment hides nothing.
+    write("my-exec-mixed-versions", "SELECT 1 /*!999999 '*/ /*!10000 , SLEEP(5) */ -- ' */", "other"),
+    write("my-exec-mixed-mariadb", "SELECT 1 /*M!999999 '*/ /*!10000 , GET_LOCK(CHAR(120), 0) */ -- ' */"),
+    write("my-exec-mixed-mysql-skips-m", "SELECT 1 /*M!10000 '*/ , SLEEP(5) -- ' */"),
+    write("my-exec-mixed-into", "SELECT 1 /*!80000 '*/ /*!50000 INTO @v */ -- ' */"),
+    write("my-exec-too-many-versions", " ".join(f"SELECT 1 /*!{50000 + i} + 1 */;" for i in range(20))),
+    read("my-exec-read-versions", "SELECT 1 /*!50000 + 1 */ /*!100000 + 2 */ /*M!100500 + 3 */"),
     read("my-exec-read-content", "SELECT /*!40001 SQL_NO_CACHE */ * FROM t"),
     read("my-exec-read-literal", "SELECT /*!50000 1 */"),
     read("my-exec-read-show", "SHOW /*!50000 GLOBAL */ VARIABLES"),

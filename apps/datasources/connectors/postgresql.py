@@ -616,9 +616,19 @@ class PostgreSQLConnector(Connector):
                 "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid "
                 "AND d.refclassid = 'pg_catalog.pg_proc'::regclass "
                 f"JOIN pg_catalog.pg_proc f ON f.oid = d.refobjid WHERE {unsafe} "
+                # An explicit cast runs where the text names its target type.
                 "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_cast c "
-                "JOIN pg_catalog.pg_type t ON t.oid IN (c.castsource, c.casttarget) "
-                f"JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc WHERE c.oid >= 16384 AND {unsafe}",
+                "JOIN pg_catalog.pg_type t ON t.oid = c.casttarget "
+                f"JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc WHERE c.oid >= 16384 AND {unsafe} "
+                # An implicit or assignment cast runs where no text names its types (a
+                # column compared with a value): every read that may use one.
+                "UNION ALL SELECT 'cast:implicit', f.proname::text FROM pg_catalog.pg_cast c "
+                "JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc "
+                f"WHERE c.oid >= 16384 AND c.castcontext IN ('i', 'a') AND {unsafe} "
+                # A type's input functions run on its literals.
+                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_type t "
+                "JOIN pg_catalog.pg_proc f ON f.oid IN (t.typinput, t.typreceive, t.typmodin) "
+                f"WHERE t.oid >= 16384 AND {unsafe}",
                 {"harmless": _HARMLESS},
             ).fetchall()
             checks = connection.execute(
