@@ -72,8 +72,15 @@ ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
 """
 
 
-_QUOTING_SQL_MODE = (
-    "SET SESSION sql_mode = REPLACE(REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')"
+# The session's sql_mode without the flags that change quoting, nor the combination modes
+# that imply them: with ORACLE (ANSI, MSSQL, DB2, POSTGRESQL, MAXDB) left in the list the
+# server put ANSI_QUOTES back, "…" was a name again, and `SELECT 1 AS "\", SLEEP(1) AS
+# "\" -- "`, one string to the classifier, slept. Flags are taken out whole (ANSI is a
+# prefix of ANSI_QUOTES), between the commas of the list.
+_QUOTING_MODES = "ANSI_QUOTES|NO_BACKSLASH_ESCAPES|ANSI|ORACLE|MSSQL|DB2|POSTGRESQL|MAXDB|MYSQL323|MYSQL40"
+QUOTING_SQL_MODE = (
+    "SET SESSION sql_mode = TRIM(BOTH ',' FROM REGEXP_REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), "
+    f"',(?:{_QUOTING_MODES})(?=,)', ''))"
 )
 
 
@@ -108,7 +115,7 @@ class MySQLConnector(Connector):
             "autocommit": False,
             # Strings are read the way the classifier's scanner reads them: backslash
             # escapes on, "…" a string, whatever the server's default sql_mode says.
-            "init_command": _QUOTING_SQL_MODE,
+            "init_command": QUOTING_SQL_MODE,
         }
 
     def connect(self) -> AbstractContextManager[MySQLdb.Connection]:
@@ -241,7 +248,7 @@ class MySQLConnector(Connector):
         # knew neither would refuse the SET, and so the read.
         read_only = "tx_read_only" if _is_mariadb(connection) else "transaction_read_only"
         return [
-            f"{_QUOTING_SQL_MODE}, {self._timeout_assignment(connection, deadline.arm())}, SESSION {read_only} = 1",
+            f"{QUOTING_SQL_MODE}, {self._timeout_assignment(connection, deadline.arm())}, SESSION {read_only} = 1",
             "START TRANSACTION READ ONLY",
         ]
 
