@@ -46,6 +46,7 @@ from apps.sqlcore.classification import classify_sql
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
 from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, operator_runs, statements_of
 from apps.sqlcore.tables import function_calls, referenced_tables, tables_read
+from apps.sqlcore.text_cache import kept_for_short_texts
 
 CACHE_SECONDS = 60.0
 CACHE_MAX_ENTRIES = 20_000  # names come from user SQL: bound what they can make us keep
@@ -132,6 +133,13 @@ def forget_cached_functions() -> None:
 _PLAIN_OPERATORS = frozenset({"+", "-", "*", "/", "%", "^", "=", "<", ">", "<=", ">=", "<>", "!=", "||"})
 
 
+@kept_for_short_texts
+def _relations_read(sql: str, dialect: str) -> tuple[str, ...]:
+    """The relation names `sql` reads, sorted (remembered: asked on every read)."""
+    return tuple(sorted({table.name for table in referenced_tables(sql, dialect)}))
+
+
+@kept_for_short_texts
 def _may_use_hidden_callers(sql: str, dialect: str) -> bool:
     """Whether `sql` may use an operator, a domain or a cast of the source's own: it reads
     a relation (whose columns' types may be cast implicitly), calls a function, casts,
@@ -170,10 +178,10 @@ def unsafe_views(datasource: DataSource, sql: str) -> dict[str, str]:
     catalog, each with why. Raises ConnectorError when the source cannot be asked."""
     if not connector_class(datasource.engine).has_volatility_catalog:
         return {}
-    roots = sorted({table.name for table in referenced_tables(sql, datasource.engine)})
+    roots = _relations_read(sql, datasource.engine)
     if not roots:
         return {}
-    views = _views_under(datasource, roots)
+    views = _views_under(datasource, list(roots))
     found = {}
     for root in roots:
         reason = _reason_under(root, views)
