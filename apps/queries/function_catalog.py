@@ -42,16 +42,18 @@ from itertools import pairwise
 
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
 from apps.datasources.models import DataSource
-from apps.sqlcore.classification import classify_sql
+from apps.sqlcore.classification import classify_sql, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
 from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, operator_runs, statements_of
-from apps.sqlcore.tables import function_calls, referenced_tables, tables_read
+from apps.sqlcore.tables import called_functions, function_calls, referenced_tables, tables_read
 from apps.sqlcore.text_cache import kept_for_short_texts
 
 CACHE_SECONDS = 60.0
 CACHE_MAX_ENTRIES = 20_000  # names come from user SQL: bound what they can make us keep
 # Views looked at for one read, nested ones included; a read reaching more is not vouched for.
 MAX_VIEWS_PER_READ = 200
+# How many function bodies deep a call is followed (f calls g calls h …).
+MAX_BODY_DEPTH = 4
 
 _cache: dict[tuple, tuple[float, bool]] = {}  # (source identity, name) -> (expires, volatile)
 _view_cache: dict[tuple, tuple[float, "_View"]] = {}  # (source identity, name) -> (expires, view)
@@ -64,12 +66,14 @@ def _source_identity(datasource: DataSource) -> tuple:
 
 
 def unsafe_functions(
-    datasource: DataSource, names: frozenset[str], attributes: frozenset[str] = frozenset()
+    datasource: DataSource, names: frozenset[str], attributes: frozenset[str] = frozenset(), *, depth: int = 0
 ) -> frozenset[str]:
     """The names among `names` (and `attributes`, names written `x.name`, which only a
     one-argument function can answer) that the source's catalog marks VOLATILE (or the
-    like) and that are not reviewed as harmless. Raises ConnectorError when the source
-    cannot be asked."""
+    like) and that are not reviewed as harmless, or whose body (the source's own SQL or
+    PL/pgSQL functions, where the login may read it) calls such a function: `depth` is
+    how many bodies deep this is asked. Raises ConnectorError when the source cannot be
+    asked."""
     # Reviewed names are asked too: the review covers the system's (or an extension's)
     # function of that name, not one a user made with the same name (`public.random()`).
     calls = [("call", name) for name in sorted(names) if not effect_of(name)]
@@ -89,6 +93,7 @@ def unsafe_functions(
             reviewed=[name for name in missing_calls if name in HARMLESS_VOLATILE_FUNCTIONS],
             attributes=[name for kind, name in missing if kind == "attribute"],
         )
+        volatile |= _unsafe_bodies(datasource, sorted({name for _, name in missing} - volatile), depth)
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_cache) > CACHE_MAX_ENTRIES:
@@ -97,6 +102,26 @@ def unsafe_functions(
                 known[key] = key[1] in volatile
                 _cache[(source, *key)] = (expires, key[1] in volatile)
     return frozenset(name for (_, name), volatile in known.items() if volatile)
+
+
+def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[str]:
+    """Those of `names` (declared safe) whose body calls what a read may not: a STABLE
+    PL/pgSQL function may still PERFORM pg_advisory_lock, an INVOKER MariaDB function
+    call a definer's that sets a GLOBAL. Nested calls are followed MAX_BODY_DEPTH deep;
+    deeper is not vouched for. A body the login may not read is judged by its declaration."""
+    if not names:
+        return set()
+    if depth >= MAX_BODY_DEPTH:
+        return set(names)
+    bodies = connector_for(datasource, CredentialRole.READ).function_bodies(names)
+    unsafe = set()
+    for name, texts in bodies.items():
+        for text in texts:
+            called = frozenset(function.name for function in called_functions(text, datasource.engine)) - {name}
+            if side_effect_calls(text, datasource.engine) or unsafe_functions(datasource, called, depth=depth + 1):
+                unsafe.add(name)
+                break
+    return unsafe
 
 
 def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:

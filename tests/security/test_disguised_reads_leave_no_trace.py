@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from apps.queries.function_catalog import forget_cached_functions
-from tests.support.databases import SOURCE_DB, mysql_root
+from tests.support.databases import MYSQL_USER, SOURCE_DB, mysql_root
 from tests.support.factories import client_for, reader, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,6 +69,13 @@ PG_OBJECTS = [
     "CREATE AGGREGATE lock_sum(int) (SFUNC = lock_step, STYPE = int, INITCOND = '0')",
     f"CREATE OR REPLACE FUNCTION row_lock(trace_ledger) RETURNS bool LANGUAGE sql "
     f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK}) $$",
+    # Declared STABLE, yet their bodies take the lock (directly, through another
+    # function, in a SQL-standard body).
+    "CREATE OR REPLACE FUNCTION stable_lock() RETURNS int LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN PERFORM pg_try_advisory_lock({PG_LOCK}); RETURN 1; END $$",
+    "CREATE OR REPLACE FUNCTION stable_wrap() RETURNS int LANGUAGE sql STABLE AS $$ SELECT stable_lock() $$",
+    "CREATE OR REPLACE FUNCTION atomic_lock() RETURNS bool LANGUAGE sql STABLE "
+    f"BEGIN ATOMIC SELECT pg_try_advisory_lock({PG_LOCK}); END",
     # Row security policies run on every read of their table (for a login they apply to).
     "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
     "CREATE TABLE trace_guarded (id int)",
@@ -91,6 +98,7 @@ PG_CLEANUP = [
     "DROP TYPE IF EXISTS locked_pair CASCADE",
     "DROP AGGREGATE IF EXISTS lock_sum(int)",
     "DROP FUNCTION IF EXISTS lock_taken(int, int), lock_one(int), lock_step(int, int), shown(bool), next_tick(), "
+    "stable_wrap(), stable_lock(), atomic_lock(), "
     'größe(), "Äpfel"()',
     "DROP SEQUENCE IF EXISTS tick",
 ]
@@ -170,6 +178,9 @@ PG_DISGUISED_WRITES = [
     "SELECT lock_sum(id) FROM trace_ledger",
     "SELECT l.row_lock FROM trace_ledger l",
     "SELECT count(*) FROM trace_guarded",
+    "SELECT stable_lock()",
+    "SELECT stable_wrap()",
+    "SELECT atomic_lock()",
     # Functions that read relations named in a string, or every relation of a schema.
     "SELECT table_to_xml('trace_locked', true, false, '')",
     "SELECT table_to_xml_and_xmlschema('public.trace_locked'::regclass, true, false, '')",
@@ -295,6 +306,12 @@ def _maria_objects():
         f"SELECT id, {SOURCE_DB}.bump_global() AS b FROM {SOURCE_DB}.trace_ledger",
         f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_outer AS SELECT count(*) AS n FROM {SOURCE_DB}.trace_bumped",
         f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_waits AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
+        # Declared harmless with the caller's rights, and calls the definer's function:
+        # one whose body the read login may see (it is its definer), one it may not.
+        f"CREATE OR REPLACE DEFINER = '{MYSQL_USER}'@'%' FUNCTION {SOURCE_DB}.invoker_wrap() RETURNS INT "
+        f"DETERMINISTIC NO SQL SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
+        f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.unseen_wrap() RETURNS INT DETERMINISTIC NO SQL "
+        f"SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
         f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.größe() RETURNS INT "
         f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; RETURN 1; END",
         f"CREATE OR REPLACE VIEW {SOURCE_DB}.Ledger_Mixed AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
@@ -329,6 +346,8 @@ def maria(mysql_server):
     cursor.execute(f"SET GLOBAL {MARIA_GLOBAL} = {int(original)}")
     views = "trace_bumped, trace_outer, trace_waits, Ledger_Mixed, trace_plain"
     cursor.execute(f"DROP VIEW IF EXISTS {', '.join(f'{SOURCE_DB}.{view}' for view in views.split(', '))}")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_wrap")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.unseen_wrap")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.bump_global")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.größe")
     cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_ledger")
@@ -357,6 +376,7 @@ MARIADB_DISGUISED_WRITES = [
     "SELECT * FROM trace_outer",
     "SELECT * FROM trace_waits",
     "SELECT * FROM Ledger_Mixed",
+    "SELECT invoker_wrap()",
     "SELECT größe()",
     "SELECT GRÖßE()",
     # Executable comments: MariaDB 10.11 skips the later version, runs the earlier one.
@@ -383,3 +403,17 @@ def test_views_that_only_read_still_read_on_mariadb(maria):
     )
     assert response.status_code == 200, response.content
     assert response.json()["result"]["rows"] == [[20], [40]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: MariaDB shows a function's body only to its definer (or to readers of mysql.proc), "
+    "so an INVOKER function declared harmless that calls a definer's function is judged by its "
+    "declaration; least privilege must keep definers' functions that change server state away",
+)
+def test_a_harmless_looking_function_whose_body_the_login_cannot_see_is_refused_on_mariadb(maria):
+    before = _maria_global()
+    response = client_for(reader("reader", maria)).post(
+        "/api/v1/queries", {"datasource": maria.pk, "sql": "SELECT unseen_wrap()"}, format="json"
+    )
+    assert (response.status_code, _maria_global()) == (403, before), response.content

@@ -526,6 +526,12 @@ class Connector(ABC):
         """
         return set()
 
+    def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
+        """The bodies (SQL text) of the source's own functions among `names` (folded),
+        one per function of that name whose body the login may read. Engines without
+        such a catalog answer with none."""
+        return {}
+
     def hidden_callers(self) -> dict[str, str]:
         """What a query may name without naming the function it calls: `operator:SYMBOL`
         and `type:NAME` (folded) of the source's own operators, domains and casts whose

@@ -378,6 +378,21 @@ class MySQLConnector(Connector):
         )
         return {names[row[0]] for row in self._catalog_rows(sql, names, "the function catalog")}
 
+    def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
+        """ROUTINE_DEFINITION is empty to a login that is neither the definer nor allowed
+        to read mysql.proc: such a body is judged by its declaration."""
+        self._refuse_if_unanswered()
+        sql = (
+            f"SELECT asked.position, r.ROUTINE_DEFINITION FROM ({_asked_names(names)}) AS asked "
+            "JOIN information_schema.ROUTINES r "
+            "ON LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) WHERE r.ROUTINE_TYPE = 'FUNCTION'"
+        )
+        bodies: dict[str, list[str]] = {}
+        for position, body in self._catalog_rows(sql, names, "the function bodies"):
+            if body:
+                bodies.setdefault(names[position], []).append(body)
+        return bodies
+
     def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
         """Views of the system schemas are the server's own and trusted like its functions.
         Names compare without case, though table names have it on most file systems:

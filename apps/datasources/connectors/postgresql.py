@@ -599,6 +599,31 @@ class PostgreSQLConnector(Connector):
             if volatile or (defaults and not classify_sql(f"SELECT {defaults}", "postgresql").is_read)
         } & asked
 
+    def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
+        limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
+        return once_more_if_connection_lost(limits, lambda again, fresh: self._function_bodies(names, again, fresh))
+
+    def _function_bodies(self, names: list[str], limits: QueryLimits, fresh: bool) -> dict[str, list[str]]:
+        # SQL and PL/pgSQL, whose text the classifier reads; a SQL-standard body (BEGIN
+        # ATOMIC) has no prosrc and is read from the function's definition. The system's
+        # and extensions' functions are judged by the lists and their declarations.
+        with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            rows = connection.execute(
+                "SELECT p.proname::text, CASE WHEN coalesce(p.prosrc, '') = '' "
+                "THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END "
+                "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang "
+                "WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind = 'f' "
+                f"AND {_NAME_MATCHES.format(name='p.proname')} "
+                "AND p.pronamespace <> 'pg_catalog'::regnamespace AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+                "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')",
+                [names],
+            ).fetchall()
+        bodies: dict[str, list[str]] = {}
+        for name, body in rows:
+            if fold_name(name) in names and body:
+                bodies.setdefault(fold_name(name), []).append(body)
+        return bodies
+
     def hidden_callers(self) -> dict[str, str]:
         limits = QueryLimits(max_rows=10_000, timeout_ms=self.settings.statement_timeout_ms)
         return once_more_if_connection_lost(limits, lambda again, fresh: self._hidden_callers(again, fresh))
