@@ -31,6 +31,10 @@ a GLOBAL from inside the read-only transaction). So the views a read names are l
 and their definitions, and those of the views they read in turn, must pass the same
 rules as the read itself (`unsafe_views`).
 
+Declarations are also checked against the bodies where the source shows them: a STABLE
+PL/pgSQL function that PERFORMs pg_advisory_lock is a promise broken in plain sight
+(`_unsafe_bodies`). Dynamic SQL inside a body stays unread.
+
 Answers are cached in this process for a minute per source, so a read pays for the
 catalog lookup once per new function or relation name, not on every run.
 """
