@@ -24,52 +24,265 @@ catch the known ones whatever they are declared as, this rule catches the unknow
 that are honest, and least-privilege read credentials (the credential audit checks
 them) must cover the rest.
 
+Views are the one place where this rule can be taken further than the text: a plain
+`SELECT * FROM v` runs whatever v's definition calls (a view over `pg_try_advisory_lock`
+left the lock held on the pooled connection; a MariaDB view over a definer's function set
+a GLOBAL from inside the read-only transaction). So the views a read names are looked up,
+and their definitions, and those of the views they read in turn, must pass the same
+rules as the read itself (`unsafe_views`).
+
+Declarations are also checked against the bodies where the source shows them: a STABLE
+PL/pgSQL function that PERFORMs pg_advisory_lock is a promise broken in plain sight
+(`_unsafe_bodies`). Dynamic SQL inside a body stays unread.
+
 Answers are cached in this process for a minute per source, so a read pays for the
-catalog lookup once per new function name, not on every run.
+catalog lookup once per new function or relation name, not on every run.
 """
 
 import threading
 import time
+from dataclasses import dataclass
+from itertools import pairwise
 
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
 from apps.datasources.models import DataSource
+from apps.sqlcore.classification import classify_sql, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
+from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, operator_runs, statements_of
+from apps.sqlcore.tables import called_functions, function_calls, referenced_tables, tables_read
+from apps.sqlcore.text_cache import kept_for_short_texts
 
 CACHE_SECONDS = 60.0
 CACHE_MAX_ENTRIES = 20_000  # names come from user SQL: bound what they can make us keep
+# Views looked at for one read, nested ones included; a read reaching more is not vouched for.
+MAX_VIEWS_PER_READ = 200
+# How many function bodies deep a call is followed (f calls g calls h …).
+MAX_BODY_DEPTH = 4
 
 _cache: dict[tuple, tuple[float, bool]] = {}  # (source identity, name) -> (expires, volatile)
+_view_cache: dict[tuple, tuple[float, "_View"]] = {}  # (source identity, name) -> (expires, view)
+_hidden_cache: dict[tuple, tuple[float, dict[str, str]]] = {}  # (source identity, …) -> (expires, callers)
 _cache_lock = threading.Lock()
 
 
-def unsafe_functions(datasource: DataSource, names: frozenset[str]) -> frozenset[str]:
-    """The names among `names` that the source's catalog marks VOLATILE (or the like) and
-    that are not reviewed as harmless. Raises ConnectorError when the source cannot be asked."""
+def _source_identity(datasource: DataSource) -> tuple:
+    return (datasource.pk, datasource.engine, datasource.host, datasource.port, datasource.database)
+
+
+def unsafe_functions(
+    datasource: DataSource, names: frozenset[str], attributes: frozenset[str] = frozenset(), *, depth: int = 0
+) -> frozenset[str]:
+    """The names among `names` (and `attributes`, names written `x.name`, which only a
+    one-argument function can answer) that the source's catalog marks VOLATILE (or the
+    like) and that are not reviewed as harmless, or whose body (the source's own SQL or
+    PL/pgSQL functions, where the login may read it) calls such a function: `depth` is
+    how many bodies deep this is asked. Raises ConnectorError when the source cannot be
+    asked."""
     # Reviewed names are asked too: the review covers the system's (or an extension's)
     # function of that name, not one a user made with the same name (`public.random()`).
-    candidates = sorted(name for name in names if not effect_of(name))
+    calls = [("call", name) for name in sorted(names) if not effect_of(name)]
+    attributes_only = [("attribute", name) for name in sorted(attributes - names) if not effect_of(name, exact=True)]
+    candidates = calls + attributes_only
     if not candidates or not connector_class(datasource.engine).has_volatility_catalog:
         return frozenset()
-    source = (datasource.pk, datasource.engine, datasource.host, datasource.port, datasource.database)
+    source = _source_identity(datasource)
     now = time.monotonic()
     with _cache_lock:
-        known = {name: entry[1] for name in candidates if (entry := _cache.get((source, name))) and entry[0] > now}
-    missing = [name for name in candidates if name not in known]
+        known = {key: entry[1] for key in candidates if (entry := _cache.get((source, *key))) and entry[0] > now}
+    missing = [key for key in candidates if key not in known]
     if missing:
+        missing_calls = [name for kind, name in missing if kind == "call"]
         volatile = connector_for(datasource, CredentialRole.READ).volatile_functions(
-            missing, reviewed=[name for name in missing if name in HARMLESS_VOLATILE_FUNCTIONS]
+            missing_calls,
+            reviewed=[name for name in missing_calls if name in HARMLESS_VOLATILE_FUNCTIONS],
+            attributes=[name for kind, name in missing if kind == "attribute"],
         )
+        volatile |= _unsafe_bodies(datasource, sorted({name for _, name in missing} - volatile), depth)
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_cache) > CACHE_MAX_ENTRIES:
                 _cache.clear()
-            for name in missing:
-                known[name] = name in volatile
-                _cache[(source, name)] = (expires, name in volatile)
-    return frozenset(name for name, volatile in known.items() if volatile)
+            for key in missing:
+                known[key] = key[1] in volatile
+                _cache[(source, *key)] = (expires, key[1] in volatile)
+    return frozenset(name for (_, name), volatile in known.items() if volatile)
+
+
+def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[str]:
+    """Those of `names` (declared safe) whose body calls what a read may not: a STABLE
+    PL/pgSQL function may still PERFORM pg_advisory_lock, an INVOKER MariaDB function
+    call a definer's that sets a GLOBAL. Nested calls are followed MAX_BODY_DEPTH deep;
+    deeper is not vouched for. A body the login may not read is judged by its declaration."""
+    if not names:
+        return set()
+    if depth >= MAX_BODY_DEPTH:
+        return set(names)
+    bodies = connector_for(datasource, CredentialRole.READ).function_bodies(names)
+    unsafe = set()
+    for name, texts in bodies.items():
+        for text in texts:
+            called = frozenset(function.name for function in called_functions(text, datasource.engine)) - {name}
+            if side_effect_calls(text, datasource.engine) or unsafe_functions(datasource, called, depth=depth + 1):
+                unsafe.add(name)
+                break
+    return unsafe
+
+
+def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
+    """The source's operators, domains and casts whose use calls a function that may
+    change state (`Connector.hidden_callers`), cached like the functions; none asked for
+    a text that cannot use one (`SELECT 1` still reads when the source is down, and then
+    the worker retries it)."""
+    if not connector_class(datasource.engine).has_volatility_catalog or not _may_use_hidden_callers(
+        sql, datasource.engine
+    ):
+        return {}
+    key = (_source_identity(datasource), "hidden callers")
+    now = time.monotonic()
+    with _cache_lock:
+        entry = _hidden_cache.get(key)
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    found = connector_for(datasource, CredentialRole.READ).hidden_callers()
+    with _cache_lock:
+        _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
+    return found
 
 
 def forget_cached_functions() -> None:
     """Drop every cached answer (tests, and after an admin changes a source)."""
     with _cache_lock:
         _cache.clear()
+        _view_cache.clear()
+        _hidden_cache.clear()
+
+
+# Operators of the system's that a user's cannot displace for the plain values a text
+# without names holds (the system's come first in the search path).
+_PLAIN_OPERATORS = frozenset({"+", "-", "*", "/", "%", "^", "=", "<", ">", "<=", ">=", "<>", "!=", "||"})
+
+
+@kept_for_short_texts
+def _relations_read(sql: str, dialect: str) -> tuple[str, ...]:
+    """The relation names `sql` reads, sorted (remembered: asked on every read)."""
+    return tuple(sorted({table.name for table in referenced_tables(sql, dialect)}))
+
+
+@kept_for_short_texts
+def _may_use_hidden_callers(sql: str, dialect: str) -> bool:
+    """Whether `sql` may use an operator, a domain or a cast of the source's own: it reads
+    a relation (whose columns' types may be cast implicitly), calls a function, casts,
+    writes a typed literal (`locked_int '1'`) or an operator that is not a plain one."""
+    for statement in statements_of(sql, dialect):
+        tokens = statement.tokens
+        if tables_read(tokens) or function_calls(tokens, dialect):
+            return True
+        if any(run not in _PLAIN_OPERATORS for run in operator_runs(tokens)):
+            return True
+        if any(token.kind in (WORD, QIDENT) and following.kind == STRING for token, following in pairwise(tokens)):
+            return True
+        if any(
+            token.kind == OP or (token.kind == WORD and token.value in ("CAST", "OPERATOR", "TREAT"))
+            for token in tokens
+        ):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the catalog says of a name a read reads: not a view (`reason` None, `reads`
+    empty), or a view whose definition is not a read (`reason`) or reads `reads`."""
+
+    reason: str | None = None
+    reads: tuple[str, ...] = ()
+
+
+_NOT_A_VIEW = _View()
+
+
+def unsafe_views(datasource: DataSource, sql: str) -> dict[str, str]:
+    """The relations `sql` reads that are views whose definition (or that of a view they
+    read, at any depth) is not a read by the classifier's rules and this source's
+    catalog, each with why. Raises ConnectorError when the source cannot be asked."""
+    if not connector_class(datasource.engine).has_volatility_catalog:
+        return {}
+    roots = _relations_read(sql, datasource.engine)
+    if not roots:
+        return {}
+    views = _views_under(datasource, list(roots))
+    found = {}
+    for root in roots:
+        reason = _reason_under(root, views)
+        if reason is not None:
+            found[root] = reason
+    return found
+
+
+def _views_under(datasource: DataSource, roots: list[str]) -> dict[str, _View]:
+    """Every name reachable from `roots` through view definitions, breadth first."""
+    views: dict[str, _View] = {}
+    pending = list(roots)
+    while pending:
+        if len(views) + len(pending) > MAX_VIEWS_PER_READ:
+            too_many = _View(f"reads more than {MAX_VIEWS_PER_READ} views, more than QueryBase checks for a read")
+            views.update(dict.fromkeys(pending, too_many))
+            break
+        views.update(_views_named(datasource, pending))
+        reached = {name for name in pending for name in views[name].reads}
+        pending = sorted(reached - views.keys())
+    return views
+
+
+def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
+    source = _source_identity(datasource)
+    now = time.monotonic()
+    with _cache_lock:
+        known = {name: entry[1] for name in names if (entry := _view_cache.get((source, name))) and entry[0] > now}
+    missing = [name for name in names if name not in known]
+    if missing:
+        definitions = connector_for(datasource, CredentialRole.READ).view_definitions(missing)
+        fresh = {name: _view_of(datasource, definitions.get(name, [])) for name in missing}
+        expires = time.monotonic() + CACHE_SECONDS
+        with _cache_lock:
+            if len(_view_cache) > CACHE_MAX_ENTRIES:
+                _view_cache.clear()
+            _view_cache.update({(source, name): (expires, view) for name, view in fresh.items()})
+        known.update(fresh)
+    return known
+
+
+def _view_of(datasource: DataSource, definitions: list[str]) -> _View:
+    """One name's views (one per schema that has it): the first reason found, or all they read."""
+    if not definitions:
+        return _NOT_A_VIEW
+    reads: set[str] = set()
+    for definition in definitions:
+        if not definition.strip():
+            return _View("cannot be seen by the read login, so nothing vouches that it only reads")
+        classification = classify_sql(definition, datasource.engine)
+        if not classification.is_read:
+            reasons = (reason for statement in classification.statements for reason in statement.reasons)
+            return _View("; ".join(dict.fromkeys(reasons)) or "is not a read")
+        unsafe = unsafe_functions(datasource, classification.called_functions, classification.attribute_names)
+        if unsafe:
+            return _View(f"calls {', '.join(sorted(unsafe))}, which the source's catalog says may change state")
+        reads.update(table.name for table in referenced_tables(definition, datasource.engine))
+    return _View(None, tuple(sorted(reads)))
+
+
+def _reason_under(root: str, views: dict[str, _View]) -> str | None:
+    """Why reading `root` is not a read: its own definition's reason, or a view's under it."""
+    seen = {root}
+    stack = [(root, root)]
+    while stack:
+        name, path = stack.pop()
+        view = views.get(name, _NOT_A_VIEW)
+        if view.reason is not None:
+            where = "is a view" if name == root else f"reads {path[len(root) + len(' reads ') :]}, a view"
+            return f"{where} whose definition is not a read: {view.reason}"
+        for child in view.reads:
+            if child not in seen:
+                seen.add(child)
+                stack.append((child, f"{path} reads {child}"))
+    return None

@@ -76,18 +76,24 @@ def prepare_read(user: User, *, datasource_id: int, sql: str, params: Params) ->
 
 def classify_for_source(datasource: DataSource, sql: str) -> Classification:
     """The classifier's verdict, with the source's own catalog asked about the functions a
-    read calls (see apps/queries/function_catalog.py): writes and requests use this too,
+    read calls and the views it reads (see apps/queries/function_catalog.py): writes and requests use this too,
     so a read the catalog turns into a write can become an approval request."""
     classification = classify_sql(sql, datasource.engine)
     if not classification.is_read:
         return classification
     try:
-        unsafe = function_catalog.unsafe_functions(datasource, classification.called_functions)
+        unsafe = function_catalog.unsafe_functions(
+            datasource, classification.called_functions, classification.attribute_names
+        )
+        hidden = {f"view:{name}": why for name, why in function_catalog.unsafe_views(datasource, sql).items()}
+        hidden.update(function_catalog.hidden_callers(datasource, sql))
     except ConnectorError as error:
         raise QueryError.of_connector(error) from error
     except CredentialDecryptionError as error:
         raise QueryError(CredentialDecryptionError.code, str(error)) from error
-    return classify_sql(sql, datasource.engine, unsafe_functions=unsafe) if unsafe else classification
+    if not unsafe and not hidden:
+        return classification
+    return classify_sql(sql, datasource.engine, unsafe_functions=unsafe, hidden_calls=hidden)
 
 
 def _sandbox_offer(datasource: DataSource, classification: Classification, may_read: bool) -> dict | None:

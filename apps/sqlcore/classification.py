@@ -17,6 +17,7 @@ a versioned `/*!50700 … */` comment or skips it: both readings are classified,
 text is a read only if both read.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -27,7 +28,7 @@ from apps.sqlcore.function_effects import effect_of
 from apps.sqlcore.risk import Risk, highest_risk
 from apps.sqlcore.rules import StatementKind
 from apps.sqlcore.sqltext import ERROR, OP, PUNCT, QIDENT, WORD, Statement, Token
-from apps.sqlcore.tables import FunctionCall, function_calls
+from apps.sqlcore.tables import FunctionCall, attribute_names, function_calls, tables_read
 from apps.sqlcore.text_cache import kept_for_short_texts
 
 
@@ -73,6 +74,9 @@ class Classification:
     statements: tuple[StatementClassification, ...] = field(default=())
     #: Lower-case names of every function the read statements may call (any reading).
     called_functions: frozenset[str] = field(default=frozenset(), compare=False)
+    #: Names the read statements write as attributes (`x.name`): on PostgreSQL a call of
+    #: name(x) when x has no such column (`tables.attribute_names`).
+    attribute_names: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def is_empty(self) -> bool:
@@ -94,29 +98,46 @@ class Classification:
         }
 
 
-def classify_sql(sql: str, dialect: str, *, unsafe_functions: frozenset[str] = frozenset()) -> Classification:
+def classify_sql(
+    sql: str,
+    dialect: str,
+    *,
+    unsafe_functions: frozenset[str] = frozenset(),
+    hidden_calls: Mapping[str, str] | None = None,
+) -> Classification:
     """Classify `sql` for `dialect`; never raises (what cannot be read is a write).
 
     `unsafe_functions`: lower-case names that the source's own catalog says may change
     state (see apps/queries/function_catalog.py); a statement calling one is a write too.
+    `hidden_calls`: what a statement may name without naming the function it calls, each
+    with why (apps/queries/function_catalog.py): `view:NAME` (a view whose definition is
+    not a read), `type:NAME` (a domain, cast or type input that calls such a function),
+    `operator:SYMBOL`, and `cast:implicit` (such a cast, which any statement may use);
+    a statement using one is a write too.
     """
     dialect = Dialect(dialect)
     if not isinstance(sql, str):
         sql = ""
-    return _classify_cached(sql, dialect, frozenset(unsafe_functions))
+    hidden = frozenset((hidden_calls or {}).items())
+    return _classify_cached(sql, dialect, frozenset(unsafe_functions), hidden)
 
 
 @kept_for_short_texts
-def _classify_cached(sql: str, dialect: Dialect, unsafe_functions: frozenset[str]) -> Classification:
+def _classify_cached(
+    sql: str, dialect: Dialect, unsafe_functions: frozenset[str], hidden_calls: frozenset[tuple[str, str]]
+) -> Classification:
     functions: set[str] = set()
+    attributes: set[str] = set()
     try:
-        statements = _classify_reading(sql, dialect, functions)
+        statements = _classify_reading(sql, dialect, functions, attributes)
         for reading in _other_readings(sql, dialect):
-            other = _classify_reading(sql, dialect, functions, **reading)
+            other = _classify_reading(sql, dialect, functions, attributes, **reading)
             if all(s.verdict is Verdict.READ for s in statements) and any(s.verdict is Verdict.WRITE for s in other):
                 statements = [_ambiguous(statement, other) for statement in statements]
         if unsafe_functions:
             statements = _with_unsafe_functions(sql, dialect, statements, unsafe_functions)
+        if hidden_calls:
+            statements = _with_hidden_calls(sql, dialect, statements, dict(hidden_calls))
         statements = [_with_invisible_characters(statement) for statement in statements]
     except Exception as error:  # fail closed on our own bugs too
         text = sql.strip()
@@ -125,7 +146,7 @@ def _classify_cached(sql: str, dialect: Dialect, unsafe_functions: frozenset[str
         return Classification(dialect, Verdict.WRITE, Risk.NONE, ())
     verdict = Verdict.READ if all(s.verdict is Verdict.READ for s in statements) else Verdict.WRITE
     risk = highest_risk(s.risk for s in statements)
-    return Classification(dialect, verdict, risk, tuple(statements), frozenset(functions))
+    return Classification(dialect, verdict, risk, tuple(statements), frozenset(functions), frozenset(attributes))
 
 
 def side_effect_calls(sql: str, dialect: str) -> list[str]:
@@ -157,17 +178,74 @@ def _with_unsafe_functions(
 ) -> list[StatementClassification]:
     """Reads that call a function the source's catalog marks as possibly changing state
     become writes; the statements line up with the classifier's own split."""
+
+    def called(tokens: tuple[Token, ...]) -> set[str]:
+        return {call.name for call in function_calls(tokens, dialect.value)} | _attribute_names(tokens, dialect)
+
+    return _marked(sql, dialect, statements, lambda tokens: sorted(called(tokens) & unsafe), _calls_unsafe)
+
+
+def _calls_unsafe(dialect: Dialect, name: str) -> str:
+    return f"calls {name}(), which {_CATALOG_SAYS[dialect]}: it may change state"
+
+
+def _marked(
+    sql: str,
+    dialect: Dialect,
+    statements: list[StatementClassification],
+    found_in: Callable[[tuple[Token, ...]], list[str]],
+    reason: Callable[[Dialect, str], str],
+) -> list[StatementClassification]:
+    """`statements` with each read in which `found_in` finds something made a write, one
+    `reason` per thing found. What another MySQL reading finds (a call a server skipping
+    a versioned comment runs) makes every read of the text a write: its statements need
+    not line up with the first reading's."""
     parsed = sqltext.statements_of(sql, dialect.value)
     if len(parsed) != len(statements):
         return statements  # an ambiguous MySQL reading: already a write
+    elsewhere: list[str] = []
+    for reading in _other_readings(sql, dialect):
+        for other in sqltext.statements_of(sql, dialect.value, **reading):
+            elsewhere.extend(found_in(other.tokens))
     marked = []
     for statement, tokens in zip(statements, (p.tokens for p in parsed), strict=True):
-        names = sorted({call.name for call in function_calls(tokens, dialect.value)} & unsafe)
+        names = sorted({*found_in(tokens), *elsewhere})
         if statement.verdict is Verdict.READ and names:
-            reasons = [f"calls {name}(), which {_CATALOG_SAYS[dialect]}: it may change state" for name in names]
-            statement = _write(statement.text, StatementKind.OTHER, Risk.MEDIUM, *reasons)
+            statement = _write(
+                statement.text, StatementKind.OTHER, Risk.MEDIUM, *(reason(dialect, name) for name in names)
+            )
         marked.append(statement)
     return marked
+
+
+def _with_hidden_calls(
+    sql: str, dialect: Dialect, statements: list[StatementClassification], hidden: dict[str, str]
+) -> list[StatementClassification]:
+    """Reads that use a view, type or operator whose use calls a function that may change
+    state become writes: the text does not name that function, the server calls it."""
+    operators = [key for key in hidden if key.startswith("operator:")]
+    return _marked(
+        sql,
+        dialect,
+        statements,
+        lambda tokens: sorted(_uses(tokens, operators) & hidden.keys()),
+        lambda _, key: f"uses {key.replace(':', ' ', 1)}, which {hidden[key]}",
+    )
+
+
+def _uses(tokens: tuple[Token, ...], operators: list[str]) -> set[str]:
+    """The `hidden_calls` keys `tokens` may use: every relation as a view, every name as a
+    type, each operator whose symbol is within an operator written, and any implicit cast."""
+    used = {"cast:implicit", *(f"view:{table.name}" for table in tables_read(tokens))}
+    used.update(f"type:{token.value.lower()}" for token in tokens if token.kind in (WORD, QIDENT))
+    if operators:
+        runs = sqltext.operator_runs(tokens)
+        used.update(key for key in operators if any(key[len("operator:") :] in run for run in runs))
+    return used
+
+
+def _attribute_names(tokens: tuple[Token, ...], dialect: Dialect) -> set[str]:
+    return set(attribute_names(tokens)) if dialect is Dialect.POSTGRESQL else set()
 
 
 def _with_invisible_characters(statement: StatementClassification) -> StatementClassification:
@@ -182,7 +260,7 @@ def _with_invisible_characters(statement: StatementClassification) -> StatementC
     return replace(statement, risk=Risk.HIGH, reasons=(*statement.reasons, reason))
 
 
-def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, bool]]:
+def _other_readings(sql: str, dialect: Dialect) -> list[dict[str, Any]]:
     return sqltext.readings(sql, dialect.value)[1:]
 
 
@@ -197,17 +275,19 @@ def _ambiguous(statement: StatementClassification, other: list[StatementClassifi
 
 
 def _classify_reading(
-    sql: str, dialect: Dialect, functions: set[str], **reading: bool
+    sql: str, dialect: Dialect, functions: set[str], attributes: set[str], **reading: Any
 ) -> list[StatementClassification]:
     """Classify each statement of one reading, collecting into `functions` the names of
-    the functions each read calls (for the per-source catalog check, which only reads
-    need), without a second scan."""
+    the functions each read calls, and into `attributes` the names it writes as
+    attributes (for the per-source catalog check, which only reads need), without a
+    second scan."""
     classified = []
     for statement in sqltext.statements_of(sql, dialect.value, **reading):
         calls = function_calls(statement.tokens, dialect.value)
         result = _classify_statement(statement, dialect, calls)
         if result.verdict is Verdict.READ:
             functions.update(call.name for call in calls)
+            attributes.update(_attribute_names(statement.tokens, dialect))
         classified.append(result)
     return classified
 

@@ -75,6 +75,15 @@ FUNCTION_EFFECTS: dict[str, FunctionEffect] = {
     # --- PostgreSQL core -------------------------------------------------------------
     **_names(SQL_TEXT, "ts_stat ts_rewrite query_to_xml query_to_xmlschema query_to_xml_and_xmlschema"),
     **_names(SQL_TEXT, "cursor_to_xml cursor_to_xmlschema"),
+    # They read relations named by a string, or every relation of a schema or database,
+    # through SQL they build: a view's definition runs without its name in the text.
+    # (pg_input_is_valid and pg_input_error_info, 16+, run a type's checks named by a string.)
+    **_names(
+        SQL_TEXT,
+        "table_to_xml table_to_xmlschema table_to_xml_and_xmlschema schema_to_xml schema_to_xmlschema "
+        "schema_to_xml_and_xmlschema database_to_xml database_to_xmlschema database_to_xml_and_xmlschema "
+        "pg_input_is_valid pg_input_error_info",
+    ),
     **_names(
         PROCESSES,
         "pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile pg_rotate_logfile_old "

@@ -30,7 +30,7 @@ the end of the text, which the classifier treats as unparsable, hence a write.
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from apps.sqlcore.text_cache import kept_for_short_texts
 
@@ -49,7 +49,7 @@ class Token(NamedTuple):
     kind: str
     start: int
     end: int
-    value: str  # WORD: upper-cased text; QIDENT: lower-cased name without quotes; else the text
+    value: str  # WORD: upper-cased ASCII (`_word_value`); QIDENT: the name, folded (`fold_name`); else the text
 
 
 @dataclass(frozen=True)
@@ -154,16 +154,22 @@ def _end_of_nested_comment(sql: str, position: int) -> int:
     return -1
 
 
-def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[Token]:
+def scan(
+    sql: str, dialect: str, *, executable_comments: bool = True, server: tuple[str, int] | None = None
+) -> list[Token]:
     """The code tokens of `sql` (whitespace and comments dropped), with their offsets.
 
     The text is read as the server reads it through our connectors, which pin the
     settings that change quoting. `executable_comments=False` gives the other reading a
     MySQL server may make: a versioned `/*!50700 … */` comment its version skips.
+    `server` ("mariadb" or "mysql", version): the reading of that server, which runs the
+    versioned comments up to its version and skips the others (`readings`).
     """
     if "\x00" in sql:
         # Servers disagree on NUL (MySQL ends a comment there); we refuse to guess.
         return [Token(ERROR, sql.index("\x00"), len(sql), "NUL byte in SQL text")]
+    if server is not None and server[0] == _TOO_MANY_VERSIONS:
+        return [Token(ERROR, 0, len(sql), f"more than {MAX_COMMENT_VERSIONS} versions of executable comments")]
     pattern = _compiled(dialect)
     tokens: list[Token] = []
     append = tokens.append
@@ -184,7 +190,7 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
                     break
             position = end
         elif kind == "word":
-            word = sql[start:end].upper()
+            word = _word_value(sql[start:end])
             if word == "UESCAPE" and tokens and sql.startswith(("U&", "u&"), tokens[-1].start):
                 # _unicode_literal reads the clause itself; one left over was out of its reach
                 # (a nested comment before it), so the literal may have been misread.
@@ -209,7 +215,7 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
             append(Token(STRING, start, end, ""))
             position = end
         elif kind == "qident":
-            append(Token(QIDENT, start, end, sql[start + 1 : end - 1].lower()))
+            append(Token(QIDENT, start, end, fold_name(sql[start + 1 : end - 1])))
             position = end
         elif kind == "number":
             append(Token(NUMBER, start, end, sql[start:end]))
@@ -230,9 +236,10 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
             position = closing + (end - start)
             append(Token(STRING, start, position, ""))
         elif kind == "exec":
-            if executable_comments:
+            content, runs = _versioned_comment(sql, start, end, server)
+            if executable_comments and runs:
                 in_executable_comment = True
-                position = end
+                position = content
             else:
                 closing = sql.find("*/", end)
                 if closing < 0:
@@ -252,6 +259,44 @@ def scan(sql: str, dialect: str, *, executable_comments: bool = True) -> list[To
     if in_executable_comment:
         append(Token(ERROR, length, length, "unterminated executable comment"))
     return tokens
+
+
+def fold_name(name: str) -> str:
+    """`name` in lower case, one character for one: how names are compared everywhere.
+
+    Python's `upper()` is not: it spells `ß` as `SS` (and the long s as `S`), so a function
+    named `größe` became `grösse`, which no catalog knows, and a read called it unasked.
+    The servers never fold that way: PostgreSQL folds ASCII letters only, MariaDB looks
+    names up with a simple (one-to-one) case mapping. İ is the one letter whose Python
+    lower case is two characters."""
+    return name.lower() if name.isascii() else name.replace("\u0130", "i").lower()
+
+
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _word_value(word: str) -> str:
+    """A WORD's value: upper case in ASCII, where every keyword is; other letters in
+    lower case (`fold_name`), so `value.lower()` is the folded name."""
+    return word.upper() if word.isascii() else fold_name(word).translate(_ASCII_UPPER)
+
+
+_OPERATOR_CHARACTERS = frozenset("+-*/<>=~!@#%^&|`?")
+
+
+def operator_runs(tokens: tuple[Token, ...] | list[Token]) -> list[str]:
+    """Every operator written in `tokens`: each run of adjacent operator characters, whole
+    (`===`, `<=`, `OPERATOR(public.===)`'s `===`)."""
+    runs: list[str] = []
+    end = -1
+    for token in tokens:
+        if token.kind == PUNCT and token.value in _OPERATOR_CHARACTERS:
+            if token.start == end:
+                runs[-1] += token.value
+            else:
+                runs.append(token.value)
+            end = token.end
+    return runs
 
 
 _OPERAND_KINDS = frozenset({WORD, QIDENT, STRING, NUMBER, PARAM})
@@ -286,7 +331,7 @@ def _unicode_literal(sql: str, match: re.Match[str]) -> tuple[Token, int]:
         return Token(ERROR, start, len(sql), "invalid Unicode escape"), len(sql)
     if quote == "'":
         return Token(STRING, start, end, ""), end
-    return Token(QIDENT, start, end, resolved.lower()), end
+    return Token(QIDENT, start, end, fold_name(resolved)), end
 
 
 def _unescape_unicode(body: str, escape: str) -> str | None:
@@ -387,18 +432,64 @@ def _block_depth(depth: int, token: Token, tokens: list[Token], next_index: int)
     return depth
 
 
-def statements_of(sql: str, dialect: str, *, executable_comments: bool = True) -> list[Statement]:
+def statements_of(
+    sql: str, dialect: str, *, executable_comments: bool = True, server: tuple[str, int] | None = None
+) -> list[Statement]:
     """Scan and split in one call."""
-    return split_tokens(sql, scan(sql, dialect, executable_comments=executable_comments))
+    return split_tokens(sql, scan(sql, dialect, executable_comments=executable_comments, server=server))
 
 
-def readings(sql: str, dialect: str) -> list[dict[str, bool]]:
+# Beyond this many distinct comment versions the readings are not all made: the text is
+# refused as unreadable (no real statement needs them).
+MAX_COMMENT_VERSIONS = 16
+_TOO_MANY_VERSIONS = "too many versions"
+_COMMENT_MARK = re.compile(r"/\*(M?)!(\d*)")
+
+
+def _comment_version(marker: str, digits: str, family: str) -> tuple[int | None, int]:
+    """The version a `family` server reads after `/*!` or `/*M!` and how many of `digits`
+    it takes: five (MariaDB: six when there are six), fewer is no version at all."""
+    if len(digits) < 5:
+        return None, 0
+    taken = 6 if family == "mariadb" and len(digits) >= 6 else 5
+    return int(digits[:taken]), taken
+
+
+def _versioned_comment(sql: str, start: int, end: int, server: tuple[str, int] | None) -> tuple[int, bool]:
+    """Where the code of the executable comment at sql[start:end] (its mark and digits)
+    starts, and whether `server` runs it; None: every comment runs (MariaDB's digits)."""
+    marker = "/*M!" if sql.startswith("/*M!", start) else "/*!"
+    digits = sql[start + len(marker) : end]
+    family, limit = server if server is not None else ("mariadb", None)
+    version, taken = _comment_version(marker, digits, family)
+    content = start + len(marker) + taken
+    if family == "mysql" and marker == "/*M!":
+        return content, False  # MySQL reads /*M! as a plain comment
+    if limit is not None and limit < 0:
+        return content, False
+    return content, version is None or limit is None or version <= limit
+
+
+def readings(sql: str, dialect: str) -> list[dict[str, Any]]:
     """The ways a server may read `sql`, as keyword arguments for `statements_of`: one,
-    or on MySQL with a versioned `/*!… */` comment also the reading of a server version
-    that skips it. Whatever must hold for the text must hold for every reading."""
-    if dialect == "mysql" and ("/*!" in sql or "/*M!" in sql):
-        return [{}, {"executable_comments": False}]
-    return [{}]
+    or on MySQL with executable comments every reading a server may make. A server runs
+    a versioned comment up to its own version and skips the later ones, so with several
+    versions one text has a reading per version (MariaDB and MySQL apart: MySQL skips
+    `/*M!`), besides the first (every comment run) and the one that skips them all.
+    Whatever must hold for the text must hold for every reading."""
+    if dialect != "mysql" or ("/*!" not in sql and "/*M!" not in sql):
+        return [{}]
+    found: list[dict[str, Any]] = [{}, {"executable_comments": False}]
+    for family in ("mariadb", "mysql"):
+        versions = {-1}
+        for mark in _COMMENT_MARK.finditer(sql):
+            version, _ = _comment_version(mark.group(1), mark.group(2), family)
+            if version is not None:
+                versions.add(version)
+        if len(versions) > MAX_COMMENT_VERSIONS:
+            return [{}, {"server": (_TOO_MANY_VERSIONS, 0)}]
+        found.extend({"server": (family, version)} for version in sorted(versions))
+    return found
 
 
 _TOO_BIG = 10**18

@@ -143,6 +143,26 @@ def referenced_tables(sql: str, dialect: str) -> list[TableName]:
     return list(dict.fromkeys(found))
 
 
+def tables_read(tokens: tuple[Token, ...]) -> list[TableName]:
+    """The tables (or views) one statement's tokens name (see `referenced_tables`)."""
+    return _tables_of(tokens)
+
+
+def attribute_names(tokens: tuple[Token, ...]) -> list[str]:
+    """Every name written after a dot and not called (`o.id`, `(row).name`): mostly columns
+    and tables, but in PostgreSQL `x.name` calls name(x) when x has no such column, so a
+    catalog asks about one-argument functions of these names."""
+    names = []
+    for index in range(len(tokens) - 1):
+        token = tokens[index]
+        if token.kind != PUNCT or token.value != "." or tokens[index + 1].kind not in _NAME_KINDS:
+            continue
+        following = tokens[index + 2] if index + 2 < len(tokens) else None
+        if following is None or following.kind != PUNCT or following.value != "(":
+            names.append(tokens[index + 1].value.lower())
+    return names
+
+
 def called_functions(sql: str, dialect: str) -> list[TableName]:
     """Every function `sql` may call, qualified or not (see `function_calls`; some words
     only look like calls, such as `IN (`, which a catalog lookup will not find)."""

@@ -8,7 +8,8 @@ import psycopg
 import pytest
 
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import BoundStatement, QueryLimits
+from apps.datasources.connectors.base import BoundStatement, ConnectorError, QueryLimits
+from apps.datasources.connectors.mysql import QUOTING_SQL_MODE
 from apps.sqlcore.classification import classify_sql
 from tests.support.databases import SOURCE_DB, mysql_root
 from tests.support.factories import source_from_server
@@ -49,6 +50,44 @@ def test_mysql_reads_backslashes_and_double_quotes_as_the_classifier_does_whatev
         sql = "SELECT 'it\\'s' AS a, \"plain\" AS b"
         assert classify_sql(sql, "mysql").is_read
         assert list(read_one(source, sql)) == ["it's", "plain"]
+    finally:
+        cursor.execute("SET GLOBAL sql_mode = %s", (saved,))
+        root.close()
+
+
+# A combination mode (one name for several flags) puts ANSI_QUOTES back whenever the
+# session's mode is set with it still in the list: taking ANSI_QUOTES out is not enough.
+COMBINATION_MODES = ["ORACLE", "ANSI", "MSSQL", "DB2", "POSTGRESQL", "MAXDB"]
+
+
+@pytest.mark.parametrize("mode", COMBINATION_MODES)
+def test_the_mysql_quoting_pin_takes_out_combination_modes_that_imply_ansi_quotes(mysql_server, mode):
+    root = mysql_root()
+    cursor = root.cursor()
+    cursor.execute(f"SET SESSION sql_mode = '{mode}'")
+    cursor.execute(QUOTING_SQL_MODE)
+    cursor.execute('SELECT @@SESSION.sql_mode, "\\"" = \'"\'')
+    flags, double_quote_is_a_string = cursor.fetchone()
+    root.close()
+    assert {"ANSI_QUOTES", "NO_BACKSLASH_ESCAPES", mode}.isdisjoint(flags.split(",")), flags
+    assert double_quote_is_a_string == 1
+
+
+@pytest.mark.parametrize("mode", ["ORACLE", "ANSI"])
+def test_a_mysql_read_under_a_combination_global_mode_cannot_hide_code_in_a_string(mysql_server, mode):
+    root = mysql_root()
+    cursor = root.cursor()
+    cursor.execute("SELECT @@GLOBAL.sql_mode")
+    (saved,) = cursor.fetchone()
+    cursor.execute(f"SET GLOBAL sql_mode = '{mode}'")
+    try:
+        source = source_from_server("maria-modes", "mysql", mysql_server)
+        assert list(read_one(source, "SELECT 'it\\'s' AS a, \"plain\" AS b")) == ["it's", "plain"]
+        # One string to the classifier; under ANSI_QUOTES two names and a SLEEP between.
+        hidden = 'SELECT 1 AS "\\", SLEEP(1) AS "\\" -- "'
+        assert classify_sql(hidden, "mysql").is_read
+        with pytest.raises(ConnectorError):
+            read_one(source, hidden)
     finally:
         cursor.execute("SET GLOBAL sql_mode = %s", (saved,))
         root.close()

@@ -391,6 +391,13 @@ POSTGRESQL_ONLY: list[Case] = [
     write("pg-sqltext-query-to-xml", "SELECT query_to_xml('SELECT 1', true, false, '')", "other", "high"),
     write("pg-sqltext-query-to-xmlschema", "SELECT query_to_xmlschema($q$SELECT 1$q$, true, false, '')", "other"),
     write("pg-sqltext-both", "SELECT query_to_xml_and_xmlschema('SELECT 1', true, false, '')", "other"),
+    # They read relations named in a string (or whole schemas), so a view's definition
+    # runs without its name in the text.
+    write("pg-sqltext-table-to-xml", "SELECT table_to_xml('orders', true, false, '')", "other", "high"),
+    write("pg-sqltext-table-to-xml-regclass", "SELECT table_to_xmlschema('v'::regclass, true, false, '')", "other"),
+    write("pg-sqltext-schema-to-xml", "SELECT schema_to_xml('public', true, false, '')", "other", "high"),
+    write("pg-sqltext-database-to-xml", "SELECT pg_catalog.database_to_xml(true, false, '')", "other", "high"),
+    write("pg-sqltext-input-is-valid", "SELECT pg_input_is_valid('1', 'checked_domain')", "other", "high"),
     write("pg-sqltext-crosstab", "SELECT * FROM crosstab('SELECT a, b, c FROM t') AS ct(a text, b int)", "other"),
     write("pg-sqltext-dblink-open", "SELECT dblink_open('c', 'SELECT 1')", "other", "high"),
     write("pg-sqltext-dblink-send", "SELECT dblink_send_query('c', 'DELETE FROM t')", "other", "high"),
@@ -635,6 +642,14 @@ MYSQL_ONLY: list[Case] = [
     write("my-exec-sleep-in-where", "SELECT * FROM t WHERE 1 /*! AND SLEEP(5) */"),
     write("my-exec-newline-semicolon", "SELECT 1 /*!\n; DELETE FROM t */"),
     write("my-exec-opener-in-strings", "SELECT '/*!'; DROP TABLE t; SELECT '*/'", "ddl", "high"),
+    # A server runs the comments up to its version and skips later ones: a text has a
+    # reading per version, and a string opened in a skipped comment hides nothing.
+    write("my-exec-mixed-versions", "SELECT 1 /*!999999 '*/ /*!10000 , SLEEP(5) */ -- ' */", "other"),
+    write("my-exec-mixed-mariadb", "SELECT 1 /*M!999999 '*/ /*!10000 , GET_LOCK(CHAR(120), 0) */ -- ' */"),
+    write("my-exec-mixed-mysql-skips-m", "SELECT 1 /*M!10000 '*/ , SLEEP(5) -- ' */"),
+    write("my-exec-mixed-into", "SELECT 1 /*!80000 '*/ /*!50000 INTO @v */ -- ' */"),
+    write("my-exec-too-many-versions", " ".join(f"SELECT 1 /*!{50000 + i} + 1 */;" for i in range(20))),
+    read("my-exec-read-versions", "SELECT 1 /*!50000 + 1 */ /*!100000 + 2 */ /*M!100500 + 3 */"),
     read("my-exec-read-content", "SELECT /*!40001 SQL_NO_CACHE */ * FROM t"),
     read("my-exec-read-literal", "SELECT /*!50000 1 */"),
     read("my-exec-read-show", "SHOW /*!50000 GLOBAL */ VARIABLES"),

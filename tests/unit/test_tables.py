@@ -2,7 +2,8 @@
 
 import pytest
 
-from apps.sqlcore.tables import TableName, called_functions, referenced_tables
+from apps.sqlcore.sqltext import statements_of
+from apps.sqlcore.tables import TableName, attribute_names, called_functions, referenced_tables
 
 
 def names(sql: str, dialect: str = "postgresql") -> list[str]:
@@ -54,3 +55,16 @@ def test_called_functions_are_qualified_when_written_so():
         TableName("public", "f"),
         TableName(None, "lower"),
     ]
+
+
+@pytest.mark.parametrize(("dialect", "quote"), [("postgresql", '"'), ("mysql", "`")])
+def test_function_names_are_folded_one_letter_for_one_as_the_servers_fold_them(dialect, quote):
+    # Python's upper() spelt `größe` as GRÖSSE, so the catalog was asked about `grösse`,
+    # which does not exist, and the VOLATILE `größe()` ran as a read.
+    sql = f"SELECT größe(), GRÖßE(), {quote}Äpfel{quote}(), benchmarK(1, 1), {quote}İx{quote}()"
+    assert [function.name for function in called_functions(sql, dialect)] == ["größe", "äpfel", "benchmark", "ix"]
+
+
+def test_attribute_names_are_every_name_after_a_dot_that_is_not_called():
+    (statement,) = statements_of('SELECT o.id, (o).total, s.f(1), o."Row_Lock" FROM s.orders o', "postgresql")
+    assert attribute_names(statement.tokens) == ["id", "total", "row_lock", "orders"]

@@ -548,17 +548,41 @@ class Connector(ABC):
         """
         return None
 
-    def volatile_functions(self, names: list[str], *, reviewed: list[str]) -> set[str]:
+    def volatile_functions(self, names: list[str], *, reviewed: list[str], attributes: Sequence[str] = ()) -> set[str]:
         """Which of `names` (lower case) the server's catalog says may change state.
         `reviewed`: those of `names` whose system function is reviewed as harmless
         (function_effects.HARMLESS_VOLATILE_FUNCTIONS); only other functions of that name
-        count.
+        count. `attributes`: names written as an attribute (`x.name`), which PostgreSQL
+        calls as name(x) when x has no such column: only a function one argument can
+        call counts for those.
 
         PostgreSQL keeps volatility in pg_proc, MySQL and MariaDB say how a stored function
         was declared (information_schema.ROUTINES); SQLite has no catalog and answers with
         an empty set, relying on the classifier's own function lists.
         """
         return set()
+
+    def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
+        """The bodies (SQL text) of the source's own functions among `names` (folded),
+        one per function of that name whose body the login may read. Engines without
+        such a catalog answer with none."""
+        return {}
+
+    def hidden_callers(self) -> dict[str, str]:
+        """What a query may name without naming the function it calls: `operator:SYMBOL`
+        and `type:NAME` (folded) of the source's own operators, domains and casts whose
+        functions may change state, each with why. Engines without them answer with none.
+        """
+        return {}
+
+    def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
+        """The definitions (SELECT text) of the views among `names` (folded as the
+        classifier folds them, `sqltext.fold_name`), in every schema but the system's:
+        reading a view runs whatever its definition calls; on PostgreSQL also a table's
+        row security policies (`SELECT <policy>`), which run on every read of it. An empty
+        text is one the login may not see. Engines without such a catalog answer with none.
+        """
+        return {}
 
     @abstractmethod
     def audit_privileges(self) -> PrivilegeReport:

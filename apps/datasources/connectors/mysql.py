@@ -72,8 +72,15 @@ ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
 """
 
 
-_QUOTING_SQL_MODE = (
-    "SET SESSION sql_mode = REPLACE(REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), 'ANSI_QUOTES', '')"
+# The session's sql_mode without the flags that change quoting, nor the combination modes
+# that imply them: with ORACLE (ANSI, MSSQL, DB2, POSTGRESQL, MAXDB) left in the list the
+# server put ANSI_QUOTES back, "…" was a name again, and `SELECT 1 AS "\", SLEEP(1) AS
+# "\" -- "`, one string to the classifier, slept. Flags are taken out whole (ANSI is a
+# prefix of ANSI_QUOTES), between the commas of the list.
+_QUOTING_MODES = "ANSI_QUOTES|NO_BACKSLASH_ESCAPES|ANSI|ORACLE|MSSQL|DB2|POSTGRESQL|MAXDB|MYSQL323|MYSQL40"
+QUOTING_SQL_MODE = (
+    "SET SESSION sql_mode = TRIM(BOTH ',' FROM REGEXP_REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), "
+    f"',(?:{_QUOTING_MODES})(?=,)', ''))"
 )
 
 
@@ -108,7 +115,7 @@ class MySQLConnector(Connector):
             "autocommit": False,
             # Strings are read the way the classifier's scanner reads them: backslash
             # escapes on, "…" a string, whatever the server's default sql_mode says.
-            "init_command": _QUOTING_SQL_MODE,
+            "init_command": QUOTING_SQL_MODE,
         }
 
     def connect(self) -> AbstractContextManager[MySQLdb.Connection]:
@@ -241,7 +248,7 @@ class MySQLConnector(Connector):
         # knew neither would refuse the SET, and so the read.
         read_only = "tx_read_only" if _is_mariadb(connection) else "transaction_read_only"
         return [
-            f"{_QUOTING_SQL_MODE}, {self._timeout_assignment(connection, deadline.arm())}, SESSION {read_only} = 1",
+            f"{QUOTING_SQL_MODE}, {self._timeout_assignment(connection, deadline.arm())}, SESSION {read_only} = 1",
             "START TRANSACTION READ ONLY",
         ]
 
@@ -349,7 +356,7 @@ class MySQLConnector(Connector):
                 raise self._query_error(error) from error
         return affected
 
-    def volatile_functions(self, names: list[str], *, reviewed: list[str]) -> set[str]:
+    def volatile_functions(self, names: list[str], *, reviewed: list[str], attributes: Sequence[str] = ()) -> set[str]:
         """The stored functions among `names` that may act beyond the read: MySQL has no
         VOLATILE, so a function counts as one unless its author declared it DETERMINISTIC,
         not MODIFIES SQL DATA, and SQL SECURITY INVOKER. A function runs with its definer's
@@ -359,22 +366,60 @@ class MySQLConnector(Connector):
         is never the system's, so `reviewed` names are asked like the rest."""
         # Asked before each read: a host that does not answer is told at once, as by the read.
         self._refuse_if_unanswered()
-        placeholders = ", ".join(["%s"] * len(names))
+        # The names asked come back as asked: the catalog compares in its collation (as the
+        # server finds a function: accents and case aside), so what matched may be spelt
+        # otherwise.
         sql = (
-            "SELECT DISTINCT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "
-            f"WHERE ROUTINE_TYPE = 'FUNCTION' AND LOWER(ROUTINE_NAME) IN ({placeholders}) "
-            "AND (IS_DETERMINISTIC <> 'YES' OR SQL_DATA_ACCESS = 'MODIFIES SQL DATA' OR SECURITY_TYPE <> 'INVOKER')"
+            f"SELECT asked.position FROM ({_asked_names(names)}) AS asked WHERE EXISTS ("
+            "SELECT 1 FROM information_schema.ROUTINES r WHERE r.ROUTINE_TYPE = 'FUNCTION' "
+            "AND LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
+            "AND (r.IS_DETERMINISTIC <> 'YES' OR r.SQL_DATA_ACCESS = 'MODIFIES SQL DATA' "
+            "OR r.SECURITY_TYPE <> 'INVOKER'))"
         )
+        return {names[row[0]] for row in self._catalog_rows(sql, names, "the function catalog")}
+
+    def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
+        """ROUTINE_DEFINITION is empty to a login that is neither the definer nor allowed
+        to read mysql.proc: such a body is judged by its declaration."""
+        self._refuse_if_unanswered()
+        sql = (
+            f"SELECT asked.position, r.ROUTINE_DEFINITION FROM ({_asked_names(names)}) AS asked "
+            "JOIN information_schema.ROUTINES r "
+            "ON LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) WHERE r.ROUTINE_TYPE = 'FUNCTION'"
+        )
+        bodies: dict[str, list[str]] = {}
+        for position, body in self._catalog_rows(sql, names, "the function bodies"):
+            if body:
+                bodies.setdefault(names[position], []).append(body)
+        return bodies
+
+    def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
+        """Views of the system schemas are the server's own and trusted like its functions.
+        Names compare without case, though table names have it on most file systems:
+        that only finds more.
+        A definition this login may not see (no SHOW VIEW) comes back empty, which the
+        caller cannot vouch for."""
+        self._refuse_if_unanswered()
+        sql = (
+            f"SELECT asked.position, v.VIEW_DEFINITION FROM ({_asked_names(names)}) AS asked "
+            "JOIN information_schema.VIEWS v ON LOWER(v.TABLE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
+            "WHERE v.TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')"
+        )
+        definitions: dict[str, list[str]] = {}
+        for position, definition in self._catalog_rows(sql, names, "the view definitions"):
+            definitions.setdefault(names[position], []).append(definition or "")
+        return definitions
+
+    def _catalog_rows(self, sql: str, args: list[str], what: str) -> list[tuple]:
         with self.connect() as connection:
             cursor = connection.cursor()
             try:
-                cursor.execute(sql, names)
-                rows = cursor.fetchall()
+                cursor.execute(sql, args)
+                return list(cursor.fetchall())
             except MySQLdb.Error as error:
-                raise ConnectorError(self.scrub(f"Could not read the function catalog: {error}")) from error
+                raise ConnectorError(self.scrub(f"Could not read {what}: {error}")) from error
             finally:
                 cursor.close()
-        return {row[0] for row in rows}
 
     def cancel(self, backend_id: str) -> bool:
         with self.connect() as connection:
@@ -391,3 +436,11 @@ class MySQLConnector(Connector):
             except MySQLdb.OperationalError:
                 return False  # the session is gone: nothing left to stop
             return True
+
+
+def _asked_names(names: list[str]) -> str:
+    """A derived table of `names` (one `%s` each, in the catalog's character set) and
+    their positions, by which the answer names them."""
+    return " UNION ALL ".join(
+        f"SELECT {position} AS position, CONVERT(%s USING utf8mb3) AS name" for position in range(len(names))
+    )

@@ -5,7 +5,7 @@ import re
 import secrets
 import select
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from itertools import chain, islice
 from typing import Any
@@ -56,6 +56,9 @@ from apps.datasources.connectors.postgresql_dry_run import unsafe_dry_run_reason
 from apps.datasources.connectors.postgresql_identity import refuse_querybase_database
 from apps.datasources.connectors.postgresql_pool import ConnectAttemptFailed, MeteredConnectionPool
 from apps.datasources.connectors.privileges import PrivilegeReport
+from apps.sqlcore.classification import classify_sql
+from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS
+from apps.sqlcore.sqltext import fold_name
 
 # From the catalog rather than information_schema, which has no materialized views,
 # names types USER-DEFINED and ARRAY, and lists partitions as plain tables. The rights
@@ -158,6 +161,20 @@ def _connection_lost(error: psycopg.Error) -> bool:
         return False
     state = error.sqlstate
     return state is None or state in _SESSION_ENDED_STATES or state.startswith("08")
+
+
+# A catalog name that may be one of `%s` (folded names): by its ASCII lower case, or any
+# name with other letters, which the caller folds and compares itself.
+_NAME_MATCHES = "(lower({name}) = ANY(%s) OR octet_length({name}::text) <> length({name}::text))"
+
+# Whether function `{p}` may change state: VOLATILE or SECURITY DEFINER, unless it is the
+# system's (or an extension's) and its name is in the array parameter `{reviewed}`.
+_UNSAFE_FUNCTION = (
+    "(({p}.provolatile = 'v' OR {p}.prosecdef) AND NOT (lower({p}.proname) = ANY(%({reviewed})s) "
+    "AND ({p}.pronamespace = 'pg_catalog'::regnamespace OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+    "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = {p}.oid AND e.deptype = 'e'))))"
+)
+_HARMLESS = sorted(HARMLESS_VOLATILE_FUNCTIONS)
 
 
 class PostgreSQLConnector(Connector):
@@ -537,27 +554,146 @@ class PostgreSQLConnector(Connector):
                 raise self._query_error(error) from error
         return affected
 
-    def volatile_functions(self, names: list[str], *, reviewed: list[str]) -> set[str]:
+    def volatile_functions(self, names: list[str], *, reviewed: list[str], attributes: Sequence[str] = ()) -> set[str]:
         # Every overload counts (the text does not say which one runs), and names are
         # compared in lower case, which only ever finds more. SECURITY DEFINER counts as
         # VOLATILE: a STABLE function may still call volatile ones (locks, dblink,
         # signals), and with its owner's rights the reader's least privilege is no limit.
+        # So does a function whose argument defaults, or an aggregate whose steps, call
+        # such a function (pg_depend records both): the call runs in the caller's query.
+        # `attributes` are names written `x.name`, a call only of a one-argument function.
         limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
-        return once_more_if_connection_lost(limits, lambda again, fresh: self._volatile(names, reviewed, again, fresh))
+        return once_more_if_connection_lost(
+            limits, lambda again, fresh: self._volatile(names, reviewed, list(attributes), again, fresh)
+        )
 
-    def _volatile(self, names: list[str], reviewed: list[str], limits: QueryLimits, fresh: bool) -> set[str]:
+    def _volatile(
+        self, names: list[str], reviewed: list[str], attributes: list[str], limits: QueryLimits, fresh: bool
+    ) -> set[str]:
         # A reviewed name is the system's function (pg_catalog) or an extension's; one of
-        # the same name made by a user is asked about like any other.
+        # the same name made by a user is asked about like any other. `lower()` of a name
+        # folds ASCII letters only (pg_proc names are of the C collation), so names with
+        # other letters come back whole and are folded here as the classifier folds them.
+        unsafe = (
+            f"({_UNSAFE_FUNCTION.format(p='p', reviewed='reviewed')} OR EXISTS ("
+            "SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc q ON q.oid = d.refobjid "
+            "WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid "
+            "AND d.refclassid = 'pg_catalog.pg_proc'::regclass "
+            f"AND {_UNSAFE_FUNCTION.format(p='q', reviewed='harmless')}))"
+        )
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
-                "SELECT DISTINCT lower(p.proname) FROM pg_catalog.pg_proc p "
-                "WHERE lower(p.proname) = ANY(%s) AND (p.provolatile = 'v' OR p.prosecdef) "
-                "AND NOT (lower(p.proname) = ANY(%s) AND (p.pronamespace = 'pg_catalog'::regnamespace "
-                "OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass "
-                "AND d.objid = p.oid AND d.deptype = 'e')))",
-                [names, reviewed],
+                f"SELECT p.proname::text, {unsafe}, pg_catalog.pg_get_expr(p.proargdefaults, 0) "
+                "FROM pg_catalog.pg_proc p "
+                "WHERE (lower(p.proname) = ANY(%(names)s) OR octet_length(p.proname::text) <> length(p.proname::text) "
+                "OR (lower(p.proname) = ANY(%(attributes)s) AND p.pronargs - p.pronargdefaults <= 1)) "
+                f"AND ({unsafe} OR p.pronargdefaults > 0)",
+                {"names": names, "attributes": attributes, "reviewed": reviewed, "harmless": _HARMLESS},
             ).fetchall()
-        return {row[0] for row in rows}
+        # System functions are pinned, so pg_depend does not say that a default calls one:
+        # the defaults are read as the classifier reads a query.
+        asked = set(names) | set(attributes)
+        return {
+            fold_name(name)
+            for name, volatile, defaults in rows
+            if volatile or (defaults and not classify_sql(f"SELECT {defaults}", "postgresql").is_read)
+        } & asked
+
+    def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
+        limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
+        return once_more_if_connection_lost(limits, lambda again, fresh: self._function_bodies(names, again, fresh))
+
+    def _function_bodies(self, names: list[str], limits: QueryLimits, fresh: bool) -> dict[str, list[str]]:
+        # SQL and PL/pgSQL, whose text the classifier reads; a SQL-standard body (BEGIN
+        # ATOMIC) has no prosrc and is read from the function's definition. The system's
+        # and extensions' functions are judged by the lists and their declarations.
+        with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            rows = connection.execute(
+                "SELECT p.proname::text, CASE WHEN coalesce(p.prosrc, '') = '' "
+                "THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END "
+                "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang "
+                "WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind = 'f' "
+                f"AND {_NAME_MATCHES.format(name='p.proname')} "
+                "AND p.pronamespace <> 'pg_catalog'::regnamespace AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+                "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')",
+                [names],
+            ).fetchall()
+        bodies: dict[str, list[str]] = {}
+        for name, body in rows:
+            if fold_name(name) in names and body:
+                bodies.setdefault(fold_name(name), []).append(body)
+        return bodies
+
+    def hidden_callers(self) -> dict[str, str]:
+        limits = QueryLimits(max_rows=10_000, timeout_ms=self.settings.statement_timeout_ms)
+        return once_more_if_connection_lost(limits, lambda again, fresh: self._hidden_callers(again, fresh))
+
+    def _hidden_callers(self, limits: QueryLimits, fresh: bool) -> dict[str, str]:
+        # Objects users made (oid past the system's), so the system's own never count.
+        unsafe = _UNSAFE_FUNCTION.format(p="f", reviewed="harmless")
+        with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            rows = connection.execute(
+                "SELECT 'operator:' || o.oprname, f.proname::text FROM pg_catalog.pg_operator o "
+                "JOIN pg_catalog.pg_proc f ON f.oid IN (o.oprcode, o.oprrest, o.oprjoin) "
+                f"WHERE o.oid >= 16384 AND {unsafe} "
+                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_constraint c "
+                "JOIN pg_catalog.pg_type t ON t.oid = c.contypid "
+                "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid "
+                "AND d.refclassid = 'pg_catalog.pg_proc'::regclass "
+                f"JOIN pg_catalog.pg_proc f ON f.oid = d.refobjid WHERE {unsafe} "
+                # An explicit cast runs where the text names its target type.
+                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_cast c "
+                "JOIN pg_catalog.pg_type t ON t.oid = c.casttarget "
+                f"JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc WHERE c.oid >= 16384 AND {unsafe} "
+                # An implicit or assignment cast runs where no text names its types (a
+                # column compared with a value): every read that may use one.
+                "UNION ALL SELECT 'cast:implicit', f.proname::text FROM pg_catalog.pg_cast c "
+                "JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc "
+                f"WHERE c.oid >= 16384 AND c.castcontext IN ('i', 'a') AND {unsafe} "
+                # A type's input functions run on its literals.
+                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_type t "
+                "JOIN pg_catalog.pg_proc f ON f.oid IN (t.typinput, t.typreceive, t.typmodin) "
+                f"WHERE t.oid >= 16384 AND {unsafe}",
+                {"harmless": _HARMLESS},
+            ).fetchall()
+            checks = connection.execute(
+                "SELECT 'type:' || t.typname, pg_catalog.pg_get_expr(c.conbin, 0) FROM pg_catalog.pg_constraint c "
+                "JOIN pg_catalog.pg_type t ON t.oid = c.contypid WHERE c.contype = 'c'"
+            ).fetchall()
+        found: dict[str, str] = {}
+        for key, function in rows:
+            found.setdefault(fold_name(key), f"calls {function}(), which the source's catalog says may change state")
+        # A check calling a system function has no pg_depend row (those are pinned).
+        for key, check in checks:
+            classification = classify_sql(f"SELECT {check}", "postgresql")
+            if not classification.is_read:
+                found.setdefault(fold_name(key), "checks its values with a call that is not a read")
+        return found
+
+    def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
+        limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
+        return once_more_if_connection_lost(limits, lambda again, fresh: self._view_definitions(names, again, fresh))
+
+    def _view_definitions(self, names: list[str], limits: QueryLimits, fresh: bool) -> dict[str, list[str]]:
+        # Every view of the name in any schema but the system's own (which are trusted as
+        # the reviewed functions are): the text does not say which one the search path finds.
+        # A table's row security policies run on every read of it too, as a view's query.
+        names_match = _NAME_MATCHES.format(name="c.relname")
+        with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            rows = connection.execute(
+                "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c "
+                f"WHERE c.relkind = 'v' AND {names_match} "
+                "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
+                "UNION ALL SELECT c.relname::text, 'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) "
+                "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
+                f"WHERE p.polqual IS NOT NULL AND {names_match}",
+                [names, names],
+            ).fetchall()
+        definitions: dict[str, list[str]] = {}
+        for name, definition in rows:
+            if fold_name(name) in names:
+                definitions.setdefault(fold_name(name), []).append(definition or "")
+        return definitions
 
     @classmethod
     def new_backend_id(cls) -> str:

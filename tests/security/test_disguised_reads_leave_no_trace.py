@@ -1,0 +1,419 @@
+"""Invariants 1 and 2, executed: SQL built to pass as a read, sent through the whole read
+path (`POST /api/v1/queries` as a user who may only read) to real PostgreSQL and MariaDB
+sources whose logins could do the damage, and the servers then asked what changed.
+
+Each candidate is either refused as not a read, or it ran and left nothing a read must
+not leave: rows, sequences, advisory or user locks still held, session state on the pooled
+connection the next read reuses, server-wide settings. The candidates are what the
+lexical rules cannot see by themselves: objects of the source's own (views, functions)
+that call state-changing functions from a plain SELECT, and names the server spells
+differently from the scanner.
+"""
+
+import psycopg
+import pytest
+
+from apps.queries.function_catalog import forget_cached_functions
+from tests.support.databases import MYSQL_USER, SOURCE_DB, mysql_root
+from tests.support.factories import client_for, reader, source_from_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PG_LOCK = 73_331  # the advisory lock key the source's objects take
+
+
+def _pg_admin(server):
+    return psycopg.connect(host=server.host, port=server.port, user="postgres", dbname=SOURCE_DB, autocommit=True)
+
+
+PG_OBJECTS = [
+    "DROP TABLE IF EXISTS trace_ledger CASCADE",
+    "CREATE TABLE trace_ledger (id int PRIMARY KEY, amount int)",
+    "INSERT INTO trace_ledger VALUES (1, 10), (2, 20)",
+    "CREATE SEQUENCE IF NOT EXISTS tick",
+    # Views whose definitions call what a read must not: a session lock that outlives the
+    # read on the pooled connection, a sequence a rollback does not undo, and one layer
+    # of indirection.
+    f"CREATE OR REPLACE VIEW trace_locked AS SELECT id, pg_try_advisory_lock({PG_LOCK}) AS locked FROM trace_ledger",
+    "CREATE OR REPLACE VIEW trace_ticked AS SELECT id, nextval('tick') AS tick FROM trace_ledger",
+    "CREATE OR REPLACE VIEW trace_summary AS SELECT count(*) AS n FROM trace_locked",
+    # A view of the source's own function, VOLATILE by default.
+    "CREATE OR REPLACE FUNCTION next_tick() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('tick') $$",
+    "CREATE OR REPLACE VIEW trace_next AS SELECT id, next_tick() AS tick FROM trace_ledger",
+    # A VOLATILE function whose unquoted name PostgreSQL keeps as written (it folds ASCII
+    # letters only), while a full Unicode case mapping spells it `grösse`.
+    "CREATE OR REPLACE FUNCTION größe() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('tick') $$",
+    "CREATE OR REPLACE FUNCTION \"Äpfel\"() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('tick') $$",
+    # Functions a plain SELECT calls without naming them: an operator, a domain's check,
+    # a cast, an argument's default, an aggregate's step, the attribute notation.
+    f"CREATE OR REPLACE FUNCTION lock_taken(int, int) RETURNS bool LANGUAGE sql "
+    f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK}) $$",
+    "DROP OPERATOR IF EXISTS === (int, int)",
+    "CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = lock_taken)",
+    f"CREATE OR REPLACE FUNCTION lock_one(int) RETURNS bool LANGUAGE sql "
+    f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK}) $$",
+    "DROP DOMAIN IF EXISTS locked_int CASCADE",
+    "CREATE DOMAIN locked_int AS int CHECK (lock_one(VALUE))",
+    "DROP DOMAIN IF EXISTS self_locked CASCADE",
+    f"CREATE DOMAIN self_locked AS bigint CHECK (pg_try_advisory_lock(VALUE) OR VALUE = {PG_LOCK})",
+    "DROP TYPE IF EXISTS locked_pair CASCADE",
+    "CREATE TYPE locked_pair AS (a int)",
+    f"CREATE OR REPLACE FUNCTION to_locked_pair(int) RETURNS locked_pair LANGUAGE sql "
+    f"AS $$ SELECT ROW(pg_try_advisory_lock({PG_LOCK})::int)::locked_pair $$",
+    "CREATE CAST (int AS locked_pair) WITH FUNCTION to_locked_pair(int)",
+    f"CREATE OR REPLACE FUNCTION shown(x bool DEFAULT pg_try_advisory_lock({PG_LOCK})) RETURNS bool "
+    "LANGUAGE sql STABLE AS $$ SELECT x $$",
+    f"CREATE OR REPLACE FUNCTION lock_step(int, int) RETURNS int LANGUAGE sql "
+    f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK})::int $$",
+    "DROP AGGREGATE IF EXISTS lock_sum(int)",
+    "CREATE AGGREGATE lock_sum(int) (SFUNC = lock_step, STYPE = int, INITCOND = '0')",
+    f"CREATE OR REPLACE FUNCTION row_lock(trace_ledger) RETURNS bool LANGUAGE sql "
+    f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK}) $$",
+    # Declared STABLE, yet their bodies take the lock (directly, through another
+    # function, in a SQL-standard body).
+    "CREATE OR REPLACE FUNCTION stable_lock() RETURNS int LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN PERFORM pg_try_advisory_lock({PG_LOCK}); RETURN 1; END $$",
+    "CREATE OR REPLACE FUNCTION stable_wrap() RETURNS int LANGUAGE sql STABLE AS $$ SELECT stable_lock() $$",
+    "CREATE OR REPLACE FUNCTION atomic_lock() RETURNS bool LANGUAGE sql STABLE "
+    f"BEGIN ATOMIC SELECT pg_try_advisory_lock({PG_LOCK}); END",
+    # Row security policies run on every read of their table (for a login they apply to).
+    "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
+    "CREATE TABLE trace_guarded (id int)",
+    "ALTER TABLE trace_guarded ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY take_lock ON trace_guarded USING (lock_one(id))",
+    "CREATE TABLE trace_guarded_plain (id int)",
+    "INSERT INTO trace_guarded_plain VALUES (1)",
+    "ALTER TABLE trace_guarded_plain ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY positive ON trace_guarded_plain USING (id > 0 AND current_user IS NOT NULL)",
+    # A plain view: reading it must stay a read.
+    "CREATE OR REPLACE VIEW trace_plain AS SELECT id, amount * 2 AS doubled, upper('x') AS x FROM trace_ledger",
+]
+
+
+# The source database is shared by the session's tests: leave none of this behind.
+PG_CLEANUP = [
+    "DROP TABLE IF EXISTS trace_ledger, trace_guarded, trace_guarded_plain CASCADE",
+    "DROP OPERATOR IF EXISTS === (int, int)",
+    "DROP DOMAIN IF EXISTS locked_int, self_locked",
+    "DROP TYPE IF EXISTS locked_pair CASCADE",
+    "DROP AGGREGATE IF EXISTS lock_sum(int)",
+    "DROP FUNCTION IF EXISTS lock_taken(int, int), lock_one(int), lock_step(int, int), shown(bool), next_tick(), "
+    "stable_wrap(), stable_lock(), atomic_lock(), "
+    'größe(), "Äpfel"()',
+    "DROP SEQUENCE IF EXISTS tick",
+]
+
+
+@pytest.fixture
+def pg(postgres_server):
+    with _pg_admin(postgres_server) as admin:
+        for statement in PG_OBJECTS:
+            admin.execute(statement)
+    forget_cached_functions()
+    yield source_from_server("pg", "postgresql", postgres_server)
+    with _pg_admin(postgres_server) as admin:
+        for statement in PG_CLEANUP:
+            admin.execute(statement)
+        admin.execute("SELECT pg_advisory_unlock_all()")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", [PG_LOCK]
+        )
+
+
+def _pg_state(server):
+    with _pg_admin(server) as admin:
+        rows = admin.execute("SELECT count(*), sum(amount) FROM trace_ledger").fetchone()
+        tick = admin.execute("SELECT last_value, is_called FROM tick").fetchone()
+        # Held by anyone (the read's pooled session included), after the read ended.
+        locks = admin.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", [PG_LOCK]
+        ).fetchone()[0]
+    return rows, tick, locks
+
+
+PG_DISGUISED_WRITES = [
+    # Leaving the read-only transaction, or changing what outlives it.
+    "SELECT 1; COMMIT; UPDATE trace_ledger SET amount = 0",
+    "SELECT 1; ROLLBACK; BEGIN READ WRITE; DELETE FROM trace_ledger; COMMIT",
+    "SAVEPOINT s; RELEASE s",
+    "SET TRANSACTION READ WRITE",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
+    "SET LOCAL search_path TO pg_temp",
+    f"SELECT 1; SELECT pg_advisory_lock({PG_LOCK})",
+    "LISTEN trace; SELECT 1",
+    "NOTIFY trace",
+    "DO $$ BEGIN PERFORM nextval('tick'); END $$",
+    "PREPARE p AS SELECT 1",
+    "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+    "LOCK TABLE trace_ledger",
+    "SELECT * FROM trace_ledger FOR UPDATE",
+    "SELECT * INTO trace_copy FROM trace_ledger",
+    "CREATE TEMP TABLE trace_temp AS SELECT 1",
+    "EXPLAIN ANALYZE SELECT * FROM trace_ticked",
+    "EXPLAIN (ANALYZE) SELECT nextval('tick')",
+    "WITH gone AS (DELETE FROM trace_ledger RETURNING 1) SELECT count(*) FROM gone",
+    "SELECT pg_catalog.set_config('search_path', 'pg_temp', false)",
+    'SELECT "pg_advisory_lock"(73331)',
+    f'SELECT U&"pg_advisory_loc\\006b"({PG_LOCK})',
+    "SELECT ('tick'::regclass).nextval",
+    "DISCARD ALL",
+    "RESET ALL",
+    "SELECT * FROM trace_locked",
+    "SELECT count(*) FROM public.trace_locked",
+    'SELECT * FROM "trace_locked" WHERE id = 1',
+    "TABLE trace_ticked",
+    "SELECT * FROM trace_summary",
+    "SELECT l.id FROM trace_ledger l JOIN trace_next n USING (id)",
+    "SELECT (SELECT max(tick) FROM trace_ticked)",
+    "WITH x AS (SELECT * FROM trace_locked) SELECT count(*) FROM x",
+    "SELECT größe()",
+    'SELECT "Äpfel"()',
+    "SELECT 1 === 2",
+    "SELECT 1 OPERATOR(public.===) 2",
+    "SELECT 1::locked_int",
+    "SELECT CAST(1 AS locked_int)",
+    f"SELECT {PG_LOCK}::self_locked",
+    "SELECT 1::locked_pair",
+    "SELECT shown()",
+    "SELECT lock_sum(id) FROM trace_ledger",
+    "SELECT l.row_lock FROM trace_ledger l",
+    "SELECT count(*) FROM trace_guarded",
+    "SELECT stable_lock()",
+    "SELECT stable_wrap()",
+    "SELECT atomic_lock()",
+    # Functions that read relations named in a string, or every relation of a schema.
+    "SELECT table_to_xml('trace_locked', true, false, '')",
+    "SELECT table_to_xml_and_xmlschema('public.trace_locked'::regclass, true, false, '')",
+    "SELECT schema_to_xml('public', true, false, '')",
+    "SELECT database_to_xml(true, false, '')",
+    "SELECT (l).row_lock FROM trace_ledger l",
+]
+
+
+@pytest.mark.parametrize("sql", PG_DISGUISED_WRITES)
+def test_a_disguised_write_is_refused_and_changes_nothing_on_postgresql(pg, postgres_server, sql):
+    before = _pg_state(postgres_server)
+    response = client_for(reader("reader", pg)).post(
+        "/api/v1/queries", {"datasource": pg.pk, "sql": sql}, format="json"
+    )
+    after = _pg_state(postgres_server)
+    assert (response.status_code, after) == (403, before), response.content
+
+
+def test_an_implicit_cast_that_takes_a_lock_makes_reads_that_may_use_it_writes(pg, postgres_server):
+    # The text never names the cast or its types: PostgreSQL picks it to call pair_a.
+    with _pg_admin(postgres_server) as admin:
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION text_to_locked_pair(text) RETURNS locked_pair LANGUAGE sql "
+            f"AS $$ SELECT ROW(pg_try_advisory_lock({PG_LOCK})::int)::locked_pair $$"
+        )
+        admin.execute("CREATE CAST (text AS locked_pair) WITH FUNCTION text_to_locked_pair(text) AS IMPLICIT")
+        admin.execute("CREATE OR REPLACE FUNCTION pair_a(locked_pair) RETURNS int LANGUAGE sql STABLE AS 'SELECT $1.a'")
+    forget_cached_functions()
+    before = _pg_state(postgres_server)
+    try:
+        response = client_for(reader("reader", pg)).post(
+            "/api/v1/queries",
+            {"datasource": pg.pk, "sql": "SELECT pair_a(name) FROM (SELECT text 'x' AS name) s"},
+            format="json",
+        )
+        after = _pg_state(postgres_server)
+    finally:
+        with _pg_admin(postgres_server) as admin:
+            admin.execute("DROP CAST (text AS locked_pair)")
+        forget_cached_functions()
+    assert (response.status_code, after) == (403, before), response.content
+
+
+@pytest.mark.parametrize(
+    ("sql", "rows"),
+    [
+        ("SELECT doubled FROM trace_plain ORDER BY id", [[20], [40]]),
+        ("SELECT id FROM trace_guarded_plain", [[1]]),
+        ("SELECT l.amount, (l).id FROM trace_ledger l WHERE l.id = 1", [[10, 1]]),
+        ("SELECT count(*) FROM pg_stat_activity WHERE false", [[0]]),
+        ("SELECT count(*) FROM pg_locks WHERE false", [[0]]),
+        ("SELECT count(*) FROM information_schema.tables WHERE false", [[0]]),
+    ],
+)
+def test_views_that_only_read_still_read_on_postgresql(pg, sql, rows):
+    response = client_for(reader("reader", pg)).post(
+        "/api/v1/queries", {"datasource": pg.pk, "sql": sql}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == rows
+
+
+# What a read must not leave on the pooled session the next read (anyone's) reuses.
+SESSION_PROBE = (
+    "SELECT (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory') AS locks, "
+    "array_to_string(ARRAY(SELECT pg_listening_channels()), ',') AS channels, "
+    "current_setting('search_path') AS search_path, current_user AS who, session_user AS login, "
+    "current_setting('default_transaction_read_only') AS read_only, "
+    "(SELECT count(*) FROM pg_cursors) AS cursors, "
+    "(SELECT count(*) FROM pg_prepared_statements WHERE from_sql) AS prepared, "
+    "(SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()) AS temporary_tables"
+)
+
+# Reads that pass the classifier by being odd rather than wrong; each must run and
+# leave the session as it found it.
+PG_ODD_READS = [
+    "TABLE trace_ledger",
+    "SELECT pg_stat_clear_snapshot()",
+    "SELECT count(*) FROM trace_ledger TABLESAMPLE bernoulli (50) REPEATABLE (1)",
+    "SELECT $$;SET search_path TO pg_temp; SELECT pg_advisory_lock(1)$$",
+    "SELECT /* ; SET ROLE postgres; */ 1 /* nested /* ; LISTEN x; */ */",
+    "SELECT E'\\'; LISTEN x; --'",
+    "SELECT U&'\\0041' UESCAPE '!'",
+    "VALUES (1), (2)",
+    "SELECT random() < 2, setting FROM pg_settings WHERE name = 'search_path'",
+    "SELECT count(*) FROM pg_prepared_statements",
+    "SELECT pg_sequence_last_value('tick') IS NULL",
+    "SELECT 1; SELECT 2; TABLE trace_ledger",
+]
+
+
+def test_odd_reads_run_and_leave_the_pooled_session_as_they_found_it_on_postgresql(pg):
+    client = client_for(reader("reader", pg))
+
+    def session():
+        response = client.post("/api/v1/queries", {"datasource": pg.pk, "sql": SESSION_PROBE}, format="json")
+        assert response.status_code == 200, response.content
+        return response.json()["result"]["rows"]
+
+    before = session()
+    for sql in PG_ODD_READS:
+        response = client.post("/api/v1/queries", {"datasource": pg.pk, "sql": sql}, format="json")
+        assert response.status_code == 200, (sql, response.content)
+        assert session() == before, sql
+
+
+# --- MariaDB ------------------------------------------------------------------------------
+
+# A server-wide setting nobody else reads: a read must never change it.
+MARIA_GLOBAL = "log_warnings"
+
+
+def _maria_objects():
+    return [
+        f"CREATE OR REPLACE TABLE {SOURCE_DB}.trace_ledger (id INT PRIMARY KEY, amount INT)",
+        f"INSERT INTO {SOURCE_DB}.trace_ledger VALUES (1, 10), (2, 20)",
+        # A stored function at the server's defaults (DEFINER, NOT DETERMINISTIC): from
+        # inside a read-only transaction it may still SET GLOBAL.
+        f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.bump_global() RETURNS INT "
+        f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; RETURN 1; END",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_bumped AS "
+        f"SELECT id, {SOURCE_DB}.bump_global() AS b FROM {SOURCE_DB}.trace_ledger",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_outer AS SELECT count(*) AS n FROM {SOURCE_DB}.trace_bumped",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_waits AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
+        # Declared harmless with the caller's rights, and calls the definer's function:
+        # one whose body the read login may see (it is its definer), one it may not.
+        f"CREATE OR REPLACE DEFINER = '{MYSQL_USER}'@'%' FUNCTION {SOURCE_DB}.invoker_wrap() RETURNS INT "
+        f"DETERMINISTIC NO SQL SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
+        f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.unseen_wrap() RETURNS INT DETERMINISTIC NO SQL "
+        f"SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
+        f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.größe() RETURNS INT "
+        f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; RETURN 1; END",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.Ledger_Mixed AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
+        f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_plain AS "
+        f"SELECT id, amount * 2 AS doubled FROM {SOURCE_DB}.trace_ledger",
+    ]
+
+
+def _maria_global() -> int:
+    connection = mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"SELECT @@GLOBAL.{MARIA_GLOBAL}")
+    value = int(cursor.fetchone()[0])
+    connection.close()
+    return value
+
+
+@pytest.fixture
+def maria(mysql_server):
+    connection = mysql_root()
+    cursor = connection.cursor()
+    for statement in _maria_objects():
+        cursor.execute(statement)
+    connection.commit()
+    cursor.execute(f"SELECT @@GLOBAL.{MARIA_GLOBAL}")
+    original = cursor.fetchone()[0]
+    connection.close()
+    forget_cached_functions()
+    yield source_from_server("maria", "mysql", mysql_server)
+    connection = mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"SET GLOBAL {MARIA_GLOBAL} = {int(original)}")
+    views = "trace_bumped, trace_outer, trace_waits, Ledger_Mixed, trace_plain"
+    cursor.execute(f"DROP VIEW IF EXISTS {', '.join(f'{SOURCE_DB}.{view}' for view in views.split(', '))}")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_wrap")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.unseen_wrap")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.bump_global")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.größe")
+    cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_ledger")
+    connection.close()
+
+
+MARIADB_DISGUISED_WRITES = [
+    f"SET GLOBAL {MARIA_GLOBAL} = 9",
+    f"SET STATEMENT max_statement_time = 1 FOR SELECT {SOURCE_DB}.bump_global()",
+    f"SELECT 1; COMMIT; DO {SOURCE_DB}.bump_global()",
+    f"DO {SOURCE_DB}.bump_global()",
+    "SELECT GET_LOCK('trace', 0)",
+    "SELECT 1 INTO @trace",
+    "SELECT @trace := 1",
+    f"SELECT 1 /*!50000 , {SOURCE_DB}.bump_global() */",
+    f"SELECT 1 /*M!100000 , {SOURCE_DB}.bump_global() */",
+    "HANDLER trace_ledger OPEN",
+    "SELECT * FROM trace_ledger FOR UPDATE",
+    "SELECT * FROM trace_ledger LOCK IN SHARE MODE",
+    "SELECT * FROM trace_ledger INTO OUTFILE '/tmp/trace'",
+    "FLUSH TABLES",
+    "ANALYZE TABLE trace_ledger",
+    "EXECUTE IMMEDIATE 'SELECT 1'",
+    "SELECT * FROM trace_bumped",
+    f"SELECT count(*) FROM `{SOURCE_DB}`.`trace_bumped`",
+    "SELECT * FROM trace_outer",
+    "SELECT * FROM trace_waits",
+    "SELECT * FROM Ledger_Mixed",
+    "SELECT invoker_wrap()",
+    "SELECT größe()",
+    "SELECT GRÖßE()",
+    # Executable comments: MariaDB 10.11 skips the later version, runs the earlier one.
+    f"SELECT 1 /*!999999 '*/ /*!10000 , {SOURCE_DB}.bump_global() */ -- ' */",
+    "SELECT 1 /*!110000 '*/ , bump_global() -- ' */",
+    "SELECT 1 /*M!110000 '*/ , bump_global() -- ' */",
+]
+
+
+@pytest.mark.parametrize("sql", MARIADB_DISGUISED_WRITES)
+def test_a_disguised_write_is_refused_and_changes_nothing_on_mariadb(maria, sql):
+    before = _maria_global()
+    response = client_for(reader("reader", maria)).post(
+        "/api/v1/queries", {"datasource": maria.pk, "sql": sql}, format="json"
+    )
+    assert (response.status_code, _maria_global()) == (403, before), response.content
+
+
+def test_views_that_only_read_still_read_on_mariadb(maria):
+    response = client_for(reader("reader", maria)).post(
+        "/api/v1/queries",
+        {"datasource": maria.pk, "sql": "SELECT doubled FROM trace_plain ORDER BY id"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[20], [40]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: MariaDB shows a function's body only to its definer (or to readers of mysql.proc), "
+    "so an INVOKER function declared harmless that calls a definer's function is judged by its "
+    "declaration; least privilege must keep definers' functions that change server state away",
+)
+def test_a_harmless_looking_function_whose_body_the_login_cannot_see_is_refused_on_mariadb(maria):
+    before = _maria_global()
+    response = client_for(reader("reader", maria)).post(
+        "/api/v1/queries", {"datasource": maria.pk, "sql": "SELECT unseen_wrap()"}, format="json"
+    )
+    assert (response.status_code, _maria_global()) == (403, before), response.content
