@@ -45,15 +45,22 @@ def submit(client, source, sql: str, **extra):
 
 
 def user_answers(client, source, where: Where, *, code: str, reason: str, message: str) -> None:
-    """Every way an analyst hears of the failure (a read and the run read back, an export,
-    analyze, the schema browser) says `code` and `message`, and nothing of `where`."""
-    read = submit(client, source, "SELECT id FROM customers", wait=30)
+    """Every way an analyst hears of the failure (a read and the run read back, a read the
+    source's catalog must vouch for first, an export, analyze, the schema browser) says
+    `code` and `message`, and nothing of `where`."""
+    read = submit(client, source, "SELECT 1", wait=30)
     assert read.status_code == 502, read.content
     error = read.json()["error"]
     assert (error["code"], error["message"]) == (code, message)
     shown = client.get(f"/api/v1/queries/{error['details']['run']}")
     assert shown.json()["error"] == {"code": code, "message": message}
     history = client.get("/api/v1/queries/history")
+
+    # A read of a table is first checked against the source's catalog (is it a view, and
+    # what does it call?): that fails before any run is made, in the same words.
+    vetted = submit(client, source, "SELECT id FROM customers", wait=30)
+    assert vetted.status_code == 502, vetted.content
+    assert (vetted.json()["error"]["code"], vetted.json()["error"]["message"]) == (code, message)
 
     export = client.post("/api/v1/queries/export", {"datasource": source.pk, "sql": "SELECT 1"}, format="json")
     assert export.status_code == 502, export.content
@@ -67,7 +74,7 @@ def user_answers(client, source, where: Where, *, code: str, reason: str, messag
         "/api/v1/queries/analyze", {"datasource": source.pk, "sql": "SELECT lower(name) FROM customers"}, format="json"
     )
     assert analyzed.status_code < 500 or analyzed.status_code == 502, analyzed.content
-    for response in (read, shown, history, export, schema, analyzed):
+    for response in (read, shown, history, vetted, export, schema, analyzed):
         where.assert_absent(response.content.decode())
 
 
