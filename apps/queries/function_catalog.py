@@ -112,7 +112,9 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
     """Those of `names` (declared safe) whose body calls what a read may not: a STABLE
     PL/pgSQL function may still PERFORM pg_advisory_lock, an INVOKER MariaDB function
     call a definer's that sets a GLOBAL. Nested calls are followed MAX_BODY_DEPTH deep;
-    deeper is not vouched for. A body the login may not read is judged by its declaration."""
+    deeper is not vouched for. On PostgreSQL every SQL and PL/pgSQL body is readable; on
+    MySQL a function whose body the login may not read is refused before this
+    (`volatile_functions`)."""
     if not names:
         return set()
     if depth >= MAX_BODY_DEPTH:

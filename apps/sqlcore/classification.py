@@ -169,7 +169,8 @@ def side_effect_calls(sql: str, dialect: str) -> list[str]:
 # (apps/queries/function_catalog.py); SQLite has no such catalog.
 _CATALOG_SAYS = {
     Dialect.POSTGRESQL: "the source's catalog marks VOLATILE or SECURITY DEFINER",
-    Dialect.MYSQL: "the source's catalog does not declare DETERMINISTIC, SQL SECURITY INVOKER and free of data changes",
+    Dialect.MYSQL: "the source's catalog does not declare DETERMINISTIC, SQL SECURITY INVOKER and free of data "
+    "changes, or whose body the source's read login may not see",
 }
 
 

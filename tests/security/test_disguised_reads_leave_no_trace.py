@@ -405,12 +405,6 @@ def test_views_that_only_read_still_read_on_mariadb(maria):
     assert response.json()["result"]["rows"] == [[20], [40]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: MariaDB shows a function's body only to its definer (or to readers of mysql.proc), "
-    "so an INVOKER function declared harmless that calls a definer's function is judged by its "
-    "declaration; least privilege must keep definers' functions that change server state away",
-)
 def test_a_harmless_looking_function_whose_body_the_login_cannot_see_is_refused_on_mariadb(maria):
     before = _maria_global()
     response = client_for(reader("reader", maria)).post(

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from apps.queries.function_catalog import forget_cached_functions
-from tests.support.databases import SOURCE_DB, mysql_root
+from tests.support.databases import MYSQL_USER, SOURCE_DB, mysql_root
 from tests.support.factories import client_for, reader, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -228,11 +228,33 @@ def test_a_stored_function_that_runs_with_its_definers_rights_needs_an_approval_
     assert _lock_is_free()
 
 
-def test_a_stored_function_declared_deterministic_with_the_callers_rights_still_reads_on_mariadb(maria):
-    response = client_for(reader("reader", maria)).post(
-        "/api/v1/queries",
-        {"datasource": maria.pk, "sql": "SELECT tripled(14) AS n, CONCAT('a', 'b') AS s"},
-        format="json",
+def _grant_reading_bodies(granted: bool) -> None:
+    connection = mysql_root()
+    cursor = connection.cursor()
+    verb, preposition = ("GRANT", "TO") if granted else ("REVOKE", "FROM")
+    cursor.execute(f"{verb} SELECT ON mysql.proc {preposition} '{MYSQL_USER}'@'%'")
+    connection.close()
+    forget_cached_functions()
+
+
+def test_a_stored_function_declared_deterministic_with_the_callers_rights_reads_once_its_body_is_seen_on_mariadb(
+    maria,
+):
+    sql = "SELECT tripled(14) AS n, CONCAT('a', 'b') AS s"
+    # The source's login did not define it and may not read mysql.proc: the server hides
+    # the body, which could call a definer's function, so the declaration is not enough.
+    hidden = client_for(reader("writer", maria, write=True)).post(
+        "/api/v1/queries", {"datasource": maria.pk, "sql": sql, "request_approval": False}, format="json"
     )
+    assert hidden.status_code == 409, hidden.content
+    reasons = hidden.json()["error"]["details"]["classification"]["statements"][0]["reasons"]
+    assert any("tripled" in reason and "may not see" in reason for reason in reasons), reasons
+    _grant_reading_bodies(True)
+    try:
+        response = client_for(reader("reader", maria)).post(
+            "/api/v1/queries", {"datasource": maria.pk, "sql": sql}, format="json"
+        )
+    finally:
+        _grant_reading_bodies(False)
     assert response.status_code == 200, response.content
     assert response.json()["result"]["rows"] == [[42, "ab"]]

@@ -363,7 +363,13 @@ class MySQLConnector(Connector):
         rights by default, and from inside a read-only transaction such a function can
         still take user locks or SET GLOBAL: the reader's least privilege does not cover
         it. Names are matched in every schema, which only ever finds more. A stored function
-        is never the system's, so `reviewed` names are asked like the rest."""
+        is never the system's, so `reviewed` names are asked like the rest.
+
+        Nor can a function whose body this login may not see be vouched for: the server
+        shows ROUTINE_DEFINITION only to the definer and to readers of mysql.proc
+        (MariaDB) or holders of SHOW_ROUTINE (MySQL), and a harmless-looking INVOKER
+        function may call a definer's that sets a GLOBAL. Granting the read login that
+        right lets such a function be judged by its body (`function_bodies`)."""
         # Asked before each read: a host that does not answer is told at once, as by the read.
         self._refuse_if_unanswered()
         # The names asked come back as asked: the catalog compares in its collation (as the
@@ -374,13 +380,13 @@ class MySQLConnector(Connector):
             "SELECT 1 FROM information_schema.ROUTINES r WHERE r.ROUTINE_TYPE = 'FUNCTION' "
             "AND LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
             "AND (r.IS_DETERMINISTIC <> 'YES' OR r.SQL_DATA_ACCESS = 'MODIFIES SQL DATA' "
-            "OR r.SECURITY_TYPE <> 'INVOKER'))"
+            "OR r.SECURITY_TYPE <> 'INVOKER' OR r.ROUTINE_DEFINITION IS NULL))"
         )
         return {names[row[0]] for row in self._catalog_rows(sql, names, "the function catalog")}
 
     def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
-        """ROUTINE_DEFINITION is empty to a login that is neither the definer nor allowed
-        to read mysql.proc: such a body is judged by its declaration."""
+        """ROUTINE_DEFINITION is NULL to a login that is neither the definer nor allowed
+        to read mysql.proc: `volatile_functions` has already refused such a function."""
         self._refuse_if_unanswered()
         sql = (
             f"SELECT asked.position, r.ROUTINE_DEFINITION FROM ({_asked_names(names)}) AS asked "
