@@ -9,7 +9,8 @@
 4. Small reads per second through the shipped server from 16 concurrent clients (wrk, a
    closed-loop load generator: each connection sends its next request when the last one
    is answered), uncached and cached, against pgbench running the same SELECT with 16
-   clients.
+   clients. Beside them, what the same server gives an application that does nothing,
+   and one that does only the least a recorded cache hit must (tests/bench/minimal_read_wsgi.py).
 5. Server-side prepared statements: a parameterised one-row read repeated on a pooled
    connection, run by name against sent as text each time (the connector alone).
 6. Large results (tests/bench/large_results.py): memory while a 1M-row result is stored,
@@ -64,7 +65,7 @@ from apps.sandboxes.models import GoldenCopy, Sandbox, SandboxRole
 from apps.sandboxes.pool import refill_pool
 from apps.sandboxes.roles import make_copy_login
 from apps.sqlcore.classification import classify_sql
-from tests.bench import audit_bench, hot_path, large_results
+from tests.bench import audit_bench, hot_path, large_results, minimal_read_wsgi
 from tests.support.worker_process import start_worker, stop_worker
 
 BENCH_DB = f"qb_bench{os.environ.get('QUERYBASE_TEST_NAMESPACE', '')}"
@@ -72,6 +73,14 @@ ROWS = 1_000_000
 ONE_ROW_SQL = "SELECT id, name, amount, created, flag FROM bench_rows WHERE id = 4242"
 ALL_ROWS_SQL = "SELECT id, name, amount, created, flag FROM bench_rows ORDER BY id"
 ROOT = Path(settings.BASE_DIR)
+# The one-row read's columns, for the minimal recorded read's cached result.
+_ONE_ROW_COLUMNS = [
+    ("id", "int4"),
+    ("name", "text"),
+    ("amount", "numeric"),
+    ("created", "timestamptz"),
+    ("flag", "bool"),
+]
 # Throughput: this many concurrent HTTP connections (and pgbench clients), for this long.
 CLIENTS = 16
 LOAD_SECONDS = 10
@@ -126,6 +135,7 @@ class Command(BaseCommand):
             with self._shipped_server() as (base, _server_pid):
                 figures = self._throughput(source_url, base, datasource, token)
             figures.update(self._server_alone(token))
+            figures.update(self._minimal_read(datasource, token))
             self.stdout.write("\n".join(_http_lines(figures)))
             self.stdout.write("BENCH_JSON " + json.dumps(figures, sort_keys=True))
             return
@@ -147,6 +157,7 @@ class Command(BaseCommand):
                 figures.update(self._large_csv(source_url, base, server_pid, datasource, token))
                 figures.update(self._throughput(source_url, base, datasource, token))
             figures.update(self._server_alone(token))
+            figures.update(self._minimal_read(datasource, token))
         except BaseException:
             self.stdout.write("BENCH_PARTIAL " + json.dumps(figures, sort_keys=True))
             raise
@@ -401,6 +412,27 @@ class Command(BaseCommand):
         with self._shipped_server(app="tests.bench.bare_wsgi:application") as (base, _server_pid):
             return {"http_rps_server_alone": _wrk(base, token, None, path="/")}
 
+    def _minimal_read(self, datasource: DataSource, token: str) -> dict:
+        """The shipped server configuration serving only the least a recorded cache hit
+        must do (tests/bench/minimal_read_wsgi.py), in Python without Django: what the
+        product's cached throughput could at best reach on this machine."""
+        database_url = os.environ["DATABASE_URL"]
+        minimal_read_wsgi.prepare(
+            database_url,
+            {
+                "columns": [{"name": name, "type": kind} for name, kind in _ONE_ROW_COLUMNS],
+                "rows": [[4242, "customer 4242", "42.42", "2025-01-03 22:42:00+00", True]],
+                "row_count": 1,
+                "truncated": False,
+            },
+        )
+        try:
+            with self._shipped_server(app="tests.bench.minimal_read_wsgi:application") as (base, _server_pid):
+                rate = _wrk(base, token, {"datasource": datasource.pk, "sql": ONE_ROW_SQL})
+        finally:
+            minimal_read_wsgi.remove(database_url)
+        return {"http_rps_minimal_recorded_read": rate}
+
     # 5. Prepared statements ------------------------------------------------------------------
 
     def _prepared(self, datasource: DataSource) -> dict:
@@ -519,6 +551,10 @@ class Command(BaseCommand):
             f"({100 * f['http_rps_floor'] / f['pgbench_tps']:.1f}% of pgbench)",
             f"  the same configuration serving an app that does nothing {f['http_rps_server_alone']:8.0f} /s   "
             f"({100 * f['http_rps_server_alone'] / f['pgbench_tps']:.1f}% of pgbench)",
+            f"  the same serving only what a recorded cache hit must do "
+            f"{f['http_rps_minimal_recorded_read']:8.0f} /s   "
+            f"({100 * f['http_rps_minimal_recorded_read'] / f['pgbench_tps']:.1f}% of pgbench): "
+            "the best a cached read could reach here",
             f"  parameterised one-row read, prepared   {f['prepared_p50_ms']:8.3f} ms   "
             f"(as text each time {f['unprepared_p50_ms']:.3f} ms: {f['prepared_speedup']:.2f}x)",
         ]
@@ -559,6 +595,10 @@ def _http_lines(f: dict) -> list[str]:
         f"({f['http_rps_floor'] / f['pgbench_tps']:.2%} of pgbench): the ceiling of gunicorn and Django alone",
         f"  the same configuration serving an application that does nothing: {f['http_rps_server_alone']:.0f}/s "
         f"({f['http_rps_server_alone'] / f['pgbench_tps']:.2%} of pgbench): the ceiling of gunicorn alone",
+        f"  the same configuration serving only what a recorded cache hit must do (token, one Redis round trip, "
+        f"run and audit event committed, live event; no Django): {f['http_rps_minimal_recorded_read']:.0f}/s "
+        f"({f['http_rps_minimal_recorded_read'] / f['pgbench_tps']:.2%} of pgbench): the best a cached read "
+        "could reach here",
     ]
 
 
