@@ -33,7 +33,9 @@ rules as the read itself (`unsafe_views`).
 
 Declarations are also checked against the bodies where the source shows them: a STABLE
 PL/pgSQL function that PERFORMs pg_advisory_lock is a promise broken in plain sight
-(`_unsafe_bodies`). Dynamic SQL inside a body stays unread.
+(`_unsafe_bodies`). SQL a body builds while it runs (PL/pgSQL's EXECUTE) cannot be read
+beforehand, so such a body is not vouched for either; nor, on PostgreSQL, is a user's
+function in a procedural language whose body is not read at all (PL/Perl, PL/Python…).
 
 Answers are cached in this process for a minute per source, so a read pays for the
 catalog lookup once per new function or relation name, not on every run.
@@ -124,10 +126,27 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
     for name, texts in bodies.items():
         for text in texts:
             called = frozenset(function.name for function in called_functions(text, datasource.engine)) - {name}
-            if side_effect_calls(text, datasource.engine) or unsafe_functions(datasource, called, depth=depth + 1):
+            if (
+                _runs_sql_made_at_run_time(text, datasource.engine)
+                or side_effect_calls(text, datasource.engine)
+                or unsafe_functions(datasource, called, depth=depth + 1)
+            ):
                 unsafe.add(name)
                 break
     return unsafe
+
+
+def _runs_sql_made_at_run_time(body: str, dialect: str) -> bool:
+    """A body with EXECUTE (PL/pgSQL's `EXECUTE text`, `FOR … IN EXECUTE`, `RETURN QUERY
+    EXECUTE`; MySQL's prepared statements) runs SQL that only exists once the function
+    runs: `EXECUTE 'SELECT pg_try_advisory_lock(' || n || ')'` took the lock from a
+    function declared STABLE. A column named execute is refused too: that is rare, and
+    this rule must fail closed."""
+    return any(
+        token.kind == WORD and token.value == "EXECUTE"
+        for statement in statements_of(body, dialect)
+        for token in statement.tokens
+    )
 
 
 def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:

@@ -76,6 +76,20 @@ PG_OBJECTS = [
     "CREATE OR REPLACE FUNCTION stable_wrap() RETURNS int LANGUAGE sql STABLE AS $$ SELECT stable_lock() $$",
     "CREATE OR REPLACE FUNCTION atomic_lock() RETURNS bool LANGUAGE sql STABLE "
     f"BEGIN ATOMIC SELECT pg_try_advisory_lock({PG_LOCK}); END",
+    # Declared STABLE, and taking the lock through SQL built at run time, which no reading
+    # of the body can vouch for.
+    "CREATE OR REPLACE FUNCTION dynamic_lock() RETURNS int LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN EXECUTE 'SELECT pg_try_advisory_lock(' || {PG_LOCK} || ')'; RETURN 1; END $$",
+    # Declared STABLE, in a procedural language whose body the classifier does not read
+    # (PL/Perl, PL/Python and PL/v8 run SQL through their SPI; this one is PL/pgSQL's
+    # handler under another name, so the suite needs no extra package).
+    "DROP LANGUAGE IF EXISTS trace_unread CASCADE",
+    "CREATE LANGUAGE trace_unread HANDLER plpgsql_call_handler",
+    "CREATE OR REPLACE FUNCTION unread_lock() RETURNS int LANGUAGE trace_unread STABLE "
+    f"AS $$ BEGIN PERFORM pg_try_advisory_lock({PG_LOCK}); RETURN 1; END $$",
+    "CREATE OR REPLACE FUNCTION dynamic_loop_lock() RETURNS int LANGUAGE plpgsql STABLE "
+    "AS $$ DECLARE r record; BEGIN FOR r IN execute format('SELECT %I(%s)', 'pg_try_advisory_lock', "
+    f"{PG_LOCK}) LOOP END LOOP; RETURN 1; END $$",
     # Row security policies run on every read of their table (for a login they apply to).
     "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
     "CREATE TABLE trace_guarded (id int)",
@@ -98,9 +112,10 @@ PG_CLEANUP = [
     "DROP TYPE IF EXISTS locked_pair CASCADE",
     "DROP AGGREGATE IF EXISTS lock_sum(int)",
     "DROP FUNCTION IF EXISTS lock_taken(int, int), lock_one(int), lock_step(int, int), shown(bool), next_tick(), "
-    "stable_wrap(), stable_lock(), atomic_lock(), "
+    "stable_wrap(), stable_lock(), atomic_lock(), dynamic_lock(), dynamic_loop_lock(), "
     'größe(), "Äpfel"()',
     "DROP SEQUENCE IF EXISTS tick",
+    "DROP LANGUAGE IF EXISTS trace_unread CASCADE",
 ]
 
 
@@ -181,6 +196,9 @@ PG_DISGUISED_WRITES = [
     "SELECT stable_lock()",
     "SELECT stable_wrap()",
     "SELECT atomic_lock()",
+    "SELECT dynamic_lock()",
+    "SELECT dynamic_loop_lock()",
+    "SELECT unread_lock()",
     # Functions that read relations named in a string, or every relation of a schema.
     "SELECT table_to_xml('trace_locked', true, false, '')",
     "SELECT table_to_xml_and_xmlschema('public.trace_locked'::regclass, true, false, '')",

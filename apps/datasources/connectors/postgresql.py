@@ -167,12 +167,21 @@ def _connection_lost(error: psycopg.Error) -> bool:
 # name with other letters, which the caller folds and compares itself.
 _NAME_MATCHES = "(lower({name}) = ANY(%s) OR octet_length({name}::text) <> length({name}::text))"
 
+# Whether function `{p}` is the system's or an extension's (installed by an admin).
+_SYSTEMS_FUNCTION = (
+    "({p}.pronamespace = 'pg_catalog'::regnamespace OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+    "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = {p}.oid AND e.deptype = 'e'))"
+)
 # Whether function `{p}` may change state: VOLATILE or SECURITY DEFINER, unless it is the
-# system's (or an extension's) and its name is in the array parameter `{reviewed}`.
+# system's (or an extension's) and its name is in the array parameter `{reviewed}`. Or a
+# user's function in a procedural language whose body the classifier does not read
+# (`function_bodies` reads SQL and PL/pgSQL): PL/Perl, PL/Python, PL/Tcl or PL/v8 run any
+# SQL through their language's SPI, whatever the function was declared. (A C function
+# takes a superuser to create, like an extension, and is judged by its declaration.)
 _UNSAFE_FUNCTION = (
-    "(({p}.provolatile = 'v' OR {p}.prosecdef) AND NOT (lower({p}.proname) = ANY(%({reviewed})s) "
-    "AND ({p}.pronamespace = 'pg_catalog'::regnamespace OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
-    "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = {p}.oid AND e.deptype = 'e'))))"
+    f"((({{p}}.provolatile = 'v' OR {{p}}.prosecdef) AND NOT (lower({{p}}.proname) = ANY(%({{reviewed}})s) "
+    f"AND {_SYSTEMS_FUNCTION})) OR ({{p}}.prolang NOT IN (SELECT l.oid FROM pg_catalog.pg_language l "
+    f"WHERE l.lanname IN ('sql', 'plpgsql', 'c', 'internal')) AND NOT {_SYSTEMS_FUNCTION}))"
 )
 _HARMLESS = sorted(HARMLESS_VOLATILE_FUNCTIONS)
 
