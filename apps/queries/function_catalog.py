@@ -151,9 +151,10 @@ def _runs_sql_made_at_run_time(body: str, dialect: str) -> bool:
 
 def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
     """The source's operators, domains and casts whose use calls a function that may
-    change state (`Connector.hidden_callers`), cached like the functions; none asked for
-    a text that cannot use one (`SELECT 1` still reads when the source is down, and then
-    the worker retries it)."""
+    change state (`Connector.hidden_callers`): one the catalog says may, or one declared
+    safe whose body says otherwise. Cached like the functions; none asked for a text that
+    cannot use one (`SELECT 1` still reads when the source is down, and then the worker
+    retries it)."""
     if not connector_class(datasource.engine).has_volatility_catalog or not _may_use_hidden_callers(
         sql, datasource.engine
     ):
@@ -164,7 +165,13 @@ def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
         entry = _hidden_cache.get(key)
     if entry is not None and entry[0] > now:
         return entry[1]
-    found = connector_for(datasource, CredentialRole.READ).hidden_callers()
+    callers = connector_for(datasource, CredentialRole.READ).hidden_callers()
+    found = dict(callers.unsafe)
+    declared_safe = sorted(set().union(*callers.declared_safe.values()))
+    broken = _unsafe_bodies(datasource, declared_safe, depth=1)
+    for caller, functions in callers.declared_safe.items():
+        for function in sorted(functions & broken):
+            found.setdefault(caller, f"calls {function}(), whose body calls what a read may not")
     with _cache_lock:
         _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
     return found

@@ -234,11 +234,23 @@ def _with_hidden_calls(
     )
 
 
+# Comparisons that IN, CASE … WHEN, NULLIF, BETWEEN, IS DISTINCT FROM and JOIN … USING
+# make without their symbol being written: where one of these words is, a source's own
+# comparison operator may run.
+_IMPLICIT_COMPARISONS = frozenset(
+    {"operator:=", "operator:<>", "operator:!=", "operator:<", "operator:>", "operator:<=", "operator:>="}
+)
+_COMPARING_WORDS = frozenset({"IN", "CASE", "NULLIF", "BETWEEN", "DISTINCT", "USING", "NATURAL"})
+
+
 def _uses(tokens: tuple[Token, ...], operators: list[str]) -> set[str]:
     """The `hidden_calls` keys `tokens` may use: every relation as a view, every name as a
-    type, each operator whose symbol is within an operator written, and any implicit cast."""
+    type, each operator whose symbol is within an operator written, any comparison
+    operator where a word compares without one, and any implicit cast."""
     used = {"cast:implicit", *(f"view:{table.name}" for table in tables_read(tokens))}
     used.update(f"type:{token.value.lower()}" for token in tokens if token.kind in (WORD, QIDENT))
+    if any(token.kind == WORD and token.value in _COMPARING_WORDS for token in tokens):
+        used.update(_IMPLICIT_COMPARISONS)
     if operators:
         runs = sqltext.operator_runs(tokens)
         used.update(key for key in operators if any(key[len("operator:") :] in run for run in runs))

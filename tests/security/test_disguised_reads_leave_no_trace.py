@@ -90,6 +90,27 @@ PG_OBJECTS = [
     "CREATE OR REPLACE FUNCTION dynamic_loop_lock() RETURNS int LANGUAGE plpgsql STABLE "
     "AS $$ DECLARE r record; BEGIN FOR r IN execute format('SELECT %I(%s)', 'pg_try_advisory_lock', "
     f"{PG_LOCK}) LOOP END LOOP; RETURN 1; END $$",
+    # The same hidden calls of functions declared STABLE whose bodies take the lock: an
+    # operator, a domain's check, a cast, an argument's default, an aggregate's step.
+    "CREATE OR REPLACE FUNCTION stable_taken(int, int) RETURNS bool LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN RETURN pg_try_advisory_lock({PG_LOCK}); END $$",
+    "DROP OPERATOR IF EXISTS ~~~ (int, int)",
+    "CREATE OPERATOR ~~~ (LEFTARG = int, RIGHTARG = int, FUNCTION = stable_taken)",
+    "CREATE OR REPLACE FUNCTION stable_one(int) RETURNS bool LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN RETURN pg_try_advisory_lock({PG_LOCK}); END $$",
+    "DROP DOMAIN IF EXISTS stable_locked_int CASCADE",
+    "CREATE DOMAIN stable_locked_int AS int CHECK (stable_one(VALUE))",
+    "CREATE OR REPLACE FUNCTION stable_shown(x bool DEFAULT stable_one(1)) RETURNS bool "
+    "LANGUAGE sql STABLE AS $$ SELECT x $$",
+    "CREATE OR REPLACE FUNCTION stable_step(int, int) RETURNS int LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN RETURN pg_try_advisory_lock({PG_LOCK})::int; END $$",
+    "DROP AGGREGATE IF EXISTS stable_lock_sum(int)",
+    "CREATE AGGREGATE stable_lock_sum(int) (SFUNC = stable_step, STYPE = int, INITCOND = '0')",
+    "DROP TYPE IF EXISTS stable_pair CASCADE",
+    "CREATE TYPE stable_pair AS (a int)",
+    "CREATE OR REPLACE FUNCTION to_stable_pair(int) RETURNS stable_pair LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN RETURN ROW(pg_try_advisory_lock({PG_LOCK})::int)::stable_pair; END $$",
+    "CREATE CAST (int AS stable_pair) WITH FUNCTION to_stable_pair(int)",
     # Row security policies run on every read of their table (for a login they apply to).
     "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
     "CREATE TABLE trace_guarded (id int)",
@@ -106,7 +127,8 @@ PG_OBJECTS = [
 
 # The source database is shared by the session's tests: leave none of this behind.
 PG_CLEANUP = [
-    "DROP TABLE IF EXISTS trace_ledger, trace_guarded, trace_guarded_plain CASCADE",
+    "DROP TABLE IF EXISTS trace_ledger, trace_guarded, trace_guarded_plain, trace_moods CASCADE",
+    "DROP TYPE IF EXISTS trace_mood CASCADE",
     "DROP OPERATOR IF EXISTS === (int, int)",
     "DROP DOMAIN IF EXISTS locked_int, self_locked",
     "DROP TYPE IF EXISTS locked_pair CASCADE",
@@ -116,6 +138,11 @@ PG_CLEANUP = [
     'größe(), "Äpfel"()',
     "DROP SEQUENCE IF EXISTS tick",
     "DROP LANGUAGE IF EXISTS trace_unread CASCADE",
+    "DROP OPERATOR IF EXISTS ~~~ (int, int)",
+    "DROP DOMAIN IF EXISTS stable_locked_int",
+    "DROP AGGREGATE IF EXISTS stable_lock_sum(int)",
+    "DROP TYPE IF EXISTS stable_pair CASCADE",
+    "DROP FUNCTION IF EXISTS stable_taken(int, int), stable_shown(bool), stable_one(int), stable_step(int, int)",
 ]
 
 
@@ -199,6 +226,11 @@ PG_DISGUISED_WRITES = [
     "SELECT dynamic_lock()",
     "SELECT dynamic_loop_lock()",
     "SELECT unread_lock()",
+    "SELECT 1 ~~~ 2",
+    "SELECT 1::stable_locked_int",
+    "SELECT stable_shown()",
+    "SELECT stable_lock_sum(id) FROM trace_ledger",
+    "SELECT 1::stable_pair",
     # Functions that read relations named in a string, or every relation of a schema.
     "SELECT table_to_xml('trace_locked', true, false, '')",
     "SELECT table_to_xml_and_xmlschema('public.trace_locked'::regclass, true, false, '')",
@@ -241,6 +273,54 @@ def test_an_implicit_cast_that_takes_a_lock_makes_reads_that_may_use_it_writes(p
             admin.execute("DROP CAST (text AS locked_pair)")
         forget_cached_functions()
     assert (response.status_code, after) == (403, before), response.content
+
+
+@pytest.fixture
+def own_equality(pg, postgres_server):
+    """A comparison operator of the source's own, which IN, CASE, NULLIF and BETWEEN call
+    without the text writing its symbol."""
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP TYPE IF EXISTS trace_mood CASCADE")
+        admin.execute("CREATE TYPE trace_mood AS ENUM ('calm', 'busy')")
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION mood_eq(trace_mood, trace_mood) RETURNS bool LANGUAGE sql "
+            f"AS $$ SELECT pg_try_advisory_lock({PG_LOCK}) $$"
+        )
+        admin.execute("CREATE OPERATOR = (LEFTARG = trace_mood, RIGHTARG = trace_mood, FUNCTION = mood_eq)")
+        admin.execute("CREATE TABLE trace_moods (m trace_mood)")
+        admin.execute("INSERT INTO trace_moods VALUES ('calm')")
+    forget_cached_functions()
+    yield pg
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP TABLE IF EXISTS trace_moods")
+        admin.execute("DROP TYPE IF EXISTS trace_mood CASCADE")
+    forget_cached_functions()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) FROM trace_moods WHERE m IN ('calm')",
+        "SELECT NULLIF(m, 'calm') FROM trace_moods",
+        "SELECT CASE m WHEN 'calm' THEN 1 END FROM trace_moods",
+        "SELECT count(*) FROM trace_moods WHERE m IS DISTINCT FROM 'busy'",
+    ],
+)
+def test_a_comparison_operator_of_the_sources_own_is_seen_where_a_word_compares(own_equality, postgres_server, sql):
+    before = _pg_state(postgres_server)
+    response = client_for(reader("reader", own_equality)).post(
+        "/api/v1/queries", {"datasource": own_equality.pk, "sql": sql}, format="json"
+    )
+    after = _pg_state(postgres_server)
+    assert (response.status_code, after) == (403, before), response.content
+
+
+def test_a_read_that_compares_nothing_still_reads_beside_a_comparison_operator_of_the_sources_own(own_equality):
+    response = client_for(reader("reader", own_equality)).post(
+        "/api/v1/queries", {"datasource": own_equality.pk, "sql": "SELECT count(*) FROM trace_moods"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[1]]
 
 
 @pytest.mark.parametrize(

@@ -390,6 +390,17 @@ def group_partitions(tables: list[Table], parents: dict[tuple[str, str], tuple[s
     ]
 
 
+@dataclass(frozen=True)
+class HiddenCallers:
+    """The source's own operators, domains and casts (`operator:SYMBOL`, `type:NAME`,
+    `cast:implicit`), by what their use calls: `unsafe`, a function the catalog says may
+    change state, with why; `declared_safe`, the source's own SQL or PL/pgSQL functions
+    declared safe, whose bodies decide (function_catalog reads them)."""
+
+    unsafe: dict[str, str] = field(default_factory=dict)
+    declared_safe: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
 class Connector(ABC):
     """One data source engine. Subclasses hold every engine-specific detail."""
 
@@ -564,16 +575,17 @@ class Connector(ABC):
 
     def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
         """The bodies (SQL text) of the source's own functions among `names` (folded),
-        one per function of that name whose body the login may read. Engines without
-        such a catalog answer with none."""
+        one per function of that name whose body the login may read, and whatever else a
+        call of that name runs: an aggregate's support functions' bodies, the argument
+        defaults (`SELECT <defaults>`). Engines without such a catalog answer with none."""
         return {}
 
-    def hidden_callers(self) -> dict[str, str]:
+    def hidden_callers(self) -> "HiddenCallers":
         """What a query may name without naming the function it calls: `operator:SYMBOL`
-        and `type:NAME` (folded) of the source's own operators, domains and casts whose
-        functions may change state, each with why. Engines without them answer with none.
+        and `type:NAME` (folded) of the source's own operators, domains and casts, with
+        the functions they call. Engines without them answer with none.
         """
-        return {}
+        return HiddenCallers()
 
     def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
         """The definitions (SELECT text) of the views among `names` (folded as the

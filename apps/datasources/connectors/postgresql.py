@@ -32,6 +32,7 @@ from apps.datasources.connectors.base import (
     CredentialRole,
     CsvStream,
     EarlierResult,
+    HiddenCallers,
     ParamStyle,
     QueryCancelled,
     QueryFailed,
@@ -184,6 +185,10 @@ _UNSAFE_FUNCTION = (
     f"WHERE l.lanname IN ('sql', 'plpgsql', 'c', 'internal')) AND NOT {_SYSTEMS_FUNCTION}))"
 )
 _HARMLESS = sorted(HARMLESS_VOLATILE_FUNCTIONS)
+# The languages whose bodies the classifier reads (`function_bodies`), and function `{p}`'s
+# body text: a SQL-standard body (BEGIN ATOMIC) has no prosrc, only a definition.
+_READ_LANGUAGES = "SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('sql', 'plpgsql')"
+_BODY = "CASE WHEN coalesce({p}.prosrc, '') = '' THEN pg_catalog.pg_get_functiondef({p}.oid) ELSE {p}.prosrc END"
 
 
 class PostgreSQLConnector(Connector):
@@ -615,17 +620,24 @@ class PostgreSQLConnector(Connector):
     def _function_bodies(self, names: list[str], limits: QueryLimits, fresh: bool) -> dict[str, list[str]]:
         # SQL and PL/pgSQL, whose text the classifier reads; a SQL-standard body (BEGIN
         # ATOMIC) has no prosrc and is read from the function's definition. The system's
-        # and extensions' functions are judged by the lists and their declarations.
+        # and extensions' functions are judged by the lists and their declarations. An
+        # aggregate runs its support functions, so their bodies count as its own; a call
+        # leaving arguments out runs their defaults.
+        users = f"NOT {_SYSTEMS_FUNCTION.format(p='p')}"
+        names_match = _NAME_MATCHES.format(name="p.proname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
-                "SELECT p.proname::text, CASE WHEN coalesce(p.prosrc, '') = '' "
-                "THEN pg_catalog.pg_get_functiondef(p.oid) ELSE p.prosrc END "
-                "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang "
-                "WHERE l.lanname IN ('sql', 'plpgsql') AND p.prokind = 'f' "
-                f"AND {_NAME_MATCHES.format(name='p.proname')} "
-                "AND p.pronamespace <> 'pg_catalog'::regnamespace AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
-                "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')",
-                [names],
+                f"SELECT p.proname::text, {_BODY.format(p='p')} FROM pg_catalog.pg_proc p "
+                f"WHERE p.prolang IN ({_READ_LANGUAGES}) AND p.prokind = 'f' AND {names_match} AND {users} "
+                f"UNION ALL SELECT p.proname::text, {_BODY.format(p='s')} FROM pg_catalog.pg_proc p "
+                "JOIN pg_catalog.pg_aggregate a ON a.aggfnoid = p.oid "
+                "JOIN pg_catalog.pg_proc s ON s.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, "
+                "a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn) "
+                f"WHERE s.prolang IN ({_READ_LANGUAGES}) AND {names_match} "
+                f"AND NOT {_SYSTEMS_FUNCTION.format(p='s')} "
+                "UNION ALL SELECT p.proname::text, 'SELECT ' || pg_catalog.pg_get_expr(p.proargdefaults, 0) "
+                f"FROM pg_catalog.pg_proc p WHERE p.pronargdefaults > 0 AND {names_match} AND {users}",
+                [names, names, names],
             ).fetchall()
         bodies: dict[str, list[str]] = {}
         for name, body in rows:
@@ -633,36 +645,40 @@ class PostgreSQLConnector(Connector):
                 bodies.setdefault(fold_name(name), []).append(body)
         return bodies
 
-    def hidden_callers(self) -> dict[str, str]:
+    def hidden_callers(self) -> HiddenCallers:
         limits = QueryLimits(max_rows=10_000, timeout_ms=self.settings.statement_timeout_ms)
         return once_more_if_connection_lost(limits, lambda again, fresh: self._hidden_callers(again, fresh))
 
-    def _hidden_callers(self, limits: QueryLimits, fresh: bool) -> dict[str, str]:
-        # Objects users made (oid past the system's), so the system's own never count.
+    def _hidden_callers(self, limits: QueryLimits, fresh: bool) -> HiddenCallers:
+        # Objects users made (oid past the system's), so the system's own never count. Each
+        # with its function: one the catalog says may change state, or one of the source's
+        # own declared safe, whose body decides (a STABLE PL/pgSQL operator function may
+        # still PERFORM pg_advisory_lock).
         unsafe = _UNSAFE_FUNCTION.format(p="f", reviewed="harmless")
+        wanted = f"({unsafe} OR (f.prolang IN ({_READ_LANGUAGES}) AND NOT {_SYSTEMS_FUNCTION.format(p='f')}))"
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
-                "SELECT 'operator:' || o.oprname, f.proname::text FROM pg_catalog.pg_operator o "
+                f"SELECT 'operator:' || o.oprname, f.proname::text, {unsafe} FROM pg_catalog.pg_operator o "
                 "JOIN pg_catalog.pg_proc f ON f.oid IN (o.oprcode, o.oprrest, o.oprjoin) "
-                f"WHERE o.oid >= 16384 AND {unsafe} "
-                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_constraint c "
+                f"WHERE o.oid >= 16384 AND {wanted} "
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_constraint c "
                 "JOIN pg_catalog.pg_type t ON t.oid = c.contypid "
                 "JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::regclass AND d.objid = c.oid "
                 "AND d.refclassid = 'pg_catalog.pg_proc'::regclass "
-                f"JOIN pg_catalog.pg_proc f ON f.oid = d.refobjid WHERE {unsafe} "
+                f"JOIN pg_catalog.pg_proc f ON f.oid = d.refobjid WHERE {wanted} "
                 # An explicit cast runs where the text names its target type.
-                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_cast c "
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_cast c "
                 "JOIN pg_catalog.pg_type t ON t.oid = c.casttarget "
-                f"JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc WHERE c.oid >= 16384 AND {unsafe} "
+                f"JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc WHERE c.oid >= 16384 AND {wanted} "
                 # An implicit or assignment cast runs where no text names its types (a
                 # column compared with a value): every read that may use one.
-                "UNION ALL SELECT 'cast:implicit', f.proname::text FROM pg_catalog.pg_cast c "
+                f"UNION ALL SELECT 'cast:implicit', f.proname::text, {unsafe} FROM pg_catalog.pg_cast c "
                 "JOIN pg_catalog.pg_proc f ON f.oid = c.castfunc "
-                f"WHERE c.oid >= 16384 AND c.castcontext IN ('i', 'a') AND {unsafe} "
+                f"WHERE c.oid >= 16384 AND c.castcontext IN ('i', 'a') AND {wanted} "
                 # A type's input functions run on its literals.
-                "UNION ALL SELECT 'type:' || t.typname, f.proname::text FROM pg_catalog.pg_type t "
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_type t "
                 "JOIN pg_catalog.pg_proc f ON f.oid IN (t.typinput, t.typreceive, t.typmodin) "
-                f"WHERE t.oid >= 16384 AND {unsafe}",
+                f"WHERE t.oid >= 16384 AND {wanted}",
                 {"harmless": _HARMLESS},
             ).fetchall()
             checks = connection.execute(
@@ -670,14 +686,21 @@ class PostgreSQLConnector(Connector):
                 "JOIN pg_catalog.pg_type t ON t.oid = c.contypid WHERE c.contype = 'c'"
             ).fetchall()
         found: dict[str, str] = {}
-        for key, function in rows:
-            found.setdefault(fold_name(key), f"calls {function}(), which the source's catalog says may change state")
+        declared_safe: dict[str, set[str]] = {}
+        for key, function, is_unsafe in rows:
+            if is_unsafe:
+                why = f"calls {function}(), which the source's catalog says may change state"
+                found.setdefault(fold_name(key), why)
+            else:
+                declared_safe.setdefault(fold_name(key), set()).add(fold_name(function))
         # A check calling a system function has no pg_depend row (those are pinned).
         for key, check in checks:
             classification = classify_sql(f"SELECT {check}", "postgresql")
             if not classification.is_read:
                 found.setdefault(fold_name(key), "checks its values with a call that is not a read")
-        return found
+        return HiddenCallers(
+            unsafe=found, declared_safe={key: frozenset(names) for key, names in declared_safe.items()}
+        )
 
     def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
         limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
