@@ -138,8 +138,7 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
 
 def _runs_sql_made_at_run_time(body: str, dialect: str) -> bool:
     """A body with EXECUTE (PL/pgSQL's `EXECUTE text`, `FOR … IN EXECUTE`, `RETURN QUERY
-    EXECUTE`; MySQL's prepared statements) runs SQL that only exists once the function
-    runs: `EXECUTE 'SELECT pg_try_advisory_lock(' || n || ')'` took the lock from a
+    EXECUTE`) runs SQL that only exists once the function runs: `EXECUTE 'SELECT pg_try_advisory_lock(' || n || ')'` took the lock from a
     function declared STABLE. A column named execute is refused too: that is rare, and
     this rule must fail closed."""
     return any(
