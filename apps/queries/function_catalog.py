@@ -138,9 +138,9 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
 
 def _runs_sql_made_at_run_time(body: str, dialect: str) -> bool:
     """A body with EXECUTE (PL/pgSQL's `EXECUTE text`, `FOR … IN EXECUTE`, `RETURN QUERY
-    EXECUTE`) runs SQL that only exists once the function runs: `EXECUTE 'SELECT pg_try_advisory_lock(' || n || ')'` took the lock from a
-    function declared STABLE. A column named execute is refused too: that is rare, and
-    this rule must fail closed."""
+    EXECUTE`) runs SQL that only exists once the function runs: `EXECUTE 'SELECT
+    pg_try_advisory_lock(' || n || ')'` took the lock from a function declared STABLE. A
+    column named execute is refused too: that is rare, and this rule must fail closed."""
     return any(
         token.kind == WORD and token.value == "EXECUTE"
         for statement in statements_of(body, dialect)
@@ -268,8 +268,13 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
         known = {name: entry[1] for name in names if (entry := _view_cache.get((source, name))) and entry[0] > now}
     missing = [name for name in names if name not in known]
     if missing:
-        definitions = connector_for(datasource, CredentialRole.READ).view_definitions(missing)
-        fresh = {name: _view_of(datasource, definitions.get(name, [])) for name in missing}
+        found = connector_for(datasource, CredentialRole.READ).view_definitions(missing)
+        fresh = {
+            name: _program_run(found.programs[name])
+            if name in found.programs
+            else _view_of(datasource, found.queries.get(name, []))
+            for name in missing
+        }
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_view_cache) > CACHE_MAX_ENTRIES:
@@ -277,6 +282,12 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
             _view_cache.update({(source, name): (expires, view) for name, view in fresh.items()})
         known.update(fresh)
     return known
+
+
+def _program_run(programs: list[str]) -> _View:
+    """A foreign table that runs a command in the database server's shell on every read
+    (file_fdw's `program`): whatever that command does, it is not a read."""
+    return _View(f"is a foreign table that runs the program {programs[0]!r} on the database server when read")
 
 
 def _view_of(datasource: DataSource, definitions: list[str]) -> _View:

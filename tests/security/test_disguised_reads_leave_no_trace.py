@@ -10,6 +10,10 @@ that call state-changing functions from a plain SELECT, and names the server spe
 differently from the scanner.
 """
 
+import secrets
+import tempfile
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -321,6 +325,35 @@ def test_a_read_that_compares_nothing_still_reads_beside_a_comparison_operator_o
     )
     assert response.status_code == 200, response.content
     assert response.json()["result"]["rows"] == [[1]]
+
+
+@pytest.fixture
+def program_table(pg, postgres_server):
+    """A file_fdw foreign table whose rows come from a command run in the database
+    server's shell on every read; the command leaves a file behind."""
+    marker = Path(tempfile.gettempdir()) / f"querybase_trace_{secrets.token_hex(6)}"
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("CREATE EXTENSION IF NOT EXISTS file_fdw")
+        admin.execute("DROP SERVER IF EXISTS trace_files CASCADE")
+        admin.execute("CREATE SERVER trace_files FOREIGN DATA WRAPPER file_fdw")
+        admin.execute(
+            f"CREATE FOREIGN TABLE trace_program (n int) SERVER trace_files OPTIONS (program 'touch {marker}; echo 1')"
+        )
+    forget_cached_functions()
+    yield pg, marker
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP EXTENSION IF EXISTS file_fdw CASCADE")
+    marker.unlink(missing_ok=True)
+    forget_cached_functions()
+
+
+def test_a_foreign_table_that_runs_a_program_when_read_is_not_a_read(program_table):
+    source, marker = program_table
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries", {"datasource": source.pk, "sql": "SELECT n FROM trace_program"}, format="json"
+    )
+    assert (response.status_code, marker.exists()) == (403, False), response.content
+    assert "runs the program" in response.json()["error"]["message"] + str(response.json()["error"]["details"])
 
 
 @pytest.mark.parametrize(

@@ -401,6 +401,17 @@ class HiddenCallers:
     declared_safe: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RelationDefinitions:
+    """What reading each of some relations runs (names folded): `queries`, the SELECT texts
+    of views and, on PostgreSQL, of a table's row security policies (an empty text is one
+    the login may not see); `programs`, the commands a foreign table runs on the database
+    server each time it is read (file_fdw's `program`)."""
+
+    queries: dict[str, list[str]] = field(default_factory=dict)
+    programs: dict[str, list[str]] = field(default_factory=dict)
+
+
 class Connector(ABC):
     """One data source engine. Subclasses hold every engine-specific detail."""
 
@@ -587,14 +598,14 @@ class Connector(ABC):
         """
         return HiddenCallers()
 
-    def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
-        """The definitions (SELECT text) of the views among `names` (folded as the
-        classifier folds them, `sqltext.fold_name`), in every schema but the system's:
-        reading a view runs whatever its definition calls; on PostgreSQL also a table's
-        row security policies (`SELECT <policy>`), which run on every read of it. An empty
-        text is one the login may not see. Engines without such a catalog answer with none.
+    def view_definitions(self, names: list[str]) -> RelationDefinitions:
+        """What reading the relations among `names` (folded as the classifier folds them,
+        `sqltext.fold_name`) runs, in every schema but the system's: a view runs whatever
+        its definition calls; on PostgreSQL a table's row security policies (`SELECT
+        <policy>`) run on every read of it, and a file_fdw foreign table its program.
+        Engines without such a catalog answer with none.
         """
-        return {}
+        return RelationDefinitions()
 
     @abstractmethod
     def audit_privileges(self) -> PrivilegeReport:

@@ -26,6 +26,7 @@ from apps.datasources.connectors.base import (
     QueryTimedOut,
     ReadDeadline,
     ReadOnlyViolation,
+    RelationDefinitions,
     ResultColumn,
     RowStream,
     Table,
@@ -399,7 +400,7 @@ class MySQLConnector(Connector):
                 bodies.setdefault(names[position], []).append(body)
         return bodies
 
-    def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
+    def view_definitions(self, names: list[str]) -> RelationDefinitions:
         """Views of the system schemas are the server's own and trusted like its functions.
         Names compare without case, though table names have it on most file systems:
         that only finds more.
@@ -411,10 +412,10 @@ class MySQLConnector(Connector):
             "JOIN information_schema.VIEWS v ON LOWER(v.TABLE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
             "WHERE v.TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')"
         )
-        definitions: dict[str, list[str]] = {}
+        found = RelationDefinitions()
         for position, definition in self._catalog_rows(sql, names, "the view definitions"):
-            definitions.setdefault(names[position], []).append(definition or "")
-        return definitions
+            found.queries.setdefault(names[position], []).append(definition or "")
+        return found
 
     def _catalog_rows(self, sql: str, args: list[str], what: str) -> list[tuple]:
         with self.connect() as connection:

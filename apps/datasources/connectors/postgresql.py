@@ -40,6 +40,7 @@ from apps.datasources.connectors.base import (
     QueryTimedOut,
     ReadDeadline,
     ReadOnlyViolation,
+    RelationDefinitions,
     ResultColumn,
     RowStream,
     Table,
@@ -702,30 +703,36 @@ class PostgreSQLConnector(Connector):
             unsafe=found, declared_safe={key: frozenset(names) for key, names in declared_safe.items()}
         )
 
-    def view_definitions(self, names: list[str]) -> dict[str, list[str]]:
+    def view_definitions(self, names: list[str]) -> RelationDefinitions:
         limits = QueryLimits(max_rows=len(names), timeout_ms=self.settings.statement_timeout_ms)
         return once_more_if_connection_lost(limits, lambda again, fresh: self._view_definitions(names, again, fresh))
 
-    def _view_definitions(self, names: list[str], limits: QueryLimits, fresh: bool) -> dict[str, list[str]]:
+    def _view_definitions(self, names: list[str], limits: QueryLimits, fresh: bool) -> RelationDefinitions:
         # Every view of the name in any schema but the system's own (which are trusted as
         # the reviewed functions are): the text does not say which one the search path finds.
-        # A table's row security policies run on every read of it too, as a view's query.
+        # A table's row security policies run on every read of it too, as a view's query,
+        # and a file_fdw foreign table with a `program` runs it in the server's shell.
         names_match = _NAME_MATCHES.format(name="c.relname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
-                "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c "
+                "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c "
                 f"WHERE c.relkind = 'v' AND {names_match} "
                 "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
-                "UNION ALL SELECT c.relname::text, 'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) "
+                "UNION ALL SELECT c.relname::text, 'query', 'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) "
                 "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
-                f"WHERE p.polqual IS NOT NULL AND {names_match}",
-                [names, names],
+                f"WHERE p.polqual IS NOT NULL AND {names_match} "
+                "UNION ALL SELECT c.relname::text, 'program', o.option_value FROM pg_catalog.pg_foreign_table f "
+                "JOIN pg_catalog.pg_class c ON c.oid = f.ftrelid "
+                "CROSS JOIN LATERAL pg_catalog.pg_options_to_table(f.ftoptions) o "
+                f"WHERE o.option_name = 'program' AND {names_match}",
+                [names, names, names],
             ).fetchall()
-        definitions: dict[str, list[str]] = {}
-        for name, definition in rows:
+        found = RelationDefinitions()
+        for name, kind, text in rows:
             if fold_name(name) in names:
-                definitions.setdefault(fold_name(name), []).append(definition or "")
-        return definitions
+                kept = found.programs if kind == "program" else found.queries
+                kept.setdefault(fold_name(name), []).append(text or "")
+        return found
 
     @classmethod
     def new_backend_id(cls) -> str:
