@@ -244,14 +244,18 @@ PG_DISGUISED_WRITES = [
 ]
 
 
+def _refused_leaving_no_trace(source, server, sql: str) -> None:
+    before = _pg_state(server)
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries", {"datasource": source.pk, "sql": sql}, format="json"
+    )
+    after = _pg_state(server)
+    assert (response.status_code, after) == (403, before), response.content
+
+
 @pytest.mark.parametrize("sql", PG_DISGUISED_WRITES)
 def test_a_disguised_write_is_refused_and_changes_nothing_on_postgresql(pg, postgres_server, sql):
-    before = _pg_state(postgres_server)
-    response = client_for(reader("reader", pg)).post(
-        "/api/v1/queries", {"datasource": pg.pk, "sql": sql}, format="json"
-    )
-    after = _pg_state(postgres_server)
-    assert (response.status_code, after) == (403, before), response.content
+    _refused_leaving_no_trace(pg, postgres_server, sql)
 
 
 def test_an_implicit_cast_that_takes_a_lock_makes_reads_that_may_use_it_writes(pg, postgres_server):
@@ -311,12 +315,7 @@ def own_equality(pg, postgres_server):
     ],
 )
 def test_a_comparison_operator_of_the_sources_own_is_seen_where_a_word_compares(own_equality, postgres_server, sql):
-    before = _pg_state(postgres_server)
-    response = client_for(reader("reader", own_equality)).post(
-        "/api/v1/queries", {"datasource": own_equality.pk, "sql": sql}, format="json"
-    )
-    after = _pg_state(postgres_server)
-    assert (response.status_code, after) == (403, before), response.content
+    _refused_leaving_no_trace(own_equality, postgres_server, sql)
 
 
 def test_a_read_that_compares_nothing_still_reads_beside_a_comparison_operator_of_the_sources_own(own_equality):
