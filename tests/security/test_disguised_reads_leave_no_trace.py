@@ -338,18 +338,27 @@ def program_table(pg, postgres_server):
         admin.execute(
             f"CREATE FOREIGN TABLE trace_program (n int) SERVER trace_files OPTIONS (program 'touch {marker}; echo 1')"
         )
+        # The same as a partition: reading the parent, which the text names, reads it.
+        admin.execute("DROP TABLE IF EXISTS trace_parts")
+        admin.execute("CREATE TABLE trace_parts (n int) PARTITION BY LIST (n)")
+        admin.execute(
+            "CREATE FOREIGN TABLE trace_part_program PARTITION OF trace_parts FOR VALUES IN (1) "
+            f"SERVER trace_files OPTIONS (program 'touch {marker}; echo 1')"
+        )
     forget_cached_functions()
     yield pg, marker
     with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP TABLE IF EXISTS trace_parts")
         admin.execute("DROP EXTENSION IF EXISTS file_fdw CASCADE")
     marker.unlink(missing_ok=True)
     forget_cached_functions()
 
 
-def test_a_foreign_table_that_runs_a_program_when_read_is_not_a_read(program_table):
+@pytest.mark.parametrize("sql", ["SELECT n FROM trace_program", "SELECT n FROM trace_parts"])
+def test_a_foreign_table_that_runs_a_program_when_read_is_not_a_read(program_table, sql):
     source, marker = program_table
     response = client_for(reader("reader", source)).post(
-        "/api/v1/queries", {"datasource": source.pk, "sql": "SELECT n FROM trace_program"}, format="json"
+        "/api/v1/queries", {"datasource": source.pk, "sql": sql}, format="json"
     )
     assert (response.status_code, marker.exists()) == (403, False), response.content
     assert "runs the program" in response.json()["error"]["message"] + str(response.json()["error"]["details"])

@@ -711,7 +711,8 @@ class PostgreSQLConnector(Connector):
         # Every view of the name in any schema but the system's own (which are trusted as
         # the reviewed functions are): the text does not say which one the search path finds.
         # A table's row security policies run on every read of it too, as a view's query,
-        # and a file_fdw foreign table with a `program` runs it in the server's shell.
+        # and a file_fdw foreign table with a `program` (or a partition or inheriting table
+        # of the one read) runs it in the server's shell.
         names_match = _NAME_MATCHES.format(name="c.relname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
@@ -721,8 +722,11 @@ class PostgreSQLConnector(Connector):
                 "UNION ALL SELECT c.relname::text, 'query', 'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) "
                 "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
                 f"WHERE p.polqual IS NOT NULL AND {names_match} "
-                "UNION ALL SELECT c.relname::text, 'program', o.option_value FROM pg_catalog.pg_foreign_table f "
-                "JOIN pg_catalog.pg_class c ON c.oid = f.ftrelid "
+                # Reading a table reads its partitions and inheriting tables too.
+                "UNION ALL SELECT c.relname::text, 'program', o.option_value FROM pg_catalog.pg_class c "
+                "CROSS JOIN LATERAL (WITH RECURSIVE below(oid) AS (SELECT c.oid UNION SELECT i.inhrelid "
+                "FROM pg_catalog.pg_inherits i JOIN below ON i.inhparent = below.oid) SELECT oid FROM below) d "
+                "JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = d.oid "
                 "CROSS JOIN LATERAL pg_catalog.pg_options_to_table(f.ftoptions) o "
                 f"WHERE o.option_name = 'program' AND {names_match}",
                 [names, names, names],
