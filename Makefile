@@ -19,6 +19,9 @@ QB_TEST_REDIS_DB ?= 15
 QB_TEST_REDIS_PORT ?= 6379
 QB_TEST_REDIS_CACHE_DB ?= $(shell echo $$(( ($(QB_TEST_REDIS_DB) + 8) % 16 )))
 QB_TEST_PORTS ?=
+# The suite runs on this many pytest-xdist workers, each with databases, Redis databases
+# (the broker's and the cache's, counting down from QB_TEST_REDIS_DB) and ports of its own.
+TEST_WORKERS ?= $(shell nproc)
 TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST_NS) \
 	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_audit$(QB_TEST_NS) \
 	REDIS_URL=redis://127.0.0.1:$(QB_TEST_REDIS_PORT)/$(QB_TEST_REDIS_DB) \
@@ -113,7 +116,7 @@ test: venv browser caddy services lint
 	@mkdir -p var/test$(QB_TEST_NS)/static
 	@$(call audit-search-db,querybase_audit$(QB_TEST_NS))
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest -p tests.support.parallel -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fast tier alone: scanner, classifier, binding, value mapping, policy, error shape. It
 # needs no service (the embedded default: SQLite and an in-process cache), so the service

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test.utils import override_settings
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
 from apps.demo.shop import build_shop_database
@@ -31,6 +32,15 @@ UNIT_TIER = Path(__file__).resolve().parent / "unit"
 def pytest_configure(config):
     # transactional_db tests empty the database with DELETEs instead of a slow TRUNCATE.
     fast_flush.install()
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """Ids without the namespace: a parameter may name this run's databases, and every
+    xdist worker (each in a namespace of its own) must collect the same test ids."""
+    namespace = os.environ.get("QUERYBASE_TEST_NAMESPACE", "")
+    if namespace and isinstance(val, str) and namespace in val:
+        return val.replace(namespace, "")
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
@@ -85,6 +95,20 @@ def admin_client(admin_user) -> APIClient:
     client = APIClient()
     client.force_authenticate(admin_user)
     return client
+
+
+@pytest.fixture(scope="session")
+def live_server(request, django_db_setup):
+    """pytest-django's live server, but serving static files the way a deployment does:
+    through WhiteNoise, from what collectstatic gathered (`make test` runs it), under their
+    hashed names and with their compressed copies, rather than from the source folders.
+    It serves the test database, so it starts after it is made and stops before it is
+    dropped (a connection still open would keep DROP DATABASE from dropping it)."""
+    server = LiveServer(request.config.getvalue("liveserver") or "localhost", start=False)
+    server.thread.static_handler = lambda application: application
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

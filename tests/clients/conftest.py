@@ -1,7 +1,7 @@
 """The installed `querybase` console script and the SDK against the live test server.
 
-pytest-django's `live_server` serves the app from this process on a free port, with the
-test database; the CLI runs as a real subprocess, as a user would run it, with its
+The suite's `live_server` (tests/conftest.py) serves the app from this process on a free
+port, with the test database; the CLI runs as a real subprocess, as a user would run it, with its
 profile in a temporary directory.
 """
 

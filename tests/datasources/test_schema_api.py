@@ -29,7 +29,8 @@ def test_postgresql_schema(postgres_server):
         username=postgres_server.username,
     )
     tables = tables_by_name(reader_of(source).get(f"/api/v1/datasources/{source.id}/schema"))
-    assert set(tables) == {"customers", "orders", "big_orders"}
+    # The session's source database: other tests of this process may have added tables.
+    assert {"customers", "orders", "big_orders"} <= set(tables)
     assert tables["big_orders"]["kind"] == "view"
     assert tables["customers"]["schema"] == "public"
     assert tables["customers"]["columns"] == [
@@ -50,7 +51,7 @@ def test_mariadb_schema(mysql_server):
         password=mysql_server.password,
     )
     tables = tables_by_name(reader_of(source).get(f"/api/v1/datasources/{source.id}/schema"))
-    assert set(tables) == {"customers", "orders", "big_orders"}
+    assert {"customers", "orders", "big_orders"} <= set(tables)  # as on PostgreSQL, above
     assert tables["big_orders"]["kind"] == "view"
     assert [column["name"] for column in tables["orders"]["columns"]] == ["id", "customer_id", "total"]
     assert tables["orders"]["columns"][2]["type"] == "decimal(10,2)"

@@ -138,8 +138,8 @@ def _update_is_running_in(postgres_server) -> bool:
         return bool(
             admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s "
-                "AND pid <> pg_backend_pid()",
-                ["UPDATE ledger SET amount = amount + 100%"],
+                "AND pid <> pg_backend_pid() AND datname = %s",
+                ["UPDATE ledger SET amount = amount + 100%", postgres_server.database],
             ).fetchone()[0]
         )
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
-from pytest_django.live_server_helper import LiveServer
 
 from apps.sandboxes.engines import copies_for
 from apps.sandboxes.models import GoldenCopy, Sandbox
@@ -28,18 +27,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@pytest.fixture(scope="session")
-def live_server(request):
-    """pytest-django's live server, but serving static files the way a deployment does:
-    through WhiteNoise, from what collectstatic gathered (`make test` runs it), under their
-    hashed names and with their compressed copies, rather than from the source folders."""
-    server = LiveServer(request.config.getvalue("liveserver") or "localhost", start=False)
-    server.thread.static_handler = lambda application: application
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")
