@@ -19,9 +19,10 @@ QB_TEST_REDIS_DB ?= 15
 QB_TEST_REDIS_PORT ?= 6379
 QB_TEST_REDIS_CACHE_DB ?= $(shell echo $$(( ($(QB_TEST_REDIS_DB) + 8) % 16 )))
 QB_TEST_PORTS ?=
-# The suite runs on this many pytest-xdist workers, each with databases, Redis databases
-# (the broker's and the cache's, counting down from QB_TEST_REDIS_DB) and ports of its own.
-TEST_WORKERS ?= $(shell nproc)
+# The suite runs on this many pytest-xdist workers (one per core, at most 4), each with
+# databases, Redis databases (the broker's and the cache's, counting down from
+# QB_TEST_REDIS_DB and QB_TEST_REDIS_CACHE_DB) and ports of its own.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 TEST_ENV := DATABASE_URL=postgresql://postgres@127.0.0.1:5432/querybase$(QB_TEST_NS) \
 	AUDIT_SEARCH_URL=postgresql://postgres@127.0.0.1:5432/querybase_audit$(QB_TEST_NS) \
 	REDIS_URL=redis://127.0.0.1:$(QB_TEST_REDIS_PORT)/$(QB_TEST_REDIS_DB) \
@@ -132,7 +133,7 @@ test-unit: venv
 # wrk (Debian's) is the closed-loop load generator of the HTTP throughput figures.
 bench: venv services
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
-	@mkdir -p var/test/static
+	@mkdir -p var/test$(QB_TEST_NS)/static
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'querybase_bench$(QB_TEST_NS)'" | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE querybase_bench$(QB_TEST_NS)"
 	@$(call audit-search-db,querybase_bench_audit$(QB_TEST_NS))

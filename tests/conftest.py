@@ -3,11 +3,13 @@ the unit tier, tests/unit, which needs none of them)."""
 
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.test.utils import override_settings
 from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
@@ -60,6 +62,20 @@ def pytest_collection_modifyitems(config, items):
             down.append(f"{name} at {address[0]}:{address[1]}")
     if down:
         pytest.exit(f"Services the suite needs are down: {', '.join(down)}. `make test` starts them.", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, which it drops at the end of the session: a
+    connection some process or thread still holds would keep DROP DATABASE from dropping
+    it (leaving it on the server), so those are named in a warning, then ended."""
+    yield
+    if connection.vendor != "postgresql":
+        return  # the unit tier's SQLite file: no server, no other session
+    with django_db_blocker.unblock():
+        lingering = databases.end_other_sessions_on(connection)
+    if lingering:
+        warnings.warn(f"sessions still on the test database at its drop, ended: {lingering}", stacklevel=1)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -2,32 +2,14 @@
 before each request's first query without a round trip while well, and replaced when
 the server has ended them, so a request after a restart or failover is still answered."""
 
-import time
-
 import pytest
 import requests
 from django.db import connection
 
+from tests.support.databases import end_other_sessions_on
 from tests.support.servers import shipped_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def end_the_servers_other_sessions() -> set[int]:
-    """What a restart or failover does to the shipped server's connections."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        ended = {row[0] for row in cursor.fetchall()}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [list(ended)])
-            if cursor.fetchone()[0] == 0:
-                break
-            time.sleep(0.05)
-    return ended
 
 
 def test_a_request_after_the_server_ended_the_connection_is_answered(tmp_path):
@@ -35,7 +17,8 @@ def test_a_request_after_the_server_ended_the_connection_is_answered(tmp_path):
     with shipped_server(tmp_path / "server.log", env={"QUERYBASE_WEB_THREADS": "1"}) as base:
         assert requests.get(f"{base}/health", timeout=30).json()["checks"]["database"]["ok"] is True
 
-        assert end_the_servers_other_sessions()
+        # What a restart or failover does to the shipped server's connections.
+        assert end_other_sessions_on(connection)
 
         for _ in range(3):
             response = requests.get(f"{base}/health", timeout=30)

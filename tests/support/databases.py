@@ -108,6 +108,25 @@ def drop_mysql_source() -> None:
     connection.close()
 
 
+def end_other_sessions_on(connection) -> list[str]:
+    """End every other session on the database `connection` (a Django connection) is on,
+    as a server restart would, and wait until they are gone. Says which they were."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, state, left(query, 120), pg_terminate_backend(pid) "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        ended = cursor.fetchall()
+        pids = [row[0] for row in ended]
+        deadline = time.monotonic() + 10
+        while pids and time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids])
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    return [f"pid {pid} ({app or 'unnamed'}, {state}: {query!r})" for pid, app, state, query, _ in ended]
+
+
 def free_port() -> int:
     """A port nothing listens on: any, or one from QUERYBASE_TEST_PORTS ("18300-18399")
     when the machine's owner keeps test servers to a range."""

@@ -66,6 +66,8 @@ def give_this_worker_its_own_services() -> None:
         return  # not an xdist worker, or already applied (a process started by a worker)
     worker = int(worker_id.removeprefix("gw"))
     workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    if workers > REDIS_DATABASES // 2:
+        raise RuntimeError(f"{workers} test workers: their brokers would share Redis databases with their caches")
     suffix = f"_w{worker}"
     env = os.environ
     env["QUERYBASE_TEST_WORKER"] = worker_id
