@@ -55,7 +55,7 @@ def _own_data_directory(base: Path, suffix: str) -> Path:
     directory = base.with_name(f"{base.name}{suffix}")
     directory.mkdir(parents=True, exist_ok=True)
     static = directory / "static"
-    if not static.exists():
+    if not os.path.lexists(static):  # a link to a folder not yet collected is a link still
         static.symlink_to(base / "static", target_is_directory=True)
     return directory
 
