@@ -11,4 +11,5 @@ urlpatterns = [
     path("approvals/<int:request_id>", views.approval_detail, name="approval-detail"),
     path("notifications/", views.notifications_page, name="notifications"),
     path("audit/", views.audit_search, name="audit"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.templatetags.static import static
 
@@ -47,6 +47,13 @@ def _sources_for(user: User) -> list[dict]:
         }
         for source in DataSource.objects.filter(pk__in=usable).order_by("name")
     ]
+
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """/favicon.ico, which browsers ask for on pages that name no icon (Django admin's,
+    the API docs'): the site's icon, under its hashed name. Not a permanent redirect:
+    the name changes with the file."""
+    return HttpResponseRedirect(static("querybase/favicon.svg"))
 
 
 @login_required

@@ -93,6 +93,7 @@ NOT_OBJECT_SCOPED = {
     ("admin/", "get"): "Django admin: staff only, by Django's own checks; staff administers everything there",
     ("health", "get"): "public: liveness",
     ("version", "get"): "public: the version",
+    ("favicon.ico", "get"): "public: a redirect to the site's icon",
     ("api/schema/", "get"): "public: the OpenAPI document",
     ("api/docs/", "get"): "public: the API's documentation page",
 }

@@ -216,3 +216,19 @@ def test_the_timeline_says_rejected(page, shop):
     page.click("#reject")
     page.wait_for_selector("#timeline li.reject")
     assert "pat rejected it" in page.inner_text("#timeline")
+
+
+def test_every_page_names_the_sites_icon_and_favicon_ico_leads_to_it(page, shop):
+    page.goto("/login/")
+    href = page.get_attribute("link[rel=icon]", "href")
+    assert re.fullmatch(r"/static/querybase/favicon\.[0-9a-f]{12}\.svg", href), href  # hashed: cached for long
+    icon = page.request.get(href)
+    assert icon.status == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in icon.body()
+    log_in(page, "ana")
+    assert page.get_attribute("link[rel=icon]", "href") == href
+    # Pages that name no icon (Django admin's) make the browser ask for /favicon.ico.
+    asked = page.request.get("/favicon.ico", max_redirects=0)
+    assert asked.status == 302
+    assert asked.headers["location"] == href
