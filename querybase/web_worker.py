@@ -33,6 +33,11 @@ from querybase import settings as querybase_settings
 from querybase.request_arrival import Arrival, PacedSocket, refuse_slow_request
 
 
+def _kept_alive(served: Future) -> bool:
+    """Whether the thread that served a connection's request kept the connection open."""
+    return not served.cancelled() and served.exception() is None and served.result() is True
+
+
 class WebWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -57,6 +62,14 @@ class WebWorker(ThreadWorker):
     def finish_request(self, conn: TConn, fs: Future) -> None:
         # Runs on the main thread; its loop turns accepting back on before it next waits.
         self.connections_in_threads -= 1
+        if self.gathers_requests() and _kept_alive(fs) and conn.parser.unreader.buf.getvalue():
+            # The client sent (the start of) its next request with the last one, or the
+            # last body's drain read into it. gthread hands such a connection straight
+            # back to a thread, which would then wait, paced but for the whole grace, for
+            # the rest of a request the client may never finish: a few connections doing
+            # so held every thread. It is gathered like any other request instead.
+            self._gather(conn, readable=False, already=bytes(conn.parser.unreader.take_buffered()))
+            return
         super().finish_request(conn, fs)
 
     # Gathering requests on the main thread (querybase/request_arrival.py).
@@ -89,9 +102,13 @@ class WebWorker(ThreadWorker):
         self.keepalived_conns.remove(conn)
         self._gather(conn, readable=True)
 
-    def _gather(self, conn: TConn, *, readable: bool) -> None:
+    def _gather(self, conn: TConn, *, readable: bool, already: bytes = b"") -> None:
+        """Gather the connection's next request, of which `already` came before."""
         conn.sock.setblocking(False)
-        self.arrivals[conn] = Arrival()
+        arrival = self.arrivals[conn] = Arrival(received=bytearray(already))
+        if already and arrival.is_complete():
+            self._hand_to_thread(conn)
+            return
         # A kept-alive connection's request is usually all there already: no poller round trip.
         if not (readable and self._read_request(conn, registered=False)):
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
@@ -114,13 +131,16 @@ class WebWorker(ThreadWorker):
             return False
         if registered:
             self.poller.unregister(conn.sock)
-        del self.arrivals[conn]
         if data:
-            conn.arrival = arrival
-            self.enqueue_req(conn)
+            self._hand_to_thread(conn)
         else:  # the client left before its request was whole
+            del self.arrivals[conn]
             self._close(conn)
         return True
+
+    def _hand_to_thread(self, conn: TConn) -> None:
+        conn.arrival = self.arrivals.pop(conn)
+        self.enqueue_req(conn)
 
     def murder_pending(self) -> None:
         # Called by gthread's loop at least once a second.

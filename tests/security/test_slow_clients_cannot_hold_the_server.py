@@ -78,7 +78,8 @@ def still_open(connection: socket.socket) -> bool:
 
 
 def answer_of(connection: socket.socket) -> tuple[int, dict]:
-    """The status and JSON body the server wrote on `connection` before closing it."""
+    """The status and JSON body of the last answer the server wrote on `connection` before
+    closing it (a kept-alive connection's earlier requests were answered before)."""
     connection.settimeout(GRACE_SECONDS + 10)
     answer = b""
     try:
@@ -86,7 +87,7 @@ def answer_of(connection: socket.socket) -> tuple[int, dict]:
             answer += chunk
     except ConnectionResetError:
         pass  # the server closed with our unread bytes in its buffer: what it wrote came first
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, _, body = answer[answer.rfind(b"HTTP/1.1 ") :].partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
 
 
@@ -95,7 +96,14 @@ SLOW_BODY = (
     b"POST /api/v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     b"Content-Length: 1000\r\n\r\n{"
 )
-SLOW_REQUESTS = {"slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"), "slow body": (SLOW_BODY, b" ")}
+# A whole request and the start of the next, sent together on a kept-alive connection: the
+# first is answered, and the second is as slow as a slowloris.
+SLOW_NEXT_REQUEST = b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + SLOW_HEAD
+SLOW_REQUESTS = {
+    "slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"),
+    "slow body": (SLOW_BODY, b" "),
+    "slow next request on a kept-alive connection": (SLOW_NEXT_REQUEST, b"X-a: b\r\n"),
+}
 # A body larger than what the server gathers before a thread takes it: the thread reads the
 # rest at the pace (the login form's CSRF check reads it, given a CSRF cookie).
 SLOW_LARGE_BODY = (
