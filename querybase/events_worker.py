@@ -5,17 +5,71 @@ otherwise believe X-Forwarded-For from 127.0.0.1, and the audit log's "from wher
 the login throttle trust forwarded addresses only as QUERYBASE settings say. A request
 uvicorn's parser refuses is answered in the API's JSON error shape
 (querybase/server_errors.py), not uvicorn's plain-text page.
+
+uvicorn gives a client all the time it likes to send a request's head: only an idle
+kept-alive connection is closed (after 5 s). A connection sending a header byte now and
+then, or nothing at all, stayed open for good, each holding a file descriptor and
+memory, until the process could take no more connections and no page got live updates.
+As on the web server (querybase/request_arrival.py), a request's head must now come
+within QUERYBASE_REQUEST_GRACE_SECONDS of the connection, or of the previous answer, or
+the connection is answered 408 and closed. The events process takes no request bodies.
 """
+
+import asyncio
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
 
-from querybase.server_errors import refusal_body
+from querybase import settings as querybase_settings
+from querybase.server_errors import refusal_body, refusal_response
 
 
 class JsonRefusalH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, answering a request its parser refuses in the JSON shape."""
+    """uvicorn's HTTP/1.1 protocol, answering a request its parser refuses in the JSON shape,
+    and refusing one whose head does not come in time."""
+
+    _head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+        super().connection_made(transport)
+        self._await_request_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._head_deadline is not None and not self._awaiting_request_head():
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Kept alive: the next request's head has the same time to come (unless it came
+        # with the last one, and is being served already).
+        if self._awaiting_request_head():
+            self._await_request_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        super().connection_lost(exc)
+
+    def _awaiting_request_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+
+    def _await_request_head(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+        self._head_deadline = self.loop.call_later(
+            querybase_settings.QUERYBASE_REQUEST_GRACE_SECONDS, self._refuse_slow_request
+        )
+
+    def _refuse_slow_request(self) -> None:
+        self._head_deadline = None
+        if not self._awaiting_request_head():
+            return
+        # Written past h11, which has no request to answer; the connection ends with it.
+        self.transport.write(refusal_response(408, "Request Timeout"))
+        self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         body = refusal_body(400)

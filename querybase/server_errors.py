@@ -38,6 +38,11 @@ def refusal_body(status: int) -> bytes:
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's `util.write_error`, with the same arguments, writing the JSON shape."""
+    gunicorn_util.write_nonblock(sock, refusal_response(status_int, reason))
+
+
+def refusal_response(status_int: int, reason: str) -> bytes:
+    """A whole HTTP/1.1 answer in the JSON shape, after which the connection closes."""
     body = refusal_body(status_int)
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\n"
@@ -46,7 +51,7 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
         "X-Content-Type-Options: nosniff\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
-    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+    return head.encode("latin-1") + body
 
 
 def answer_gunicorn_refusals_in_json() -> None:

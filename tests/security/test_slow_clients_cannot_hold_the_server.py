@@ -18,7 +18,11 @@ from contextlib import ExitStack, contextmanager
 import pytest
 import requests
 
+from apps.accounts.services import issue_api_key
+from querybase.live_bus import publish
+from tests.support.factories import make_user
 from tests.support.servers import shipped_server
+from tests.support.sse import EventStream
 
 GRACE_SECONDS = 6
 THREADS = 4
@@ -35,6 +39,13 @@ def web_server(tmp_path_factory, django_db_setup, django_db_blocker):
         "QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND": "10000000",
     }
     with shipped_server(tmp_path_factory.mktemp("web") / "web.log", env=env) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def events_server(tmp_path_factory, django_db_setup, django_db_blocker):
+    env = {"QUERYBASE_REQUEST_GRACE_SECONDS": str(GRACE_SECONDS)}
+    with shipped_server(tmp_path_factory.mktemp("events") / "events.log", role="events", env=env) as base:
         yield base
 
 
@@ -175,3 +186,30 @@ def test_a_kept_alive_connection_serves_request_after_request(web_server):
 
     assert large.status_code == 401
     assert statuses == [200] * 20
+
+
+# The events process (uvicorn) gave a request's head all the time the client liked: such
+# connections piled up, each a file descriptor, until it could accept no more.
+SLOW_EVENTS_REQUESTS = {
+    "silent connection": (b"", b""),
+    "slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"),
+    "slow next request on a kept-alive connection": (SLOW_NEXT_REQUEST, b"X-a: b\r\n"),
+}
+
+
+@pytest.mark.parametrize(("first_bytes", "byte"), SLOW_EVENTS_REQUESTS.values(), ids=SLOW_EVENTS_REQUESTS.keys())
+def test_the_events_process_answers_a_slow_client_408_in_json_once_its_time_is_up(events_server, first_bytes, byte):
+    assert_refused_once_its_time_is_up(events_server, first_bytes, byte)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_event_stream_outlives_the_time_a_request_has_to_arrive(events_server):
+    ana = make_user("ana")
+    key = issue_api_key(ana, name="stream").secret
+    stream = EventStream(f"{events_server}/api/v1/events", {"Authorization": f"Api-Key {key}"}).wait_ready()
+    try:
+        time.sleep(GRACE_SECONDS + 2)
+        publish([ana.pk], "test.later", {"still": "open"})
+        assert stream.next_event().data == {"still": "open"}
+    finally:
+        stream.close()
