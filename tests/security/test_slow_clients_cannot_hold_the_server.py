@@ -213,3 +213,28 @@ def test_an_open_event_stream_outlives_the_time_a_request_has_to_arrive(events_s
         assert stream.next_event().data == {"still": "open"}
     finally:
         stream.close()
+
+
+# A body announced to the events process and sent a byte at a time: Django's handler reads
+# a body whole before the view runs, while the stream being opened holds one of the few
+# slots for opening streams; such connections held them all, and nothing was answered.
+SLOW_EVENTS_BODIES = {
+    "on the stream": b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nx",
+    "on /health": b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\nx",
+}
+
+
+@pytest.mark.parametrize("first_bytes", SLOW_EVENTS_BODIES.values(), ids=SLOW_EVENTS_BODIES.keys())
+def test_slow_bodies_do_not_keep_the_events_process_from_answering_others(events_server, first_bytes):
+    with slow_clients(events_server, first_bytes) as connections:
+        drip(connections, b"x", seconds=2)
+        started = time.monotonic()
+        statuses = [requests.get(f"{events_server}/health", timeout=GRACE_SECONDS - 3).status_code for _ in range(3)]
+        took = time.monotonic() - started
+        status, body = answer_of(connections[0])
+
+    assert statuses == [200] * 3
+    assert took < GRACE_SECONDS - 3
+    # Neither path takes a body: refused at once, unread.
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
