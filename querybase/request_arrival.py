@@ -17,7 +17,10 @@ So (querybase/web_worker.py):
   GATHERED_BYTES_MAX in all (an `Arrival`). A connection still short of that
   QUERYBASE_REQUEST_GRACE_SECONDS after it was accepted (or, kept alive, after its next
   request began) is answered 408 in the API's JSON shape and closed, threads untouched.
-- What a thread still reads (the rest of a larger body, a chunked one) comes through a
+- A request whose body comes in a transfer coding (chunked), without a length, is answered
+  411 at once: Django reads bodies by their Content-Length only, and the end of such a
+  body is not known before a thread reads it.
+- What a thread still reads (the rest of a larger body) comes through a
   `PacedSocket`: within the grace from the same start, and a second more for every
   QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND bytes that came (Apache's mod_reqtimeout reasons
   the same way), else 408 and closed. The pace applies only until the server starts
@@ -39,9 +42,15 @@ GATHERED_BYTES_MAX = 128 * 1024
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-# The body comes without a length, or only after the server says so (100 Continue): the
-# head is all there is to gather.
-_BODY_NOT_GATHERED = re.compile(rb"^(transfer-encoding|expect)[ \t]*:", re.IGNORECASE | re.MULTILINE)
+# The body comes only after the server says so (100 Continue): the head is all there is
+# to gather.
+_BODY_AFTER_CONTINUE = re.compile(rb"^expect[ \t]*:", re.IGNORECASE | re.MULTILINE)
+# A body in a transfer coding (chunked) comes without a length. Django reads a request's
+# body by its Content-Length alone, so the app never saw such a body (a JSON API answered
+# that its fields were missing); and since its end is not known here, it was left to a
+# thread to read, and to gunicorn to drain after the answer: connections sending one a
+# byte at a time held every thread. Such a request is refused before any thread takes it.
+_BODY_WITHOUT_LENGTH = re.compile(rb"^transfer-encoding[ \t]*:", re.IGNORECASE | re.MULTILINE)
 # What gunicorn writes to let a client that asked (Expect: 100-continue) send its body.
 _CONTINUE = b"HTTP/1.1 100 "
 
@@ -63,11 +72,17 @@ class Arrival:
         if head_end is None:
             return False
         head = bytes(self.received[: head_end.start()])
-        if _BODY_NOT_GATHERED.search(head):
+        if _BODY_AFTER_CONTINUE.search(head) or _BODY_WITHOUT_LENGTH.search(head):
             return True
         lengths = _CONTENT_LENGTH.findall(head)
         body_length = int(lengths[0]) if len(lengths) == 1 else 0
         return len(self.received) - head_end.end() >= body_length
+
+    def has_body_without_length(self) -> bool:
+        """The request's body comes in a transfer coding: answered 411, never read."""
+        head_end = _HEAD_END.search(self.received)
+        head = self.received if head_end is None else self.received[: head_end.start()]
+        return _BODY_WITHOUT_LENGTH.search(head) is not None
 
     def is_overdue(self, grace_seconds: float, now: float) -> bool:
         return now - self.started_at >= grace_seconds
@@ -84,8 +99,14 @@ class RequestTooSlow(ConnectionResetError):
 def refuse_slow_request(sock: socket.socket) -> None:
     """Answer 408 on a connection whose request did not come in time; nothing written
     after it reaches the client."""
+    refuse_request(sock, 408, "Request Timeout")
+
+
+def refuse_request(sock: socket.socket, status: int, reason: str) -> None:
+    """Answer `status` in the JSON shape on a connection that is then closed: what the
+    client sends after it is never read."""
     try:
-        write_json_error(sock, 408, "Request Timeout", "")
+        write_json_error(sock, status, reason, "")
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # the client is gone already

@@ -30,7 +30,7 @@ from functools import partial
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from querybase import settings as querybase_settings
-from querybase.request_arrival import Arrival, PacedSocket, refuse_slow_request
+from querybase.request_arrival import Arrival, PacedSocket, refuse_request, refuse_slow_request
 
 
 def _kept_alive(served: Future) -> bool:
@@ -139,7 +139,12 @@ class WebWorker(ThreadWorker):
         return True
 
     def _hand_to_thread(self, conn: TConn) -> None:
-        conn.arrival = self.arrivals.pop(conn)
+        arrival = self.arrivals.pop(conn)
+        if arrival.has_body_without_length():
+            refuse_request(conn.sock, 411, "Length Required")
+            self._close(conn)
+            return
+        conn.arrival = arrival
         self.enqueue_req(conn)
 
     def murder_pending(self) -> None:

@@ -138,6 +138,28 @@ def test_slow_clients_do_not_keep_the_server_from_answering_others(web_server, f
     assert open_after == SLOW_CLIENTS
 
 
+# A body in a transfer coding has no length to gather by; a thread read it, and after the
+# app's answer gunicorn drained it, a byte at a time, for seconds on end.
+SLOW_CHUNKED_BODY = (
+    b"POST /api/v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n100000\r\n{"
+)
+
+
+def test_slow_chunked_bodies_do_not_keep_the_server_from_answering_others(web_server):
+    with slow_clients(web_server, SLOW_CHUNKED_BODY) as connections:
+        drip(connections, b" ", seconds=2)
+        started = time.monotonic()
+        statuses = [requests.get(f"{web_server}/version", timeout=GRACE_SECONDS - 3).status_code for _ in range(5)]
+        took = time.monotonic() - started
+        answers = [answer_of(connection) for connection in connections]
+
+    assert statuses == [200] * 5
+    assert took < GRACE_SECONDS - 3
+    # Refused at once, unread: the app reads bodies by their Content-Length only.
+    assert {(status, body["error"]["code"]) for status, body in answers} == {(411, "length_required")}
+
+
 @pytest.mark.parametrize(("first_bytes", "byte"), SLOW_REQUESTS.values(), ids=SLOW_REQUESTS.keys())
 def test_a_slow_client_is_answered_408_in_json_once_its_time_is_up(web_server, first_bytes, byte):
     assert_refused_once_its_time_is_up(web_server, first_bytes, byte)
