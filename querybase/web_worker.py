@@ -21,6 +21,7 @@ The attribute and method names are gthread's (gunicorn is pinned in requirements
 tests/test_shipped_server.py checks the behaviour through the shipped server.
 """
 
+import contextlib
 import errno
 import selectors
 import time
@@ -30,7 +31,7 @@ from functools import partial
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from querybase import settings as querybase_settings
-from querybase.request_arrival import Arrival, PacedSocket, refuse_request, refuse_slow_request
+from querybase.request_arrival import CONTINUE, Arrival, PacedSocket, refuse_request, refuse_slow_request
 
 
 def _kept_alive(served: Future) -> bool:
@@ -106,7 +107,7 @@ class WebWorker(ThreadWorker):
         """Gather the connection's next request, of which `already` came before."""
         conn.sock.setblocking(False)
         arrival = self.arrivals[conn] = Arrival(received=bytearray(already))
-        if already and arrival.is_complete():
+        if already and self._is_whole(conn, arrival):
             self._hand_to_thread(conn)
             return
         # A kept-alive connection's request is usually all there already: no poller round trip.
@@ -127,7 +128,7 @@ class WebWorker(ThreadWorker):
         except OSError:
             data = b""
         arrival.received += data
-        if data and not arrival.is_complete():
+        if data and not self._is_whole(conn, arrival):
             return False
         if registered:
             self.poller.unregister(conn.sock)
@@ -137,6 +138,18 @@ class WebWorker(ThreadWorker):
             del self.arrivals[conn]
             self._close(conn)
         return True
+
+    @staticmethod
+    def _is_whole(conn: TConn, arrival: Arrival) -> bool:
+        """Whether the request has come (as much as is gathered); a client waiting to be
+        told to send its body is told so first."""
+        if arrival.wants_continue():
+            arrival.continued = True
+            # 25 bytes on a connection with nothing else unsent. A client that is gone says so
+            # on its next read.
+            with contextlib.suppress(OSError):
+                conn.sock.send(CONTINUE)
+        return arrival.is_complete()
 
     def _hand_to_thread(self, conn: TConn) -> None:
         arrival = self.arrivals.pop(conn)
@@ -183,7 +196,9 @@ class WebWorker(ThreadWorker):
             conn.init()
             conn.parser.unreader.unread(bytes(arrival.received))
             conn.data_ready = True
-            conn.sock.start_request(started_at=arrival.started_at, bytes_already=len(arrival.received))
+            conn.sock.start_request(
+                started_at=arrival.started_at, bytes_already=len(arrival.received), continued=arrival.continued
+            )
         try:
             return super().handle(conn)
         finally:

@@ -114,6 +114,8 @@ SLOW_REQUESTS = {
     "slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"),
     "slow body": (SLOW_BODY, b" "),
     "slow next request on a kept-alive connection": (SLOW_NEXT_REQUEST, b"X-a: b\r\n"),
+    # Told "100 Continue" as a thread took the request, the client then sent its body slowly.
+    "slow body after 100-continue": (SLOW_BODY.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"), b" "),
 }
 # A body larger than what the server gathers before a thread takes it: the thread reads the
 # rest at the pace (the login form's CSRF check reads it, given a CSRF cookie).
