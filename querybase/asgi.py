@@ -22,6 +22,11 @@ SERVED_PATHS = frozenset({"/api/v1/events", "/health"})
 # here rather than in memory. An open stream holds no slot, and no database connection
 # (closed once the user is known, apps/live/views.py).
 _OPENING = asyncio.Semaphore(int(os.environ.get("QUERYBASE_WEB_THREADS", "8")))
+# Neither path takes a request body. Django's handler reads a body whole before the view
+# runs, and a stream being opened holds a slot above: connections announcing a body and
+# sending it a byte at a time held every slot, and no stream opened, nor /health answered.
+# A request with a body is refused at once, unread, and the connection closed.
+_NO_BODY = b'{"error": {"code": "payload_too_large", "message": "This server takes no request body.", "details": null}}'
 _NOT_HERE = (
     b'{"error": {"code": "not_found", "message": "This server only streams live events (/api/v1/events).", '
     b'"details": null}}'
@@ -29,17 +34,28 @@ _NOT_HERE = (
 
 
 async def application(scope, receive, send) -> None:
+    if scope["type"] == "http" and _has_body(scope):
+        await _answer(send, 413, _NO_BODY, close=True)
+        return
     if scope["type"] != "http" or scope["path"] in SERVED_PATHS:
         await _open_then_stream(scope, receive, send)
         return
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 404,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(_NOT_HERE)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": _NOT_HERE})
+    await _answer(send, 404, _NOT_HERE)
+
+
+def _has_body(scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
+async def _answer(send, status: int, body: bytes, *, close: bool = False) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the body the client sends is never read: nothing after it can be framed
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _open_then_stream(scope, receive, send) -> None:

@@ -16,7 +16,7 @@ truth, and a client that missed one refetches on its next event or reload.
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +138,7 @@ def _over_the_limit(listeners: int) -> bool:
     return listeners > settings.QUERYBASE_LIVE_MAX_STREAMS
 
 
-def events_for(user_id: int, last_event_id: str | None) -> Iterator[LiveEvent | None]:
+def events_for(user_id: int, last_event_id: str | None) -> Generator[LiveEvent | None, None, None]:
     """The user's events, blocking: first those after `last_event_id` still kept, then live
     ones. None once listening, and then every KEEPALIVE_SECONDS of quiet. For threaded
     servers (one thread each)."""
@@ -173,7 +173,7 @@ def events_for(user_id: int, last_event_id: str | None) -> Iterator[LiveEvent | 
         pubsub.close()
 
 
-async def aevents_for(user_id: int, last_event_id: str | None) -> AsyncIterator[LiveEvent | None]:
+async def aevents_for(user_id: int, last_event_id: str | None) -> AsyncGenerator[LiveEvent | None, None]:
     """`events_for` on an event loop: an open stream costs a coroutine and a Redis
     connection, not a thread."""
     client = new_async_redis()

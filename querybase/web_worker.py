@@ -21,6 +21,7 @@ The attribute and method names are gthread's (gunicorn is pinned in requirements
 tests/test_shipped_server.py checks the behaviour through the shipped server.
 """
 
+import contextlib
 import errno
 import selectors
 import time
@@ -30,7 +31,12 @@ from functools import partial
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from querybase import settings as querybase_settings
-from querybase.request_arrival import Arrival, PacedSocket, refuse_slow_request
+from querybase.request_arrival import CONTINUE, Arrival, PacedSocket, refuse_request, refuse_slow_request
+
+
+def _kept_alive(served: Future) -> bool:
+    """Whether the thread that served a connection's request kept the connection open."""
+    return not served.cancelled() and served.exception() is None and served.result() is True
 
 
 class WebWorker(ThreadWorker):
@@ -57,6 +63,14 @@ class WebWorker(ThreadWorker):
     def finish_request(self, conn: TConn, fs: Future) -> None:
         # Runs on the main thread; its loop turns accepting back on before it next waits.
         self.connections_in_threads -= 1
+        if self.gathers_requests() and _kept_alive(fs) and conn.parser.unreader.buf.getvalue():
+            # The client sent (the start of) its next request with the last one, or the
+            # last body's drain read into it. gthread hands such a connection straight
+            # back to a thread, which would then wait, paced but for the whole grace, for
+            # the rest of a request the client may never finish: a few connections doing
+            # so held every thread. It is gathered like any other request instead.
+            self._gather(conn, readable=False, already=bytes(conn.parser.unreader.take_buffered()))
+            return
         super().finish_request(conn, fs)
 
     # Gathering requests on the main thread (querybase/request_arrival.py).
@@ -89,9 +103,13 @@ class WebWorker(ThreadWorker):
         self.keepalived_conns.remove(conn)
         self._gather(conn, readable=True)
 
-    def _gather(self, conn: TConn, *, readable: bool) -> None:
+    def _gather(self, conn: TConn, *, readable: bool, already: bytes = b"") -> None:
+        """Gather the connection's next request, of which `already` came before."""
         conn.sock.setblocking(False)
-        self.arrivals[conn] = Arrival()
+        arrival = self.arrivals[conn] = Arrival(received=bytearray(already))
+        if already and self._is_whole(conn, arrival):
+            self._hand_to_thread(conn)
+            return
         # A kept-alive connection's request is usually all there already: no poller round trip.
         if not (readable and self._read_request(conn, registered=False)):
             self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_request_bytes, conn))
@@ -110,17 +128,37 @@ class WebWorker(ThreadWorker):
         except OSError:
             data = b""
         arrival.received += data
-        if data and not arrival.is_complete():
+        if data and not self._is_whole(conn, arrival):
             return False
         if registered:
             self.poller.unregister(conn.sock)
-        del self.arrivals[conn]
         if data:
-            conn.arrival = arrival
-            self.enqueue_req(conn)
+            self._hand_to_thread(conn)
         else:  # the client left before its request was whole
+            del self.arrivals[conn]
             self._close(conn)
         return True
+
+    @staticmethod
+    def _is_whole(conn: TConn, arrival: Arrival) -> bool:
+        """Whether the request has come (as much as is gathered); a client waiting to be
+        told to send its body is told so first."""
+        if arrival.wants_continue():
+            arrival.continued = True
+            # 25 bytes on a connection with nothing else unsent. A client that is gone says so
+            # on its next read.
+            with contextlib.suppress(OSError):
+                conn.sock.send(CONTINUE)
+        return arrival.is_complete()
+
+    def _hand_to_thread(self, conn: TConn) -> None:
+        arrival = self.arrivals.pop(conn)
+        if arrival.has_body_without_length():
+            refuse_request(conn.sock, 411, "Length Required")
+            self._close(conn)
+            return
+        conn.arrival = arrival
+        self.enqueue_req(conn)
 
     def murder_pending(self) -> None:
         # Called by gthread's loop at least once a second.
@@ -158,7 +196,9 @@ class WebWorker(ThreadWorker):
             conn.init()
             conn.parser.unreader.unread(bytes(arrival.received))
             conn.data_ready = True
-            conn.sock.start_request(started_at=arrival.started_at, bytes_already=len(arrival.received))
+            conn.sock.start_request(
+                started_at=arrival.started_at, bytes_already=len(arrival.received), continued=arrival.continued
+            )
         try:
             return super().handle(conn)
         finally:

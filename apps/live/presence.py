@@ -70,8 +70,15 @@ def _touch(request_id: int, user_id: int, expires: float | None) -> tuple[bool, 
 
 
 def viewers_of(approval: ApprovalRequest, user_ids: list[int]) -> list[dict]:
-    """The viewers as a page shows them: reviewers (who may still decide) are 'reviewing'."""
-    users = get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("username")
+    """The viewers as a page shows them: reviewers (who may still decide) are 'reviewing'.
+    Only those who may still see the request: someone who lost the right with the page
+    open stays in its set until their presence runs out, and must neither be listed nor
+    hear of it."""
+    users = [
+        user
+        for user in get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("username")
+        if request_policy.may_view_request(user, approval)
+    ]
     reviewers = set(request_policy.eligible_reviewers(approval).filter(pk__in=user_ids).values_list("pk", flat=True))
     return [
         {
@@ -88,7 +95,7 @@ def heartbeat(approval: ApprovalRequest, user: User) -> list[dict]:
     changed, user_ids = _touch(approval.pk, user.pk, clock() + PRESENCE_SECONDS)
     viewers = viewers_of(approval, user_ids)
     if changed:
-        _announce(approval, user_ids, viewers)
+        _announce(approval, viewers)
     return viewers
 
 
@@ -97,7 +104,7 @@ def leave(approval: ApprovalRequest, user: User) -> list[dict]:
     changed, user_ids = _touch(approval.pk, user.pk, None)
     viewers = viewers_of(approval, user_ids)
     if changed:
-        _announce(approval, user_ids, viewers)
+        _announce(approval, viewers)
     return viewers
 
 
@@ -113,5 +120,6 @@ def current_viewers(approval: ApprovalRequest) -> list[dict]:
     return viewers_of(approval, user_ids)
 
 
-def _announce(approval: ApprovalRequest, user_ids: list[int], viewers: list[dict]) -> None:
-    publish(user_ids, "presence", {"request": approval.pk, "viewers": viewers})
+def _announce(approval: ApprovalRequest, viewers: list[dict]) -> None:
+    # To the viewers listed, who may all see the request; not to every id in its set.
+    publish([viewer["id"] for viewer in viewers], "presence", {"request": approval.pk, "viewers": viewers})

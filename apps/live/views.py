@@ -2,10 +2,11 @@
 presence (who has its page open)."""
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, closing
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import connections
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.approvals import selectors
 from apps.live import presence
+from apps.live.credentials import StreamCredentials, release_database_connections
 from apps.live.exceptions import LiveUpdatesUnavailable, TooManyStreams
 from querybase import live_bus as bus
 from querybase.rate_limits import LiveRateLimit
@@ -39,26 +41,27 @@ class _EventStreamNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _sync_stream(user_id: int, last_event_id: str | None) -> Iterator[bytes]:
+def _sync_stream(credentials: StreamCredentials, last_event_id: str | None) -> Iterator[bytes]:
     preamble = _PREAMBLE  # sent once the bus listens, so a client that has it misses nothing
-    for event in bus.events_for(user_id, last_event_id):
-        yield (preamble or _KEEPALIVE) if event is None else event.as_sse()
-        preamble = b""
+    with closing(bus.events_for(credentials.user_id, last_event_id)) as events:
+        for event in events:
+            # Before each event or keep-alive: a stream lasts as long as its page, and
+            # its credentials may stop being good meanwhile (apps/live/credentials.py).
+            if not preamble and not credentials.still_valid():
+                return
+            yield (preamble or _KEEPALIVE) if event is None else event.as_sse()
+            preamble = b""
 
 
-async def _async_stream(user_id: int, last_event_id: str | None) -> AsyncIterator[bytes]:
+async def _async_stream(credentials: StreamCredentials, last_event_id: str | None) -> AsyncIterator[bytes]:
     preamble = _PREAMBLE
-    async for event in bus.aevents_for(user_id, last_event_id):
-        yield (preamble or _KEEPALIVE) if event is None else event.as_sse()
-        preamble = b""
-
-
-def _release_database_connections() -> None:
-    """The stream needs the database no more (the user is known, events come from Redis):
-    left open, each stream would hold a PostgreSQL connection for as long as it lasts."""
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close()
+    async with aclosing(bus.aevents_for(credentials.user_id, last_event_id)) as events:
+        async for event in events:
+            # As above, on the one thread the events process keeps for Django's synchronous parts.
+            if not preamble and not await sync_to_async(credentials.still_valid)():
+                return
+            yield (preamble or _KEEPALIVE) if event is None else event.as_sse()
+            preamble = b""
 
 
 class EventStreamView(APIView):
@@ -77,9 +80,8 @@ class EventStreamView(APIView):
         if not redis_enabled():
             raise LiveUpdatesUnavailable("Live updates need Redis (REDIS_URL); reload to see changes.")
         last_event_id = bus.valid_event_id(request.headers.get("Last-Event-ID"))
-        user_id = request.user.pk
-        assert user_id is not None  # IsAuthenticated
-        if bus.open_streams(user_id) >= settings.QUERYBASE_LIVE_MAX_STREAMS:
+        credentials = StreamCredentials.of(request)
+        if bus.open_streams(credentials.user_id) >= settings.QUERYBASE_LIVE_MAX_STREAMS:
             raise TooManyStreams(
                 f"You have {settings.QUERYBASE_LIVE_MAX_STREAMS} live update streams open already "
                 "(one per open page): close one, or reload a page that stopped updating."
@@ -87,10 +89,10 @@ class EventStreamView(APIView):
         # Served by an ASGI server (the events process), the stream is a coroutine on the
         # event loop; by a threaded one, it holds its thread.
         if isinstance(request._request, ASGIRequest):
-            content: Iterator[bytes] | AsyncIterator[bytes] = _async_stream(user_id, last_event_id)
+            content: Iterator[bytes] | AsyncIterator[bytes] = _async_stream(credentials, last_event_id)
         else:
-            content = _sync_stream(user_id, last_event_id)
-        _release_database_connections()
+            content = _sync_stream(credentials, last_event_id)
+        release_database_connections()
         response = StreamingHttpResponse(content, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

@@ -4,6 +4,7 @@ leaving or silence drops them, and everyone still viewing hears of each change."
 import pytest
 
 from apps.live import presence
+from querybase.live_bus import publish
 from tests.support.factories import client_for
 from tests.support.sse import EventStream
 
@@ -74,3 +75,26 @@ def test_viewers_hear_who_comes_and_goes_and_strangers_see_nothing(team, live_se
     assert outsider.post(url).status_code == 404
     assert outsider.get(url).status_code == 404
     assert [name for name, _ in viewers(analyst.get(url))] == [team.analyst.username]
+
+
+def test_a_viewer_who_may_no_longer_see_the_request_neither_hears_nor_is_listed(team, live_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 1 WHERE id = 1")["id"]
+    url = f"/api/v1/approvals/{request_id}/presence"
+    demoted = client_for(team.approver)
+    assert demoted.post(url).status_code == 200
+    demoted.force_login(team.approver)
+    stream = EventStream(
+        f"{live_server.url}/api/v1/events", cookies={"sessionid": demoted.cookies["sessionid"].value}
+    ).wait_ready()
+    try:
+        # Taken out of the approvers while the request's page is still open (listed for a
+        # minute after the last heartbeat).
+        team.approver.groups.clear()
+        arrived = viewers(client_for(team.second_approver).post(url))
+        publish([team.approver.pk], "test.marker", {})
+        assert stream.next_event().event == "test.marker"  # heard nothing of the request
+    finally:
+        stream.close()
+
+    assert arrived == [(team.second_approver.username, "reviewing")]
+    assert viewers(client_for(team.analyst).get(url)) == [(team.second_approver.username, "reviewing")]

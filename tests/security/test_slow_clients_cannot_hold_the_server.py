@@ -18,7 +18,11 @@ from contextlib import ExitStack, contextmanager
 import pytest
 import requests
 
+from apps.accounts.services import issue_api_key
+from querybase.live_bus import publish
+from tests.support.factories import make_user
 from tests.support.servers import shipped_server
+from tests.support.sse import EventStream
 
 GRACE_SECONDS = 6
 THREADS = 4
@@ -35,6 +39,13 @@ def web_server(tmp_path_factory, django_db_setup, django_db_blocker):
         "QUERYBASE_REQUEST_MIN_BYTES_PER_SECOND": "10000000",
     }
     with shipped_server(tmp_path_factory.mktemp("web") / "web.log", env=env) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def events_server(tmp_path_factory, django_db_setup, django_db_blocker):
+    env = {"QUERYBASE_REQUEST_GRACE_SECONDS": str(GRACE_SECONDS)}
+    with shipped_server(tmp_path_factory.mktemp("events") / "events.log", role="events", env=env) as base:
         yield base
 
 
@@ -78,7 +89,8 @@ def still_open(connection: socket.socket) -> bool:
 
 
 def answer_of(connection: socket.socket) -> tuple[int, dict]:
-    """The status and JSON body the server wrote on `connection` before closing it."""
+    """The status and JSON body of the last answer the server wrote on `connection` before
+    closing it (a kept-alive connection's earlier requests were answered before)."""
     connection.settimeout(GRACE_SECONDS + 10)
     answer = b""
     try:
@@ -86,7 +98,7 @@ def answer_of(connection: socket.socket) -> tuple[int, dict]:
             answer += chunk
     except ConnectionResetError:
         pass  # the server closed with our unread bytes in its buffer: what it wrote came first
-    head, _, body = answer.partition(b"\r\n\r\n")
+    head, _, body = answer[answer.rfind(b"HTTP/1.1 ") :].partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body)
 
 
@@ -95,7 +107,16 @@ SLOW_BODY = (
     b"POST /api/v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     b"Content-Length: 1000\r\n\r\n{"
 )
-SLOW_REQUESTS = {"slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"), "slow body": (SLOW_BODY, b" ")}
+# A whole request and the start of the next, sent together on a kept-alive connection: the
+# first is answered, and the second is as slow as a slowloris.
+SLOW_NEXT_REQUEST = b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + SLOW_HEAD
+SLOW_REQUESTS = {
+    "slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"),
+    "slow body": (SLOW_BODY, b" "),
+    "slow next request on a kept-alive connection": (SLOW_NEXT_REQUEST, b"X-a: b\r\n"),
+    # Told "100 Continue" as a thread took the request, the client then sent its body slowly.
+    "slow body after 100-continue": (SLOW_BODY.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n"), b" "),
+}
 # A body larger than what the server gathers before a thread takes it: the thread reads the
 # rest at the pace (the login form's CSRF check reads it, given a CSRF cookie).
 SLOW_LARGE_BODY = (
@@ -117,6 +138,28 @@ def test_slow_clients_do_not_keep_the_server_from_answering_others(web_server, f
     assert statuses == [200] * 5
     assert took < GRACE_SECONDS - 3
     assert open_after == SLOW_CLIENTS
+
+
+# A body in a transfer coding has no length to gather by; a thread read it, and after the
+# app's answer gunicorn drained it, a byte at a time, for seconds on end.
+SLOW_CHUNKED_BODY = (
+    b"POST /api/v1/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n100000\r\n{"
+)
+
+
+def test_slow_chunked_bodies_do_not_keep_the_server_from_answering_others(web_server):
+    with slow_clients(web_server, SLOW_CHUNKED_BODY) as connections:
+        drip(connections, b" ", seconds=2)
+        started = time.monotonic()
+        statuses = [requests.get(f"{web_server}/version", timeout=GRACE_SECONDS - 3).status_code for _ in range(5)]
+        took = time.monotonic() - started
+        answers = [answer_of(connection) for connection in connections]
+
+    assert statuses == [200] * 5
+    assert took < GRACE_SECONDS - 3
+    # Refused at once, unread: the app reads bodies by their Content-Length only.
+    assert {(status, body["error"]["code"]) for status, body in answers} == {(411, "length_required")}
 
 
 @pytest.mark.parametrize(("first_bytes", "byte"), SLOW_REQUESTS.values(), ids=SLOW_REQUESTS.keys())
@@ -167,3 +210,55 @@ def test_a_kept_alive_connection_serves_request_after_request(web_server):
 
     assert large.status_code == 401
     assert statuses == [200] * 20
+
+
+# The events process (uvicorn) gave a request's head all the time the client liked: such
+# connections piled up, each a file descriptor, until it could accept no more.
+SLOW_EVENTS_REQUESTS = {
+    "silent connection": (b"", b""),
+    "slowloris (headers)": (SLOW_HEAD, b"X-a: b\r\n"),
+    "slow next request on a kept-alive connection": (SLOW_NEXT_REQUEST, b"X-a: b\r\n"),
+}
+
+
+@pytest.mark.parametrize(("first_bytes", "byte"), SLOW_EVENTS_REQUESTS.values(), ids=SLOW_EVENTS_REQUESTS.keys())
+def test_the_events_process_answers_a_slow_client_408_in_json_once_its_time_is_up(events_server, first_bytes, byte):
+    assert_refused_once_its_time_is_up(events_server, first_bytes, byte)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_open_event_stream_outlives_the_time_a_request_has_to_arrive(events_server):
+    ana = make_user("ana")
+    key = issue_api_key(ana, name="stream").secret
+    stream = EventStream(f"{events_server}/api/v1/events", {"Authorization": f"Api-Key {key}"}).wait_ready()
+    try:
+        time.sleep(GRACE_SECONDS + 2)
+        publish([ana.pk], "test.later", {"still": "open"})
+        assert stream.next_event().data == {"still": "open"}
+    finally:
+        stream.close()
+
+
+# A body announced to the events process and sent a byte at a time: Django's handler reads
+# a body whole before the view runs, while the stream being opened holds one of the few
+# slots for opening streams; such connections held them all, and nothing was answered.
+SLOW_EVENTS_BODIES = {
+    "on the stream": b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\nx",
+    "on /health": b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\nx",
+}
+
+
+@pytest.mark.parametrize("first_bytes", SLOW_EVENTS_BODIES.values(), ids=SLOW_EVENTS_BODIES.keys())
+def test_slow_bodies_do_not_keep_the_events_process_from_answering_others(events_server, first_bytes):
+    with slow_clients(events_server, first_bytes) as connections:
+        drip(connections, b"x", seconds=2)
+        started = time.monotonic()
+        statuses = [requests.get(f"{events_server}/health", timeout=GRACE_SECONDS - 3).status_code for _ in range(3)]
+        took = time.monotonic() - started
+        status, body = answer_of(connections[0])
+
+    assert statuses == [200] * 3
+    assert took < GRACE_SECONDS - 3
+    # Neither path takes a body: refused at once, unread.
+    assert status == 413
+    assert body["error"]["code"] == "payload_too_large"
