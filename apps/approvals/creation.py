@@ -66,6 +66,7 @@ def create_request(
             sql_sha256=sha256_of(sql),
             params=params,
             reason=reason,
+            write_target=datasource.write_target(),
             classification=classification.as_dict(),
             risk=classification.risk.value,
             write_kinds=sorted(classification.write_kinds),

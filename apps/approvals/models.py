@@ -41,6 +41,9 @@ class ApprovalRequest(models.Model):
     params = models.JSONField(null=True, blank=True)
     params_sha256 = models.CharField(max_length=64, blank=True)
     reason = models.TextField(blank=True)
+    # Where the write was asked for and reviewed: the source's `write_target()` then.
+    # Execution refuses a source since pointed elsewhere (apps/approvals/policy.py).
+    write_target = models.JSONField(default=dict)
     classification = models.JSONField(default=dict)
     risk = models.CharField(max_length=16)
     write_kinds = models.JSONField(default=list)
