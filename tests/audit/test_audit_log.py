@@ -57,6 +57,15 @@ def test_postgresql_refuses_raw_update_and_delete(statement):
     assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
 
 
+@pytest.mark.parametrize("statement", ["TRUNCATE audit_auditevent", "TRUNCATE audit_auditevent, audit_outboxentry"])
+def test_postgresql_refuses_truncate(statement):
+    """A TRUNCATE fires no row trigger: it needs its own, or it empties the log at once."""
+    event = record_event("test.event")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.event"
+
+
 def test_deleting_a_user_keeps_their_events():
     user = make_user("leaver")
     record_event("test.event", actor=user)
