@@ -5,6 +5,7 @@ The worker is one of the test's own (PrivateWorker) and the whole of it is SIGKI
 before its COMMIT, while the write waits on a row the test holds, or after it, while the
 worker waits to record success on a metadata row the test holds."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -222,3 +223,37 @@ def test_an_approved_request_whose_execution_was_never_queued_is_queued(team, po
         assert interrupted_writes.queue_unqueued_requests() == 0  # sent again once, not at every sweep
     assert settle(request_id).status == "succeeded"
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 2") == (11,)
+
+
+def end_waiting_metadata_sessions() -> int:
+    """End the sessions of the suite's database that wait on a lock (the worker's, as it
+    waits to record an outcome); the worker process lives on."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_metadata_connection_lost_after_commit_is_known_succeeded_and_never_rerun(source):
+    """The write committed in the source, then the worker's connection to QueryBase's own
+    database went before it could record the outcome: the request says so once settled."""
+    request_id = approved_but_not_queued(source.team, WRITE)
+    with source.holding_row() as row_hold, private_worker() as worker:
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
+        with holding_request_row(request_id) as metadata_hold:
+            row_hold.rollback()
+            wait_until(lambda: source.markers(request_id), "the write to commit")
+            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+            assert end_waiting_metadata_sessions() == 1
+            metadata_hold.rollback()
+        approval = sweep_until_settled(request_id)
+        assert approval.status == "succeeded"
+        # The worker, still running, takes the next delivery of the same job: nothing runs.
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        time.sleep(2)
+    assert source.amount() == 110
+    assert ApprovalRequest.objects.get(pk=request_id).status == "succeeded"
+    assert source.markers(request_id) == [(approval.sql_sha256, True)]
