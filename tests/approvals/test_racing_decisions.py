@@ -52,8 +52,10 @@ def test_approve_and_reject_at_once(team, postgres_server):
         request_id = team.request_write("UPDATE ledger SET amount = amount + 1 WHERE id = 1")["id"]
         winner = one_won(
             at_once(
-                lambda: team.review(request_id, "approve"),
-                lambda: team.review(request_id, "reject", user=team.second_approver, comment="no"),
+                lambda request_id=request_id: team.review(request_id, "approve"),
+                lambda request_id=request_id: team.review(
+                    request_id, "reject", user=team.second_approver, comment="no"
+                ),
             )
         )
         decisions = AuditEvent.objects.filter(object_id=str(request_id), action="approval.review")
@@ -73,8 +75,8 @@ def test_approve_and_withdraw_at_once(team, postgres_server):
         request_id = team.request_write("UPDATE ledger SET amount = amount + 1 WHERE id = 1")["id"]
         winner = one_won(
             at_once(
-                lambda: team.review(request_id, "approve"),
-                lambda: client_for(team.analyst).post(f"/api/v1/approvals/{request_id}/cancel"),
+                lambda request_id=request_id: team.review(request_id, "approve"),
+                lambda request_id=request_id: client_for(team.analyst).post(f"/api/v1/approvals/{request_id}/cancel"),
             )
         )
         if winner == 0:
