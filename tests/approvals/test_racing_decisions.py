@@ -87,3 +87,31 @@ def test_approve_and_withdraw_at_once(team, postgres_server):
             assert not AuditEvent.objects.filter(object_id=str(request_id), action="approval.execute").exists()
     wait_until_worker_idle()
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 1") == (10 + applied,)
+
+
+def submit(team, sql: str, params=None):
+    return client_for(team.analyst).post(
+        "/api/v1/queries",
+        {"datasource": team.source.pk, "sql": sql, "reason": "fix data", "params": params},
+        format="json",
+    )
+
+
+def test_the_same_write_submitted_twice_at_once_makes_one_request(team, postgres_server):
+    sql = "UPDATE ledger SET amount = amount + 1 WHERE id = 2"
+    responses = at_once(lambda: submit(team, sql), lambda: submit(team, sql))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [202, 409], [response.content for response in responses]
+    (created,) = [response.json()["approval"] for response in responses if response.status_code == 202]
+    (refused,) = [response.json()["error"] for response in responses if response.status_code == 409]
+    assert refused["code"] == "duplicate_request"
+    assert refused["details"]["request"] == created["id"]
+    assert ApprovalRequest.objects.filter(requester=team.analyst).count() == 1
+    # Once it has run, the same change may be asked for again.
+    team.review(created["id"], "approve")
+    assert settle(created["id"]).status == "succeeded"
+    assert submit(team, sql).status_code == 202
+    # Other parameters are another request.
+    assert submit(team, "UPDATE ledger SET amount = $1 WHERE id = 2", [1]).status_code == 202
+    assert submit(team, "UPDATE ledger SET amount = $1 WHERE id = 2", [2]).status_code == 202
+    assert submit(team, "UPDATE ledger SET amount = $1 WHERE id = 2", [2]).status_code == 409
