@@ -92,13 +92,34 @@ class Refusal:
     message: str
 
 
+def target_changes(approval: ApprovalRequest) -> list[str]:
+    """What of its source's target (engine, host, port, database, login) changed since the
+    request was made: the SQL was asked for, and is reviewed, for the source as it was."""
+    return [
+        field
+        for field, value in approval.datasource.write_target().items()
+        if approval.write_target.get(field, _UNRECORDED) != value
+    ]
+
+
+def _moved_source_refusal(approval: ApprovalRequest, doing: str) -> Refusal | None:
+    moved = target_changes(approval)
+    if not moved:
+        return None
+    return Refusal(
+        RefusalKind.CLOSED,
+        f"The data source {approval.datasource.name} was changed after the request was made (its "
+        f"{', '.join(moved)}); it can no longer be {doing}: the requester may submit it again.",
+    )
+
+
 def review_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
     """Why `user` may not review `approval` now (None: they may)."""
     if approval.status != ApprovalStatus.PENDING:
         return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; it can no longer be reviewed.")
     if approval.expires_at <= timezone.now():
         return Refusal(RefusalKind.CLOSED, "The request has expired.")
-    return _reviewer_refusal(user, approval)
+    return _reviewer_refusal(user, approval) or _moved_source_refusal(approval, "reviewed")
 
 
 def _reviewer_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
@@ -126,6 +147,9 @@ def dry_run_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
         return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; only pending requests can be dry-run.")
     if approval.expires_at <= timezone.now():
         return Refusal(RefusalKind.CLOSED, "The request has expired; it can no longer be dry-run.")
+    moved = _moved_source_refusal(approval, "dry-run")
+    if moved is not None:
+        return moved
     datasource = approval.datasource
     if datasource.sandbox_enabled:
         # Tried in a fresh sandbox copy (apps/sandboxes/dry_runs.py): the source is not
@@ -162,11 +186,7 @@ def execution_refusal(approval: ApprovalRequest) -> tuple[str, str] | None:
             "datasource_inactive",
             f"The data source {datasource.name} was deactivated after approval; the request did not run.",
         )
-    moved = [
-        field
-        for field, value in datasource.write_target().items()
-        if approval.write_target.get(field, _UNRECORDED) != value
-    ]
+    moved = target_changes(approval)
     if moved:
         return (
             "datasource_changed",

@@ -210,3 +210,20 @@ def test_an_approved_request_whose_source_was_pointed_elsewhere_does_not_run(tea
     assert failed.detail["error_code"] == "datasource_changed"
     body = client_for(team.approver).get(f"/api/v1/approvals/{request_id}").json()
     assert body["execution"]["error"]["code"] == "datasource_changed"
+
+
+def test_a_request_whose_source_was_pointed_elsewhere_can_no_longer_be_reviewed(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
+    team.source.host = "localhost"
+    team.source.save()
+    response = team.review(request_id, "approve")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_state"
+    assert "host" in response.json()["error"]["message"]
+    dry_run = client_for(team.approver).post(f"/api/v1/approvals/{request_id}/dry-run")
+    assert dry_run.status_code == 400
+    assert dry_run.json()["error"]["code"] == "dry_run_not_allowed"
+    assert "host" in dry_run.json()["error"]["message"]
+    assert ApprovalRequest.objects.get(pk=request_id).status == "pending"
+    assert not ApprovalReview.objects.filter(request_id=request_id).exists()
+    assert ledger(postgres_server) == (5, 50)
