@@ -74,6 +74,12 @@ NOT_APPLIED_MESSAGE = (
 )
 
 
+SOURCE_CHANGED_NOTE = (
+    " The data source was changed since the request was made (its {}), so whether the write was "
+    "applied where it ran could not be checked."
+)
+
+
 # How long settling an interrupted write waits for its transaction, if that is still open
 # in the source (a worker killed while its statement waits on a lock): it is asked again
 # at the next sweep.
@@ -234,7 +240,10 @@ def settle_interrupted(approval: ApprovalRequest) -> str:
     never re-run: from its marker, succeeded (committed) or failed (not applied); without
     one, failed with its outcome unknown, for a human. Returns the status it is in after:
     still `executing` while its transaction is open in the source, or the source is down."""
-    outcome = _interrupted_outcome(approval)
+    moved = policy.target_changes(approval)
+    # The marker is where the write ran; a source pointed elsewhere since would be asked
+    # about a database the write never touched, and find nothing there.
+    outcome = WriteOutcome.UNKNOWABLE if moved else _interrupted_outcome(approval)
     if outcome in (WriteOutcome.COMMITTED, WriteOutcome.UNKNOWABLE):
         # Its worker died before it could drop the source's cached reads.
         result_store.forget_results_of(approval.datasource_id)
@@ -255,8 +264,8 @@ def settle_interrupted(approval: ApprovalRequest) -> str:
             approval,
             ApprovalStatus.FAILED,
             error_code="interrupted",
-            error_message=INTERRUPTED_MESSAGE,
-            audit={"settled": outcome.value},
+            error_message=INTERRUPTED_MESSAGE + (SOURCE_CHANGED_NOTE.format(", ".join(moved)) if moved else ""),
+            audit={"settled": outcome.value, **({"datasource_changed": moved} if moved else {})},
         )
     approval.refresh_from_db(fields=["status"])
     return approval.status

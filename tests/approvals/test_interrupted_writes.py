@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.approvals import execution, interrupted_writes
 from apps.approvals.models import ApprovalRequest
 from apps.approvals.tasks import execute_approved_request
+from apps.datasources.connectors import CredentialRole, connector_for
 from tests.support.approvals import Team, approved_but_not_queued, ledger, ledger_source, settle
 from tests.support.crashes import (
     mysql_holding,
@@ -32,7 +33,7 @@ from tests.support.crashes import (
     settle_with,
     wait_until,
 )
-from tests.support.databases import SOURCE_DB, mysql_root
+from tests.support.databases import SOURCE_DB, mysql_root, postgres_admin_url
 from tests.support.factories import source_from_server
 from tests.support.worker import PrivateWorker, suite_database_url
 
@@ -257,3 +258,47 @@ def test_metadata_connection_lost_after_commit_is_known_succeeded_and_never_reru
     assert source.amount() == 110
     assert ApprovalRequest.objects.get(pk=request_id).status == "succeeded"
     assert source.markers(request_id) == [(approval.sql_sha256, True)]
+
+
+@contextmanager
+def another_database_keeping_markers(server) -> Iterator[str]:
+    """A second database on the same server with an outcome marker table of its own, as
+    one QueryBase has written to before has."""
+    name = f"{SOURCE_DB}_other"
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    other = source_from_server("other", "postgresql", server)
+    other.database = name
+    try:
+        connector_for(other, CredentialRole.OWNER).prepare_outcome_marker()
+        yield name
+    finally:
+        with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_write_interrupted_after_commit_on_a_since_repointed_source_is_left_unknown(postgres_server):
+    """The sweeper cannot look for the marker where the write ran: the source now names
+    another database. Finding none there says nothing about the write."""
+    source = PostgresLedger(postgres_server)
+    request_id = approved_but_not_queued(source.team, WRITE)
+    with source.holding_row() as row_hold, private_worker() as worker:
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
+        with holding_request_row(request_id) as metadata_hold:
+            row_hold.rollback()
+            wait_until(lambda: source.markers(request_id), "the write to commit")
+            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+            worker.kill()
+            metadata_hold.rollback()
+        with another_database_keeping_markers(postgres_server) as other:
+            source.team.source.database = other
+            source.team.source.save()
+            approval = sweep_until_settled(request_id)
+    assert source.amount() == 110  # it did commit, where it was asked for
+    assert approval.status == "failed"
+    assert approval.error_code == "interrupted"
+    assert "changed" in approval.error_message
+    with psycopg.connect(host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=SOURCE_DB) as db:
+        db.execute("DROP TABLE IF EXISTS querybase_write_outcomes")
