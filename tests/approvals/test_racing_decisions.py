@@ -115,3 +115,18 @@ def test_the_same_write_submitted_twice_at_once_makes_one_request(team, postgres
     assert submit(team, "UPDATE ledger SET amount = $1 WHERE id = 2", [1]).status_code == 202
     assert submit(team, "UPDATE ledger SET amount = $1 WHERE id = 2", [2]).status_code == 202
     assert submit(team, "UPDATE ledger SET amount = $1 WHERE id = 2", [2]).status_code == 409
+
+
+def test_the_last_two_of_two_required_approvals_at_once_run_it_once(team, postgres_server):
+    team.source.approvals_required = 2
+    team.source.save()
+    request_id = team.request_write("UPDATE ledger SET amount = amount + 1 WHERE id = 3")["id"]
+    responses = at_once(
+        lambda: team.review(request_id, "approve"),
+        lambda: team.review(request_id, "approve", user=team.second_approver),
+    )
+    assert [response.status_code for response in responses] == [200, 200]
+    assert settle(request_id).status == "succeeded"
+    assert AuditEvent.objects.filter(object_id=str(request_id), action="approval.approved").count() == 1
+    wait_until_worker_idle()
+    assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 3") == (11,)
