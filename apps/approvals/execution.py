@@ -19,7 +19,7 @@ from apps.approvals.notify import notify_executed
 from apps.approvals.state import transition
 from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import Connector, ConnectorError, WriteMarker, WriteOutcome
+from apps.datasources.connectors.base import ConnectionLost, Connector, ConnectorError, WriteMarker, WriteOutcome
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.queries import result_store
 from apps.queries.plan import bind_statements, params_sha256_of, sha256_of
@@ -64,6 +64,13 @@ INTERRUPTED_MESSAGE = (
     "The worker executing this request stopped before reporting a result. The statements may or "
     "may not have been applied: check the database before submitting the change again. QueryBase "
     "never re-runs an interrupted write by itself."
+)
+
+
+CONNECTION_LOST_MESSAGE = (
+    "The connection to the data source was lost during the write, before its result arrived. The "
+    "statements may or may not have been applied (no outcome marker vouches for them): check the "
+    "database before submitting the change again. QueryBase never re-runs an interrupted write by itself."
 )
 
 
@@ -155,6 +162,14 @@ def _run(approval: ApprovalRequest) -> None:
             result_store.forget_results_of(approval.datasource_id)
     except HashMismatch as error:
         finish(approval, ApprovalStatus.FAILED, error_code="hash_mismatch", error_message=str(error), started=started)
+    except ConnectionLost as error:
+        # The connection died under the write, perhaps after the source committed it (the
+        # answer to COMMIT lost on the way): "failed" could be false. Settled as an
+        # interrupted write is, from its marker; while that cannot be read, it stays
+        # `executing` and the sweeper settles it.
+        logger.warning("connection lost during an approved write; settling from its marker: %s", error.message)
+        approval.refresh_from_db(fields=["outcome_marker_schema"])
+        settle_interrupted(approval, unknown_message=CONNECTION_LOST_MESSAGE)
     except (ConnectorError, QueryBaseError) as error:
         finish(approval, ApprovalStatus.FAILED, error_code=error.code, error_message=error.message, started=started)
     except CredentialDecryptionError as error:
@@ -235,7 +250,7 @@ def _acts_outside_its_transaction(approval: ApprovalRequest) -> bool:
     return any(effect_of(call.name, call.schema) not in (None, WAIT) for call in calls)
 
 
-def settle_interrupted(approval: ApprovalRequest) -> str:
+def settle_interrupted(approval: ApprovalRequest, *, unknown_message: str = INTERRUPTED_MESSAGE) -> str:
     """An `executing` request whose executor is gone (its lock is held by the caller now),
     never re-run: from its marker, succeeded (committed) or failed (not applied); without
     one, failed with its outcome unknown, for a human. Returns the status it is in after:
@@ -264,7 +279,7 @@ def settle_interrupted(approval: ApprovalRequest) -> str:
             approval,
             ApprovalStatus.FAILED,
             error_code="interrupted",
-            error_message=INTERRUPTED_MESSAGE + (SOURCE_CHANGED_NOTE.format(", ".join(moved)) if moved else ""),
+            error_message=unknown_message + (SOURCE_CHANGED_NOTE.format(", ".join(moved)) if moved else ""),
             audit={"settled": outcome.value, **({"datasource_changed": moved} if moved else {})},
         )
     approval.refresh_from_db(fields=["status"])

@@ -34,7 +34,7 @@ from tests.support.crashes import (
     wait_until,
 )
 from tests.support.databases import SOURCE_DB, mysql_root, postgres_admin_url
-from tests.support.factories import source_from_server
+from tests.support.factories import client_for, source_from_server
 from tests.support.worker import PrivateWorker, suite_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -302,3 +302,47 @@ def test_a_write_interrupted_after_commit_on_a_since_repointed_source_is_left_un
     assert "changed" in approval.error_message
     with psycopg.connect(host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=SOURCE_DB) as db:
         db.execute("DROP TABLE IF EXISTS querybase_write_outcomes")
+
+
+@pytest.fixture
+def connection_lost_after_commit(monkeypatch):
+    """The source commits the write, then the connection drops before its answer arrives:
+    the driver reports a lost connection for a transaction that did commit."""
+    from apps.datasources.connectors.base import ConnectionLost
+    from apps.datasources.connectors.postgresql import PostgreSQLConnector
+
+    committing = PostgreSQLConnector.run_write
+
+    def run_write(self, *args, **kwargs):
+        committing(self, *args, **kwargs)
+        raise ConnectionLost("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(PostgreSQLConnector, "run_write", run_write)
+
+
+@pytest.mark.usefixtures("connection_lost_after_commit")
+def test_a_connection_lost_after_commit_is_settled_from_the_marker(postgres_server):
+    source = PostgresLedger(postgres_server)
+    request_id = approved_but_not_queued(source.team, WRITE)
+    execution.execute_approved(request_id)
+    approval = ApprovalRequest.objects.get(pk=request_id)
+    assert source.amount() == 110
+    assert approval.status == "succeeded", (approval.error_code, approval.error_message)
+    body = client_for(source.team.analyst).get(f"/api/v1/approvals/{request_id}").json()
+    assert body["status"] == "succeeded"
+    assert execution.execute_approved(request_id).ran is False
+    assert source.amount() == 110
+
+
+@pytest.mark.usefixtures("connection_lost_after_commit")
+def test_a_connection_lost_after_commit_without_a_marker_says_the_outcome_is_unknown(postgres_server):
+    source = PostgresLedger(postgres_server)
+    source.team.source.write_outcome_marker = False
+    source.team.source.save()
+    request_id = approved_but_not_queued(source.team, WRITE)
+    execution.execute_approved(request_id)
+    approval = ApprovalRequest.objects.get(pk=request_id)
+    assert source.amount() == 110
+    assert approval.status == "failed"
+    assert approval.error_code == "interrupted"
+    assert "may or may not have been applied" in approval.error_message
