@@ -47,6 +47,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "approval_required": 409,
     "invalid_state": 409,
     "already_reviewed": 409,
+    "duplicate_request": 409,
     "not_cancellable": 409,
     "query_cancelled": 409,
     "datasource_has_history": 409,

@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
-from django.contrib.auth.models import Group
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, User
 from django.http import HttpRequest, HttpResponse
 
+from apps.accounts import admin_audit
 from apps.accounts.forms import AdminLoginForm
 from apps.accounts.models import ApiKey, GroupRights
+from apps.audit.services import record_event
 from apps.datasources import services as datasource_services
 from apps.datasources.models import DataSourcePermission
 from querybase.types import signed_in_user
@@ -54,6 +57,27 @@ def _login_answering_400_to_overlong(request: HttpRequest, extra_context: dict |
 
 admin.site.login = _login_answering_400_to_overlong  # type: ignore[method-assign]
 admin.site.unregister(Group)
+admin.site.unregister(User)
+admin_audit.install()
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's, with group membership changes in the audit log by name: groups are where a
+    user's rights come from, and the admin's own record only says "Groups" changed."""
+
+    def save_related(self, request: HttpRequest, form, formsets, change) -> None:
+        before = set(form.instance.groups.values_list("name", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        after = set(form.instance.groups.values_list("name", flat=True))
+        if before != after:
+            record_event(
+                "user.groups_changed",
+                actor=request.user,
+                target=form.instance,
+                request=request,
+                detail={"added": sorted(after - before), "removed": sorted(before - after)},
+            )
 
 
 @admin.register(Group)

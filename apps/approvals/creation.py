@@ -7,11 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.approvals.exceptions import NotAWrite, ReasonRequired, WriteKindForbidden
-from apps.approvals.models import ApprovalRequest
+from apps.approvals.exceptions import DuplicateRequest, NotAWrite, ReasonRequired, WriteKindForbidden
+from apps.approvals.models import OPEN_STATUSES, ApprovalRequest
 from apps.approvals.notify import notify_new_request
 from apps.approvals.selectors import eligible_approvers
 from apps.approvals.state import audience
@@ -58,6 +58,35 @@ def create_request(
             details={"reason": ["This field is required for a write."]},
         )
     bind_statements(datasource, sql, params, classification)  # refuses bad parameters now, not at execution
+    try:
+        return _create(user, datasource, sql, params, reason, classification, request, sandbox_evidence)
+    except IntegrityError as error:
+        if "one_open_request_per_text" not in str(error):
+            raise
+        raise _duplicate_of(user, datasource, sql) from error
+
+
+def _duplicate_of(user: User, datasource: DataSource, sql: str) -> DuplicateRequest:
+    open_ = ApprovalRequest.objects.filter(
+        requester=user, datasource=datasource, sql_sha256=sha256_of(sql), status__in=OPEN_STATUSES
+    ).order_by("pk")
+    return DuplicateRequest(
+        "You already asked for this change (same SQL and parameters on this source) and it has not "
+        "ended yet: follow that request, or cancel it first.",
+        details={"request": open_.values_list("pk", flat=True).first()},
+    )
+
+
+def _create(
+    user: User,
+    datasource: DataSource,
+    sql: str,
+    params: Params,
+    reason: str,
+    classification: Classification,
+    request: ClientRequest | None,
+    sandbox_evidence: dict[str, Any] | None,
+) -> ApprovalRequest:
     with transaction.atomic():
         approval = ApprovalRequest.objects.create(
             datasource=datasource,
@@ -66,6 +95,7 @@ def create_request(
             sql_sha256=sha256_of(sql),
             params=params,
             reason=reason,
+            write_target=datasource.write_target(),
             classification=classification.as_dict(),
             risk=classification.risk.value,
             write_kinds=sorted(classification.write_kinds),

@@ -21,6 +21,12 @@ class RequestClosed(QueryBaseError):
     code = "invalid_state"
 
 
+class DuplicateRequest(QueryBaseError):
+    """The same write (text and parameters) is already waiting or running for this requester."""
+
+    code = "duplicate_request"
+
+
 class AlreadyReviewed(QueryBaseError):
     code = "already_reviewed"
 

@@ -19,7 +19,7 @@ from apps.approvals.notify import notify_executed
 from apps.approvals.state import transition
 from apps.audit.services import record_event
 from apps.datasources.connectors import CredentialRole, connector_for
-from apps.datasources.connectors.base import Connector, ConnectorError, WriteMarker, WriteOutcome
+from apps.datasources.connectors.base import ConnectionLost, Connector, ConnectorError, WriteMarker, WriteOutcome
 from apps.datasources.crypto import CredentialDecryptionError
 from apps.queries import result_store
 from apps.queries.plan import bind_statements, params_sha256_of, sha256_of
@@ -67,10 +67,23 @@ INTERRUPTED_MESSAGE = (
 )
 
 
+CONNECTION_LOST_MESSAGE = (
+    "The connection to the data source was lost during the write, before its result arrived. The "
+    "statements may or may not have been applied (no outcome marker vouches for them): check the "
+    "database before submitting the change again. QueryBase never re-runs an interrupted write by itself."
+)
+
+
 NOT_APPLIED_MESSAGE = (
     "The worker executing this request stopped before its transaction committed, so the database "
     "rolled the statements back: nothing was applied (the outcome marker in the source says so). "
     "QueryBase never re-runs an interrupted write by itself: submit the change again if it is still wanted."
+)
+
+
+SOURCE_CHANGED_NOTE = (
+    " The data source was changed since the request was made (its {}), so whether the write was "
+    "applied where it ran could not be checked."
 )
 
 
@@ -149,6 +162,14 @@ def _run(approval: ApprovalRequest) -> None:
             result_store.forget_results_of(approval.datasource_id)
     except HashMismatch as error:
         finish(approval, ApprovalStatus.FAILED, error_code="hash_mismatch", error_message=str(error), started=started)
+    except ConnectionLost as error:
+        # The connection died under the write, perhaps after the source committed it (the
+        # answer to COMMIT lost on the way): "failed" could be false. Settled as an
+        # interrupted write is, from its marker; while that cannot be read, it stays
+        # `executing` and the sweeper settles it.
+        logger.warning("connection lost during an approved write; settling from its marker: %s", error.message)
+        approval.refresh_from_db(fields=["outcome_marker_schema"])
+        settle_interrupted(approval, unknown_message=CONNECTION_LOST_MESSAGE)
     except (ConnectorError, QueryBaseError) as error:
         finish(approval, ApprovalStatus.FAILED, error_code=error.code, error_message=error.message, started=started)
     except CredentialDecryptionError as error:
@@ -229,12 +250,15 @@ def _acts_outside_its_transaction(approval: ApprovalRequest) -> bool:
     return any(effect_of(call.name, call.schema) not in (None, WAIT) for call in calls)
 
 
-def settle_interrupted(approval: ApprovalRequest) -> str:
+def settle_interrupted(approval: ApprovalRequest, *, unknown_message: str = INTERRUPTED_MESSAGE) -> str:
     """An `executing` request whose executor is gone (its lock is held by the caller now),
     never re-run: from its marker, succeeded (committed) or failed (not applied); without
     one, failed with its outcome unknown, for a human. Returns the status it is in after:
     still `executing` while its transaction is open in the source, or the source is down."""
-    outcome = _interrupted_outcome(approval)
+    moved = policy.target_changes(approval)
+    # The marker is where the write ran; a source pointed elsewhere since would be asked
+    # about a database the write never touched, and find nothing there.
+    outcome = WriteOutcome.UNKNOWABLE if moved else _interrupted_outcome(approval)
     if outcome in (WriteOutcome.COMMITTED, WriteOutcome.UNKNOWABLE):
         # Its worker died before it could drop the source's cached reads.
         result_store.forget_results_of(approval.datasource_id)
@@ -255,8 +279,8 @@ def settle_interrupted(approval: ApprovalRequest) -> str:
             approval,
             ApprovalStatus.FAILED,
             error_code="interrupted",
-            error_message=INTERRUPTED_MESSAGE,
-            audit={"settled": outcome.value},
+            error_message=unknown_message + (SOURCE_CHANGED_NOTE.format(", ".join(moved)) if moved else ""),
+            audit={"settled": outcome.value, **({"datasource_changed": moved} if moved else {})},
         )
     approval.refresh_from_db(fields=["status"])
     return approval.status

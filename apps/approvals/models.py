@@ -30,6 +30,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ApprovalStatus.EXECUTING: frozenset({ApprovalStatus.SUCCEEDED, ApprovalStatus.FAILED}),
 }
 
+# Statuses in which a request may still run.
+OPEN_STATUSES = [ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTING]
+
 
 class ApprovalRequest(models.Model):
     datasource = models.ForeignKey(DataSource, on_delete=models.PROTECT, related_name="approval_requests")
@@ -41,6 +44,9 @@ class ApprovalRequest(models.Model):
     params = models.JSONField(null=True, blank=True)
     params_sha256 = models.CharField(max_length=64, blank=True)
     reason = models.TextField(blank=True)
+    # Where the write was asked for and reviewed: the source's `write_target()` then.
+    # Execution refuses a source since pointed elsewhere (apps/approvals/policy.py).
+    write_target = models.JSONField(default=dict)
     classification = models.JSONField(default=dict)
     risk = models.CharField(max_length=16)
     write_kinds = models.JSONField(default=list)
@@ -73,6 +79,16 @@ class ApprovalRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # A double click, a retried call or a second tab must not make two requests that
+            # two approvals would run twice: one open request per requester, source, text and
+            # parameters. Once it has ended, the same change may be asked for again.
+            models.UniqueConstraint(
+                fields=["requester", "datasource", "sql_sha256", "params_sha256"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="one_open_request_per_text",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"request #{self.pk} on {self.datasource} ({self.status})"

@@ -19,6 +19,8 @@ from apps.datasources.access import Action, datasources_user_may
 from apps.datasources.models import NEVER_IN_SANDBOXES, DataSource
 from querybase.types import AnyUser
 
+_UNRECORDED = object()  # a request without a recorded target matches no source
+
 
 def requests_visible_to(user: AnyUser) -> QuerySet[ApprovalRequest]:
     """Own requests, and requests on sources the user may approve; admins see all."""
@@ -90,13 +92,34 @@ class Refusal:
     message: str
 
 
+def target_changes(approval: ApprovalRequest) -> list[str]:
+    """What of its source's target (engine, host, port, database, login) changed since the
+    request was made: the SQL was asked for, and is reviewed, for the source as it was."""
+    return [
+        field
+        for field, value in approval.datasource.write_target().items()
+        if approval.write_target.get(field, _UNRECORDED) != value
+    ]
+
+
+def _moved_source_refusal(approval: ApprovalRequest, doing: str) -> Refusal | None:
+    moved = target_changes(approval)
+    if not moved:
+        return None
+    return Refusal(
+        RefusalKind.CLOSED,
+        f"The data source {approval.datasource.name} was changed after the request was made (its "
+        f"{', '.join(moved)}); it can no longer be {doing}: the requester may submit it again.",
+    )
+
+
 def review_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
     """Why `user` may not review `approval` now (None: they may)."""
     if approval.status != ApprovalStatus.PENDING:
         return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; it can no longer be reviewed.")
     if approval.expires_at <= timezone.now():
         return Refusal(RefusalKind.CLOSED, "The request has expired.")
-    return _reviewer_refusal(user, approval)
+    return _reviewer_refusal(user, approval) or _moved_source_refusal(approval, "reviewed")
 
 
 def _reviewer_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
@@ -124,6 +147,9 @@ def dry_run_refusal(user: AnyUser, approval: ApprovalRequest) -> Refusal | None:
         return Refusal(RefusalKind.CLOSED, f"The request is {approval.status}; only pending requests can be dry-run.")
     if approval.expires_at <= timezone.now():
         return Refusal(RefusalKind.CLOSED, "The request has expired; it can no longer be dry-run.")
+    moved = _moved_source_refusal(approval, "dry-run")
+    if moved is not None:
+        return moved
     datasource = approval.datasource
     if datasource.sandbox_enabled:
         # Tried in a fresh sandbox copy (apps/sandboxes/dry_runs.py): the source is not
@@ -152,11 +178,36 @@ def may_cancel_request(user: AnyUser, approval: ApprovalRequest) -> bool:
 
 def execution_refusal(approval: ApprovalRequest) -> tuple[str, str] | None:
     """Why an approved request must not run now, as (error code, message); None: it may.
-    Asked by the worker just before it runs: rights are those at execution time."""
-    if not approval.datasource.is_active:
+    Asked by the worker just before it runs: rights, and the source's settings, are those
+    at execution time; the source must still point where the request was made for."""
+    datasource = approval.datasource
+    if not datasource.is_active:
         return (
             "datasource_inactive",
-            f"The data source {approval.datasource.name} was deactivated after approval; the request did not run.",
+            f"The data source {datasource.name} was deactivated after approval; the request did not run.",
+        )
+    moved = target_changes(approval)
+    if moved:
+        return (
+            "datasource_changed",
+            f"The data source {datasource.name} was changed after the request was made (its "
+            f"{', '.join(moved)}): it no longer points where the write was asked for and reviewed; "
+            "the request did not run. Submit it again if it is meant for the source as it is now.",
+        )
+    requester = approval.requester
+    # Read from the database, not the rights cache: this decides whether a write runs.
+    if not datasources_user_may(requester, Action.WRITE).filter(pk=datasource.pk).exists():
+        return (
+            "requester_may_not_write",
+            f"{requester.username} may no longer request writes on {datasource.name} (deactivated, or "
+            "the right was removed after the request was made); the request did not run.",
+        )
+    forbidden = sorted(set(approval.write_kinds) - set(datasource.allowed_write_kinds))
+    if forbidden:
+        return (
+            "write_kind_forbidden",
+            f"The data source {datasource.name} no longer accepts "
+            f"{', '.join(kind.upper() for kind in forbidden)} statements; the request did not run.",
         )
     counted = counted_approvals(approval).count()
     if counted < approval.required_approvals:

@@ -13,7 +13,7 @@ from apps.approvals.models import ApprovalRequest
 from apps.audit.models import AuditEvent
 from apps.audit.services import redact_sql
 from apps.audit_search.search_store import AuditDocument
-from apps.audit_search.search_store.base import table_forms
+from apps.audit_search.search_store.base import table_forms, username_form
 from apps.queries.models import QueryRun
 from apps.sqlcore.sqltext import NUMBER, PUNCT, STRING, scan
 from apps.sqlcore.tables import referenced_tables
@@ -59,7 +59,7 @@ def _document(event: AuditEvent, statement: _Statement | None) -> AuditDocument:
         event_id=event.pk,
         created_at=event.created_at,
         action=event.action,
-        actor=event.actor_username,
+        actor=username_form(event.actor_username),
         object_type=event.object_type,
         object_id=event.object_id,
         object_repr=event.object_repr,

@@ -9,7 +9,7 @@ database, and a test keeps it so.
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import psycopg
 import psycopg_pool
@@ -43,23 +43,17 @@ CSV_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who asks, as far as the reports care: decided once, before the store is read."""
-
-    username: str
-    is_auditor: bool
-
-
-def authorise(user: User, query: AuditQuery) -> Viewer:
-    """Auditors (admins and members of a group with the auditor right) see every event;
-    anyone else only their own events, and only by asking for them by name."""
-    viewer = Viewer(username=user.get_username(), is_auditor=policy.may_audit(user))
-    if viewer.is_auditor:
-        return viewer
-    if query.actor != viewer.username or query.table is not None or query.key is not None or query.text:
+def authorise(user: User, query: AuditQuery) -> AuditQuery:
+    """The query `user` may run: auditors (admins and members of a group with the auditor
+    right) any; anyone else only their own events, asked for by name, and only from when
+    they joined. A username is free again once its user is deleted (or renamed): the
+    events under it from before are someone else's."""
+    if policy.may_audit(user):
+        return query
+    if query.actor != user.get_username() or query.table is not None or query.key is not None or query.text:
         raise AuditNotAllowed("Only admins and auditors may see other users' events or search the audit log.")
-    return viewer
+    joined = user.date_joined
+    return replace(query, after=joined if query.after is None else max(query.after, joined))
 
 
 def run_report(query: AuditQuery, *, page: int, page_size: int) -> AuditPage:

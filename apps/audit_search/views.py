@@ -36,8 +36,7 @@ class _AuditReportView(APIView):
         parameters = self.parameters_class(data=request.query_params)
         parameters.is_valid(raise_exception=True)
         data = parameters.validated_data
-        query = self.query_of(data)
-        reports.authorise(request.user, query)
+        query = reports.authorise(request.user, self.query_of(data))
         if data["format"] == "csv":
             response = StreamingHttpResponse(reports.csv_lines(query), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="querybase-{self.export_name}.csv"'

@@ -167,6 +167,15 @@ class DataSource(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # What an approved write connects to. A request keeps this as it was when it was made
+    # (apps/approvals/creation.py), and execution refuses to carry the write anywhere else.
+    WRITE_TARGET_FIELDS = ("engine", "host", "port", "database", "username")
+
+    def write_target(self) -> dict[str, object]:
+        """Where a write on this source lands: engine, server, database and login (not the
+        password: rotating it keeps the target)."""
+        return {field: getattr(self, field) for field in self.WRITE_TARGET_FIELDS}
+
     # Credentials: write-only from the outside. Plaintext exists only in memory, when a
     # connector needs it.
     @property

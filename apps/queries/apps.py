@@ -8,4 +8,4 @@ class QueriesConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers this app's Celery tasks by name (querybase.celery.enqueue_on_commit).
-        from apps.queries import tasks  # noqa: F401
+        from apps.queries import signals, tasks  # noqa: F401

@@ -32,7 +32,7 @@ def test_dry_run_rules(team):
     assert response.json()["error"]["code"] == "dry_run_not_allowed"
     team.source.dry_run_enabled = False
     team.source.save()
-    assert dry_run(team, team.request_write("DELETE FROM ledger WHERE id = 1")["id"]).status_code == 400
+    assert dry_run(team, team.request_write("DELETE FROM ledger WHERE id = 2")["id"]).status_code == 400
 
 
 def test_mariadb_dry_run_on_innodb_and_refusal_on_myisam(mysql_server):

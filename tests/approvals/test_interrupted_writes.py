@@ -5,6 +5,7 @@ The worker is one of the test's own (PrivateWorker) and the whole of it is SIGKI
 before its COMMIT, while the write waits on a row the test holds, or after it, while the
 worker waits to record success on a metadata row the test holds."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -19,6 +20,7 @@ from django.utils import timezone
 from apps.approvals import execution, interrupted_writes
 from apps.approvals.models import ApprovalRequest
 from apps.approvals.tasks import execute_approved_request
+from apps.datasources.connectors import CredentialRole, connector_for
 from tests.support.approvals import Team, approved_but_not_queued, ledger, ledger_source, settle
 from tests.support.crashes import (
     mysql_holding,
@@ -31,8 +33,8 @@ from tests.support.crashes import (
     settle_with,
     wait_until,
 )
-from tests.support.databases import SOURCE_DB, mysql_root
-from tests.support.factories import source_from_server
+from tests.support.databases import SOURCE_DB, mysql_root, postgres_admin_url
+from tests.support.factories import client_for, source_from_server
 from tests.support.worker import PrivateWorker, suite_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
@@ -222,3 +224,125 @@ def test_an_approved_request_whose_execution_was_never_queued_is_queued(team, po
         assert interrupted_writes.queue_unqueued_requests() == 0  # sent again once, not at every sweep
     assert settle(request_id).status == "succeeded"
     assert ledger(postgres_server, "SELECT amount FROM ledger WHERE id = 2") == (11,)
+
+
+def end_waiting_metadata_sessions() -> int:
+    """End the sessions of the suite's database that wait on a lock (the worker's, as it
+    waits to record an outcome); the worker process lives on."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_metadata_connection_lost_after_commit_is_known_succeeded_and_never_rerun(source):
+    """The write committed in the source, then the worker's connection to QueryBase's own
+    database went before it could record the outcome: the request says so once settled."""
+    request_id = approved_but_not_queued(source.team, WRITE)
+    with source.holding_row() as row_hold, private_worker() as worker:
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
+        with holding_request_row(request_id) as metadata_hold:
+            row_hold.rollback()
+            wait_until(lambda: source.markers(request_id), "the write to commit")
+            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+            assert end_waiting_metadata_sessions() == 1
+            metadata_hold.rollback()
+        approval = sweep_until_settled(request_id)
+        assert approval.status == "succeeded"
+        # The worker, still running, takes the next delivery of the same job: nothing runs.
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        time.sleep(2)
+    assert source.amount() == 110
+    assert ApprovalRequest.objects.get(pk=request_id).status == "succeeded"
+    assert source.markers(request_id) == [(approval.sql_sha256, True)]
+
+
+@contextmanager
+def another_database_keeping_markers(server) -> Iterator[str]:
+    """A second database on the same server with an outcome marker table of its own, as
+    one QueryBase has written to before has."""
+    name = f"{SOURCE_DB}_other"
+    with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    other = source_from_server("other", "postgresql", server)
+    other.database = name
+    try:
+        connector_for(other, CredentialRole.OWNER).prepare_outcome_marker()
+        yield name
+    finally:
+        with psycopg.connect(postgres_admin_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_write_interrupted_after_commit_on_a_since_repointed_source_is_left_unknown(postgres_server):
+    """The sweeper cannot look for the marker where the write ran: the source now names
+    another database. Finding none there says nothing about the write."""
+    source = PostgresLedger(postgres_server)
+    request_id = approved_but_not_queued(source.team, WRITE)
+    with source.holding_row() as row_hold, private_worker() as worker:
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
+        with holding_request_row(request_id) as metadata_hold:
+            row_hold.rollback()
+            wait_until(lambda: source.markers(request_id), "the write to commit")
+            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+            worker.kill()
+            metadata_hold.rollback()
+        with another_database_keeping_markers(postgres_server) as other:
+            source.team.source.database = other
+            source.team.source.save()
+            approval = sweep_until_settled(request_id)
+    assert source.amount() == 110  # it did commit, where it was asked for
+    assert approval.status == "failed"
+    assert approval.error_code == "interrupted"
+    assert "changed" in approval.error_message
+    with psycopg.connect(host=postgres_server.host, port=postgres_server.port, user="postgres", dbname=SOURCE_DB) as db:
+        db.execute("DROP TABLE IF EXISTS querybase_write_outcomes")
+
+
+@pytest.fixture
+def connection_lost_after_commit(monkeypatch):
+    """The source commits the write, then the connection drops before its answer arrives:
+    the driver reports a lost connection for a transaction that did commit."""
+    from apps.datasources.connectors.base import ConnectionLost
+    from apps.datasources.connectors.postgresql import PostgreSQLConnector
+
+    committing = PostgreSQLConnector.run_write
+
+    def run_write(self, *args, **kwargs):
+        committing(self, *args, **kwargs)
+        raise ConnectionLost("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(PostgreSQLConnector, "run_write", run_write)
+
+
+@pytest.mark.usefixtures("connection_lost_after_commit")
+def test_a_connection_lost_after_commit_is_settled_from_the_marker(postgres_server):
+    source = PostgresLedger(postgres_server)
+    request_id = approved_but_not_queued(source.team, WRITE)
+    execution.execute_approved(request_id)
+    approval = ApprovalRequest.objects.get(pk=request_id)
+    assert source.amount() == 110
+    assert approval.status == "succeeded", (approval.error_code, approval.error_message)
+    body = client_for(source.team.analyst).get(f"/api/v1/approvals/{request_id}").json()
+    assert body["status"] == "succeeded"
+    assert execution.execute_approved(request_id).ran is False
+    assert source.amount() == 110
+
+
+@pytest.mark.usefixtures("connection_lost_after_commit")
+def test_a_connection_lost_after_commit_without_a_marker_says_the_outcome_is_unknown(postgres_server):
+    source = PostgresLedger(postgres_server)
+    source.team.source.write_outcome_marker = False
+    source.team.source.save()
+    request_id = approved_but_not_queued(source.team, WRITE)
+    execution.execute_approved(request_id)
+    approval = ApprovalRequest.objects.get(pk=request_id)
+    assert source.amount() == 110
+    assert approval.status == "failed"
+    assert approval.error_code == "interrupted"
+    assert "may or may not have been applied" in approval.error_message

@@ -6,14 +6,16 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connections
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from tests.audit.conftest import index_everything
 from tests.support.approvals import settle
-from tests.support.factories import client_for, make_user
+from tests.support.factories import client_for, make_user, reader
 
 
 @pytest.fixture
@@ -151,6 +153,47 @@ def test_analysts_see_only_their_own_events(team, history):
         response = _get(team.analyst, path, **params)
         assert response.status_code == 403, (path, response.content)
         assert response.json()["error"]["code"] == "audit_not_allowed"
+
+
+def test_a_new_user_given_a_deleted_users_name_sees_none_of_their_events(store, team):
+    """Usernames are free again once a user is deleted; the events under that name before
+    the new user joined are someone else's."""
+    leaver = reader("sam", team.source)
+    read = client_for(leaver).post(
+        "/api/v1/queries", {"datasource": team.source.pk, "sql": "SELECT 1", "wait": 10}, format="json"
+    )
+    assert read.status_code == 200, read.content
+    leaver.delete()
+    newcomer = make_user("sam", groups=(Group.objects.get(name="group-of-sam"),))
+    client_for(newcomer).post("/api/v1/queries", {"datasource": team.source.pk, "sql": "SELECT 1"}, format="json")
+    index_everything()
+    for params in ({"user": "sam"}, {"user": "sam", "format": "csv"}, {"user": "sam", "after": "2000-01-01T00:00Z"}):
+        response = _get(newcomer, "/api/v1/audit/events", **params)
+        assert response.status_code == 200, response.content
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert read.json()["id"] not in body.decode()
+    own = _get(newcomer, "/api/v1/audit/events", user="sam").json()["results"]
+    assert own and all(event["created_at"] >= newcomer.date_joined.isoformat() for event in own)
+
+
+def test_a_users_events_are_found_however_their_name_is_spelt_in_unicode(store, team, auditor):
+    composed, decomposed = "gr\u00f6sse", "gro\u0308sse"
+    user = reader(composed, team.source)
+    assert (
+        client_for(user)
+        .post("/api/v1/queries", {"datasource": team.source.pk, "sql": "SELECT 2", "wait": 10}, format="json")
+        .status_code
+        == 200
+    )
+    Client(REMOTE_ADDR="10.0.0.9").post("/login/", {"username": decomposed, "password": "wrong"})
+    index_everything()
+    for spelling in (composed, decomposed):
+        found = _get(auditor, "/api/v1/audit/events", user=spelling).json()["results"]
+        assert {event["actor"] for event in found} == {composed}
+        assert {"query.run", "auth.login_failed"} <= {event["action"] for event in found}
+    own = _get(user, "/api/v1/audit/events", user=decomposed)
+    assert own.status_code == 200
+    assert "query.run" in {event["action"] for event in own.json()["results"]}
 
 
 def test_admins_see_everything(team, history, admin_user):

@@ -6,7 +6,7 @@ import pytest
 from apps.approvals.execution import settle_interrupted
 from apps.approvals.models import ApprovalRequest, ApprovalStatus
 from tests.support.approvals import settle
-from tests.support.factories import client_for, grant, make_datasource
+from tests.support.factories import client_for, grant, make_datasource, reader
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
@@ -67,3 +67,15 @@ def test_a_write_settled_after_its_worker_died_drops_cached_reads(team):
     # No outcome marker: the outcome cannot be known, and it may have committed.
     assert settle_interrupted(approval) == ApprovalStatus.FAILED
     assert read(team.analyst, team.source)["cached"] is False
+
+
+def test_a_read_cached_by_a_since_deleted_user_is_read_again(team):
+    """Deleting a user deletes their runs; a result cached from one of them has no run to
+    point to any more, so the next reader's SELECT goes to the source."""
+    leaver = reader("leaver", team.source)
+    assert read(leaver, team.source)["cached"] is False
+    leaver.delete()
+    again = read(team.analyst, team.source)
+    assert again["result"]["rows"] == [[50]]
+    assert again["cached"] is False
+    assert read(team.analyst, team.source)["cached"] is True

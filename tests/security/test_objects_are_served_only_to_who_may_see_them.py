@@ -151,7 +151,9 @@ def build_world(request) -> World:
     token = SavedQuery.objects.get(pk=saved).share_token
 
     def write_request() -> int:
-        body = {"datasource": source.pk, "sql": WRITE_SQL, "reason": "ada_reason"}
+        # Each a change of its own: the same one asked for twice while open is refused.
+        sql = f"{WRITE_SQL} AND name <> 'n{uuid.uuid4().hex[:8]}'"
+        body = {"datasource": source.pk, "sql": sql, "reason": "ada_reason"}
         return _ok(owner.post("/api/v1/queries", body, format="json"))["approval"]["id"]
 
     def owners_sandbox() -> int:

@@ -149,3 +149,81 @@ def test_an_approved_request_whose_approver_was_deactivated_before_execution_doe
     wait_until_worker_idle()
     assert ApprovalRequest.objects.get(pk=request_id).status == "failed"
     assert ledger(postgres_server) == (5, 50)
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_an_approved_request_whose_requester_lost_the_write_right_does_not_run(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
+    approve_without_queueing(team, request_id)
+    team.analyst.groups.clear()  # no longer may request writes on the source
+    execute_approved_request.delay(request_id)
+    approval = settle(request_id)
+    assert approval.status == "failed"
+    assert approval.error_code == "requester_may_not_write"
+    assert ledger(postgres_server) == (5, 50)
+    failed = AuditEvent.objects.get(action="approval.failed", object_id=str(request_id))
+    assert failed.detail["error_code"] == "requester_may_not_write"
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_an_approved_request_whose_requester_was_deactivated_does_not_run(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
+    approve_without_queueing(team, request_id)
+    team.analyst.is_active = False
+    team.analyst.save()
+    execute_approved_request.delay(request_id)
+    assert settle(request_id).error_code == "requester_may_not_write"
+    assert ledger(postgres_server) == (5, 50)
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_an_approved_request_whose_kind_of_write_was_since_forbidden_does_not_run(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
+    approve_without_queueing(team, request_id)
+    team.source.allowed_write_kinds = ["ddl"]
+    team.source.save()
+    execute_approved_request.delay(request_id)
+    approval = settle(request_id)
+    assert approval.error_code == "write_kind_forbidden"
+    assert ledger(postgres_server) == (5, 50)
+
+
+@pytest.mark.usefixtures("celery_worker")
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("host", "localhost"), ("database", "postgres"), ("port", 1), ("username", "someone_else")],
+)
+def test_an_approved_request_whose_source_was_pointed_elsewhere_does_not_run(team, postgres_server, field, value):
+    """The approver approved a write on the source as it was; an admin repointing it
+    afterwards (another host, database, port or login) must not carry the write there."""
+    request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
+    approve_without_queueing(team, request_id)
+    setattr(team.source, field, value)
+    team.source.save()
+    execute_approved_request.delay(request_id)
+    approval = settle(request_id)
+    assert approval.status == "failed"
+    assert approval.error_code == "datasource_changed"
+    assert field in approval.error_message
+    assert ledger(postgres_server) == (5, 50)
+    failed = AuditEvent.objects.get(action="approval.failed", object_id=str(request_id))
+    assert failed.detail["error_code"] == "datasource_changed"
+    body = client_for(team.approver).get(f"/api/v1/approvals/{request_id}").json()
+    assert body["execution"]["error"]["code"] == "datasource_changed"
+
+
+def test_a_request_whose_source_was_pointed_elsewhere_can_no_longer_be_reviewed(team, postgres_server):
+    request_id = team.request_write("UPDATE ledger SET amount = 0")["id"]
+    team.source.host = "localhost"
+    team.source.save()
+    response = team.review(request_id, "approve")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_state"
+    assert "host" in response.json()["error"]["message"]
+    dry_run = client_for(team.approver).post(f"/api/v1/approvals/{request_id}/dry-run")
+    assert dry_run.status_code == 400
+    assert dry_run.json()["error"]["code"] == "dry_run_not_allowed"
+    assert "host" in dry_run.json()["error"]["message"]
+    assert ApprovalRequest.objects.get(pk=request_id).status == "pending"
+    assert not ApprovalReview.objects.filter(request_id=request_id).exists()
+    assert ledger(postgres_server) == (5, 50)

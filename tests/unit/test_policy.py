@@ -45,6 +45,7 @@ class World:
             sql_sha256="0" * 64,
             risk="high",
             write_kinds=["dml"],
+            write_target=self.source.write_target(),
             expires_at=timezone.now() + timedelta(hours=1),
         )
         self.run = QueryRun.objects.create(

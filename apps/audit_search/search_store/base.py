@@ -7,6 +7,7 @@ writing one twice leaves one document (indexers may repeat a batch after a lost 
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -75,6 +76,16 @@ class AuditQuery:
     key: str | None = None
     text: str | None = None
     oldest_first: bool = False
+
+    def __post_init__(self) -> None:
+        if self.actor is not None:
+            object.__setattr__(self, "actor", username_form(self.actor))
+
+
+def username_form(name: str) -> str:
+    """A username as Django keeps it (NFKC): "grösse" typed with a combining diaeresis, or
+    "bob" in full-width letters, is the user stored as "grösse" or "bob"."""
+    return unicodedata.normalize("NFKC", name)
 
 
 @dataclass(frozen=True)
