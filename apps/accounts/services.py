@@ -53,6 +53,9 @@ def revoke_api_key(user: User, *, api_key_id: int, request: ClientRequest | None
     return api_key
 
 
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def user_for_api_key(secret: str):
     """The active user owning an active key, or None."""
     if not secret.startswith(API_KEY_PREFIX) or len(secret) > API_KEY_MAX_LENGTH:
@@ -64,7 +67,11 @@ def user_for_api_key(secret: str):
     )
     if api_key is None:
         return None
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+    # To the minute: a script reading in a loop, or a live stream checking its key again
+    # (apps/live/credentials.py), would otherwise write this row on every request.
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     return api_key.user
 
 

@@ -139,3 +139,20 @@ def test_me_lists_effective_rights_per_source(api_client):
         {"id": hr.id, "name": "hr", "engine": "sqlite", "can_read": True, "can_write": False, "can_approve": False},
         {"id": shop.id, "name": "shop", "engine": "sqlite", "can_read": True, "can_write": True, "can_approve": True},
     ]
+
+
+def test_an_api_keys_last_use_is_kept_to_the_minute_not_written_on_every_request(api_client):
+    api_client.force_authenticate(make_user("ana"))
+    issued = api_client.post("/api/v1/auth/api-keys", {"name": "loop"}, format="json").json()
+    script = Client(HTTP_AUTHORIZATION=f"Api-Key {issued['key']}")
+    keys = ApiKey.objects.filter(pk=issued["id"])
+
+    recently = timezone.now() - timedelta(seconds=30)
+    keys.update(last_used_at=recently)
+    assert script.get("/api/v1/auth/me").status_code == 200
+    assert keys.get().last_used_at == recently
+
+    long_ago = timezone.now() - timedelta(minutes=2)
+    keys.update(last_used_at=long_ago)
+    assert script.get("/api/v1/auth/me").status_code == 200
+    assert keys.get().last_used_at > recently
