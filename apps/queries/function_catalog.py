@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
+from apps.datasources.connectors.base import RelationDefinitions, RemoteTable
 from apps.datasources.models import DataSource
 from apps.sqlcore.classification import classify_sql, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
@@ -223,6 +224,7 @@ class _View:
 
     reason: str | None = None
     reads: tuple[str, ...] = ()
+    is_view: bool = True  # False: a table whose read itself runs something (a program, a remote read)
 
 
 _NOT_A_VIEW = _View()
@@ -269,12 +271,7 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
     missing = [name for name in names if name not in known]
     if missing:
         found = connector_for(datasource, CredentialRole.READ).view_definitions(missing)
-        fresh = {
-            name: _program_run(found.programs[name])
-            if name in found.programs
-            else _view_of(datasource, found.queries.get(name, []))
-            for name in missing
-        }
+        fresh = {name: _relation_of(datasource, name, found) for name in missing}
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_view_cache) > CACHE_MAX_ENTRIES:
@@ -284,10 +281,37 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
     return known
 
 
+def _relation_of(datasource: DataSource, name: str, found: RelationDefinitions) -> _View:
+    """What reading `name` runs: a program, another server's or engine's read, or a view's
+    (and row security policies') queries, in that order of gravity."""
+    if name in found.programs:
+        return _program_run(found.programs[name])
+    if name in found.remote:
+        return _remote_read(name, found.remote[name])
+    return _view_of(datasource, found.queries.get(name, []))
+
+
 def _program_run(programs: list[str]) -> _View:
     """A foreign table that runs a command in the database server's shell on every read
     (file_fdw's `program`): whatever that command does, it is not a read."""
-    return _View(f"is a foreign table that runs the program {programs[0]!r} on the database server when read")
+    return _View(
+        f"is a foreign table that runs the program {programs[0]!r} on the database server when read", is_view=False
+    )
+
+
+def _remote_read(name: str, tables: list[RemoteTable]) -> _View:
+    """A table whose rows another server or engine produces (a postgres_fdw foreign table,
+    a FEDERATED table): that side runs SQL of its own, its views and functions included,
+    with its own login and outside the read-only transaction, and may keep a session open
+    on the pooled connection. Nothing in this source's catalog says what it does there,
+    so reading it is not vouched for as a read."""
+    remote = tables[0]
+    where = "is" if remote.table == name else f"reads {remote.table}, which is"
+    return _View(
+        f"{where} {remote.what}, whose rows are read elsewhere: that side runs its own SQL outside this "
+        "read-only transaction, so nothing vouches that it only reads",
+        is_view=False,
+    )
 
 
 def _view_of(datasource: DataSource, definitions: list[str]) -> _View:
@@ -317,8 +341,12 @@ def _reason_under(root: str, views: dict[str, _View]) -> str | None:
         name, path = stack.pop()
         view = views.get(name, _NOT_A_VIEW)
         if view.reason is not None:
-            where = "is a view" if name == root else f"reads {path[len(root) + len(' reads ') :]}, a view"
-            return f"{where} whose definition is not a read: {view.reason}"
+            if name == root:
+                return f"is a view whose definition is not a read: {view.reason}" if view.is_view else view.reason
+            where = f"reads {path[len(root) + len(' reads ') :]}"
+            if view.is_view:
+                return f"{where}, a view whose definition is not a read: {view.reason}"
+            return f"{where}, which {view.reason}"
         for child in view.reads:
             if child not in seen:
                 seen.add(child)

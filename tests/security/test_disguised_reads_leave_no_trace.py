@@ -14,7 +14,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import MySQLdb
 import psycopg
+import psycopg.sql
 import pytest
 
 from apps.queries.function_catalog import forget_cached_functions
@@ -244,13 +246,21 @@ PG_DISGUISED_WRITES = [
 ]
 
 
-def _refused_leaving_no_trace(source, server, sql: str) -> None:
+def _refused_leaving_no_trace(source, server, sql: str) -> str:
+    """Sends `sql` as a read, checks it was refused leaving the source as it was, and
+    answers why it was refused."""
     before = _pg_state(server)
     response = client_for(reader("reader", source)).post(
         "/api/v1/queries", {"datasource": source.pk, "sql": sql}, format="json"
     )
     after = _pg_state(server)
     assert (response.status_code, after) == (403, before), response.content
+    return _reasons(response)
+
+
+def _reasons(response) -> str:
+    statements = response.json()["error"]["details"]["classification"]["statements"]
+    return " ".join(reason for statement in statements for reason in statement["reasons"])
 
 
 @pytest.mark.parametrize("sql", PG_DISGUISED_WRITES)
@@ -362,6 +372,96 @@ def test_a_foreign_table_that_runs_a_program_when_read_is_not_a_read(program_tab
     )
     assert (response.status_code, marker.exists()) == (403, False), response.content
     assert "runs the program" in response.json()["error"]["message"] + str(response.json()["error"]["details"])
+
+
+@pytest.fixture
+def file_table(pg, postgres_server):
+    """A file_fdw foreign table over a plain file on the database server, and a table with
+    it as a partition: reading a file runs nothing, whichever way the read reaches it."""
+    data = Path(tempfile.gettempdir()) / f"querybase_trace_{secrets.token_hex(6)}.csv"
+    data.write_text("1\n2\n")
+    data.chmod(0o644)
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("CREATE EXTENSION IF NOT EXISTS file_fdw")
+        admin.execute("DROP SERVER IF EXISTS trace_files CASCADE")
+        admin.execute("CREATE SERVER trace_files FOREIGN DATA WRAPPER file_fdw")
+        admin.execute(
+            psycopg.sql.SQL(
+                "CREATE FOREIGN TABLE trace_file (n int) SERVER trace_files OPTIONS (filename {}, format 'csv')"
+            ).format(str(data))
+        )
+        admin.execute("DROP TABLE IF EXISTS trace_file_parts")
+        admin.execute("CREATE TABLE trace_file_parts (n int) PARTITION BY LIST (n)")
+        admin.execute(
+            psycopg.sql.SQL(
+                "CREATE FOREIGN TABLE trace_file_part PARTITION OF trace_file_parts FOR VALUES IN (1, 2) "
+                "SERVER trace_files OPTIONS (filename {}, format 'csv')"
+            ).format(str(data))
+        )
+    forget_cached_functions()
+    yield pg
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP TABLE IF EXISTS trace_file_parts")
+        admin.execute("DROP EXTENSION IF EXISTS file_fdw CASCADE")
+    data.unlink(missing_ok=True)
+    forget_cached_functions()
+
+
+@pytest.mark.parametrize("sql", ["SELECT n FROM trace_file ORDER BY n", "SELECT n FROM trace_file_parts ORDER BY n"])
+def test_a_foreign_table_that_reads_a_file_on_the_server_still_reads(file_table, sql):
+    response = client_for(reader("reader", file_table)).post(
+        "/api/v1/queries", {"datasource": file_table.pk, "sql": sql}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[1], [2]]
+
+
+@pytest.fixture
+def remote_tables(pg, postgres_server):
+    """Foreign tables whose rows another server computes: the source's own server, reached
+    again through postgres_fdw as postgres, whose view takes the advisory lock. The remote
+    session stays open, cached on the pooled connection, and keeps the lock after the read."""
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("CREATE EXTENSION IF NOT EXISTS postgres_fdw")
+        admin.execute("DROP SERVER IF EXISTS trace_remote CASCADE")
+        admin.execute(
+            psycopg.sql.SQL(
+                "CREATE SERVER trace_remote FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host {}, port {}, dbname {})"
+            ).format(str(postgres_server.host), str(postgres_server.port), SOURCE_DB)
+        )
+        admin.execute("CREATE USER MAPPING FOR PUBLIC SERVER trace_remote OPTIONS (user 'postgres')")
+        admin.execute(
+            "CREATE FOREIGN TABLE trace_far (id int, locked bool) SERVER trace_remote "
+            "OPTIONS (table_name 'trace_locked')"
+        )
+        admin.execute("CREATE VIEW trace_far_count AS SELECT count(*) AS n FROM trace_far")
+        # Reading the parent, which the text names, reads its foreign partition.
+        admin.execute("DROP TABLE IF EXISTS trace_far_parts")
+        admin.execute("CREATE TABLE trace_far_parts (id int, locked bool) PARTITION BY LIST (id)")
+        admin.execute(
+            "CREATE FOREIGN TABLE trace_far_part PARTITION OF trace_far_parts FOR VALUES IN (1, 2) "
+            "SERVER trace_remote OPTIONS (table_name 'trace_locked')"
+        )
+    forget_cached_functions()
+    yield pg
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP TABLE IF EXISTS trace_far_parts")
+        admin.execute("DROP EXTENSION IF EXISTS postgres_fdw CASCADE")
+    forget_cached_functions()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM trace_far",
+        "SELECT n FROM trace_far_count",
+        "SELECT count(*) FROM trace_far_parts",
+        "SELECT l.id FROM trace_ledger l WHERE EXISTS (SELECT 1 FROM public.trace_far f WHERE f.id = l.id)",
+    ],
+)
+def test_a_foreign_table_whose_server_runs_its_own_sql_is_not_a_read(remote_tables, postgres_server, sql):
+    why = _refused_leaving_no_trace(remote_tables, postgres_server, sql)
+    assert "a foreign table of the server trace_remote (wrapper postgres_fdw)" in why, why
 
 
 @pytest.mark.parametrize(
@@ -550,3 +650,55 @@ def test_a_harmless_looking_function_whose_body_the_login_cannot_see_is_refused_
         "/api/v1/queries", {"datasource": maria.pk, "sql": "SELECT unseen_wrap()"}, format="json"
     )
     assert (response.status_code, _maria_global()) == (403, before), response.content
+
+
+@pytest.fixture
+def federated(maria, mysql_server):
+    """A FEDERATED table whose rows the server reads again through its own port, as root,
+    from trace_bumped (a view over the definer's function that sets a GLOBAL), and a view
+    over it. The plugin ships with MariaDB; it is loaded for the test if it was not, and
+    unloaded after."""
+    connection = mysql_root()
+    cursor = connection.cursor()
+    cursor.execute("SELECT 1 FROM information_schema.ENGINES WHERE ENGINE = 'FEDERATED' AND SUPPORT <> 'NO'")
+    loaded_here = cursor.fetchone() is None
+    if loaded_here:
+        try:
+            cursor.execute("INSTALL SONAME 'ha_federatedx'")
+        except MySQLdb.Error:  # loaded by someone else in the meantime
+            loaded_here = False
+    try:
+        remote = f"mysql://root@{mysql_server.host}:{mysql_server.port}/{SOURCE_DB}/trace_bumped"
+        cursor.execute(
+            f"CREATE OR REPLACE TABLE {SOURCE_DB}.trace_far (id INT, b INT) ENGINE=FEDERATED CONNECTION='{remote}'"
+        )
+        cursor.execute(
+            f"CREATE OR REPLACE VIEW {SOURCE_DB}.trace_far_count AS SELECT count(*) AS n FROM {SOURCE_DB}.trace_far"
+        )
+        forget_cached_functions()
+        yield maria
+    finally:
+        cursor.execute(f"DROP VIEW IF EXISTS {SOURCE_DB}.trace_far_count")
+        cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_far")
+        if loaded_here:
+            cursor.execute("UNINSTALL SONAME 'ha_federatedx'")
+        connection.close()
+        forget_cached_functions()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM trace_far",
+        f"SELECT id FROM `{SOURCE_DB}`.`trace_far`",
+        "SELECT n FROM trace_far_count",
+        "SELECT l.id FROM trace_ledger l WHERE l.id IN (SELECT id FROM trace_far)",
+    ],
+)
+def test_a_table_whose_rows_another_server_reads_is_not_a_read_on_mariadb(federated, sql):
+    before = _maria_global()
+    response = client_for(reader("reader", federated)).post(
+        "/api/v1/queries", {"datasource": federated.pk, "sql": sql}, format="json"
+    )
+    assert (response.status_code, _maria_global()) == (403, before), response.content
+    assert "a table of the FEDERATED engine" in _reasons(response), _reasons(response)

@@ -402,14 +402,28 @@ class HiddenCallers:
 
 
 @dataclass(frozen=True)
+class RemoteTable:
+    """A table whose rows another server or engine produces: `table`, the one named or one
+    read through it (a partition, an inheriting table); `what`, what it is, for the approver
+    ("a foreign table of the server s (wrapper postgres_fdw)", "a table of the FEDERATED engine")."""
+
+    table: str
+    what: str
+
+
+@dataclass(frozen=True)
 class RelationDefinitions:
     """What reading each of some relations runs (names folded): `queries`, the SELECT texts
     of views and, on PostgreSQL, of a table's row security policies (an empty text is one
     the login may not see); `programs`, the commands a foreign table runs on the database
-    server each time it is read (file_fdw's `program`)."""
+    server each time it is read (file_fdw's `program`); `remote`, the tables (the one named,
+    or one read through it: a partition, an inheriting table) whose rows another server or
+    engine produces, each described for the approver (a PostgreSQL foreign table with its
+    server and wrapper, a MariaDB table with its engine; names folded)."""
 
     queries: dict[str, list[str]] = field(default_factory=dict)
     programs: dict[str, list[str]] = field(default_factory=dict)
+    remote: dict[str, list[RemoteTable]] = field(default_factory=dict)
 
 
 class Connector(ABC):
@@ -602,7 +616,8 @@ class Connector(ABC):
         """What reading the relations among `names` (folded as the classifier folds them,
         `sqltext.fold_name`) runs, in every schema but the system's: a view runs whatever
         its definition calls; on PostgreSQL a table's row security policies (`SELECT
-        <policy>`) run on every read of it, and a file_fdw foreign table its program.
+        <policy>`) run on every read of it, and a file_fdw foreign table its program; a
+        table whose rows another server or engine produces is read there (`remote`).
         Engines without such a catalog answer with none.
         """
         return RelationDefinitions()

@@ -41,6 +41,7 @@ from apps.datasources.connectors.base import (
     ReadDeadline,
     ReadOnlyViolation,
     RelationDefinitions,
+    RemoteTable,
     ResultColumn,
     RowStream,
     Table,
@@ -186,6 +187,26 @@ _UNSAFE_FUNCTION = (
     f"WHERE l.lanname IN ('sql', 'plpgsql', 'c', 'internal')) AND NOT {_SYSTEMS_FUNCTION}))"
 )
 _HARMLESS = sorted(HARMLESS_VOLATILE_FUNCTIONS)
+# Relation `{c}` and every partition or inheriting table under it, at any depth: reading a
+# table reads them all.
+_BELOW = (
+    "WITH RECURSIVE below(oid) AS (SELECT {c}.oid UNION SELECT i.inhrelid "
+    "FROM pg_catalog.pg_inherits i JOIN below ON i.inhparent = below.oid) SELECT oid FROM below"
+)
+# Whether foreign data wrapper `w` reads with file_fdw's own handler (the C function in
+# file_fdw's library, which only a superuser can declare): a file_fdw table reads a file
+# on the server, or runs a program, which the `program` rows refuse. Every other wrapper
+# hands the read to code that reaches elsewhere: postgres_fdw runs SQL on another server
+# (its views call whatever they call, in a session of its own that our pooled connection
+# keeps open, outside our read-only transaction), others a remote database, a web service
+# or a command; nothing in this catalog says what happens there. A wrapper without a
+# handler cannot be read at all, and is refused with the rest.
+_FILE_FDW_HANDLER = (
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_proc h WHERE h.oid = w.fdwhandler AND h.prosrc = 'file_fdw_handler' "
+    "AND h.probin = '$libdir/file_fdw' AND h.prolang = (SELECT oid FROM pg_catalog.pg_language WHERE lanname = 'c'))"
+)
+# What foreign table `t` is, for the approver: its server and wrapper.
+_REMOTE_TABLE = "'a foreign table of the server ' || s.srvname || ' (wrapper ' || w.fdwname || ')'"
 # The languages whose bodies the classifier reads (`function_bodies`), and function `{p}`'s
 # body text: a SQL-standard body (BEGIN ATOMIC) has no prosrc, only a definition.
 _READ_LANGUAGES = "SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('sql', 'plpgsql')"
@@ -712,28 +733,41 @@ class PostgreSQLConnector(Connector):
         # the reviewed functions are): the text does not say which one the search path finds.
         # A table's row security policies run on every read of it too, as a view's query,
         # and a file_fdw foreign table with a `program` (or a partition or inheriting table
-        # of the one read) runs it in the server's shell.
+        # of the one read) runs it in the server's shell. Any other foreign table is read by
+        # its wrapper, elsewhere (`_REMOTE_TABLE`).
         names_match = _NAME_MATCHES.format(name="c.relname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
             rows = connection.execute(
-                "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c "
+                "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid), NULL FROM pg_catalog.pg_class c "
                 f"WHERE c.relkind = 'v' AND {names_match} "
                 "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
-                "UNION ALL SELECT c.relname::text, 'query', 'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) "
+                "UNION ALL SELECT c.relname::text, 'query', "
+                "'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), NULL "
                 "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
                 f"WHERE p.polqual IS NOT NULL AND {names_match} "
                 # Reading a table reads its partitions and inheriting tables too.
-                "UNION ALL SELECT c.relname::text, 'program', o.option_value FROM pg_catalog.pg_class c "
-                "CROSS JOIN LATERAL (WITH RECURSIVE below(oid) AS (SELECT c.oid UNION SELECT i.inhrelid "
-                "FROM pg_catalog.pg_inherits i JOIN below ON i.inhparent = below.oid) SELECT oid FROM below) d "
+                "UNION ALL SELECT c.relname::text, 'program', o.option_value, NULL FROM pg_catalog.pg_class c "
+                f"CROSS JOIN LATERAL ({_BELOW.format(c='c')}) d "
                 "JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = d.oid "
                 "CROSS JOIN LATERAL pg_catalog.pg_options_to_table(f.ftoptions) o "
-                f"WHERE o.option_name = 'program' AND {names_match}",
-                [names, names, names],
+                f"WHERE o.option_name = 'program' AND {names_match} "
+                f"UNION ALL SELECT c.relname::text, 'remote', {_REMOTE_TABLE}, t.relname::text "
+                "FROM pg_catalog.pg_class c "
+                f"CROSS JOIN LATERAL ({_BELOW.format(c='c')}) d "
+                "JOIN pg_catalog.pg_class t ON t.oid = d.oid "
+                "JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = t.oid "
+                "JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver "
+                "JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw "
+                f"WHERE NOT {_FILE_FDW_HANDLER} AND {names_match}",
+                [names, names, names, names],
             ).fetchall()
         found = RelationDefinitions()
-        for name, kind, text in rows:
-            if fold_name(name) in names:
+        for name, kind, text, table in rows:
+            if fold_name(name) not in names:
+                continue
+            if kind == "remote":
+                found.remote.setdefault(fold_name(name), []).append(RemoteTable(fold_name(table), text))
+            else:
                 kept = found.programs if kind == "program" else found.queries
                 kept.setdefault(fold_name(name), []).append(text or "")
         return found
