@@ -33,9 +33,10 @@ rules as the read itself (`unsafe_views`).
 
 Declarations are also checked against the bodies where the source shows them: a STABLE
 PL/pgSQL function that PERFORMs pg_advisory_lock is a promise broken in plain sight
-(`_unsafe_bodies`). SQL a body builds while it runs (PL/pgSQL's EXECUTE) cannot be read
-beforehand, so such a body is not vouched for either; nor, on PostgreSQL, is a user's
-function in a procedural language whose body is not read at all (PL/Perl, PL/Python…).
+(`_unsafe_bodies`), and so is one that reads a view over such a call or a foreign table.
+SQL a body builds while it runs (PL/pgSQL's EXECUTE) cannot be read beforehand, so such
+a body is not vouched for either; nor, on PostgreSQL, is a user's function in a
+procedural language whose body is not read at all (PL/Perl, PL/Python…).
 
 Answers are cached in this process for a minute per source, so a read pays for the
 catalog lookup once per new function or relation name, not on every run.
@@ -131,10 +132,23 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
                 _runs_sql_made_at_run_time(text, datasource.engine)
                 or side_effect_calls(text, datasource.engine)
                 or unsafe_functions(datasource, called, depth=depth + 1)
+                or _reads_unsafe_relations(datasource, text, depth + 1)
             ):
                 unsafe.add(name)
                 break
     return unsafe
+
+
+def _reads_unsafe_relations(datasource: DataSource, body: str, depth: int) -> bool:
+    """Whether a body reads a relation a read may not: a STABLE function's `SELECT count(*)
+    FROM v` ran v's pg_try_advisory_lock, and one over a foreign table the far side's SQL.
+    `depth` bodies deep, the functions those views call are followed no deeper than the
+    body's own (a view over a function whose body reads the view ends there, refused)."""
+    roots = list(_relations_read(body, datasource.engine))
+    if not roots:
+        return False
+    views = _views_under(datasource, roots, depth)
+    return any(_reason_under(root, views) is not None for root in roots)
 
 
 def _runs_sql_made_at_run_time(body: str, dialect: str) -> bool:
@@ -239,7 +253,7 @@ def unsafe_views(datasource: DataSource, sql: str) -> dict[str, str]:
     roots = _relations_read(sql, datasource.engine)
     if not roots:
         return {}
-    views = _views_under(datasource, list(roots))
+    views = _views_under(datasource, list(roots), 0)
     found = {}
     for root in roots:
         reason = _reason_under(root, views)
@@ -248,8 +262,9 @@ def unsafe_views(datasource: DataSource, sql: str) -> dict[str, str]:
     return found
 
 
-def _views_under(datasource: DataSource, roots: list[str]) -> dict[str, _View]:
-    """Every name reachable from `roots` through view definitions, breadth first."""
+def _views_under(datasource: DataSource, roots: list[str], depth: int) -> dict[str, _View]:
+    """Every name reachable from `roots` through view definitions, breadth first; `depth`:
+    how many function bodies deep the views are read (their calls are followed from there)."""
     views: dict[str, _View] = {}
     pending = list(roots)
     while pending:
@@ -257,13 +272,13 @@ def _views_under(datasource: DataSource, roots: list[str]) -> dict[str, _View]:
             too_many = _View(f"reads more than {MAX_VIEWS_PER_READ} views, more than QueryBase checks for a read")
             views.update(dict.fromkeys(pending, too_many))
             break
-        views.update(_views_named(datasource, pending))
+        views.update(_views_named(datasource, pending, depth))
         reached = {name for name in pending for name in views[name].reads}
         pending = sorted(reached - views.keys())
     return views
 
 
-def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
+def _views_named(datasource: DataSource, names: list[str], depth: int) -> dict[str, _View]:
     source = _source_identity(datasource)
     now = time.monotonic()
     with _cache_lock:
@@ -271,7 +286,7 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
     missing = [name for name in names if name not in known]
     if missing:
         found = connector_for(datasource, CredentialRole.READ).view_definitions(missing)
-        fresh = {name: _relation_of(datasource, name, found) for name in missing}
+        fresh = {name: _relation_of(datasource, name, found, depth) for name in missing}
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_view_cache) > CACHE_MAX_ENTRIES:
@@ -281,14 +296,14 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
     return known
 
 
-def _relation_of(datasource: DataSource, name: str, found: RelationDefinitions) -> _View:
+def _relation_of(datasource: DataSource, name: str, found: RelationDefinitions, depth: int) -> _View:
     """What reading `name` runs: a program, another server's or engine's read, or a view's
     (and row security policies') queries, in that order of gravity."""
     if name in found.programs:
         return _program_run(found.programs[name])
     if name in found.remote:
         return _remote_read(name, found.remote[name])
-    return _view_of(datasource, found.queries.get(name, []))
+    return _view_of(datasource, found.queries.get(name, []), depth)
 
 
 def _program_run(programs: list[str]) -> _View:
@@ -314,7 +329,7 @@ def _remote_read(name: str, tables: list[RemoteTable]) -> _View:
     )
 
 
-def _view_of(datasource: DataSource, definitions: list[str]) -> _View:
+def _view_of(datasource: DataSource, definitions: list[str], depth: int) -> _View:
     """One name's views (one per schema that has it): the first reason found, or all they read."""
     if not definitions:
         return _NOT_A_VIEW
@@ -326,7 +341,9 @@ def _view_of(datasource: DataSource, definitions: list[str]) -> _View:
         if not classification.is_read:
             reasons = (reason for statement in classification.statements for reason in statement.reasons)
             return _View("; ".join(dict.fromkeys(reasons)) or "is not a read")
-        unsafe = unsafe_functions(datasource, classification.called_functions, classification.attribute_names)
+        unsafe = unsafe_functions(
+            datasource, classification.called_functions, classification.attribute_names, depth=depth
+        )
         if unsafe:
             return _View(f"calls {', '.join(sorted(unsafe))}, which the source's catalog says may change state")
         reads.update(table.name for table in referenced_tables(definition, datasource.engine))

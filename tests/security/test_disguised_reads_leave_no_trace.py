@@ -117,6 +117,11 @@ PG_OBJECTS = [
     "CREATE OR REPLACE FUNCTION to_stable_pair(int) RETURNS stable_pair LANGUAGE plpgsql STABLE "
     f"AS $$ BEGIN RETURN ROW(pg_try_advisory_lock({PG_LOCK})::int)::stable_pair; END $$",
     "CREATE CAST (int AS stable_pair) WITH FUNCTION to_stable_pair(int)",
+    # Declared STABLE, with bodies that only read, yet read a view that takes the lock.
+    "CREATE OR REPLACE FUNCTION stable_reader() RETURNS bigint LANGUAGE sql STABLE "
+    "AS $$ SELECT count(*) FROM trace_locked $$",
+    "CREATE OR REPLACE FUNCTION stable_pl_reader() RETURNS bigint LANGUAGE plpgsql STABLE "
+    "AS $$ BEGIN RETURN (SELECT count(*) FROM public.trace_locked); END $$",
     # Row security policies run on every read of their table (for a login they apply to).
     "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
     "CREATE TABLE trace_guarded (id int)",
@@ -126,8 +131,10 @@ PG_OBJECTS = [
     "INSERT INTO trace_guarded_plain VALUES (1)",
     "ALTER TABLE trace_guarded_plain ENABLE ROW LEVEL SECURITY",
     "CREATE POLICY positive ON trace_guarded_plain USING (id > 0 AND current_user IS NOT NULL)",
-    # A plain view: reading it must stay a read.
+    # A plain view, and a function reading it: reading them must stay a read.
     "CREATE OR REPLACE VIEW trace_plain AS SELECT id, amount * 2 AS doubled, upper('x') AS x FROM trace_ledger",
+    "CREATE OR REPLACE FUNCTION plain_reader() RETURNS bigint LANGUAGE sql STABLE "
+    "AS $$ SELECT count(*) FROM trace_plain JOIN trace_ledger USING (id) $$",
 ]
 
 
@@ -149,6 +156,7 @@ PG_CLEANUP = [
     "DROP AGGREGATE IF EXISTS stable_lock_sum(int)",
     "DROP TYPE IF EXISTS stable_pair CASCADE",
     "DROP FUNCTION IF EXISTS stable_taken(int, int), stable_shown(bool), stable_one(int), stable_step(int, int)",
+    "DROP FUNCTION IF EXISTS stable_reader(), stable_pl_reader(), plain_reader()",
 ]
 
 
@@ -237,6 +245,8 @@ PG_DISGUISED_WRITES = [
     "SELECT stable_shown()",
     "SELECT stable_lock_sum(id) FROM trace_ledger",
     "SELECT 1::stable_pair",
+    "SELECT stable_reader()",
+    "SELECT stable_pl_reader()",
     # Functions that read relations named in a string, or every relation of a schema.
     "SELECT table_to_xml('trace_locked', true, false, '')",
     "SELECT table_to_xml_and_xmlschema('public.trace_locked'::regclass, true, false, '')",
@@ -469,6 +479,7 @@ def test_a_foreign_table_whose_server_runs_its_own_sql_is_not_a_read(remote_tabl
     [
         ("SELECT doubled FROM trace_plain ORDER BY id", [[20], [40]]),
         ("SELECT id FROM trace_guarded_plain", [[1]]),
+        ("SELECT plain_reader()", [[2]]),
         ("SELECT l.amount, (l).id FROM trace_ledger l WHERE l.id = 1", [[10, 1]]),
         ("SELECT count(*) FROM pg_stat_activity WHERE false", [[0]]),
         ("SELECT count(*) FROM pg_locks WHERE false", [[0]]),
@@ -551,6 +562,10 @@ def _maria_objects():
         f"DETERMINISTIC NO SQL SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
         f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.unseen_wrap() RETURNS INT DETERMINISTIC NO SQL "
         f"SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
+        # Declared harmless, visible to the read login, and only reads: a view over the
+        # definer's function.
+        f"CREATE OR REPLACE DEFINER = '{MYSQL_USER}'@'%' FUNCTION {SOURCE_DB}.invoker_reader() RETURNS INT "
+        f"DETERMINISTIC READS SQL DATA SQL SECURITY INVOKER RETURN (SELECT sum(b) FROM {SOURCE_DB}.trace_bumped)",
         f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.größe() RETURNS INT "
         f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; RETURN 1; END",
         f"CREATE OR REPLACE VIEW {SOURCE_DB}.Ledger_Mixed AS SELECT id, SLEEP(0) AS s FROM {SOURCE_DB}.trace_ledger",
@@ -587,6 +602,7 @@ def maria(mysql_server):
     cursor.execute(f"DROP VIEW IF EXISTS {', '.join(f'{SOURCE_DB}.{view}' for view in views.split(', '))}")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_wrap")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.unseen_wrap")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_reader")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.bump_global")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.größe")
     cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_ledger")
@@ -616,6 +632,7 @@ MARIADB_DISGUISED_WRITES = [
     "SELECT * FROM trace_waits",
     "SELECT * FROM Ledger_Mixed",
     "SELECT invoker_wrap()",
+    "SELECT invoker_reader()",
     "SELECT größe()",
     "SELECT GRÖßE()",
     # Executable comments: MariaDB 10.11 skips the later version, runs the earlier one.
