@@ -303,6 +303,17 @@ def _relation_of(datasource: DataSource, name: str, found: RelationDefinitions, 
         return _program_run(found.programs[name])
     if name in found.remote:
         return _remote_read(name, found.remote[name])
+    calls = found.operator_class_calls.get(name, [])
+    functions = frozenset(function for function, _ in calls)
+    # No text names these calls, so one the fixed lists know is unsafe here by itself.
+    unsafe = unsafe_functions(datasource, functions, depth=depth) | {f for f in functions if effect_of(f)}
+    for function, used_by in calls:
+        if function in unsafe:
+            return _View(
+                f"has {used_by} calling {function}(), which the source's catalog says may change state, "
+                "and which a read of it may use",
+                is_view=False,
+            )
     return _view_of(datasource, found.queries.get(name, []), depth)
 
 

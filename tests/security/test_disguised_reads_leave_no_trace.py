@@ -474,6 +474,58 @@ def test_a_foreign_table_whose_server_runs_its_own_sql_is_not_a_read(remote_tabl
     assert "a foreign table of the server trace_remote (wrapper postgres_fdw)" in why, why
 
 
+@pytest.fixture
+def own_operator_class(pg, postgres_server):
+    """An index whose operator class compares with a function of the source's own that
+    takes the lock: an index scan calls it, though the text compares with the system's
+    `=`. Beside it, an index whose operator class of the source's own compares with the
+    system's function, which only reads."""
+    with _pg_admin(postgres_server) as admin:
+        admin.execute(
+            "CREATE OR REPLACE FUNCTION locking_cmp(int, int) RETURNS int LANGUAGE sql "
+            f"AS $$ SELECT btint4cmp($1, $2) + 0 * pg_try_advisory_lock({PG_LOCK})::int $$"
+        )
+        for family, function in (("trace_locking_ops", "locking_cmp"), ("trace_plain_ops", "btint4cmp")):
+            admin.execute(f"DROP OPERATOR FAMILY IF EXISTS {family} USING btree CASCADE")
+            admin.execute(f"CREATE OPERATOR FAMILY {family} USING btree")
+            admin.execute(
+                f"CREATE OPERATOR CLASS {family} FOR TYPE int4 USING btree FAMILY {family} AS OPERATOR 1 <, "
+                f"OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >, FUNCTION 1 {function}(int, int)"
+            )
+        for table, family in (("trace_sorted", "trace_locking_ops"), ("trace_sorted_plain", "trace_plain_ops")):
+            admin.execute(f"DROP TABLE IF EXISTS {table}")
+            admin.execute(f"CREATE TABLE {table} (id int)")
+            admin.execute(f"INSERT INTO {table} SELECT generate_series(1, 5000)")
+            admin.execute(f"CREATE INDEX ON {table} (id {family})")
+            admin.execute(f"ANALYZE {table}")
+        admin.execute("SELECT pg_advisory_unlock_all()")
+    forget_cached_functions()
+    yield pg
+    with _pg_admin(postgres_server) as admin:
+        admin.execute("DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain")
+        admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_locking_ops USING btree CASCADE")
+        admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_plain_ops USING btree CASCADE")
+        admin.execute("DROP FUNCTION IF EXISTS locking_cmp(int, int)")
+    forget_cached_functions()
+
+
+def test_an_index_whose_operator_class_calls_a_function_that_acts_makes_reads_of_its_table_writes(
+    own_operator_class, postgres_server
+):
+    why = _refused_leaving_no_trace(own_operator_class, postgres_server, "SELECT id FROM trace_sorted WHERE id = 5")
+    assert "its index" in why and "locking_cmp()" in why, why
+
+
+def test_an_index_whose_operator_class_only_compares_still_reads(own_operator_class):
+    response = client_for(reader("reader", own_operator_class)).post(
+        "/api/v1/queries",
+        {"datasource": own_operator_class.pk, "sql": "SELECT id FROM trace_sorted_plain WHERE id = 5"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[5]]
+
+
 @pytest.mark.parametrize(
     ("sql", "rows"),
     [

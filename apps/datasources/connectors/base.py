@@ -419,11 +419,15 @@ class RelationDefinitions:
     server each time it is read (file_fdw's `program`); `remote`, the tables (the one named,
     or one read through it: a partition, an inheriting table) whose rows another server or
     engine produces, each described for the approver (a PostgreSQL foreign table with its
-    server and wrapper, a MariaDB table with its engine; names folded)."""
+    server and wrapper, a MariaDB table with its engine; names folded);
+    `operator_class_calls`, on PostgreSQL, the functions (folded) of the source's own
+    operator classes that a read may call without naming them, each with what uses it
+    (an index of the table, a column's type)."""
 
     queries: dict[str, list[str]] = field(default_factory=dict)
     programs: dict[str, list[str]] = field(default_factory=dict)
     remote: dict[str, list[RemoteTable]] = field(default_factory=dict)
+    operator_class_calls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class Connector(ABC):

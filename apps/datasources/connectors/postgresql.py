@@ -205,6 +205,30 @@ _FILE_FDW_HANDLER = (
     "EXISTS (SELECT 1 FROM pg_catalog.pg_proc h WHERE h.oid = w.fdwhandler AND h.prosrc = 'file_fdw_handler' "
     "AND h.probin = '$libdir/file_fdw' AND h.prolang = (SELECT oid FROM pg_catalog.pg_language WHERE lanname = 'c'))"
 )
+# The functions of the source's own operator families (made by a user or an extension:
+# oid past the system's) that reading relation `d.oid` may call without the text naming
+# them, each with what uses it: an index scan calls its operator class's support functions
+# (a btree's comparison function) and operators, and sorting, grouping or comparing a
+# column calls those of its type's default operator class (an array's, its element's).
+# `CREATE OPERATOR CLASS` takes a superuser, but its functions may be any user's SQL: a
+# comparison function taking pg_try_advisory_lock took it on `SELECT * FROM t WHERE id = 5`.
+_OPERATOR_CLASS_CALLS = (
+    "SELECT 'its index ' || x.relname || ' (operator class ' || oc.opcname || ')' AS used_by, oc.opcfamily AS family "
+    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid "
+    "CROSS JOIN LATERAL unnest(i.indclass::oid[]) k(opclass) JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass "
+    "WHERE i.indrelid = d.oid "
+    "UNION ALL SELECT 'its column ' || a.attname || ' (operator class ' || oc.opcname || ')', oc.opcfamily "
+    "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+    "JOIN pg_catalog.pg_opclass oc ON oc.opcdefault AND oc.opcintype IN (ty.oid, ty.typelem) "
+    "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped"
+)
+_OPERATOR_CLASS_CALLS = (
+    f"SELECT used.used_by, p.proname::text AS function FROM ({_OPERATOR_CLASS_CALLS}) used "
+    "JOIN (SELECT amprocfamily AS family, amproc AS function FROM pg_catalog.pg_amproc "
+    "UNION SELECT m.amopfamily, o.oprcode FROM pg_catalog.pg_amop m "
+    "JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr) f ON f.family = used.family "
+    "JOIN pg_catalog.pg_proc p ON p.oid = f.function WHERE used.family >= 16384"
+)
 # What foreign table `t` is, for the approver: its server and wrapper.
 _REMOTE_TABLE = "'a foreign table of the server ' || s.srvname || ' (wrapper ' || w.fdwname || ')'"
 # The languages whose bodies the classifier reads (`function_bodies`), and function `{p}`'s
@@ -758,15 +782,20 @@ class PostgreSQLConnector(Connector):
                 "JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = t.oid "
                 "JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver "
                 "JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw "
-                f"WHERE NOT {_FILE_FDW_HANDLER} AND {names_match}",
-                [names, names, names, names],
+                f"WHERE NOT {_FILE_FDW_HANDLER} AND {names_match} "
+                f"UNION ALL SELECT c.relname::text, 'operator class', u.used_by, u.function FROM pg_catalog.pg_class c "
+                f"CROSS JOIN LATERAL ({_BELOW.format(c='c')}) d CROSS JOIN LATERAL ({_OPERATOR_CLASS_CALLS}) u "
+                f"WHERE {names_match}",
+                [names, names, names, names, names],
             ).fetchall()
         found = RelationDefinitions()
-        for name, kind, text, table in rows:
+        for name, kind, text, detail in rows:
             if fold_name(name) not in names:
                 continue
             if kind == "remote":
-                found.remote.setdefault(fold_name(name), []).append(RemoteTable(fold_name(table), text))
+                found.remote.setdefault(fold_name(name), []).append(RemoteTable(fold_name(detail), text))
+            elif kind == "operator class":
+                found.operator_class_calls.setdefault(fold_name(name), []).append((fold_name(detail), text))
             else:
                 kept = found.programs if kind == "program" else found.queries
                 kept.setdefault(fold_name(name), []).append(text or "")
