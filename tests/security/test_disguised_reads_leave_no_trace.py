@@ -498,22 +498,34 @@ def own_operator_class(pg, postgres_server):
             admin.execute(f"INSERT INTO {table} SELECT generate_series(1, 5000)")
             admin.execute(f"CREATE INDEX ON {table} (id {family})")
             admin.execute(f"ANALYZE {table}")
+        # Pruning the partitions of the one read compares with the key's operator class.
+        admin.execute("DROP TABLE IF EXISTS trace_sorted_parts")
+        admin.execute("CREATE TABLE trace_sorted_parts (id int) PARTITION BY RANGE (id trace_locking_ops)")
+        admin.execute("CREATE TABLE trace_sorted_low PARTITION OF trace_sorted_parts FOR VALUES FROM (1) TO (10)")
+        admin.execute("CREATE TABLE trace_sorted_high PARTITION OF trace_sorted_parts FOR VALUES FROM (10) TO (20)")
         admin.execute("SELECT pg_advisory_unlock_all()")
     forget_cached_functions()
     yield pg
     with _pg_admin(postgres_server) as admin:
-        admin.execute("DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain")
+        admin.execute("DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain, trace_sorted_parts")
         admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_locking_ops USING btree CASCADE")
         admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_plain_ops USING btree CASCADE")
         admin.execute("DROP FUNCTION IF EXISTS locking_cmp(int, int)")
     forget_cached_functions()
 
 
-def test_an_index_whose_operator_class_calls_a_function_that_acts_makes_reads_of_its_table_writes(
-    own_operator_class, postgres_server
+@pytest.mark.parametrize(
+    ("sql", "used_by"),
+    [
+        ("SELECT id FROM trace_sorted WHERE id = 5", "its index"),
+        ("SELECT id FROM trace_sorted_parts WHERE id = 5", "its partition key"),
+    ],
+)
+def test_an_operator_class_that_calls_a_function_that_acts_makes_reads_of_its_table_writes(
+    own_operator_class, postgres_server, sql, used_by
 ):
-    why = _refused_leaving_no_trace(own_operator_class, postgres_server, "SELECT id FROM trace_sorted WHERE id = 5")
-    assert "its index" in why and "locking_cmp()" in why, why
+    why = _refused_leaving_no_trace(own_operator_class, postgres_server, sql)
+    assert used_by in why and "locking_cmp()" in why, why
 
 
 def test_an_index_whose_operator_class_only_compares_still_reads(own_operator_class):

@@ -208,7 +208,8 @@ _FILE_FDW_HANDLER = (
 # The functions of the source's own operator families (made by a user or an extension:
 # oid past the system's) that reading relation `d.oid` may call without the text naming
 # them, each with what uses it: an index scan calls its operator class's support functions
-# (a btree's comparison function) and operators, and sorting, grouping or comparing a
+# (a btree's comparison function) and operators, so does pruning the partitions of a
+# table partitioned with one, and sorting, grouping or comparing a
 # column calls those of its type's default operator class (an array's, its element's).
 # `CREATE OPERATOR CLASS` takes a superuser, but its functions may be any user's SQL: a
 # comparison function taking pg_try_advisory_lock took it on `SELECT * FROM t WHERE id = 5`.
@@ -217,6 +218,9 @@ _OPERATOR_CLASS_CALLS = (
     "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid "
     "CROSS JOIN LATERAL unnest(i.indclass::oid[]) k(opclass) JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass "
     "WHERE i.indrelid = d.oid "
+    "UNION ALL SELECT 'its partition key (operator class ' || oc.opcname || ')', oc.opcfamily "
+    "FROM pg_catalog.pg_partitioned_table pt CROSS JOIN LATERAL unnest(pt.partclass::oid[]) k(opclass) "
+    "JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass WHERE pt.partrelid = d.oid "
     "UNION ALL SELECT 'its column ' || a.attname || ' (operator class ' || oc.opcname || ')', oc.opcfamily "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
     "JOIN pg_catalog.pg_opclass oc ON oc.opcdefault AND oc.opcintype IN (ty.oid, ty.typelem) "
