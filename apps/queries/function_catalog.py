@@ -52,7 +52,7 @@ from apps.datasources.connectors.base import RelationDefinitions, RemoteTable
 from apps.datasources.models import DataSource
 from apps.sqlcore.classification import classify_sql, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
-from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, operator_runs, statements_of
+from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, fold_name, operator_runs, statements_of
 from apps.sqlcore.tables import called_functions, function_calls, referenced_tables, tables_read
 from apps.sqlcore.text_cache import kept_for_short_texts
 
@@ -127,7 +127,10 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
     unsafe = set()
     for name, texts in bodies.items():
         for text in texts:
-            called = frozenset(function.name for function in called_functions(text, datasource.engine)) - {name}
+            called = (
+                frozenset(function.name for function in called_functions(text, datasource.engine))
+                | _procedures_called(text, datasource.engine)
+            ) - {name}
             if (
                 _runs_sql_made_at_run_time(text, datasource.engine)
                 or side_effect_calls(text, datasource.engine)
@@ -137,6 +140,24 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
                 unsafe.add(name)
                 break
     return unsafe
+
+
+def _procedures_called(body: str, dialect: str) -> frozenset[str]:
+    """The procedures a body CALLs: MariaDB takes `CALL name` without parentheses, which
+    no function call looks like, and a definer's procedure called so from an INVOKER
+    function set a GLOBAL. They are asked about as functions are (`volatile_functions`)."""
+    names = set()
+    for statement in statements_of(body, dialect):
+        tokens = statement.tokens
+        for index, token in enumerate(tokens[:-1]):
+            if token.kind != WORD or token.value != "CALL":
+                continue
+            name = index + 1
+            while name + 2 < len(tokens) and tokens[name + 1].value == "." and tokens[name + 2].kind in (WORD, QIDENT):
+                name += 2  # schema.name: the name
+            if tokens[name].kind in (WORD, QIDENT):
+                names.add(fold_name(tokens[name].value))
+    return frozenset(names)
 
 
 def _reads_unsafe_relations(datasource: DataSource, body: str, depth: int) -> bool:

@@ -246,6 +246,11 @@ PG_DISGUISED_WRITES = [
     "SELECT stable_lock_sum(id) FROM trace_ledger",
     "SELECT 1::stable_pair",
     "SELECT stable_reader()",
+    # Calls in FROM: a function as a table, beside others, laterally, a sample's arguments.
+    "SELECT * FROM ROWS FROM (generate_series(1, 2), next_tick())",
+    "SELECT l.id, t FROM trace_ledger l CROSS JOIN LATERAL stable_lock() t",
+    "SELECT count(*) FROM trace_ledger TABLESAMPLE bernoulli (next_tick())",
+    "SELECT count(*) FROM trace_ledger TABLESAMPLE system (100) REPEATABLE (stable_lock())",
     "SELECT stable_pl_reader()",
     # Functions that read relations named in a string, or every relation of a schema.
     "SELECT table_to_xml('trace_locked', true, false, '')",
@@ -626,6 +631,14 @@ def _maria_objects():
         f"DETERMINISTIC NO SQL SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
         f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.unseen_wrap() RETURNS INT DETERMINISTIC NO SQL "
         f"SQL SECURITY INVOKER RETURN {SOURCE_DB}.bump_global()",
+        # Declared harmless, visible to the read login, and calling a definer's procedure
+        # (with or without parentheses) that sets a GLOBAL.
+        f"CREATE OR REPLACE PROCEDURE {SOURCE_DB}.bump_proc() "
+        f"BEGIN SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1; END",
+        f"CREATE OR REPLACE DEFINER = '{MYSQL_USER}'@'%' FUNCTION {SOURCE_DB}.invoker_call() RETURNS INT "
+        f"DETERMINISTIC NO SQL SQL SECURITY INVOKER BEGIN CALL {SOURCE_DB}.bump_proc(); RETURN 1; END",
+        f"CREATE OR REPLACE DEFINER = '{MYSQL_USER}'@'%' FUNCTION {SOURCE_DB}.invoker_bare_call() RETURNS INT "
+        "DETERMINISTIC NO SQL SQL SECURITY INVOKER BEGIN CALL bump_proc; RETURN 1; END",
         # Declared harmless, visible to the read login, and only reads: a view over the
         # definer's function.
         f"CREATE OR REPLACE DEFINER = '{MYSQL_USER}'@'%' FUNCTION {SOURCE_DB}.invoker_reader() RETURNS INT "
@@ -667,6 +680,9 @@ def maria(mysql_server):
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_wrap")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.unseen_wrap")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_reader")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_call")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_bare_call")
+    cursor.execute(f"DROP PROCEDURE IF EXISTS {SOURCE_DB}.bump_proc")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.bump_global")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.größe")
     cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_ledger")
@@ -697,6 +713,8 @@ MARIADB_DISGUISED_WRITES = [
     "SELECT * FROM Ledger_Mixed",
     "SELECT invoker_wrap()",
     "SELECT invoker_reader()",
+    "SELECT invoker_call()",
+    "SELECT invoker_bare_call()",
     "SELECT größe()",
     "SELECT GRÖßE()",
     # Executable comments: MariaDB 10.11 skips the later version, runs the earlier one.

@@ -399,6 +399,9 @@ class MySQLConnector(Connector):
         (MariaDB) or holders of SHOW_ROUTINE (MySQL), and a harmless-looking INVOKER
         function may call a definer's that sets a GLOBAL. Granting the read login that
         right lets such a function be judged by its body (`function_bodies`)."""
+        # Procedures are asked with the functions: a function's body may CALL one, with its
+        # definer's rights (a definer's procedure set a GLOBAL from an INVOKER function
+        # declared NO SQL), and a name the text calls as a function finds only more.
         # Asked before each read: a host that does not answer is told at once, as by the read.
         self._refuse_if_unanswered()
         # The names asked come back as asked: the catalog compares in its collation (as the
@@ -406,8 +409,8 @@ class MySQLConnector(Connector):
         # otherwise.
         sql = (
             f"SELECT asked.position FROM ({_asked_names(names)}) AS asked WHERE EXISTS ("
-            "SELECT 1 FROM information_schema.ROUTINES r WHERE r.ROUTINE_TYPE = 'FUNCTION' "
-            "AND LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
+            "SELECT 1 FROM information_schema.ROUTINES r "
+            "WHERE LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
             "AND (r.IS_DETERMINISTIC <> 'YES' OR r.SQL_DATA_ACCESS = 'MODIFIES SQL DATA' "
             "OR r.SECURITY_TYPE <> 'INVOKER' OR r.ROUTINE_DEFINITION IS NULL))"
         )
@@ -415,12 +418,13 @@ class MySQLConnector(Connector):
 
     def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
         """ROUTINE_DEFINITION is NULL to a login that is neither the definer nor allowed
-        to read mysql.proc: `volatile_functions` has already refused such a function."""
+        to read mysql.proc: `volatile_functions` has already refused such a function (or
+        procedure: those are read too, as a body may CALL one)."""
         self._refuse_if_unanswered()
         sql = (
             f"SELECT asked.position, r.ROUTINE_DEFINITION FROM ({_asked_names(names)}) AS asked "
             "JOIN information_schema.ROUTINES r "
-            "ON LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) WHERE r.ROUTINE_TYPE = 'FUNCTION'"
+            "ON LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name)"
         )
         bodies: dict[str, list[str]] = {}
         for position, body in self._catalog_rows(sql, names, "the function bodies"):
