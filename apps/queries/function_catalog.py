@@ -52,6 +52,7 @@ from apps.datasources.connectors.base import RelationDefinitions, RemoteTable
 from apps.datasources.models import DataSource
 from apps.sqlcore.classification import classify_sql, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
+from apps.sqlcore.rules import RISKY_SET_WORDS
 from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, fold_name, operator_runs, statements_of
 from apps.sqlcore.tables import called_functions, function_calls, referenced_tables, tables_read
 from apps.sqlcore.text_cache import kept_for_short_texts
@@ -133,6 +134,7 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
             ) - {name}
             if (
                 _runs_sql_made_at_run_time(text, datasource.engine)
+                or _acts_on_the_server(text, datasource.engine)
                 or side_effect_calls(text, datasource.engine)
                 or unsafe_functions(datasource, called, depth=depth + 1)
                 or _reads_unsafe_relations(datasource, text, depth + 1)
@@ -140,6 +142,31 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
                 unsafe.add(name)
                 break
     return unsafe
+
+
+# Words that start what a read-only transaction does not stop, whoever runs it.
+_SERVER_STATEMENTS = frozenset({"KILL", "SHUTDOWN", "INSTALL", "UNINSTALL", "PURGE", "FLUSH", "BINLOG"})
+
+
+def _acts_on_the_server(body: str, dialect: str) -> bool:
+    """Whether a body (MySQL's and MariaDB's: a PostgreSQL function declared safe runs its
+    SQL read-only, which refuses anything but queries) holds what acts beyond the read-only
+    transaction with the reader's own rights: `SET GLOBAL` (or ROLE, PASSWORD…), `INTO
+    OUTFILE`/`DUMPFILE`, KILL, SHUTDOWN. An INVOKER function declared NO SQL did both of
+    the first two for a read login allowed to; least privilege is the second wall, this
+    the first. Words are looked for anywhere in a statement (after IF … THEN too): a column
+    of such a name makes a false alarm, never a miss."""
+    if dialect != "mysql":
+        return False
+    for statement in statements_of(body, dialect):
+        words = [token.value for token in statement.tokens if token.kind == WORD]
+        if "SET" in words and RISKY_SET_WORDS.intersection(words):
+            return True
+        if any(word == "INTO" and following in ("OUTFILE", "DUMPFILE") for word, following in pairwise(words)):
+            return True
+        if _SERVER_STATEMENTS.intersection(words):
+            return True
+    return False
 
 
 def _procedures_called(body: str, dialect: str) -> frozenset[str]:

@@ -21,7 +21,7 @@ import pytest
 
 from apps.queries.function_catalog import forget_cached_functions
 from tests.support.databases import MYSQL_USER, SOURCE_DB, mysql_root
-from tests.support.factories import client_for, reader, source_from_server
+from tests.support.factories import client_for, make_datasource, reader, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -801,3 +801,49 @@ def test_a_table_whose_rows_another_server_reads_is_not_a_read_on_mariadb(federa
     )
     assert (response.status_code, _maria_global()) == (403, before), response.content
     assert "a table of the FEDERATED engine" in _reasons(response), _reasons(response)
+
+
+@pytest.fixture
+def maria_as_root(maria, mysql_server):
+    """The source read with a login that may SET GLOBAL and write files (what the credential
+    audit warns of), and INVOKER functions declared NO SQL whose bodies do both: with the
+    reader's rights, inside the read-only transaction, which stops neither."""
+    marker = Path(tempfile.gettempdir()) / f"querybase_trace_{secrets.token_hex(6)}"
+    connection = mysql_root()
+    cursor = connection.cursor()
+    for name, statement in (
+        ("invoker_global", f"SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1"),
+        ("invoker_file", f"SELECT 1 INTO DUMPFILE '{marker}'"),
+    ):
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {SOURCE_DB}.{name}() RETURNS INT DETERMINISTIC NO SQL SQL SECURITY INVOKER "
+            f"BEGIN {statement}; RETURN 1; END"
+        )
+    connection.close()
+    forget_cached_functions()
+    source = make_datasource(
+        "maria_root",
+        engine="mysql",
+        host=mysql_server.host,
+        port=mysql_server.port,
+        database=mysql_server.database,
+        username="root",
+    )
+    yield source, marker
+    connection = mysql_root()
+    cursor = connection.cursor()
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_global")
+    cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_file")
+    connection.close()
+    marker.unlink(missing_ok=True)
+    forget_cached_functions()
+
+
+@pytest.mark.parametrize("sql", ["SELECT invoker_global()", "SELECT invoker_file()"])
+def test_a_harmless_looking_function_whose_body_acts_on_the_server_is_refused_on_mariadb(maria_as_root, sql):
+    source, marker = maria_as_root
+    before = _maria_global()
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries", {"datasource": source.pk, "sql": sql}, format="json"
+    )
+    assert (response.status_code, _maria_global(), marker.exists()) == (403, before, False), response.content
