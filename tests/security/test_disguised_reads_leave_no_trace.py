@@ -11,6 +11,7 @@ differently from the scanner.
 """
 
 import secrets
+import socket
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import psycopg.sql
 import pytest
 
 from apps.queries.function_catalog import forget_cached_functions
-from tests.support.databases import MYSQL_USER, SOURCE_DB, mysql_root
+from tests.support.databases import MYSQL_USER, SOURCE_DB, free_port, mysql_root
 from tests.support.factories import client_for, make_datasource, reader, source_from_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -472,6 +473,8 @@ def remote_tables(pg, postgres_server):
         "SELECT n FROM trace_far_count",
         "SELECT count(*) FROM trace_far_parts",
         "SELECT l.id FROM trace_ledger l WHERE EXISTS (SELECT 1 FROM public.trace_far f WHERE f.id = l.id)",
+        "TABLE trace_far",
+        "EXPLAIN SELECT * FROM trace_far",
     ],
 )
 def test_a_foreign_table_whose_server_runs_its_own_sql_is_not_a_read(remote_tables, postgres_server, sql):
@@ -847,3 +850,52 @@ def test_a_harmless_looking_function_whose_body_acts_on_the_server_is_refused_on
         "/api/v1/queries", {"datasource": source.pk, "sql": sql}, format="json"
     )
     assert (response.status_code, _maria_global(), marker.exists()) == (403, before, False), response.content
+
+
+@pytest.fixture
+def search_daemon_table(maria):
+    """A SPHINX table: reading it makes the database server connect to the search daemon
+    its CONNECTION names, any host and port (here a socket of the test's, which counts
+    who connects). The plugin ships with MariaDB; it is loaded for the test if it was not."""
+    listener = socket.create_server(("127.0.0.1", free_port()))
+    listener.settimeout(0.5)
+    connection = mysql_root()
+    cursor = connection.cursor()
+    cursor.execute("SELECT 1 FROM information_schema.ENGINES WHERE ENGINE = 'SPHINX' AND SUPPORT <> 'NO'")
+    loaded_here = cursor.fetchone() is None
+    if loaded_here:
+        try:
+            cursor.execute("INSTALL SONAME 'ha_sphinx'")
+        except MySQLdb.Error:  # loaded by someone else in the meantime
+            loaded_here = False
+    try:
+        cursor.execute(
+            f"CREATE OR REPLACE TABLE {SOURCE_DB}.trace_search (id BIGINT UNSIGNED NOT NULL, weight INT NOT NULL, "
+            f"query VARCHAR(255) NOT NULL, INDEX (query)) ENGINE=SPHINX "
+            f"CONNECTION='sphinx://127.0.0.1:{listener.getsockname()[1]}/trace'"
+        )
+        forget_cached_functions()
+        yield maria, listener
+    finally:
+        cursor.execute(f"DROP TABLE IF EXISTS {SOURCE_DB}.trace_search")
+        if loaded_here:
+            cursor.execute("UNINSTALL SONAME 'ha_sphinx'")
+        connection.close()
+        listener.close()
+        forget_cached_functions()
+
+
+def test_a_table_whose_read_connects_elsewhere_is_not_a_read_on_mariadb(search_daemon_table):
+    source, listener = search_daemon_table
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries",
+        {"datasource": source.pk, "sql": "SELECT id FROM trace_search WHERE query = 'x'"},
+        format="json",
+    )
+    try:
+        listener.accept()[0].close()
+        connected = True
+    except TimeoutError:
+        connected = False
+    assert (response.status_code, connected) == (403, False), response.content
+    assert "a table of the SPHINX engine" in _reasons(response), _reasons(response)
