@@ -118,6 +118,13 @@ PG_OBJECTS = [
     "CREATE OR REPLACE FUNCTION to_stable_pair(int) RETURNS stable_pair LANGUAGE plpgsql STABLE "
     f"AS $$ BEGIN RETURN ROW(pg_try_advisory_lock({PG_LOCK})::int)::stable_pair; END $$",
     "CREATE CAST (int AS stable_pair) WITH FUNCTION to_stable_pair(int)",
+    # Declared STABLE, taking the lock, and put in the system's schema by a superuser:
+    # being there does not make it the system's.
+    "CREATE OR REPLACE FUNCTION pg_catalog.trace_catalog_lock() RETURNS int LANGUAGE plpgsql STABLE "
+    f"AS $$ BEGIN PERFORM pg_try_advisory_lock({PG_LOCK}); RETURN 1; END $$",
+    # A view a superuser put in information_schema, which is a schema like any other.
+    "CREATE OR REPLACE VIEW information_schema.trace_schema_locked AS "
+    f"SELECT pg_try_advisory_lock({PG_LOCK}) AS locked",
     # Declared STABLE, with bodies that only read, yet read a view that takes the lock.
     "CREATE OR REPLACE FUNCTION stable_reader() RETURNS bigint LANGUAGE sql STABLE "
     "AS $$ SELECT count(*) FROM trace_locked $$",
@@ -158,6 +165,8 @@ PG_CLEANUP = [
     "DROP TYPE IF EXISTS stable_pair CASCADE",
     "DROP FUNCTION IF EXISTS stable_taken(int, int), stable_shown(bool), stable_one(int), stable_step(int, int)",
     "DROP FUNCTION IF EXISTS stable_reader(), stable_pl_reader(), plain_reader()",
+    "DROP FUNCTION IF EXISTS pg_catalog.trace_catalog_lock()",
+    "DROP VIEW IF EXISTS information_schema.trace_schema_locked",
 ]
 
 
@@ -247,6 +256,8 @@ PG_DISGUISED_WRITES = [
     "SELECT stable_lock_sum(id) FROM trace_ledger",
     "SELECT 1::stable_pair",
     "SELECT stable_reader()",
+    "SELECT trace_catalog_lock()",
+    "SELECT * FROM information_schema.trace_schema_locked",
     # Calls in FROM: a function as a table, beside others, laterally, a sample's arguments.
     "SELECT * FROM ROWS FROM (generate_series(1, 2), next_tick())",
     "SELECT l.id, t FROM trace_ledger l CROSS JOIN LATERAL stable_lock() t",

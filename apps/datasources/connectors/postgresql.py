@@ -170,9 +170,11 @@ def _connection_lost(error: psycopg.Error) -> bool:
 # name with other letters, which the caller folds and compares itself.
 _NAME_MATCHES = "(lower({name}) = ANY(%s) OR octet_length({name}::text) <> length({name}::text))"
 
-# Whether function `{p}` is the system's or an extension's (installed by an admin).
+# Whether function `{p}` is the system's (made by initdb: oid below FirstNormalObjectId,
+# 16384) or an extension's (installed by an admin). Not every function in pg_catalog: a
+# superuser may add one there, and a STABLE one taking a lock was trusted for its schema.
 _SYSTEMS_FUNCTION = (
-    "({p}.pronamespace = 'pg_catalog'::regnamespace OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+    "({p}.oid < 16384 OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
     "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = {p}.oid AND e.deptype = 'e'))"
 )
 # Whether function `{p}` may change state: VOLATILE or SECURITY DEFINER, unless it is the
@@ -757,8 +759,9 @@ class PostgreSQLConnector(Connector):
         return once_more_if_connection_lost(limits, lambda again, fresh: self._view_definitions(names, again, fresh))
 
     def _view_definitions(self, names: list[str], limits: QueryLimits, fresh: bool) -> RelationDefinitions:
-        # Every view of the name in any schema but the system's own (which are trusted as
-        # the reviewed functions are): the text does not say which one the search path finds.
+        # Every view of the name but the system's own (made by initdb, which are trusted as
+        # the reviewed functions are; information_schema is a schema like any other, where a
+        # superuser may add one): the text does not say which one the search path finds.
         # A table's row security policies run on every read of it too, as a view's query,
         # and a file_fdw foreign table with a `program` (or a partition or inheriting table
         # of the one read) runs it in the server's shell. Any other foreign table is read by
@@ -768,7 +771,7 @@ class PostgreSQLConnector(Connector):
             rows = connection.execute(
                 "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid), NULL FROM pg_catalog.pg_class c "
                 f"WHERE c.relkind = 'v' AND {names_match} "
-                "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
+                "AND c.oid >= 16384 "
                 "UNION ALL SELECT c.relname::text, 'query', "
                 "'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), NULL "
                 "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
