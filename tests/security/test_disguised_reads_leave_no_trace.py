@@ -825,6 +825,8 @@ def maria_as_root(maria, mysql_server):
     marker = Path(tempfile.gettempdir()) / f"querybase_trace_{secrets.token_hex(6)}"
     connection = mysql_root()
     cursor = connection.cursor()
+    # A view root added to the sys schema, which holds the server's own views too.
+    cursor.execute(f"CREATE OR REPLACE VIEW sys.trace_sys_bumped AS SELECT {SOURCE_DB}.bump_global() AS b")
     for name, statement in (
         ("invoker_global", f"SET GLOBAL {MARIA_GLOBAL} = @@GLOBAL.{MARIA_GLOBAL} + 1"),
         ("invoker_file", f"SELECT 1 INTO DUMPFILE '{marker}'"),
@@ -846,6 +848,7 @@ def maria_as_root(maria, mysql_server):
     yield source, marker
     connection = mysql_root()
     cursor = connection.cursor()
+    cursor.execute("DROP VIEW IF EXISTS sys.trace_sys_bumped")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_global")
     cursor.execute(f"DROP FUNCTION IF EXISTS {SOURCE_DB}.invoker_file")
     connection.close()
@@ -853,7 +856,9 @@ def maria_as_root(maria, mysql_server):
     forget_cached_functions()
 
 
-@pytest.mark.parametrize("sql", ["SELECT invoker_global()", "SELECT invoker_file()"])
+@pytest.mark.parametrize(
+    "sql", ["SELECT invoker_global()", "SELECT invoker_file()", "SELECT b FROM sys.trace_sys_bumped"]
+)
 def test_a_harmless_looking_function_whose_body_acts_on_the_server_is_refused_on_mariadb(maria_as_root, sql):
     source, marker = maria_as_root
     before = _maria_global()
@@ -910,3 +915,12 @@ def test_a_table_whose_read_connects_elsewhere_is_not_a_read_on_mariadb(search_d
         connected = False
     assert (response.status_code, connected) == (403, False), response.content
     assert "a table of the SPHINX engine" in _reasons(response), _reasons(response)
+
+
+def test_the_servers_own_views_in_sys_still_read_on_mariadb(maria_as_root):
+    source, _ = maria_as_root
+    response = client_for(reader("reader", source)).post(
+        "/api/v1/queries", {"datasource": source.pk, "sql": "SELECT count(*) FROM sys.version"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["rows"] == [[1]]

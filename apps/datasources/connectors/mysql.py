@@ -433,7 +433,10 @@ class MySQLConnector(Connector):
         return bodies
 
     def view_definitions(self, names: list[str]) -> RelationDefinitions:
-        """Views of the system schemas are the server's own and trusted like its functions.
+        """Views of the system schemas are the server's own and trusted like its functions:
+        those the server's own account defines in `mysql` and `sys` (information_schema and
+        performance_schema hold none). Any other there is judged like the rest: root may
+        add one to `sys`, and one over a definer's function set a GLOBAL from a read.
         Names compare without case, though table names have it on most file systems:
         that only finds more.
         A definition this login may not see (no SHOW VIEW) comes back empty, which the
@@ -445,7 +448,8 @@ class MySQLConnector(Connector):
         sql = (
             f"SELECT asked.position, 'query', v.VIEW_DEFINITION FROM ({_asked_names(names)}) AS asked "
             "JOIN information_schema.VIEWS v ON LOWER(v.TABLE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
-            "WHERE v.TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema') "
+            "WHERE NOT (v.TABLE_SCHEMA IN ('mysql', 'sys') "
+            "AND v.DEFINER IN ('mariadb.sys@localhost', 'mysql.sys@localhost')) "
             f"UNION ALL SELECT asked.position, 'engine', t.ENGINE FROM ({_asked_names(names)}) AS asked "
             "JOIN information_schema.TABLES t ON LOWER(t.TABLE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
             "WHERE t.TABLE_TYPE NOT IN ('VIEW', 'SYSTEM VIEW') "
