@@ -234,9 +234,23 @@ def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
     for caller, functions in callers.declared_safe.items():
         for function in sorted(functions & broken):
             found.setdefault(caller, f"calls {function}(), whose body calls what a read may not")
+    _add_containers(found, callers.parts)
     with _cache_lock:
         _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
     return found
+
+
+def _add_containers(found: dict[str, str], parts: dict[str, frozenset[str]]) -> None:
+    """Types whose values hold a value of a type in `found` (at any depth: a composite of a
+    composite of a domain) are added to it: reading their literals runs the parts' input."""
+    changed = True
+    while changed:
+        changed = False
+        for container, held in sorted(parts.items()):
+            part = next((part for part in sorted(held) if part in found), None)
+            if container not in found and part is not None:
+                found[container] = f"holds values of {part.replace(':', ' ', 1)}, which {found[part]}"
+                changed = True
 
 
 def forget_cached_functions() -> None:

@@ -130,6 +130,11 @@ PG_OBJECTS = [
     "AS $$ SELECT count(*) FROM trace_locked $$",
     "CREATE OR REPLACE FUNCTION stable_pl_reader() RETURNS bigint LANGUAGE plpgsql STABLE "
     "AS $$ BEGIN RETURN (SELECT count(*) FROM public.trace_locked); END $$",
+    # A composite type, and an array, whose element is such a domain: their input checks it.
+    "DROP TYPE IF EXISTS trace_wrapped CASCADE",
+    "CREATE TYPE trace_wrapped AS (v locked_int)",
+    "DROP DOMAIN IF EXISTS trace_outer_domain",
+    "CREATE DOMAIN trace_outer_domain AS locked_int",
     # Row security policies run on every read of their table (for a login they apply to).
     "DROP TABLE IF EXISTS trace_guarded, trace_guarded_plain",
     "CREATE TABLE trace_guarded (id int)",
@@ -151,6 +156,8 @@ PG_CLEANUP = [
     "DROP TABLE IF EXISTS trace_ledger, trace_guarded, trace_guarded_plain, trace_moods CASCADE",
     "DROP TYPE IF EXISTS trace_mood CASCADE",
     "DROP OPERATOR IF EXISTS === (int, int)",
+    "DROP TYPE IF EXISTS trace_wrapped CASCADE",
+    "DROP DOMAIN IF EXISTS trace_outer_domain",
     "DROP DOMAIN IF EXISTS locked_int, self_locked",
     "DROP TYPE IF EXISTS locked_pair CASCADE",
     "DROP AGGREGATE IF EXISTS lock_sum(int)",
@@ -257,6 +264,10 @@ PG_DISGUISED_WRITES = [
     "SELECT 1::stable_pair",
     "SELECT stable_reader()",
     "SELECT trace_catalog_lock()",
+    "SELECT '(1)'::trace_wrapped",
+    "SELECT 1::trace_outer_domain",
+    "SELECT '{1}'::locked_int[]",
+    "SELECT CAST('{\"(1)\"}' AS trace_wrapped[])",
     "SELECT * FROM information_schema.trace_schema_locked",
     # Calls in FROM: a function as a table, beside others, laterally, a sample's arguments.
     "SELECT * FROM ROWS FROM (generate_series(1, 2), next_tick())",

@@ -395,10 +395,14 @@ class HiddenCallers:
     """The source's own operators, domains and casts (`operator:SYMBOL`, `type:NAME`,
     `cast:implicit`), by what their use calls: `unsafe`, a function the catalog says may
     change state, with why; `declared_safe`, the source's own SQL or PL/pgSQL functions
-    declared safe, whose bodies decide (function_catalog reads them)."""
+    declared safe, whose bodies decide (function_catalog reads them); `parts`, the source's
+    own types whose values hold values of other types of its own (`type:NAME` → the
+    `type:NAME`s of a composite's fields, a domain's base, a range's subtype, an array's
+    element): reading a literal of one runs the input, and checks, of its parts."""
 
     unsafe: dict[str, str] = field(default_factory=dict)
     declared_safe: dict[str, frozenset[str]] = field(default_factory=dict)
+    parts: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,23 @@ _OPERATOR_CLASS_CALLS = (
     "JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr) f ON f.family = used.family "
     "JOIN pg_catalog.pg_proc p ON p.oid = f.function WHERE used.family >= 16384"
 )
+# Types of the source's own that hold values of other types of its own (a table's row type
+# with a column of a domain, a domain over a domain, a range of one, an array of one):
+# `'(1)'::t` runs the input, and the checks, of t's fields, though the text names t alone.
+# Only parts of the source's own count (oid past the system's), which keeps the answer to
+# the few columns of such types, not every column of every table.
+_TYPE_PARTS = (
+    "SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped "
+    "JOIN pg_catalog.pg_type p ON p.oid = a.atttypid WHERE t.typtype = 'c' AND p.oid >= 16384 "
+    "UNION SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_type p ON p.oid = t.typbasetype WHERE t.typtype = 'd' AND p.oid >= 16384 "
+    "UNION SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_type p ON p.oid = t.typelem WHERE t.typcategory = 'A' AND p.oid >= 16384 "
+    "UNION SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_range r "
+    "JOIN pg_catalog.pg_type t ON t.oid IN (r.rngtypid, r.rngmultitypid) "
+    "JOIN pg_catalog.pg_type p ON p.oid IN (r.rngsubtype, r.rngtypid) AND p.oid <> t.oid AND p.oid >= 16384"
+)
 # What foreign table `t` is, for the approver: its server and wrapper.
 _REMOTE_TABLE = "'a foreign table of the server ' || s.srvname || ' (wrapper ' || w.fdwname || ')'"
 # The languages whose bodies the classifier reads (`function_bodies`), and function `{p}`'s
@@ -737,6 +754,7 @@ class PostgreSQLConnector(Connector):
                 "SELECT 'type:' || t.typname, pg_catalog.pg_get_expr(c.conbin, 0) FROM pg_catalog.pg_constraint c "
                 "JOIN pg_catalog.pg_type t ON t.oid = c.contypid WHERE c.contype = 'c'"
             ).fetchall()
+            parts = connection.execute(_TYPE_PARTS).fetchall()
         found: dict[str, str] = {}
         declared_safe: dict[str, set[str]] = {}
         for key, function, is_unsafe in rows:
@@ -750,8 +768,13 @@ class PostgreSQLConnector(Connector):
             classification = classify_sql(f"SELECT {check}", "postgresql")
             if not classification.is_read:
                 found.setdefault(fold_name(key), "checks its values with a call that is not a read")
+        holds: dict[str, set[str]] = {}
+        for container, part in parts:
+            holds.setdefault(fold_name(container), set()).add(fold_name(part))
         return HiddenCallers(
-            unsafe=found, declared_safe={key: frozenset(names) for key, names in declared_safe.items()}
+            unsafe=found,
+            declared_safe={key: frozenset(names) for key, names in declared_safe.items()},
+            parts={key: frozenset(names) for key, names in holds.items()},
         )
 
     def view_definitions(self, names: list[str]) -> RelationDefinitions:
