@@ -528,6 +528,15 @@ def own_operator_class(pg, postgres_server):
             admin.execute(f"INSERT INTO {table} SELECT generate_series(1, 5000)")
             admin.execute(f"CREATE INDEX ON {table} (id {family})")
             admin.execute(f"ANALYZE {table}")
+        # An extension's type and operator classes (its functions are judged by their
+        # declarations, as the system's are).
+        admin.execute("CREATE EXTENSION IF NOT EXISTS citext")
+        admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        admin.execute("DROP TABLE IF EXISTS trace_words")
+        admin.execute("CREATE TABLE trace_words (w citext)")
+        admin.execute("INSERT INTO trace_words VALUES ('Calm'), ('busy')")
+        admin.execute("CREATE INDEX ON trace_words (w)")
+        admin.execute("CREATE INDEX ON trace_words USING gin ((w::text) gin_trgm_ops)")
         # Pruning the partitions of the one read compares with the key's operator class.
         admin.execute("DROP TABLE IF EXISTS trace_sorted_parts")
         admin.execute("CREATE TABLE trace_sorted_parts (id int) PARTITION BY RANGE (id trace_locking_ops)")
@@ -537,7 +546,9 @@ def own_operator_class(pg, postgres_server):
     forget_cached_functions()
     yield pg
     with _pg_admin(postgres_server) as admin:
-        admin.execute("DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain, trace_sorted_parts")
+        admin.execute("DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain, trace_sorted_parts, trace_words")
+        admin.execute("DROP EXTENSION IF EXISTS pg_trgm")
+        admin.execute("DROP EXTENSION IF EXISTS citext")
         admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_locking_ops USING btree CASCADE")
         admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_plain_ops USING btree CASCADE")
         admin.execute("DROP FUNCTION IF EXISTS locking_cmp(int, int)")
@@ -558,14 +569,20 @@ def test_an_operator_class_that_calls_a_function_that_acts_makes_reads_of_its_ta
     assert used_by in why and "locking_cmp()" in why, why
 
 
-def test_an_index_whose_operator_class_only_compares_still_reads(own_operator_class):
+@pytest.mark.parametrize(
+    ("sql", "rows"),
+    [
+        ("SELECT id FROM trace_sorted_plain WHERE id = 5", [[5]]),
+        ("SELECT w::text FROM trace_words WHERE w = 'calm' ORDER BY w", [["Calm"]]),
+        ("SELECT count(*) FROM trace_words WHERE w::text LIKE '%us%'", [[1]]),
+    ],
+)
+def test_operator_classes_that_only_compare_still_read(own_operator_class, sql, rows):
     response = client_for(reader("reader", own_operator_class)).post(
-        "/api/v1/queries",
-        {"datasource": own_operator_class.pk, "sql": "SELECT id FROM trace_sorted_plain WHERE id = 5"},
-        format="json",
+        "/api/v1/queries", {"datasource": own_operator_class.pk, "sql": sql}, format="json"
     )
     assert response.status_code == 200, response.content
-    assert response.json()["result"]["rows"] == [[5]]
+    assert response.json()["result"]["rows"] == rows
 
 
 @pytest.mark.parametrize(
