@@ -537,6 +537,13 @@ def own_operator_class(pg, postgres_server):
         admin.execute("INSERT INTO trace_words VALUES ('Calm'), ('busy')")
         admin.execute("CREATE INDEX ON trace_words (w)")
         admin.execute("CREATE INDEX ON trace_words USING gin ((w::text) gin_trgm_ops)")
+        # A range over it compares its bounds with it, in its literals and its columns.
+        admin.execute("DROP TYPE IF EXISTS trace_locking_range CASCADE")
+        admin.execute("CREATE TYPE trace_locking_range AS RANGE (subtype = int4, subtype_opclass = trace_locking_ops)")
+        admin.execute("DROP TABLE IF EXISTS trace_spans")
+        admin.execute("CREATE TABLE trace_spans (span trace_locking_range)")
+        admin.execute("INSERT INTO trace_spans VALUES ('[1,2]'), ('[3,4]')")
+        admin.execute("SELECT pg_advisory_unlock_all()")
         # Pruning the partitions of the one read compares with the key's operator class.
         admin.execute("DROP TABLE IF EXISTS trace_sorted_parts")
         admin.execute("CREATE TABLE trace_sorted_parts (id int) PARTITION BY RANGE (id trace_locking_ops)")
@@ -546,7 +553,10 @@ def own_operator_class(pg, postgres_server):
     forget_cached_functions()
     yield pg
     with _pg_admin(postgres_server) as admin:
-        admin.execute("DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain, trace_sorted_parts, trace_words")
+        admin.execute(
+            "DROP TABLE IF EXISTS trace_sorted, trace_sorted_plain, trace_sorted_parts, trace_words, trace_spans"
+        )
+        admin.execute("DROP TYPE IF EXISTS trace_locking_range CASCADE")
         admin.execute("DROP EXTENSION IF EXISTS pg_trgm")
         admin.execute("DROP EXTENSION IF EXISTS citext")
         admin.execute("DROP OPERATOR FAMILY IF EXISTS trace_locking_ops USING btree CASCADE")
@@ -560,6 +570,8 @@ def own_operator_class(pg, postgres_server):
     [
         ("SELECT id FROM trace_sorted WHERE id = 5", "its index"),
         ("SELECT id FROM trace_sorted_parts WHERE id = 5", "its partition key"),
+        ("SELECT '[1,5]'::trace_locking_range", "uses type trace_locking_range"),
+        ("SELECT span FROM trace_spans ORDER BY span", "its column span (a range"),
     ],
 )
 def test_an_operator_class_that_calls_a_function_that_acts_makes_reads_of_its_table_writes(

@@ -226,13 +226,24 @@ _OPERATOR_CLASS_CALLS = (
     "UNION ALL SELECT 'its column ' || a.attname || ' (operator class ' || oc.opcname || ')', oc.opcfamily "
     "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
     "JOIN pg_catalog.pg_opclass oc ON oc.opcdefault AND oc.opcintype IN (ty.oid, ty.typelem) "
+    "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped "
+    # A range compares its bounds with its subtype's operator class.
+    "UNION ALL SELECT 'its column ' || a.attname || ' (a range over the operator class ' || oc.opcname || ')', "
+    "oc.opcfamily FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+    "JOIN pg_catalog.pg_range r "
+    "ON ty.oid IN (r.rngtypid, r.rngmultitypid) OR ty.typelem IN (r.rngtypid, r.rngmultitypid) "
+    "JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc "
     "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped"
+)
+# The functions of each operator family: its support functions and its operators'.
+_FAMILY_FUNCTIONS = (
+    "(SELECT amprocfamily AS family, amproc AS function FROM pg_catalog.pg_amproc "
+    "UNION SELECT m.amopfamily, o.oprcode FROM pg_catalog.pg_amop m "
+    "JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr)"
 )
 _OPERATOR_CLASS_CALLS = (
     f"SELECT used.used_by, p.proname::text AS function FROM ({_OPERATOR_CLASS_CALLS}) used "
-    "JOIN (SELECT amprocfamily AS family, amproc AS function FROM pg_catalog.pg_amproc "
-    "UNION SELECT m.amopfamily, o.oprcode FROM pg_catalog.pg_amop m "
-    "JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr) f ON f.family = used.family "
+    f"JOIN {_FAMILY_FUNCTIONS} f ON f.family = used.family "
     "JOIN pg_catalog.pg_proc p ON p.oid = f.function WHERE used.family >= 16384"
 )
 # Types of the source's own that hold values of other types of its own (a table's row type
@@ -747,7 +758,18 @@ class PostgreSQLConnector(Connector):
                 # A type's input functions run on its literals.
                 f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_type t "
                 "JOIN pg_catalog.pg_proc f ON f.oid IN (t.typinput, t.typreceive, t.typmodin) "
-                f"WHERE t.oid >= 16384 AND {wanted}",
+                f"WHERE t.oid >= 16384 AND {wanted} "
+                # A range's input compares its bounds with its subtype's operator class
+                # (`'[1,5]'::r` called a comparison function of the source's own), and
+                # its difference and canonical functions run on its values.
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_range r "
+                "JOIN pg_catalog.pg_type t ON t.oid = r.rngtypid JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc "
+                f"JOIN {_FAMILY_FUNCTIONS} ff ON ff.family = oc.opcfamily "
+                "JOIN pg_catalog.pg_proc f ON f.oid = ff.function "
+                f"WHERE oc.opcfamily >= 16384 AND {wanted} "
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_range r "
+                "JOIN pg_catalog.pg_type t ON t.oid = r.rngtypid "
+                f"JOIN pg_catalog.pg_proc f ON f.oid IN (r.rngsubdiff, r.rngcanonical) WHERE {wanted}",
                 {"harmless": _HARMLESS},
             ).fetchall()
             checks = connection.execute(
