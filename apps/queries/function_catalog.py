@@ -419,8 +419,28 @@ def _view_of(datasource: DataSource, definitions: list[str], depth: int) -> _Vie
         )
         if unsafe:
             return _View(f"calls {', '.join(sorted(unsafe))}, which the source's catalog says may change state")
+        hidden = _hidden_uses(datasource, definition, depth)
+        if hidden:
+            return _View("; ".join(hidden))
         reads.update(table.name for table in referenced_tables(definition, datasource.engine))
     return _View(None, tuple(sorted(reads)))
+
+
+def _hidden_uses(datasource: DataSource, definition: str, depth: int) -> list[str]:
+    """Why a view's definition uses an operator, a domain or a cast of the source's own
+    whose function may change state (a view of `1 === 2` took the lock its operator's
+    function takes). Asked for the views a read names and those they read, not for views
+    read from inside a function's body: the answer for the operators is being made then
+    (their functions' bodies are what is read), and asking it again would not end."""
+    if depth > 0:
+        return []
+    callers = hidden_callers(datasource, definition)
+    if not callers:
+        return []
+    classification = classify_sql(definition, datasource.engine, hidden_calls=callers)
+    if classification.is_read:
+        return []
+    return list(dict.fromkeys(reason for statement in classification.statements for reason in statement.reasons))
 
 
 def _reason_under(root: str, views: dict[str, _View]) -> str | None:

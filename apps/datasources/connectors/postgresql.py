@@ -223,17 +223,22 @@ _OPERATOR_CLASS_CALLS = (
     "UNION ALL SELECT 'its partition key (operator class ' || oc.opcname || ')', oc.opcfamily "
     "FROM pg_catalog.pg_partitioned_table pt CROSS JOIN LATERAL unnest(pt.partclass::oid[]) k(opclass) "
     "JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass WHERE pt.partrelid = d.oid "
-    "UNION ALL SELECT 'its column ' || a.attname || ' (operator class ' || oc.opcname || ')', oc.opcfamily "
-    "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
-    "JOIN pg_catalog.pg_opclass oc ON oc.opcdefault AND oc.opcintype IN (ty.oid, ty.typelem) "
-    "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped "
-    # A range compares its bounds with its subtype's operator class.
-    "UNION ALL SELECT 'its column ' || a.attname || ' (a range over the operator class ' || oc.opcname || ')', "
-    "oc.opcfamily FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
-    "JOIN pg_catalog.pg_range r "
-    "ON ty.oid IN (r.rngtypid, r.rngmultitypid) OR ty.typelem IN (r.rngtypid, r.rngmultitypid) "
-    "JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc "
-    "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped"
+    # Sorting or comparing a column's values compares the values they hold, at any depth
+    # (a composite's fields, an array's elements, a domain's base, a range's bounds), with
+    # their types' default operator classes; only types of the source's own can bring one
+    # of its own (the system's types have the system's btree and hash classes).
+    "UNION ALL SELECT 'its column ' || ty.attname || ' (operator class ' || oc.opcname || ')', oc.opcfamily "
+    "FROM (WITH RECURSIVE held(attname, oid) AS (SELECT a.attname, a.atttypid FROM pg_catalog.pg_attribute a "
+    "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384 "
+    "UNION SELECT held.attname, c.child FROM held JOIN pg_catalog.pg_type h ON h.oid = held.oid "
+    "CROSS JOIN LATERAL (SELECT h.typelem UNION ALL SELECT h.typbasetype UNION ALL SELECT f.atttypid "
+    "FROM pg_catalog.pg_attribute f WHERE f.attrelid = h.typrelid AND f.attnum > 0 AND NOT f.attisdropped "
+    "UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = h.oid "
+    "UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = h.oid) c(child) "
+    "WHERE c.child >= 16384) SELECT * FROM held) ty "
+    "CROSS JOIN LATERAL (SELECT o.oid FROM pg_catalog.pg_opclass o WHERE o.opcdefault AND o.opcintype = ty.oid "
+    "UNION ALL SELECT r.rngsubopc FROM pg_catalog.pg_range r WHERE r.rngtypid = ty.oid) k(opclass) "
+    "JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass"
 )
 # The functions of each operator family: its support functions and its operators'.
 _FAMILY_FUNCTIONS = (
@@ -243,8 +248,9 @@ _FAMILY_FUNCTIONS = (
 )
 _OPERATOR_CLASS_CALLS = (
     f"SELECT used.used_by, p.proname::text AS function FROM ({_OPERATOR_CLASS_CALLS}) used "
-    f"JOIN {_FAMILY_FUNCTIONS} f ON f.family = used.family "
-    "JOIN pg_catalog.pg_proc p ON p.oid = f.function WHERE used.family >= 16384"
+    "CROSS JOIN LATERAL (SELECT amproc AS function FROM pg_catalog.pg_amproc WHERE amprocfamily = used.family "
+    "UNION SELECT o.oprcode FROM pg_catalog.pg_amop m JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr "
+    "WHERE m.amopfamily = used.family) f JOIN pg_catalog.pg_proc p ON p.oid = f.function WHERE used.family >= 16384"
 )
 # Types of the source's own that hold values of other types of its own (a table's row type
 # with a column of a domain, a domain over a domain, a range of one, an array of one):
@@ -269,6 +275,13 @@ _REMOTE_TABLE = "'a foreign table of the server ' || s.srvname || ' (wrapper ' |
 # body text: a SQL-standard body (BEGIN ATOMIC) has no prosrc, only a definition.
 _READ_LANGUAGES = "SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('sql', 'plpgsql')"
 _BODY = "CASE WHEN coalesce({p}.prosrc, '') = '' THEN pg_catalog.pg_get_functiondef({p}.oid) ELSE {p}.prosrc END"
+
+
+def _without_jit(connection: psycopg.Connection) -> None:
+    """For the rest of this catalog lookup's transaction: its recursive walks over the
+    catalog are estimated far above jit_above_cost, and compiling them took half a second
+    to answer in a millisecond (asked once per new name, not on every read)."""
+    connection.execute("SET LOCAL jit = off")
 
 
 class PostgreSQLConnector(Connector):
@@ -737,6 +750,7 @@ class PostgreSQLConnector(Connector):
         unsafe = _UNSAFE_FUNCTION.format(p="f", reviewed="harmless")
         wanted = f"({unsafe} OR (f.prolang IN ({_READ_LANGUAGES}) AND NOT {_SYSTEMS_FUNCTION.format(p='f')}))"
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            _without_jit(connection)
             rows = connection.execute(
                 f"SELECT 'operator:' || o.oprname, f.proname::text, {unsafe} FROM pg_catalog.pg_operator o "
                 "JOIN pg_catalog.pg_proc f ON f.oid IN (o.oprcode, o.oprrest, o.oprjoin) "
@@ -813,6 +827,7 @@ class PostgreSQLConnector(Connector):
         # its wrapper, elsewhere (`_REMOTE_TABLE`).
         names_match = _NAME_MATCHES.format(name="c.relname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            _without_jit(connection)
             rows = connection.execute(
                 "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid), NULL FROM pg_catalog.pg_class c "
                 f"WHERE c.relkind = 'v' AND {names_match} "
