@@ -50,7 +50,7 @@ from itertools import pairwise
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
 from apps.datasources.connectors.base import RelationDefinitions, RemoteTable
 from apps.datasources.models import DataSource
-from apps.sqlcore.classification import classify_sql, side_effect_calls
+from apps.sqlcore.classification import classify_sql, hidden_calls_used, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
 from apps.sqlcore.rules import RISKY_SET_WORDS
 from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, fold_name, operator_runs, statements_of
@@ -138,6 +138,7 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
                 or side_effect_calls(text, datasource.engine)
                 or unsafe_functions(datasource, called, depth=depth + 1)
                 or _reads_unsafe_relations(datasource, text, depth + 1)
+                or _uses_hidden_callers(datasource, text)
             ):
                 unsafe.add(name)
                 break
@@ -251,6 +252,39 @@ def _add_containers(found: dict[str, str], parts: dict[str, frozenset[str]]) -> 
             if container not in found and part is not None:
                 found[container] = f"holds values of {part.replace(':', ' ', 1)}, which {found[part]}"
                 changed = True
+
+
+def _uses_hidden_callers(datasource: DataSource, body: str) -> bool:
+    """Whether a body uses an operator, a domain or a cast of the source's own that calls
+    a function the catalog says may change state, or one of the source's own functions
+    (whose body is not followed from here: the answer for these is being made from bodies
+    like this one). A STABLE SQL function of `SELECT 1 === 2` took the lock its
+    operator's function takes."""
+    if not connector_class(datasource.engine).has_volatility_catalog or not _may_use_hidden_callers(
+        body, datasource.engine
+    ):
+        return False
+    callers = _callers_by_catalog(datasource)
+    return bool(callers) and bool(hidden_calls_used(body, datasource.engine, callers))
+
+
+def _callers_by_catalog(datasource: DataSource) -> dict[str, str]:
+    """The source's operators, domains and casts that call a function the catalog says may
+    change state, or any function of the source's own, without reading bodies (cached)."""
+    key = (_source_identity(datasource), "callers by catalog")
+    now = time.monotonic()
+    with _cache_lock:
+        entry = _hidden_cache.get(key)
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    callers = connector_for(datasource, CredentialRole.READ).hidden_callers()
+    found = dict(callers.unsafe)
+    for caller, functions in callers.declared_safe.items():
+        found.setdefault(caller, f"calls {', '.join(sorted(functions))}(), of the source's own, not followed this deep")
+    _add_containers(found, callers.parts)
+    with _cache_lock:
+        _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
+    return found
 
 
 def forget_cached_functions() -> None:

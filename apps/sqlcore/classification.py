@@ -242,6 +242,16 @@ def _hidden_use(key: str, why: str) -> str:
     return f"reads {name}, which {why}" if kind == "view" else f"uses {kind} {name}, which {why}"
 
 
+def hidden_calls_used(sql: str, dialect: str, hidden: Mapping[str, str]) -> list[str]:
+    """The `hidden_calls` keys (see `classify_sql`) that `sql` may use in any statement,
+    read or not: what a function's body (PL/pgSQL's `BEGIN RETURN 1 === 2; END`) uses."""
+    operators = [key for key in hidden if key.startswith("operator:")]
+    used: set[str] = set()
+    for statement in sqltext.statements_of(sql, Dialect(dialect).value):
+        used |= _uses(statement.tokens, operators) & hidden.keys()
+    return sorted(used)
+
+
 # Comparisons that IN, CASE … WHEN, NULLIF, BETWEEN, IS DISTINCT FROM and JOIN … USING
 # make without their symbol being written: where one of these words is, a source's own
 # comparison operator may run.

@@ -146,6 +146,10 @@ PG_OBJECTS = [
     "CREATE POLICY positive ON trace_guarded_plain USING (id > 0 AND current_user IS NOT NULL)",
     # Views whose definitions use an operator, a domain, a cast of the source's own.
     "CREATE OR REPLACE VIEW trace_compared AS SELECT 1 === 2 AS same",
+    # Declared STABLE, and using that operator, or a cast of the source's own.
+    "CREATE OR REPLACE FUNCTION trace_compares() RETURNS bool LANGUAGE sql STABLE AS $$ SELECT 1 === 2 $$",
+    "CREATE OR REPLACE FUNCTION trace_pl_casts() RETURNS int LANGUAGE plpgsql STABLE "
+    "AS $$ BEGIN RETURN (1::locked_pair).a; END $$",
     "CREATE OR REPLACE VIEW trace_checked AS SELECT 1::locked_int AS n",
     "CREATE OR REPLACE VIEW trace_cast AS SELECT (1::locked_pair).a AS a",
     # A plain view, and a function reading it: reading them must stay a read.
@@ -178,6 +182,7 @@ PG_CLEANUP = [
     "DROP FUNCTION IF EXISTS stable_taken(int, int), stable_shown(bool), stable_one(int), stable_step(int, int)",
     "DROP FUNCTION IF EXISTS stable_reader(), stable_pl_reader(), plain_reader()",
     "DROP FUNCTION IF EXISTS pg_catalog.trace_catalog_lock()",
+    "DROP FUNCTION IF EXISTS trace_compares(), trace_pl_casts()",
     "DROP VIEW IF EXISTS information_schema.trace_schema_locked",
 ]
 
@@ -270,6 +275,8 @@ PG_DISGUISED_WRITES = [
     "SELECT stable_reader()",
     "SELECT trace_catalog_lock()",
     "SELECT same FROM trace_compared",
+    "SELECT trace_compares()",
+    "SELECT trace_pl_casts()",
     "SELECT n FROM trace_checked",
     "SELECT a FROM trace_cast",
     "SELECT '(1)'::trace_wrapped",
