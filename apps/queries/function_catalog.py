@@ -33,9 +33,10 @@ rules as the read itself (`unsafe_views`).
 
 Declarations are also checked against the bodies where the source shows them: a STABLE
 PL/pgSQL function that PERFORMs pg_advisory_lock is a promise broken in plain sight
-(`_unsafe_bodies`). SQL a body builds while it runs (PL/pgSQL's EXECUTE) cannot be read
-beforehand, so such a body is not vouched for either; nor, on PostgreSQL, is a user's
-function in a procedural language whose body is not read at all (PL/Perl, PL/Python…).
+(`_unsafe_bodies`), and so is one that reads a view over such a call or a foreign table.
+SQL a body builds while it runs (PL/pgSQL's EXECUTE) cannot be read beforehand, so such
+a body is not vouched for either; nor, on PostgreSQL, is a user's function in a
+procedural language whose body is not read at all (PL/Perl, PL/Python…).
 
 Answers are cached in this process for a minute per source, so a read pays for the
 catalog lookup once per new function or relation name, not on every run.
@@ -47,10 +48,12 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
+from apps.datasources.connectors.base import RelationDefinitions, RemoteTable
 from apps.datasources.models import DataSource
-from apps.sqlcore.classification import classify_sql, side_effect_calls
+from apps.sqlcore.classification import classify_sql, hidden_calls_used, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
-from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, operator_runs, statements_of
+from apps.sqlcore.rules import RISKY_SET_WORDS
+from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, fold_name, operator_runs, statements_of
 from apps.sqlcore.tables import called_functions, function_calls, referenced_tables, tables_read
 from apps.sqlcore.text_cache import kept_for_short_texts
 
@@ -125,15 +128,76 @@ def _unsafe_bodies(datasource: DataSource, names: list[str], depth: int) -> set[
     unsafe = set()
     for name, texts in bodies.items():
         for text in texts:
-            called = frozenset(function.name for function in called_functions(text, datasource.engine)) - {name}
+            called = (
+                frozenset(function.name for function in called_functions(text, datasource.engine))
+                | _procedures_called(text, datasource.engine)
+            ) - {name}
             if (
                 _runs_sql_made_at_run_time(text, datasource.engine)
+                or _acts_on_the_server(text, datasource.engine)
                 or side_effect_calls(text, datasource.engine)
                 or unsafe_functions(datasource, called, depth=depth + 1)
+                or _reads_unsafe_relations(datasource, text, depth + 1)
+                or _uses_hidden_callers(datasource, text)
             ):
                 unsafe.add(name)
                 break
     return unsafe
+
+
+# Words that start what a read-only transaction does not stop, whoever runs it.
+_SERVER_STATEMENTS = frozenset({"KILL", "SHUTDOWN", "INSTALL", "UNINSTALL", "PURGE", "FLUSH", "BINLOG"})
+
+
+def _acts_on_the_server(body: str, dialect: str) -> bool:
+    """Whether a body (MySQL's and MariaDB's: a PostgreSQL function declared safe runs its
+    SQL read-only, which refuses anything but queries) holds what acts beyond the read-only
+    transaction with the reader's own rights: `SET GLOBAL` (or ROLE, PASSWORD…), `INTO
+    OUTFILE`/`DUMPFILE`, KILL, SHUTDOWN. An INVOKER function declared NO SQL did both of
+    the first two for a read login allowed to; least privilege is the second wall, this
+    the first. Words are looked for anywhere in a statement (after IF … THEN too): a column
+    of such a name makes a false alarm, never a miss."""
+    if dialect != "mysql":
+        return False
+    for statement in statements_of(body, dialect):
+        words = [token.value for token in statement.tokens if token.kind == WORD]
+        if "SET" in words and RISKY_SET_WORDS.intersection(words):
+            return True
+        if any(word == "INTO" and following in ("OUTFILE", "DUMPFILE") for word, following in pairwise(words)):
+            return True
+        if _SERVER_STATEMENTS.intersection(words):
+            return True
+    return False
+
+
+def _procedures_called(body: str, dialect: str) -> frozenset[str]:
+    """The procedures a body CALLs: MariaDB takes `CALL name` without parentheses, which
+    no function call looks like, and a definer's procedure called so from an INVOKER
+    function set a GLOBAL. They are asked about as functions are (`volatile_functions`)."""
+    names = set()
+    for statement in statements_of(body, dialect):
+        tokens = statement.tokens
+        for index, token in enumerate(tokens[:-1]):
+            if token.kind != WORD or token.value != "CALL":
+                continue
+            name = index + 1
+            while name + 2 < len(tokens) and tokens[name + 1].value == "." and tokens[name + 2].kind in (WORD, QIDENT):
+                name += 2  # schema.name: the name
+            if tokens[name].kind in (WORD, QIDENT):
+                names.add(fold_name(tokens[name].value))
+    return frozenset(names)
+
+
+def _reads_unsafe_relations(datasource: DataSource, body: str, depth: int) -> bool:
+    """Whether a body reads a relation a read may not: a STABLE function's `SELECT count(*)
+    FROM v` ran v's pg_try_advisory_lock, and one over a foreign table the far side's SQL.
+    `depth` bodies deep, the functions those views call are followed no deeper than the
+    body's own (a view over a function whose body reads the view ends there, refused)."""
+    roots = list(_relations_read(body, datasource.engine))
+    if not roots:
+        return False
+    views = _views_under(datasource, roots, depth)
+    return any(_reason_under(root, views) is not None for root in roots)
 
 
 def _runs_sql_made_at_run_time(body: str, dialect: str) -> bool:
@@ -171,6 +235,53 @@ def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
     for caller, functions in callers.declared_safe.items():
         for function in sorted(functions & broken):
             found.setdefault(caller, f"calls {function}(), whose body calls what a read may not")
+    _add_containers(found, callers.parts)
+    with _cache_lock:
+        _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
+    return found
+
+
+def _add_containers(found: dict[str, str], parts: dict[str, frozenset[str]]) -> None:
+    """Types whose values hold a value of a type in `found` (at any depth: a composite of a
+    composite of a domain) are added to it: reading their literals runs the parts' input."""
+    changed = True
+    while changed:
+        changed = False
+        for container, held in sorted(parts.items()):
+            part = next((part for part in sorted(held) if part in found), None)
+            if container not in found and part is not None:
+                found[container] = f"holds values of {part.replace(':', ' ', 1)}, which {found[part]}"
+                changed = True
+
+
+def _uses_hidden_callers(datasource: DataSource, body: str) -> bool:
+    """Whether a body uses an operator, a domain or a cast of the source's own that calls
+    a function the catalog says may change state, or one of the source's own functions
+    (whose body is not followed from here: the answer for these is being made from bodies
+    like this one). A STABLE SQL function of `SELECT 1 === 2` took the lock its
+    operator's function takes."""
+    if not connector_class(datasource.engine).has_volatility_catalog or not _may_use_hidden_callers(
+        body, datasource.engine
+    ):
+        return False
+    callers = _callers_by_catalog(datasource)
+    return bool(callers) and bool(hidden_calls_used(body, datasource.engine, callers))
+
+
+def _callers_by_catalog(datasource: DataSource) -> dict[str, str]:
+    """The source's operators, domains and casts that call a function the catalog says may
+    change state, or any function of the source's own, without reading bodies (cached)."""
+    key = (_source_identity(datasource), "callers by catalog")
+    now = time.monotonic()
+    with _cache_lock:
+        entry = _hidden_cache.get(key)
+    if entry is not None and entry[0] > now:
+        return entry[1]
+    callers = connector_for(datasource, CredentialRole.READ).hidden_callers()
+    found = dict(callers.unsafe)
+    for caller, functions in callers.declared_safe.items():
+        found.setdefault(caller, f"calls {', '.join(sorted(functions))}(), of the source's own, not followed this deep")
+    _add_containers(found, callers.parts)
     with _cache_lock:
         _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
     return found
@@ -223,6 +334,7 @@ class _View:
 
     reason: str | None = None
     reads: tuple[str, ...] = ()
+    is_view: bool = True  # False: a table whose read itself runs something (a program, a remote read)
 
 
 _NOT_A_VIEW = _View()
@@ -237,7 +349,7 @@ def unsafe_views(datasource: DataSource, sql: str) -> dict[str, str]:
     roots = _relations_read(sql, datasource.engine)
     if not roots:
         return {}
-    views = _views_under(datasource, list(roots))
+    views = _views_under(datasource, list(roots), 0)
     found = {}
     for root in roots:
         reason = _reason_under(root, views)
@@ -246,8 +358,9 @@ def unsafe_views(datasource: DataSource, sql: str) -> dict[str, str]:
     return found
 
 
-def _views_under(datasource: DataSource, roots: list[str]) -> dict[str, _View]:
-    """Every name reachable from `roots` through view definitions, breadth first."""
+def _views_under(datasource: DataSource, roots: list[str], depth: int) -> dict[str, _View]:
+    """Every name reachable from `roots` through view definitions, breadth first; `depth`:
+    how many function bodies deep the views are read (their calls are followed from there)."""
     views: dict[str, _View] = {}
     pending = list(roots)
     while pending:
@@ -255,13 +368,13 @@ def _views_under(datasource: DataSource, roots: list[str]) -> dict[str, _View]:
             too_many = _View(f"reads more than {MAX_VIEWS_PER_READ} views, more than QueryBase checks for a read")
             views.update(dict.fromkeys(pending, too_many))
             break
-        views.update(_views_named(datasource, pending))
+        views.update(_views_named(datasource, pending, depth))
         reached = {name for name in pending for name in views[name].reads}
         pending = sorted(reached - views.keys())
     return views
 
 
-def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
+def _views_named(datasource: DataSource, names: list[str], depth: int) -> dict[str, _View]:
     source = _source_identity(datasource)
     now = time.monotonic()
     with _cache_lock:
@@ -269,12 +382,7 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
     missing = [name for name in names if name not in known]
     if missing:
         found = connector_for(datasource, CredentialRole.READ).view_definitions(missing)
-        fresh = {
-            name: _program_run(found.programs[name])
-            if name in found.programs
-            else _view_of(datasource, found.queries.get(name, []))
-            for name in missing
-        }
+        fresh = {name: _relation_of(datasource, name, found, depth) for name in missing}
         expires = time.monotonic() + CACHE_SECONDS
         with _cache_lock:
             if len(_view_cache) > CACHE_MAX_ENTRIES:
@@ -284,13 +392,51 @@ def _views_named(datasource: DataSource, names: list[str]) -> dict[str, _View]:
     return known
 
 
+def _relation_of(datasource: DataSource, name: str, found: RelationDefinitions, depth: int) -> _View:
+    """What reading `name` runs: a program, another server's or engine's read, or a view's
+    (and row security policies') queries, in that order of gravity."""
+    if name in found.programs:
+        return _program_run(found.programs[name])
+    if name in found.remote:
+        return _remote_read(name, found.remote[name])
+    calls = found.operator_class_calls.get(name, [])
+    functions = frozenset(function for function, _ in calls)
+    # No text names these calls, so one the fixed lists know is unsafe here by itself.
+    unsafe = unsafe_functions(datasource, functions, depth=depth) | {f for f in functions if effect_of(f)}
+    for function, used_by in calls:
+        if function in unsafe:
+            return _View(
+                f"has {used_by} calling {function}(), which the source's catalog says may change state, "
+                "and which a read of it may use",
+                is_view=False,
+            )
+    return _view_of(datasource, found.queries.get(name, []), depth)
+
+
 def _program_run(programs: list[str]) -> _View:
     """A foreign table that runs a command in the database server's shell on every read
     (file_fdw's `program`): whatever that command does, it is not a read."""
-    return _View(f"is a foreign table that runs the program {programs[0]!r} on the database server when read")
+    return _View(
+        f"is a foreign table that runs the program {programs[0]!r} on the database server when read", is_view=False
+    )
 
 
-def _view_of(datasource: DataSource, definitions: list[str]) -> _View:
+def _remote_read(name: str, tables: list[RemoteTable]) -> _View:
+    """A table whose rows another server or engine produces (a postgres_fdw foreign table,
+    a FEDERATED table): that side runs SQL of its own, its views and functions included,
+    with its own login and outside the read-only transaction, and may keep a session open
+    on the pooled connection. Nothing in this source's catalog says what it does there,
+    so reading it is not vouched for as a read."""
+    remote = tables[0]
+    where = "is" if remote.table == name else f"reads {remote.table}, which is"
+    return _View(
+        f"{where} {remote.what}, whose rows are read elsewhere: that side runs its own SQL outside this "
+        "read-only transaction, so nothing vouches that it only reads",
+        is_view=False,
+    )
+
+
+def _view_of(datasource: DataSource, definitions: list[str], depth: int) -> _View:
     """One name's views (one per schema that has it): the first reason found, or all they read."""
     if not definitions:
         return _NOT_A_VIEW
@@ -302,11 +448,33 @@ def _view_of(datasource: DataSource, definitions: list[str]) -> _View:
         if not classification.is_read:
             reasons = (reason for statement in classification.statements for reason in statement.reasons)
             return _View("; ".join(dict.fromkeys(reasons)) or "is not a read")
-        unsafe = unsafe_functions(datasource, classification.called_functions, classification.attribute_names)
+        unsafe = unsafe_functions(
+            datasource, classification.called_functions, classification.attribute_names, depth=depth
+        )
         if unsafe:
             return _View(f"calls {', '.join(sorted(unsafe))}, which the source's catalog says may change state")
+        hidden = _hidden_uses(datasource, definition, depth)
+        if hidden:
+            return _View("; ".join(hidden))
         reads.update(table.name for table in referenced_tables(definition, datasource.engine))
     return _View(None, tuple(sorted(reads)))
+
+
+def _hidden_uses(datasource: DataSource, definition: str, depth: int) -> list[str]:
+    """Why a view's definition uses an operator, a domain or a cast of the source's own
+    whose function may change state (a view of `1 === 2` took the lock its operator's
+    function takes). Asked for the views a read names and those they read, not for views
+    read from inside a function's body: the answer for the operators is being made then
+    (their functions' bodies are what is read), and asking it again would not end."""
+    if depth > 0:
+        return []
+    callers = hidden_callers(datasource, definition)
+    if not callers:
+        return []
+    classification = classify_sql(definition, datasource.engine, hidden_calls=callers)
+    if classification.is_read:
+        return []
+    return list(dict.fromkeys(reason for statement in classification.statements for reason in statement.reasons))
 
 
 def _reason_under(root: str, views: dict[str, _View]) -> str | None:
@@ -317,8 +485,12 @@ def _reason_under(root: str, views: dict[str, _View]) -> str | None:
         name, path = stack.pop()
         view = views.get(name, _NOT_A_VIEW)
         if view.reason is not None:
-            where = "is a view" if name == root else f"reads {path[len(root) + len(' reads ') :]}, a view"
-            return f"{where} whose definition is not a read: {view.reason}"
+            if name == root:
+                return f"is a view whose definition is not a read: {view.reason}" if view.is_view else view.reason
+            where = f"reads {path[len(root) + len(' reads ') :]}"
+            if view.is_view:
+                return f"{where}, a view whose definition is not a read: {view.reason}"
+            return f"{where}, which {view.reason}"
         for child in view.reads:
             if child not in seen:
                 seen.add(child)

@@ -110,8 +110,9 @@ def classify_sql(
     `unsafe_functions`: lower-case names that the source's own catalog says may change
     state (see apps/queries/function_catalog.py); a statement calling one is a write too.
     `hidden_calls`: what a statement may name without naming the function it calls, each
-    with why (apps/queries/function_catalog.py): `view:NAME` (a view whose definition is
-    not a read), `type:NAME` (a domain, cast or type input that calls such a function),
+    with why (apps/queries/function_catalog.py): `view:NAME` (a relation whose read is
+    not a read: a view's definition, a foreign or remote table),
+    `type:NAME` (a domain, cast or type input that calls such a function),
     `operator:SYMBOL`, and `cast:implicit` (such a cast, which any statement may use);
     a statement using one is a write too.
     """
@@ -230,8 +231,25 @@ def _with_hidden_calls(
         dialect,
         statements,
         lambda tokens: sorted(_uses(tokens, operators) & hidden.keys()),
-        lambda _, key: f"uses {key.replace(':', ' ', 1)}, which {hidden[key]}",
+        lambda _, key: _hidden_use(key, hidden[key]),
     )
+
+
+def _hidden_use(key: str, why: str) -> str:
+    """The reason a hidden call gives: `why` says what the relation is (a view, a foreign
+    table), so a relation is named by itself."""
+    kind, name = key.split(":", 1)
+    return f"reads {name}, which {why}" if kind == "view" else f"uses {kind} {name}, which {why}"
+
+
+def hidden_calls_used(sql: str, dialect: str, hidden: Mapping[str, str]) -> list[str]:
+    """The `hidden_calls` keys (see `classify_sql`) that `sql` may use in any statement,
+    read or not: what a function's body (PL/pgSQL's `BEGIN RETURN 1 === 2; END`) uses."""
+    operators = [key for key in hidden if key.startswith("operator:")]
+    used: set[str] = set()
+    for statement in sqltext.statements_of(sql, Dialect(dialect).value):
+        used |= _uses(statement.tokens, operators) & hidden.keys()
+    return sorted(used)
 
 
 # Comparisons that IN, CASE … WHEN, NULLIF, BETWEEN, IS DISTINCT FROM and JOIN … USING

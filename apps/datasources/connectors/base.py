@@ -395,10 +395,24 @@ class HiddenCallers:
     """The source's own operators, domains and casts (`operator:SYMBOL`, `type:NAME`,
     `cast:implicit`), by what their use calls: `unsafe`, a function the catalog says may
     change state, with why; `declared_safe`, the source's own SQL or PL/pgSQL functions
-    declared safe, whose bodies decide (function_catalog reads them)."""
+    declared safe, whose bodies decide (function_catalog reads them); `parts`, the source's
+    own types whose values hold values of other types of its own (`type:NAME` → the
+    `type:NAME`s of a composite's fields, a domain's base, a range's subtype, an array's
+    element): reading a literal of one runs the input, and checks, of its parts."""
 
     unsafe: dict[str, str] = field(default_factory=dict)
     declared_safe: dict[str, frozenset[str]] = field(default_factory=dict)
+    parts: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RemoteTable:
+    """A table whose rows another server or engine produces: `table`, the one named or one
+    read through it (a partition, an inheriting table); `what`, what it is, for the approver
+    ("a foreign table of the server s (wrapper postgres_fdw)", "a table of the FEDERATED engine")."""
+
+    table: str
+    what: str
 
 
 @dataclass(frozen=True)
@@ -406,10 +420,18 @@ class RelationDefinitions:
     """What reading each of some relations runs (names folded): `queries`, the SELECT texts
     of views and, on PostgreSQL, of a table's row security policies (an empty text is one
     the login may not see); `programs`, the commands a foreign table runs on the database
-    server each time it is read (file_fdw's `program`)."""
+    server each time it is read (file_fdw's `program`); `remote`, the tables (the one named,
+    or one read through it: a partition, an inheriting table) whose rows another server or
+    engine produces, each described for the approver (a PostgreSQL foreign table with its
+    server and wrapper, a MariaDB table with its engine; names folded);
+    `operator_class_calls`, on PostgreSQL, the functions (folded) of the source's own
+    operator classes that a read may call without naming them, each with what uses it
+    (an index of the table, a column's type)."""
 
     queries: dict[str, list[str]] = field(default_factory=dict)
     programs: dict[str, list[str]] = field(default_factory=dict)
+    remote: dict[str, list[RemoteTable]] = field(default_factory=dict)
+    operator_class_calls: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 class Connector(ABC):
@@ -602,7 +624,8 @@ class Connector(ABC):
         """What reading the relations among `names` (folded as the classifier folds them,
         `sqltext.fold_name`) runs, in every schema but the system's: a view runs whatever
         its definition calls; on PostgreSQL a table's row security policies (`SELECT
-        <policy>`) run on every read of it, and a file_fdw foreign table its program.
+        <policy>`) run on every read of it, and a file_fdw foreign table its program; a
+        table whose rows another server or engine produces is read there (`remote`).
         Engines without such a catalog answer with none.
         """
         return RelationDefinitions()

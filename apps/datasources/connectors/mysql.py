@@ -27,6 +27,7 @@ from apps.datasources.connectors.base import (
     ReadDeadline,
     ReadOnlyViolation,
     RelationDefinitions,
+    RemoteTable,
     ResultColumn,
     RowStream,
     Table,
@@ -83,6 +84,33 @@ QUOTING_SQL_MODE = (
     "SET SESSION sql_mode = TRIM(BOTH ',' FROM REGEXP_REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), "
     f"',(?:{_QUOTING_MODES})(?=,)', ''))"
 )
+
+
+# Storage engines that keep a table's rows on this server and read them without running
+# anything: a read of a table of any other engine is not vouched for. FEDERATED and
+# FederatedX run a SELECT on another server (with the login the table's CONNECTION names,
+# whose views and functions may SET GLOBAL there, as a read of ours here did), Spider and
+# CONNECT's MYSQL/ODBC/JDBC tables likewise, SphinxSE connects to a search daemon, S3
+# fetches from a bucket; an engine this list has not heard of (or one whose plugin is not
+# loaded, so the server cannot say) is refused with them, and is added here once reviewed.
+# MRG_MyISAM merges MyISAM tables of this server; SEQUENCE (`seq_1_to_10`) makes its rows.
+LOCAL_ENGINES = frozenset(
+    {
+        "INNODB",
+        "ARIA",
+        "MYISAM",
+        "MEMORY",
+        "HEAP",
+        "CSV",
+        "ARCHIVE",
+        "BLACKHOLE",
+        "MRG_MYISAM",
+        "SEQUENCE",
+        "PERFORMANCE_SCHEMA",
+        "TEMPTABLE",
+    }
+)
+_LOCAL_ENGINES_SQL = ", ".join(f"'{engine}'" for engine in sorted(LOCAL_ENGINES))
 
 
 def _is_mariadb(connection: MySQLdb.Connection) -> bool:
@@ -371,6 +399,9 @@ class MySQLConnector(Connector):
         (MariaDB) or holders of SHOW_ROUTINE (MySQL), and a harmless-looking INVOKER
         function may call a definer's that sets a GLOBAL. Granting the read login that
         right lets such a function be judged by its body (`function_bodies`)."""
+        # Procedures are asked with the functions: a function's body may CALL one, with its
+        # definer's rights (a definer's procedure set a GLOBAL from an INVOKER function
+        # declared NO SQL), and a name the text calls as a function finds only more.
         # Asked before each read: a host that does not answer is told at once, as by the read.
         self._refuse_if_unanswered()
         # The names asked come back as asked: the catalog compares in its collation (as the
@@ -378,8 +409,8 @@ class MySQLConnector(Connector):
         # otherwise.
         sql = (
             f"SELECT asked.position FROM ({_asked_names(names)}) AS asked WHERE EXISTS ("
-            "SELECT 1 FROM information_schema.ROUTINES r WHERE r.ROUTINE_TYPE = 'FUNCTION' "
-            "AND LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
+            "SELECT 1 FROM information_schema.ROUTINES r "
+            "WHERE LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
             "AND (r.IS_DETERMINISTIC <> 'YES' OR r.SQL_DATA_ACCESS = 'MODIFIES SQL DATA' "
             "OR r.SECURITY_TYPE <> 'INVOKER' OR r.ROUTINE_DEFINITION IS NULL))"
         )
@@ -387,12 +418,13 @@ class MySQLConnector(Connector):
 
     def function_bodies(self, names: list[str]) -> dict[str, list[str]]:
         """ROUTINE_DEFINITION is NULL to a login that is neither the definer nor allowed
-        to read mysql.proc: `volatile_functions` has already refused such a function."""
+        to read mysql.proc: `volatile_functions` has already refused such a function (or
+        procedure: those are read too, as a body may CALL one)."""
         self._refuse_if_unanswered()
         sql = (
             f"SELECT asked.position, r.ROUTINE_DEFINITION FROM ({_asked_names(names)}) AS asked "
             "JOIN information_schema.ROUTINES r "
-            "ON LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) WHERE r.ROUTINE_TYPE = 'FUNCTION'"
+            "ON LOWER(r.ROUTINE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name)"
         )
         bodies: dict[str, list[str]] = {}
         for position, body in self._catalog_rows(sql, names, "the function bodies"):
@@ -401,20 +433,36 @@ class MySQLConnector(Connector):
         return bodies
 
     def view_definitions(self, names: list[str]) -> RelationDefinitions:
-        """Views of the system schemas are the server's own and trusted like its functions.
+        """Views of the system schemas are the server's own and trusted like its functions:
+        those the server's own account defines in `mysql` and `sys` (information_schema and
+        performance_schema hold none). Any other there is judged like the rest: root may
+        add one to `sys`, and one over a definer's function set a GLOBAL from a read.
         Names compare without case, though table names have it on most file systems:
         that only finds more.
         A definition this login may not see (no SHOW VIEW) comes back empty, which the
-        caller cannot vouch for."""
+        caller cannot vouch for. A table of an engine not known to keep its rows on this
+        server (`LOCAL_ENGINES`) comes back as `remote`, in the same round trip; only its
+        ENGINE is asked, which the server reads from the table's definition without
+        opening it (a FEDERATED table's TABLE_ROWS would connect to its remote server)."""
         self._refuse_if_unanswered()
         sql = (
-            f"SELECT asked.position, v.VIEW_DEFINITION FROM ({_asked_names(names)}) AS asked "
+            f"SELECT asked.position, 'query', v.VIEW_DEFINITION FROM ({_asked_names(names)}) AS asked "
             "JOIN information_schema.VIEWS v ON LOWER(v.TABLE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
-            "WHERE v.TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema')"
+            "WHERE NOT (v.TABLE_SCHEMA IN ('mysql', 'sys') "
+            "AND v.DEFINER IN ('mariadb.sys@localhost', 'mysql.sys@localhost')) "
+            f"UNION ALL SELECT asked.position, 'engine', t.ENGINE FROM ({_asked_names(names)}) AS asked "
+            "JOIN information_schema.TABLES t ON LOWER(t.TABLE_NAME) COLLATE utf8mb3_general_ci = LOWER(asked.name) "
+            "WHERE t.TABLE_TYPE NOT IN ('VIEW', 'SYSTEM VIEW') "
+            f"AND (t.ENGINE IS NULL OR UPPER(t.ENGINE) NOT IN ({_LOCAL_ENGINES_SQL}))"
         )
         found = RelationDefinitions()
-        for position, definition in self._catalog_rows(sql, names, "the view definitions"):
-            found.queries.setdefault(names[position], []).append(definition or "")
+        for position, kind, text in self._catalog_rows(sql, names + names, "the view definitions"):
+            name = names[position]
+            if kind == "engine":
+                what = f"a table of the {text} engine" if text else "a table whose engine this server has not loaded"
+                found.remote.setdefault(name, []).append(RemoteTable(name, what))
+            else:
+                found.queries.setdefault(name, []).append(text or "")
         return found
 
     def _catalog_rows(self, sql: str, args: list[str], what: str) -> list[tuple]:

@@ -41,6 +41,7 @@ from apps.datasources.connectors.base import (
     ReadDeadline,
     ReadOnlyViolation,
     RelationDefinitions,
+    RemoteTable,
     ResultColumn,
     RowStream,
     Table,
@@ -169,9 +170,11 @@ def _connection_lost(error: psycopg.Error) -> bool:
 # name with other letters, which the caller folds and compares itself.
 _NAME_MATCHES = "(lower({name}) = ANY(%s) OR octet_length({name}::text) <> length({name}::text))"
 
-# Whether function `{p}` is the system's or an extension's (installed by an admin).
+# Whether function `{p}` is the system's (made by initdb: oid below FirstNormalObjectId,
+# 16384) or an extension's (installed by an admin). Not every function in pg_catalog: a
+# superuser may add one there, and a STABLE one taking a lock was trusted for its schema.
 _SYSTEMS_FUNCTION = (
-    "({p}.pronamespace = 'pg_catalog'::regnamespace OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
+    "({p}.oid < 16384 OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend e "
     "WHERE e.classid = 'pg_catalog.pg_proc'::regclass AND e.objid = {p}.oid AND e.deptype = 'e'))"
 )
 # Whether function `{p}` may change state: VOLATILE or SECURITY DEFINER, unless it is the
@@ -186,10 +189,99 @@ _UNSAFE_FUNCTION = (
     f"WHERE l.lanname IN ('sql', 'plpgsql', 'c', 'internal')) AND NOT {_SYSTEMS_FUNCTION}))"
 )
 _HARMLESS = sorted(HARMLESS_VOLATILE_FUNCTIONS)
+# Relation `{c}` and every partition or inheriting table under it, at any depth: reading a
+# table reads them all.
+_BELOW = (
+    "WITH RECURSIVE below(oid) AS (SELECT {c}.oid UNION SELECT i.inhrelid "
+    "FROM pg_catalog.pg_inherits i JOIN below ON i.inhparent = below.oid) SELECT oid FROM below"
+)
+# Whether foreign data wrapper `w` reads with file_fdw's own handler (the C function in
+# file_fdw's library, which only a superuser can declare): a file_fdw table reads a file
+# on the server, or runs a program, which the `program` rows refuse. Every other wrapper
+# hands the read to code that reaches elsewhere: postgres_fdw runs SQL on another server
+# (its views call whatever they call, in a session of its own that our pooled connection
+# keeps open, outside our read-only transaction), others a remote database, a web service
+# or a command; nothing in this catalog says what happens there. A wrapper without a
+# handler cannot be read at all, and is refused with the rest.
+_FILE_FDW_HANDLER = (
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_proc h WHERE h.oid = w.fdwhandler AND h.prosrc = 'file_fdw_handler' "
+    "AND h.probin = '$libdir/file_fdw' AND h.prolang = (SELECT oid FROM pg_catalog.pg_language WHERE lanname = 'c'))"
+)
+# The functions of the source's own operator families (made by a user or an extension:
+# oid past the system's) that reading relation `d.oid` may call without the text naming
+# them, each with what uses it: an index scan calls its operator class's support functions
+# (a btree's comparison function) and operators, so does pruning the partitions of a
+# table partitioned with one, and sorting, grouping or comparing a
+# column calls those of its type's default operator class (an array's, its element's).
+# `CREATE OPERATOR CLASS` takes a superuser, but its functions may be any user's SQL: a
+# comparison function taking pg_try_advisory_lock took it on `SELECT * FROM t WHERE id = 5`.
+_OPERATOR_CLASS_CALLS = (
+    "SELECT 'its index ' || x.relname || ' (operator class ' || oc.opcname || ')' AS used_by, oc.opcfamily AS family "
+    "FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid "
+    "CROSS JOIN LATERAL unnest(i.indclass::oid[]) k(opclass) JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass "
+    "WHERE i.indrelid = d.oid "
+    "UNION ALL SELECT 'its partition key (operator class ' || oc.opcname || ')', oc.opcfamily "
+    "FROM pg_catalog.pg_partitioned_table pt CROSS JOIN LATERAL unnest(pt.partclass::oid[]) k(opclass) "
+    "JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass WHERE pt.partrelid = d.oid "
+    # Sorting or comparing a column's values compares the values they hold, at any depth
+    # (a composite's fields, an array's elements, a domain's base, a range's bounds), with
+    # their types' default operator classes; only types of the source's own can bring one
+    # of its own (the system's types have the system's btree and hash classes).
+    "UNION ALL SELECT 'its column ' || ty.attname || ' (operator class ' || oc.opcname || ')', oc.opcfamily "
+    "FROM (WITH RECURSIVE held(attname, oid) AS (SELECT a.attname, a.atttypid FROM pg_catalog.pg_attribute a "
+    "WHERE a.attrelid = d.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid >= 16384 "
+    "UNION SELECT held.attname, c.child FROM held JOIN pg_catalog.pg_type h ON h.oid = held.oid "
+    "CROSS JOIN LATERAL (SELECT h.typelem UNION ALL SELECT h.typbasetype UNION ALL SELECT f.atttypid "
+    "FROM pg_catalog.pg_attribute f WHERE f.attrelid = h.typrelid AND f.attnum > 0 AND NOT f.attisdropped "
+    "UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = h.oid "
+    "UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = h.oid) c(child) "
+    "WHERE c.child >= 16384) SELECT * FROM held) ty "
+    "CROSS JOIN LATERAL (SELECT o.oid FROM pg_catalog.pg_opclass o WHERE o.opcdefault AND o.opcintype = ty.oid "
+    "UNION ALL SELECT r.rngsubopc FROM pg_catalog.pg_range r WHERE r.rngtypid = ty.oid) k(opclass) "
+    "JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass"
+)
+# The functions of each operator family: its support functions and its operators'.
+_FAMILY_FUNCTIONS = (
+    "(SELECT amprocfamily AS family, amproc AS function FROM pg_catalog.pg_amproc "
+    "UNION SELECT m.amopfamily, o.oprcode FROM pg_catalog.pg_amop m "
+    "JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr)"
+)
+_OPERATOR_CLASS_CALLS = (
+    f"SELECT used.used_by, p.proname::text AS function FROM ({_OPERATOR_CLASS_CALLS}) used "
+    "CROSS JOIN LATERAL (SELECT amproc AS function FROM pg_catalog.pg_amproc WHERE amprocfamily = used.family "
+    "UNION SELECT o.oprcode FROM pg_catalog.pg_amop m JOIN pg_catalog.pg_operator o ON o.oid = m.amopopr "
+    "WHERE m.amopfamily = used.family) f JOIN pg_catalog.pg_proc p ON p.oid = f.function WHERE used.family >= 16384"
+)
+# Types of the source's own that hold values of other types of its own (a table's row type
+# with a column of a domain, a domain over a domain, a range of one, an array of one):
+# `'(1)'::t` runs the input, and the checks, of t's fields, though the text names t alone.
+# Only parts of the source's own count (oid past the system's), which keeps the answer to
+# the few columns of such types, not every column of every table.
+_TYPE_PARTS = (
+    "SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped "
+    "JOIN pg_catalog.pg_type p ON p.oid = a.atttypid WHERE t.typtype = 'c' AND p.oid >= 16384 "
+    "UNION SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_type p ON p.oid = t.typbasetype WHERE t.typtype = 'd' AND p.oid >= 16384 "
+    "UNION SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_type t "
+    "JOIN pg_catalog.pg_type p ON p.oid = t.typelem WHERE t.typcategory = 'A' AND p.oid >= 16384 "
+    "UNION SELECT 'type:' || t.typname, 'type:' || p.typname FROM pg_catalog.pg_range r "
+    "JOIN pg_catalog.pg_type t ON t.oid IN (r.rngtypid, r.rngmultitypid) "
+    "JOIN pg_catalog.pg_type p ON p.oid IN (r.rngsubtype, r.rngtypid) AND p.oid <> t.oid AND p.oid >= 16384"
+)
+# What foreign table `t` is, for the approver: its server and wrapper.
+_REMOTE_TABLE = "'a foreign table of the server ' || s.srvname || ' (wrapper ' || w.fdwname || ')'"
 # The languages whose bodies the classifier reads (`function_bodies`), and function `{p}`'s
 # body text: a SQL-standard body (BEGIN ATOMIC) has no prosrc, only a definition.
 _READ_LANGUAGES = "SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname IN ('sql', 'plpgsql')"
 _BODY = "CASE WHEN coalesce({p}.prosrc, '') = '' THEN pg_catalog.pg_get_functiondef({p}.oid) ELSE {p}.prosrc END"
+
+
+def _without_jit(connection: psycopg.Connection) -> None:
+    """For the rest of this catalog lookup's transaction: the lookups' joins and recursive
+    walks over the catalog are estimated far above jit_above_cost, and compiling them took
+    half a second (the volatility lookup, 440 ms) to answer in a millisecond."""
+    connection.execute("SET LOCAL jit = off")
 
 
 class PostgreSQLConnector(Connector):
@@ -597,6 +689,7 @@ class PostgreSQLConnector(Connector):
             f"AND {_UNSAFE_FUNCTION.format(p='q', reviewed='harmless')}))"
         )
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            _without_jit(connection)
             rows = connection.execute(
                 f"SELECT p.proname::text, {unsafe}, pg_catalog.pg_get_expr(p.proargdefaults, 0) "
                 "FROM pg_catalog.pg_proc p "
@@ -627,6 +720,7 @@ class PostgreSQLConnector(Connector):
         users = f"NOT {_SYSTEMS_FUNCTION.format(p='p')}"
         names_match = _NAME_MATCHES.format(name="p.proname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            _without_jit(connection)
             rows = connection.execute(
                 f"SELECT p.proname::text, {_BODY.format(p='p')} FROM pg_catalog.pg_proc p "
                 f"WHERE p.prolang IN ({_READ_LANGUAGES}) AND p.prokind = 'f' AND {names_match} AND {users} "
@@ -658,6 +752,7 @@ class PostgreSQLConnector(Connector):
         unsafe = _UNSAFE_FUNCTION.format(p="f", reviewed="harmless")
         wanted = f"({unsafe} OR (f.prolang IN ({_READ_LANGUAGES}) AND NOT {_SYSTEMS_FUNCTION.format(p='f')}))"
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            _without_jit(connection)
             rows = connection.execute(
                 f"SELECT 'operator:' || o.oprname, f.proname::text, {unsafe} FROM pg_catalog.pg_operator o "
                 "JOIN pg_catalog.pg_proc f ON f.oid IN (o.oprcode, o.oprrest, o.oprjoin) "
@@ -679,13 +774,25 @@ class PostgreSQLConnector(Connector):
                 # A type's input functions run on its literals.
                 f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_type t "
                 "JOIN pg_catalog.pg_proc f ON f.oid IN (t.typinput, t.typreceive, t.typmodin) "
-                f"WHERE t.oid >= 16384 AND {wanted}",
+                f"WHERE t.oid >= 16384 AND {wanted} "
+                # A range's input compares its bounds with its subtype's operator class
+                # (`'[1,5]'::r` called a comparison function of the source's own), and
+                # its difference and canonical functions run on its values.
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_range r "
+                "JOIN pg_catalog.pg_type t ON t.oid = r.rngtypid JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc "
+                f"JOIN {_FAMILY_FUNCTIONS} ff ON ff.family = oc.opcfamily "
+                "JOIN pg_catalog.pg_proc f ON f.oid = ff.function "
+                f"WHERE oc.opcfamily >= 16384 AND {wanted} "
+                f"UNION ALL SELECT 'type:' || t.typname, f.proname::text, {unsafe} FROM pg_catalog.pg_range r "
+                "JOIN pg_catalog.pg_type t ON t.oid = r.rngtypid "
+                f"JOIN pg_catalog.pg_proc f ON f.oid IN (r.rngsubdiff, r.rngcanonical) WHERE {wanted}",
                 {"harmless": _HARMLESS},
             ).fetchall()
             checks = connection.execute(
                 "SELECT 'type:' || t.typname, pg_catalog.pg_get_expr(c.conbin, 0) FROM pg_catalog.pg_constraint c "
                 "JOIN pg_catalog.pg_type t ON t.oid = c.contypid WHERE c.contype = 'c'"
             ).fetchall()
+            parts = connection.execute(_TYPE_PARTS).fetchall()
         found: dict[str, str] = {}
         declared_safe: dict[str, set[str]] = {}
         for key, function, is_unsafe in rows:
@@ -699,8 +806,13 @@ class PostgreSQLConnector(Connector):
             classification = classify_sql(f"SELECT {check}", "postgresql")
             if not classification.is_read:
                 found.setdefault(fold_name(key), "checks its values with a call that is not a read")
+        holds: dict[str, set[str]] = {}
+        for container, part in parts:
+            holds.setdefault(fold_name(container), set()).add(fold_name(part))
         return HiddenCallers(
-            unsafe=found, declared_safe={key: frozenset(names) for key, names in declared_safe.items()}
+            unsafe=found,
+            declared_safe={key: frozenset(names) for key, names in declared_safe.items()},
+            parts={key: frozenset(names) for key, names in holds.items()},
         )
 
     def view_definitions(self, names: list[str]) -> RelationDefinitions:
@@ -708,32 +820,52 @@ class PostgreSQLConnector(Connector):
         return once_more_if_connection_lost(limits, lambda again, fresh: self._view_definitions(names, again, fresh))
 
     def _view_definitions(self, names: list[str], limits: QueryLimits, fresh: bool) -> RelationDefinitions:
-        # Every view of the name in any schema but the system's own (which are trusted as
-        # the reviewed functions are): the text does not say which one the search path finds.
+        # Every view of the name but the system's own (made by initdb, which are trusted as
+        # the reviewed functions are; information_schema is a schema like any other, where a
+        # superuser may add one): the text does not say which one the search path finds.
         # A table's row security policies run on every read of it too, as a view's query,
         # and a file_fdw foreign table with a `program` (or a partition or inheriting table
-        # of the one read) runs it in the server's shell.
+        # of the one read) runs it in the server's shell. Any other foreign table is read by
+        # its wrapper, elsewhere (`_REMOTE_TABLE`).
         names_match = _NAME_MATCHES.format(name="c.relname")
         with self._read_only_transaction(ReadDeadline(limits.timeout_ms), fresh=fresh) as connection:
+            _without_jit(connection)
             rows = connection.execute(
-                "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c "
+                "SELECT c.relname::text, 'query', pg_catalog.pg_get_viewdef(c.oid), NULL FROM pg_catalog.pg_class c "
                 f"WHERE c.relkind = 'v' AND {names_match} "
-                "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) "
-                "UNION ALL SELECT c.relname::text, 'query', 'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) "
+                "AND c.oid >= 16384 "
+                "UNION ALL SELECT c.relname::text, 'query', "
+                "'SELECT ' || pg_catalog.pg_get_expr(p.polqual, p.polrelid), NULL "
                 "FROM pg_catalog.pg_policy p JOIN pg_catalog.pg_class c ON c.oid = p.polrelid "
                 f"WHERE p.polqual IS NOT NULL AND {names_match} "
                 # Reading a table reads its partitions and inheriting tables too.
-                "UNION ALL SELECT c.relname::text, 'program', o.option_value FROM pg_catalog.pg_class c "
-                "CROSS JOIN LATERAL (WITH RECURSIVE below(oid) AS (SELECT c.oid UNION SELECT i.inhrelid "
-                "FROM pg_catalog.pg_inherits i JOIN below ON i.inhparent = below.oid) SELECT oid FROM below) d "
+                "UNION ALL SELECT c.relname::text, 'program', o.option_value, NULL FROM pg_catalog.pg_class c "
+                f"CROSS JOIN LATERAL ({_BELOW.format(c='c')}) d "
                 "JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = d.oid "
                 "CROSS JOIN LATERAL pg_catalog.pg_options_to_table(f.ftoptions) o "
-                f"WHERE o.option_name = 'program' AND {names_match}",
-                [names, names, names],
+                f"WHERE o.option_name = 'program' AND {names_match} "
+                f"UNION ALL SELECT c.relname::text, 'remote', {_REMOTE_TABLE}, t.relname::text "
+                "FROM pg_catalog.pg_class c "
+                f"CROSS JOIN LATERAL ({_BELOW.format(c='c')}) d "
+                "JOIN pg_catalog.pg_class t ON t.oid = d.oid "
+                "JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = t.oid "
+                "JOIN pg_catalog.pg_foreign_server s ON s.oid = f.ftserver "
+                "JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw "
+                f"WHERE NOT {_FILE_FDW_HANDLER} AND {names_match} "
+                f"UNION ALL SELECT c.relname::text, 'operator class', u.used_by, u.function FROM pg_catalog.pg_class c "
+                f"CROSS JOIN LATERAL ({_BELOW.format(c='c')}) d CROSS JOIN LATERAL ({_OPERATOR_CLASS_CALLS}) u "
+                f"WHERE {names_match}",
+                [names, names, names, names, names],
             ).fetchall()
         found = RelationDefinitions()
-        for name, kind, text in rows:
-            if fold_name(name) in names:
+        for name, kind, text, detail in rows:
+            if fold_name(name) not in names:
+                continue
+            if kind == "remote":
+                found.remote.setdefault(fold_name(name), []).append(RemoteTable(fold_name(detail), text))
+            elif kind == "operator class":
+                found.operator_class_calls.setdefault(fold_name(name), []).append((fold_name(detail), text))
+            else:
                 kept = found.programs if kind == "program" else found.queries
                 kept.setdefault(fold_name(name), []).append(text or "")
         return found
