@@ -44,11 +44,13 @@ catalog lookup once per new function or relation name, not on every run.
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any, TypeVar
 
 from apps.datasources.connectors import CredentialRole, connector_class, connector_for
-from apps.datasources.connectors.base import RelationDefinitions, RemoteTable
+from apps.datasources.connectors.base import HiddenCallers, RelationDefinitions, RemoteTable
 from apps.datasources.models import DataSource
 from apps.sqlcore.classification import classify_sql, hidden_calls_used, side_effect_calls
 from apps.sqlcore.function_effects import HARMLESS_VOLATILE_FUNCTIONS, effect_of
@@ -56,6 +58,8 @@ from apps.sqlcore.rules import RISKY_SET_WORDS
 from apps.sqlcore.sqltext import OP, QIDENT, STRING, WORD, fold_name, operator_runs, statements_of
 from apps.sqlcore.tables import called_functions, function_calls, referenced_tables, tables_read
 from apps.sqlcore.text_cache import kept_for_short_texts
+
+T = TypeVar("T")
 
 CACHE_SECONDS = 60.0
 CACHE_MAX_ENTRIES = 20_000  # names come from user SQL: bound what they can make us keep
@@ -66,7 +70,7 @@ MAX_BODY_DEPTH = 4
 
 _cache: dict[tuple, tuple[float, bool]] = {}  # (source identity, name) -> (expires, volatile)
 _view_cache: dict[tuple, tuple[float, "_View"]] = {}  # (source identity, name) -> (expires, view)
-_hidden_cache: dict[tuple, tuple[float, dict[str, str]]] = {}  # (source identity, …) -> (expires, callers)
+_hidden_cache: dict[tuple, tuple[float, Any]] = {}  # (source identity, what) -> (expires, answer)
 _cache_lock = threading.Lock()
 
 
@@ -222,13 +226,11 @@ def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
         sql, datasource.engine
     ):
         return {}
-    key = (_source_identity(datasource), "hidden callers")
-    now = time.monotonic()
-    with _cache_lock:
-        entry = _hidden_cache.get(key)
-    if entry is not None and entry[0] > now:
-        return entry[1]
-    callers = connector_for(datasource, CredentialRole.READ).hidden_callers()
+    return _kept_for_a_while(datasource, "hidden callers", lambda: _callers_by_bodies(datasource))
+
+
+def _callers_by_bodies(datasource: DataSource) -> dict[str, str]:
+    callers = _catalog_callers(datasource)
     found = dict(callers.unsafe)
     declared_safe = sorted(set().union(*callers.declared_safe.values()))
     broken = _unsafe_bodies(datasource, declared_safe, depth=1)
@@ -236,8 +238,6 @@ def hidden_callers(datasource: DataSource, sql: str) -> dict[str, str]:
         for function in sorted(functions & broken):
             found.setdefault(caller, f"calls {function}(), whose body calls what a read may not")
     _add_containers(found, callers.parts)
-    with _cache_lock:
-        _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
     return found
 
 
@@ -271,20 +271,39 @@ def _uses_hidden_callers(datasource: DataSource, body: str) -> bool:
 def _callers_by_catalog(datasource: DataSource) -> dict[str, str]:
     """The source's operators, domains and casts that call a function the catalog says may
     change state, or any function of the source's own, without reading bodies (cached)."""
-    key = (_source_identity(datasource), "callers by catalog")
+
+    def found_by_catalog() -> dict[str, str]:
+        callers = _catalog_callers(datasource)
+        found = dict(callers.unsafe)
+        for caller, functions in callers.declared_safe.items():
+            found.setdefault(
+                caller, f"calls {', '.join(sorted(functions))}(), of the source's own, not followed this deep"
+            )
+        _add_containers(found, callers.parts)
+        return found
+
+    return _kept_for_a_while(datasource, "callers by catalog", found_by_catalog)
+
+
+def _catalog_callers(datasource: DataSource) -> HiddenCallers:
+    """The connector's `hidden_callers` answer, asked once a minute for both views of it above."""
+    return _kept_for_a_while(
+        datasource, "catalog callers", lambda: connector_for(datasource, CredentialRole.READ).hidden_callers()
+    )
+
+
+def _kept_for_a_while(datasource: DataSource, what: str, compute: Callable[[], T]) -> T:
+    """`compute()`, remembered for CACHE_SECONDS per source under `what`."""
+    key = (_source_identity(datasource), what)
     now = time.monotonic()
     with _cache_lock:
         entry = _hidden_cache.get(key)
     if entry is not None and entry[0] > now:
         return entry[1]
-    callers = connector_for(datasource, CredentialRole.READ).hidden_callers()
-    found = dict(callers.unsafe)
-    for caller, functions in callers.declared_safe.items():
-        found.setdefault(caller, f"calls {', '.join(sorted(functions))}(), of the source's own, not followed this deep")
-    _add_containers(found, callers.parts)
+    value = compute()
     with _cache_lock:
-        _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, found)
-    return found
+        _hidden_cache[key] = (time.monotonic() + CACHE_SECONDS, value)
+    return value
 
 
 def forget_cached_functions() -> None:
