@@ -178,15 +178,9 @@ def test_whole_worker_killed_before_commit_is_known_not_applied(source):
 
 def test_whole_worker_killed_after_commit_is_known_succeeded(source):
     request_id = approved_but_not_queued(source.team, WRITE)
-    with source.holding_row() as row_hold, private_worker() as worker:
-        execute_approved_request.apply_async([request_id], queue=worker.queue)
-        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
-        with holding_request_row(request_id) as metadata_hold:
-            row_hold.rollback()  # the write goes on, commits, then waits to record success
-            wait_until(lambda: source.markers(request_id), "the write to commit")
-            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+    with private_worker() as worker:
+        with committed_while_its_outcome_waits(source, request_id, worker):
             worker.kill()
-            metadata_hold.rollback()
         approval = sweep_until_settled(request_id)
     assert approval.status == "succeeded"
     assert approval.error_code == ""
@@ -195,6 +189,21 @@ def test_whole_worker_killed_after_commit_is_known_succeeded(source):
     assert source.markers(request_id) == [(approval.sql_sha256, True)]
     assert execution.execute_approved(request_id).ran is False  # a late redelivery runs nothing
     assert source.amount() == 110
+
+
+@contextmanager
+def committed_while_its_outcome_waits(source, request_id: int, worker: PrivateWorker) -> Iterator[None]:
+    """The approved request runs on `worker`, commits in the source, then waits on its row
+    in the metadata database (locked here) to record the outcome: the body acts then."""
+    with source.holding_row() as row_hold:
+        execute_approved_request.apply_async([request_id], queue=worker.queue)
+        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
+        with holding_request_row(request_id) as metadata_hold:
+            row_hold.rollback()  # the write goes on, commits, then waits to record its outcome
+            wait_until(lambda: source.markers(request_id), "the write to commit")
+            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+            yield
+            metadata_hold.rollback()
 
 
 @contextmanager
@@ -241,15 +250,9 @@ def test_metadata_connection_lost_after_commit_is_known_succeeded_and_never_reru
     """The write committed in the source, then the worker's connection to QueryBase's own
     database went before it could record the outcome: the request says so once settled."""
     request_id = approved_but_not_queued(source.team, WRITE)
-    with source.holding_row() as row_hold, private_worker() as worker:
-        execute_approved_request.apply_async([request_id], queue=worker.queue)
-        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
-        with holding_request_row(request_id) as metadata_hold:
-            row_hold.rollback()
-            wait_until(lambda: source.markers(request_id), "the write to commit")
-            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+    with private_worker() as worker:
+        with committed_while_its_outcome_waits(source, request_id, worker):
             assert end_waiting_metadata_sessions() == 1
-            metadata_hold.rollback()
         approval = sweep_until_settled(request_id)
         assert approval.status == "succeeded"
         # The worker, still running, takes the next delivery of the same job: nothing runs.
@@ -283,15 +286,9 @@ def test_a_write_interrupted_after_commit_on_a_since_repointed_source_is_left_un
     another database. Finding none there says nothing about the write."""
     source = PostgresLedger(postgres_server)
     request_id = approved_but_not_queued(source.team, WRITE)
-    with source.holding_row() as row_hold, private_worker() as worker:
-        execute_approved_request.apply_async([request_id], queue=worker.queue)
-        wait_until(lambda: len(source.lock_waiters()) == 1, "the write to wait on the row")
-        with holding_request_row(request_id) as metadata_hold:
-            row_hold.rollback()
-            wait_until(lambda: source.markers(request_id), "the write to commit")
-            wait_until(metadata_lock_waited_on, "the worker to wait on the request row")
+    with private_worker() as worker:
+        with committed_while_its_outcome_waits(source, request_id, worker):
             worker.kill()
-            metadata_hold.rollback()
         with another_database_keeping_markers(postgres_server) as other:
             source.team.source.database = other
             source.team.source.save()
